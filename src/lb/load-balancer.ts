@@ -1,0 +1,49 @@
+/**
+ * The seam between the rollout and whatever sends traffic to the fleet. Member names are the
+ * host's `lbName` (HAProxy server name, ELBv2 target id). Every method fails closed: when the
+ * load balancer cannot be asked, it throws; it never guesses.
+ */
+export interface MemberState {
+  name: string;
+  /** The load balancer itself considers the member healthy and would send it traffic. */
+  healthy: boolean;
+  /** Taking traffic: healthy and administratively enabled. */
+  inService: boolean;
+  /** Connections still open to the member (where the load balancer reports them). */
+  sessions?: number;
+  /** Raw state for messages, e.g. 'UP/READY', 'draining'. */
+  detail: string;
+}
+
+export interface WaitOptions {
+  deadlineMs: number;
+  signal?: AbortSignal;
+  /** Called with each observation while waiting, for progress events. */
+  onProgress?: (state: MemberState) => void;
+}
+
+export interface LoadBalancer {
+  readonly kind: string;
+  /** Reachability and member existence check, for pre-flight. Throws naming what is missing. */
+  verify(memberNames: string[]): Promise<void>;
+  /** Live state of every member the rollout cares about. */
+  members(memberNames: string[]): Promise<MemberState[]>;
+  /** Stop new traffic to the member; existing connections may finish. */
+  startDrain(name: string): Promise<void>;
+  /** Resolves when no connections remain; rejects with a DeadlineError when the deadline passes. */
+  waitDrained(name: string, options: WaitOptions): Promise<void>;
+  /** Fully out of rotation (HAProxy maint, ELBv2 deregistered). */
+  takeOut(name: string): Promise<void>;
+  /** Back into rotation. */
+  putBack(name: string): Promise<void>;
+  /** Resolves when the load balancer's own health checks say the member is healthy. */
+  waitHealthy(name: string, options: WaitOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class LoadBalancerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LoadBalancerError';
+  }
+}

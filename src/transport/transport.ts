@@ -1,0 +1,47 @@
+import type { ShellCommand } from '../shell/sh.js';
+
+export interface ExecOptions {
+  /** Kill the command on the host and fail when it runs longer than this. */
+  timeoutMs?: number;
+  /** Run through `sudo -n` (the transport's configured sudo user, or root). */
+  sudo?: boolean;
+  /** Called with each chunk of output as it arrives, for streaming with the host as prefix. */
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+  /** Aborting kills the command on the host. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface UploadResult {
+  bytes: number;
+  sha256: string;
+}
+
+/** One host's command channel. Implementations keep one connection open and reuse it. */
+export interface Transport {
+  readonly host: string;
+  connect(): Promise<void>;
+  exec(command: ShellCommand, options?: ExecOptions): Promise<ExecResult>;
+  /** Copies a local file and verifies size and sha256 on the host before resolving. */
+  upload(localPath: string, remotePath: string, options?: { signal?: AbortSignal; mode?: number }): Promise<UploadResult>;
+  close(): Promise<void>;
+}
+
+export class TransportError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+    readonly kind: 'connect' | 'host-key' | 'timeout' | 'exec' | 'upload' | 'closed' | 'auth',
+    options?: { cause?: unknown },
+  ) {
+    super(`${host}: ${message}`, options);
+    this.name = 'TransportError';
+  }
+}

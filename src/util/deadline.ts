@@ -1,0 +1,47 @@
+/** A wait that ran out of time: names the instance, the step and what was last seen (DESIGN principle 4). */
+export class DeadlineError extends Error {
+  constructor(
+    readonly instance: string,
+    readonly step: string,
+    readonly deadlineMs: number,
+    readonly lastSeen: string,
+  ) {
+    super(`${instance}: ${step} did not finish within ${deadlineMs}ms (last seen: ${lastSeen})`);
+    this.name = 'DeadlineError';
+  }
+}
+
+export function sleep(milliseconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, milliseconds);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Polls `probe` every `intervalMs` until it returns `{ done: true }` or the deadline passes.
+ * The last observation is kept for the error message.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<{ done: boolean; seen: T; describe: string }>,
+  options: { instance: string; step: string; deadlineMs: number; intervalMs: number; signal?: AbortSignal },
+): Promise<T> {
+  const started = Date.now();
+  let last = 'nothing yet';
+  for (;;) {
+    const result = await probe();
+    last = result.describe;
+    if (result.done) return result.seen;
+    const remaining = options.deadlineMs - (Date.now() - started);
+    if (remaining <= 0) throw new DeadlineError(options.instance, options.step, options.deadlineMs, last);
+    await sleep(Math.min(options.intervalMs, remaining), options.signal);
+  }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests and the demo start for real on loopback:
+# OpenSSH's sshd, HAProxy and PostgreSQL 15. Runs `apt-get update` only when something is missing.
+set -euo pipefail
+need=()
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || need+=(postgresql-15 postgresql-client-15 libpq-dev)
+command -v git >/dev/null 2>&1 || need+=(git)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# sshd refuses to start without its privilege-separation directory.
+mkdir -p /run/sshd

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under test/ and schema-checks/ with node's built-in runner (through tsx),
+// after installing the system packages the integration tests need and type-checking the tree.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    const full = join(dir, entry);
+    if (statSync(full).isDirectory()) out.push(...findTests(full));
+    else if (entry.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+
+const filter = process.argv.slice(2);
+execFileSync('bash', ['test/install-deps.sh'], { stdio: 'inherit' });
+execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+let files = [...findTests('test'), ...findTests('schema-checks')].sort();
+if (filter.length) files = files.filter((f) => filter.some((pattern) => f.includes(pattern)));
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
