@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and the demo start for real on loopback:
-# OpenSSH's sshd, HAProxy and PostgreSQL 15. Runs `apt-get update` only when something is missing.
+# OpenSSH's sshd, HAProxy, PostgreSQL 15 and sudo. Runs `apt-get update` only when something is missing.
 set -euo pipefail
 need=()
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
@@ -8,6 +8,8 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || need+=(postgresql-15 postgresql-client-15 libpq-dev)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The SSH transport's sudo path (`sudo -n`) is exercised against the test sshd.
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2
