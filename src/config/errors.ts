@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+
+/** A config problem: always names the file and the field path, and is a usage error (exit 2). */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out || '(top level)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = formatPath(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown field`).join('\n  - ');
+    case 'invalid_type':
+      if (issue.message.includes('received undefined')) return `${field}: required (${issue.expected})`;
+      return `${field}: ${issue.message.replace(/^Invalid input: /, '')}`;
+    case 'invalid_union': {
+      // A discriminated union whose tag is wrong says which tags it knows.
+      if ('note' in issue && issue.note === 'No matching discriminator') return `${field}: ${issue.message}`;
+      return `${field}: ${issue.message.replace(/^Invalid input/, 'invalid value')}`;
+    }
+    default:
+      return `${field}: ${issue.message}`;
+  }
+}
+
+export function configErrorFromZod(file: string, error: z.ZodError): ConfigError {
+  return new ConfigError(file, error.issues.map(describeIssue));
+}

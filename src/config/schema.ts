@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import { registerSecret } from '../util/redact.js';
+import { isEnvRef } from './env.js';
+
+/** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseDuration(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like '500ms', '30s' or '2m', got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** An absolute count or a percentage of the fleet such as '25%'. */
+const countOrPercent = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" }),
+]);
+
+/**
+ * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value
+ * is registered as a secret so it is scrubbed from every log, event and error.
+ */
+function secret() {
+  return z.custom<unknown>().transform((value, ctx): string => {
+    let resolved: unknown = value;
+    if (isEnvRef(value)) {
+      resolved = process.env[value.name];
+      if (resolved === undefined || resolved === '') {
+        ctx.addIssue({ code: 'custom', message: `environment variable ${value.name} is not set` });
+        return z.NEVER;
+      }
+    }
+    if (typeof resolved !== 'string' || resolved === '') {
+      ctx.addIssue({ code: 'custom', message: 'required (a string, or env(\'NAME\') for a value from the environment)' });
+      return z.NEVER;
+    }
+    registerSecret(resolved);
+    return resolved;
+  });
+}
+
+const varValue = z.union([z.string(), z.number(), z.boolean()]);
+const vars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'variable names are letters, digits and _' }), varValue);
+
+const hostSchema = z.strictObject({
+  name: z.string().min(1),
+  address: z.string().min(1),
+  /** Name of this host in the load balancer (HAProxy server name, ELBv2 target id); defaults to `name`. */
+  lbName: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  user: z.string().min(1).optional(),
+  transport: z.enum(['ssh', 'local']).optional(),
+  vars: vars.optional(),
+});
+
+const sshSchema = z.strictObject({
+  user: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(22),
+  privateKey: z.string().min(1).optional(),
+  passphrase: secret().optional(),
+  /** ssh-agent socket; true uses SSH_AUTH_SOCK, false disables the agent. */
+  agent: z.union([z.boolean(), z.string()]).default(true),
+  knownHosts: z.string().default('~/.ssh/known_hosts'),
+  acceptNewHostKeys: z.boolean().default(false),
+  /** OpenSSH client config to honour (Host aliases, User, Port, IdentityFile, ProxyJump); false to ignore. */
+  configFile: z.union([z.string(), z.literal(false)]).default('~/.ssh/config'),
+  jumpHost: z.string().min(1).optional(),
+  connectTimeout: duration.default(10_000),
+  commandTimeout: duration.default(600_000),
+  keepaliveInterval: duration.default(15_000),
+  /** Run steps through sudo: true for root, or the user to become. */
+  sudo: z.union([z.boolean(), z.string().min(1)]).default(false),
+});
+
+const haproxySchema = z.strictObject({
+  type: z.literal('haproxy'),
+  /** One runtime API per HAProxy node: 'host:port', '/path/to.sock' or 'ssh://[user@]lbhost/path/to.sock'. */
+  runtimeApi: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  backend: z.string().min(1),
+  pollInterval: duration.default(25),
+});
+
+const elbv2Schema = z.strictObject({
+  type: z.literal('elbv2'),
+  region: z.string().min(1),
+  endpoint: z.string().url().optional(),
+  targetGroupArns: z.array(z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:/, { message: 'expected a target group ARN' })).min(1),
+  maxAttempts: z.number().int().min(1).max(20).default(6),
+  pollInterval: duration.default(2_000),
+  deregistrationMargin: duration.default(30_000),
+});
+
+const noneSchema = z.strictObject({ type: z.literal('none') });
+
+const checkTiming = {
+  successThreshold: z.number().int().min(1).default(3),
+  interval: duration.default(1_000),
+  timeout: duration.default(2_000),
+};
+
+const healthSchema = z
+  .strictObject({
+    http: z
+      .strictObject({
+        port: z.number().int().min(1).max(65535),
+        path: z.string().startsWith('/').default('/healthz'),
+        scheme: z.enum(['http', 'https']).default('http'),
+        expectStatus: z.union([z.number().int(), z.array(z.number().int()).min(1)]).default(200),
+        /** A regular expression the body must match. */
+        bodyMatch: z.string().optional(),
+        ...checkTiming,
+      })
+      .optional(),
+    tcp: z.strictObject({ port: z.number().int().min(1).max(65535), ...checkTiming }).optional(),
+    command: z.strictObject({ run: z.string().min(1), ...checkTiming }).optional(),
+  })
+  .refine((health) => health.http || health.tcp || health.command, {
+    message: 'at least one health check (http, tcp or command) is required: ship never puts an instance back unchecked',
+  });
+
+const rolloutSchema = z.strictObject({
+  batchSize: countOrPercent.default(1),
+  /** Roll a batch of one first and stop there if it fails. */
+  canary: z.boolean().default(true),
+  /** Healthy instances that must remain in service; defaults to all but one batch. */
+  minHealthy: countOrPercent.optional(),
+  /** How long to wait for capacity to come back before a batch; 0 stops at once. */
+  capacityWait: duration.default(0),
+  drainTimeout: duration.default(60_000),
+  healthyTimeout: duration.default(120_000),
+  maxFailures: z.number().int().min(0).default(0),
+  /** Hosts staged at the same time before the rollout. */
+  stageConcurrency: z.number().int().min(1).default(16),
+});
+
+const ec2InventorySchema = z.strictObject({
+  region: z.string().min(1),
+  endpoint: z.string().url().optional(),
+  tags: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+  autoScalingGroup: z.string().min(1).optional(),
+  addressType: z.enum(['private', 'public']).default('private'),
+  maxAttempts: z.number().int().min(1).max(20).default(6),
+});
+
+const databaseSchema = z.strictObject({
+  primary: secret(),
+  replicas: z.array(secret()).default([]),
+  /** Connection strings the app really reads through (pgbouncer, pgpool, a DNS name). */
+  readPaths: z.array(secret()).default([]),
+  maxReplicaLag: duration.default(10_000),
+  maxReplicaLagBytes: z.number().int().min(0).optional(),
+  versionTable: z.string().min(1).optional(),
+  versionQuery: z.string().min(1).optional(),
+  poolSize: z.number().int().min(1).optional(),
+  processesPerInstance: z.number().int().min(1).default(1),
+  shadowDatabase: secret().optional(),
+  migrations: z
+    .strictObject({
+      dir: z.string().min(1),
+      pattern: z.string().min(1).optional(),
+      transactionPerFile: z.boolean().default(true),
+      pgVersion: z.number().int().min(9).optional(),
+    })
+    .optional(),
+});
+
+const stateSchema = z.discriminatedUnion('store', [
+  z.strictObject({ store: z.literal('file'), path: z.string().default('.ship') }),
+  z.strictObject({ store: z.literal('postgres'), url: secret() }),
+]);
+
+export const configSchema = z
+  .strictObject({
+    app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'app names are letters, digits, ., _ and -' }),
+    hosts: z.array(hostSchema).default([]),
+    inventory: z.strictObject({ ec2: ec2InventorySchema.optional() }).optional(),
+    vars: vars.default({}),
+    transport: z.enum(['ssh', 'local']).default('ssh'),
+    ssh: sshSchema.default(sshSchema.parse({})),
+    loadBalancer: z.discriminatedUnion('type', [haproxySchema, elbv2Schema, noneSchema]),
+    health: healthSchema,
+    rollout: rolloutSchema.default(rolloutSchema.parse({})),
+    playbooks: z.record(z.string(), z.string().min(1)).default({}),
+    database: databaseSchema.optional(),
+    state: stateSchema.default({ store: 'file', path: '.ship' }),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.hosts.forEach((host, index) => {
+      const earlier = seen.get(host.name);
+      if (earlier !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['hosts', index, 'name'], message: `duplicate host name '${host.name}' (also hosts[${earlier}])` });
+      }
+      seen.set(host.name, index);
+    });
+    if (config.hosts.length === 0 && !config.inventory?.ec2) {
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
+    }
+  });
+
+/** What a config file exports (durations as strings, defaults optional). */
+export type ShipConfigInput = z.input<typeof configSchema>;
+/** The validated config with defaults applied and durations in milliseconds. */
+export type ShipConfig = z.output<typeof configSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
+export type HealthConfig = z.output<typeof healthSchema>;
+export type RolloutConfig = z.output<typeof rolloutSchema>;
+export type LoadBalancerConfig = ShipConfig['loadBalancer'];
+export type SshConfig = z.output<typeof sshSchema>;
+export type DatabaseConfig = z.output<typeof databaseSchema>;

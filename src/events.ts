@@ -1,0 +1,78 @@
+/**
+ * The core's only output. Renderers (listr2, plain lines, NDJSON), and later the journal and
+ * notifiers, subscribe; the core never prints.
+ */
+export type InstanceState =
+  | 'in-service'
+  | 'draining'
+  | 'out'
+  | 'activating'
+  | 'verifying'
+  | 'registering'
+  | 'rolling-back'
+  | 'failed-out'
+  | 'reloading';
+
+export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
+
+export type ShipEventBody =
+  | { type: 'run.started'; command: string; app: string; version?: string; hosts: string[]; batches: string[][]; dryRun: boolean }
+  | { type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string }
+  | { type: 'stage.started'; hosts: string[] }
+  | { type: 'stage.finished'; durationMs: number }
+  | { type: 'batch.started'; index: number; total: number; hosts: string[]; canary: boolean }
+  | { type: 'batch.finished'; index: number; durationMs: number; failed: string[] }
+  | { type: 'capacity.checked'; healthy: number; total: number; takingOut: number; minHealthy: number }
+  | { type: 'capacity.waiting'; healthy: number; needed: number; detail: string }
+  | { type: 'instance.state'; host: string; from: InstanceState; to: InstanceState }
+  | { type: 'instance.drained'; host: string; durationMs: number; timedOut: boolean; detail: string }
+  | { type: 'instance.finished'; host: string; outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back'; outOfRotationMs: number; durationMs: number; error?: string }
+  | { type: 'step.started'; host: string; phase: Phase; step: string; attempt: number }
+  | { type: 'step.finished'; host: string; phase: Phase; step: string; durationMs: number; ok: boolean; skipped?: boolean; exitCode?: number; error?: string }
+  | { type: 'output'; host: string; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'health.passed'; host: string; check: string; durationMs: number; attempts: number }
+  | { type: 'health.failed'; host: string; check: string; detail: string }
+  | { type: 'lb.healthy'; host: string; durationMs: number }
+  | { type: 'interrupt'; graceful: boolean; outOfRotation: string[]; restoreCommand?: string }
+  | { type: 'warning'; host?: string; message: string }
+  | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
+
+export type RunStatus = 'succeeded' | 'failed' | 'refused' | 'interrupted' | 'planned';
+
+export interface HostSummary {
+  host: string;
+  outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back' | 'not-started' | 'reloaded';
+  outOfRotationMs: number;
+  timeToHealthyMs: number;
+  error?: string;
+}
+
+export interface RunSummary {
+  hosts: HostSummary[];
+  /** Instances still out of the load balancer when the run ended: each needs a person. */
+  outOfRotation: string[];
+  error?: string;
+}
+
+export type ShipEvent = ShipEventBody & { time: string; runId: string };
+
+export type Listener = (event: ShipEvent) => void;
+
+export class EventBus {
+  private readonly listeners: Listener[] = [];
+
+  constructor(readonly runId: string) {}
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  emit(body: ShipEventBody): void {
+    const event = { ...body, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
+    for (const listener of this.listeners) listener(event);
+  }
+}

@@ -1,0 +1,6 @@
+// The public surface a config file or a playbook imports.
+export { defineConfig } from './config/define.js';
+export { env } from './config/env.js';
+export type { ShipConfigInput, ShipConfig } from './config/schema.js';
+export { sh, unsafeRaw, quote } from './shell/sh.js';
+export type { ShellCommand } from './shell/sh.js';

@@ -1,0 +1,153 @@
+import { isShellCommand, type ShellCommand } from '../shell/sh.js';
+import { parseDuration } from '../util/duration.js';
+
+export type VarValue = string | number | boolean;
+
+/** What every step sees: the host, the merged variables, the release being rolled, facts captured by earlier steps. */
+export interface StepContext {
+  app: string;
+  host: { name: string; address: string; lbName: string };
+  /** Config `vars`, then the host's own `vars`, then `--var key=value`. */
+  vars: Readonly<Record<string, VarValue>>;
+  version?: string;
+  /** Local path of the artifact to upload. */
+  artifact?: string;
+  /** Values captured from earlier steps' output (`capture`), per host. */
+  facts: Record<string, string>;
+}
+
+type Dynamic<T> = T | ((ctx: StepContext) => T);
+
+interface StepOptions {
+  name?: string;
+  /** Per-step timeout, e.g. '30s'; the command is killed on the host when it passes. */
+  timeout?: string | number;
+  retries?: number;
+  sudo?: boolean;
+  /** Skip the step on hosts where this is false, so one playbook serves several kinds of host. */
+  when?: (ctx: StepContext) => boolean;
+}
+
+export interface RunStep {
+  kind: 'run';
+  name: string;
+  command: Dynamic<ShellCommand>;
+  timeoutMs?: number;
+  retries: number;
+  sudo: boolean;
+  when?: (ctx: StepContext) => boolean;
+  /** Store the trimmed stdout as `ctx.facts[capture]`. */
+  capture?: string;
+}
+
+export interface UploadStep {
+  kind: 'upload';
+  name: string;
+  from: Dynamic<string>;
+  to: Dynamic<string>;
+  timeoutMs?: number;
+  retries: number;
+  when?: (ctx: StepContext) => boolean;
+}
+
+export type Step = RunStep | UploadStep;
+
+export interface Playbook {
+  name: string;
+  /** Context the playbook cannot run without, checked before anything changes. */
+  requires: Array<'version' | 'artifact'>;
+  /** Variables the playbook reads from the config; missing ones are reported per host in pre-flight. */
+  requiredVars: string[];
+  /** On every host in parallel while it still serves. */
+  stage: Step[];
+  /** While the instance is out of the load balancer. */
+  activate: Step[];
+  /** After activate, before health checks (smoke tests); a failure rolls back. */
+  verify: Step[];
+  /** Brings the previous state back after a failed activate or verify. */
+  rollback: Step[];
+  /**
+   * An in-place graceful reload (a signal such as USR2, a phased restart) that keeps the
+   * instance serving. Used instead of drain + activate only where draining would breach the
+   * capacity floor, e.g. a fleet of one.
+   */
+  gracefulReload?: Step[];
+}
+
+export interface PlaybookInput {
+  name: string;
+  requires?: Array<'version' | 'artifact'>;
+  requiredVars?: string[];
+  stage?: Step[];
+  activate: Step[];
+  verify?: Step[];
+  rollback?: Step[];
+  gracefulReload?: Step[];
+}
+
+export function definePlaybook(input: PlaybookInput): Playbook {
+  return {
+    name: input.name,
+    requires: input.requires ?? [],
+    requiredVars: input.requiredVars ?? [],
+    stage: input.stage ?? [],
+    activate: input.activate,
+    verify: input.verify ?? [],
+    rollback: input.rollback ?? [],
+    ...(input.gracefulReload ? { gracefulReload: input.gracefulReload } : {}),
+  };
+}
+
+function timeoutOf(options: StepOptions, stepName: string): number | undefined {
+  if (options.timeout === undefined) return undefined;
+  const parsed = parseDuration(options.timeout);
+  if (parsed === undefined) throw new Error(`step '${stepName}': timeout ${JSON.stringify(options.timeout)} is not a duration like '30s'`);
+  return parsed;
+}
+
+function describeCommand(command: Dynamic<ShellCommand>): string {
+  if (isShellCommand(command)) return command.text.length > 60 ? `${command.text.slice(0, 57)}...` : command.text;
+  return 'run';
+}
+
+/** A shell command on the host, built with `sh` so every value is quoted. */
+export function run(command: Dynamic<ShellCommand>, options: StepOptions & { capture?: string } = {}): RunStep {
+  const name = options.name ?? describeCommand(command);
+  return {
+    kind: 'run',
+    name,
+    command,
+    timeoutMs: timeoutOf(options, name),
+    retries: options.retries ?? 0,
+    sudo: options.sudo ?? false,
+    ...(options.when ? { when: options.when } : {}),
+    ...(options.capture ? { capture: options.capture } : {}),
+  };
+}
+
+/** Copies a local file to the host; the transport verifies size and sha256. */
+export function upload(from: Dynamic<string>, to: Dynamic<string>, options: StepOptions = {}): UploadStep {
+  const name = options.name ?? 'upload';
+  return {
+    kind: 'upload',
+    name,
+    from,
+    to,
+    timeoutMs: timeoutOf(options, name),
+    retries: options.retries ?? 0,
+    ...(options.when ? { when: options.when } : {}),
+  };
+}
+
+export function resolveDynamic<T>(value: Dynamic<T>, ctx: StepContext): T {
+  return typeof value === 'function' ? (value as (ctx: StepContext) => T)(ctx) : value;
+}
+
+/** Reads a variable a playbook needs, with an error that names it and the host. */
+export function requireVar(ctx: StepContext, name: string): string {
+  const value = ctx.vars[name];
+  if (value === undefined || value === '') {
+    throw new Error(`${ctx.host.name}: variable '${name}' is not set (set vars.${name} in the config, per host, or --var ${name}=...)`);
+  }
+  return String(value);
+}

@@ -1,0 +1,193 @@
+import type { EventBus, HostSummary, InstanceState } from '../events.js';
+import type { Check } from '../health/check.js';
+import { waitUntilHealthy } from '../health/wait.js';
+import type { LoadBalancer } from '../lb/load-balancer.js';
+import type { Playbook, StepContext } from '../playbook/define.js';
+import { runPhase } from '../playbook/runner.js';
+import type { Transport } from '../transport/transport.js';
+import { DeadlineError } from '../util/deadline.js';
+
+export interface Target {
+  name: string;
+  address: string;
+  lbName: string;
+  transport: Transport;
+  checks: Check[];
+  ctx: StepContext;
+}
+
+export interface InstanceSettings {
+  drainTimeoutMs: number;
+  healthyTimeoutMs: number;
+  commandTimeoutMs: number;
+  sudo: boolean | string;
+}
+
+export interface InstanceSignals {
+  /** First Ctrl-C: finish what is in flight, start nothing new. */
+  graceful: AbortSignal;
+  /** Second Ctrl-C: stop waiting at once. */
+  hard: AbortSignal;
+}
+
+/**
+ * Tracks every instance's state so the run can always say which instances are out of the
+ * load balancer, including after a hard interrupt.
+ */
+export class InstanceTracker {
+  private readonly states = new Map<string, InstanceState>();
+
+  constructor(private readonly bus: EventBus) {}
+
+  set(host: string, to: InstanceState): void {
+    const from = this.states.get(host) ?? 'in-service';
+    if (from === to) return;
+    this.states.set(host, to);
+    this.bus.emit({ type: 'instance.state', host, from, to });
+  }
+
+  get(host: string): InstanceState {
+    return this.states.get(host) ?? 'in-service';
+  }
+
+  outOfRotation(): string[] {
+    return [...this.states].filter(([, state]) => state !== 'in-service' && state !== 'reloading').map(([host]) => host);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The per-instance state machine of DESIGN.md:
+ * in-service → draining → out → activating → verifying → registering → in-service,
+ * and on failure → rolling-back → verifying → registering, or → failed-out.
+ */
+export async function rollInstance(
+  target: Target,
+  playbook: Playbook,
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: InstanceSettings,
+  signals: InstanceSignals,
+): Promise<HostSummary> {
+  const started = performance.now();
+  const host = target.name;
+  const phaseOptions = (phase: 'activate' | 'verify' | 'rollback') => ({
+    phase,
+    transport: target.transport,
+    ctx: target.ctx,
+    bus,
+    signal: signals.hard,
+    defaultTimeoutMs: settings.commandTimeoutMs,
+    sudo: settings.sudo,
+  });
+  const summary = (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string): HostSummary => {
+    const outOfRotationMs = performance.now() - started;
+    bus.emit({
+      type: 'instance.finished',
+      host,
+      outcome: outcome === 'not-started' || outcome === 'reloaded' ? 'put-back' : outcome,
+      outOfRotationMs,
+      durationMs: outOfRotationMs,
+      ...(error ? { error } : {}),
+    });
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...(error ? { error } : {}) };
+  };
+
+  // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
+  tracker.set(host, 'draining');
+  try {
+    await lb.startDrain(target.lbName);
+    const drainStarted = performance.now();
+    let timedOut = false;
+    let detail = 'no open connections';
+    try {
+      await lb.waitDrained(target.lbName, { deadlineMs: settings.drainTimeoutMs, signal: signals.hard });
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      // The drain deadline is a decision, not a failure: connections still open are cut, and the event says how many.
+      timedOut = true;
+      detail = error.lastSeen;
+      bus.emit({ type: 'warning', host, message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway` });
+    }
+    bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
+    await lb.takeOut(target.lbName);
+    tracker.set(host, 'out');
+  } catch (error) {
+    // The load balancer could not be driven: its view is unknown, so the instance counts as out (fail closed).
+    tracker.set(host, 'failed-out');
+    return summary('failed-out', 0, `${host}: could not take it out of the load balancer: ${describe(error)}`);
+  }
+
+  let failure: string | undefined;
+  if (signals.graceful.aborted) {
+    // Interrupted before any change on the host: just put it back.
+    return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'not-started');
+  }
+  try {
+    tracker.set(host, 'activating');
+    await runPhase(playbook.activate, phaseOptions('activate'));
+    tracker.set(host, 'verifying');
+    await runPhase(playbook.verify, phaseOptions('verify'));
+    await checkHealth(target, bus, settings, signals);
+  } catch (error) {
+    failure = describe(error);
+    if (error instanceof DeadlineError) bus.emit({ type: 'health.failed', host, check: error.step, detail: error.lastSeen });
+  }
+  if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'deployed');
+  if (signals.hard.aborted) {
+    tracker.set(host, 'failed-out');
+    return summary('failed-out', 0, failure);
+  }
+
+  tracker.set(host, 'rolling-back');
+  try {
+    await runPhase(playbook.rollback, phaseOptions('rollback'));
+    tracker.set(host, 'verifying');
+    await checkHealth(target, bus, settings, signals);
+  } catch (rollbackError) {
+    tracker.set(host, 'failed-out');
+    return summary('failed-out', 0, `${failure}\nrollback did not bring it back healthy: ${describe(rollbackError)}`);
+  }
+  return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure);
+}
+
+async function checkHealth(target: Target, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<void> {
+  await waitUntilHealthy(target.checks, {
+    host: target.name,
+    deadlineMs: settings.healthyTimeoutMs,
+    signal: signals.hard,
+    onPassed: (check, durationMs, attempts) => bus.emit({ type: 'health.passed', host: target.name, check: check.name, durationMs, attempts }),
+  });
+}
+
+async function putBack(
+  target: Target,
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: InstanceSettings,
+  signals: InstanceSignals,
+  started: number,
+  summary: (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string) => HostSummary,
+  outcome: HostSummary['outcome'],
+  error?: string,
+): Promise<HostSummary> {
+  const host = target.name;
+  tracker.set(host, 'registering');
+  const registering = performance.now();
+  try {
+    await lb.putBack(target.lbName);
+    await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
+  } catch (lbError) {
+    tracker.set(host, 'failed-out');
+    return summary('failed-out', 0, [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n'));
+  }
+  const timeToHealthyMs = performance.now() - registering;
+  bus.emit({ type: 'lb.healthy', host, durationMs: timeToHealthyMs });
+  tracker.set(host, 'in-service');
+  return summary(outcome, timeToHealthyMs, error);
+}

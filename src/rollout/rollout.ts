@@ -1,0 +1,226 @@
+import pLimit from 'p-limit';
+import type { EventBus, HostSummary, RunStatus, RunSummary } from '../events.js';
+import type { LoadBalancer, MemberState } from '../lb/load-balancer.js';
+import type { Playbook } from '../playbook/define.js';
+import { runPhase } from '../playbook/runner.js';
+import { pollUntil, DeadlineError } from '../util/deadline.js';
+import { InstanceTracker, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
+import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
+import { waitUntilHealthy } from '../health/wait.js';
+
+export interface RolloutSettings extends InstanceSettings {
+  batchSize: number | string;
+  canary: boolean;
+  minHealthy: number | string | undefined;
+  capacityWaitMs: number;
+  maxFailures: number;
+  stageConcurrency: number;
+  capacityPollMs: number;
+}
+
+export interface RolloutInput {
+  targets: Target[];
+  playbook: Playbook;
+  lb: LoadBalancer;
+  bus: EventBus;
+  settings: RolloutSettings;
+  signals: InstanceSignals;
+  /** Shown on a hard interrupt: how to put the listed instances back. */
+  restoreCommand: (hosts: string[]) => string;
+}
+
+export interface RolloutResult {
+  status: Exclude<RunStatus, 'refused' | 'planned'>;
+  summary: RunSummary;
+}
+
+export class CapacityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapacityError';
+  }
+}
+
+export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | 'playbook'>) {
+  const batches = planBatches(input.targets, input.settings.batchSize, input.settings.canary);
+  const largest = Math.max(...batches.map((b) => b.hosts.length));
+  const floor = capacityFloor(input.targets.length, input.settings.minHealthy, largest);
+  const breaching = batchesBreachingFloor(batches, input.targets.length, floor);
+  return { batches, floor, breaching, reloadInPlace: breaching.length > 0 && input.playbook.gracefulReload !== undefined };
+}
+
+/**
+ * Explains why a plan cannot run, with the numbers, or returns undefined. A batch that would
+ * leave fewer than the floor in service is refused unless the playbook can reload in place.
+ */
+export function capacityRefusal(total: number, floor: number, breaching: PlannedBatch<Target>[], canReload: boolean): string | undefined {
+  if (breaching.length === 0 || canReload) return undefined;
+  const batch = breaching[0]!;
+  return (
+    `taking out ${batch.hosts.length} of ${total} instance(s) (${batch.hosts.map((h) => h.name).join(', ')}) would leave ` +
+    `${total - batch.hosts.length} in service, below the floor of ${floor}. ` +
+    (total === 1
+      ? 'A fleet of one is never drained: add a host, or give the playbook a gracefulReload phase that keeps it serving.'
+      : 'Lower rollout.batchSize, lower rollout.minHealthy, or add hosts.')
+  );
+}
+
+export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
+  const { targets, playbook, lb, bus, settings, signals } = input;
+  const tracker = new InstanceTracker(bus);
+  const results: HostSummary[] = [];
+  const { batches, floor, reloadInPlace } = planRollout(input);
+  const allNames = targets.map((t) => t.lbName);
+
+  const finish = (status: RolloutResult['status'], error?: string): RolloutResult => {
+    const done = new Set(results.map((r) => r.host));
+    const notStarted = targets.filter((t) => !done.has(t.name)).map((t): HostSummary => ({ host: t.name, outcome: 'not-started', outOfRotationMs: 0, timeToHealthyMs: 0 }));
+    const outOfRotation = tracker.outOfRotation();
+    if (status === 'interrupted' && outOfRotation.length > 0) {
+      bus.emit({ type: 'interrupt', graceful: !signals.hard.aborted, outOfRotation, restoreCommand: input.restoreCommand(outOfRotation) });
+    }
+    return { status, summary: { hosts: [...results, ...notStarted], outOfRotation, ...(error ? { error } : {}) } };
+  };
+
+  // Slow work first, while every instance still serves (DESIGN principle 6).
+  if (playbook.stage.length > 0) {
+    const stageStarted = performance.now();
+    bus.emit({ type: 'stage.started', hosts: targets.map((t) => t.name) });
+    const limit = pLimit(settings.stageConcurrency);
+    const staged = await Promise.allSettled(
+      targets.map((target) =>
+        limit(() =>
+          runPhase(playbook.stage, {
+            phase: 'stage',
+            transport: target.transport,
+            ctx: target.ctx,
+            bus,
+            signal: signals.graceful,
+            defaultTimeoutMs: settings.commandTimeoutMs,
+            sudo: settings.sudo,
+          }),
+        ),
+      ),
+    );
+    bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
+    const failed = staged.flatMap((result) => (result.status === 'rejected' ? [(result.reason as Error).message] : []));
+    if (signals.graceful.aborted) return finish('interrupted', 'interrupted while staging; no instance left the load balancer');
+    if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`);
+  }
+
+  let failures = 0;
+  for (const [index, batch] of batches.entries()) {
+    if (signals.graceful.aborted) return finish('interrupted', 'interrupted; no further batches were started');
+    const batchNames = batch.hosts.map((t) => t.lbName);
+    const breaches = targets.length - batch.hosts.length < floor;
+    try {
+      if (!(breaches && reloadInPlace)) await waitForCapacity(lb, allNames, batchNames, floor, settings, bus, signals);
+    } catch (error) {
+      return finish('failed', (error as Error).message);
+    }
+    bus.emit({ type: 'batch.started', index: index + 1, total: batches.length, hosts: batch.hosts.map((t) => t.name), canary: batch.canary });
+    const batchStarted = performance.now();
+    const outcomes = await Promise.all(
+      batch.hosts.map((target) =>
+        breaches && reloadInPlace
+          ? reloadTargetInPlace(target, playbook, lb, tracker, bus, settings, signals)
+          : rollInstance(target, playbook, lb, tracker, bus, settings, signals),
+      ),
+    );
+    results.push(...outcomes);
+    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back');
+    bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
+    failures += failedHosts.length;
+    if (signals.graceful.aborted) return finish('interrupted', 'interrupted; the instances in flight were finished and put back');
+    if (failures > settings.maxFailures) {
+      const detail = failedHosts.map((o) => o.error ?? o.host).join('\n');
+      const what = batch.canary ? 'the canary failed' : `${failures} instance(s) failed (maxFailures ${settings.maxFailures})`;
+      return finish('failed', `rollout stopped: ${what}\n${detail}`);
+    }
+  }
+  return finish(failures > 0 ? 'failed' : 'succeeded', failures > 0 ? `${failures} instance(s) failed` : undefined);
+}
+
+/**
+ * Counts healthy, in-service instances as the load balancer sees them; taking the batch out must
+ * leave at least `floor`. Waits up to capacityWait for capacity to come back, then stops.
+ */
+async function waitForCapacity(
+  lb: LoadBalancer,
+  allNames: string[],
+  batchNames: string[],
+  floor: number,
+  settings: RolloutSettings,
+  bus: EventBus,
+  signals: InstanceSignals,
+): Promise<void> {
+  const count = (members: MemberState[]) => members.filter((m) => m.healthy && m.inService && !batchNames.includes(m.name)).length;
+  let last: MemberState[] = [];
+  try {
+    await pollUntil(
+      async () => {
+        last = await lb.members(allNames);
+        const remaining = count(last);
+        if (remaining < floor && settings.capacityWaitMs > 0) {
+          bus.emit({ type: 'capacity.waiting', healthy: remaining, needed: floor, detail: unhealthyList(last) });
+        }
+        return { done: remaining >= floor, seen: remaining, describe: `${remaining} healthy besides the batch` };
+      },
+      { instance: batchNames.join(','), step: 'capacity check', deadlineMs: settings.capacityWaitMs, intervalMs: settings.capacityPollMs, signal: signals.graceful },
+    );
+  } catch (error) {
+    if (!(error instanceof DeadlineError)) throw new CapacityError(`capacity check failed: the load balancer could not be asked (${(error as Error).message})`);
+    throw new CapacityError(
+      `capacity floor: taking out ${batchNames.join(', ')} would leave ${count(last)} healthy instance(s) in service, ` +
+        `fewer than minHealthy ${floor}; not healthy now: ${unhealthyList(last) || 'none'}`,
+    );
+  }
+  bus.emit({ type: 'capacity.checked', healthy: last.filter((m) => m.healthy && m.inService).length, total: allNames.length, takingOut: batchNames.length, minHealthy: floor });
+}
+
+function unhealthyList(members: MemberState[]): string {
+  return members
+    .filter((m) => !(m.healthy && m.inService))
+    .map((m) => `${m.name} (${m.detail})`)
+    .join(', ');
+}
+
+/** The in-place path for a fleet that cannot spare the instance: it keeps serving throughout. */
+async function reloadTargetInPlace(
+  target: Target,
+  playbook: Playbook,
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: RolloutSettings,
+  signals: InstanceSignals,
+): Promise<HostSummary> {
+  const started = performance.now();
+  tracker.set(target.name, 'reloading');
+  try {
+    await runPhase(playbook.gracefulReload ?? [], {
+      phase: 'reload',
+      transport: target.transport,
+      ctx: target.ctx,
+      bus,
+      signal: signals.hard,
+      defaultTimeoutMs: settings.commandTimeoutMs,
+      sudo: settings.sudo,
+    });
+    await waitUntilHealthy(target.checks, {
+      host: target.name,
+      deadlineMs: settings.healthyTimeoutMs,
+      signal: signals.hard,
+      onPassed: (check, durationMs, attempts) => bus.emit({ type: 'health.passed', host: target.name, check: check.name, durationMs, attempts }),
+    });
+    await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
+  } catch (error) {
+    tracker.set(target.name, 'in-service');
+    const message = `${target.name}: in-place reload failed: ${(error as Error).message}`;
+    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-out', outOfRotationMs: 0, durationMs: performance.now() - started, error: message });
+    return { host: target.name, outcome: 'failed-out', outOfRotationMs: 0, timeToHealthyMs: 0, error: message };
+  }
+  tracker.set(target.name, 'in-service');
+  bus.emit({ type: 'instance.finished', host: target.name, outcome: 'deployed', outOfRotationMs: 0, durationMs: performance.now() - started });
+  return { host: target.name, outcome: 'reloaded', outOfRotationMs: 0, timeToHealthyMs: performance.now() - started };
+}
