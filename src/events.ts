@@ -17,6 +17,14 @@ export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
 
 export type ShipEventBody =
   | { type: 'run.started'; command: string; app: string; version?: string; hosts: string[]; batches: string[][]; dryRun: boolean }
+  | {
+      type: 'plan';
+      playbook: string;
+      batches: Array<{ hosts: string[]; canary: boolean }>;
+      phases: Record<'stage' | 'activate' | 'verify' | 'rollback', string[]>;
+      minHealthy: number;
+      reloadInPlace: boolean;
+    }
   | { type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string }
   | { type: 'stage.started'; hosts: string[] }
   | { type: 'stage.finished'; durationMs: number }

@@ -1,0 +1,57 @@
+/**
+ * Deploys a release tarball:
+ *   stage (while serving): upload to <appDir>/releases/<version>.tgz, unpack into releases/<version>,
+ *                           remember the current release, prune old releases
+ *   activate (while out):  switch <appDir>/current atomically, run the `restart` command
+ *   rollback:              switch back to the remembered release, restart
+ * Variables: appDir (required), restart (required; shell text from the config, run as written),
+ * keepReleases (default 5).
+ */
+import { definePlaybook, requireVar, run, sh, unsafeRaw, upload, type StepContext } from '../src/index.js';
+
+const appDir = (ctx: StepContext) => requireVar(ctx, 'appDir');
+const releasesDir = (ctx: StepContext) => `${appDir(ctx)}/releases`;
+const releaseDir = (ctx: StepContext) => `${releasesDir(ctx)}/${ctx.version}`;
+const currentLink = (ctx: StepContext) => `${appDir(ctx)}/current`;
+const keepReleases = (ctx: StepContext) => Math.max(2, Number(ctx.vars.keepReleases ?? 5));
+
+/** ln + mv -T replaces the link in one rename(2): no moment without a `current`. */
+function switchTo(target: string, link: string) {
+  return sh`ln -sfn ${target} ${link}.next && mv -Tf ${link}.next ${link}`;
+}
+
+export default definePlaybook({
+  name: 'deploy-release',
+  requires: ['version', 'artifact'],
+  requiredVars: ['appDir', 'restart'],
+  stage: [
+    run((ctx) => sh`mkdir -p ${releasesDir(ctx)} && { readlink ${currentLink(ctx)} || true; }`, { name: 'remember current release', capture: 'previousRelease' }),
+    upload((ctx) => ctx.artifact!, (ctx) => `${releasesDir(ctx)}/${ctx.version}.tgz`, { name: 'upload artifact' }),
+    run(
+      (ctx) =>
+        sh`set -e; cd ${releasesDir(ctx)}; v=${ctx.version!}; rm -rf "$v.unpack"; mkdir "$v.unpack"; tar -xzf "$v.tgz" -C "$v.unpack"; rm -rf "$v"; mv "$v.unpack" "$v"; rm -f "$v.tgz"`,
+      { name: 'unpack release' },
+    ),
+    run(
+      // Newest first; keep the new release, the current one and the newest others up to keepReleases.
+      (ctx) =>
+        sh`cd ${releasesDir(ctx)} && v=${ctx.version!} && current=$(readlink ${currentLink(ctx)} || true) && ls -1t | grep -v -e '[.]tgz$' -e '[.]unpack$' | while read -r r; do [ "$r" = "$v" ] || [ "$(pwd)/$r" = "$current" ] || echo "$r"; done | tail -n +${keepReleases(ctx) - 1} | while read -r r; do rm -rf -- "$r"; done`,
+      { name: 'prune old releases' },
+    ),
+  ],
+  activate: [
+    run((ctx) => switchTo(releaseDir(ctx), currentLink(ctx)), { name: 'switch current' }),
+    run((ctx) => unsafeRaw(requireVar(ctx, 'restart')), { name: 'restart' }),
+  ],
+  rollback: [
+    run(
+      (ctx) => {
+        const previous = ctx.facts.previousRelease;
+        if (!previous) return sh`echo 'no previous release to roll back to' >&2; exit 1`;
+        return switchTo(previous, currentLink(ctx));
+      },
+      { name: 'switch back' },
+    ),
+    run((ctx) => unsafeRaw(requireVar(ctx, 'restart')), { name: 'restart' }),
+  ],
+});

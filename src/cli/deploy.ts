@@ -1,0 +1,110 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadConfig } from '../config/load.js';
+import { roll } from '../commands/deploy.js';
+import type { VarValue } from '../playbook/define.js';
+import { UsageError } from '../commands/errors.js';
+import { quote } from '../shell/sh.js';
+import { EXIT } from './exit-codes.js';
+import { handleInterrupts } from './interrupts.js';
+import { createOutput } from './output.js';
+
+export interface RollArgs {
+  config: string;
+  json?: boolean;
+  version?: string;
+  artifact?: string;
+  hosts?: string;
+  'batch-size'?: string;
+  'dry-run'?: boolean;
+  var?: string[];
+  'accept-new-host-keys'?: boolean;
+}
+
+export function rollOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })
+    .option('batch-size', { type: 'string', describe: "instances per batch: a count or a percentage like '25%'" })
+    .option('dry-run', { type: 'boolean', describe: 'print the batches and steps, change nothing' })
+    .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (repeatable)' })
+    .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts (a changed key is still refused)' });
+}
+
+export function parseVars(pairs: string[] | undefined): Record<string, VarValue> {
+  const vars: Record<string, VarValue> = {};
+  for (const pair of pairs ?? []) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match) throw new UsageError(`--var ${JSON.stringify(pair)}: expected key=value with a name of letters, digits and _`);
+    vars[match[1]!] = match[2]!;
+  }
+  return vars;
+}
+
+function parseBatchSize(value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value) && Number(value) > 0) return Number(value);
+  if (/^\d+(\.\d+)?%$/.test(value)) return value;
+  throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
+}
+
+/** Shared by deploy, plan, patch and run: the same rolling procedure with another playbook. */
+export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false): Promise<number> {
+  const loaded = await loadConfig(args.config);
+  const output = createOutput({ ...(args.json ? { json: true } : {}) });
+  const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
+  const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
+  try {
+    const result = await roll({
+      loaded,
+      playbook,
+      command,
+      ...(args.version ? { version: args.version } : {}),
+      ...(args.artifact ? { artifact: args.artifact } : {}),
+      ...(args.hosts ? { hosts: args.hosts.split(',').map((h) => h.trim()).filter(Boolean) } : {}),
+      ...(args['batch-size'] ? { batchSize: parseBatchSize(args['batch-size'])! } : {}),
+      vars: parseVars(args.var),
+      dryRun: dryRun || (args['dry-run'] ?? false),
+      ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
+      bus: output.bus,
+      signals: interrupts.signals,
+      restoreCommand,
+    });
+    await output.done();
+    switch (result.status) {
+      case 'succeeded':
+      case 'planned':
+        return EXIT.ok;
+      case 'refused':
+        return EXIT.preflightRefused;
+      case 'interrupted':
+        return EXIT.interrupted;
+      case 'failed':
+        return EXIT.rolloutFailed;
+    }
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+export const deployCommand: CommandModule<{ config: string; json?: boolean }, RollArgs> = {
+  command: 'deploy',
+  describe: 'roll a release across the fleet, one batch at a time, without dropping a request',
+  builder: (yargs) =>
+    rollOptions(yargs)
+      .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
+      .option('artifact', { type: 'string', describe: 'the release tarball to upload' }),
+  handler: async (args) => {
+    process.exitCode = await runRollCommand(args, 'deploy', 'deploy');
+  },
+};
+
+export const planCommand: CommandModule<{ config: string; json?: boolean }, RollArgs> = {
+  command: 'plan',
+  describe: 'print the batches and steps a deploy would run; changes nothing',
+  builder: (yargs) =>
+    rollOptions(yargs)
+      .option('version', { type: 'string' })
+      .option('artifact', { type: 'string' }),
+  handler: async (args) => {
+    process.exitCode = await runRollCommand(args, 'deploy', 'plan', true);
+  },
+};

@@ -1,0 +1,8 @@
+/** Documented in the README; scripts and CI rely on them. */
+export const EXIT = {
+  ok: 0,
+  rolloutFailed: 1,
+  usage: 2,
+  preflightRefused: 3,
+  interrupted: 130,
+} as const;

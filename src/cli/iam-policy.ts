@@ -1,0 +1,91 @@
+import type { CommandModule } from 'yargs';
+import { parseTargetGroupArn } from '../aws/arn.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { ShipConfig } from '../config/schema.js';
+
+/**
+ * `ship iam-policy`: the least-privilege IAM policy for what this config makes ship do.
+ * Register/deregister are granted on the configured target groups only. ELBv2 Describe* and
+ * ec2:DescribeInstances have no resource-level permissions in IAM, so they need Resource "*";
+ * they are narrowed to the configured regions with aws:RequestedRegion instead.
+ */
+
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+export interface IamPolicyDocument {
+  Version: '2012-10-17';
+  Statement: IamStatement[];
+}
+
+export type IamPolicyConfig = Pick<ShipConfig, 'loadBalancer' | 'inventory'>;
+
+function inRegions(regions: string[]): IamStatement['Condition'] {
+  return { StringEquals: { 'aws:RequestedRegion': [...new Set(regions)].sort() } };
+}
+
+/** `file` only names the config in errors. */
+export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDocument {
+  const statements: IamStatement[] = [];
+  const lb = config.loadBalancer;
+  if (lb.type === 'elbv2') {
+    const arns = [...new Set(lb.targetGroupArns)].sort();
+    const regions = lb.targetGroupArns.map((arn, index) => {
+      try {
+        return parseTargetGroupArn(arn).region;
+      } catch (error) {
+        throw new ConfigError(file, [`loadBalancer.targetGroupArns[${index}]: ${(error as Error).message}`]);
+      }
+    });
+    statements.push(
+      {
+        Sid: 'ShipReadTargetGroupHealth',
+        Effect: 'Allow',
+        Action: [
+          'elasticloadbalancing:DescribeTargetGroupAttributes',
+          'elasticloadbalancing:DescribeTargetGroups',
+          'elasticloadbalancing:DescribeTargetHealth',
+        ],
+        Resource: '*',
+        Condition: inRegions(regions),
+      },
+      {
+        Sid: 'ShipDrainAndRestoreTargets',
+        Effect: 'Allow',
+        Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
+        Resource: arns,
+      },
+    );
+  }
+  const ec2 = config.inventory?.ec2;
+  if (ec2) {
+    statements.push({
+      Sid: 'ShipDiscoverInstances',
+      Effect: 'Allow',
+      Action: ['ec2:DescribeInstances'],
+      Resource: '*',
+      Condition: inRegions([ec2.region]),
+    });
+  }
+  if (statements.length === 0) {
+    throw new ConfigError(file, [
+      'nothing in this config calls AWS (loadBalancer is not elbv2 and there is no inventory.ec2), so ship needs no IAM policy',
+    ]);
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+export const iamPolicyCommand: CommandModule<{ config: string }, { config: string }> = {
+  command: 'iam-policy',
+  describe: 'print the least-privilege IAM policy for the configured target groups and EC2 inventory',
+  handler: async (args) => {
+    const { config, file } = await loadConfig(args.config);
+    process.stdout.write(JSON.stringify(iamPolicy(config, file), null, 2) + '\n');
+  },
+};

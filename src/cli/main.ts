@@ -1,0 +1,44 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError } from '../config/errors.js';
+import { DEFAULT_CONFIG_FILE } from '../config/load.js';
+import { UsageError } from '../commands/errors.js';
+import { PlaybookError } from '../playbook/load.js';
+import { redact } from '../util/redact.js';
+import { deployCommand, planCommand } from './deploy.js';
+import { restoreCommand } from './restore.js';
+import { EXIT } from './exit-codes.js';
+
+function reportFatal(error: unknown): number {
+  const message = redact(error instanceof Error ? error.message : String(error));
+  process.stderr.write(`ship: ${message}\n`);
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof PlaybookError) return EXIT.usage;
+  if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
+  return EXIT.rolloutFailed;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName('ship')
+    .usage('$0 <command> [options]')
+    .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG_FILE, describe: 'the config file' })
+    .option('json', { type: 'boolean', describe: 'NDJSON events on stdout, for scripts and CI' })
+    .command(deployCommand)
+    .command(planCommand)
+    .command(restoreCommand)
+    .demandCommand(1, 'name a command: deploy, plan, restore (see --help)')
+    // --version is the release version of `ship deploy`, so yargs' own version flag is off.
+    .version(false)
+    .strict()
+    .help()
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    });
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    process.exitCode = reportFatal(error);
+  }
+}
+
+await main(hideBin(process.argv));

@@ -1,0 +1,32 @@
+import type { EventBus } from '../events.js';
+
+/** A named prerequisite checked before anything changes; it throws to refuse, with the reason. */
+export interface PreflightCheck {
+  name: string;
+  run(): Promise<string | void>;
+}
+
+export class PreflightRefused extends Error {
+  constructor(readonly failures: Array<{ check: string; reason: string }>) {
+    super(`pre-flight refused, nothing was changed:\n${failures.map((f) => `  - ${f.check}: ${f.reason}`).join('\n')}`);
+    this.name = 'PreflightRefused';
+  }
+}
+
+/**
+ * Runs the checks in order, each after the previous one passed: a later check often needs what
+ * an earlier one established (connections before load-balancer membership). Independent work
+ * inside a check runs in parallel there.
+ */
+export async function runPreflight(checks: PreflightCheck[], bus: EventBus): Promise<void> {
+  for (const check of checks) {
+    try {
+      const detail = await check.run();
+      bus.emit({ type: 'preflight.check', name: check.name, status: 'passed', detail: detail || 'ok' });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      bus.emit({ type: 'preflight.check', name: check.name, status: 'failed', detail: reason });
+      throw new PreflightRefused([{ check: check.name, reason }]);
+    }
+  }
+}

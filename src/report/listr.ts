@@ -1,0 +1,127 @@
+import { Listr, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
+import type { ShipEvent } from '../events.js';
+import { formatDuration } from '../util/duration.js';
+import { redact } from '../util/redact.js';
+import { formatSummary } from './summary.js';
+
+type Task = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
+
+interface Pending {
+  task?: Task;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  settled: boolean;
+}
+
+/**
+ * A live task list for a terminal, driven by the core's events: listr2 wants to run the tasks
+ * itself, so each task here only waits for the events that end it.
+ */
+export class ListrView {
+  private readonly pending = new Map<string, Pending>();
+  private running: Promise<unknown> | undefined;
+  private summary: string | undefined;
+
+  constructor(private readonly write: (text: string) => void) {}
+
+  private wait(id: string): (ctx: unknown, task: Task) => Promise<void> {
+    return (_ctx, task) =>
+      new Promise<void>((resolve, reject) => {
+        const entry = this.pending.get(id);
+        if (!entry) return resolve();
+        entry.task = task;
+        entry.resolve = resolve;
+        entry.reject = reject;
+        if (entry.settled) resolve();
+      });
+  }
+
+  private expect(id: string): void {
+    this.pending.set(id, { resolve: () => undefined, reject: () => undefined, settled: false });
+  }
+
+  private settle(id: string, error?: string, title?: string): void {
+    const entry = this.pending.get(id);
+    if (!entry || entry.settled) return;
+    entry.settled = true;
+    if (entry.task && title) entry.task.title = redact(title);
+    if (error) entry.reject(new Error(redact(error)));
+    else entry.resolve();
+  }
+
+  private update(id: string, update: { title?: string; output?: string }): void {
+    const task = this.pending.get(id)?.task;
+    if (!task) return;
+    if (update.title) task.title = redact(update.title);
+    if (update.output) task.output = redact(update.output);
+  }
+
+  readonly listener = (event: ShipEvent): void => {
+    switch (event.type) {
+      case 'plan': {
+        this.expect('preflight');
+        this.expect('stage');
+        event.batches.forEach((batch, i) => {
+          this.expect(`batch${i + 1}`);
+          batch.hosts.forEach((host) => this.expect(`host:${host}`));
+        });
+        const list = new Listr(
+          [
+            { title: 'pre-flight', task: this.wait('preflight') },
+            ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
+            ...event.batches.map((batch, i) => ({
+              title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}`,
+              task: (_ctx: unknown, task: Task) =>
+                task.newListr(
+                  batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
+                  { concurrent: true, exitOnError: false },
+                ),
+            })),
+          ],
+          { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
+        );
+        this.running = list.run().catch(() => undefined);
+        break;
+      }
+      case 'preflight.check':
+        if (event.status === 'failed') this.settle('preflight', `${event.name}: ${event.detail}`);
+        else this.update('preflight', { output: `${event.name}: ${event.detail}` });
+        break;
+      case 'stage.started':
+        this.settle('preflight');
+        break;
+      case 'stage.finished':
+        this.settle('stage', undefined, `staged in ${formatDuration(event.durationMs)}`);
+        break;
+      case 'batch.started':
+        this.settle('preflight');
+        this.settle('stage');
+        break;
+      case 'instance.state':
+        this.update(`host:${event.host}`, { title: `${event.host}: ${event.to}` });
+        break;
+      case 'output':
+        this.update(`host:${event.host}`, { output: event.line });
+        break;
+      case 'instance.finished':
+        this.settle(
+          `host:${event.host}`,
+          event.outcome === 'deployed' ? undefined : (event.error ?? event.outcome),
+          `${event.host}: ${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}`,
+        );
+        break;
+      case 'run.finished':
+        this.summary = formatSummary(event.status, event.durationMs, event.summary);
+        for (const id of this.pending.keys()) this.settle(id);
+        break;
+      default:
+        break;
+    }
+  };
+
+  /** Waits for the task list to finish drawing, then prints the summary below it. */
+  async done(): Promise<void> {
+    await this.running;
+    if (this.summary) this.write(redact(this.summary) + '\n');
+  }
+}

@@ -1,0 +1,68 @@
+import type { ShipEvent } from '../events.js';
+import { formatDuration } from '../util/duration.js';
+import { redact } from '../util/redact.js';
+import { formatSummary } from './summary.js';
+
+/** One readable line per event, for CI logs and pipes (no colours, no cursor movement). */
+export function plainLine(event: ShipEvent): string | undefined {
+  const time = event.time.slice(11, 23);
+  const line = (host: string | undefined, text: string) => `${time} ${host ? `${host.padEnd(12)} ` : ''.padEnd(13)}${text}`;
+  switch (event.type) {
+    case 'run.started':
+      return line(undefined, `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`);
+    case 'plan':
+      return [
+        line(undefined, `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`),
+        ...event.batches.map((b, i) => line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`)),
+        ...(['stage', 'activate', 'verify', 'rollback'] as const)
+          .filter((phase) => event.phases[phase].length > 0)
+          .map((phase) => line(undefined, `  ${phase}: ${event.phases[phase].join(' → ')}`)),
+      ].join('\n');
+    case 'preflight.check':
+      return line(undefined, `pre-flight ${event.name}: ${event.status}${event.detail ? ` (${event.detail})` : ''}`);
+    case 'stage.started':
+      return line(undefined, `staging on ${event.hosts.length} host(s) while they serve`);
+    case 'stage.finished':
+      return line(undefined, `staged in ${formatDuration(event.durationMs)}`);
+    case 'batch.started':
+      return line(undefined, `batch ${event.index}/${event.total}${event.canary ? ' (canary)' : ''}: ${event.hosts.join(', ')}`);
+    case 'batch.finished':
+      return event.failed.length ? line(undefined, `batch ${event.index} failed: ${event.failed.join(', ')}`) : undefined;
+    case 'capacity.checked':
+      return line(undefined, `capacity: ${event.healthy}/${event.total} healthy, taking out ${event.takingOut}, floor ${event.minHealthy}`);
+    case 'capacity.waiting':
+      return line(undefined, `waiting for capacity: ${event.healthy} healthy besides the batch, ${event.needed} needed (${event.detail})`);
+    case 'instance.state':
+      return line(event.host, event.to);
+    case 'instance.drained':
+      return line(event.host, `drained in ${formatDuration(event.durationMs)}${event.timedOut ? ` (deadline passed: ${event.detail})` : ''}`);
+    case 'instance.finished':
+      return line(event.host, `${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}${event.error ? `\n${event.error}` : ''}`);
+    case 'step.started':
+      return event.attempt > 1 ? line(event.host, `${event.phase} ${event.step} (attempt ${event.attempt})`) : undefined;
+    case 'step.finished':
+      if (event.skipped) return line(event.host, `${event.phase} ${event.step}: skipped`);
+      return line(event.host, `${event.phase} ${event.step}: ${event.ok ? 'ok' : 'FAILED'} ${formatDuration(event.durationMs)}`);
+    case 'output':
+      return line(event.host, `${event.stream === 'stderr' ? '!' : '|'} ${event.line}`);
+    case 'health.passed':
+      return line(event.host, `healthy: ${event.check} (${event.attempts} probe(s), ${formatDuration(event.durationMs)})`);
+    case 'health.failed':
+      return line(event.host, `health check failed: ${event.check}: ${event.detail}`);
+    case 'lb.healthy':
+      return line(event.host, `load balancer reports healthy after ${formatDuration(event.durationMs)}`);
+    case 'interrupt':
+      return line(undefined, `interrupted; out of the load balancer: ${event.outOfRotation.join(', ')}${event.restoreCommand ? `\n  put them back with: ${event.restoreCommand}` : ''}`);
+    case 'warning':
+      return line(event.host, `warning: ${event.message}`);
+    case 'run.finished':
+      return formatSummary(event.status, event.durationMs, event.summary);
+  }
+}
+
+export function plainRenderer(write: (text: string) => void): (event: ShipEvent) => void {
+  return (event) => {
+    const text = plainLine(event);
+    if (text !== undefined) write(redact(text) + '\n');
+  };
+}

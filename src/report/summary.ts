@@ -1,0 +1,28 @@
+import type { RunStatus, RunSummary } from '../events.js';
+import { formatDuration } from '../util/duration.js';
+
+const HEADLINE: Record<RunStatus, string> = {
+  succeeded: 'rollout succeeded',
+  failed: 'ROLLOUT FAILED',
+  refused: 'REFUSED before any change',
+  interrupted: 'INTERRUPTED',
+  planned: 'plan only, nothing changed',
+};
+
+/** The closing block every renderer but JSON prints: per host outcome and timings, and what needs a person. */
+export function formatSummary(status: RunStatus, durationMs: number, summary: RunSummary): string {
+  const lines = [`${HEADLINE[status]} in ${formatDuration(durationMs)}`];
+  const rolled = summary.hosts.filter((h) => h.outcome !== 'not-started');
+  if (rolled.length > 0) {
+    const width = Math.max(...summary.hosts.map((h) => h.host.length), 4);
+    lines.push(`  ${'host'.padEnd(width)}  outcome       out of rotation  to healthy`);
+    for (const host of summary.hosts) {
+      lines.push(
+        `  ${host.host.padEnd(width)}  ${host.outcome.padEnd(12)}  ${(host.outOfRotationMs ? formatDuration(host.outOfRotationMs) : '-').padEnd(15)}  ${host.timeToHealthyMs ? formatDuration(host.timeToHealthyMs) : '-'}`,
+      );
+    }
+  }
+  if (summary.error) lines.push(summary.error.replace(/^/gm, '  '));
+  if (summary.outOfRotation.length > 0) lines.push(`  STILL OUT OF THE LOAD BALANCER: ${summary.outOfRotation.join(', ')}`);
+  return lines.join('\n');
+}

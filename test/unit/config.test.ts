@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, validateConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { env } from '../../src/config/env.js';
+import { redact } from '../../src/util/redact.js';
+
+const minimal = {
+  app: 'shop',
+  hosts: [{ name: 'web1', address: '127.0.0.1' }],
+  loadBalancer: { type: 'none' },
+  health: { http: { port: 8080 } },
+};
+
+function problems(value: unknown): string[] {
+  try {
+    validateConfig(value, 'ship.config.ts');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /^ship\.config\.ts: invalid config/);
+    return error.problems;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+test('defaults are applied and durations become milliseconds', () => {
+  const { config } = validateConfig({ ...minimal, rollout: { drainTimeout: '90s', healthyTimeout: '2m' } }, 'f');
+  assert.equal(config.rollout.drainTimeout, 90_000);
+  assert.equal(config.rollout.healthyTimeout, 120_000);
+  assert.equal(config.rollout.batchSize, 1);
+  assert.equal(config.health.http?.path, '/healthz');
+  assert.equal(config.health.http?.successThreshold, 3);
+  assert.equal(config.ssh.knownHosts, '~/.ssh/known_hosts');
+});
+
+test('unknown keys are rejected with their full path', () => {
+  assert.deepEqual(problems({ ...minimal, rollout: { batchsize: 2 } }), ['rollout.batchsize: unknown field']);
+  assert.deepEqual(problems({ ...minimal, hosts: [{ name: 'a', address: 'b', adress: 'c' }] }), ['hosts[0].adress: unknown field']);
+});
+
+test('a bad duration, percentage and missing field each name the field', () => {
+  const found = problems({ ...minimal, hosts: [{ name: 'web1' }], rollout: { drainTimeout: 'soon', minHealthy: 'most' } });
+  assert.ok(found.some((p) => p.startsWith('hosts[0].address: required')), found.join('\n'));
+  assert.ok(found.some((p) => p.startsWith("rollout.drainTimeout: expected a duration like '500ms'")), found.join('\n'));
+  assert.ok(found.some((p) => p.startsWith('rollout.minHealthy:')), found.join('\n'));
+});
+
+test('duplicate host names and a config without health checks are refused', () => {
+  const found = problems({ ...minimal, hosts: [{ name: 'a', address: '1' }, { name: 'a', address: '2' }], health: {} });
+  assert.ok(found.includes("hosts[1].name: duplicate host name 'a' (also hosts[0])"), found.join('\n'));
+  assert.ok(found.some((p) => p.startsWith('health: at least one health check')), found.join('\n'));
+});
+
+test('a config without any host says where hosts come from', () => {
+  assert.deepEqual(problems({ ...minimal, hosts: [] }), ['hosts: no hosts: list them in hosts or discover them with inventory.ec2']);
+});
+
+test('an unknown load balancer type lists the known ones', () => {
+  const [problem] = problems({ ...minimal, loadBalancer: { type: 'nginx' } });
+  assert.match(problem!, /^loadBalancer\.type: .*haproxy.*elbv2.*none/);
+});
+
+test('env() reads the environment, names the field when unset, and registers the value as a secret', () => {
+  delete process.env.SHIP_TEST_DB_URL;
+  const found = problems({ ...minimal, database: { primary: env('SHIP_TEST_DB_URL') } });
+  assert.deepEqual(found, ['database.primary: environment variable SHIP_TEST_DB_URL is not set']);
+  process.env.SHIP_TEST_DB_URL = 'postgres://app:s3cretpw@db.internal/shop';
+  const { config } = validateConfig({ ...minimal, database: { primary: env('SHIP_TEST_DB_URL') } }, 'f');
+  assert.equal(config.database?.primary, 'postgres://app:s3cretpw@db.internal/shop');
+  assert.equal(redact('could not connect to postgres://app:s3cretpw@db.internal/shop'), 'could not connect to ***');
+  assert.equal(redact('password s3cretpw rejected'), 'password *** rejected');
+});
+
+test('a TypeScript config file is loaded at run time, and its errors name the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-config-'));
+  const good = join(dir, 'orchestrator.config.ts');
+  writeFileSync(good, `const port: number = 8080;\nexport default { app: 'shop', hosts: [{ name: 'web1', address: '127.0.0.1' }], loadBalancer: { type: 'none' as const }, health: { http: { port } } };\n`);
+  const loaded = await loadConfig(good);
+  assert.equal(loaded.config.health.http?.port, 8080);
+  assert.equal(loaded.dir, dir);
+
+  const bad = join(dir, 'bad.config.ts');
+  writeFileSync(bad, `export default { app: 'shop', hosts: [], loadBalancer: { type: 'none' }, health: { http: { port: 'eighty' } } };\n`);
+  await assert.rejects(loadConfig(bad), (error: ConfigError) => {
+    assert.equal(error.file, bad);
+    assert.ok(error.problems.some((p) => p.startsWith('health.http.port:')), error.message);
+    return true;
+  });
+  await assert.rejects(loadConfig(join(dir, 'missing.ts')), /file not found/);
+});

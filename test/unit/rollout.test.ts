@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventBus, type ShipEvent } from '../../src/events.js';
+import type { Check } from '../../src/health/check.js';
+import { definePlaybook, run } from '../../src/playbook/define.js';
+import { sh } from '../../src/shell/sh.js';
+import type { Target } from '../../src/rollout/instance.js';
+import { planBatches, capacityFloor } from '../../src/rollout/plan.js';
+import { capacityRefusal, planRollout, runRollout, type RolloutSettings } from '../../src/rollout/rollout.js';
+import { MemoryLoadBalancer, MemoryTransport, type CommandHandler } from '../support/memory.js';
+
+const settings: RolloutSettings = {
+  batchSize: 1,
+  canary: true,
+  minHealthy: undefined,
+  capacityWaitMs: 0,
+  maxFailures: 0,
+  stageConcurrency: 4,
+  capacityPollMs: 5,
+  drainTimeoutMs: 1000,
+  healthyTimeoutMs: 200,
+  commandTimeoutMs: 1000,
+  sudo: false,
+};
+
+const playbook = definePlaybook({
+  name: 'test',
+  stage: [run(sh`stage`)],
+  activate: [run(sh`activate`)],
+  rollback: [run(sh`rollback`)],
+});
+
+/** Health answered from a set the test controls, like an app that is up or not. */
+function checkFor(host: string, healthy: Set<string>): Check {
+  return { name: `memory ${host}`, successThreshold: 2, intervalMs: 1, probe: async () => ({ ok: healthy.has(host), detail: healthy.has(host) ? 'up' : 'down' }) };
+}
+
+function fleet(names: string[], handler?: CommandHandler, healthy = new Set(names)) {
+  const lb = new MemoryLoadBalancer(names);
+  const transports = new Map(names.map((n) => [n, new MemoryTransport(n, handler)]));
+  const targets: Target[] = names.map((name) => ({
+    name,
+    address: '127.0.0.1',
+    lbName: name,
+    transport: transports.get(name)!,
+    checks: [checkFor(name, healthy)],
+    ctx: { app: 'a', host: { name, address: '127.0.0.1', lbName: name }, vars: {}, facts: {} },
+  }));
+  return { lb, transports, targets, healthy };
+}
+
+async function roll(f: ReturnType<typeof fleet>, overrides: Partial<RolloutSettings> = {}, pb = playbook) {
+  const bus = new EventBus('test');
+  const events: ShipEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const result = await runRollout({
+    targets: f.targets,
+    playbook: pb,
+    lb: f.lb,
+    bus,
+    settings: { ...settings, ...overrides },
+    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
+    restoreCommand: (hosts) => `ship restore --hosts ${hosts.join(',')}`,
+  });
+  return { result, events };
+}
+
+test('batches: a canary of one, then batches of the configured size or percentage', () => {
+  const hosts = ['a', 'b', 'c', 'd', 'e', 'f'];
+  assert.deepEqual(planBatches(hosts, 2, true).map((b) => b.hosts), [['a'], ['b', 'c'], ['d', 'e'], ['f']]);
+  assert.deepEqual(planBatches(hosts, '50%', false).map((b) => b.hosts), [['a', 'b', 'c'], ['d', 'e', 'f']]);
+  assert.deepEqual(planBatches(['a'], 3, true).map((b) => b.hosts), [['a']]);
+});
+
+test('the capacity floor is never below one and defaults to all but a batch', () => {
+  assert.equal(capacityFloor(4, undefined, 1), 3);
+  assert.equal(capacityFloor(4, '50%', 1), 2);
+  assert.equal(capacityFloor(1, undefined, 1), 1);
+  assert.equal(capacityFloor(4, 0, 4), 1);
+});
+
+test('a fleet of one is refused with the numbers, unless the playbook reloads in place', () => {
+  const one = fleet(['solo']);
+  const plan = planRollout({ targets: one.targets, settings, playbook });
+  assert.match(capacityRefusal(1, plan.floor, plan.breaching, plan.reloadInPlace)!, /would leave 0 in service, below the floor of 1.*fleet of one is never drained/s);
+  const reloading = definePlaybook({ ...playbook, gracefulReload: [run(sh`kill -USR2 1`)] });
+  const withReload = planRollout({ targets: one.targets, settings, playbook: reloading });
+  assert.equal(capacityRefusal(1, withReload.floor, withReload.breaching, withReload.reloadInPlace), undefined);
+});
+
+test('a fleet of one with a graceful reload is never taken out of the load balancer', async () => {
+  const one = fleet(['solo']);
+  const reloading = definePlaybook({ ...playbook, gracefulReload: [run(sh`kill -USR2 1`)] });
+  const { result } = await roll(one, {}, reloading);
+  assert.equal(result.status, 'succeeded');
+  assert.equal(one.lb.maxOut, 0);
+  assert.deepEqual(one.transports.get('solo')!.commands, ['stage', 'kill -USR2 1']);
+});
+
+test('a healthy rollout stages everywhere first, then takes one instance out at a time', async () => {
+  const f = fleet(['a', 'b', 'c', 'd']);
+  const { result, events } = await roll(f);
+  assert.equal(result.status, 'succeeded');
+  assert.equal(f.lb.maxOut, 1);
+  const firstDrain = events.findIndex((e) => e.type === 'instance.state' && e.to === 'draining');
+  const stageDone = events.findIndex((e) => e.type === 'stage.finished');
+  assert.ok(stageDone >= 0 && stageDone < firstDrain, 'stage must finish on every host before any host leaves');
+  assert.deepEqual(result.summary.hosts.map((h) => h.outcome), ['deployed', 'deployed', 'deployed', 'deployed']);
+  const states = events.filter((e) => e.type === 'instance.state' && e.host === 'b').map((e) => (e as { to: string }).to);
+  assert.deepEqual(states, ['draining', 'out', 'activating', 'verifying', 'registering', 'in-service']);
+  assert.deepEqual(result.summary.outOfRotation, []);
+});
+
+test('a failed activate is rolled back, put back when healthy, and stops the rollout', async () => {
+  const f = fleet(['a', 'b', 'c'], (host, cmd) => (host === 'b' && cmd === 'activate' ? { code: 3, stderr: 'boom: disk full\n' } : {}));
+  const { result, events } = await roll(f);
+  assert.equal(result.status, 'failed');
+  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'rolled-back'], ['c', 'not-started']]);
+  assert.match(result.summary.error!, /b: activate step 'activate' exited with code 3\n.*boom: disk full/);
+  assert.ok(f.transports.get('b')!.commands.includes('rollback'));
+  assert.ok(!f.transports.get('c')!.commands.includes('activate'), 'no host after the failure may be touched');
+  assert.equal(f.lb.admin.get('b'), 'ready');
+  const states = events.filter((e) => e.type === 'instance.state' && e.host === 'b').map((e) => (e as { to: string }).to);
+  assert.deepEqual(states, ['draining', 'out', 'activating', 'rolling-back', 'verifying', 'registering', 'in-service']);
+});
+
+test('health that never passes, even after rollback, leaves the instance out and reported', async () => {
+  const healthy = new Set(['a', 'c']);
+  const f = fleet(['a', 'b', 'c'], undefined, healthy);
+  healthy.add('b');
+  // b becomes unhealthy as soon as it is activated, and the rollback does not help.
+  const handler: CommandHandler = (host, cmd) => {
+    if (host === 'b' && cmd === 'activate') healthy.delete('b');
+    return {};
+  };
+  for (const t of f.targets) (t.transport as unknown as { handler: CommandHandler }).handler = handler;
+  const { result } = await roll(f, { canary: false });
+  assert.equal(result.status, 'failed');
+  const b = result.summary.hosts.find((h) => h.host === 'b')!;
+  assert.equal(b.outcome, 'failed-out');
+  assert.match(b.error!, /b: health check memory b did not finish within 200ms \(last seen: down/);
+  assert.deepEqual(result.summary.outOfRotation, ['b']);
+  assert.equal(f.lb.admin.get('b'), 'maint');
+});
+
+test('the capacity floor stops the rollout when another instance is unhealthy', async () => {
+  const f = fleet(['a', 'b', 'c', 'd']);
+  f.lb.healthy.set('d', false);
+  const { result } = await roll(f);
+  assert.equal(result.status, 'failed');
+  assert.match(result.summary.error!, /capacity floor: taking out a would leave 2 healthy instance\(s\) in service, fewer than minHealthy 3; not healthy now: d \(DOWN\/ready\)/);
+  assert.equal(f.lb.maxOut, 0, 'nothing may leave when the floor would be breached');
+});
+
+test('a stage failure on any host stops everything before any instance leaves', async () => {
+  const f = fleet(['a', 'b', 'c'], (host, cmd) => (host === 'c' && cmd === 'stage' ? { code: 1, stderr: 'no space' } : {}));
+  const { result } = await roll(f);
+  assert.equal(result.status, 'failed');
+  assert.match(result.summary.error!, /stage failed before any instance left the load balancer:\nc: stage step 'stage' exited with code 1/);
+  assert.equal(f.lb.maxOut, 0);
+});
+
+test('a load balancer that cannot be reached when putting back leaves the instance reported as out', async () => {
+  const f = fleet(['a', 'b']);
+  f.lb.failOn.add('putBack');
+  const { result } = await roll(f);
+  assert.equal(result.status, 'failed');
+  assert.deepEqual(result.summary.outOfRotation, ['a']);
+  assert.match(result.summary.hosts[0]!.error!, /a: not confirmed healthy by the load balancer: memory lb: putBack unreachable/);
+});
+
+test('a graceful interrupt finishes the batch in flight and starts no other', async () => {
+  const graceful = new AbortController();
+  const f = fleet(['a', 'b', 'c'], (host, cmd) => {
+    if (host === 'a' && cmd === 'activate') graceful.abort(new Error('SIGINT'));
+    return {};
+  });
+  const bus = new EventBus('t');
+  const result = await runRollout({
+    targets: f.targets,
+    playbook,
+    lb: f.lb,
+    bus,
+    settings,
+    signals: { graceful: graceful.signal, hard: new AbortController().signal },
+    restoreCommand: () => '',
+  });
+  assert.equal(result.status, 'interrupted');
+  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'not-started'], ['c', 'not-started']]);
+  assert.deepEqual(result.summary.outOfRotation, []);
+});
