@@ -35,7 +35,7 @@ export default definePlaybook({
     run(
       // Newest first; keep the new release, the current one and the newest others up to keepReleases.
       (ctx) =>
-        sh`cd ${releasesDir(ctx)} && v=${ctx.version!} && current=$(readlink ${currentLink(ctx)} || true) && ls -1t | grep -v -e '[.]tgz$' -e '[.]unpack$' | while read -r r; do [ "$r" = "$v" ] || [ "$(pwd)/$r" = "$current" ] || echo "$r"; done | tail -n +${keepReleases(ctx) - 1} | while read -r r; do rm -rf -- "$r"; done`,
+        sh`cd ${releasesDir(ctx)} && v=${ctx.version!} && current=$(basename "$(readlink ${currentLink(ctx)} || echo none)") && ls -1t | grep -v -e '[.]tgz$' -e '[.]unpack$' | while read -r r; do [ "$r" = "$v" ] || [ "$r" = "$current" ] || echo "$r"; done | tail -n +${keepReleases(ctx) - 1} | while read -r r; do rm -rf -- "$r"; done`,
       { name: 'prune old releases' },
     ),
   ],

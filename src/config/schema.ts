@@ -57,8 +57,9 @@ const hostSchema = z.strictObject({
 });
 
 const sshSchema = z.strictObject({
+  // user and port stay unset unless given, so ~/.ssh/config (then OpenSSH's defaults) can fill them in.
   user: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).default(22),
+  port: z.number().int().min(1).max(65535).optional(),
   privateKey: z.string().min(1).optional(),
   passphrase: secret().optional(),
   /** ssh-agent socket; true uses SSH_AUTH_SOCK, false disables the agent. */

@@ -18,7 +18,7 @@ export function transportFor(host: HostConfig, loaded: LoadedConfig, overrides: 
   return new SshTransport({
     host: host.name,
     address: host.address,
-    port: host.port ?? ssh.port,
+    ...(host.port ?? ssh.port ? { port: host.port ?? ssh.port } : {}),
     ...(host.user ?? ssh.user ? { user: host.user ?? ssh.user } : {}),
     ...(ssh.privateKey ? { privateKeyPath: resolvePath(dir, ssh.privateKey) } : {}),
     ...(ssh.passphrase ? { passphrase: ssh.passphrase } : {}),
