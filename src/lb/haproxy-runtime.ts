@@ -1,0 +1,415 @@
+/**
+ * A client for HAProxy's runtime API (the "stats socket"), in non-interactive mode: one
+ * connection per command line, HAProxy answers and closes. No session state can go stale between
+ * commands, and a restarted HAProxy is simply reached again by the next command.
+ *
+ * The socket is reached over TCP, as a local unix socket, or as a unix socket on the load-balancer
+ * host through SSH stream-local forwarding (what `ssh -L` does for sockets), so the admin socket
+ * never has to listen on the network.
+ */
+import { connect as connectNet } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Client as SshClient } from 'ssh2';
+import { LoadBalancerError } from './load-balancer.js';
+
+export type RuntimeEndpoint =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string }
+  | { kind: 'ssh'; user?: string; host: string; port?: number; path: string };
+
+export interface SshTarget {
+  user?: string;
+  host: string;
+  port?: number;
+}
+
+/** Opens an authenticated SSH connection (the caller applies its configured keys and known_hosts). */
+export type SshConnector = (target: SshTarget) => Promise<SshClient>;
+
+const RUNTIME_API_FORMS = '127.0.0.1:9999, ipv4@127.0.0.1:9999, /run/haproxy/admin.sock, unix@/path or ssh://[user@]lbhost[:port]/run/haproxy/admin.sock';
+
+/** Parses the `runtimeApi` config value of one HAProxy node. */
+export function parseRuntimeApi(value: string): RuntimeEndpoint {
+  const text = value.trim();
+  // The message quotes the value, minus any password someone put into an ssh:// address.
+  const shown = text.replace(/^(ssh:\/\/[^/@:]*):[^/@]*@/, '$1:***@');
+  const invalid = (why: string) => new LoadBalancerError(`haproxy runtimeApi '${shown}': ${why}; expected one of ${RUNTIME_API_FORMS}`);
+  if (text === '') throw invalid('empty');
+  if (text.startsWith('unix@')) {
+    const path = text.slice('unix@'.length);
+    if (path === '') throw invalid('no socket path after unix@');
+    return { kind: 'unix', path };
+  }
+  if (text.startsWith('/')) return { kind: 'unix', path: text };
+  if (text.startsWith('ssh://')) return parseSshEndpoint(text, invalid);
+  const address = text.replace(/^ipv[46]@/, '');
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d+)$/.exec(address);
+  if (!match) throw invalid('not a host:port, socket path or ssh:// address');
+  const port = Number(match[3]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`port ${match[3]} is out of range`);
+  return { kind: 'tcp', host: (match[1] ?? match[2])!, port };
+}
+
+function parseSshEndpoint(text: string, invalid: (why: string) => Error): RuntimeEndpoint {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid('not a valid ssh:// address');
+  }
+  // Passwords in a URL end up in logs and shell history; SSH auth comes from the ssh settings.
+  if (url.password) throw invalid('a password in the address is not supported (use the ssh key settings)');
+  if (!url.hostname) throw invalid('no host');
+  const path = decodeURIComponent(url.pathname);
+  if (path === '' || path === '/') throw invalid('no socket path after the host');
+  const endpoint: RuntimeEndpoint = { kind: 'ssh', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), path };
+  if (url.username) endpoint.user = decodeURIComponent(url.username);
+  if (url.port) endpoint.port = Number(url.port);
+  return endpoint;
+}
+
+/** How a node is named in messages (never contains secrets: the forms carry none). */
+export function describeEndpoint(endpoint: RuntimeEndpoint): string {
+  switch (endpoint.kind) {
+    case 'tcp':
+      return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+    case 'unix':
+      return `unix@${endpoint.path}`;
+    case 'ssh':
+      return `ssh://${endpoint.user ? `${endpoint.user}@` : ''}${endpoint.host}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path}`;
+  }
+}
+
+// HAProxy accepts these characters in proxy and server names. Checking them keeps a name from
+// carrying `;` or a newline, which the runtime API would read as a second command.
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]+$/;
+
+export function assertHaproxyName(what: 'backend' | 'server', name: string): void {
+  if (!HAPROXY_NAME.test(name)) {
+    throw new LoadBalancerError(`haproxy ${what} name '${name}' is not valid: HAProxy names use only letters, digits, '_', '.', ':' and '-'`);
+  }
+}
+
+/** Server admin state bits of `show servers state` (HAProxy's SRV_ADMF_*). */
+export const ADMIN = {
+  forcedMaint: 0x01,
+  inheritedMaint: 0x02,
+  configMaint: 0x04,
+  forcedDrain: 0x08,
+  inheritedDrain: 0x10,
+  resolutionMaint: 0x20,
+  maint: 0x01 | 0x02 | 0x04 | 0x20,
+  drain: 0x08 | 0x10,
+} as const;
+
+/** Server operational state of `show servers state` (HAProxy's SRV_ST_*). */
+export const OP_STATE = { stopped: 0, starting: 1, running: 2, stopping: 3 } as const;
+
+/** Health-check state bits of `show servers state` (HAProxy's CHK_ST_*). */
+const CHECK_CONFIGURED = 0x02;
+const CHECK_ENABLED = 0x04;
+
+export interface ServerStateRow {
+  backend: string;
+  name: string;
+  address: string;
+  opState: number;
+  adminState: number;
+  /** Health checks are configured and enabled (not counting the pause maintenance causes). */
+  checked: boolean;
+  checkHealth: number;
+}
+
+/**
+ * Parses `show servers state <backend>`: a format version line ("1"), a `# be_id be_name ...`
+ * header naming the columns, then one space-separated line per server. Columns are looked up by
+ * the header's names, so added columns in later HAProxy versions don't shift anything.
+ */
+export function parseServersState(text: string): ServerStateRow[] {
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  if (lines[0] !== '1' || !lines[1]?.startsWith('# ')) {
+    throw new Error(`unexpected answer to 'show servers state': ${firstLine(text)}`);
+  }
+  const columns = lines[1].slice(2).split(/\s+/);
+  const index = (name: string) => {
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`'show servers state' has no column ${name}`);
+    return i;
+  };
+  const at = {
+    backend: index('be_name'),
+    name: index('srv_name'),
+    address: index('srv_addr'),
+    opState: index('srv_op_state'),
+    adminState: index('srv_admin_state'),
+    checkHealth: index('srv_check_health'),
+    checkState: index('srv_check_state'),
+  };
+  return lines.slice(2).map((line) => {
+    const fields = line.split(/\s+/);
+    const int = (i: number, column: string) => {
+      const n = Number(fields[i]);
+      if (!Number.isInteger(n)) throw new Error(`'show servers state': ${column} is '${fields[i] ?? ''}' in line '${line}'`);
+      return n;
+    };
+    const checkState = int(at.checkState, 'srv_check_state');
+    return {
+      backend: fields[at.backend] ?? '',
+      name: fields[at.name] ?? '',
+      address: fields[at.address] ?? '',
+      opState: int(at.opState, 'srv_op_state'),
+      adminState: int(at.adminState, 'srv_admin_state'),
+      checked: (checkState & (CHECK_CONFIGURED | CHECK_ENABLED)) === (CHECK_CONFIGURED | CHECK_ENABLED),
+      checkHealth: int(at.checkHealth, 'srv_check_health'),
+    };
+  });
+}
+
+export interface ServerStatRow {
+  backend: string;
+  name: string;
+  /** Sessions currently on the server (`scur`). */
+  sessions: number;
+  /** Requests queued for the server (`qcur`), e.g. waiting for a `maxconn` slot. */
+  queued: number;
+  /** HAProxy's status: UP, DOWN, MAINT, DRAIN, NOLB, 'UP 1/2' (going down), 'DOWN 1/3' (going up), 'no check'. */
+  status: string;
+  /** Result of the last health check (L7OK, L4CON, ...), empty without checks. */
+  checkStatus: string;
+}
+
+/**
+ * Parses `show stat` CSV (the `# pxname,svname,...` header names the columns). Only server rows
+ * are returned; FRONTEND and BACKEND aggregate rows are skipped. No field HAProxy puts there
+ * contains a comma, so a plain split is exact.
+ */
+export function parseStatCsv(text: string): ServerStatRow[] {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const header = lines[0];
+  if (!header?.startsWith('# pxname,')) throw new Error(`unexpected answer to 'show stat': ${firstLine(text)}`);
+  const columns = header.slice(2).split(',');
+  const index = (name: string) => {
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`'show stat' has no column ${name}`);
+    return i;
+  };
+  const at = { backend: index('pxname'), name: index('svname'), scur: index('scur'), qcur: index('qcur'), status: index('status'), checkStatus: index('check_status') };
+  const rows: ServerStatRow[] = [];
+  for (const line of lines.slice(1)) {
+    const fields = line.split(',');
+    const name = fields[at.name] ?? '';
+    if (name === 'FRONTEND' || name === 'BACKEND') continue;
+    const count = (i: number, column: string) => {
+      const n = Number(fields[i] || '0');
+      if (!Number.isInteger(n) || n < 0) throw new Error(`'show stat': ${column} is '${fields[i] ?? ''}' for server ${name}`);
+      return n;
+    };
+    rows.push({
+      backend: fields[at.backend] ?? '',
+      name,
+      sessions: count(at.scur, 'scur'),
+      queued: count(at.qcur, 'qcur'),
+      status: fields[at.status] ?? '',
+      checkStatus: fields[at.checkStatus] ?? '',
+    });
+  }
+  return rows;
+}
+
+function firstLine(text: string): string {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line === '' ? '(empty answer)' : line.slice(0, 200);
+}
+
+export interface RuntimeApiClientOptions {
+  /** Whole exchange: connect, send, read the answer. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Required for ssh:// endpoints. */
+  connectSsh?: SshConnector;
+}
+
+/** One HAProxy node's runtime API. Errors are LoadBalancerErrors naming the node and the command. */
+export class RuntimeApiClient {
+  readonly name: string;
+  private readonly timeoutMs: number;
+  private ssh?: Promise<SshClient>;
+
+  constructor(
+    readonly endpoint: RuntimeEndpoint,
+    private readonly options: RuntimeApiClientOptions = {},
+  ) {
+    this.name = describeEndpoint(endpoint);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    if (endpoint.kind === 'ssh' && !options.connectSsh) {
+      throw new LoadBalancerError(`haproxy ${this.name}: an ssh:// runtime API needs SSH settings to connect with`);
+    }
+  }
+
+  /** Sends one command line and returns HAProxy's raw answer. */
+  async run(command: string): Promise<string> {
+    if (/[\n\r]/.test(command)) throw new LoadBalancerError(`haproxy ${this.name}: a runtime API command must be one line`);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      return await this.exchange(command, controller.signal);
+    } catch (error) {
+      const reason = controller.signal.aborted ? `no answer within ${this.timeoutMs}ms` : errorText(error);
+      throw new LoadBalancerError(`haproxy ${this.name}: '${command}' failed: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a command that answers nothing on success (`set ...`); any answer is HAProxy's error. */
+  async runSilent(command: string): Promise<void> {
+    const answer = (await this.run(command)).trim();
+    if (answer !== '') throw new LoadBalancerError(`haproxy ${this.name}: '${command}' was refused: ${firstLine(answer)}`);
+  }
+
+  async serversState(backend: string): Promise<ServerStateRow[]> {
+    assertHaproxyName('backend', backend);
+    const command = `show servers state ${backend}`;
+    return this.parse(command, await this.run(command), parseServersState);
+  }
+
+  async serverStats(backend: string): Promise<ServerStatRow[]> {
+    assertHaproxyName('backend', backend);
+    // Proxy name, type 4 (servers only), every server id.
+    const command = `show stat ${backend} 4 -1`;
+    return this.parse(command, await this.run(command), parseStatCsv);
+  }
+
+  /** The privilege level of this socket: 'admin', 'operator' or 'user'. */
+  async level(): Promise<string> {
+    return (await this.run('show cli level')).trim();
+  }
+
+  async close(): Promise<void> {
+    const ssh = this.ssh;
+    this.ssh = undefined;
+    if (!ssh) return;
+    try {
+      (await ssh).end();
+    } catch {
+      // The connection never came up; there is nothing to close.
+    }
+  }
+
+  private parse<T>(command: string, answer: string, parser: (text: string) => T): T {
+    try {
+      return parser(answer);
+    } catch (error) {
+      throw new LoadBalancerError(`haproxy ${this.name}: '${command}' was refused: ${errorText(error)}`, { cause: error });
+    }
+  }
+
+  private async exchange(command: string, signal: AbortSignal): Promise<string> {
+    const stream = await this.open(signal);
+    return new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let settled = false;
+      const finish = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (error) {
+          stream.destroy();
+          reject(error);
+        } else {
+          resolve(Buffer.concat(chunks).toString('utf8'));
+        }
+      };
+      const onAbort = () => finish(new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (error: Error) => finish(error));
+      // HAProxy closes the connection after answering a non-interactive command.
+      stream.on('end', () => finish());
+      stream.on('close', () => finish());
+      stream.end(`${command}\n`);
+    });
+  }
+
+  private open(signal: AbortSignal): Promise<Duplex> {
+    const endpoint = this.endpoint;
+    if (endpoint.kind === 'ssh') return this.openOverSsh(endpoint, signal);
+    return new Promise<Duplex>((resolve, reject) => {
+      const socket = endpoint.kind === 'tcp' ? connectNet({ host: endpoint.host, port: endpoint.port }) : connectNet({ path: endpoint.path });
+      const onAbort = () => {
+        socket.destroy();
+        reject(new Error('aborted'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(socket);
+      });
+      socket.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      });
+    });
+  }
+
+  private async openOverSsh(endpoint: Extract<RuntimeEndpoint, { kind: 'ssh' }>, signal: AbortSignal): Promise<Duplex> {
+    const client = await withAbort(this.sshClient(endpoint), signal);
+    return withAbort(
+      new Promise<Duplex>((resolve, reject) => {
+        client.openssh_forwardOutStreamLocal(endpoint.path, (error, channel) => {
+          if (error) return reject(error);
+          // A channel that opens after the timeout would otherwise stay open on the LB host.
+          if (signal.aborted) return channel.destroy();
+          resolve(channel);
+        });
+      }),
+      signal,
+    );
+  }
+
+  /** One SSH connection per node, opened on first use and reused; reopened after it drops. */
+  private sshClient(endpoint: Extract<RuntimeEndpoint, { kind: 'ssh' }>): Promise<SshClient> {
+    if (this.ssh) return this.ssh;
+    const target: SshTarget = { host: endpoint.host };
+    if (endpoint.user !== undefined) target.user = endpoint.user;
+    if (endpoint.port !== undefined) target.port = endpoint.port;
+    const pending = this.options.connectSsh!(target).then((client) => {
+      const forget = () => {
+        if (this.ssh === pending) this.ssh = undefined;
+      };
+      client.on('close', forget);
+      client.on('error', forget);
+      return client;
+    });
+    pending.catch(() => {
+      if (this.ssh === pending) this.ssh = undefined;
+    });
+    this.ssh = pending;
+    return pending;
+  }
+}
+
+function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+  }
+  return String(error);
+}
