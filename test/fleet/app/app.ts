@@ -1,0 +1,128 @@
+/**
+ * The demo app as the test fleet deploys it. One host's app directory looks like a real one:
+ *
+ *   <appDir>/releases/<version>/{server.mjs,VERSION}   unpacked release artifacts
+ *   <appDir>/current -> releases/<version>              what runs
+ *   <appDir>/restart.sh                                 stop the running app, start `current`
+ *   <appDir>/app.env, app.pid, app.log                  listen address and name, pid, output
+ *
+ * A deploy uploads the artifact from makeReleaseArtifact, unpacks it under releases/, switches
+ * `current` and runs `sh <appDir>/restart.sh <appDir>`.
+ */
+import { execa } from 'execa';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { quote } from '../../../src/shell/sh.js';
+import { sleep } from '../../../src/util/deadline.js';
+
+const SOURCE_DIR = dirname(fileURLToPath(import.meta.url));
+export const APP_SERVER_SOURCE = join(SOURCE_DIR, 'server.mjs');
+export const APP_RESTART_SCRIPT = join(SOURCE_DIR, 'restart.sh');
+const STOP_TIMEOUT_MS = 35_000;
+
+/** Writes `<dir>/app-<version>.tgz` holding server.mjs and VERSION at its top level; returns its path. */
+export async function makeReleaseArtifact(dir: string, version: string): Promise<string> {
+  if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`release version '${version}' must be letters, digits, '.', '_' or '-'`);
+  await mkdir(dir, { recursive: true });
+  const staging = await mkdtemp(join(tmpdir(), 'ship-app-release-'));
+  try {
+    await copyFile(APP_SERVER_SOURCE, join(staging, 'server.mjs'));
+    await writeFile(join(staging, 'VERSION'), `${version}\n`);
+    const artifact = join(dir, `app-${version}.tgz`);
+    await execa('tar', ['-czf', artifact, '-C', staging, 'server.mjs', 'VERSION']);
+    return artifact;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+export interface InstallAppOptions {
+  appDir: string;
+  /** Loopback address and port the app listens on. */
+  address: string;
+  port: number;
+  /** Host name the app reports, e.g. 'web1'. */
+  name: string;
+  /** Release artifact (from makeReleaseArtifact) to unpack and start. */
+  artifact: string;
+  version: string;
+}
+
+export interface AppInstance {
+  appDir: string;
+  url: string;
+  /** Runs the host's restart.sh, as a deploy over SSH would. */
+  restart(): Promise<void>;
+  /** The running app's pid, from app.pid. */
+  pid(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sets up an app directory with one release and starts it; returns once it listens. An app left
+ * running in the same directory by an interrupted run is stopped by the restart first.
+ */
+export async function installApp(options: InstallAppOptions): Promise<AppInstance> {
+  const { appDir, version } = options;
+  const release = join(appDir, 'releases', version);
+  await mkdir(release, { recursive: true });
+  await execa('tar', ['-xzf', options.artifact, '-C', release]);
+  await rm(`${join(appDir, 'current')}.new`, { force: true });
+  await symlink(join('releases', version), `${join(appDir, 'current')}.new`);
+  await rename(`${join(appDir, 'current')}.new`, join(appDir, 'current'));
+  await copyFile(APP_RESTART_SCRIPT, join(appDir, 'restart.sh'));
+  const env = { APP_ADDRESS: options.address, APP_PORT: String(options.port), APP_NAME: options.name, NODE: process.execPath };
+  await writeFile(join(appDir, 'app.env'), Object.entries(env).map(([key, value]) => `${key}=${quote(value)}\n`).join(''));
+  const instance: AppInstance = {
+    appDir,
+    url: `http://${options.address}:${options.port}/`,
+    restart: () => restartApp(appDir),
+    pid: () => appPid(appDir),
+    stop: () => stopApp(appDir),
+  };
+  await instance.restart();
+  return instance;
+}
+
+export async function restartApp(appDir: string): Promise<void> {
+  await execa('sh', [join(appDir, 'restart.sh'), appDir], { stdin: 'ignore' });
+}
+
+export async function appPid(appDir: string): Promise<number> {
+  const pid = Number((await readFile(join(appDir, 'app.pid'), 'utf8')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${appDir}/app.pid holds no pid`);
+  return pid;
+}
+
+/** SIGTERM to the running app (graceful, as restart.sh does), then waits until it is gone. */
+export async function stopApp(appDir: string): Promise<void> {
+  const pid = await appPid(appDir).catch(() => undefined);
+  if (pid === undefined || !(await isApp(pid))) return;
+  signal(pid, 'SIGTERM');
+  const started = Date.now();
+  while (await isApp(pid)) {
+    const waited = Date.now() - started;
+    if (waited > STOP_TIMEOUT_MS + 5000) throw new Error(`app pid ${pid} in ${appDir} did not exit after SIGKILL`);
+    if (waited > STOP_TIMEOUT_MS) signal(pid, 'SIGKILL');
+    await sleep(20);
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // It exited between the check and the signal.
+  }
+}
+
+/** Alive, not a zombie, and running server.mjs (a recycled pid is someone else's process). */
+async function isApp(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const state = /\) (\S)/.exec(stat)?.[1];
+  if (state === undefined || state === 'Z') return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('server.mjs');
+}

@@ -1,0 +1,99 @@
+// @ts-check
+/**
+ * The demo app of the test fleet: a dependency-free HTTP server run from a release directory
+ * (`<appDir>/releases/<version>/server.mjs`, started through the `current` symlink).
+ *
+ *   GET /            {"version":"v2","host":"web1"}   (version from VERSION next to this file)
+ *   GET /slow?ms=N   the same after N milliseconds (at most 60 s), for in-flight requests
+ *   GET /healthz     200 while serving, 503 once stopping
+ *
+ * On SIGTERM it stops accepting, answers requests already in flight with `Connection: close`,
+ * closes idle keep-alive connections and exits once the last connection is gone. Keep-alive
+ * connections otherwise stay open for 10 minutes, so a load balancer that keeps sending to an
+ * app being restarted (a missed drain) hits closed connections and refused connects.
+ *
+ * Environment: APP_ADDRESS, APP_PORT, APP_NAME, APP_PID_FILE (written once listening).
+ */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const address = process.env.APP_ADDRESS ?? '127.0.0.1';
+const port = Number(process.env.APP_PORT ?? 8080);
+const host = process.env.APP_NAME ?? 'app';
+const pidFile = process.env.APP_PID_FILE;
+// Node resolves the `current` symlink for the main module, so this is the release directory the
+// process started from, and switching `current` later doesn't change what it reports.
+const releaseDir = dirname(fileURLToPath(import.meta.url));
+const version = readFileSync(join(releaseDir, 'VERSION'), 'utf8').trim();
+const body = JSON.stringify({ version, host });
+const MAX_SLOW_MS = 60_000;
+const EXIT_DEADLINE_MS = 30_000;
+
+let stopping = false;
+
+const server = createServer((request, response) => {
+  const url = new URL(request.url ?? '/', 'http://app');
+  if (stopping) response.setHeader('Connection', 'close');
+  if (url.pathname === '/healthz') {
+    response.writeHead(stopping ? 503 : 200, { 'Content-Type': 'text/plain' });
+    response.end(stopping ? 'stopping\n' : 'ok\n');
+    return;
+  }
+  const delay = url.pathname === '/slow' ? Math.min(Number(url.searchParams.get('ms')) || 0, MAX_SLOW_MS) : 0;
+  if (url.pathname !== '/' && url.pathname !== '/slow') {
+    response.writeHead(404, { 'Content-Type': 'text/plain' });
+    response.end('not found\n');
+    return;
+  }
+  const answer = () => {
+    // A request that was already running when SIGTERM came still closes its connection.
+    if (stopping) response.setHeader('Connection', 'close');
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(body);
+  };
+  if (delay > 0) setTimeout(answer, delay);
+  else answer();
+});
+server.keepAliveTimeout = 10 * 60_000;
+server.headersTimeout = server.keepAliveTimeout + 1000;
+
+server.on('error', (error) => {
+  console.error(`${host} ${version}: cannot listen on ${address}:${port}: ${error.message}`);
+  process.exit(1);
+});
+
+server.listen(port, address, () => {
+  if (pidFile) {
+    writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`);
+    renameSync(`${pidFile}.tmp`, pidFile);
+  }
+  console.log(`${new Date().toISOString()} ${host} ${version} pid ${process.pid} listening on ${address}:${port}`);
+});
+
+process.on('SIGTERM', () => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${new Date().toISOString()} ${host} ${version} pid ${process.pid} stopping`);
+  server.close(() => {
+    removePidFile();
+    console.log(`${new Date().toISOString()} ${host} ${version} pid ${process.pid} stopped`);
+    process.exit(0);
+  });
+  server.closeIdleConnections();
+  setTimeout(() => {
+    console.error(`${host} ${version}: connections still open after ${EXIT_DEADLINE_MS}ms; exiting anyway`);
+    removePidFile();
+    process.exit(1);
+  }, EXIT_DEADLINE_MS).unref();
+});
+
+function removePidFile() {
+  if (!pidFile) return;
+  try {
+    if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile);
+  } catch {
+    // Already gone or replaced: nothing of ours to remove.
+  }
+}
