@@ -1,0 +1,22 @@
+import { defineRule } from '../src/lint/define-rule.js';
+import { formatTable, tableCommands } from '../src/lint/ast.js';
+
+export default defineRule({
+  id: 'drop-not-null',
+  category: 'compat',
+  severity: 'warning',
+  message: 'Dropping NOT NULL lets new code write NULLs that the code still running may not handle.',
+  safeAlternative: [
+    '1. Deploy code that handles NULL in the column wherever it reads it.',
+    '2. Wait until no instance runs the old code.',
+    '3. Drop NOT NULL in a later migration, then deploy code that writes NULL.',
+  ].join('\n'),
+  nodeTypes: ['AlterTableStmt'],
+  check(statement, context) {
+    const { table, commands } = tableCommands(statement.node);
+    if (context.isNewTable(table)) return [];
+    return commands
+      .filter((command) => command.subtype === 'AT_DropNotNull')
+      .map((command) => ({ message: `Dropping NOT NULL on column "${command.name}" of ${formatTable(table)}: the code still running may not expect NULLs there.` }));
+  },
+});

@@ -1,0 +1,63 @@
+import type { LintRule } from '../src/lint/types.js';
+import addColumnVolatileDefault from './add-column-volatile-default.js';
+import addSerialColumn from './add-serial-column.js';
+import addStoredGeneratedColumn from './add-stored-generated-column.js';
+import alterDomainAddConstraint from './alter-domain-add-constraint.js';
+import changeColumnType from './change-column-type.js';
+import checkWithoutNotValid from './check-without-not-valid.js';
+import cluster from './cluster.js';
+import concurrentlyInTransaction from './concurrently-in-transaction.js';
+import createDomainWithCheck from './create-domain-with-check.js';
+import createIndexWithoutConcurrently from './create-index-without-concurrently.js';
+import dropColumn from './drop-column.js';
+import dropIndexWithoutConcurrently from './drop-index-without-concurrently.js';
+import dropNotNull from './drop-not-null.js';
+import dropTable from './drop-table.js';
+import exclusionConstraint from './exclusion-constraint.js';
+import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
+import notNullColumnWithoutDefault from './not-null-column-without-default.js';
+import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
+import reindexWithoutConcurrently from './reindex-without-concurrently.js';
+import renameColumn from './rename-column.js';
+import renameEnumValue from './rename-enum-value.js';
+import renameSchema from './rename-schema.js';
+import renameTable from './rename-table.js';
+import requireLockTimeout from './require-lock-timeout.js';
+import setNotNull from './set-not-null.js';
+import truncateCascade from './truncate-cascade.js';
+import uniqueConstraintWithoutIndex from './unique-constraint-without-index.js';
+import vacuumFull from './vacuum-full.js';
+import validateInSameTransaction from './validate-in-same-transaction.js';
+
+/** Every migration lint rule, in the order findings for one statement are reported. */
+export const allRules: readonly LintRule[] = [
+  dropColumn,
+  dropTable,
+  renameColumn,
+  renameTable,
+  renameSchema,
+  renameEnumValue,
+  changeColumnType,
+  notNullColumnWithoutDefault,
+  setNotNull,
+  dropNotNull,
+  addColumnVolatileDefault,
+  addStoredGeneratedColumn,
+  addSerialColumn,
+  createIndexWithoutConcurrently,
+  dropIndexWithoutConcurrently,
+  concurrentlyInTransaction,
+  reindexWithoutConcurrently,
+  foreignKeyWithoutNotValid,
+  checkWithoutNotValid,
+  validateInSameTransaction,
+  uniqueConstraintWithoutIndex,
+  primaryKeyOnExistingTable,
+  exclusionConstraint,
+  createDomainWithCheck,
+  alterDomainAddConstraint,
+  vacuumFull,
+  cluster,
+  truncateCascade,
+  requireLockTimeout,
+] as readonly LintRule[];

@@ -1,0 +1,36 @@
+import { defineRule } from '../src/lint/define-rule.js';
+import { columnConstraints, columnDefOf, formatTable, offsetOf, stringList, tableCommands } from '../src/lint/ast.js';
+import { SERIAL_TYPES } from './add-serial-column.js';
+
+export default defineRule({
+  id: 'not-null-column-without-default',
+  category: 'compat',
+  severity: 'error',
+  message: 'Adding a NOT NULL column without a default fails on a table with rows, and the code still running inserts without it.',
+  safeAlternative: [
+    '1. Add the column with a constant DEFAULT (catalog-only on PostgreSQL 11+), or nullable.',
+    '2. Deploy code that writes the column; backfill existing rows in batches.',
+    '3. If it must be NOT NULL without a default: add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the check.',
+  ].join('\n'),
+  nodeTypes: ['AlterTableStmt'],
+  check(statement, context) {
+    const { table, commands } = tableCommands(statement.node);
+    if (context.isNewTable(table)) return [];
+    const hits = [];
+    for (const command of commands) {
+      const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
+      if (!column) continue;
+      const constraints = columnConstraints(column);
+      const notNull = constraints.find((constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY');
+      if (!notNull) continue;
+      const generatesValues = constraints.some((constraint) => ['CONSTR_DEFAULT', 'CONSTR_IDENTITY', 'CONSTR_GENERATED'].includes(constraint.contype ?? ''));
+      const names = stringList(column.typeName?.names);
+      if (generatesValues || (names.length === 1 && SERIAL_TYPES.has(names[0] as string))) continue;
+      hits.push({
+        message: `Adding NOT NULL column "${column.colname}" to ${formatTable(table)} without a default fails if the table has rows, and breaks inserts of the code still running.`,
+        offset: offsetOf(notNull, statement.offset),
+      });
+    }
+    return hits;
+  },
+});

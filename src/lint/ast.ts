@@ -1,0 +1,126 @@
+import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, Node, RangeVar, TypeName } from 'libpg-query';
+import type { ColumnTypeInfo, TableName } from './types.js';
+
+/** Small readers over libpg-query's JSON AST, shared by the engine's context tracking and the rules. */
+
+export function tableOf(relation: RangeVar | undefined): TableName | undefined {
+  if (!relation?.relname) return undefined;
+  return relation.schemaname ? { schema: relation.schemaname, name: relation.relname } : { name: relation.relname };
+}
+
+/** Unqualified names resolve through search_path; like most migrations we assume `public`. */
+export function tableKey(table: TableName): string {
+  return `${table.schema ?? 'public'}.${table.name}`;
+}
+
+export function formatTable(table: TableName | undefined): string {
+  if (!table) return 'the table';
+  return table.schema ? `"${table.schema}"."${table.name}"` : `"${table.name}"`;
+}
+
+/** `[String a, String b]` name lists (qualified names, dropped objects) as plain strings. */
+export function stringList(nodes: readonly Node[] | undefined): string[] {
+  const out: string[] = [];
+  for (const node of nodes ?? []) {
+    if ('String' in node) out.push(node.String.sval ?? '');
+  }
+  return out;
+}
+
+/** `DROP TABLE a, s.b` lists each object as a `List` of name parts. */
+export function objectNames(objects: readonly Node[] | undefined): TableName[] {
+  const out: TableName[] = [];
+  for (const object of objects ?? []) {
+    const parts = 'List' in object ? stringList(object.List.items) : 'String' in object ? [object.String.sval ?? ''] : [];
+    const name = parts[parts.length - 1];
+    if (name === undefined) continue;
+    out.push(parts.length > 1 ? { schema: parts[parts.length - 2] as string, name } : { name });
+  }
+  return out;
+}
+
+export function typeInfo(typeName: TypeName | undefined): ColumnTypeInfo | undefined {
+  if (!typeName) return undefined;
+  const names = stringList(typeName.names);
+  const last = names[names.length - 1];
+  if (last === undefined) return undefined;
+  const modifiers: number[] = [];
+  let opaque = false;
+  for (const modifier of typeName.typmods ?? []) {
+    // A zero constant is encoded as `ival: {}` (protobuf drops default values).
+    if ('A_Const' in modifier && modifier.A_Const.ival) modifiers.push(modifier.A_Const.ival.ival ?? 0);
+    else opaque = true;
+  }
+  return { name: canonicalTypeName(last.toLowerCase()), modifiers, isArray: (typeName.arrayBounds?.length ?? 0) > 0, opaque };
+}
+
+// The parser already maps SQL spellings (`character varying`, `integer`) to catalog names;
+// these are the spellings that reach us unmapped when written as plain identifiers.
+const TYPE_ALIASES: Record<string, string> = { int: 'int4', integer: 'int4', bigint: 'int8', smallint: 'int2', decimal: 'numeric' };
+
+function canonicalTypeName(name: string): string {
+  return TYPE_ALIASES[name] ?? name;
+}
+
+export function formatType(type: ColumnTypeInfo): string {
+  return `${type.name}${type.modifiers.length ? `(${type.modifiers.join(',')})` : ''}${type.isArray ? '[]' : ''}`;
+}
+
+/** Names of every function called anywhere inside `node` (lower-case, unqualified). */
+export function calledFunctions(node: unknown, into: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const item of node) calledFunctions(item, into);
+  } else if (node !== null && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    const call = record.FuncCall as { funcname?: Node[] } | undefined;
+    if (call) {
+      const names = stringList(call.funcname);
+      const last = names[names.length - 1];
+      if (last !== undefined) into.push(last.toLowerCase());
+    }
+    for (const key in record) calledFunctions(record[key], into);
+  }
+  return into;
+}
+
+/** Columns `c` such that the expression guarantees `c IS NOT NULL` (a NullTest, or an AND of them). */
+export function notNullColumns(expression: Node | undefined): string[] {
+  if (!expression) return [];
+  if ('NullTest' in expression) {
+    const test = expression.NullTest;
+    if (test.nulltesttype !== 'IS_NOT_NULL' || !test.arg || !('ColumnRef' in test.arg)) return [];
+    const fields = stringList(test.arg.ColumnRef.fields);
+    return fields.length === 1 ? [fields[0] as string] : [];
+  }
+  if ('BoolExpr' in expression && expression.BoolExpr.boolop === 'AND_EXPR') {
+    return (expression.BoolExpr.args ?? []).flatMap((arg) => notNullColumns(arg));
+  }
+  return [];
+}
+
+/** The commands of an `ALTER TABLE` on a table (not an index, view or sequence), with the table. */
+export function tableCommands(node: AlterTableStmt): { table: TableName | undefined; commands: AlterTableCmd[] } {
+  if (node.objtype !== 'OBJECT_TABLE') return { table: undefined, commands: [] };
+  const commands: AlterTableCmd[] = [];
+  for (const item of node.cmds ?? []) if ('AlterTableCmd' in item) commands.push(item.AlterTableCmd);
+  return { table: tableOf(node.relation), commands };
+}
+
+export function columnDefOf(command: AlterTableCmd): ColumnDef | undefined {
+  return command.def && 'ColumnDef' in command.def ? command.def.ColumnDef : undefined;
+}
+
+export function constraintOf(command: AlterTableCmd): Constraint | undefined {
+  return command.def && 'Constraint' in command.def ? command.def.Constraint : undefined;
+}
+
+export function columnConstraints(column: ColumnDef): Constraint[] {
+  const out: Constraint[] = [];
+  for (const item of column.constraints ?? []) if ('Constraint' in item) out.push(item.Constraint);
+  return out;
+}
+
+/** `AlterTableStmt` etc. keep their statement offset; nodes with a location point inside it. */
+export function offsetOf(node: { location?: number } | undefined, fallback: number): number {
+  return node?.location !== undefined && node.location >= 0 ? node.location : fallback;
+}

@@ -1,0 +1,206 @@
+import { notNullColumns, objectNames, tableKey, tableOf, typeInfo } from './ast.js';
+import type { ColumnTypeInfo, LintSettings, RuleContext, Statement, TableName } from './types.js';
+
+/**
+ * What the migrations of one lint run have established so far, across files: validated
+ * NOT NULL checks and declared column types outlive the file that made them.
+ */
+export class RunState {
+  readonly validatedNotNull = new Set<string>();
+  /** `table|constraint` → columns a NOT VALID CHECK constraint would prove NOT NULL once validated. */
+  readonly pendingNotNullChecks = new Map<string, string[]>();
+  readonly columnTypes = new Map<string, Map<string, ColumnTypeInfo>>();
+}
+
+function columnKey(table: TableName, column: string): string {
+  return `${tableKey(table)}|${column}`;
+}
+
+function constraintKey(table: TableName, constraint: string): string {
+  return `${tableKey(table)}|${constraint}`;
+}
+
+const ZERO_DURATION = /^\s*0+(\.0+)?\s*(ms|s|min|h|d)?\s*$/i;
+
+/** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
+export class FileContext implements RuleContext {
+  inTransaction: boolean;
+  private sessionLockTimeout = false;
+  private transactionLockTimeout: boolean | undefined;
+  private readonly createdTables = new Set<string>();
+  private readonly createdIndexes = new Set<string>();
+  private readonly notValidInTransaction = new Set<string>();
+
+  constructor(
+    readonly settings: LintSettings,
+    private readonly run: RunState,
+    wrappedInTransaction: boolean,
+  ) {
+    this.inTransaction = wrappedInTransaction;
+  }
+
+  get lockTimeoutSet(): boolean {
+    return this.transactionLockTimeout ?? this.sessionLockTimeout;
+  }
+
+  isNewTable(table: TableName | undefined): boolean {
+    return table !== undefined && this.createdTables.has(tableKey(table));
+  }
+
+  isNewIndex(name: string): boolean {
+    return this.createdIndexes.has(name);
+  }
+
+  hasValidatedNotNullCheck(table: TableName, column: string): boolean {
+    return this.run.validatedNotNull.has(columnKey(table, column));
+  }
+
+  wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean {
+    return this.inTransaction && this.notValidInTransaction.has(constraintKey(table, constraint));
+  }
+
+  columnType(table: TableName, column: string): ColumnTypeInfo | undefined {
+    return this.run.columnTypes.get(tableKey(table))?.get(column);
+  }
+
+  /** Moves the state past `statement`. Called after the rules have judged it. */
+  observe(statement: Statement): void {
+    switch (statement.type) {
+      case 'TransactionStmt':
+        return this.observeTransaction(statement.node.kind);
+      case 'VariableSetStmt': {
+        const set = statement.node;
+        if (set.name !== 'lock_timeout') return;
+        const value = set.args?.[0];
+        const isZero = value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const);
+        const active = set.kind === 'VAR_SET_VALUE' && !isZero;
+        if (set.is_local) {
+          if (this.inTransaction) this.transactionLockTimeout = active;
+        } else {
+          // A plain SET overrides an earlier SET LOCAL of the same transaction and outlives it.
+          this.sessionLockTimeout = active;
+          this.transactionLockTimeout = undefined;
+        }
+        return;
+      }
+      case 'CreateStmt': {
+        const table = tableOf(statement.node.relation);
+        if (!table) return;
+        this.createdTables.add(tableKey(table));
+        const columns = new Map<string, ColumnTypeInfo>();
+        for (const element of statement.node.tableElts ?? []) {
+          if (!('ColumnDef' in element)) continue;
+          const type = typeInfo(element.ColumnDef.typeName);
+          if (element.ColumnDef.colname && type) columns.set(element.ColumnDef.colname, type);
+        }
+        this.run.columnTypes.set(tableKey(table), columns);
+        return;
+      }
+      case 'CreateTableAsStmt': {
+        const table = tableOf(statement.node.into?.rel);
+        if (table) this.createdTables.add(tableKey(table));
+        return;
+      }
+      case 'IndexStmt':
+        if (statement.node.idxname) this.createdIndexes.add(statement.node.idxname);
+        return;
+      case 'AlterTableStmt':
+        return this.observeAlterTable(statement as Statement<'AlterTableStmt'>);
+      case 'RenameStmt': {
+        const rename = statement.node;
+        const table = tableOf(rename.relation);
+        if (!table || !rename.newname) return;
+        const columns = this.run.columnTypes.get(tableKey(table));
+        if (rename.renameType === 'OBJECT_COLUMN' && columns && rename.subname) {
+          const type = columns.get(rename.subname);
+          columns.delete(rename.subname);
+          if (type) columns.set(rename.newname, type);
+        } else if (rename.renameType === 'OBJECT_TABLE') {
+          const renamed = { ...(table.schema ? { schema: table.schema } : {}), name: rename.newname };
+          if (columns) this.run.columnTypes.set(tableKey(renamed), columns);
+          this.run.columnTypes.delete(tableKey(table));
+          if (this.createdTables.delete(tableKey(table))) this.createdTables.add(tableKey(renamed));
+        }
+        return;
+      }
+      case 'DropStmt':
+        if (statement.node.removeType !== 'OBJECT_TABLE') return;
+        for (const table of objectNames(statement.node.objects)) {
+          this.run.columnTypes.delete(tableKey(table));
+          this.createdTables.delete(tableKey(table));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private observeTransaction(kind: string | undefined): void {
+    if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
+      this.inTransaction = true;
+    } else if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK' || kind === 'TRANS_STMT_PREPARE') {
+      this.inTransaction = false;
+      this.transactionLockTimeout = undefined;
+      this.notValidInTransaction.clear();
+    }
+  }
+
+  private observeAlterTable(statement: Statement<'AlterTableStmt'>): void {
+    const table = tableOf(statement.node.relation);
+    if (!table) return;
+    const key = tableKey(table);
+    for (const item of statement.node.cmds ?? []) {
+      if (!('AlterTableCmd' in item)) continue;
+      const command = item.AlterTableCmd;
+      const def = command.def;
+      switch (command.subtype) {
+        case 'AT_AddColumn':
+          if (def && 'ColumnDef' in def && def.ColumnDef.colname) this.setColumnType(key, def.ColumnDef.colname, typeInfo(def.ColumnDef.typeName));
+          break;
+        case 'AT_AlterColumnType':
+          if (def && 'ColumnDef' in def && command.name) this.setColumnType(key, command.name, typeInfo(def.ColumnDef.typeName));
+          break;
+        case 'AT_DropColumn':
+          if (command.name) this.run.columnTypes.get(key)?.delete(command.name);
+          break;
+        case 'AT_AddConstraint': {
+          if (!def || !('Constraint' in def)) break;
+          const constraint = def.Constraint;
+          if (constraint.skip_validation && constraint.conname) this.notValidInTransaction.add(constraintKey(table, constraint.conname));
+          if (constraint.contype !== 'CONSTR_CHECK') break;
+          const columns = notNullColumns(constraint.raw_expr);
+          if (!constraint.skip_validation) {
+            for (const column of columns) this.run.validatedNotNull.add(columnKey(table, column));
+          } else if (constraint.conname && columns.length) {
+            this.run.pendingNotNullChecks.set(constraintKey(table, constraint.conname), columns);
+          }
+          break;
+        }
+        case 'AT_ValidateConstraint': {
+          if (!command.name) break;
+          const columns = this.run.pendingNotNullChecks.get(constraintKey(table, command.name));
+          for (const column of columns ?? []) this.run.validatedNotNull.add(columnKey(table, column));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  private setColumnType(tableKeyValue: string, column: string, type: ColumnTypeInfo | undefined): void {
+    let columns = this.run.columnTypes.get(tableKeyValue);
+    if (!columns) {
+      columns = new Map();
+      this.run.columnTypes.set(tableKeyValue, columns);
+    }
+    if (type) columns.set(column, type);
+    else columns.delete(column);
+  }
+}
+
+function isZeroConstant(constant: { ival?: { ival?: number }; sval?: { sval?: string } }): boolean {
+  if (constant.ival) return (constant.ival.ival ?? 0) === 0;
+  if (constant.sval) return ZERO_DURATION.test(constant.sval.sval ?? '');
+  return false;
+}

@@ -1,0 +1,53 @@
+/**
+ * Turns the parser's byte offsets (libpg-query counts UTF-8 bytes) into 1-based lines and
+ * character columns, and hands out the text of a line for display.
+ */
+export class SourceMap {
+  private readonly bytes: Buffer;
+  private readonly lineStarts: number[] = [0];
+
+  constructor(readonly text: string) {
+    this.bytes = Buffer.from(text, 'utf8');
+    for (let at = this.bytes.indexOf(10); at !== -1; at = this.bytes.indexOf(10, at + 1)) this.lineStarts.push(at + 1);
+  }
+
+  get byteLength(): number {
+    return this.bytes.length;
+  }
+
+  /** The parser reports syntax errors in characters but statement locations in bytes. */
+  byteOffsetOfCharacter(characterOffset: number): number {
+    return Buffer.byteLength(this.text.slice(0, characterOffset), 'utf8');
+  }
+
+  /** 1-based line holding the byte at `offset`. */
+  lineOf(offset: number): number {
+    let low = 0;
+    let high = this.lineStarts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((this.lineStarts[middle] as number) <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low + 1;
+  }
+
+  position(offset: number): { line: number; column: number } {
+    const clamped = Math.max(0, Math.min(offset, this.bytes.length));
+    const line = this.lineOf(clamped);
+    const start = this.lineStarts[line - 1] as number;
+    return { line, column: this.bytes.toString('utf8', start, clamped).length + 1 };
+  }
+
+  lineText(line: number): string {
+    const start = this.lineStarts[line - 1];
+    if (start === undefined) return '';
+    const next = this.lineStarts[line];
+    const end = next === undefined ? this.bytes.length : next - 1;
+    return this.bytes.toString('utf8', start, end).replace(/\r$/, '');
+  }
+
+  get lineCount(): number {
+    return this.lineStarts.length;
+  }
+}

@@ -1,0 +1,120 @@
+import type { Node } from 'libpg-query';
+
+export type RuleCategory = 'compat' | 'lock' | 'rewrite' | 'hygiene';
+export type Severity = 'error' | 'warning';
+
+/** Every statement node name the parser can produce (`AlterTableStmt`, `IndexStmt`, ...). */
+export type NodeTypeName = Node extends infer N ? (N extends Record<infer K, unknown> ? K & string : never) : never;
+export type NodeBody<K extends NodeTypeName> = Extract<Node, Record<K, unknown>>[K];
+
+export interface LintSettings {
+  /** Major PostgreSQL version the migrations will run on; decides which operations are cheap. */
+  pgVersion: number;
+  /** The migration runner wraps each file in one transaction (Flyway, dbmate by default). */
+  transactionPerFile: boolean;
+}
+
+export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false };
+
+/** One parsed statement of a migration, with its place in the file. */
+interface StatementBase {
+  /** Byte offset of the statement's first token in the file. */
+  readonly offset: number;
+  /** Byte length of the statement (up to, not including, its semicolon). */
+  readonly length: number;
+  readonly index: number;
+}
+
+export type Statement<K extends NodeTypeName = NodeTypeName> = K extends NodeTypeName
+  ? StatementBase & { readonly type: K; readonly node: NodeBody<K> }
+  : never;
+
+/** A table as migrations name it; `schema` is absent when the name was not qualified. */
+export interface TableName {
+  readonly schema?: string;
+  readonly name: string;
+}
+
+/** What a rule may ask about the statements before the current one. */
+export interface RuleContext {
+  readonly settings: LintSettings;
+  /** True while an explicit BEGIN is open, or the runner wraps the file in a transaction. */
+  readonly inTransaction: boolean;
+  /** A non-zero lock_timeout is in force for this statement. */
+  readonly lockTimeoutSet: boolean;
+  /** The table was created earlier in this same migration file (so it is empty and unused). */
+  isNewTable(table: TableName | undefined): boolean;
+  /** The index was created earlier in this same migration file. */
+  isNewIndex(name: string): boolean;
+  /** A validated CHECK (column IS NOT NULL) exists on the column, seen in this run. */
+  hasValidatedNotNullCheck(table: TableName, column: string): boolean;
+  /** The constraint was added NOT VALID inside the transaction that is still open. */
+  wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean;
+  /** The column's type as the migrations in this run declared it, when known. */
+  columnType(table: TableName, column: string): ColumnTypeInfo | undefined;
+}
+
+/** A column type reduced to what type-change rules compare. */
+export interface ColumnTypeInfo {
+  /** Lower-case type name without the pg_catalog qualifier (`varchar`, `numeric`, `text`). */
+  readonly name: string;
+  /** Integer type modifiers (length, precision, scale); empty when unconstrained. */
+  readonly modifiers: readonly number[];
+  readonly isArray: boolean;
+  /** Modifiers that are not plain integers (an expression): such a type is never judged safe. */
+  readonly opaque: boolean;
+}
+
+export interface RuleHit {
+  /** Replaces the rule's generic message with one naming the table/column. */
+  readonly message?: string;
+  /** Byte offset of the offending part (a constraint, a column); defaults to the statement start. */
+  readonly offset?: number;
+}
+
+export interface LintRule<K extends NodeTypeName = NodeTypeName> {
+  readonly id: string;
+  readonly category: RuleCategory;
+  readonly severity: Severity;
+  readonly message: string;
+  /** The expand/contract steps that reach the same end without breaking running code or locking. */
+  readonly safeAlternative: string;
+  /** Only statements of these node types reach `check`: dispatch is a map lookup, not a scan. */
+  readonly nodeTypes: readonly K[];
+  check(statement: Statement<K>, context: RuleContext): readonly RuleHit[];
+}
+
+export interface Finding {
+  readonly ruleId: string;
+  readonly category: RuleCategory;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly safeAlternative?: string;
+  readonly file: string;
+  /** 1-based line and column (in characters) of the offending code. */
+  readonly line: number;
+  readonly column: number;
+  readonly sourceLine: string;
+}
+
+export interface SuppressedFinding extends Finding {
+  readonly reason: string;
+  readonly suppressionLine: number;
+}
+
+export interface LintReport {
+  readonly files: readonly string[];
+  readonly statementCount: number;
+  readonly findings: readonly Finding[];
+  readonly suppressed: readonly SuppressedFinding[];
+  readonly errorCount: number;
+  readonly warningCount: number;
+}
+
+/** A migration to lint: its path for messages and the SQL the runner would execute (up section only). */
+export interface MigrationSource {
+  readonly path: string;
+  readonly sql: string;
+  /** The runner wraps this file in a transaction; overrides the setting (dbmate `transaction:false`). */
+  readonly transaction?: boolean;
+}
