@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { describeDatabase, scrubSecrets } from './redact-url.js';
+
+/**
+ * A database check that could not be done; the message names the database, never its password.
+ * The driver's error is not attached as `cause`: its fields are not vetted for secrets.
+ */
+export class DatabaseCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseCheckError';
+  }
+}
+
+export interface ConnectOptions {
+  /** What the database is to the rollout, for messages: 'primary', 'replica', 'read path', 'scratch database'. */
+  role: string;
+  connectTimeoutMs?: number;
+  /** Server-side statement_timeout for every query on this connection; none when omitted. */
+  statementTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const APPLICATION_NAME = 'ship-preflight';
+
+/** The driver's message with the connection string's password removed. */
+export function driverMessage(error: unknown, connectionString: string): string {
+  const message = error instanceof Error ? error.message || error.name : String(error);
+  return scrubSecrets(message, connectionString);
+}
+
+/** Opens one connection; a failure is a DatabaseCheckError naming `role host:port/dbname`. */
+export async function connect(connectionString: string, options: ConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    application_name: APPLICATION_NAME,
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+  });
+  // A server that goes away between queries emits 'error' on the client; the next query rejects
+  // with it anyway, so the event must not crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new DatabaseCheckError(
+      `${options.role} ${describeDatabase(connectionString)}: cannot connect: ${driverMessage(error, connectionString)}`,
+    );
+  }
+  return client;
+}
+
+export async function withConnection<T>(
+  connectionString: string,
+  options: ConnectOptions,
+  use: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = await connect(connectionString, options);
+  try {
+    return await use(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
