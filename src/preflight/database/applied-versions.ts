@@ -1,0 +1,178 @@
+/**
+ * The schema versions a database has applied, read from its version table, and the migrations on
+ * disk that are still pending.
+ *
+ * Table shapes understood without configuration:
+ * - golang-migrate: `schema_migrations(version bigint, dirty boolean)`, one row holding the latest
+ *   version; every migration up to it counts as applied.
+ * - dbmate and Rails: `schema_migrations(version varchar)`, one row per applied version.
+ * - Flyway: `flyway_schema_history`, one row per attempt; only `success` rows with a version count
+ *   (repeatable migrations have none).
+ * Anything else: a configured query whose first column lists the applied versions.
+ */
+import type pg from 'pg';
+import { DatabaseCheckError, driverMessage } from './connect.js';
+import { describeDatabase } from './redact-url.js';
+
+export interface VersionSource {
+  /** Table holding the versions, optionally schema-qualified; default: schema_migrations, then flyway_schema_history. */
+  versionTable?: string;
+  /** A query whose first column lists the applied versions; takes precedence over versionTable. */
+  versionQuery?: string;
+}
+
+export interface AppliedVersions {
+  /** How to read `versions`: each one applied ('each'), or everything up to the only entry ('up-to', golang-migrate). */
+  semantics: 'each' | 'up-to';
+  /** Applied versions as stored, in ascending version order. */
+  versions: string[];
+  /** The highest applied version, or null when nothing is applied. */
+  latest: string | null;
+  /** golang-migrate's flag for a migration that failed halfway. */
+  dirty: boolean;
+  /** Where the versions came from, for messages: `schema_migrations (golang-migrate)`, `versionQuery`. */
+  source: string;
+}
+
+const DEFAULT_TABLES = ['schema_migrations', 'flyway_schema_history'];
+
+/**
+ * One spelling per version so disk and table agree: golang-migrate stores `001_x.up.sql` as 1, and
+ * Flyway stores `V1_1__x.sql` as 1.1. Numeric parts lose leading zeros; `_` separates like `.`.
+ */
+export function normalizeVersion(version: string): string {
+  return version
+    .trim()
+    .split(/[._]/)
+    .map((part) => (/^\d+$/.test(part) ? part.replace(/^0+(?=\d)/, '') : part))
+    .join('.');
+}
+
+/** Orders versions part by part, numeric parts as numbers: 1.2 < 1.10, 20240101 < 20240102. */
+export function compareVersions(a: string, b: string): number {
+  const left = normalizeVersion(a).split('.');
+  const right = normalizeVersion(b).split('.');
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const x = left[i];
+    const y = right[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    if (x === y) continue;
+    if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) < BigInt(y) ? -1 : 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The on-disk versions that the database has not applied, in version order. */
+export function pendingVersions(onDisk: readonly string[], applied: AppliedVersions): string[] {
+  const sorted = [...onDisk].sort(compareVersions);
+  if (applied.semantics === 'up-to') {
+    if (applied.latest === null) return sorted;
+    return sorted.filter((version) => compareVersions(version, applied.latest!) > 0);
+  }
+  const done = new Set(applied.versions.map(normalizeVersion));
+  return sorted.filter((version) => !done.has(normalizeVersion(version)));
+}
+
+/** What a database reports as its schema version, for messages: `20240103 (12 applied)`. */
+export function describeSchemaVersion(applied: AppliedVersions): string {
+  const latest = applied.latest ?? 'none';
+  if (applied.semantics === 'up-to') return applied.dirty ? `${latest} (dirty)` : latest;
+  return `${latest} (${applied.versions.length} applied)`;
+}
+
+/** Two databases agree on the schema when they applied the same versions (and neither is halfway). */
+export function sameSchemaVersion(a: AppliedVersions, b: AppliedVersions): boolean {
+  if (a.semantics !== b.semantics || a.dirty !== b.dirty || a.versions.length !== b.versions.length) return false;
+  return a.versions.every((version, i) => normalizeVersion(version) === normalizeVersion(b.versions[i]!));
+}
+
+function fromList(raw: Array<string | null>, source: string): AppliedVersions {
+  const versions = raw.filter((v): v is string => v !== null && v !== '').sort(compareVersions);
+  return { semantics: 'each', versions, latest: versions.at(-1) ?? null, dirty: false, source };
+}
+
+async function firstExistingTable(client: pg.Client, candidates: string[]): Promise<{ oid: number; name: string } | undefined> {
+  for (const candidate of candidates) {
+    const { rows } = await client.query<{ oid: number | null; name: string | null }>(
+      'select to_regclass($1)::oid as oid, to_regclass($1)::text as name',
+      [candidate],
+    );
+    const row = rows[0];
+    if (row?.oid != null && row.name != null) return { oid: row.oid, name: row.name };
+  }
+  return undefined;
+}
+
+/**
+ * Reads the applied versions from an open connection. `databaseUrl` and `role` only name the
+ * database in errors. A missing version table is an error naming the table and the host.
+ */
+export async function readAppliedVersions(
+  client: pg.Client,
+  source: VersionSource,
+  where: { databaseUrl: string; role: string },
+): Promise<AppliedVersions> {
+  const at = `${where.role} ${describeDatabase(where.databaseUrl)}`;
+  if (source.versionQuery) {
+    let rows: unknown[][];
+    try {
+      rows = (await client.query({ text: source.versionQuery, rowMode: 'array' })).rows as unknown[][];
+    } catch (error) {
+      throw new DatabaseCheckError(`${at}: database.versionQuery failed: ${driverMessage(error, where.databaseUrl)}`);
+    }
+    return fromList(rows.map((row) => (row[0] == null ? null : String(row[0]))), 'versionQuery');
+  }
+
+  const candidates = source.versionTable ? [source.versionTable] : DEFAULT_TABLES;
+  let table: { oid: number; name: string } | undefined;
+  try {
+    table = await firstExistingTable(client, candidates);
+  } catch (error) {
+    throw new DatabaseCheckError(`${at}: cannot look up the version table ${candidates.join(', ')}: ${driverMessage(error, where.databaseUrl)}`);
+  }
+  if (!table) {
+    const named = candidates.map((name) => `"${name}"`).join(' or ');
+    throw new DatabaseCheckError(
+      `${at}: the version table ${named} does not exist (looked up with this connection's search_path). ` +
+        'Apply the first migration with your migration tool, or set database.versionTable / database.versionQuery to where the applied versions live.',
+    );
+  }
+
+  const { rows: columnRows } = await client.query<{ attname: string }>(
+    'select attname from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped',
+    [table.oid],
+  );
+  const columns = new Set(columnRows.map((row) => row.attname));
+  // table.name is regclass output: already a correctly quoted, schema-qualified-as-needed identifier.
+  if (columns.has('version') && columns.has('success') && columns.has('installed_rank')) {
+    const { rows } = await client.query<{ version: string }>(
+      `select version::text as version from ${table.name} where success and version is not null order by installed_rank`,
+    );
+    return fromList(rows.map((row) => row.version), `${table.name} (Flyway)`);
+  }
+  if (columns.has('version') && columns.has('dirty')) {
+    const { rows } = await client.query<{ version: string; dirty: boolean }>(
+      `select version::text as version, dirty from ${table.name}`,
+    );
+    if (rows.length > 1) {
+      throw new DatabaseCheckError(`${at}: ${table.name} looks like golang-migrate's table but holds ${rows.length} rows instead of one; set database.versionQuery`);
+    }
+    const row = rows[0];
+    return {
+      semantics: 'up-to',
+      versions: row ? [row.version] : [],
+      latest: row?.version ?? null,
+      dirty: row?.dirty ?? false,
+      source: `${table.name} (golang-migrate)`,
+    };
+  }
+  if (columns.has('version')) {
+    const { rows } = await client.query<{ version: string | null }>(`select version::text as version from ${table.name}`);
+    return fromList(rows.map((row) => row.version), `${table.name} (one row per version)`);
+  }
+  throw new DatabaseCheckError(
+    `${at}: ${table.name} has no "version" column (columns: ${[...columns].join(', ')}); set database.versionQuery to a query listing the applied versions`,
+  );
+}
