@@ -83,6 +83,12 @@ export async function lintMigrations(
   return { files: paths, statementCount, findings, suppressed, errorCount, warningCount: findings.length - errorCount };
 }
 
+/** Lints one SQL text as if it were a migration file named `path` (tests, editors, the pre-flight's trace mode). */
+export function lintSql(sql: string, options: LintOptions & { path?: string } = {}): Promise<LintReport> {
+  const { path = 'migration.sql', ...rest } = options;
+  return lintMigrations([{ path, sql }], rest);
+}
+
 async function loadSource(file: string | MigrationSource): Promise<MigrationSource> {
   if (typeof file !== 'string') return file;
   try {
