@@ -65,13 +65,8 @@ export interface AppInstance {
  * running in the same directory by an interrupted run is stopped by the restart first.
  */
 export async function installApp(options: InstallAppOptions): Promise<AppInstance> {
-  const { appDir, version } = options;
-  const release = join(appDir, 'releases', version);
-  await mkdir(release, { recursive: true });
-  await execa('tar', ['-xzf', options.artifact, '-C', release]);
-  await rm(`${join(appDir, 'current')}.new`, { force: true });
-  await symlink(join('releases', version), `${join(appDir, 'current')}.new`);
-  await rename(`${join(appDir, 'current')}.new`, join(appDir, 'current'));
+  const { appDir } = options;
+  await unpackRelease(appDir, options.artifact, options.version);
   await copyFile(APP_RESTART_SCRIPT, join(appDir, 'restart.sh'));
   const env = { APP_ADDRESS: options.address, APP_PORT: String(options.port), APP_NAME: options.name, NODE: process.execPath };
   await writeFile(join(appDir, 'app.env'), Object.entries(env).map(([key, value]) => `${key}=${quote(value)}\n`).join(''));
@@ -84,6 +79,20 @@ export async function installApp(options: InstallAppOptions): Promise<AppInstanc
   };
   await instance.restart();
   return instance;
+}
+
+/**
+ * Unpacks an artifact into releases/<version> and points `current` at it (one rename, so there is
+ * never a moment without `current`). The running app is untouched until the next restart.
+ */
+export async function unpackRelease(appDir: string, artifact: string, version: string): Promise<void> {
+  const release = join(appDir, 'releases', version);
+  await mkdir(release, { recursive: true });
+  await execa('tar', ['-xzf', artifact, '-C', release]);
+  const current = join(appDir, 'current');
+  await rm(`${current}.new`, { force: true });
+  await symlink(join('releases', version), `${current}.new`);
+  await rename(`${current}.new`, current);
 }
 
 export async function restartApp(appDir: string): Promise<void> {
