@@ -1,0 +1,280 @@
+import { isIP } from 'node:net';
+import { parseTargetGroupArn } from '../aws/arn.js';
+import { createElbv2Client, describeEndpoint } from '../aws/clients.js';
+import { Elbv2Api, type TargetGroupInfo, type TargetHealthEntry, type TargetRef } from '../aws/elbv2-api.js';
+import { formatDuration } from '../util/duration.js';
+import { DeadlineError, pollUntil } from '../util/deadline.js';
+import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOptions } from './load-balancer.js';
+
+/**
+ * ELBv2 (ALB/NLB) target groups. A member is one target (an instance id, or an IP for `ip`
+ * target groups) in every configured group: it is drained from all of them and counts as
+ * healthy only when every group says `healthy`, so an instance behind two listeners never takes
+ * traffic on one while it is being changed behind the other.
+ *
+ * Deregistration is both "stop new traffic" and "out of rotation" for ELBv2, so `startDrain`
+ * deregisters and `takeOut` has nothing left to do.
+ */
+
+export interface Elbv2Options {
+  region: string;
+  endpoint?: string;
+  targetGroupArns: string[];
+  maxAttempts?: number;
+  /** Between DescribeTargetHealth calls while waiting. */
+  pollIntervalMs?: number;
+  /** How long past the largest deregistration delay a target may still show as draining before it is an error. */
+  deregistrationMarginMs?: number;
+  /** Member name (the host's lbName) → target id (instance id or IP) and, optionally, the port it is registered with. */
+  resolveTarget: (memberName: string) => { id: string; port?: number };
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 2_000;
+const DEFAULT_DEREGISTRATION_MARGIN_MS = 15_000;
+const SUPPORTED_TARGET_TYPES = new Set(['instance', 'ip']);
+
+interface GroupView {
+  group: TargetGroupInfo;
+  /** This target's registrations in the group (one per port); empty when not registered. */
+  entries: TargetHealthEntry[];
+}
+
+interface DrainRecord {
+  startedAt: number;
+  /** What was deregistered from each group, so putBack registers exactly that again. */
+  deregistered: Map<string, TargetRef[]>;
+}
+
+function matches(entry: TargetHealthEntry, target: TargetRef): boolean {
+  return entry.id === target.id && (target.port === undefined || entry.port === target.port);
+}
+
+function describeEntry(entry: TargetHealthEntry): string {
+  const why = entry.reason ? ` (${entry.reason}${entry.description ? `: ${entry.description}` : ''})` : '';
+  return `${entry.state}${why}`;
+}
+
+function describeView(view: GroupView): string {
+  const states = view.entries.length ? view.entries.map(describeEntry).join(', ') : 'not registered';
+  return `${view.group.name}: ${states}`;
+}
+
+const healthyIn = (view: GroupView) => view.entries.length > 0 && view.entries.every((entry) => entry.state === 'healthy');
+const goneFrom = (view: GroupView) => view.entries.every((entry) => entry.state === 'unused');
+
+export class Elbv2LoadBalancer implements LoadBalancer {
+  readonly kind = 'elbv2';
+  private readonly api: Elbv2Api;
+  private readonly arns: string[];
+  private readonly pollIntervalMs: number;
+  private readonly marginMs: number;
+  private groups: Promise<TargetGroupInfo[]> | undefined;
+  private readonly drains = new Map<string, DrainRecord>();
+
+  constructor(private readonly options: Elbv2Options) {
+    if (options.targetGroupArns.length === 0) {
+      throw new LoadBalancerError('elbv2: loadBalancer.targetGroupArns is empty; list the target groups the fleet is registered in');
+    }
+    for (const arn of options.targetGroupArns) {
+      let parsed;
+      try {
+        parsed = parseTargetGroupArn(arn);
+      } catch (error) {
+        throw new LoadBalancerError(`elbv2: loadBalancer.targetGroupArns: ${(error as Error).message}`);
+      }
+      if (parsed.region !== options.region) {
+        throw new LoadBalancerError(
+          `elbv2: target group ${arn} is in region ${parsed.region}, but the configured region is ${options.region}; ` +
+            'set loadBalancer.region to the region of the target groups (one region per rollout)',
+        );
+      }
+    }
+    this.arns = [...new Set(options.targetGroupArns)];
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.marginMs = options.deregistrationMarginMs ?? DEFAULT_DEREGISTRATION_MARGIN_MS;
+    let client;
+    try {
+      client = createElbv2Client(options);
+    } catch (error) {
+      throw new LoadBalancerError(`elbv2: ${(error as Error).message}`);
+    }
+    this.api = new Elbv2Api(client, describeEndpoint(options), options.region);
+  }
+
+  async verify(memberNames: string[]): Promise<void> {
+    this.groups = undefined;
+    const groups = await this.targetGroups();
+    const unsupported = groups.filter((group) => !SUPPORTED_TARGET_TYPES.has(group.targetType));
+    if (unsupported.length) {
+      throw new LoadBalancerError(
+        `elbv2: target type ${unsupported.map((group) => `'${group.targetType}' of ${group.name}`).join(', ')} is not supported; ` +
+          'ship rolls instance and ip target groups',
+      );
+    }
+    const problems: string[] = [];
+    const targets = memberNames.map((name) => ({ name, target: this.target(name) }));
+    for (const { name, target } of targets) {
+      for (const group of groups) {
+        if (group.targetType === 'ip' && !isIP(target.id)) {
+          problems.push(`${name} maps to target '${target.id}', which is not an IP address as target group ${group.name} (ip type) needs`);
+        }
+        if (group.targetType === 'instance' && !target.id.startsWith('i-')) {
+          problems.push(`${name} maps to target '${target.id}', which is not an instance id as target group ${group.name} (instance type) needs`);
+        }
+      }
+    }
+    const health = await this.allTargetHealth(groups);
+    for (const { name, target } of targets) {
+      for (const { group, entries } of health) {
+        const live = entries.filter((entry) => matches(entry, target) && entry.state !== 'unused');
+        if (live.length === 0) {
+          problems.push(`${this.label(name, target)} is not registered in target group ${group.name} (${group.arn})`);
+        }
+      }
+    }
+    if (problems.length) {
+      throw new LoadBalancerError(
+        `elbv2 pre-flight failed:\n  - ${problems.join('\n  - ')}\n` +
+          'Register the missing targets (or fix lbName / the target group list) before rolling; ship never rolls an instance the load balancer does not know.',
+      );
+    }
+  }
+
+  async members(memberNames: string[]): Promise<MemberState[]> {
+    const health = await this.allTargetHealth(await this.targetGroups());
+    return memberNames.map((name) => {
+      const target = this.target(name);
+      const views = health.map(({ group, entries }) => ({ group, entries: entries.filter((entry) => matches(entry, target)) }));
+      return this.memberState(name, views);
+    });
+  }
+
+  async startDrain(name: string): Promise<void> {
+    const target = this.target(name);
+    const groups = await this.targetGroups();
+    const startedAt = Date.now();
+    const deregistered = new Map<string, TargetRef[]>();
+    await this.wrap(`drain ${this.label(name, target)}`, () =>
+      Promise.all(
+        groups.map(async (group) => {
+          const live = (await this.api.targetHealth(group.arn)).filter((entry) => matches(entry, target) && entry.state !== 'unused');
+          // Deregister every port the target is registered with; deregistering a target that is not there is a no-op in AWS.
+          const refs = live.length ? live.map((entry) => ({ id: entry.id, port: entry.port })) : [target];
+          await this.api.deregister(group.arn, refs);
+          deregistered.set(group.arn, refs);
+        }),
+      ),
+    );
+    this.drains.set(name, { startedAt, deregistered });
+  }
+
+  async waitDrained(name: string, options: WaitOptions): Promise<void> {
+    const target = this.target(name);
+    const groups = await this.targetGroups();
+    const longestDelayMs = Math.max(...groups.map((group) => group.deregistrationDelayMs));
+    const sinceDrain = Date.now() - (this.drains.get(name)?.startedAt ?? Date.now());
+    // Draining ends when connections close or the delay runs out, whichever is first; past delay + margin something is wrong.
+    const deadlineMs = Math.max(0, Math.min(options.deadlineMs, longestDelayMs + this.marginMs - sinceDrain));
+    await pollUntil(
+      async () => {
+        const views = await this.views(target, groups);
+        const state = this.memberState(name, views);
+        options.onProgress?.(state);
+        return { done: views.every(goneFrom), seen: state, describe: state.detail };
+      },
+      {
+        instance: this.label(name, target),
+        step: `deregistration from target groups (deregistration delay ${formatDuration(longestDelayMs)})`,
+        deadlineMs,
+        intervalMs: this.pollIntervalMs,
+        signal: options.signal,
+      },
+    );
+  }
+
+  /** Deregistration in startDrain already took the target out of rotation; nothing is left to do. */
+  async takeOut(_name: string): Promise<void> {}
+
+  async putBack(name: string): Promise<void> {
+    const target = this.target(name);
+    const groups = await this.targetGroups();
+    const deregistered = this.drains.get(name)?.deregistered;
+    await this.wrap(`register ${this.label(name, target)}`, () =>
+      Promise.all(groups.map((group) => this.api.register(group.arn, deregistered?.get(group.arn) ?? [target]))),
+    );
+    this.drains.delete(name);
+  }
+
+  async waitHealthy(name: string, options: WaitOptions): Promise<void> {
+    const target = this.target(name);
+    const groups = await this.targetGroups();
+    await pollUntil(
+      async () => {
+        const views = await this.views(target, groups);
+        const state = this.memberState(name, views);
+        options.onProgress?.(state);
+        return { done: state.healthy, seen: state, describe: state.detail };
+      },
+      {
+        instance: this.label(name, target),
+        step: 'become healthy in every target group',
+        deadlineMs: options.deadlineMs,
+        intervalMs: this.pollIntervalMs,
+        signal: options.signal,
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.api.destroy();
+  }
+
+  /** Target groups with their deregistration delays, read once per verify. A failed read is retried next time. */
+  private targetGroups(): Promise<TargetGroupInfo[]> {
+    if (!this.groups) {
+      this.groups = this.wrap('read target groups', () => this.api.describeTargetGroups(this.arns));
+      this.groups.catch(() => (this.groups = undefined));
+    }
+    return this.groups;
+  }
+
+  private allTargetHealth(groups: TargetGroupInfo[]): Promise<Array<{ group: TargetGroupInfo; entries: TargetHealthEntry[] }>> {
+    return this.wrap('read target health', () =>
+      Promise.all(groups.map(async (group) => ({ group, entries: await this.api.targetHealth(group.arn) }))),
+    );
+  }
+
+  private async views(target: TargetRef, groups: TargetGroupInfo[]): Promise<GroupView[]> {
+    const health = await this.allTargetHealth(groups);
+    return health.map(({ group, entries }) => ({ group, entries: entries.filter((entry) => matches(entry, target)) }));
+  }
+
+  private memberState(name: string, views: GroupView[]): MemberState {
+    const healthy = views.every(healthyIn);
+    return { name, healthy, inService: healthy, detail: views.map(describeView).join('; ') };
+  }
+
+  private target(name: string): TargetRef {
+    let resolved;
+    try {
+      resolved = this.options.resolveTarget(name);
+    } catch (error) {
+      throw new LoadBalancerError(`elbv2: cannot map member '${name}' to a target: ${(error as Error).message}`);
+    }
+    return resolved.port === undefined ? { id: resolved.id } : { id: resolved.id, port: resolved.port };
+  }
+
+  private label(name: string, target: TargetRef): string {
+    return name === target.id ? name : `${name} (${target.id})`;
+  }
+
+  /** AWS failures surface as LoadBalancerError (fail closed) with the AWS message, which never carries credentials. */
+  private async wrap<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof LoadBalancerError || error instanceof DeadlineError) throw error;
+      throw new LoadBalancerError(`elbv2: ${what}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
