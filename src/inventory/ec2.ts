@@ -1,0 +1,143 @@
+import { paginateDescribeInstances, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import { createEc2Client, describeEndpoint } from '../aws/clients.js';
+import { callAws } from '../aws/errors.js';
+
+/**
+ * Hosts from EC2: running instances chosen by tags and/or Auto Scaling group. The result is
+ * merged with the config's `hosts`, each host keeping where it came from so `ship plan` can
+ * say so. An empty result is an error: a filter that matches nothing is almost always a typo,
+ * and "rolled 0 instances, success" would hide it.
+ */
+
+export interface Ec2Filters {
+  /** Tag key → value (or any of several values). Values may use EC2's `*` and `?` wildcards. */
+  tags?: Record<string, string | string[]>;
+  autoScalingGroup?: string;
+}
+
+export interface Ec2InventoryOptions {
+  region: string;
+  endpoint?: string;
+  filters: Ec2Filters;
+  addressType: 'private' | 'public';
+  maxAttempts?: number;
+}
+
+export interface Ec2Host {
+  name: string;
+  address: string;
+  /** The instance id: what instance-type target groups know the host by. */
+  lbName: string;
+  instanceId: string;
+  source: 'ec2';
+}
+
+export interface ConfigHostLike {
+  name: string;
+  address: string;
+  lbName?: string;
+}
+
+export type InventoryHost<H extends ConfigHostLike = ConfigHostLike> = (H & { source: 'config' }) | Ec2Host;
+
+export class InventoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InventoryError';
+  }
+}
+
+/** Auto Scaling tags every instance it launches with this; filtering on it needs no Auto Scaling API. */
+const ASG_TAG = 'aws:autoscaling:groupName';
+const PAGE_SIZE = 100;
+
+function ec2Filters(filters: Ec2Filters): Filter[] {
+  const result: Filter[] = [{ Name: 'instance-state-name', Values: ['running'] }];
+  for (const [key, value] of Object.entries(filters.tags ?? {})) {
+    result.push({ Name: `tag:${key}`, Values: Array.isArray(value) ? value : [value] });
+  }
+  if (filters.autoScalingGroup !== undefined) result.push({ Name: `tag:${ASG_TAG}`, Values: [filters.autoScalingGroup] });
+  return result;
+}
+
+export function describeEc2Filters(filters: Ec2Filters): string {
+  const parts = Object.entries(filters.tags ?? {}).map(
+    ([key, value]) => `tag ${key}=${Array.isArray(value) ? value.join('|') : value}`,
+  );
+  if (filters.autoScalingGroup !== undefined) parts.push(`Auto Scaling group ${filters.autoScalingGroup}`);
+  return parts.join(', ');
+}
+
+function hostOf(instance: Instance, addressType: 'private' | 'public'): Ec2Host {
+  const instanceId = instance.InstanceId ?? '';
+  const name = instance.Tags?.find((tag) => tag.Key === 'Name')?.Value || instanceId;
+  const address = addressType === 'private' ? instance.PrivateIpAddress : instance.PublicIpAddress;
+  if (!address) {
+    throw new InventoryError(
+      `EC2 instance ${instanceId} (${name}) has no ${addressType} IP address; ` +
+        `set inventory.ec2.addressType to '${addressType === 'private' ? 'public' : 'private'}' or give the instance one`,
+    );
+  }
+  return { name, address, lbName: instanceId, instanceId, source: 'ec2' };
+}
+
+export async function discoverEc2Hosts(options: Ec2InventoryOptions): Promise<Ec2Host[]> {
+  const described = describeEc2Filters(options.filters);
+  if (!described) {
+    throw new InventoryError('inventory.ec2.filters is empty: give tags and/or autoScalingGroup, so ship never rolls every instance in the account');
+  }
+  const client = createEc2Client(options);
+  try {
+    const instances = await callAws({ service: 'EC2', action: 'DescribeInstances', where: describeEndpoint(options) }, async () => {
+      const found: Instance[] = [];
+      for await (const page of paginateDescribeInstances({ client, pageSize: PAGE_SIZE }, { Filters: ec2Filters(options.filters) })) {
+        for (const reservation of page.Reservations ?? []) found.push(...(reservation.Instances ?? []));
+      }
+      return found;
+    });
+    if (instances.length === 0) {
+      throw new InventoryError(
+        `no running EC2 instance in ${options.region} matches ${described}; check inventory.ec2.filters and the region ` +
+          '(ship refuses an empty inventory rather than rolling nothing)',
+      );
+    }
+    return instances.map((instance) => hostOf(instance, options.addressType)).sort((a, b) => a.name.localeCompare(b.name));
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Config hosts first, then discovered ones. A name, address or lbName used twice is an error
+ * naming both sources: the same machine listed twice would be drained twice in one batch.
+ */
+export function mergeInventory<H extends ConfigHostLike>(
+  configHosts: readonly H[],
+  discovered: readonly Ec2Host[],
+): Array<InventoryHost<H>> {
+  const merged: Array<InventoryHost<H>> = [
+    ...configHosts.map((host) => ({ ...host, source: 'config' as const })),
+    ...discovered,
+  ];
+  const origin = (host: InventoryHost<H>, index: number) =>
+    host.source === 'ec2' ? `EC2 instance ${host.instanceId}` : `config hosts[${index}] (${host.name})`;
+  const problems: string[] = [];
+  for (const field of ['name', 'address', 'lbName'] as const) {
+    const firstSeen = new Map<string, string>();
+    merged.forEach((host, index) => {
+      const value = host[field];
+      if (value === undefined) return;
+      const here = origin(host, index);
+      const earlier = firstSeen.get(value);
+      if (earlier) problems.push(`${field} '${value}' is used by both ${earlier} and ${here}`);
+      else firstSeen.set(value, here);
+    });
+  }
+  if (problems.length) {
+    throw new InventoryError(
+      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n` +
+        'Remove the config entry for a discovered instance, or narrow inventory.ec2.filters.',
+    );
+  }
+  return merged;
+}
