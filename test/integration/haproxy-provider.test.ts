@@ -5,16 +5,19 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Client } from 'ssh2';
 import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
 import { RuntimeApiClient, parseRuntimeApi, type RuntimeEndpoint } from '../../src/lb/haproxy-runtime.js';
 import { LoadBalancerError, type MemberState } from '../../src/lb/load-balancer.js';
 import { DeadlineError } from '../../src/util/deadline.js';
 import { installApp, makeReleaseArtifact, type AppInstance } from '../fleet/app/app.js';
 import { startHaproxy, type HaproxyHandle } from '../fleet/haproxy.js';
+import { generateKeyPair } from '../fleet/keys.js';
+import { startSshd } from '../fleet/sshd.js';
 
 const pick = () => 10 + Math.floor(Math.random() * 241);
 const block = `127.${pick()}.${pick()}`;
@@ -226,4 +229,38 @@ test('an unreachable or silent runtime API is a LoadBalancerError, and one bad n
   await assert.rejects(halfDown.members(['web2']), LoadBalancerError);
   await lb.putBack('web2');
   await lb.waitHealthy('web2', { deadlineMs: 5000 });
+});
+
+test('over SSH: the runtime API unix socket on the LB host, through one reused SSH connection', async (t) => {
+  const key = await generateKeyPair(join(dir, 'ssh'), 'id_ed25519');
+  const sshd = await startSshd({ address: `${block}.20`, port: 2222, dir: join(dir, 'ssh', 'sshd'), authorizedKeys: [key.publicKey] });
+  t.after(() => sshd.stop());
+  const privateKey = await readFile(key.privateKeyPath);
+  const hostKey = Buffer.from(sshd.hostPublicKey.split(' ')[1]!, 'base64');
+  const targets: unknown[] = [];
+  const connectSsh = (target: { user?: string; host: string; port?: number }) => {
+    targets.push(target);
+    return new Promise<Client>((resolve, reject) => {
+      const client = new Client();
+      client.once('ready', () => resolve(client));
+      client.once('error', reject);
+      client.connect({ host: target.host, port: target.port ?? 22, username: target.user ?? 'root', privateKey, hostVerifier: (key: Buffer) => key.equals(hostKey) });
+    });
+  };
+
+  const viaSsh = new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(`ssh://root@${block}.20:2222${lbs[0]!.socketPath}`)], connectSsh, pollIntervalMs: 50 });
+  t.after(() => viaSsh.close());
+  await viaSsh.verify(NAMES);
+  await viaSsh.startDrain('web3');
+  assert.equal(await nodeStatus(nodes[0]!, 'web3'), 'DRAIN', 'the drain sent over SSH did not reach HAProxy');
+  await viaSsh.waitDrained('web3', { deadlineMs: 5000 });
+  await viaSsh.putBack('web3');
+  await viaSsh.waitHealthy('web3', { deadlineMs: 5000 });
+  assert.deepEqual((await viaSsh.members(['web3']))[0], { name: 'web3', healthy: true, inService: true, sessions: 0, detail: 'UP' });
+  assert.deepEqual(targets, [{ user: 'root', host: `${block}.20`, port: 2222 }], 'one SSH connection for every command');
+  assert.equal(await sshd.acceptedConnections(), 1);
+
+  const wrongPath = new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(`ssh://root@${block}.20:2222${join(dir, 'nothing.sock')}`)], connectSsh });
+  t.after(() => wrongPath.close());
+  await assert.rejects(wrongPath.members(['web1']), new RegExp(`haproxy ssh://root@${block.replace(/\./g, '\\.')}\\.20:2222/.*nothing\\.sock: 'show .*' failed`));
 });
