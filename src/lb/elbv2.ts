@@ -126,9 +126,14 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const health = await this.allTargetHealth(groups);
     for (const { name, target } of targets) {
       for (const { group, entries } of health) {
-        const live = entries.filter((entry) => matches(entry, target) && entry.state !== 'unused');
-        if (live.length === 0) {
+        const registered = entries.filter((entry) => matches(entry, target));
+        if (registered.length === 0) {
           problems.push(`${this.label(name, target)} is not registered in target group ${group.name} (${group.arn})`);
+        } else if (registered.every((entry) => entry.state === 'unused')) {
+          // Registered but taking no traffic (stopped instance, zone not enabled): rolling it proves nothing.
+          problems.push(
+            `${this.label(name, target)} is registered in target group ${group.name} but unused: ${registered.map(describeEntry).join(', ')}`,
+          );
         }
       }
     }

@@ -195,6 +195,10 @@ export class FakeAwsState {
         description: 'Target is not registered to the target group',
       };
     }
+    const instanceState = group.targetType === 'instance' ? this.instances.get(id)?.state : 'running';
+    if (instanceState !== 'running' && record.state !== 'draining') {
+      return { id, port: record.port, state: 'unused', reason: 'Target.InvalidState', description: `Target is in the ${instanceState} state` };
+    }
     return { id, port: record.port, state: record.state, reason: record.reason, description: record.description };
   }
 

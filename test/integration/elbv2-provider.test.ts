@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { inspect } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { Elbv2LoadBalancer, type Elbv2Options } from '../../src/lb/elbv2.js';
@@ -44,7 +45,9 @@ async function fleet(
       healthCheckPath: '/healthz',
       ...group,
       port: apps.port,
-      targets: (registered ?? apps.apps.map((_, index) => index)).map((index) => ({ id: instanceId(index) })),
+      targets: (registered ?? apps.apps.map((_, index) => index)).map((index) => ({
+        id: group.targetType === 'ip' ? apps.apps[index]!.address : instanceId(index),
+      })),
     })),
   });
   t.after(() => fake.stop());
@@ -232,12 +235,14 @@ test('pre-flight names a target group that does not exist, and only that one', a
   });
 });
 
-test('pre-flight names every instance that is not registered in a target group', async (t) => {
-  const { arn, provider } = await fleet(t, 3, [{ name: 'web' }, { name: 'api', registered: [0, 1] }]);
+test('pre-flight names every instance that is not registered in a target group, or registered but unused', async (t) => {
+  const { fake, arn, provider } = await fleet(t, 4, [{ name: 'web' }, { name: 'api', registered: [0, 1, 3] }]);
+  fake.state.instances.get(instanceId(3))!.state = 'stopped';
   const lb = provider([arn('web'), arn('api')]);
-  await assert.rejects(lb.verify(['web1', 'web2', 'web3']), (error: unknown) => {
+  await assert.rejects(lb.verify(['web1', 'web2', 'web3', 'web4']), (error: unknown) => {
     assert.ok(error instanceof LoadBalancerError);
     assert.match(error.message, /web3 \(i-0+3\) is not registered in target group api/);
+    assert.match(error.message, /web4 \(i-0+4\) is registered in target group web but unused: unused \(Target\.InvalidState: Target is in the stopped state\)/);
     assert.ok(!/web[12] /.test(error.message), error.message);
     return true;
   });
@@ -291,17 +296,17 @@ test('an instance in two target groups is drained from both and healthy only whe
 });
 
 test('ip target groups: the member resolves to its address and is drained and registered by IP', async (t) => {
-  const { apps, fake, arn, provider } = await fleet(t, 1, [{ name: 'web-ip', targetType: 'ip', deregistrationDelaySeconds: 5, drainConnectionsMs: 50, registered: [] }]);
+  const { apps, fake, arn, provider } = await fleet(t, 1, [{ name: 'web-ip', targetType: 'ip', deregistrationDelaySeconds: 5, drainConnectionsMs: 50 }]);
   const address = apps.apps[0]!.address;
-  fake.state.register('web-ip', [{ id: address }]);
-  fake.state.group('web-ip').targets.forEach((record) => Object.assign(record, { state: 'healthy', reason: undefined, description: undefined }));
   const lb = provider([arn('web-ip')], { resolveTarget: () => ({ id: address, port: apps.port }) });
   await lb.verify(['web1']);
   await lb.startDrain('web1');
+  assert.equal(fake.state.targetHealth('web-ip', address, apps.port).state, 'draining');
   await lb.waitDrained('web1', WAIT);
   await lb.putBack('web1');
   await lb.waitHealthy('web1', WAIT);
   assert.equal(fake.state.targetHealth('web-ip', address, apps.port).state, 'healthy');
+  assert.equal(fake.state.calls.find((call) => call.action === 'RegisterTargets')?.params['Targets.member.1.Id'], address);
 
   const byInstanceId = provider([arn('web-ip')]);
   await assert.rejects(byInstanceId.verify(['web1']), /not an IP address as target group web-ip \(ip type\) needs/);
@@ -341,4 +346,22 @@ test('no credentials anywhere in the default chain: a clear error before any req
     return true;
   });
   assert.equal(fake.state.calls.length, 0, 'nothing unsigned was sent');
+});
+
+test('an endpoint nobody answers on: a clear error naming the endpoint, after the configured attempts', async () => {
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = closed.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const arn = `arn:aws:elasticloadbalancing:${REGION}:123456789012:targetgroup/web/0123456789abcdef`;
+  const lb = new Elbv2LoadBalancer({ region: REGION, endpoint: `http://127.0.0.1:${port}`, targetGroupArns: [arn], maxAttempts: 2, resolveTarget: (id) => ({ id }) });
+  try {
+    await assert.rejects(lb.verify(['i-00000000000000001']), (error: unknown) => {
+      assert.ok(error instanceof LoadBalancerError);
+      assert.match(error.message, new RegExp(`cannot reach the API at http://127\\.0\\.0\\.1:${port} after 2 attempts \\(ECONNREFUSED\\)`));
+      return true;
+    });
+  } finally {
+    await lb.close();
+  }
 });
