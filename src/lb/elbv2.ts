@@ -176,7 +176,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   async waitDrained(name: string, options: WaitOptions): Promise<void> {
     const target = this.target(name);
     const groups = await this.targetGroups();
-    const longestDelayMs = Math.max(...groups.map((group) => group.deregistrationDelayMs));
+    const longestDelayMs = await this.longestDeregistrationDelayMs();
     const sinceDrain = Date.now() - (this.drains.get(name)?.startedAt ?? Date.now());
     // Draining ends when connections close or the delay runs out, whichever is first; past delay + margin something is wrong.
     const deadlineMs = Math.max(0, Math.min(options.deadlineMs, longestDelayMs + this.marginMs - sinceDrain));
@@ -195,6 +195,14 @@ export class Elbv2LoadBalancer implements LoadBalancer {
         signal: options.signal,
       },
     );
+  }
+
+  /**
+   * The largest deregistration delay of the configured groups: a drain can take this long, so
+   * pre-flight can refuse a drain timeout shorter than it instead of failing mid-rollout.
+   */
+  async longestDeregistrationDelayMs(): Promise<number> {
+    return Math.max(...(await this.targetGroups()).map((group) => group.deregistrationDelayMs));
   }
 
   /** Deregistration in startDrain already took the target out of rotation; nothing is left to do. */

@@ -140,9 +140,10 @@ test('drain finishes early when connections end, then back in only after the hea
 });
 
 test('without early connection end, draining lasts the deregistration delay read from the target group attributes', async (t) => {
-  const { fake, arn, provider } = await fleet(t, 1, [{ name: 'web', deregistrationDelaySeconds: 1 }]);
-  const lb = provider([arn('web')]);
+  const { fake, arn, provider } = await fleet(t, 1, [{ name: 'web', deregistrationDelaySeconds: 1 }, { name: 'other', deregistrationDelaySeconds: 0 }]);
+  const lb = provider([arn('web'), arn('other')]);
   await lb.verify(['web1']);
+  assert.equal(await lb.longestDeregistrationDelayMs(), 1_000);
   const started = Date.now();
   await lb.startDrain('web1');
   await lb.waitDrained('web1', { deadlineMs: 30_000 });
