@@ -132,7 +132,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       }),
     );
     const knownHostsPath = join(dir, 'known_hosts');
-    await writeFile(knownHostsPath, hosts.map((h) => `${h.sshd.knownHostsLine}\n`).join(''));
+    // OpenSSH records port 22 as the bare address, and so does ship's known_hosts matching.
+    await writeFile(knownHostsPath, hosts.map((h) => `${h.address} ${h.sshd.hostPublicKey}\n`).join(''));
     const haproxy = await startHaproxy({
       dir: join(dir, 'haproxy'),
       frontend: { address: `${block}.1`, port: FRONTEND_PORT },
