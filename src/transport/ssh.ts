@@ -172,8 +172,11 @@ export class SshTransport implements Transport {
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         this.verifyHostKey(hop, name, key, entries).then(
           () => verify(true),
-          (error: TransportError) => {
-            refusal = error;
+          (error: unknown) => {
+            refusal =
+              error instanceof TransportError
+                ? error
+                : new TransportError(hop.label, `cannot check the host key of ${name} against ${this.options.knownHostsPath}: ${(error as Error).message}`, 'host-key', { cause: error });
             verify(false);
           },
         );

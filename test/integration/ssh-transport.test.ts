@@ -315,6 +315,18 @@ test('ssh config aliases, HostName, Port, User, IdentityFile and ProxyJump are h
   assert.equal((await hostA.acceptedConnections()) - beforeA, 1, 'went through the bastion');
 });
 
+test('a dropped connection fails the running command and is re-dialed on next use', async () => {
+  const ssh = transport(hostA);
+  await ssh.connect();
+  const before = await hostA.acceptedConnections();
+  // The command's parent is sshd's process for this connection: killing it drops the connection,
+  // as a reboot or a network failure would.
+  const error = await rejection(ssh.exec(sh`kill -9 $PPID; sleep 5`));
+  assert.equal(error.kind, 'closed');
+  assert.equal((await ssh.exec(sh`echo back`)).stdout, 'back\n');
+  assert.equal((await hostA.acceptedConnections()) - before, 1);
+});
+
 test('after close, exec fails with a closed error', async () => {
   const ssh = transport(hostA);
   await ssh.connect();
