@@ -91,6 +91,13 @@ describe('applied versions', () => {
 
       const query = await readAppliedVersions(client, { versionQuery: `select '7' union all select '5'` }, { databaseUrl: fleet.primaryUrl, role: 'primary' });
       assert.deepEqual(query.versions, ['5', '7']);
+
+      // A golang-migrate migration that failed halfway refuses the deploy.
+      await sql(fleet.primaryUrl, 'update gm.schema_migrations set version = 4, dirty = true');
+      const dirty = await checkDatabase({ primaryUrl: fleet.primaryUrl, onDiskVersions: ['001', '004'], versionSource: { versionTable: 'gm.schema_migrations' } });
+      assert.equal(dirty.ok, false);
+      assert.deepEqual(dirty.pending, []);
+      assert.match(dirty.problems[0] ?? '', /gm\.schema_migrations \(golang-migrate\) is dirty at version 4 \(dirty\): a migration failed halfway/);
     } finally {
       await client.end();
       await sql(fleet.primaryUrl, 'drop schema gm cascade; drop table flyway_schema_history');

@@ -42,19 +42,19 @@ async function scratchDatabases() {
 }
 
 const MIGRATIONS = [
-  { file: 'V2__widen_ids.sql', sql: `set lock_timeout = '2s';\nalter table accounts alter column id type bigint;\n` },
-  { file: 'V3__do_block.sql', sql: `do $$\nbegin\n  execute 'alter table accounts drop column age';\nend\n$$;\n` },
+  { path: 'V2__widen_ids.sql', sql: `set lock_timeout = '2s';\nalter table accounts alter column id type bigint;\n` },
+  { path: 'V3__do_block.sql', sql: `do $$\nbegin\n  execute 'alter table accounts drop column age';\nend\n$$;\n` },
   {
-    file: 'V4__function.sql',
+    path: 'V4__function.sql',
     sql:
       `create function rename_name() returns void language plpgsql as $$\nbegin\n  alter table accounts rename column name to full_name;\nend\n$$;\n` +
       `-- the DDL runs here, inside the function\nselect rename_name();\n`,
   },
-  { file: 'V5__not_null.sql', sql: `alter table audit add column actor text not null;\nalter table audit add column source text not null default 'web';\n` },
+  { path: 'V5__not_null.sql', sql: `alter table audit add column actor text not null;\nalter table audit add column source text not null default 'web';\n` },
   {
-    file: 'V6__housekeeping.sql',
-    firstLine: 3,
-    sql: `begin;\ncreate table fresh (id int);\nalter table fresh add column x int not null;\ncreate index concurrently accounts_id_idx on accounts (id);\ncommit;\n`,
+    path: 'V6__housekeeping.sql',
+    // As discovery hands over a dbmate file: the down section and the marker lines blanked.
+    sql: `\n\nbegin;\ncreate table fresh (id int);\nalter table fresh add column x int not null;\ncreate index concurrently accounts_id_idx on accounts (id);\ncommit;\n`,
   },
 ];
 
@@ -133,8 +133,8 @@ test('a statement that fails on the scratch database stops the trace and names t
   const result = await traceMigrations({
     primaryUrl: fleet.primaryUrl,
     migrations: [
-      { file: 'V7__typo.sql', sql: `alter table audit add column note text;\n\nalter table acounts add column x int;\n` },
-      { file: 'V8__later.sql', sql: `alter table accounts drop column age;\n` },
+      { path: 'V7__typo.sql', sql: `alter table audit add column note text;\n\nalter table acounts add column x int;\n` },
+      { path: 'V8__later.sql', sql: `alter table accounts drop column age;\n` },
     ],
   });
   assert.deepEqual(result.failure, { file: 'V7__typo.sql', statementIndex: 1, line: 3, message: 'relation "acounts" does not exist' });
@@ -144,7 +144,7 @@ test('a statement that fails on the scratch database stops the trace and names t
 
 test('SQL that does not parse is an error naming the file, line and column', async () => {
   await assert.rejects(
-    traceMigrations({ primaryUrl: fleet.primaryUrl, migrations: [{ file: 'V9__broken.sql', sql: `select 1;\nalter tabel accounts drop column age;\n` }] }),
+    traceMigrations({ primaryUrl: fleet.primaryUrl, migrations: [{ path: 'V9__broken.sql', sql: `select 1;\nalter tabel accounts drop column age;\n` }] }),
     /^Error: V9__broken\.sql:2:7: does not parse: syntax error at or near "tabel"/,
   );
   assert.deepEqual(await scratchDatabases(), []);

@@ -11,6 +11,7 @@
  * Anything else: a configured query whose first column lists the applied versions.
  */
 import type pg from 'pg';
+import { compareVersions, versionParts } from '../../migrations/file-name.js';
 import { DatabaseCheckError, driverMessage } from './connect.js';
 import { describeDatabase } from './redact-url.js';
 
@@ -36,43 +37,36 @@ export interface AppliedVersions {
 
 const DEFAULT_TABLES = ['schema_migrations', 'flyway_schema_history'];
 
+const NUMERIC_VERSION = /^\d+(?:[._]\d+)*$/;
+
 /**
- * One spelling per version so disk and table agree: golang-migrate stores `001_x.up.sql` as 1, and
- * Flyway stores `V1_1__x.sql` as 1.1. Numeric parts lose leading zeros; `_` separates like `.`.
+ * The same version as the migration runners see it, and as discovery does (file-name.ts): numeric
+ * versions compare part by part (golang-migrate stores `001_x.up.sql` as 1, Flyway `V1_1__x.sql`
+ * as 1.1); any other spelling must match exactly, so two different labels never count as equal.
  */
-export function normalizeVersion(version: string): string {
-  return version
-    .trim()
-    .split(/[._]/)
-    .map((part) => (/^\d+$/.test(part) ? part.replace(/^0+(?=\d)/, '') : part))
-    .join('.');
+export function sameVersion(a: string, b: string): boolean {
+  return versionKey(a) === versionKey(b);
 }
 
-/** Orders versions part by part, numeric parts as numbers: 1.2 < 1.10, 20240101 < 20240102. */
-export function compareVersions(a: string, b: string): number {
-  const left = normalizeVersion(a).split('.');
-  const right = normalizeVersion(b).split('.');
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const x = left[i];
-    const y = right[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    if (x === y) continue;
-    if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) < BigInt(y) ? -1 : 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
+function versionKey(version: string): string {
+  const trimmed = version.trim();
+  return NUMERIC_VERSION.test(trimmed) ? versionParts(trimmed).join('.') : `label:${trimmed}`;
+}
+
+/** Version order; labels that are not numeric fall back to text order among equals. */
+export function versionOrder(a: string, b: string): number {
+  return compareVersions(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** The on-disk versions that the database has not applied, in version order. */
 export function pendingVersions(onDisk: readonly string[], applied: AppliedVersions): string[] {
-  const sorted = [...onDisk].sort(compareVersions);
+  const sorted = [...onDisk].sort(versionOrder);
   if (applied.semantics === 'up-to') {
     if (applied.latest === null) return sorted;
-    return sorted.filter((version) => compareVersions(version, applied.latest!) > 0);
+    return sorted.filter((version) => versionOrder(version, applied.latest!) > 0);
   }
-  const done = new Set(applied.versions.map(normalizeVersion));
-  return sorted.filter((version) => !done.has(normalizeVersion(version)));
+  const done = new Set(applied.versions.map(versionKey));
+  return sorted.filter((version) => !done.has(versionKey(version)));
 }
 
 /** What a database reports as its schema version, for messages: `20240103 (12 applied)`. */
@@ -85,11 +79,11 @@ export function describeSchemaVersion(applied: AppliedVersions): string {
 /** Two databases agree on the schema when they applied the same versions (and neither is halfway). */
 export function sameSchemaVersion(a: AppliedVersions, b: AppliedVersions): boolean {
   if (a.semantics !== b.semantics || a.dirty !== b.dirty || a.versions.length !== b.versions.length) return false;
-  return a.versions.every((version, i) => normalizeVersion(version) === normalizeVersion(b.versions[i]!));
+  return a.versions.every((version, i) => sameVersion(version, b.versions[i]!));
 }
 
 function fromList(raw: Array<string | null>, source: string): AppliedVersions {
-  const versions = raw.filter((v): v is string => v !== null && v !== '').sort(compareVersions);
+  const versions = raw.filter((v): v is string => v !== null && v !== '').sort(versionOrder);
   return { semantics: 'each', versions, latest: versions.at(-1) ?? null, dirty: false, source };
 }
 

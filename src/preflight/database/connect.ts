@@ -18,9 +18,15 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Server-side statement_timeout for every query on this connection; none when omitted. */
   statementTimeoutMs?: number;
+  /**
+   * Client-side limit for every query, which also covers a server that stops answering mid-query
+   * (a network black hole); default 30 s.
+   */
+  queryTimeoutMs?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 const APPLICATION_NAME = 'ship-preflight';
 
 /** The driver's message with the connection string's password removed. */
@@ -35,6 +41,7 @@ export async function connect(connectionString: string, options: ConnectOptions)
     connectionString,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     application_name: APPLICATION_NAME,
+    query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
     ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
   });
   // A server that goes away between queries emits 'error' on the client; the next query rejects

@@ -32,11 +32,10 @@ function lineAt(source: Buffer, byteOffset: number): number {
 }
 
 /**
- * The statements of one migration file. `firstLine` is the file line `sql` starts on (a dbmate
- * `-- migrate:up` section starts below line 1). SQL that does not parse is an error naming the
- * file, line and column and carrying the parser's message.
+ * The statements of one migration file (`sql` at its offsets in the file, so lines are the file's).
+ * SQL that does not parse is an error naming the file, line and column and carrying the parser's message.
  */
-export async function splitStatements(file: string, sql: string, firstLine = 1): Promise<Statement[]> {
+export async function splitStatements(file: string, sql: string): Promise<Statement[]> {
   const { parse, hasSqlDetails } = await loadParser();
   // Parser offsets are in bytes of the UTF-8 text, not in JavaScript characters.
   const source = Buffer.from(sql, 'utf8');
@@ -48,7 +47,7 @@ export async function splitStatements(file: string, sql: string, firstLine = 1):
     const message = error instanceof Error ? error.message : String(error);
     if (position === undefined) throw new Error(`${file}: does not parse: ${message}`);
     const before = source.subarray(0, position).toString('utf8');
-    const line = before.split('\n').length + firstLine - 1;
+    const line = before.split('\n').length;
     const column = before.length - before.lastIndexOf('\n');
     throw new Error(`${file}:${line}:${column}: does not parse: ${message}`);
   }
@@ -59,7 +58,7 @@ export async function splitStatements(file: string, sql: string, firstLine = 1):
     const leading = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/.exec(text)?.[0] ?? '';
     return {
       index,
-      line: lineAt(source, start + Buffer.byteLength(leading)) + firstLine - 1,
+      line: lineAt(source, start + Buffer.byteLength(leading)),
       kind: Object.keys(entry.stmt ?? {})[0] ?? 'unknown',
       text,
     };

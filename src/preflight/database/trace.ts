@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { connect, DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage } from './connect.js';
 import { describeDatabase, passwordOf, scrubSecrets, withDatabaseName, withoutPassword } from './redact-url.js';
-import { splitStatements } from './statements.js';
+import { splitStatements, type Statement } from './statements.js';
 
+/** A migration to trace; discovery's MigrationFile fits (its dbmate `sql` keeps file offsets). */
 export interface TraceMigration {
-  file: string;
-  /** The SQL to apply (for dbmate, the `-- migrate:up` section only). */
+  path: string;
+  /** The SQL the runner executes, at its offsets in the file (lines are reported from it). */
   sql: string;
-  /** The file line `sql` starts on (default 1). */
-  firstLine?: number;
 }
 
 export interface TraceOptions {
@@ -66,6 +65,8 @@ export interface TraceResult {
   failure?: { file: string; statementIndex: number; line: number; message: string };
   statementsTraced: number;
 }
+
+const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
 
 /** Lock modes that block the running app, strongest first, with what they block. */
 const BLOCKING_LOCKS = new Map<string, string>([
@@ -232,8 +233,16 @@ async function copySchema(primaryUrl: string, scratchUrl: string, binDir: string
   }
 }
 
-async function traceOn(scratch: pg.Client, options: TraceOptions, result: TraceResult): Promise<void> {
-  const timeout = options.statementTimeoutMs ?? 60_000;
+interface ParsedMigration {
+  path: string;
+  statements: Statement[];
+}
+
+type TraceRun = Omit<TraceResult, 'scratch'>;
+
+async function traceOn(scratch: pg.Client, migrations: ParsedMigration[], options: TraceOptions): Promise<TraceRun> {
+  const timeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const result: TraceRun = { findings: [], skipped: [], statementsTraced: 0 };
   await scratch.query('begin');
   try {
     await scratch.query(`select set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)`, [`${timeout}ms`]);
@@ -242,10 +251,9 @@ async function traceOn(scratch: pg.Client, options: TraceOptions, result: TraceR
     let before = await snapshot(scratch, baselineOids);
     const baselineColumns = new Set(before.columns.keys());
 
-    for (const migration of options.migrations) {
-      const statements = await splitStatements(migration.file, migration.sql, migration.firstLine ?? 1);
-      for (const statement of statements) {
-        const at = { file: migration.file, statementIndex: statement.index, line: statement.line };
+    for (const migration of migrations) {
+      for (const statement of migration.statements) {
+        const at = { file: migration.path, statementIndex: statement.index, line: statement.line };
         if (statement.kind === 'TransactionStmt') {
           result.skipped.push({ ...at, reason: 'transaction control: the trace runs every migration inside its own transaction' });
           continue;
@@ -260,7 +268,7 @@ async function traceOn(scratch: pg.Client, options: TraceOptions, result: TraceR
             continue;
           }
           result.failure = { ...at, message: driverMessage(error, options.shadowDatabaseUrl ?? options.primaryUrl) };
-          return;
+          return result;
         }
         await scratch.query('release savepoint ship_trace_statement');
         result.statementsTraced++;
@@ -269,6 +277,7 @@ async function traceOn(scratch: pg.Client, options: TraceOptions, result: TraceR
         before = after;
       }
     }
+    return result;
   } finally {
     // Closing the connection rolls back too, so a failed ROLLBACK (connection gone) loses nothing.
     await scratch.query('rollback').catch(() => undefined);
@@ -281,27 +290,25 @@ async function traceOn(scratch: pg.Client, options: TraceOptions, result: TraceR
  */
 export async function traceMigrations(options: TraceOptions): Promise<TraceResult> {
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const result: TraceResult = {
-    scratch: { kind: 'shadow', database: '' },
-    findings: [],
-    skipped: [],
-    statementsTraced: 0,
-  };
+  // The server ends a statement at statementTimeoutMs; the client gives up a little later, in case the server cannot say so.
+  const queryTimeoutMs = (options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS) + 5000;
+  // Parse everything first: SQL that does not parse fails before any database work.
+  const migrations = await Promise.all(
+    options.migrations.map(async (migration) => ({ path: migration.path, statements: await splitStatements(migration.path, migration.sql) })),
+  );
 
   if (options.shadowDatabaseUrl) {
-    result.scratch = { kind: 'shadow', database: describeDatabase(options.shadowDatabaseUrl) };
-    const scratch = await connect(options.shadowDatabaseUrl, { role: 'shadow database', connectTimeoutMs });
+    const scratch = await connect(options.shadowDatabaseUrl, { role: 'shadow database', connectTimeoutMs, queryTimeoutMs });
     try {
-      await traceOn(scratch, options, result);
+      const run = await traceOn(scratch, migrations, options);
+      return { scratch: { kind: 'shadow', database: describeDatabase(options.shadowDatabaseUrl) }, ...run };
     } finally {
       await scratch.end().catch(() => undefined);
     }
-    return result;
   }
 
   const name = `ship_trace_${randomBytes(6).toString('hex')}`;
   const scratchUrl = withDatabaseName(options.primaryUrl, name);
-  result.scratch = { kind: 'schema-copy', database: describeDatabase(scratchUrl) };
   const binDir = options.pgBinDir ?? (await defaultBinDir());
   const server = await connect(options.primaryUrl, { role: 'primary', connectTimeoutMs });
   try {
@@ -315,9 +322,10 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceResul
     }
     try {
       await copySchema(options.primaryUrl, scratchUrl, binDir);
-      const scratch = await connect(scratchUrl, { role: 'scratch database', connectTimeoutMs });
+      const scratch = await connect(scratchUrl, { role: 'scratch database', connectTimeoutMs, queryTimeoutMs });
       try {
-        await traceOn(scratch, options, result);
+        const run = await traceOn(scratch, migrations, options);
+        return { scratch: { kind: 'schema-copy', database: describeDatabase(scratchUrl) }, ...run };
       } finally {
         await scratch.end().catch(() => undefined);
       }
@@ -325,10 +333,15 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceResul
       const { rows } = await server.query<{ version: number }>(`select current_setting('server_version_num')::int as version`);
       // WITH (FORCE) (PostgreSQL 13+) also ends a psql that an interrupted restore left behind.
       const force = (rows[0]?.version ?? 0) >= 130000 ? ' with (force)' : '';
-      await server.query(`drop database if exists ${name}${force}`);
+      try {
+        await server.query(`drop database if exists ${name}${force}`);
+      } catch (error) {
+        throw new DatabaseCheckError(
+          `trace: could not drop scratch database ${name} on primary ${describeDatabase(options.primaryUrl)}: ${driverMessage(error, options.primaryUrl)}; drop it by hand`,
+        );
+      }
     }
   } finally {
     await server.end().catch(() => undefined);
   }
-  return result;
 }
