@@ -96,7 +96,7 @@ export async function startSshd(options: SshdOptions): Promise<SshdHandle> {
   const pid = child.pid;
   try {
     if (pid === undefined) throw new Error(await exited);
-    await waitForPort(options.address, options.port, exited);
+    await waitUntilListening(options.address, options.port, pid, pidPath, exited);
   } catch (error) {
     await killStale(dir);
     const log = await readFile(logPath, 'utf8').catch(() => '');
@@ -126,12 +126,21 @@ export async function startSshd(options: SshdOptions): Promise<SshdHandle> {
   };
 }
 
-async function waitForPort(address: string, port: number, exited: Promise<string>): Promise<void> {
+/**
+ * sshd writes its pid file only after binding, so "pid file names our child and the port answers"
+ * means our sshd listens, not some leftover process that happens to hold the port.
+ */
+async function waitUntilListening(address: string, port: number, pid: number, pidPath: string, exited: Promise<string>): Promise<void> {
   const deadline = Date.now() + 10_000;
   let failure: string | undefined;
   void exited.then((reason) => (failure = reason));
   while (Date.now() < deadline) {
     if (failure) throw new Error(failure);
+    const written = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
+    if (written !== pid) {
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
     const open = await new Promise<boolean>((resolveProbe) => {
       const socket = connect({ host: address, port });
       socket.once('connect', () => {

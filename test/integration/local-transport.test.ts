@@ -51,6 +51,15 @@ test('exec: exit code, separate streams, streamed chunks', async () => {
   assert.equal((await local.exec(sh`printf %s ${quoted}`)).stdout, quoted);
 });
 
+test('stored output keeps the tail of a very long output; callbacks still see all of it', async () => {
+  let streamed = 0;
+  const result = await new LocalTransport().exec(sh`head -c 6000000 /dev/zero | tr '\\0' a; echo END`, { onStdout: (c) => (streamed += c.length) });
+  assert.equal(streamed, 6_000_004);
+  assert.ok(result.stdout.length < 4_300_000, `kept ${result.stdout.length} characters`);
+  assert.match(result.stdout, /^\[ship: first \d+ characters of output dropped\]\n/);
+  assert.ok(result.stdout.endsWith('aaaaEND\n'));
+});
+
 test('a timed-out command and its children are killed', async () => {
   const local = new LocalTransport();
   const pidFile = join(dir, 'timeout.pids');

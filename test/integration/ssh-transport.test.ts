@@ -6,7 +6,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../../src/shell/sh.js';
@@ -263,6 +265,38 @@ test('a passphrase-protected key works with its passphrase; a wrong one fails wi
   assert.ok(!error.message.includes(wrong));
   const missing = await rejection(transport(hostA, { privateKeyPath: encryptedKey.privateKeyPath }).connect());
   assert.match(missing.message, /is encrypted/);
+});
+
+test('ssh-agent authentication works without a key file', async () => {
+  const socket = join(dir, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100 && !(await stat(socket).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise<void>((resolve, reject) =>
+      spawn('ssh-add', ['-q', key.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' }).on('close', (code) =>
+        code === 0 ? resolve() : reject(new Error(`ssh-add exited ${code}`)),
+      ),
+    );
+    const ssh = transport(hostA, { privateKeyPath: undefined, agent: socket, sshConfigPath: join(dir, 'no-such-ssh-config') });
+    assert.equal((await ssh.exec(sh`echo via-agent`)).stdout, 'via-agent\n');
+  } finally {
+    agent.kill('SIGKILL');
+  }
+});
+
+test('a host that accepts TCP but never speaks SSH fails within the connect timeout', async () => {
+  const silent: Server = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, `${block}.13`, resolve));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const started = Date.now();
+    const error = await rejection(transport(hostA, { address: `${block}.13`, port, connectTimeoutMs: 400 }).connect());
+    assert.equal(error.kind, 'connect');
+    assert.match(error.message, /no SSH handshake with root@.*within 400ms/);
+    assert.ok(Date.now() - started < 2000);
+  } finally {
+    silent.close();
+  }
 });
 
 test('a missing private key file is named in the error', async () => {
