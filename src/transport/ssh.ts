@@ -78,10 +78,14 @@ export class SshTransport implements Transport {
   }
 
   exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
-    if (options.signal?.aborted) {
-      return Promise.reject(new TransportError(this.host, 'command aborted before it started', 'exec', { cause: options.signal.reason }));
-    }
-    return this.limit(async () => this.run(await this.connection(), command, options));
+    return this.limit(async () => {
+      const connection = await this.connection();
+      // Checked after waiting for a free session, so a command aborted while queued never starts.
+      if (options.signal?.aborted) {
+        throw new TransportError(this.host, 'command aborted before it started', 'exec', { cause: options.signal.reason });
+      }
+      return this.run(connection, command, options);
+    });
   }
 
   async upload(localPath: string, remotePath: string, options: { signal?: AbortSignal; mode?: number } = {}): Promise<UploadResult> {
@@ -323,11 +327,9 @@ export class SshTransport implements Transport {
           finish({ error: new TransportError(this.host, `cannot start a command: ${error.message}`, 'exec', { cause: error }) });
           return;
         }
+        // Even when the caller was already answered (stopped before the channel opened), the
+        // command has started now: the handlers below still read its pid and kill it.
         channel = opened;
-        if (settled) {
-          opened.close();
-          return;
-        }
         const outDecoder = new StringDecoder('utf8');
         const errDecoder = new StringDecoder('utf8');
         const takeStdout = (text: string) => {
