@@ -161,6 +161,21 @@ describe('replicas', () => {
     assert.equal(after.ok, true, after.problem);
   });
 
+  test('a replica that is behind but catches up while watched reports the time it took', async () => {
+    await fleet.pauseReplay();
+    try {
+      await sql(fleet.primaryUrl, `insert into orders (note) select 'z' from generate_series(1, 200)`);
+      const resumed = new Promise((resolve) => setTimeout(resolve, 300)).then(() => fleet.resumeReplay());
+      const [result] = await Promise.all([checkReplicaOnly(2000), resumed]);
+      assert.equal(result.ok, true, result.problem);
+      assert.ok((result.lagBytes ?? 0) > 0, `lag bytes ${result.lagBytes}`);
+      assert.ok(result.lagSeconds !== null && result.lagSeconds >= 0.25 && result.lagSeconds < 1, `lag seconds ${result.lagSeconds}`);
+    } finally {
+      await fleet.resumeReplay();
+      await fleet.waitForReplicaCatchUp();
+    }
+  });
+
   test('a byte limit refuses a replica that is behind even when the time limit is generous', async () => {
     await withReplayPaused(async () => {
       await sql(fleet.primaryUrl, `insert into orders (note) select 'y' from generate_series(1, 500)`);

@@ -87,8 +87,8 @@ async function measureLag(primary: pg.Client, replica: pg.Client, catchUpWindowM
 
   let latest = before;
   for (;;) {
-    const elapsed = Date.now() - started;
     const remaining = await walBytesBetween(replica, latest.replayLsn ?? before.replayLsn, primaryLsn);
+    const elapsed = Date.now() - started;
     if (remaining <= 0) return { bytes, seconds: elapsed / 1000, paused: latest.paused };
     if (elapsed >= catchUpWindowMs) {
       const sinceReplay = latest.secondsSinceLastReplay ?? 0;
