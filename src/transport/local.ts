@@ -89,10 +89,10 @@ export class LocalTransport implements Transport {
         await killing;
         child.stdout.destroy();
         child.stderr.destroy();
-        const what = `process group ${pid}: ${killOutcome}`;
+        const what = killOutcome === 'killed' ? `killed process group ${pid}` : `process group ${pid}: ${killOutcome}`;
         throw stopReason === 'timeout'
-          ? new TransportError(this.host, `command timed out after ${timeoutMs}ms and was killed (${what})`, 'timeout')
-          : new TransportError(this.host, `command aborted and killed (${what})`, 'exec', { cause: options.signal?.reason });
+          ? new TransportError(this.host, `command timed out after ${timeoutMs}ms; ${what}`, 'timeout')
+          : new TransportError(this.host, `command aborted; ${what}`, 'exec', { cause: options.signal?.reason });
       }
       if (!result) throw new TransportError(this.host, 'command ended without a result', 'exec');
       if (result.failed && result.exitCode === undefined && result.signal === undefined) {

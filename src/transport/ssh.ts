@@ -313,10 +313,15 @@ export class SshTransport implements Transport {
         }, KILL_GRACE_MS);
       };
       const stoppedError = () => {
-        const what = pid === undefined ? 'its process id was never reported' : `process group ${pid}: ${killOutcome}`;
+        const what =
+          pid === undefined
+            ? 'its process id was never reported, so it may still run on the host'
+            : killOutcome === 'killed'
+              ? `killed process group ${pid} on the host`
+              : `process group ${pid} on the host: ${killOutcome}`;
         return stopReason === 'timeout'
-          ? new TransportError(this.host, `command timed out after ${timeoutMs}ms and was killed on the host (${what})`, 'timeout')
-          : new TransportError(this.host, `command aborted and killed on the host (${what})`, 'exec', { cause: options.signal?.reason });
+          ? new TransportError(this.host, `command timed out after ${timeoutMs}ms; ${what}`, 'timeout')
+          : new TransportError(this.host, `command aborted; ${what}`, 'exec', { cause: options.signal?.reason });
       };
       const onAbort = () => stop('abort');
       const timer = setTimeout(() => stop('timeout'), timeoutMs);

@@ -68,6 +68,7 @@ test('a timed-out command and its children are killed', async () => {
   for (const pid of pids) assert.ok(await alive(pid), `pid ${pid} runs before the deadline`);
   const error = await rejection(running);
   assert.equal(error.kind, 'timeout');
+  assert.match(error.message, /^localhost: command timed out after 500ms; killed process group \d+$/);
   for (const pid of pids) assert.ok(!(await alive(pid)), `pid ${pid} was killed`);
 });
 
