@@ -107,6 +107,15 @@ export class SshTransport implements Transport {
     return written;
   }
 
+  /**
+   * The live ssh2 connection (dialed on first use, re-dialed after a drop), for forwarding that the
+   * Transport interface does not cover, such as reaching HAProxy's unix socket on the host.
+   * End it with close(), not directly.
+   */
+  async client(): Promise<Client> {
+    return (await this.connection()).client;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const pending = this.current;
