@@ -98,12 +98,26 @@ export function notNullColumns(expression: Node | undefined): string[] {
   return [];
 }
 
+interface TableCommands {
+  readonly table: TableName | undefined;
+  readonly commands: readonly AlterTableCmd[];
+}
+
+const NO_COMMANDS: TableCommands = { table: undefined, commands: [] };
+// A dozen rules look at every ALTER TABLE: unpack each statement once.
+const unpacked = new WeakMap<AlterTableStmt, TableCommands>();
+
 /** The commands of an `ALTER TABLE` on a table (not an index, view or sequence), with the table. */
-export function tableCommands(node: AlterTableStmt): { table: TableName | undefined; commands: AlterTableCmd[] } {
-  if (node.objtype !== 'OBJECT_TABLE') return { table: undefined, commands: [] };
-  const commands: AlterTableCmd[] = [];
-  for (const item of node.cmds ?? []) if ('AlterTableCmd' in item) commands.push(item.AlterTableCmd);
-  return { table: tableOf(node.relation), commands };
+export function tableCommands(node: AlterTableStmt): TableCommands {
+  if (node.objtype !== 'OBJECT_TABLE') return NO_COMMANDS;
+  let result = unpacked.get(node);
+  if (!result) {
+    const commands: AlterTableCmd[] = [];
+    for (const item of node.cmds ?? []) if ('AlterTableCmd' in item) commands.push(item.AlterTableCmd);
+    result = { table: tableOf(node.relation), commands };
+    unpacked.set(node, result);
+  }
+  return result;
 }
 
 export function columnDefOf(command: AlterTableCmd): ColumnDef | undefined {

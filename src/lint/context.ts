@@ -44,7 +44,8 @@ export class FileContext implements RuleContext {
   }
 
   isNewTable(table: TableName | undefined): boolean {
-    return table !== undefined && this.createdTables.has(tableKey(table));
+    // Most files create no table: skip building the key.
+    return table !== undefined && this.createdTables.size > 0 && this.createdTables.has(tableKey(table));
   }
 
   isNewIndex(name: string): boolean {

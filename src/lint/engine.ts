@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { hasSqlDetails, loadModule, parseSync, type RawStmt } from 'libpg-query';
+import type { RawStmt } from 'libpg-query';
 import { allRules } from '../../schema-checks/index.js';
 import { FileContext, RunState } from './context.js';
+import { loadParser, parseSql, SqlSyntaxError } from './parser.js';
 import { SourceMap } from './source-map.js';
 import { coversStatement, readSuppressions, type Suppression } from './suppressions.js';
 import {
@@ -54,7 +55,7 @@ export async function lintMigrations(
   files: ReadonlyArray<string | MigrationSource>,
   options: LintOptions = {},
 ): Promise<LintReport> {
-  await loadModule();
+  await loadParser();
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
@@ -65,7 +66,7 @@ export async function lintMigrations(
   const run = new RunState();
   for (const file of options.history ?? []) {
     const source = await loadSource(file);
-    const parsed = tryParse(source.sql);
+    const parsed = await tryParse(source.sql);
     if (!('error' in parsed)) replay(parsed.stmts, new FileContext(settings, run, source.transaction ?? settings.transactionPerFile), source.sql);
   }
 
@@ -76,7 +77,7 @@ export async function lintMigrations(
   for (const file of files) {
     const source = await loadSource(file);
     paths.push(source.path);
-    statementCount += lintFile(source, settings, run, dispatch, knownRuleIds, findings, suppressed);
+    statementCount += await lintFile(source, settings, run, dispatch, knownRuleIds, findings, suppressed);
   }
   let errorCount = 0;
   for (const finding of findings) if (finding.severity === 'error') errorCount++;
@@ -101,14 +102,12 @@ async function loadSource(file: string | MigrationSource): Promise<MigrationSour
 /** `characterOffset`: where the parser gave up, counted in characters (unlike statement locations). */
 type ParseOutcome = { stmts: RawStmt[] } | { error: string; characterOffset: number };
 
-function tryParse(sql: string): ParseOutcome {
-  // The parser rejects an empty string; a file of nothing (or only comments) has no statements.
-  if (sql.trim() === '') return { stmts: [] };
+async function tryParse(sql: string): Promise<ParseOutcome> {
   try {
-    return { stmts: parseSync(sql).stmts ?? [] };
+    return { stmts: (await parseSql(sql)).stmts ?? [] };
   } catch (error) {
-    if (hasSqlDetails(error)) return { error: error.message, characterOffset: error.sqlDetails?.cursorPosition ?? 0 };
-    return { error: (error as Error).message, characterOffset: 0 };
+    if (error instanceof SqlSyntaxError) return { error: error.message, characterOffset: error.characterOffset };
+    throw error;
   }
 }
 
@@ -135,7 +134,7 @@ function replay(stmts: readonly RawStmt[], context: FileContext, sql: string): v
   });
 }
 
-function lintFile(
+async function lintFile(
   source: MigrationSource,
   settings: LintSettings,
   run: RunState,
@@ -143,13 +142,13 @@ function lintFile(
   knownRuleIds: ReadonlySet<string>,
   findings: Finding[],
   suppressed: SuppressedFinding[],
-): number {
+): Promise<number> {
   const map = new SourceMap(source.sql);
   const finding = (ruleId: string, offset: number, message: string, rest: Partial<Finding> = {}): Finding => {
     const { line, column } = map.position(offset);
     return { ruleId, category: 'hygiene', severity: 'error', message, file: source.path, line, column, sourceLine: map.lineText(line), ...rest };
   };
-  const parsed = tryParse(source.sql);
+  const parsed = await tryParse(source.sql);
   if ('error' in parsed) {
     findings.push(finding('syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`));
     return 0;

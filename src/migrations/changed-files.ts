@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { execa } from 'execa';
 
 export class GitError extends Error {
   override readonly name = 'GitError';
@@ -20,6 +19,8 @@ export async function changedFilesSince(base: string, cwd: string): Promise<stri
 }
 
 async function git(args: string[], cwd: string, what: string): Promise<string> {
+  // Loaded on first use: only --base needs git, and a plain lint should not pay for execa's start-up.
+  const { execa } = await import('execa');
   const result = await execa('git', args, { cwd, reject: false });
   if (result.failed) {
     const detail = String(result.stderr || result.shortMessage).trim().split('\n')[0];

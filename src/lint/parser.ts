@@ -1,0 +1,63 @@
+import type { ParseResult } from 'libpg-query';
+import createPgQueryModule, { type PgQueryWasm } from 'libpg-query/wasm/libpg-query.js';
+
+/**
+ * PostgreSQL's parser (libpg-query's WebAssembly build), called directly rather than through
+ * the package's `parseSync`: a 10,000-statement migration yields megabytes of JSON, and the
+ * wrapper copies strings in and out byte by byte in JavaScript. Here the copies are native
+ * (TextEncoder.encodeInto, Uint8Array.indexOf, Buffer decoding); the C function is the same.
+ */
+export class SqlSyntaxError extends Error {
+  override readonly name = 'SqlSyntaxError';
+  constructor(
+    message: string,
+    /** 0-based position in characters (not bytes) where the parser gave up. */
+    readonly characterOffset: number,
+  ) {
+    super(message);
+  }
+}
+
+let wasm: Promise<PgQueryWasm> | undefined;
+const encoder = new TextEncoder();
+
+export function loadParser(): Promise<PgQueryWasm> {
+  wasm ??= createPgQueryModule();
+  return wasm;
+}
+
+/** Parses SQL into libpg-query's JSON AST; throws SqlSyntaxError for SQL PostgreSQL rejects. */
+export async function parseSql(sql: string): Promise<ParseResult> {
+  const module = await loadParser();
+  const size = Buffer.byteLength(sql, 'utf8') + 1;
+  const queryPointer = module._malloc(size);
+  let resultPointer = 0;
+  try {
+    encoder.encodeInto(sql, module.HEAPU8.subarray(queryPointer, queryPointer + size - 1));
+    module.HEAPU8[queryPointer + size - 1] = 0;
+    resultPointer = module._wasm_parse_query_raw(queryPointer);
+    if (!resultPointer) throw new Error('the SQL parser ran out of memory');
+    // PgQueryParseResult { char *parse_tree; char *stderr_buffer; PgQueryError *error; }
+    // Memory may have grown during the call: read the views afresh.
+    const words = module.HEAPU32;
+    const treePointer = words[resultPointer >> 2] as number;
+    const errorPointer = words[(resultPointer >> 2) + 2] as number;
+    if (errorPointer) {
+      // PgQueryError { char *message; char *funcname; char *filename; int lineno; int cursorpos; }
+      const message = readCString(module, words[errorPointer >> 2] as number) || 'syntax error';
+      const cursor = words[(errorPointer >> 2) + 4] as number;
+      throw new SqlSyntaxError(message, cursor > 0 ? cursor - 1 : 0);
+    }
+    return JSON.parse(readCString(module, treePointer)) as ParseResult;
+  } finally {
+    module._free(queryPointer);
+    if (resultPointer) module._wasm_free_parse_result(resultPointer);
+  }
+}
+
+function readCString(module: PgQueryWasm, pointer: number): string {
+  if (!pointer) return '';
+  const bytes = module.HEAPU8;
+  const end = bytes.indexOf(0, pointer);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + pointer, end - pointer).toString('utf8');
+}

@@ -1,0 +1,115 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const entry = join(root, 'src/cli/lint-migrations-main.ts');
+// The migrations live in temporary directories outside the repo, so name tsx by its resolved URL.
+const tsx = import.meta.resolve('tsx');
+const work = mkdtempSync(join(tmpdir(), 'ship-lint-cli-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function ship(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', tsx, entry, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function project(name: string, files: Record<string, string>): string {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'db/migrations'), { recursive: true });
+  for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, 'db/migrations', file), sql);
+  return dir;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=ship-test', '-c', 'user.email=ship-test@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+}
+
+test('a clean directory exits 0; an unsafe migration exits 1 with the line shown; a suppressed one exits 0', () => {
+  const dir = project('dirs', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100));\nCREATE INDEX users_email ON users (email);\n',
+    'V2__widen.sql': "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN email TYPE text;\n",
+  });
+  const clean = ship(['db/migrations'], dir);
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /0 errors, 0 warnings in 2 files/);
+
+  writeFileSync(join(dir, 'db/migrations/V3__drop.sql'), "SET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN email;\n");
+  const dirty = ship(['db/migrations'], dir);
+  assert.equal(dirty.status, 1);
+  assert.match(dirty.stdout, /^db\/migrations\/V3__drop\.sql:2:1: error \[drop-column\] \(compat\)$/m);
+  assert.match(dirty.stdout, /  2 \| ALTER TABLE users DROP COLUMN email;\n {4}\| \^/);
+
+  writeFileSync(join(dir, 'db/migrations/V3__drop.sql'), "SET lock_timeout = '2s';\n-- ship:allow drop-column code stopped using it in release 7\nALTER TABLE users DROP COLUMN email;\n");
+  const suppressed = ship(['db/migrations/V3__drop.sql', '--format', 'json'], dir);
+  assert.equal(suppressed.status, 0, suppressed.stdout);
+  const report = JSON.parse(suppressed.stdout);
+  assert.deepEqual(report.files, ['db/migrations/V3__drop.sql']);
+  assert.equal(report.suppressed[0].reason, 'code stopped using it in release 7');
+});
+
+test('github format, unparsable SQL and bad input', () => {
+  const dir = project('bad', { 'V1__broken.sql': 'SELECT 1;\nCREATE TABLE (id int);\n' });
+  const broken = ship(['db/migrations', '--format', 'github'], dir);
+  assert.equal(broken.status, 1);
+  assert.match(broken.stdout, /^::error file=db\/migrations\/V1__broken\.sql,line=2,col=14,title=syntax-error \(hygiene\)::SQL does not parse: syntax error at or near "\("/m);
+
+  const missing = ship(['db/nope'], dir);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /cannot read db\/nope: no such file or directory/);
+
+  mkdirSync(join(dir, 'empty'));
+  const empty = ship(['empty'], dir);
+  assert.equal(empty.status, 2);
+  assert.match(empty.stderr, /no migration files in .*empty \(it is empty\)/);
+
+  const format = ship(['db/migrations', '--format', 'xml'], dir);
+  assert.equal(format.status, 2);
+  assert.match(format.stderr, /Choices: "text", "github", "json"/);
+
+  writeFileSync(join(dir, 'db/migrations/V1.0__again.sql'), 'SELECT 1;');
+  const duplicate = ship(['db/migrations'], dir);
+  assert.equal(duplicate.status, 2);
+  assert.match(duplicate.stderr, /two migrations have version 1: .*V1.0__again.sql and .*V1__broken.sql|two migrations have version 1: .*V1__broken.sql and .*V1.0__again.sql/);
+});
+
+test('--base lints only the migrations added or changed since the ref, with earlier ones as context', () => {
+  const dir = project('repo', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100), bio text);\n',
+    'V2__old_unsafe.sql': 'ALTER TABLE users DROP COLUMN bio;\n',
+  });
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'existing migrations');
+  git(dir, 'checkout', '-q', '-b', 'feature');
+
+  const nothing = ship(['--base', 'main'], dir);
+  assert.equal(nothing.status, 0, nothing.stderr);
+  assert.match(nothing.stderr, /no migration files changed since main/);
+
+  writeFileSync(join(dir, 'db/migrations/V3__widen.sql'), "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN email TYPE text;\n");
+  writeFileSync(join(dir, 'notes.sql.txt'), 'not a migration');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'widen email');
+  const safe = ship(['--base', 'main', '--format', 'json'], dir);
+  assert.equal(safe.status, 0, safe.stdout + safe.stderr);
+  // V1 is replayed as context, so varchar(100) to text is known to be catalog-only; V2 is not linted.
+  assert.deepEqual(JSON.parse(safe.stdout).files, ['db/migrations/V3__widen.sql']);
+
+  writeFileSync(join(dir, 'db/migrations/V4__index.sql'), 'CREATE INDEX users_email ON users (email);\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'index');
+  const unsafe = ship(['db/migrations', '--base', 'main', '--format', 'json'], dir);
+  assert.equal(unsafe.status, 1);
+  const report = JSON.parse(unsafe.stdout);
+  assert.deepEqual(report.files, ['db/migrations/V3__widen.sql', 'db/migrations/V4__index.sql']);
+  assert.deepEqual(report.findings.map((f: { ruleId: string }) => f.ruleId), ['create-index-without-concurrently']);
+
+  const badRef = ship(['--base', 'no-such-branch'], dir);
+  assert.equal(badRef.status, 2);
+  assert.match(badRef.stderr, /cannot diff against --base no-such-branch/);
+});

@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lintMigrations, lintSql } from '../../src/lint/engine.js';
+import { formatGithub } from '../../src/lint/format/github.js';
+import { formatJson } from '../../src/lint/format/json.js';
+import { formatText } from '../../src/lint/format/text.js';
+import { allRules } from '../../schema-checks/index.js';
+
+const SAFE_PREFIX = "SET lock_timeout = '2s';\n";
+
+test('every rule has an id, a category, a message and a safe alternative, and ids are unique', () => {
+  const ids = allRules.map((rule) => rule.id);
+  assert.equal(new Set(ids).size, ids.length);
+  for (const rule of allRules) {
+    assert.match(rule.id, /^[a-z]+(-[a-z]+)*$/);
+    assert.ok(['compat', 'lock', 'rewrite', 'hygiene'].includes(rule.category), rule.id);
+    assert.ok(rule.message.length > 20 && rule.safeAlternative.length > 20, rule.id);
+    assert.ok(rule.nodeTypes.length > 0, rule.id);
+  }
+});
+
+test('findings point at the line and character column, also after multi-byte text and without a final semicolon', async () => {
+  const sql = "SELECT 'héllo wörld'; ALTER TABLE users DROP COLUMN email";
+  const report = await lintSql(sql, { path: 'V3__x.sql' });
+  const drop = report.findings.find((f) => f.ruleId === 'drop-column');
+  assert.deepEqual([drop?.file, drop?.line, drop?.column], ['V3__x.sql', 1, 23]);
+  assert.equal(drop?.sourceLine, sql);
+  const constraint = (await lintSql(`${SAFE_PREFIX}-- über\nALTER TABLE orders\n  ADD CONSTRAINT qty CHECK (qty > 0);`)).findings.find((f) => f.ruleId === 'check-without-not-valid');
+  assert.deepEqual([constraint?.line, constraint?.column], [4, 7]);
+});
+
+test('SQL that does not parse is a finding with file, line, column and the parser message', async () => {
+  const report = await lintSql("SELECT 'ü';\nALTER TABLE users ADD COLUMN;\n", { path: 'V9__broken.sql' });
+  assert.equal(report.errorCount, 1);
+  const [finding] = report.findings;
+  assert.deepEqual([finding?.ruleId, finding?.file, finding?.line, finding?.column], ['syntax-error', 'V9__broken.sql', 2, 29]);
+  assert.match(finding?.message ?? '', /syntax error at or near ";"/);
+});
+
+test('an empty file or one with only comments has no statements and no findings', async () => {
+  for (const sql of ['', '  \n', '-- nothing to do yet\n']) {
+    const report = await lintSql(sql);
+    assert.deepEqual([report.statementCount, report.findings.length], [0, 0]);
+  }
+});
+
+test('an unreadable migration file is an error naming it', async () => {
+  await assert.rejects(lintMigrations(['/nonexistent/V1__x.sql']), /cannot read migration \/nonexistent\/V1__x\.sql: ENOENT/);
+});
+
+test('a suppression on the line above, or on the same line, silences that statement only and keeps its reason', async () => {
+  const sql = [
+    SAFE_PREFIX.trim(),
+    '-- ship:allow drop-column read path removed in release 41',
+    '-- (see ticket 123)',
+    'ALTER TABLE users DROP COLUMN email;',
+    'ALTER TABLE users DROP COLUMN phone; -- ship:allow drop-column,rename-column unused since 2023',
+    'ALTER TABLE users DROP COLUMN fax;',
+  ].join('\n');
+  const report = await lintSql(sql);
+  assert.deepEqual(report.findings.filter((f) => f.ruleId === 'drop-column').map((f) => f.line), [6]);
+  assert.deepEqual(report.suppressed.map((f) => [f.line, f.reason]), [[4, 'read path removed in release 41'], [5, 'unused since 2023']]);
+});
+
+test('a suppression separated from the statement by a blank line does not apply, and is reported unused', async () => {
+  const report = await lintSql(`${SAFE_PREFIX}-- ship:allow drop-column not here\n\nALTER TABLE users DROP COLUMN email;`);
+  assert.deepEqual(report.findings.map((f) => [f.ruleId, f.severity, f.line]).sort(), [['drop-column', 'error', 4], ['unused-suppression', 'warning', 2]]);
+});
+
+test('a file-level suppression covers every statement of the file', async () => {
+  const report = await lintSql(`-- ship:allow-file require-lock-timeout runner sets lock_timeout for the session\nALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;`);
+  assert.deepEqual(report.findings, []);
+  assert.equal(report.suppressed.length, 2);
+});
+
+test('a suppression without a reason, with an unknown rule id or an unknown directive is an error', async () => {
+  const report = await lintSql(['-- ship:allow drop-column', '-- ship:allow no-such-rule because', '-- ship:ignore drop-column x', '-- ship:allow-file', 'SELECT 1;'].join('\n'));
+  const problems = report.findings.filter((f) => f.ruleId === 'invalid-suppression');
+  assert.deepEqual(problems.map((f) => [f.line, f.severity]), [[1, 'error'], [2, 'error'], [3, 'error'], [4, 'error']]);
+  assert.match(problems[0]?.message ?? '', /has no reason/);
+  assert.match(problems[1]?.message ?? '', /unknown rule id "no-such-rule"/);
+  assert.match(problems[2]?.message ?? '', /unknown directive "ship:ignore"/);
+  assert.equal(report.errorCount, 4);
+});
+
+test('context: lock rules skip tables created earlier in the same file, not in another file', async () => {
+  const create = { path: 'V1__create.sql', sql: 'CREATE TABLE widgets (id int);\nCREATE INDEX widgets_id ON widgets (id);' };
+  const index = { path: 'V2__index.sql', sql: 'CREATE INDEX widgets_id2 ON widgets (id);' };
+  const report = await lintMigrations([create, index]);
+  assert.deepEqual(report.findings.map((f) => [f.file, f.ruleId]), [['V2__index.sql', 'create-index-without-concurrently']]);
+});
+
+test('context: the PostgreSQL version setting changes what is flagged', async () => {
+  const sql = `${SAFE_PREFIX}ALTER TABLE users ADD COLUMN status text DEFAULT 'active';`;
+  assert.equal((await lintSql(sql, { pgVersion: 15 })).findings.length, 0);
+  assert.deepEqual((await lintSql(sql, { pgVersion: 10 })).findings.map((f) => f.ruleId), ['add-column-volatile-default']);
+});
+
+test('the report counts errors and warnings, and statements', async () => {
+  const report = await lintSql(`${SAFE_PREFIX}ALTER TABLE users ALTER COLUMN a DROP NOT NULL;\nALTER TABLE users DROP COLUMN b;`);
+  assert.deepEqual([report.statementCount, report.errorCount, report.warningCount], [3, 1, 1]);
+});
+
+test('text output shows the offending line with a caret under the column, and the safe alternative', async () => {
+  const report = await lintSql(`${SAFE_PREFIX}ALTER TABLE orders\n\tADD CONSTRAINT qty CHECK (qty > 0);`, { path: 'db/V2__qty.sql' });
+  const text = formatText(report);
+  assert.match(text, /^db\/V2__qty\.sql:3:6: error \[check-without-not-valid\] \(lock\)$/m);
+  assert.ok(text.includes('  3 | \tADD CONSTRAINT qty CHECK (qty > 0);\n    | \t    ^\n'), text);
+  assert.match(text, /Safe alternative:\n {4}1\. /);
+  assert.match(text, /1 error, 0 warnings in 1 file \(2 statements checked\)\n$/);
+});
+
+test('github output is one workflow command per finding, with properties and data escaped', async () => {
+  const report = await lintSql(`${SAFE_PREFIX}ALTER TABLE users DROP COLUMN "a,b";`, { path: 'db/V1__x,y.sql' });
+  const [line] = formatGithub(report).split('\n');
+  assert.match(line ?? '', /^::error file=db\/V1__x%2Cy\.sql,line=2,col=1,title=drop-column \(compat\)::Dropping column "a,b"/);
+  assert.ok(!(line ?? '').slice(2).includes('\n'));
+  assert.match(line ?? '', /%0ASafe alternative:%0A1\. /);
+});
+
+test('json output is the report itself', async () => {
+  const report = await lintSql('ALTER TABLE users DROP COLUMN email;');
+  assert.deepEqual(JSON.parse(formatJson(report)), JSON.parse(JSON.stringify(report)));
+});
