@@ -16,7 +16,17 @@ export type InstanceState =
 export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
 
 export type ShipEventBody =
-  | { type: 'run.started'; command: string; app: string; version?: string; hosts: string[]; batches: string[][]; dryRun: boolean }
+  | {
+      type: 'run.started';
+      command: string;
+      app: string;
+      version?: string;
+      hosts: string[];
+      /** Where each host came from: the config's hosts or the EC2 inventory. */
+      sources: Record<string, 'config' | 'ec2'>;
+      batches: string[][];
+      dryRun: boolean;
+    }
   | {
       type: 'plan';
       playbook: string;

@@ -7,6 +7,8 @@ import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
 import { deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
+import { iamPolicyCommand } from './iam-policy.js';
+import { lintMigrationsCommand } from './lint-migrations.js';
 import { EXIT } from './exit-codes.js';
 
 function reportFatal(error: unknown): number {
@@ -26,7 +28,9 @@ export async function main(argv: string[]): Promise<void> {
     .command(deployCommand)
     .command(planCommand)
     .command(restoreCommand)
-    .demandCommand(1, 'name a command: deploy, plan, restore (see --help)')
+    .command(lintMigrationsCommand)
+    .command(iamPolicyCommand)
+    .demandCommand(1, 'name a command: deploy, plan, restore, lint-migrations, iam-policy (see --help)')
     // --version is the release version of `ship deploy`, so yargs' own version flag is off.
     .version(false)
     .strict()

@@ -7,12 +7,14 @@ import { loadBalancerFor } from '../lb/from-config.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook, VarValue } from '../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../playbook/load.js';
+import { databaseChecks } from '../preflight/database-checks.js';
 import { PreflightRefused, runPreflight, type PreflightCheck } from '../preflight/preflight.js';
 import type { InstanceSignals, Target } from '../rollout/instance.js';
 import { capacityRefusal, planRollout, runRollout, type RolloutSettings } from '../rollout/rollout.js';
 import { transportFor, type TransportOverrides } from '../transport/from-config.js';
 import type { Transport } from '../transport/transport.js';
 import { UsageError } from './errors.js';
+import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 
 export interface RollOptions {
   loaded: LoadedConfig;
@@ -45,8 +47,7 @@ async function resolvePlaybook(loaded: LoadedConfig, which: string): Promise<{ p
   return { playbook: await loadPlaybook(file), file };
 }
 
-function selectHosts(loaded: LoadedConfig, names: string[] | undefined) {
-  const hosts = loaded.config.hosts;
+function selectHosts(loaded: LoadedConfig, hosts: ResolvedHost[], names: string[] | undefined) {
   if (!names || names.length === 0) return hosts;
   const unknown = names.filter((name) => !hosts.some((h) => h.name === name));
   if (unknown.length > 0) {
@@ -90,7 +91,7 @@ export async function roll(options: RollOptions): Promise<RollResult> {
   const { loaded, bus } = options;
   const { config } = loaded;
   const started = performance.now();
-  const hosts = selectHosts(loaded, options.hosts);
+  const hosts = selectHosts(loaded, await resolveHosts(loaded), options.hosts);
   const { playbook, file } = await resolvePlaybook(loaded, options.playbook);
   checkInputs(playbook, file, options);
 
@@ -121,6 +122,7 @@ export async function roll(options: RollOptions): Promise<RollResult> {
     app: config.app,
     ...(options.version ? { version: options.version } : {}),
     hosts: targets.map((t) => t.name),
+    sources: Object.fromEntries(hosts.map((h) => [h.name, h.source])),
     batches: plan.batches.map((b) => b.hosts.map((t) => t.name)),
     dryRun: options.dryRun ?? false,
   });
@@ -144,9 +146,13 @@ export async function roll(options: RollOptions): Promise<RollResult> {
     return { status: 'planned', summary };
   }
 
-  const lb = loadBalancerFor(loaded);
+  const lb = loadBalancerFor(loaded, hosts);
   try {
-    await runPreflight(preflightChecks(targets, playbook, lb, refusal), bus);
+    const largestBatch = Math.max(...plan.batches.map((b) => b.hosts.length));
+    await runPreflight(
+      [...preflightChecks(targets, playbook, lb, refusal), ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch })],
+      bus,
+    );
     const result = await runRollout({ targets, playbook, lb, bus, settings, signals: options.signals, restoreCommand: options.restoreCommand });
     bus.emit({ type: 'run.finished', status: result.status, durationMs: performance.now() - started, summary: result.summary });
     return result;

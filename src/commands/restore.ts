@@ -5,6 +5,7 @@ import { waitUntilHealthy } from '../health/wait.js';
 import { loadBalancerFor } from '../lb/from-config.js';
 import { transportFor } from '../transport/from-config.js';
 import { UsageError } from './errors.js';
+import { resolveHosts } from '../inventory/resolve.js';
 
 export interface RestoreResult {
   restored: string[];
@@ -17,12 +18,13 @@ export interface RestoreResult {
  */
 export async function restore(loaded: LoadedConfig, names: string[], bus: EventBus): Promise<RestoreResult> {
   const { config } = loaded;
+  const known = await resolveHosts(loaded);
   const hosts = names.map((name) => {
-    const host = config.hosts.find((h) => h.name === name);
-    if (!host) throw new UsageError(`--hosts: unknown host ${name}; the config (${loaded.file}) has ${config.hosts.map((h) => h.name).join(', ')}`);
+    const host = known.find((h) => h.name === name);
+    if (!host) throw new UsageError(`--hosts: unknown host ${name}; the config (${loaded.file}) has ${known.map((h) => h.name).join(', ')}`);
     return host;
   });
-  const lb = loadBalancerFor(loaded);
+  const lb = loadBalancerFor(loaded, known);
   const result: RestoreResult = { restored: [], failed: [] };
   try {
     await Promise.all(

@@ -155,8 +155,13 @@ const databaseSchema = z.strictObject({
   maxReplicaLagBytes: z.number().int().min(0).optional(),
   versionTable: z.string().min(1).optional(),
   versionQuery: z.string().min(1).optional(),
+  /** Connections each app process opens; with it, the pre-flight checks the primary's max_connections. */
   poolSize: z.number().int().min(1).optional(),
   processesPerInstance: z.number().int().min(1).default(1),
+  /** The role the app connects as: its current connections are the fleet's own, not other clients'. */
+  appRole: z.string().min(1).optional(),
+  /** Go on despite replica or budget problems; the reason is required and is reported. */
+  allowUnsafe: z.strictObject({ reason: z.string().trim().min(1, { message: 'say why the database checks may be waived' }) }).optional(),
   shadowDatabase: secret().optional(),
   migrations: z
     .strictObject({

@@ -9,7 +9,10 @@ export function plainLine(event: ShipEvent): string | undefined {
   const line = (host: string | undefined, text: string) => `${time} ${host ? `${host.padEnd(12)} ` : ''.padEnd(13)}${text}`;
   switch (event.type) {
     case 'run.started':
-      return line(undefined, `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`);
+      return [
+        line(undefined, `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`),
+        ...(event.dryRun ? [line(undefined, `  hosts: ${event.hosts.map((h) => `${h} (${event.sources[h] ?? 'config'})`).join(', ')}`)] : []),
+      ].join('\n');
     case 'plan':
       return [
         line(undefined, `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`),
