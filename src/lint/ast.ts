@@ -104,20 +104,20 @@ interface TableCommands {
 }
 
 const NO_COMMANDS: TableCommands = { table: undefined, commands: [] };
-// A dozen rules look at every ALTER TABLE: unpack each statement once.
-const unpacked = new WeakMap<AlterTableStmt, TableCommands>();
+// A dozen rules look at every ALTER TABLE one after another: unpack each statement once.
+let lastNode: AlterTableStmt | undefined;
+let lastUnpacked: TableCommands = NO_COMMANDS;
 
 /** The commands of an `ALTER TABLE` on a table (not an index, view or sequence), with the table. */
 export function tableCommands(node: AlterTableStmt): TableCommands {
   if (node.objtype !== 'OBJECT_TABLE') return NO_COMMANDS;
-  let result = unpacked.get(node);
-  if (!result) {
+  if (node !== lastNode) {
     const commands: AlterTableCmd[] = [];
     for (const item of node.cmds ?? []) if ('AlterTableCmd' in item) commands.push(item.AlterTableCmd);
-    result = { table: tableOf(node.relation), commands };
-    unpacked.set(node, result);
+    lastUnpacked = { table: tableOf(node.relation), commands };
+    lastNode = node;
   }
-  return result;
+  return lastUnpacked;
 }
 
 export function columnDefOf(command: AlterTableCmd): ColumnDef | undefined {

@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import type { ParseResult } from 'libpg-query';
-import createPgQueryModule, { type PgQueryWasm } from 'libpg-query/wasm/libpg-query.js';
+import type { PgQueryWasm } from 'libpg-query/wasm/libpg-query.js';
+
+// The factory is a CommonJS file; require() skips the export-name scan an ESM import runs on it.
+const createPgQueryModule = createRequire(import.meta.url)('libpg-query/wasm/libpg-query.js') as () => Promise<PgQueryWasm>;
 
 /**
  * PostgreSQL's parser (libpg-query's WebAssembly build), called directly rather than through

@@ -1,0 +1,135 @@
+/**
+ * Lint throughput: ship lint-migrations against squawk-cli on one generated migration file of
+ * 10,000 statements. Each run is a fresh process (what CI pays), runs alternate between the two
+ * tools so background load hits both alike, and the median wall time of each is compared.
+ *
+ *   node --import tsx bench/lint-throughput.ts [--runs 7] [--statements 10000]
+ *
+ * ship runs as published: the compiled JavaScript (`npm run build`, which this script runs first).
+ * Two pairings are timed: machine-readable output (ship --format json, squawk --reporter json)
+ * and the default human-readable output (ship text, squawk tty). Prints the figures as JSON.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const shipEntry = join(root, 'dist/src/cli/lint-migrations-main.js');
+const squawkBin = join(root, 'node_modules/.bin/squawk');
+
+function argument(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
+
+/** A realistic mix: schema changes, safe and unsafe, with data fixes and seed rows in between. */
+export function generateMigration(statements: number): string {
+  const lines: string[] = [];
+  for (let i = 0; lines.length < statements; i++) {
+    const table = `t${i % 200}`;
+    const kinds = [
+      `CREATE TABLE IF NOT EXISTS items_${i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id bigint NOT NULL, title varchar(200) NOT NULL, body text, price numeric(10,2) DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now());`,
+      `SET lock_timeout = '2s';`,
+      `ALTER TABLE ${table} ADD COLUMN c${i} integer;`,
+      `ALTER TABLE ${table} ADD COLUMN s${i} text NOT NULL DEFAULT 'new';`,
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${table}_c${i}_idx ON ${table} (c${i}) WHERE c${i} IS NOT NULL;`,
+      `ALTER TABLE ${table} ADD CONSTRAINT ${table}_fk${i} FOREIGN KEY (account_id) REFERENCES accounts (id) NOT VALID;`,
+      `ALTER TABLE ${table} VALIDATE CONSTRAINT ${table}_fk${i};`,
+      `INSERT INTO settings (key, value, updated_at) VALUES ('feature_${i}', '{"enabled": true, "rollout": ${i % 100}}', now()) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;`,
+      `UPDATE ${table} SET c${i} = 0 WHERE id BETWEEN ${i * 1000} AND ${i * 1000 + 999} AND c${i} IS NULL;`,
+      `COMMENT ON COLUMN ${table}.c${i} IS 'added by migration ${i}';`,
+      `ALTER TABLE ${table} ALTER COLUMN title TYPE text;`,
+      `CREATE INDEX ${table}_title${i}_idx ON ${table} (lower(title));`,
+      `ALTER TABLE ${table} DROP COLUMN IF EXISTS legacy_${i};`,
+      `ALTER TABLE ${table} ADD CONSTRAINT ${table}_qty${i} CHECK (qty >= 0);`,
+      `DELETE FROM audit_log WHERE created_at < now() - interval '90 days' AND id < ${i * 10};`,
+    ];
+    for (const statement of kinds) {
+      if (lines.length === statements) break;
+      lines.push(statement);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface Timing {
+  medianMs: number;
+  runsMs: number[];
+}
+
+function timeOnce(command: string, args: string[]): number {
+  const started = performance.now();
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
+  const elapsed = performance.now() - started;
+  // Both tools exit 1 when they find problems, which this file guarantees.
+  if (result.status !== 1) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${String(result.stderr).slice(0, 500)}`);
+  return elapsed;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function race(runs: number, ship: [string, string[]], squawk: [string, string[]]): { ship: Timing; squawk: Timing; ratio: number } {
+  // One untimed run each warms the page cache and the OS's view of the binaries.
+  timeOnce(...ship);
+  timeOnce(...squawk);
+  const shipRuns: number[] = [];
+  const squawkRuns: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    shipRuns.push(timeOnce(...ship));
+    squawkRuns.push(timeOnce(...squawk));
+  }
+  const round = (values: number[]) => values.map((value) => Math.round(value));
+  const shipTiming = { medianMs: Math.round(median(shipRuns)), runsMs: round(shipRuns) };
+  const squawkTiming = { medianMs: Math.round(median(squawkRuns)), runsMs: round(squawkRuns) };
+  return { ship: shipTiming, squawk: squawkTiming, ratio: Number((median(shipRuns) / median(squawkRuns)).toFixed(3)) };
+}
+
+function main(): void {
+  const runs = argument('runs', 7);
+  const statements = argument('statements', 10_000);
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'ignore' });
+  if (!existsSync(shipEntry)) throw new Error(`build did not produce ${shipEntry} (tsc exited ${build.status})`);
+  if (!existsSync(squawkBin)) throw new Error('squawk-cli is not installed: npm install --save-dev squawk-cli');
+
+  const dir = mkdtempSync(join(tmpdir(), 'ship-lint-bench-'));
+  try {
+    const file = join(dir, 'V1__bench.sql');
+    const sql = generateMigration(statements);
+    writeFileSync(file, sql);
+    const check = spawnSync(process.execPath, [shipEntry, file, '--format', 'json'], { cwd: root, maxBuffer: 1 << 28 });
+    const report = JSON.parse(String(check.stdout)) as { statementCount: number; findings: unknown[] };
+    if (report.statementCount !== statements) throw new Error(`ship saw ${report.statementCount} statements, expected ${statements}`);
+
+    const json = race(runs, [process.execPath, [shipEntry, file, '--format', 'json']], [squawkBin, ['--reporter', 'json', file]]);
+    const text = race(runs, [process.execPath, [shipEntry, file]], [squawkBin, [file]]);
+    const target = 0.8;
+    console.log(
+      JSON.stringify(
+        {
+          statements,
+          fileBytes: Buffer.byteLength(sql),
+          shipFindings: report.findings.length,
+          runs,
+          node: process.version,
+          target: `ship wall time <= ${target} x squawk`,
+          json: { ...json, met: json.ratio <= target },
+          text: { ...text, met: text.ratio <= target },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
