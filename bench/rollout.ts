@@ -1,0 +1,313 @@
+/**
+ * Rollout benchmark (issue 2, item 12): per-host time out of rotation and total rollout time of
+ * `ship deploy` on a local fleet of real hosts (sshd + app each) behind a real HAProxy, against
+ * the floor: the same drain, activate and becoming-healthy operations done directly on the same
+ * fleet with the least overhead possible (runtime API over the local unix socket, restart.sh run
+ * locally without SSH, /healthz and HAProxy polled every millisecond).
+ *
+ * ship runs as users run it: the compiled CLI (`node bin/ship.js`, after `tsc`, which this script
+ * runs first) with `--json`. Rollouts and floor rounds alternate, so background noise hits both.
+ * Prints one JSON object.
+ *
+ *   node --import tsx bench/rollout.ts [--runs 5] [--hosts 8]
+ */
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, readlink, rename, symlink } from 'node:fs/promises';
+import http from 'node:http';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import type { ShipEvent } from '../src/events.js';
+import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
+const BUILT_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const BACKEND = 'app';
+/** How often the floor asks HAProxy and the app again: as tight as is useful on loopback. */
+const FLOOR_POLL_MS = 1;
+const FLOOR_DEADLINE_MS = 10_000;
+const HEALTH = { http: { port: 8080, path: '/healthz', successThreshold: 1, interval: '10ms', timeout: '1s' } };
+const TARGETS = { outOfRotationRatio: 1.5, rolloutMs: 3000 };
+
+const execFileAsync = promisify(execFile);
+
+function argument(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const round = (value: number) => Math.round(value * 10) / 10;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One non-interactive runtime API command over the unix socket; HAProxy answers and closes. */
+function runtimeApi(socketPath: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path: socketPath });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.end(`${command}\n`);
+  });
+}
+
+async function runtimeApiSilent(socketPath: string, command: string): Promise<void> {
+  const answer = (await runtimeApi(socketPath, command)).trim();
+  if (answer !== '') throw new Error(`haproxy refused '${command}': ${answer}`);
+}
+
+/** scur and status of one server, from `show stat` CSV. */
+async function serverStat(socketPath: string, server: string): Promise<{ sessions: number; status: string }> {
+  const csv = await runtimeApi(socketPath, `show stat ${BACKEND} 4 -1`);
+  const [header, ...rows] = csv.split('\n');
+  const columns = (header ?? '').replace(/^# /, '').split(',');
+  const row = rows.map((line) => line.split(',')).find((fields) => fields[columns.indexOf('svname')] === server);
+  if (!row) throw new Error(`haproxy has no server ${BACKEND}/${server}: ${csv.slice(0, 200)}`);
+  return { sessions: Number(row[columns.indexOf('scur')]), status: row[columns.indexOf('status')] ?? '' };
+}
+
+async function pollUntil(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const started = performance.now();
+  while (!(await probe())) {
+    if (performance.now() - started > FLOOR_DEADLINE_MS) throw new Error(`floor: ${what} not reached within ${FLOOR_DEADLINE_MS}ms`);
+    await sleep(FLOOR_POLL_MS);
+  }
+}
+
+function healthzOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, timeout: 1000, headers: { connection: 'close' } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode === 200));
+      response.on('error', () => resolve(false));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+  });
+}
+
+interface Split {
+  drain: number;
+  activate: number;
+  health: number;
+  lbHealthy: number;
+  total: number;
+}
+
+/**
+ * The floor for one host: exactly what ship does while the host is out of rotation, done directly.
+ * The release it switches to is `release` (an existing directory under releases/).
+ */
+async function floorOnce(fleet: Fleet, host: FleetHost, release: string): Promise<Split> {
+  const socket = fleet.haproxy.socketPath;
+  const server = `${BACKEND}/${host.name}`;
+  const started = performance.now();
+  await runtimeApiSilent(socket, `set server ${server} state drain`);
+  await pollUntil(`${host.name} drained`, async () => (await serverStat(socket, host.name)).sessions === 0);
+  await runtimeApiSilent(socket, `set server ${server} state maint`);
+  const drained = performance.now();
+  const current = join(host.appDir, 'current');
+  await symlink(release, `${current}.next`);
+  await rename(`${current}.next`, current);
+  await execFileAsync('sh', [join(host.appDir, 'restart.sh'), host.appDir]);
+  const activated = performance.now();
+  await pollUntil(`${host.name} /healthz`, () => healthzOk(`${host.appUrl}healthz`));
+  const healthy = performance.now();
+  // The command line HAProxyLoadBalancer.putBack sends for a checked server leaving maintenance.
+  await runtimeApiSilent(socket, `set server ${server} state drain; set server ${server} health down; set server ${server} state ready`);
+  await pollUntil(`${host.name} UP in haproxy`, async () => (await serverStat(socket, host.name)).status === 'UP');
+  const up = performance.now();
+  return { drain: drained - started, activate: activated - drained, health: healthy - activated, lbHealthy: up - healthy, total: up - started };
+}
+
+interface RolloutRun {
+  /** The whole command, from spawn to exit. */
+  wallMs: number;
+  /** ship's own figure: config loaded to run finished (pre-flight, stage, every batch). */
+  durationMs: number;
+  /** Spawn to ship's first event: node start, module loading, config loading. */
+  startupMs: number;
+  /** ship's last event to process exit: closing connections. */
+  exitMs: number;
+  hosts: Array<Split & { host: string; other: number; restartStep: number; switchStep: number }>;
+}
+
+/** Per-host split of ship's time out of rotation, from the state transitions in the event stream. */
+function splitFromEvents(events: ShipEvent[]): RolloutRun['hosts'] {
+  const finished = events.find((e) => e.type === 'run.finished');
+  if (!finished || finished.type !== 'run.finished') throw new Error('no run.finished event');
+  return finished.summary.hosts.map((summary) => {
+    const host = summary.host;
+    const at = (state: string) => {
+      const event = events.find((e) => e.type === 'instance.state' && e.host === host && e.to === state);
+      if (!event) throw new Error(`${host}: no transition to ${state} in the events`);
+      return Date.parse(event.time);
+    };
+    const step = (name: string) => {
+      const event = events.find((e) => e.type === 'step.finished' && e.host === host && e.phase === 'activate' && e.step === name);
+      return event && event.type === 'step.finished' ? event.durationMs : Number.NaN;
+    };
+    const lbHealthy = events.find((e) => e.type === 'lb.healthy' && e.host === host);
+    const drain = at('out') - at('draining');
+    const activate = at('verifying') - at('out');
+    const health = at('registering') - at('verifying');
+    const lb = lbHealthy && lbHealthy.type === 'lb.healthy' ? lbHealthy.durationMs : at('in-service') - at('registering');
+    const total = summary.outOfRotationMs;
+    return { host, drain, activate, health, lbHealthy: lb, total, other: total - drain - activate - health - lb, restartStep: step('restart'), switchStep: step('switch current') };
+  });
+}
+
+/** Runs a command to the end, collecting its output (asynchronously: the fleet keeps being served). */
+function runCommand(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function rolloutOnce(config: string, version: string, artifact: string, fleet: Fleet): Promise<RolloutRun> {
+  const spawned = Date.now();
+  const started = performance.now();
+  const result = await runCommand(process.execPath, [SHIP_BIN, 'deploy', '--config', config, '--version', version, '--artifact', artifact, '--json']);
+  const wallMs = performance.now() - started;
+  const exited = Date.now();
+  const events = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as ShipEvent);
+  const first = events[0];
+  const finished = events.find((e) => e.type === 'run.finished');
+  if (result.code !== 0 || !first || !finished || finished.type !== 'run.finished' || finished.status !== 'succeeded') {
+    throw new Error(`ship deploy --version ${version} exited ${result.code}:\n${result.stderr.slice(-2000)}\n${result.stdout.slice(-3000)}`);
+  }
+  for (const host of fleet.hosts) {
+    const served = (await (await fetch(host.appUrl)).json()) as { version: string };
+    if (served.version !== version) throw new Error(`${host.name} serves ${served.version} after deploying ${version}`);
+  }
+  return {
+    wallMs,
+    durationMs: finished.durationMs,
+    startupMs: Date.parse(first.time) - spawned,
+    exitMs: exited - Date.parse(finished.time),
+    hosts: splitFromEvents(events),
+  };
+}
+
+function summarize<T extends object>(samples: T[], keys: Array<keyof T>): Record<string, number> {
+  return Object.fromEntries(keys.map((key) => [key, round(median(samples.map((s) => Number(s[key]))))]));
+}
+
+/** The health-check settings HAProxy actually runs with, from its config file. */
+async function haproxyCheckLine(fleet: Fleet): Promise<string> {
+  const config = await readFile(fleet.haproxy.configPath, 'utf8');
+  return /^\s*default-server (.*)$/m.exec(config)?.[1]?.trim() ?? 'unknown';
+}
+
+async function main(): Promise<void> {
+  const runs = argument('runs', 5);
+  const hostCount = argument('hosts', 8);
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(BUILT_MAIN)) throw new Error(`the build did not produce ${BUILT_MAIN} (tsc exited ${build.status})`);
+
+  const fleet = await startFleet({ hosts: hostCount });
+  try {
+    const config = await fleet.writeConfig({ health: HEALTH });
+    // The settings as ship resolves them (defaults included), for the record.
+    const loaded = await loadConfig(config);
+    const rollouts: RolloutRun[] = [];
+    const floors: Split[] = [];
+    for (let run = 0; run < runs; run++) {
+      const version = `v${run + 2}`;
+      rollouts.push(await rolloutOnce(config, version, await fleet.artifact(version), fleet));
+      // The floor switches every host back to the release it ran before (still on disk) and restarts it.
+      for (const host of fleet.hosts) {
+        const previous = run === 0 ? 'releases/v1' : `releases/v${run + 1}`;
+        if (!existsSync(join(host.appDir, previous))) {
+          throw new Error(`${host.name}: ${previous} is no longer on disk for the floor to switch to (current -> ${await readlink(join(host.appDir, 'current'))})`);
+        }
+        floors.push(await floorOnce(fleet, host, previous));
+      }
+      const last = rollouts.at(-1)!;
+      const floorRound = floors.slice(-hostCount);
+      console.error(
+        `rollout ${run + 1}/${runs}: ${version} in ${round(last.durationMs)} ms (wall ${round(last.wallMs)} ms); ` +
+          `out of rotation median ${round(median(last.hosts.map((h) => h.total)))} ms, floor ${round(median(floorRound.map((f) => f.total)))} ms`,
+      );
+    }
+
+    const hostSamples = rollouts.flatMap((r) => r.hosts);
+    const splitKeys: Array<keyof Split> = ['drain', 'activate', 'health', 'lbHealthy', 'total'];
+    const ship = summarize(hostSamples, [...splitKeys, 'other', 'switchStep', 'restartStep']);
+    const floor = summarize(floors, splitKeys);
+    const ratio = Number((ship.total! / floor.total!).toFixed(3));
+    const durationMs = round(median(rollouts.map((r) => r.durationMs)));
+    const wallMs = round(median(rollouts.map((r) => r.wallMs)));
+    console.log(
+      JSON.stringify(
+        {
+          benchmark: 'rollout',
+          hosts: hostCount,
+          runs,
+          ship: 'node bin/ship.js deploy --json, compiled by tsc (as published)',
+          settings: {
+            health: loaded.config.health,
+            loadBalancerPollIntervalMs: loaded.config.loadBalancer.type === 'haproxy' ? loaded.config.loadBalancer.pollInterval : undefined,
+            rollout: { batchSize: loaded.config.rollout.batchSize, canary: loaded.config.rollout.canary },
+            haproxyCheck: await haproxyCheckLine(fleet),
+            floorPollMs: FLOOR_POLL_MS,
+          },
+          outOfRotation: {
+            samples: hostSamples.length,
+            shipMedianMs: ship.total,
+            floorMedianMs: floor.total,
+            floorSamples: floors.length,
+            ratio,
+            target: `ship <= ${TARGETS.outOfRotationRatio} x floor`,
+            met: ratio <= TARGETS.outOfRotationRatio,
+            shipSplitMedianMs: ship,
+            floorSplitMedianMs: floor,
+          },
+          rollout: {
+            target: `${hostCount}-host rollout < ${TARGETS.rolloutMs} ms`,
+            durationMedianMs: durationMs,
+            met: durationMs < TARGETS.rolloutMs,
+            wallMedianMs: wallMs,
+            wallMet: wallMs < TARGETS.rolloutMs,
+            startupMedianMs: round(median(rollouts.map((r) => r.startupMs))),
+            exitMedianMs: round(median(rollouts.map((r) => r.exitMs))),
+            durationsMs: rollouts.map((r) => round(r.durationMs)),
+            wallsMs: rollouts.map((r) => round(r.wallMs)),
+          },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await fleet.stop();
+  }
+}
+
+await main();

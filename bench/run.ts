@@ -1,0 +1,284 @@
+/**
+ * `npm run bench`: runs every benchmark in bench/ one after another, each in its own process (so
+ * none pays for another's warm caches or leftover load), collects the JSON each prints on stdout,
+ * and rewrites bench/RESULTS.md: one section per benchmark with its figures, target, pass or fail,
+ * the machine, the date and the exact command. Progress from the benchmarks goes to stderr.
+ *
+ *   node --import tsx bench/run.ts [--only rollout,ssh-overhead]
+ *
+ * With --only, just those benchmarks run and the other sections of RESULTS.md are kept as they are.
+ * A missed target is a result, not an error; the exit code is non-zero only when a benchmark failed
+ * to produce figures.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(BENCH_DIR, '..');
+const RESULTS = join(BENCH_DIR, 'RESULTS.md');
+
+type Json = Record<string, unknown>;
+
+interface Verdict {
+  figure: string;
+  value: string;
+  target: string;
+  met: boolean;
+}
+
+interface Benchmark {
+  name: string;
+  title: string;
+  args: string[];
+  /** The figures that have a target, for the section and the summary. */
+  verdicts(result: Json): Verdict[];
+  /** Further detail under the verdict table (markdown), if any. */
+  detail?(result: Json): string;
+}
+
+// Benchmarks this runner knows how to present; any other bench/*.ts still runs and is shown as raw JSON.
+const KNOWN: Benchmark[] = [
+  {
+    name: 'rollout',
+    title: 'Rolling deploy: time out of rotation and total rollout time (8 hosts)',
+    args: ['--runs', '5', '--hosts', '8'],
+    verdicts(r) {
+      const out = r.outOfRotation as Json;
+      const rollout = r.rollout as Json;
+      return [
+        {
+          figure: `per-host time out of rotation, median of ${out.samples} (ship) and ${out.floorSamples} (floor) host samples`,
+          value: `ship ${ms(out.shipMedianMs)}, floor ${ms(out.floorMedianMs)}: **${out.ratio}x** the floor`,
+          target: String(out.target),
+          met: out.met === true,
+        },
+        {
+          figure: `${r.hosts}-host rollout, ship's own duration (pre-flight, stage, every batch), median of ${r.runs}`,
+          value: ms(rollout.durationMedianMs),
+          target: String(rollout.target),
+          met: rollout.met === true,
+        },
+        {
+          figure: `the same, wall time of the whole command (node start, module and config loading included), median of ${r.runs}`,
+          value: `${ms(rollout.wallMedianMs)} (start-up to first event ${ms(rollout.startupMedianMs)})`,
+          target: String(rollout.target),
+          met: rollout.wallMet === true,
+        },
+      ];
+    },
+    detail(r) {
+      const out = r.outOfRotation as Json;
+      const ship = out.shipSplitMedianMs as Json;
+      const floor = out.floorSplitMedianMs as Json;
+      const rollout = r.rollout as Json;
+      const settings = r.settings as Json;
+      const row = (label: string, key: string) => `| ${label} | ${ms(ship[key])} | ${ms(floor[key])} |`;
+      return [
+        'Where a host\'s time out of rotation goes (medians per phase; the phases\' medians need not add up to the total\'s):',
+        '',
+        '| phase | ship | floor |',
+        '| --- | --- | --- |',
+        row('drain: start drain, sessions at 0, maintenance', 'drain'),
+        `| activate: switch \`current\`, restart.sh (ship: two SSH commands, ${ms(ship.switchStep)} + ${ms(ship.restartStep)}) | ${ms(ship.activate)} | ${ms(floor.activate)} |`,
+        row('health: /healthz answers 200', 'health'),
+        row('LB healthy: put back, HAProxy\'s own check says UP', 'lbHealthy'),
+        row('**total**', 'total'),
+        '',
+        `Rollouts (ship's duration): ${list(rollout.durationsMs)}; wall: ${list(rollout.wallsMs)}.`,
+        '',
+        `Settings: ${r.ship}; health \`${JSON.stringify((settings.health as Json).http ?? settings.health)}\`; ` +
+          `HAProxy \`${settings.haproxyCheck}\`; loadBalancer.pollInterval ${ms(settings.loadBalancerPollIntervalMs)}; ` +
+          `rollout ${JSON.stringify(settings.rollout)}. The floor does the same operations directly: runtime API over the local unix socket, ` +
+          `\`current\` switched and restart.sh run locally (no SSH), /healthz and HAProxy polled every ${ms(settings.floorPollMs)}.`,
+      ].join('\n');
+    },
+  },
+  {
+    name: 'ssh-overhead',
+    title: 'SSH transport: per-command overhead against OpenSSH with a ControlMaster',
+    args: [],
+    verdicts(r) {
+      const target = 1.2;
+      return [
+        {
+          figure: `per command (\`true\`), median of ${r.runs} runs of ${r.commands} sequential commands`,
+          value: `ship ${ms(r.shipMsPerCommand)}, ControlMaster ${ms(r.controlMasterMsPerCommand)}: **${r.ratio}x**`,
+          target: `ship <= ${target} x ControlMaster`,
+          met: Number(r.ratio) <= target,
+        },
+      ];
+    },
+    detail(r) {
+      return `Runs, ms per command: ship ${list(r.shipRunsMs)}; ControlMaster ${list(r.controlMasterRunsMs)}.`;
+    },
+  },
+  {
+    name: 'lint-throughput',
+    title: 'Migration lint throughput against squawk',
+    args: [],
+    verdicts(r) {
+      return (['json', 'text'] as const)
+        .filter((format) => typeof r[format] === 'object' && r[format] !== null)
+        .map((format) => {
+          const race = r[format] as Json;
+          const ship = race.ship as Json;
+          const squawk = race.squawk as Json;
+          return {
+            figure: `${r.statements} statements, ${format} output, median wall time of ${r.runs} fresh processes`,
+            value: `ship ${ms(ship.medianMs)}, squawk ${ms(squawk.medianMs)}: **${race.ratio}x**`,
+            target: String(r.target),
+            met: race.met === true,
+          };
+        });
+    },
+  },
+];
+
+function ms(value: unknown): string {
+  return typeof value === 'number' && Number.isFinite(value) ? `${value} ms` : String(value);
+}
+
+function list(values: unknown): string {
+  return Array.isArray(values) ? values.join(', ') : String(values);
+}
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+
+async function discover(): Promise<Benchmark[]> {
+  const files = (await readdir(BENCH_DIR)).filter((file) => file.endsWith('.ts') && file !== 'run.ts').sort();
+  const names = files.map((file) => file.slice(0, -'.ts'.length));
+  const known = KNOWN.filter((b) => names.includes(b.name));
+  const unknown = names
+    .filter((name) => !KNOWN.some((b) => b.name === name))
+    .map((name): Benchmark => ({ name, title: name, args: [], verdicts: () => [] }));
+  return [...known, ...unknown];
+}
+
+interface Outcome {
+  benchmark: Benchmark;
+  command: string;
+  started: Date;
+  loadBefore: number[];
+  loadAfter: number[];
+  durationS: number;
+  result?: Json;
+  error?: string;
+}
+
+function runOne(benchmark: Benchmark): Promise<Outcome> {
+  const args = ['--import', 'tsx', join('bench', `${benchmark.name}.ts`), ...benchmark.args];
+  const command = `node ${args.join(' ')}`;
+  const started = new Date();
+  const loadBefore = loadavg();
+  const clock = performance.now();
+  process.stderr.write(`bench: ${command}\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const done = (error?: string, result?: Json) =>
+      resolve({ benchmark, command, started, loadBefore, loadAfter: loadavg(), durationS: (performance.now() - clock) / 1000, ...(result ? { result } : {}), ...(error ? { error } : {}) });
+    child.on('error', (error) => done(`could not start: ${error.message}`));
+    child.on('close', (code, signal) => {
+      if (code !== 0) return done(`exited ${code ?? signal}; stdout: ${stdout.slice(-1000) || '(empty)'}`);
+      // A benchmark prints one JSON object; anything before it is not part of the result.
+      const at = stdout.indexOf('{');
+      try {
+        done(undefined, JSON.parse(stdout.slice(at)) as Json);
+      } catch (error) {
+        done(`printed no JSON object (${(error as Error).message}): ${stdout.slice(0, 1000) || '(empty)'}`);
+      }
+    });
+  });
+}
+
+function machine(): string {
+  const cpu = cpus();
+  return `${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown model'}), Node ${process.version}`;
+}
+
+function section(outcome: Outcome): string {
+  const { benchmark } = outcome;
+  const load = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
+  const lines = [
+    `<!-- bench:${benchmark.name} -->`,
+    `## ${benchmark.title}`,
+    '',
+    `- Command: \`${outcome.command}\` (from the repository root; \`npm run bench\` runs it)`,
+    `- Date: ${outcome.started.toISOString().replace(/\.\d+Z$/, 'Z')}, ${Math.round(outcome.durationS)} s`,
+    `- Machine: ${machine()}; load average (1, 5, 15 min) ${load(outcome.loadBefore)} before, ${load(outcome.loadAfter)} after`,
+    '',
+  ];
+  if (!outcome.result) {
+    lines.push(`**No figures: the benchmark failed.** ${outcome.error ?? ''}`, '');
+  } else {
+    const verdicts = benchmark.verdicts(outcome.result);
+    if (verdicts.length > 0) {
+      lines.push('| figure | result | target | |', '| --- | --- | --- | --- |');
+      for (const v of verdicts) lines.push(`| ${v.figure} | ${v.value} | ${v.target} | ${v.met ? 'pass' : '**FAIL**'} |`);
+      lines.push('');
+    }
+    const detail = benchmark.detail?.(outcome.result);
+    if (detail) lines.push(detail, '');
+    lines.push('<details><summary>JSON printed by the benchmark</summary>', '', '```json', JSON.stringify(outcome.result, null, 2), '```', '', '</details>', '');
+  }
+  lines.push(`<!-- /bench:${benchmark.name} -->`);
+  return lines.join('\n');
+}
+
+/** The sections of an existing RESULTS.md, by benchmark name, to keep those that did not run now. */
+async function previousSections(): Promise<Map<string, string>> {
+  const text = existsSync(RESULTS) ? await readFile(RESULTS, 'utf8') : '';
+  const sections = new Map<string, string>();
+  for (const match of text.matchAll(/<!-- bench:([\w-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)) sections.set(match[1]!, match[0]);
+  return sections;
+}
+
+const HEADER = `# Benchmark results
+
+Written by \`bench/run.ts\` (\`npm run bench\`) from the JSON each benchmark prints; not edited by hand.
+Each section says when, where and with which command its figures were made. Timings depend on what
+else the machine runs, so each section also records the load average around its run. Benchmarks are
+never timed tests: nothing in test/ asserts a timing.
+`;
+
+async function main(): Promise<number> {
+  const all = await discover();
+  const only = argument('only')?.split(',').map((name) => name.trim());
+  const unknown = only?.filter((name) => !all.some((b) => b.name === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`--only: no benchmark ${unknown.join(', ')} in bench/ (there are ${all.map((b) => b.name).join(', ')})`);
+  const selected = only ? all.filter((b) => only.includes(b.name)) : all;
+
+  const outcomes: Outcome[] = [];
+  for (const benchmark of selected) outcomes.push(await runOne(benchmark));
+
+  const previous = await previousSections();
+  const sections = all.flatMap((benchmark) => {
+    const outcome = outcomes.find((o) => o.benchmark === benchmark);
+    if (outcome) return [section(outcome)];
+    const kept = previous.get(benchmark.name);
+    return kept ? [kept] : [];
+  });
+  await writeFile(RESULTS, `${HEADER}\n${sections.join('\n\n')}\n`);
+
+  for (const outcome of outcomes) {
+    if (!outcome.result) {
+      console.log(`${outcome.benchmark.name}: FAILED: ${outcome.error}`);
+      continue;
+    }
+    const verdicts = outcome.benchmark.verdicts(outcome.result);
+    if (verdicts.length === 0) console.log(`${outcome.benchmark.name}: done (no target)`);
+    for (const v of verdicts) console.log(`${outcome.benchmark.name}: ${v.met ? 'pass' : 'FAIL'}  ${v.value.replaceAll('**', '')}  (target ${v.target})`);
+  }
+  console.log(`bench: wrote ${RESULTS}`);
+  return outcomes.some((o) => !o.result) ? 1 : 0;
+}
+
+process.exitCode = await main();
