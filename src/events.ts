@@ -44,7 +44,7 @@ export type ShipEventBody =
   | { type: 'capacity.waiting'; healthy: number; needed: number; detail: string }
   | { type: 'instance.state'; host: string; from: InstanceState; to: InstanceState }
   | { type: 'instance.drained'; host: string; durationMs: number; timedOut: boolean; detail: string }
-  | { type: 'instance.finished'; host: string; outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back'; outOfRotationMs: number; durationMs: number; error?: string }
+  | { type: 'instance.finished'; host: string; outcome: HostSummary['outcome']; outOfRotationMs: number; durationMs: number; error?: string }
   | { type: 'step.started'; host: string; phase: Phase; step: string; attempt: number }
   | { type: 'step.finished'; host: string; phase: Phase; step: string; durationMs: number; ok: boolean; skipped?: boolean; exitCode?: number; error?: string }
   | { type: 'output'; host: string; stream: 'stdout' | 'stderr'; line: string }
@@ -55,14 +55,18 @@ export type ShipEventBody =
   | { type: 'warning'; host?: string; message: string }
   | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
 
-export type RunStatus = 'succeeded' | 'failed' | 'refused' | 'interrupted' | 'planned';
+/** 'incomplete': the maintenance window (--window) ended before every batch had started. */
+export type RunStatus = 'succeeded' | 'failed' | 'refused' | 'interrupted' | 'planned' | 'incomplete';
 
 export interface HostSummary {
   host: string;
-  outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back' | 'not-started' | 'reloaded';
+  /** 'skipped': the playbook found nothing to do there; the host never left the load balancer. */
+  outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back' | 'not-started' | 'reloaded' | 'skipped' | 'failed-in-place';
   outOfRotationMs: number;
   timeToHealthyMs: number;
   error?: string;
+  /** What the playbook's steps captured on the host (e.g. packages upgraded), for reports. */
+  facts?: Record<string, string>;
 }
 
 export interface RunSummary {

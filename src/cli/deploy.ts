@@ -77,6 +77,8 @@ export async function runRollCommand(args: RollArgs, playbook: string, command: 
         return EXIT.preflightRefused;
       case 'interrupted':
         return EXIT.interrupted;
+      case 'incomplete':
+        return EXIT.incomplete;
       case 'failed':
         return EXIT.rolloutFailed;
     }

@@ -4,5 +4,7 @@ export const EXIT = {
   rolloutFailed: 1,
   usage: 2,
   preflightRefused: 3,
+  /** The maintenance window ended with hosts not yet started (scheduled runs). */
+  incomplete: 4,
   interrupted: 130,
 } as const;

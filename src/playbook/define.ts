@@ -72,6 +72,11 @@ export interface Playbook {
    * capacity floor, e.g. a fleet of one.
    */
   gracefulReload?: Step[];
+  /**
+   * Decided after stage, per host, from what stage captured: a reason to leave the host alone
+   * (e.g. 'no pending updates'), or undefined to roll it. A skipped host never leaves the load balancer.
+   */
+  skip?: (ctx: StepContext) => string | undefined;
 }
 
 export interface PlaybookInput {
@@ -83,6 +88,7 @@ export interface PlaybookInput {
   verify?: Step[];
   rollback?: Step[];
   gracefulReload?: Step[];
+  skip?: (ctx: StepContext) => string | undefined;
 }
 
 export function definePlaybook(input: PlaybookInput): Playbook {
@@ -95,6 +101,7 @@ export function definePlaybook(input: PlaybookInput): Playbook {
     verify: input.verify ?? [],
     rollback: input.rollback ?? [],
     ...(input.gracefulReload ? { gracefulReload: input.gracefulReload } : {}),
+    ...(input.skip ? { skip: input.skip } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ const HEADLINE: Record<RunStatus, string> = {
   refused: 'REFUSED before any change',
   interrupted: 'INTERRUPTED',
   planned: 'plan only, nothing changed',
+  incomplete: 'INCOMPLETE: the maintenance window ended',
 };
 
 /** The closing block every renderer but JSON prints: per host outcome and timings, and what needs a person. */

@@ -89,12 +89,12 @@ export async function rollInstance(
     bus.emit({
       type: 'instance.finished',
       host,
-      outcome: outcome === 'not-started' || outcome === 'reloaded' ? 'put-back' : outcome,
+      outcome: outcome === 'not-started' ? 'put-back' : outcome,
       outOfRotationMs,
       durationMs: outOfRotationMs,
       ...(error ? { error } : {}),
     });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...(error ? { error } : {}) };
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...(error ? { error } : {}), facts: { ...target.ctx.facts } };
   };
 
   // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.

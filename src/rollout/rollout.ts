@@ -16,6 +16,8 @@ export interface RolloutSettings extends InstanceSettings {
   maxFailures: number;
   stageConcurrency: number;
   capacityPollMs: number;
+  /** End of the maintenance window (epoch ms): no batch starts after it. */
+  windowEndsAt?: number;
 }
 
 export interface RolloutInput {
@@ -108,9 +110,25 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`);
   }
 
+  // Hosts where the playbook finds nothing to do (decided from what stage captured) stay in service.
+  const skipped = new Set<string>();
+  for (const target of targets) {
+    const reason = playbook.skip?.(target.ctx);
+    if (reason === undefined) continue;
+    skipped.add(target.name);
+    results.push({ host: target.name, outcome: 'skipped', outOfRotationMs: 0, timeToHealthyMs: 0, error: reason, facts: { ...target.ctx.facts } });
+    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'skipped', outOfRotationMs: 0, durationMs: 0, error: reason });
+  }
+
   let failures = 0;
-  for (const [index, batch] of batches.entries()) {
+  for (const [index, planned] of batches.entries()) {
     if (signals.graceful.aborted) return finish('interrupted', 'interrupted; no further batches were started');
+    const batch = { ...planned, hosts: planned.hosts.filter((t) => !skipped.has(t.name)) };
+    if (batch.hosts.length === 0) continue;
+    if (settings.windowEndsAt !== undefined && Date.now() >= settings.windowEndsAt) {
+      const left = batches.slice(index).flatMap((b) => b.hosts.filter((t) => !skipped.has(t.name)).map((t) => t.name));
+      return finish('incomplete', `the maintenance window ended; not started: ${left.join(', ')}`);
+    }
     const batchNames = batch.hosts.map((t) => t.lbName);
     const breaches = targets.length - batch.hosts.length < floor;
     try {
@@ -128,7 +146,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       ),
     );
     results.push(...outcomes);
-    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back');
+    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place');
     bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
     failures += failedHosts.length;
     if (signals.graceful.aborted) return finish('interrupted', 'interrupted; the instances in flight were finished and put back');
@@ -216,11 +234,11 @@ async function reloadTargetInPlace(
     await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
   } catch (error) {
     tracker.set(target.name, 'in-service');
-    const message = `${target.name}: in-place reload failed: ${(error as Error).message}`;
-    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-out', outOfRotationMs: 0, durationMs: performance.now() - started, error: message });
-    return { host: target.name, outcome: 'failed-out', outOfRotationMs: 0, timeToHealthyMs: 0, error: message };
+    const message = `${target.name}: in-place reload failed (it never left the load balancer): ${(error as Error).message}`;
+    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, durationMs: performance.now() - started, error: message });
+    return { host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, timeToHealthyMs: 0, error: message };
   }
   tracker.set(target.name, 'in-service');
-  bus.emit({ type: 'instance.finished', host: target.name, outcome: 'deployed', outOfRotationMs: 0, durationMs: performance.now() - started });
+  bus.emit({ type: 'instance.finished', host: target.name, outcome: 'reloaded', outOfRotationMs: 0, durationMs: performance.now() - started });
   return { host: target.name, outcome: 'reloaded', outOfRotationMs: 0, timeToHealthyMs: performance.now() - started };
 }

@@ -189,3 +189,28 @@ test('a graceful interrupt finishes the batch in flight and starts no other', as
   assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'not-started'], ['c', 'not-started']]);
   assert.deepEqual(result.summary.outOfRotation, []);
 });
+
+test('hosts the playbook skips after stage never leave the load balancer', async () => {
+  const f = fleet(['a', 'b', 'c']);
+  const skipping = definePlaybook({
+    ...playbook,
+    stage: [run(sh`count-updates`, { capture: 'updates' })],
+    skip: (ctx) => (ctx.facts.updates === '0' ? 'no pending updates' : undefined),
+  });
+  for (const t of f.targets) {
+    (t.transport as unknown as { handler: CommandHandler }).handler = (host, cmd) => (cmd === 'count-updates' ? { stdout: host === 'b' ? '3\n' : '0\n' } : {});
+  }
+  const { result } = await roll(f, {}, skipping);
+  assert.equal(result.status, 'succeeded');
+  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'skipped'], ['c', 'skipped'], ['b', 'deployed']]);
+  assert.equal(result.summary.hosts[2]!.facts?.updates, '3');
+  assert.deepEqual(f.lb.log.filter((l) => l.startsWith('startDrain')), ['startDrain b']);
+});
+
+test('no batch starts after the maintenance window ends, and the run says what was left', async () => {
+  const f = fleet(['a', 'b', 'c']);
+  const { result } = await roll(f, { windowEndsAt: Date.now() - 1 });
+  assert.equal(result.status, 'incomplete');
+  assert.equal(result.summary.error, 'the maintenance window ended; not started: a, b, c');
+  assert.equal(f.lb.maxOut, 0);
+});
