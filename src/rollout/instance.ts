@@ -1,4 +1,4 @@
-import type { EventBus, HostSummary, InstanceState } from '../events.js';
+import type { EventBus, HostSummary } from '../events.js';
 import type { Check } from '../health/check.js';
 import { waitUntilHealthy } from '../health/wait.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
@@ -6,6 +6,7 @@ import type { Playbook, StepContext } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
 import type { Transport } from '../transport/transport.js';
 import { DeadlineError } from '../util/deadline.js';
+import type { InstanceTracker } from './tracker.js';
 
 export interface Target {
   name: string;
@@ -28,31 +29,6 @@ export interface InstanceSignals {
   graceful: AbortSignal;
   /** Second Ctrl-C: stop waiting at once. */
   hard: AbortSignal;
-}
-
-/**
- * Tracks every instance's state so the run can always say which instances are out of the
- * load balancer, including after a hard interrupt.
- */
-export class InstanceTracker {
-  private readonly states = new Map<string, InstanceState>();
-
-  constructor(private readonly bus: EventBus) {}
-
-  set(host: string, to: InstanceState): void {
-    const from = this.states.get(host) ?? 'in-service';
-    if (from === to) return;
-    this.states.set(host, to);
-    this.bus.emit({ type: 'instance.state', host, from, to });
-  }
-
-  get(host: string): InstanceState {
-    return this.states.get(host) ?? 'in-service';
-  }
-
-  outOfRotation(): string[] {
-    return [...this.states].filter(([, state]) => state !== 'in-service' && state !== 'reloading').map(([host]) => host);
-  }
 }
 
 function describe(error: unknown): string {
@@ -97,8 +73,9 @@ export async function rollInstance(
     return { host, outcome, outOfRotationMs, timeToHealthyMs, ...(error ? { error } : {}), facts: { ...target.ctx.facts } };
   };
 
+  if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
   // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
-  tracker.set(host, 'draining');
+  await tracker.set(host, 'draining');
   try {
     await lb.startDrain(target.lbName);
     const drainStarted = performance.now();
@@ -115,10 +92,10 @@ export async function rollInstance(
     }
     bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
     await lb.takeOut(target.lbName);
-    tracker.set(host, 'out');
+    await tracker.set(host, 'out');
   } catch (error) {
     // The load balancer could not be driven: its view is unknown, so the instance counts as out (fail closed).
-    tracker.set(host, 'failed-out');
+    await tracker.set(host, 'failed-out');
     return summary('failed-out', 0, `${host}: could not take it out of the load balancer: ${describe(error)}`);
   }
 
@@ -128,9 +105,9 @@ export async function rollInstance(
     return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'not-started');
   }
   try {
-    tracker.set(host, 'activating');
+    await tracker.set(host, 'activating');
     await runPhase(playbook.activate, phaseOptions('activate'));
-    tracker.set(host, 'verifying');
+    await tracker.set(host, 'verifying');
     await runPhase(playbook.verify, phaseOptions('verify'));
     await checkHealth(target, bus, settings, signals);
   } catch (error) {
@@ -139,17 +116,17 @@ export async function rollInstance(
   }
   if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'deployed');
   if (signals.hard.aborted) {
-    tracker.set(host, 'failed-out');
+    await tracker.set(host, 'failed-out');
     return summary('failed-out', 0, failure);
   }
 
-  tracker.set(host, 'rolling-back');
+  await tracker.set(host, 'rolling-back');
   try {
     await runPhase(playbook.rollback, phaseOptions('rollback'));
-    tracker.set(host, 'verifying');
+    await tracker.set(host, 'verifying');
     await checkHealth(target, bus, settings, signals);
   } catch (rollbackError) {
-    tracker.set(host, 'failed-out');
+    await tracker.set(host, 'failed-out');
     return summary('failed-out', 0, `${failure}\nrollback did not bring it back healthy: ${describe(rollbackError)}`);
   }
   return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure);
@@ -177,17 +154,17 @@ async function putBack(
   error?: string,
 ): Promise<HostSummary> {
   const host = target.name;
-  tracker.set(host, 'registering');
+  await tracker.set(host, 'registering');
   const registering = performance.now();
   try {
     await lb.putBack(target.lbName);
     await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
   } catch (lbError) {
-    tracker.set(host, 'failed-out');
+    await tracker.set(host, 'failed-out');
     return summary('failed-out', 0, [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n'));
   }
   const timeToHealthyMs = performance.now() - registering;
   bus.emit({ type: 'lb.healthy', host, durationMs: timeToHealthyMs });
-  tracker.set(host, 'in-service');
+  await tracker.set(host, 'in-service');
   return summary(outcome, timeToHealthyMs, error);
 }

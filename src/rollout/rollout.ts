@@ -4,7 +4,8 @@ import type { LoadBalancer, MemberState } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
 import { pollUntil, DeadlineError } from '../util/deadline.js';
-import { InstanceTracker, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
+import { rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
+import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { waitUntilHealthy } from '../health/wait.js';
 
@@ -29,6 +30,8 @@ export interface RolloutInput {
   signals: InstanceSignals;
   /** Shown on a hard interrupt: how to put the listed instances back. */
   restoreCommand: (hosts: string[]) => string;
+  /** The journal: every transition is written before it is acted on. */
+  record?: TransitionRecorder;
 }
 
 export interface RolloutResult {
@@ -69,7 +72,7 @@ export function capacityRefusal(total: number, floor: number, breaching: Planned
 
 export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const { targets, playbook, lb, bus, settings, signals } = input;
-  const tracker = new InstanceTracker(bus);
+  const tracker = new InstanceTracker(bus, input.record);
   const results: HostSummary[] = [];
   const { batches, floor, reloadInPlace } = planRollout(input);
   const allNames = targets.map((t) => t.lbName);
@@ -150,6 +153,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
     failures += failedHosts.length;
     if (signals.graceful.aborted) return finish('interrupted', 'interrupted; the instances in flight were finished and put back');
+    if (tracker.journalError) return finish('failed', tracker.journalError);
     if (failures > settings.maxFailures) {
       const detail = failedHosts.map((o) => o.error ?? o.host).join('\n');
       const what = batch.canary ? 'the canary failed' : `${failures} instance(s) failed (maxFailures ${settings.maxFailures})`;
@@ -214,7 +218,7 @@ async function reloadTargetInPlace(
   signals: InstanceSignals,
 ): Promise<HostSummary> {
   const started = performance.now();
-  tracker.set(target.name, 'reloading');
+  await tracker.set(target.name, 'reloading');
   try {
     await runPhase(playbook.gracefulReload ?? [], {
       phase: 'reload',
@@ -233,12 +237,12 @@ async function reloadTargetInPlace(
     });
     await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
   } catch (error) {
-    tracker.set(target.name, 'in-service');
+    await tracker.set(target.name, 'in-service');
     const message = `${target.name}: in-place reload failed (it never left the load balancer): ${(error as Error).message}`;
     bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, durationMs: performance.now() - started, error: message });
     return { host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, timeToHealthyMs: 0, error: message };
   }
-  tracker.set(target.name, 'in-service');
+  await tracker.set(target.name, 'in-service');
   bus.emit({ type: 'instance.finished', host: target.name, outcome: 'reloaded', outOfRotationMs: 0, durationMs: performance.now() - started });
   return { host: target.name, outcome: 'reloaded', outOfRotationMs: 0, timeToHealthyMs: performance.now() - started };
 }

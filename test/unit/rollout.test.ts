@@ -214,3 +214,62 @@ test('no batch starts after the maintenance window ends, and the run says what w
   assert.equal(result.summary.error, 'the maintenance window ended; not started: a, b, c');
   assert.equal(f.lb.maxOut, 0);
 });
+
+test('every transition is journaled before the load balancer is touched, and after it answered', async () => {
+  const f = fleet(['a', 'b']);
+  const order: string[] = [];
+  const lbLog = f.lb.log;
+  const push = lbLog.push.bind(lbLog);
+  lbLog.push = (...items: string[]) => {
+    order.push(...items.map((i) => `lb ${i}`));
+    return push(...items);
+  };
+  const result = await runRollout({
+    targets: f.targets,
+    playbook,
+    lb: f.lb,
+    bus: new EventBus('t'),
+    settings,
+    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
+    restoreCommand: () => '',
+    record: async (t) => {
+      order.push(`journal ${t.host} ${t.to}`);
+    },
+  });
+  assert.equal(result.status, 'succeeded');
+  const a = order.filter((line) => / a( |$)/.test(line));
+  assert.deepEqual(a, [
+    'journal a draining',
+    'lb startDrain a',
+    'lb waitDrained a',
+    'lb takeOut a',
+    'journal a out',
+    'journal a activating',
+    'journal a verifying',
+    'journal a registering',
+    'lb putBack a',
+    'lb waitHealthy a',
+    'journal a in-service',
+  ]);
+});
+
+test('a journal that cannot be written stops the rollout before anything else is taken out', async () => {
+  const f = fleet(['a', 'b', 'c']);
+  let writes = 0;
+  const result = await runRollout({
+    targets: f.targets,
+    playbook,
+    lb: f.lb,
+    bus: new EventBus('t'),
+    settings,
+    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
+    restoreCommand: () => '',
+    record: async () => {
+      if (++writes > 2) throw new Error('ENOSPC: no space left on device');
+    },
+  });
+  assert.equal(result.status, 'failed');
+  assert.match(result.summary.error!, /the journal could not be written \(ENOSPC: no space left on device\); no further instance is taken out/);
+  assert.deepEqual(f.lb.log.filter((l) => l.startsWith('startDrain')), ['startDrain a'], 'only the instance already in flight was touched');
+  assert.equal(f.lb.admin.get('a'), 'ready', 'the instance in flight was still put back');
+});
