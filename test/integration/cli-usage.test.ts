@@ -1,0 +1,148 @@
+/**
+ * What `ship` refuses before it touches anything, through the real CLI (a subprocess) next to a
+ * real fleet (two hosts of sshd + app behind HAProxy): invalid configs and bad flags exit 2 with
+ * a message naming the file and field or the flag; a fleet of one is refused with the numbers
+ * (exit 3); `ship plan` and `--dry-run` print the batches and steps and exit 0. None of them may
+ * open an SSH connection, which every host's sshd log would show.
+ *
+ * Nothing here changes the fleet, so the runs of each group go side by side.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
+import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
+import { fleetConfig, startFleet, type Fleet } from '../fleet/fleet.js';
+import { runShip, type ShipRun } from '../support/cli.js';
+
+let fleet: Fleet;
+let config: string;
+let artifact: string;
+let connectionsBefore: number;
+
+before(async () => {
+  fleet = await startFleet({ hosts: 2 });
+  config = await fleet.writeConfig({ rollout: { healthyTimeout: '3s', drainTimeout: '2s' } });
+  artifact = await fleet.artifact('v2');
+  connectionsBefore = await sshConnections();
+});
+after(async () => {
+  await fleet?.stop();
+});
+
+/** Authenticated SSH connections so far, over every host. */
+async function sshConnections(): Promise<number> {
+  const counts = await Promise.all(fleet.hosts.map((h) => h.sshd.acceptedConnections()));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function assertNoSshConnection(run: ShipRun): Promise<void> {
+  assert.equal(await sshConnections(), connectionsBefore, `ship opened an SSH connection:\n${describeRun(run)}`);
+}
+
+function describeRun(run: ShipRun): string {
+  return `exit ${run.code}\nstderr:\n${run.stderr}\nstdout:\n${run.stdout.slice(-3000)}`;
+}
+
+/** Writes a config for the fleet after `edit` changed the plain object; returns its path. */
+async function writeEdited(name: string, edit: (config: Record<string, any>) => void): Promise<string> {
+  const object = fleetConfig(fleet, { rollout: { healthyTimeout: '3s', drainTimeout: '2s' } }) as Record<string, any>;
+  edit(object);
+  const path = join(fleet.dir, name);
+  await writeFile(path, `export default ${JSON.stringify(object, null, 2)};\n`);
+  return path;
+}
+
+const deployArgs = (configPath: string) => ['deploy', '--config', configPath, '--version', 'v2', '--artifact', artifact];
+
+describe('an invalid config exits 2 naming the file and the field path, and touches nothing', { concurrency: true }, () => {
+  const cases: Array<{ what: string; file: string; edit: (c: Record<string, any>) => void; expect: string }> = [
+    { what: 'an unknown key', file: 'unknown-key.config.ts', edit: (c) => (c.rollout.drainTimout = '5s'), expect: 'rollout.drainTimout: unknown field' },
+    {
+      what: 'a bad duration',
+      file: 'bad-duration.config.ts',
+      edit: (c) => (c.health.http.interval = 'fast'),
+      expect: `health.http.interval: expected a duration like '500ms', '30s' or '2m', got "fast"`,
+    },
+    { what: 'a missing field', file: 'missing-field.config.ts', edit: (c) => delete c.hosts[1].address, expect: 'hosts[1].address: required' },
+  ];
+  for (const { what, file, edit, expect } of cases) {
+    test(what, async () => {
+      const path = await writeEdited(file, edit);
+      const run = await runShip(deployArgs(path));
+      assert.equal(run.code, 2, describeRun(run));
+      assert.ok(run.stderr.includes(`${path}: invalid config`), `the message must name the file:\n${run.stderr}`);
+      assert.ok(run.stderr.includes(expect), `the message must name the field and the cause (${expect}):\n${run.stderr}`);
+      await assertNoSshConnection(run);
+    });
+  }
+});
+
+describe('bad flags and arguments exit 2 with a message naming the flag, and touch nothing', { concurrency: true }, () => {
+  const cases: Array<{ what: string; args: () => string[]; expect: RegExp }> = [
+    { what: 'an unknown flag', args: () => [...deployArgs(config), '--batch-szie', '2'], expect: /Unknown arguments?: batch-szie\b/ },
+    { what: '--batch-size abc', args: () => [...deployArgs(config), '--batch-size', 'abc'], expect: /--batch-size "abc": expected a positive count or a percentage like '25%'/ },
+    { what: 'a missing --version', args: () => ['deploy', '--config', config, '--artifact', artifact], expect: /needs --version/ },
+    { what: 'an --artifact that does not exist', args: () => ['deploy', '--config', config, '--version', 'v2', '--artifact', join(fleet.dir, 'no-such.tgz')], expect: /--artifact \S*no-such\.tgz: no such file/ },
+    { what: '--hosts naming an unknown host', args: () => [...deployArgs(config), '--hosts', 'web1,web9'], expect: /--hosts: unknown host\(s\) web9; the config \(\S+\) has web1, web2/ },
+    { what: 'a --version with /', args: () => ['deploy', '--config', config, '--version', '../../etc', '--artifact', artifact], expect: /--version "\.\.\/\.\.\/etc": use letters, digits/ },
+    { what: 'a --version with ;', args: () => ['deploy', '--config', config, '--version', 'v2;reboot', '--artifact', artifact], expect: /--version "v2;reboot": use letters, digits/ },
+  ];
+  for (const { what, args, expect } of cases) {
+    test(what, async () => {
+      const run = await runShip(args());
+      assert.equal(run.code, 2, describeRun(run));
+      assert.match(run.stderr, expect);
+      await assertNoSshConnection(run);
+    });
+  }
+});
+
+describe('a fleet of one and plans', { concurrency: true }, () => {
+  test('a fleet of one is refused with the numbers (exit 3) and never drained', async () => {
+    const one = await writeEdited('one-host.config.ts', (c) => (c.hosts = c.hosts.slice(0, 1)));
+    const run = await runShip([...deployArgs(one), '--json']);
+    assert.equal(run.code, 3, describeRun(run));
+    const end = run.events.find((e) => e.type === 'run.finished');
+    assert.ok(end && end.type === 'run.finished', describeRun(run));
+    assert.equal(end.status, 'refused');
+    assert.match(end.summary.error ?? '', /capacity plan: taking out 1 of 1 instance\(s\) \(web1\) would leave 0 in service, below the floor of 1/);
+    assert.match(end.summary.error ?? '', /A fleet of one is never drained/);
+    assert.equal(run.events.some((e) => e.type === 'instance.state'), false);
+    await assertNoSshConnection(run);
+    const lb = new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)] });
+    try {
+      assert.deepEqual((await lb.members(['web1'])).map((m) => m.inService), [true]);
+    } finally {
+      await lb.close();
+    }
+  });
+
+  test('ship plan prints the batches and the steps, changes nothing, exit 0', async () => {
+    const run = await runShip(['plan', '--config', config, '--version', 'v2', '--artifact', artifact]);
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stdout, /batch 1 \(canary\): web1\n.*batch 2: web2\n/);
+    assert.match(run.stdout, /stage: remember current release → upload artifact → unpack release → prune old releases/);
+    assert.match(run.stdout, /activate: switch current → restart/);
+    assert.match(run.stdout, /rollback: switch back → restart/);
+    assert.match(run.stdout, /plan only, nothing changed/);
+    await assertNoSshConnection(run);
+  });
+
+  test('deploy --dry-run is the same plan, as events with --json', async () => {
+    const run = await runShip([...deployArgs(config), '--dry-run', '--json', '--batch-size', '50%']);
+    assert.equal(run.code, 0, describeRun(run));
+    const plan = run.events.find((e) => e.type === 'plan');
+    assert.ok(plan && plan.type === 'plan', describeRun(run));
+    assert.deepEqual(plan.batches, [
+      { hosts: ['web1'], canary: true },
+      { hosts: ['web2'], canary: false },
+    ]);
+    assert.deepEqual(plan.phases.activate, ['switch current', 'restart']);
+    const end = run.events.find((e) => e.type === 'run.finished');
+    assert.ok(end && end.type === 'run.finished' && end.status === 'planned');
+    assert.equal(run.events.some((e) => e.type === 'preflight.check' || e.type === 'instance.state' || e.type === 'stage.started'), false);
+    await assertNoSshConnection(run);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Ctrl-C during a real rollout (`ship deploy --json` as a subprocess, four hosts of sshd + app
+ * behind HAProxy). Once: the instance in flight is finished and put back, no new batch starts,
+ * exit 130. Twice: ship stops at once and names exactly the instances out of the load balancer
+ * and the `ship restore` command, and that command puts them back. HAProxy's runtime API is the
+ * judge of what is in or out.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execa, type ResultPromise } from 'execa';
+import { randomInt } from 'node:crypto';
+import { readlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ShipEvent } from '../../src/events.js';
+import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
+import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
+import { quote } from '../../src/shell/sh.js';
+import { restartApp, unpackRelease } from '../fleet/app/app.js';
+import { startFleet, type Fleet, type FleetHost } from '../fleet/fleet.js';
+import { finished, REPO_ROOT, startShip, type ShipRun } from '../support/cli.js';
+
+const BASELINE = 'v1';
+
+let fleet: Fleet;
+
+before(async () => {
+  fleet = await startFleet({ hosts: 4, version: BASELINE });
+});
+after(async () => {
+  await fleet?.stop();
+});
+beforeEach(async () => {
+  await resetFleet();
+});
+
+const names = () => fleet.hosts.map((h) => h.name);
+
+function haproxy(): HaproxyLoadBalancer {
+  return new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)], pollIntervalMs: 20 });
+}
+
+/** Hosts HAProxy does not send traffic to (not UP, or in drain/maintenance), with their status. */
+async function outOfHaproxy(): Promise<string[]> {
+  const lb = haproxy();
+  try {
+    return (await lb.members(names())).filter((m) => !m.inService).map((m) => `${m.name} (${m.detail})`);
+  } finally {
+    await lb.close();
+  }
+}
+
+async function versionOf(host: FleetHost): Promise<string> {
+  const response = await fetch(host.appUrl);
+  return ((await response.json()) as { version: string }).version;
+}
+
+/** Whatever the previous test left: every host runs the baseline release and is in service. */
+async function resetFleet(): Promise<void> {
+  const artifact = await fleet.artifact(BASELINE);
+  await Promise.all(
+    fleet.hosts.map(async (host) => {
+      const serving = await versionOf(host).catch(() => 'down');
+      if (serving === BASELINE && basename(await readlink(join(host.appDir, 'current'))) === BASELINE) return;
+      await unpackRelease(host.appDir, artifact, BASELINE);
+      await restartApp(host.appDir);
+    }),
+  );
+  const lb = haproxy();
+  try {
+    for (const member of await lb.members(names())) if (!member.inService) await lb.putBack(member.name);
+    await Promise.all(names().map((name) => lb.waitHealthy(name, { deadlineMs: 5_000 })));
+  } finally {
+    await lb.close();
+  }
+}
+
+/** Writes a config whose restart command first sleeps, so a Ctrl-C reliably lands while an instance is activating. */
+function slowRestartConfig(name: string, sleepSeconds: string): Promise<string> {
+  return fleet.writeConfig(
+    {
+      rollout: { healthyTimeout: '3s', drainTimeout: '2s' },
+      hosts: fleet.hosts.map((h) => ({
+        name: h.name,
+        address: h.address,
+        vars: { appDir: h.appDir, restart: `sleep ${sleepSeconds}; sh ${quote(`${h.appDir}/restart.sh`)} ${quote(h.appDir)}` },
+      })),
+    },
+    name,
+  );
+}
+
+/** Calls `onEvent` with each NDJSON event as the child prints it. */
+function watchEvents(child: ResultPromise, onEvent: (event: ShipEvent) => void): void {
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('{')) onEvent(JSON.parse(line) as ShipEvent);
+  });
+}
+
+function describeRun(run: ShipRun): string {
+  return `exit ${run.code}\nstderr:\n${run.stderr}\nstdout (end):\n${run.stdout.slice(-4000)}`;
+}
+
+function maxOutAtOnce(events: ShipEvent[]): number {
+  let out = 0;
+  let max = 0;
+  for (const event of events) {
+    if (event.type !== 'instance.state') continue;
+    if (event.from === 'in-service') out++;
+    if (event.to === 'in-service') out--;
+    max = Math.max(max, out);
+  }
+  return max;
+}
+
+test('one Ctrl-C: the instance in flight is finished and put back, no new batch starts, exit 130', async () => {
+  const version = 'v2';
+  const config = await slowRestartConfig('interrupt-once.config.ts', '1');
+  const canary = fleet.hosts[0]!;
+  const child = startShip(['deploy', '--config', config, '--version', version, '--artifact', await fleet.artifact(version), '--json']);
+  let interrupted = false;
+  watchEvents(child, (event) => {
+    if (!interrupted && event.type === 'instance.state' && event.host === canary.name && event.to === 'activating') {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  const run = await finished(child);
+
+  assert.ok(interrupted, `the run never reached activation:\n${describeRun(run)}`);
+  assert.equal(run.code, 130, describeRun(run));
+  assert.match(run.stderr, /SIGINT: finishing the instances in flight and putting them back/);
+  const end = run.events.find((e) => e.type === 'run.finished');
+  assert.ok(end && end.type === 'run.finished', describeRun(run));
+  assert.equal(end.status, 'interrupted');
+  assert.deepEqual(
+    end.summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web1', 'deployed'],
+      ['web2', 'not-started'],
+      ['web3', 'not-started'],
+      ['web4', 'not-started'],
+    ],
+  );
+  assert.deepEqual(end.summary.outOfRotation, []);
+  assert.equal(run.events.filter((e) => e.type === 'batch.started').length, 1, 'no batch may start after the Ctrl-C');
+  assert.deepEqual([...new Set(run.events.flatMap((e) => (e.type === 'instance.state' ? [e.host] : [])))], [canary.name]);
+  assert.ok(maxOutAtOnce(run.events) <= 1);
+  assert.deepEqual(await outOfHaproxy(), [], 'every instance must be UP/ready in HAProxy');
+  assert.equal(await versionOf(canary), version, 'the instance in flight finished its deploy');
+  for (const host of fleet.hosts.slice(1)) assert.equal(await versionOf(host), BASELINE);
+});
+
+test('two Ctrl-C: stops at once, names exactly the instances out of the load balancer and the restore command, which puts them back', async () => {
+  const version = 'v3';
+  // A duration no other process on this machine uses, so pgrep finds only ours.
+  const sleepSeconds = `3.${randomInt(100_000, 999_999)}`;
+  const config = await slowRestartConfig('interrupt-twice.config.ts', sleepSeconds);
+  const canary = fleet.hosts[0]!;
+  const child = startShip(['deploy', '--config', config, '--version', version, '--artifact', await fleet.artifact(version), '--json']);
+  let secondAt: number | undefined;
+  watchEvents(child, (event) => {
+    if (secondAt === undefined && event.type === 'instance.state' && event.host === canary.name && event.to === 'activating') {
+      secondAt = 0;
+      child.kill('SIGINT');
+      setTimeout(() => {
+        secondAt = performance.now();
+        child.kill('SIGINT');
+      }, 200);
+    }
+  });
+  const run = await finished(child);
+  const exitedAfterMs = performance.now() - (secondAt ?? Number.NaN);
+
+  assert.ok(secondAt, `the second Ctrl-C was never sent:\n${describeRun(run)}`);
+  assert.equal(run.code, 130, describeRun(run));
+  assert.ok(exitedAfterMs < 4_000, `ship took ${Math.round(exitedAfterMs)}ms to stop after the second Ctrl-C`);
+  const out = await outOfHaproxy();
+  assert.deepEqual(out.map((entry) => entry.split(' ')[0]), [canary.name], `HAProxy has out: ${out.join(', ')}`);
+  const listed = /Out of the load balancer: ([^\n]*)/.exec(run.stderr);
+  assert.ok(listed, `stderr must list the instances out of the load balancer:\n${run.stderr}`);
+  assert.deepEqual(listed[1]!.split(', '), [canary.name]);
+  const restoreCommand = /put them back with: (ship restore [^\n]*)/.exec(run.stderr)?.[1];
+  assert.ok(restoreCommand, `stderr must give the restore command:\n${run.stderr}`);
+  const end = run.events.find((e) => e.type === 'run.finished');
+  assert.ok(end && end.type === 'run.finished', `the run must still end with its summary:\n${describeRun(run)}`);
+  assert.equal(end.status, 'interrupted');
+  assert.deepEqual(end.summary.outOfRotation, [canary.name]);
+  assert.equal(run.events.filter((e) => e.type === 'batch.started').length, 1, 'no batch may start after the Ctrl-C');
+  const left = await execa('pgrep', ['-f', `sleep ${sleepSeconds}`], { reject: false });
+  assert.equal(left.exitCode, 1, `the interrupted restart still runs on the host (pids ${left.stdout.trim()})`);
+
+  // The printed command, run as a user would paste it into a shell, with `ship` being this checkout's CLI.
+  const ship = `ship() { ${quote(process.execPath)} --import tsx ${quote(join(REPO_ROOT, 'src', 'cli', 'main.ts'))} "$@"; }`;
+  const restored = await execa('sh', ['-c', `${ship}; ${restoreCommand}`], { cwd: REPO_ROOT, reject: false, env: { CI: 'true' } });
+  assert.equal(restored.exitCode, 0, `${restoreCommand} failed:\n${restored.stderr}\n${restored.stdout}`);
+  assert.deepEqual(await outOfHaproxy(), [], 'after the restore every instance must be UP/ready in HAProxy');
+});
