@@ -78,7 +78,7 @@ const KNOWN: Benchmark[] = [
       const settings = r.settings as Json;
       const row = (label: string, key: string) => `| ${label} | ${ms(ship[key])} | ${ms(floor[key])} |`;
       return [
-        'Where a host\'s time out of rotation goes (medians per phase; the phases\' medians need not add up to the total\'s):',
+        "Where a host's time out of rotation goes (each phase's median taken on its own, so they need not add up exactly to the median total):",
         '',
         '| phase | ship | floor |',
         '| --- | --- | --- |',
