@@ -178,6 +178,38 @@ const stateSchema = z.discriminatedUnion('store', [
   z.strictObject({ store: z.literal('postgres'), url: secret() }),
 ]);
 
+const notifyTriggers = ['start', 'success', 'failure', 'abort'] as const;
+
+/**
+ * Where to tell people about a run. Every URL, key, secret and header value is a secret: it is
+ * registered for redaction and never appears in an error or event.
+ */
+const notifySchema = z.strictObject({
+  slack: z.strictObject({ webhookUrl: secret() }).optional(),
+  pagerduty: z
+    .strictObject({
+      routingKey: secret(),
+      severity: z.enum(['critical', 'error', 'warning', 'info']).default('error'),
+      /** The Events API v2 endpoint; the EU service region uses https://events.eu.pagerduty.com/v2/enqueue. */
+      url: z.string().url().default('https://events.pagerduty.com/v2/enqueue'),
+    })
+    .optional(),
+  webhook: z
+    .strictObject({
+      url: secret(),
+      /** Signs every body with HMAC-SHA256 (header X-Ship-Signature) so the receiver can verify it came from ship. */
+      secret: secret().optional(),
+      headers: z.record(z.string().min(1), secret()).optional(),
+    })
+    .optional(),
+  on: z.array(z.enum(notifyTriggers)).min(1).default([...notifyTriggers]),
+  /** Bound on one attempt; a notifier never holds up a rollout. */
+  timeout: duration.default(5_000),
+  retries: z.number().int().min(0).max(5).default(2),
+  /** Absolute URL of docs/runbook.md (e.g. on your Git host), so links in notifications open from a phone. */
+  runbookUrl: z.string().url().optional(),
+});
+
 export const configSchema = z
   .strictObject({
     app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'app names are letters, digits, ., _ and -' }),
@@ -192,6 +224,7 @@ export const configSchema = z
     playbooks: z.record(z.string(), z.string().min(1)).default({}),
     database: databaseSchema.optional(),
     state: stateSchema.default({ store: 'file', path: '.ship' }),
+    notify: notifySchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -217,3 +250,5 @@ export type RolloutConfig = z.output<typeof rolloutSchema>;
 export type LoadBalancerConfig = ShipConfig['loadBalancer'];
 export type SshConfig = z.output<typeof sshSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
+export type NotifyConfig = z.output<typeof notifySchema>;
+export type NotifyTrigger = (typeof notifyTriggers)[number];
