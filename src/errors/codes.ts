@@ -1,0 +1,218 @@
+/**
+ * Stable error codes: every failure a user can meet has one, and docs/runbook.md has a section
+ * for each (what it means, what ship already did, what to do next). Codes are never renumbered
+ * or reused; a retired code keeps its runbook section. test/unit/error-codes.test.ts fails when
+ * the catalogue and the runbook disagree.
+ *
+ * Classification looks at error objects, not messages. The error classes are imported as types
+ * only and recognised by their `name`, so classifying an error never loads the AWS SDK or the
+ * PostgreSQL driver, and works on errors from another copy of a module.
+ */
+import type { AwsError } from '../aws/errors.js';
+import type { LoadBalancerError } from '../lb/load-balancer.js';
+import type { LockHeldError } from '../journal/state-store.js';
+import type { StepFailedError } from '../playbook/runner.js';
+import type { PreflightRefused } from '../preflight/preflight.js';
+import type { CapacityError } from '../rollout/rollout.js';
+import type { TransportError } from '../transport/transport.js';
+import type { DeadlineError } from '../util/deadline.js';
+
+export interface ErrorCodeInfo {
+  readonly code: string;
+  readonly title: string;
+}
+
+const catalogue = {
+  configInvalid: { code: 'SHIP-E001', title: 'Invalid config' },
+  usage: { code: 'SHIP-E002', title: 'Invalid flags or arguments' },
+  playbookInvalid: { code: 'SHIP-E003', title: 'Playbook cannot be loaded' },
+  playbookVarsMissing: { code: 'SHIP-E004', title: 'Playbook variables missing' },
+  capacityPlanRefused: { code: 'SHIP-E005', title: 'A batch would breach the capacity floor' },
+  hostUnreachable: { code: 'SHIP-E006', title: 'Host unreachable' },
+  hostKeyRejected: { code: 'SHIP-E007', title: 'Host key unknown or changed' },
+  sshAuthFailed: { code: 'SHIP-E008', title: 'SSH authentication failed' },
+  loadBalancerUnusable: { code: 'SHIP-E009', title: 'Load balancer unreachable or refused a command' },
+  databaseCheckFailed: { code: 'SHIP-E010', title: 'Database pre-flight failed' },
+  migrationRefused: { code: 'SHIP-E011', title: 'A pending migration would break the running code' },
+  lockHeld: { code: 'SHIP-E012', title: 'Another run holds the deploy lock' },
+  stageFailed: { code: 'SHIP-E013', title: 'Staging failed before any instance left' },
+  stepFailed: { code: 'SHIP-E014', title: 'A step failed on an instance' },
+  healthCheckTimeout: { code: 'SHIP-E015', title: 'Health check did not pass in time' },
+  lbHealthTimeout: { code: 'SHIP-E016', title: 'Load balancer did not report the instance healthy' },
+  drainTimeout: { code: 'SHIP-E017', title: 'Drain deadline passed' },
+  capacityFloor: { code: 'SHIP-E018', title: 'Capacity floor stopped the rollout' },
+  rollbackFailed: { code: 'SHIP-E019', title: 'Rollback failed and the instance is left out' },
+  reloadFailed: { code: 'SHIP-E020', title: 'In-place reload failed' },
+  commandTimeout: { code: 'SHIP-E021', title: 'Command timed out on a host' },
+  connectionLost: { code: 'SHIP-E022', title: 'SSH connection lost or upload failed' },
+  awsCredentials: { code: 'SHIP-E023', title: 'AWS credentials missing, expired or rejected' },
+  awsPermissions: { code: 'SHIP-E024', title: 'AWS permissions missing' },
+  awsUnavailable: { code: 'SHIP-E025', title: 'AWS API throttled, failing or unreachable' },
+  awsRejected: { code: 'SHIP-E026', title: 'AWS resource not found or request rejected' },
+  inventoryFailed: { code: 'SHIP-E027', title: 'EC2 inventory failed' },
+  lintFindings: { code: 'SHIP-E028', title: 'Migration lint found errors' },
+  migrationInputUnreadable: { code: 'SHIP-E029', title: 'Migration files or git base unreadable' },
+  interrupted: { code: 'SHIP-E030', title: 'Run interrupted' },
+  windowEnded: { code: 'SHIP-E031', title: 'Maintenance window ended' },
+  notificationFailed: { code: 'SHIP-E032', title: 'Notification not delivered' },
+  preflightFailed: { code: 'SHIP-E033', title: 'Pre-flight check failed' },
+  waitTimeout: { code: 'SHIP-E034', title: 'A wait ran out of time' },
+  unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCodeName = keyof typeof catalogue;
+export type ErrorCode = (typeof catalogue)[ErrorCodeName];
+
+export const ERROR_CODES: { readonly [K in ErrorCodeName]: (typeof catalogue)[K] } = catalogue;
+
+/** Every code, in catalogue order. */
+export const ALL_ERROR_CODES: readonly ErrorCode[] = Object.values(catalogue);
+
+/**
+ * The anchor GitHub (and most Markdown renderers) give the runbook heading `## <code> <title>`:
+ * lower case, punctuation dropped, spaces to hyphens.
+ */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+export function runbookAnchor(code: ErrorCodeInfo): string {
+  return headingAnchor(`${code.code} ${code.title}`);
+}
+
+export const RUNBOOK_PATH = 'docs/runbook.md';
+/** Absolute URL of docs/runbook.md (a Git host's page), for links that must open outside the repository. */
+export const RUNBOOK_URL_ENV = 'SHIP_RUNBOOK_URL';
+
+/** A link to the code's runbook section: relative to the repository unless a base URL is given or set in SHIP_RUNBOOK_URL. */
+export function runbookLink(code: ErrorCodeInfo, base: string | undefined = process.env[RUNBOOK_URL_ENV]): string {
+  return `${base || RUNBOOK_PATH}#${runbookAnchor(code)}`;
+}
+
+/** One line for terminals and notifications: `SHIP-E015 Health check did not pass in time: docs/runbook.md#...`. */
+export function describeCode(code: ErrorCodeInfo, base?: string): string {
+  return `${code.code} ${code.title}: ${runbookLink(code, base)}`;
+}
+
+/** The pre-flight checks by name (src/commands/deploy.ts, src/preflight/database-checks.ts). */
+const PREFLIGHT_CHECK_CODES: Record<string, ErrorCode> = {
+  'playbook variables': catalogue.playbookVarsMissing,
+  'capacity plan': catalogue.capacityPlanRefused,
+  connectivity: catalogue.hostUnreachable,
+  'host keys': catalogue.hostKeyRejected,
+  'load balancer': catalogue.loadBalancerUnusable,
+  database: catalogue.databaseCheckFailed,
+  replicas: catalogue.databaseCheckFailed,
+  migrations: catalogue.migrationRefused,
+  lock: catalogue.lockHeld,
+  capacity: catalogue.capacityPlanRefused,
+};
+
+const TRANSPORT_CODES: Record<TransportError['kind'], ErrorCode> = {
+  connect: catalogue.hostUnreachable,
+  'host-key': catalogue.hostKeyRejected,
+  auth: catalogue.sshAuthFailed,
+  timeout: catalogue.commandTimeout,
+  exec: catalogue.connectionLost,
+  upload: catalogue.connectionLost,
+  closed: catalogue.connectionLost,
+};
+
+const AWS_CODES: Record<AwsError['kind'], ErrorCode> = {
+  credentials: catalogue.awsCredentials,
+  permissions: catalogue.awsPermissions,
+  throttled: catalogue.awsUnavailable,
+  unavailable: catalogue.awsUnavailable,
+  network: catalogue.awsUnavailable,
+  'not-found': catalogue.awsRejected,
+  api: catalogue.awsRejected,
+};
+
+const STEP_PHASE_CODES: Record<StepFailedError['phase'], ErrorCode> = {
+  stage: catalogue.stageFailed,
+  activate: catalogue.stepFailed,
+  verify: catalogue.stepFailed,
+  rollback: catalogue.rollbackFailed,
+  reload: catalogue.reloadFailed,
+};
+
+/**
+ * Causes a person must fix before anything else (a key, a credential): when a wrapper such as a
+ * load balancer error carries one, it names the failure. Most specific first.
+ */
+const ROOT_CAUSES: readonly ErrorCode[] = [catalogue.hostKeyRejected, catalogue.sshAuthFailed, catalogue.awsCredentials, catalogue.awsPermissions];
+
+function named<T extends Error>(error: unknown, name: string): error is T {
+  return error instanceof Error && error.name === name;
+}
+
+/** The step names the load balancers and the health wait give their deadlines (src/lb/*, src/health/wait.ts). */
+function deadlineCode(step: string): ErrorCode {
+  if (step.startsWith('health check')) return catalogue.healthCheckTimeout;
+  if (step === 'load balancer health' || step.startsWith('become healthy')) return catalogue.lbHealthTimeout;
+  if (step === 'drain' || step.startsWith('deregistration')) return catalogue.drainTimeout;
+  if (step.startsWith('capacity')) return catalogue.capacityFloor;
+  return catalogue.waitTimeout;
+}
+
+function mostSpecific(codes: ErrorCode[]): ErrorCode | undefined {
+  return ROOT_CAUSES.find((root) => codes.includes(root)) ?? codes.find((code) => code !== catalogue.unexpected);
+}
+
+/** What caused this error, when the thrower kept it: `cause`, or every error of an AggregateError. */
+function causes(error: Error): unknown[] {
+  const found: unknown[] = [];
+  if (error instanceof AggregateError) found.push(...error.errors);
+  if (error.cause !== undefined) found.push(error.cause);
+  return found;
+}
+
+function classifyOwn(error: unknown): ErrorCode | undefined {
+  if (named(error, 'ConfigError')) return catalogue.configInvalid;
+  if (named(error, 'UsageError')) return catalogue.usage;
+  if (named(error, 'PlaybookError')) return catalogue.playbookInvalid;
+  if (named<TransportError>(error, 'TransportError')) return TRANSPORT_CODES[error.kind] ?? catalogue.connectionLost;
+  if (named<AwsError>(error, 'AwsError')) return AWS_CODES[error.kind] ?? catalogue.awsRejected;
+  if (named<DeadlineError>(error, 'DeadlineError')) return deadlineCode(error.step);
+  if (named<StepFailedError>(error, 'StepFailedError')) return STEP_PHASE_CODES[error.phase] ?? catalogue.stepFailed;
+  if (named<CapacityError>(error, 'CapacityError')) return catalogue.capacityFloor;
+  if (named<LockHeldError>(error, 'LockHeldError')) return catalogue.lockHeld;
+  if (named<LoadBalancerError>(error, 'LoadBalancerError')) return catalogue.loadBalancerUnusable;
+  if (named(error, 'DatabaseCheckError')) return catalogue.databaseCheckFailed;
+  if (named(error, 'InventoryError')) return catalogue.inventoryFailed;
+  if (named(error, 'MigrationDiscoveryError') || named(error, 'GitError')) return catalogue.migrationInputUnreadable;
+  if (named<PreflightRefused>(error, 'PreflightRefused')) {
+    const check = error.failures[0]?.check;
+    return (check !== undefined ? PREFLIGHT_CHECK_CODES[check] : undefined) ?? catalogue.preflightFailed;
+  }
+  return undefined;
+}
+
+/**
+ * The code for an error a command met. Causes the thrower attached (`cause`, AggregateError)
+ * refine it: a connectivity refusal caused by a changed host key is SHIP-E007, not SHIP-E006.
+ */
+export function classifyError(error: unknown): ErrorCode {
+  return classifyWithin(error, new Set());
+}
+
+function classifyWithin(error: unknown, seen: Set<unknown>): ErrorCode {
+  if (seen.has(error)) return catalogue.unexpected;
+  seen.add(error);
+  const own = classifyOwn(error);
+  if (!(error instanceof Error)) return own ?? catalogue.unexpected;
+  const fromCauses = mostSpecific(causes(error).map((cause) => classifyWithin(cause, seen)));
+  if (fromCauses === undefined) return own ?? catalogue.unexpected;
+  // A refusal or a plain wrapper is only as specific as what caused it; any other error keeps its
+  // own code unless the cause is something a person must fix first (a key, a credential).
+  if (own === undefined || named(error, 'PreflightRefused')) return fromCauses;
+  return ROOT_CAUSES.includes(fromCauses) ? fromCauses : own;
+}
+
+export function findCode(code: string): ErrorCode | undefined {
+  return ALL_ERROR_CODES.find((entry) => entry.code === code);
+}
