@@ -395,7 +395,9 @@ test('the runtime API lost mid-rollout: the run stops non-zero and every instanc
   assert.deepEqual(notBack, [second.name]);
   assert.deepEqual(summary.outOfRotation, notBack, 'every instance taken out and not confirmed back must be reported');
   assert.equal(summary.hosts.find((h) => h.host === second.name)?.outcome, 'failed-out');
-  assert.match(summary.hosts.find((h) => h.host === second.name)?.error ?? '', /not confirmed healthy by the load balancer/);
+  const secondError = summary.hosts.find((h) => h.host === second.name)?.error ?? '';
+  assert.match(secondError, new RegExp(`^${second.name}: not confirmed healthy by the load balancer: `));
+  assert.ok(secondError.includes(fleet.runtimeApi) && secondError.includes('ECONNREFUSED'), `the error must name the runtime API and the cause: ${secondError}`);
   assert.ok(maxOutAtOnce(run.events) <= 1);
   assert.deepEqual(touchedHosts(run.events).sort(), ['web1', 'web2'], 'no batch starts once the load balancer is gone');
 });
