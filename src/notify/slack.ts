@@ -1,0 +1,51 @@
+import { registerSecret } from '../util/redact.js';
+import type { HttpRequest } from './http.js';
+import { excerpt, headline, isAbsoluteUrl } from './message.js';
+import type { Notifier, RunNotice } from './notifier.js';
+
+const ICONS = { start: ':rocket:', success: ':white_check_mark:', failure: ':rotating_light:', abort: ':warning:' } as const;
+/** Slack's limit for a section's text is 3000 characters. */
+const SECTION_LIMIT = 2900;
+
+/** Slack's mrkdwn treats &, < and > as markup. */
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The message body: `text` for notifications and old clients, `blocks` for the channel. */
+export function slackMessage(notice: RunNotice): { text: string; blocks: unknown[] } {
+  const title = `${ICONS[notice.trigger]} ${headline(notice)}`;
+  const lines: string[] = [];
+  if (notice.code) {
+    const label = `${notice.code.code} ${notice.code.title}`;
+    lines.push(isAbsoluteUrl(notice.code.runbook) ? `*Runbook:* <${notice.code.runbook}|${escape(label)}>` : `*Runbook:* ${escape(label)} (${escape(notice.code.runbook)})`);
+  }
+  if (notice.outOfRotation.length > 0) lines.push(`*Still out of the load balancer:* ${escape(notice.outOfRotation.join(', '))}`);
+  if (notice.restoreCommand && notice.outOfRotation.length > 0) lines.push(`*Put them back:* \`${escape(notice.restoreCommand)}\``);
+  if (notice.error) lines.push('```' + escape(excerpt(notice.error, 1500)) + '```');
+  const body = excerpt([`*${escape(headline(notice))}*`, ...lines].join('\n'), SECTION_LIMIT);
+  return {
+    text: title,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `${ICONS[notice.trigger]} ${body}` } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: escape(`run ${notice.runId} · ${notice.hosts.length} host(s) · ${notice.time}`) }] },
+    ],
+  };
+}
+
+/** A Slack incoming webhook. Its URL is the credential: registered as a secret, never shown. */
+export class SlackNotifier implements Notifier {
+  readonly name = 'slack';
+
+  constructor(private readonly webhookUrl: string) {
+    registerSecret(webhookUrl);
+  }
+
+  request(notice: RunNotice): HttpRequest {
+    return {
+      url: this.webhookUrl,
+      headers: { 'content-type': 'application/json', 'user-agent': 'ship' },
+      body: JSON.stringify(slackMessage(notice)),
+    };
+  }
+}
