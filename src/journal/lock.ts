@@ -1,0 +1,207 @@
+/**
+ * The per-app deploy lock as a run holds it: taken (waiting for it with `--lock-wait` when
+ * another run holds it), kept fresh by a heartbeat while the run lives, and given back at the
+ * end. A run that loses its lock (broken as stale, or heartbeats failing for so long that others
+ * may break it) is told through `lost`, so it starts no new batch.
+ */
+import { sleep } from '../util/deadline.js';
+import { formatDuration } from '../util/duration.js';
+import { LockHeldError, type Actor, type LockHolder, type StateStore } from './state-store.js';
+
+/** A lock whose heartbeat is older than this is stale and may be broken. */
+export const DEFAULT_STALE_AFTER_MS = 30_000;
+/** Several heartbeats fit in one stale age, so one slow write never makes a live lock look dead. */
+const HEARTBEATS_PER_STALE_AGE = 4;
+const MAX_HEARTBEAT_INTERVAL_MS = 5_000;
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+/** What the stores report about a lock: its holder and, judged by the store's clock, its age. */
+export interface LockStatus extends LockHolder {
+  /** The stale age the holder chose when it took the lock (it heartbeats well within it). */
+  staleAfterMs: number;
+  heartbeatAgeMs: number;
+  stale: boolean;
+}
+
+/** A lock broken with `ship unlock`, as recorded by the store. */
+export interface LockBreak {
+  app: string;
+  holder: LockHolder;
+  by: Actor;
+  reason: string;
+  brokenAt: string;
+  heartbeatAgeMs: number;
+  /** The holder's heartbeat was still fresh and it was broken anyway. */
+  evenIfAlive: boolean;
+}
+
+export interface BreakLockOptions {
+  /** Break the lock even though its heartbeat is fresh (its run is alive). */
+  evenIfAlive?: boolean;
+}
+
+export function describeHolder(holder: LockHolder): string {
+  const { actor } = holder;
+  return (
+    `${actor.osUser}@${actor.hostname}${actor.gitUser ? ` (${actor.gitUser})` : ''}${actor.ci ? ` in ${actor.ci}` : ''}` +
+    `: '${holder.command}' (run ${holder.runId}) since ${holder.acquiredAt}`
+  );
+}
+
+/** The run's lock is no longer its own: it was broken, taken by another run, or could not be kept fresh. */
+export class LockLostError extends Error {
+  constructor(
+    readonly app: string,
+    readonly runId: string,
+    reason: string,
+    readonly holder?: LockHolder,
+  ) {
+    super(`run ${runId} lost the deploy lock of app ${app}: ${reason}; it starts no new batch: check \`ship status\``);
+    this.name = 'LockLostError';
+  }
+}
+
+/** `ship unlock` refused: the holder is alive (its heartbeat is fresh). */
+export class LockAliveError extends Error {
+  constructor(readonly holder: LockStatus) {
+    super(
+      `the deploy lock of app ${holder.app} is alive: held by ${describeHolder(holder)}, last heartbeat ` +
+        `${formatDuration(holder.heartbeatAgeMs)} ago (stale only after ${formatDuration(holder.staleAfterMs)}); ` +
+        'stop that run rather than break its lock, or wait until its heartbeat stops',
+    );
+    this.name = 'LockAliveError';
+  }
+}
+
+/** The lock stayed held by another live run for the whole `--lock-wait`. */
+export class LockWaitExpiredError extends LockHeldError {
+  constructor(
+    holder: LockHolder,
+    readonly waitedMs: number,
+  ) {
+    super(holder, false);
+    this.message =
+      `app ${holder.app} is still locked after waiting ${formatDuration(waitedMs)} (--lock-wait): held by ${describeHolder(holder)}, ` +
+      `last heartbeat ${holder.heartbeatAt}`;
+  }
+}
+
+export interface DeployLockOptions {
+  staleAfterMs?: number;
+  /** Default: a quarter of the stale age, at most 5 s. */
+  heartbeatIntervalMs?: number;
+  /** How long to wait for a live holder to let go (`--lock-wait`); 0 refuses at once. */
+  waitMs?: number;
+  pollIntervalMs?: number;
+  /** Stops a wait (Ctrl-C): the acquire rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called once, when the lock is found held and the wait begins. */
+  onWaiting?: (holder: LockHolder) => void;
+  /** A heartbeat failed but the lock is not lost yet (it will retry). */
+  onWarning?: (message: string) => void;
+}
+
+export interface LockRequest {
+  runId: string;
+  app: string;
+  command: string;
+  actor: Actor;
+}
+
+export class DeployLock {
+  private readonly lostController = new AbortController();
+  /** Aborted with a LockLostError when the run no longer holds the lock. */
+  readonly lost: AbortSignal = this.lostController.signal;
+  private readonly timer: NodeJS.Timeout;
+  private lastHeartbeat = Date.now();
+  private heartbeatInFlight: Promise<void> | undefined;
+  private released = false;
+
+  private constructor(
+    private readonly store: StateStore,
+    readonly holder: LockHolder,
+    private readonly staleAfterMs: number,
+    heartbeatIntervalMs: number,
+    private readonly onWarning: ((message: string) => void) | undefined,
+  ) {
+    this.timer = setInterval(() => {
+      this.heartbeatInFlight ??= this.beat().finally(() => {
+        this.heartbeatInFlight = undefined;
+      });
+    }, heartbeatIntervalMs);
+    // The lock never keeps the process alive on its own.
+    this.timer.unref();
+  }
+
+  /**
+   * Takes the app's lock. A live holder is waited for up to `waitMs`, polling; a stale holder is
+   * refused at once (its run is gone and will not let go: `ship unlock --force` it).
+   */
+  static async acquire(store: StateStore, request: LockRequest, options: DeployLockOptions = {}): Promise<DeployLock> {
+    const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    const heartbeatIntervalMs =
+      options.heartbeatIntervalMs ?? Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1, Math.floor(staleAfterMs / HEARTBEATS_PER_STALE_AGE)));
+    if (heartbeatIntervalMs >= staleAfterMs) {
+      throw new Error(`deploy lock: the heartbeat interval (${heartbeatIntervalMs}ms) must be shorter than the stale age (${staleAfterMs}ms), or a live run would look dead`);
+    }
+    const waitMs = options.waitMs ?? 0;
+    const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const started = Date.now();
+    let announced = false;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const now = new Date().toISOString();
+      const holder: LockHolder = { ...request, pid: process.pid, acquiredAt: now, heartbeatAt: now };
+      try {
+        await store.acquireLock(holder, { staleAfterMs });
+        return new DeployLock(store, holder, staleAfterMs, heartbeatIntervalMs, options.onWarning);
+      } catch (error) {
+        if (!(error instanceof LockHeldError) || error.stale) throw error;
+        const waited = Date.now() - started;
+        if (waited >= waitMs) throw waitMs > 0 ? new LockWaitExpiredError(error.holder, waited) : error;
+        if (!announced) {
+          announced = true;
+          options.onWaiting?.(error.holder);
+        }
+        await sleep(Math.min(pollIntervalMs, waitMs - waited), options.signal);
+      }
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.released || this.lost.aborted) return;
+    try {
+      await this.store.heartbeat(this.holder.app, this.holder.runId);
+      this.lastHeartbeat = Date.now();
+    } catch (error) {
+      if (error instanceof LockLostError) return this.lose(error);
+      const message = error instanceof Error ? error.message : String(error);
+      const silentFor = Date.now() - this.lastHeartbeat;
+      if (silentFor >= this.staleAfterMs) {
+        this.lose(
+          new LockLostError(
+            this.holder.app,
+            this.holder.runId,
+            `no heartbeat reached the state store for ${formatDuration(silentFor)} (last error: ${message}), so another run may break the lock as stale`,
+          ),
+        );
+      } else {
+        this.onWarning?.(`deploy lock heartbeat failed, retrying: ${message}`);
+      }
+    }
+  }
+
+  private lose(error: LockLostError): void {
+    clearInterval(this.timer);
+    this.lostController.abort(error);
+  }
+
+  /** Stops the heartbeat and gives the lock back (only if it is still this run's). Safe to call twice. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    await this.heartbeatInFlight;
+    await this.store.releaseLock(this.holder.app, this.holder.runId);
+  }
+}
