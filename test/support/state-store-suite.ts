@@ -198,10 +198,13 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
   });
 
   test('--lock-wait: a waiting run takes the lock as soon as the holder lets go, and gives up when it does not', async (t) => {
+    const locks: DeployLock[] = [];
+    // Locks are released before their stores close (after-hooks run in the order they were added).
+    t.after(() => Promise.all(locks.map((lock) => lock.release())));
     t.after(closeAll);
     const app = uniqueApp();
     const first = await DeployLock.acquire(open(), { runId: 'run-first', app, command: 'deploy', actor: alice }, { staleAfterMs: 5_000 });
-    t.after(() => first.release());
+    locks.push(first);
     const waitingFor: LockHolder[] = [];
     const started = Date.now();
     setTimeout(() => void first.release(), 300);
@@ -211,7 +214,7 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
       pollIntervalMs: 25,
       onWaiting: (h) => waitingFor.push(h),
     });
-    t.after(() => second.release());
+    locks.push(second);
     const waited = Date.now() - started;
     assert.ok(waited >= 280 && waited < 3_000, `waited ${waited}ms`);
     assert.deepEqual(waitingFor.map((h) => h.runId), ['run-first']);
