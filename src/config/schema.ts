@@ -210,7 +210,8 @@ const notifySchema = z.strictObject({
   runbookUrl: z.string().url().optional(),
 });
 
-export const configSchema = z
+/** One app's config; the file's top level is one (see configSchema for `apps`). */
+const appConfigSchema = z
   .strictObject({
     app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'app names are letters, digits, ., _ and -' }),
     hosts: z.array(hostSchema).default([]),
@@ -240,8 +241,41 @@ export const configSchema = z
     }
   });
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Each entry of `apps` gets every top-level field it does not set; `vars` are merged key by key. */
+function inheritTopLevel(input: unknown): unknown {
+  if (!isPlainObject(input) || !isPlainObject(input.apps)) return input;
+  const { apps, ...topLevel } = input;
+  const topVars = isPlainObject(topLevel.vars) ? topLevel.vars : {};
+  const merged = Object.entries(apps).map(([name, entry]) => [
+    name,
+    isPlainObject(entry) ? { ...topLevel, app: name, ...entry, vars: { ...topVars, ...(isPlainObject(entry.vars) ? entry.vars : {}) } } : entry,
+  ]);
+  return { ...input, apps: Object.fromEntries(merged) };
+}
+
+/**
+ * Several apps in one file, without changing a single-app config: the top level is an app, and
+ * `apps: { <name>: { hosts, loadBalancer, health, ... } }` adds more, each inheriting the top-level
+ * fields it does not set. Each app is validated whole, with errors under apps.<name>.
+ */
+export const configSchema = z.preprocess(
+  inheritTopLevel,
+  appConfigSchema.extend({ apps: z.record(z.string(), appConfigSchema).default({}) }).superRefine((config, ctx) => {
+    for (const [name, app] of Object.entries(config.apps)) {
+      if (name === config.app) ctx.addIssue({ code: 'custom', path: ['apps', name], message: `'${name}' is already the top-level app's name` });
+      if (app.app !== name) ctx.addIssue({ code: 'custom', path: ['apps', name, 'app'], message: `an app is named by its key under apps ('${name}'); remove this field` });
+    }
+  }),
+);
+
+/** One entry of `apps`: any top-level field, inherited when left out. */
+export type AppConfigInput = Partial<Omit<z.input<typeof appConfigSchema>, 'app'>>;
 /** What a config file exports (durations as strings, defaults optional). */
-export type ShipConfigInput = z.input<typeof configSchema>;
+export type ShipConfigInput = z.input<typeof appConfigSchema> & { apps?: Record<string, AppConfigInput> };
 /** The validated config with defaults applied and durations in milliseconds. */
 export type ShipConfig = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
