@@ -33,6 +33,8 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'name a command: deploy, plan, restore, lint-migrations, iam-policy (see --help)')
     // --version is the release version of `ship deploy`, so yargs' own version flag is off.
     .version(false)
+    // Only the dashed names exist, so a typo is reported once, as typed.
+    .parserConfiguration({ 'camel-case-expansion': false })
     .strict()
     .help()
     .fail((message, error) => {

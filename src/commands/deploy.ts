@@ -7,7 +7,7 @@ import { loadBalancerFor } from '../lb/from-config.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook, VarValue } from '../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../playbook/load.js';
-import { databaseChecks } from '../preflight/database-checks.js';
+import { databaseChecks, type DatabaseRunOptions } from '../preflight/database-checks.js';
 import { PreflightRefused, runPreflight, type PreflightCheck } from '../preflight/preflight.js';
 import type { InstanceSignals, Target } from '../rollout/instance.js';
 import { capacityRefusal, planRollout, runRollout, type RolloutSettings } from '../rollout/rollout.js';
@@ -28,6 +28,8 @@ export interface RollOptions {
   vars?: Record<string, VarValue>;
   dryRun?: boolean;
   transport?: TransportOverrides;
+  /** `--trace`, `--allow-unsafe-database`: this run's additions to the database pre-flight. */
+  database?: DatabaseRunOptions;
   bus: EventBus;
   signals: InstanceSignals;
   /** How the user puts instances back by hand, for the hard-interrupt message. */
@@ -91,7 +93,10 @@ export async function roll(options: RollOptions): Promise<RollResult> {
   const { loaded, bus } = options;
   const { config } = loaded;
   const started = performance.now();
-  const hosts = selectHosts(loaded, await resolveHosts(loaded), options.hosts);
+  const inventory = await resolveHosts(loaded);
+  const hosts = selectHosts(loaded, inventory, options.hosts);
+  // Capacity is counted over the whole fleet behind the load balancer, not only the hosts rolled now.
+  const fleet = inventory.map((h) => h.lbName ?? h.name);
   const { playbook, file } = await resolvePlaybook(loaded, options.playbook);
   checkInputs(playbook, file, options);
 
@@ -115,7 +120,7 @@ export async function roll(options: RollOptions): Promise<RollResult> {
     };
   });
   const settings = settingsFrom(loaded, options);
-  const plan = planRollout({ targets, settings, playbook });
+  const plan = planRollout({ targets, settings, playbook, fleet });
   bus.emit({
     type: 'run.started',
     command: options.command,
@@ -139,21 +144,21 @@ export async function roll(options: RollOptions): Promise<RollResult> {
     minHealthy: plan.floor,
     reloadInPlace: plan.reloadInPlace,
   });
-  const refusal = capacityRefusal(targets.length, plan.floor, plan.breaching, plan.reloadInPlace);
+  const refusal = capacityRefusal(fleet.length, plan.floor, plan.breaching, plan.reloadInPlace);
   if (options.dryRun) {
     const summary: RunSummary = { hosts: [], outOfRotation: [], ...(refusal ? { error: refusal } : {}) };
     bus.emit({ type: 'run.finished', status: 'planned', durationMs: performance.now() - started, summary });
     return { status: 'planned', summary };
   }
 
-  const lb = loadBalancerFor(loaded, hosts);
+  const lb = await loadBalancerFor(loaded, hosts);
   try {
     const largestBatch = Math.max(...plan.batches.map((b) => b.hosts.length));
     await runPreflight(
-      [...preflightChecks(targets, playbook, lb, refusal), ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch })],
+      [...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs), ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) })],
       bus,
     );
-    const result = await runRollout({ targets, playbook, lb, bus, settings, signals: options.signals, restoreCommand: options.restoreCommand });
+    const result = await runRollout({ targets, playbook, lb, bus, settings, signals: options.signals, restoreCommand: options.restoreCommand, fleet });
     bus.emit({ type: 'run.finished', status: result.status, durationMs: performance.now() - started, summary: result.summary });
     return result;
   } catch (error) {
@@ -167,7 +172,7 @@ export async function roll(options: RollOptions): Promise<RollResult> {
   }
 }
 
-function preflightChecks(targets: Target[], playbook: Playbook, lb: LoadBalancer, refusal: string | undefined): PreflightCheck[] {
+function preflightChecks(targets: Target[], fleet: string[], playbook: Playbook, lb: LoadBalancer, refusal: string | undefined, drainTimeoutMs: number): PreflightCheck[] {
   return [
     {
       name: 'playbook variables',
@@ -189,7 +194,13 @@ function preflightChecks(targets: Target[], playbook: Playbook, lb: LoadBalancer
       async run() {
         // All hosts at once: a new SSH connection costs ~0.2 s, and an unreachable host must be found before anything leaves.
         const results = await Promise.allSettled(targets.map((t) => t.transport.connect()));
-        const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]!.name}: ${(r.reason as Error).message}`] : []));
+        const failed = results.flatMap((r, i) => {
+          if (r.status === 'fulfilled') return [];
+          // Transport errors already start with the host name.
+          const message = (r.reason as Error).message;
+          const host = targets[i]!.name;
+          return [message.startsWith(`${host}: `) ? message : `${host}: ${message}`];
+        });
         if (failed.length > 0) throw new Error(`unreachable: ${failed.join('; ')}`);
         return `${targets.length} host(s) connected`;
       },
@@ -197,10 +208,11 @@ function preflightChecks(targets: Target[], playbook: Playbook, lb: LoadBalancer
     {
       name: 'load balancer',
       async run() {
-        await lb.verify(targets.map((t) => t.lbName));
-        const members = await lb.members(targets.map((t) => t.lbName));
+        await lb.verify(fleet);
+        const detail = await lb.preflight?.({ drainTimeoutMs });
+        const members = await lb.members(fleet);
         const healthy = members.filter((m) => m.healthy && m.inService).length;
-        return `${lb.kind}: ${healthy}/${members.length} healthy and in service`;
+        return `${lb.kind}: ${healthy}/${members.length} healthy and in service${detail ? `; ${detail}` : ''}`;
       },
     },
   ];

@@ -24,7 +24,7 @@ export async function restore(loaded: LoadedConfig, names: string[], bus: EventB
     if (!host) throw new UsageError(`--hosts: unknown host ${name}; the config (${loaded.file}) has ${known.map((h) => h.name).join(', ')}`);
     return host;
   });
-  const lb = loadBalancerFor(loaded, known);
+  const lb = await loadBalancerFor(loaded, known);
   const result: RestoreResult = { restored: [], failed: [] };
   try {
     await Promise.all(

@@ -1,7 +1,6 @@
 import type { LoadedConfig } from '../config/load.js';
 import { transportFor } from '../transport/from-config.js';
 import { SshTransport } from '../transport/ssh.js';
-import { Elbv2LoadBalancer } from './elbv2.js';
 import { HaproxyLoadBalancer } from './haproxy.js';
 import { parseRuntimeApi, type SshConnector } from './haproxy-runtime.js';
 import type { LoadBalancer } from './load-balancer.js';
@@ -25,14 +24,16 @@ function sshConnector(loaded: LoadedConfig): SshConnector {
   };
 }
 
-export function loadBalancerFor(loaded: LoadedConfig, hosts: LbHost[]): LoadBalancer {
+/** Async so the AWS SDK (about a second to load) is only loaded for configs that use it. */
+export async function loadBalancerFor(loaded: LoadedConfig, hosts: LbHost[]): Promise<LoadBalancer> {
   const lb = loaded.config.loadBalancer;
   switch (lb.type) {
     case 'haproxy': {
       const apis = Array.isArray(lb.runtimeApi) ? lb.runtimeApi : [lb.runtimeApi];
       return new HaproxyLoadBalancer({ backend: lb.backend, nodes: apis.map(parseRuntimeApi), pollIntervalMs: lb.pollInterval, connectSsh: sshConnector(loaded) });
     }
-    case 'elbv2':
+    case 'elbv2': {
+      const { Elbv2LoadBalancer } = await import('./elbv2.js');
       return new Elbv2LoadBalancer({
         region: lb.region,
         ...(lb.endpoint ? { endpoint: lb.endpoint } : {}),
@@ -46,6 +47,7 @@ export function loadBalancerFor(loaded: LoadedConfig, hosts: LbHost[]): LoadBala
           return { id: host?.lbName ?? member };
         },
       });
+    }
     case 'none':
       return new NoneLoadBalancer();
   }

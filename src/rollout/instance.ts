@@ -102,7 +102,7 @@ export async function rollInstance(
   let failure: string | undefined;
   if (signals.graceful.aborted) {
     // Interrupted before any change on the host: just put it back.
-    return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'not-started');
+    return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'put-back');
   }
   try {
     await tracker.set(host, 'activating');

@@ -32,6 +32,11 @@ export interface RolloutInput {
   restoreCommand: (hosts: string[]) => string;
   /** The journal: every transition is written before it is acted on. */
   record?: TransitionRecorder;
+  /**
+   * Load-balancer names of the whole fleet behind the load balancer, when only some hosts are
+   * rolled (--hosts): capacity is always counted over all of them. Defaults to the targets.
+   */
+  fleet?: string[];
 }
 
 export interface RolloutResult {
@@ -46,12 +51,13 @@ export class CapacityError extends Error {
   }
 }
 
-export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | 'playbook'>) {
+export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | 'playbook' | 'fleet'>) {
   const batches = planBatches(input.targets, input.settings.batchSize, input.settings.canary);
   const largest = Math.max(...batches.map((b) => b.hosts.length));
-  const floor = capacityFloor(input.targets.length, input.settings.minHealthy, largest);
-  const breaching = batchesBreachingFloor(batches, input.targets.length, floor);
-  return { batches, floor, breaching, reloadInPlace: breaching.length > 0 && input.playbook.gracefulReload !== undefined };
+  const fleet = input.fleet ?? input.targets.map((t) => t.lbName);
+  const floor = capacityFloor(fleet.length, input.settings.minHealthy, largest);
+  const breaching = batchesBreachingFloor(batches, fleet.length, floor);
+  return { batches, floor, breaching, fleet, reloadInPlace: breaching.length > 0 && input.playbook.gracefulReload !== undefined };
 }
 
 /**
@@ -74,8 +80,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const { targets, playbook, lb, bus, settings, signals } = input;
   const tracker = new InstanceTracker(bus, input.record);
   const results: HostSummary[] = [];
-  const { batches, floor, reloadInPlace } = planRollout(input);
-  const allNames = targets.map((t) => t.lbName);
+  const { batches, floor, reloadInPlace, fleet: allNames } = planRollout(input);
 
   const finish = (status: RolloutResult['status'], error?: string): RolloutResult => {
     const done = new Set(results.map((r) => r.host));
@@ -133,7 +138,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       return finish('incomplete', `the maintenance window ended; not started: ${left.join(', ')}`);
     }
     const batchNames = batch.hosts.map((t) => t.lbName);
-    const breaches = targets.length - batch.hosts.length < floor;
+    const breaches = allNames.length - batch.hosts.length < floor;
     try {
       if (!(breaches && reloadInPlace)) await waitForCapacity(lb, allNames, batchNames, floor, settings, bus, signals);
     } catch (error) {
