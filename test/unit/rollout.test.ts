@@ -273,3 +273,24 @@ test('a journal that cannot be written stops the rollout before anything else is
   assert.deepEqual(f.lb.log.filter((l) => l.startsWith('startDrain')), ['startDrain a'], 'only the instance already in flight was touched');
   assert.equal(f.lb.admin.get('a'), 'ready', 'the instance in flight was still put back');
 });
+
+test('rolling a subset (--hosts) counts capacity over the whole fleet behind the load balancer', async () => {
+  const f = fleet(['a', 'b', 'c', 'd']);
+  const subset = f.targets.filter((t) => t.name === 'c');
+  const plan = planRollout({ targets: subset, settings, playbook, fleet: ['a', 'b', 'c', 'd'] });
+  assert.equal(plan.floor, 3);
+  assert.equal(capacityRefusal(4, plan.floor, plan.breaching, plan.reloadInPlace), undefined, 'one of four may leave');
+  f.lb.healthy.set('a', false);
+  const result = await runRollout({
+    targets: subset,
+    playbook,
+    lb: f.lb,
+    bus: new EventBus('t'),
+    settings,
+    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
+    restoreCommand: () => '',
+    fleet: ['a', 'b', 'c', 'd'],
+  });
+  assert.equal(result.status, 'failed');
+  assert.match(result.summary.error!, /taking out c would leave 2 healthy instance\(s\) in service, fewer than minHealthy 3; not healthy now: a/);
+});
