@@ -34,6 +34,8 @@ export interface RollOptions {
   signals: InstanceSignals;
   /** How the user puts instances back by hand, for the hard-interrupt message. */
   restoreCommand: (hosts: string[]) => string;
+  /** End of the maintenance window (epoch ms, from `--window`): no batch starts after it. */
+  windowEndsAt?: number;
 }
 
 export interface RollResult {
@@ -85,6 +87,7 @@ function settingsFrom(loaded: LoadedConfig, options: RollOptions): RolloutSettin
     healthyTimeoutMs: rollout.healthyTimeout,
     commandTimeoutMs: ssh.commandTimeout,
     sudo: ssh.sudo,
+    ...(options.windowEndsAt !== undefined ? { windowEndsAt: options.windowEndsAt } : {}),
   };
 }
 
