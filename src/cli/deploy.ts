@@ -7,6 +7,7 @@ import { quote } from '../shell/sh.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts } from './interrupts.js';
 import { createOutput } from './output.js';
+import type { DatabaseRunOptions } from '../preflight/database-checks.js';
 
 export interface RollArgs {
   config: string;
@@ -18,6 +19,8 @@ export interface RollArgs {
   'dry-run'?: boolean;
   var?: string[];
   'accept-new-host-keys'?: boolean;
+  trace?: boolean;
+  'allow-unsafe-database'?: string;
 }
 
 export function rollOptions<T>(yargs: Argv<T>) {
@@ -46,6 +49,14 @@ function parseBatchSize(value: string | undefined): number | string | undefined 
   throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
 }
 
+function databaseRunOptions(args: RollArgs): DatabaseRunOptions {
+  const reason = args['allow-unsafe-database'];
+  if (reason !== undefined && reason.trim() === '') {
+    throw new UsageError('--allow-unsafe-database needs a reason, e.g. --allow-unsafe-database "replica db2 is being rebuilt (INC-42)"; it is recorded');
+  }
+  return { ...(args.trace ? { trace: true } : {}), ...(reason !== undefined ? { allowUnsafe: { reason: reason.trim() } } : {}) };
+}
+
 /** Shared by deploy, plan, patch and run: the same rolling procedure with another playbook. */
 export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false): Promise<number> {
   const loaded = await loadConfig(args.config);
@@ -64,6 +75,7 @@ export async function runRollCommand(args: RollArgs, playbook: string, command: 
       vars: parseVars(args.var),
       dryRun: dryRun || (args['dry-run'] ?? false),
       ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
+      database: databaseRunOptions(args),
       bus: output.bus,
       signals: interrupts.signals,
       restoreCommand,
@@ -93,7 +105,12 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, Ro
   builder: (yargs) =>
     rollOptions(yargs)
       .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
-      .option('artifact', { type: 'string', describe: 'the release tarball to upload' }),
+      .option('artifact', { type: 'string', describe: 'the release tarball to upload' })
+      .option('trace', { type: 'boolean', describe: 'pre-flight: also run the pending migrations on a scratch copy of the schema, watch locks, rewrites and catalog changes, roll back' })
+      .option('allow-unsafe-database', {
+        type: 'string',
+        describe: 'go on despite replica lag, schema version or connection budget problems; the reason is required and recorded',
+      }),
   handler: async (args) => {
     process.exitCode = await runRollCommand(args, 'deploy', 'deploy');
   },

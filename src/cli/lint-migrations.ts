@@ -4,8 +4,12 @@ import { lintMigrations } from '../lint/engine.js';
 import { DEFAULT_SETTINGS } from '../lint/types.js';
 import { GitError } from '../migrations/changed-files.js';
 import { MigrationDiscoveryError } from '../migrations/discovery.js';
+import type { ConfiguredMigrations } from '../migrations/configured.js';
 import { compileMigrationPattern } from '../migrations/file-name.js';
 import { selectMigrations } from '../migrations/select.js';
+
+// The global --config default (src/config/load.ts), not imported: linting named files must not load the config machinery.
+const DEFAULT_CONFIG_FILE = 'orchestrator.config.ts';
 
 /** 0: nothing at error level; 1: error-level findings (including SQL that does not parse); 2: bad input. */
 export const LINT_EXIT = { clean: 0, findings: 1, badInput: 2 } as const;
@@ -14,9 +18,13 @@ export interface LintMigrationsArgs {
   paths?: string[];
   base?: string;
   format: OutputFormat;
-  'pg-version': number;
-  'transaction-per-file': boolean;
+  /** Unset: the config's database.migrations.pgVersion when it is read, else 15. */
+  'pg-version'?: number;
+  /** Unset: the config's database.migrations.transactionPerFile when it is read, else false. */
+  'transaction-per-file'?: boolean;
   pattern?: string;
+  /** Read for database.migrations when neither paths nor --base are given. */
+  config?: string;
 }
 
 export interface LintIo {
@@ -38,21 +46,35 @@ function lintOptions<T>(argv: Argv<T>) {
     .positional('paths', { type: 'string', array: true, describe: 'migration files or directories (with --base: where to look)' })
     .option('base', { type: 'string', describe: 'lint only the migration files added or changed since this git ref (e.g. origin/main)' })
     .option('format', { choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'text, github (workflow annotations) or json' })
-    .option('pg-version', { type: 'number', default: DEFAULT_SETTINGS.pgVersion, describe: 'major PostgreSQL version the migrations run on' })
-    .option('transaction-per-file', { type: 'boolean', default: false, describe: 'the migration runner wraps each file in a transaction' })
-    .option('pattern', { type: 'string', describe: 'regular expression with a named group "version" for other file layouts' });
+    .option('pg-version', { type: 'number', describe: `major PostgreSQL version the migrations run on (default: the config's, else ${DEFAULT_SETTINGS.pgVersion})` })
+    .option('transaction-per-file', { type: 'boolean', describe: "the migration runner wraps each file in a transaction (default: the config's, else false)" })
+    .option('pattern', { type: 'string', describe: 'regular expression with a named group "version" for other file layouts' })
+    .option('config', { alias: 'c', type: 'string', describe: `with no paths and no --base: lint database.migrations.dir of this config (default ${DEFAULT_CONFIG_FILE})` });
 }
 
 /** The lint itself, after argument parsing: returns the exit code. */
 export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = processIo): Promise<number> {
-  const pgVersion = args['pg-version'];
-  if (!Number.isInteger(pgVersion) || pgVersion < 9 || pgVersion > 99) {
-    io.stderr(`ship lint-migrations: --pg-version must be a major version such as 15, not ${pgVersion}\n`);
+  const flagVersion = args['pg-version'];
+  if (flagVersion !== undefined && (!Number.isInteger(flagVersion) || flagVersion < 9 || flagVersion > 99)) {
+    io.stderr(`ship lint-migrations: --pg-version must be a major version such as 15, not ${flagVersion}\n`);
     return LINT_EXIT.badInput;
   }
   try {
-    const pattern = args.pattern === undefined ? undefined : compileMigrationPattern(args.pattern);
-    const selection = await selectMigrations(args.paths ?? [], {
+    let paths = args.paths ?? [];
+    // Flags win over the config, the config over the defaults.
+    let configured: Partial<Pick<ConfiguredMigrations, 'pattern' | 'transactionPerFile' | 'pgVersion'>> = {};
+    if (paths.length === 0 && args.base === undefined) {
+      // Loaded only here: linting named files never pays for evaluating a TypeScript config.
+      const { readConfiguredMigrations } = await import('../migrations/configured.js');
+      const fromConfig = await readConfiguredMigrations(args.config ?? DEFAULT_CONFIG_FILE, io.cwd);
+      paths = [fromConfig.dir];
+      configured = fromConfig;
+    }
+    const pgVersion = flagVersion ?? configured.pgVersion ?? DEFAULT_SETTINGS.pgVersion;
+    const transactionPerFile = args['transaction-per-file'] ?? configured.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile;
+    const patternSource = args.pattern ?? configured.pattern;
+    const pattern = patternSource === undefined ? undefined : compileMigrationPattern(patternSource);
+    const selection = await selectMigrations(paths, {
       cwd: io.cwd,
       ...(args.base !== undefined ? { base: args.base } : {}),
       ...(pattern ? { pattern } : {}),
@@ -63,7 +85,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
       if (args.format === 'json') io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0 }, 'json'));
       return LINT_EXIT.clean;
     }
-    const report = await lintMigrations(selection.files, { pgVersion, transactionPerFile: args['transaction-per-file'], history: selection.history });
+    const report = await lintMigrations(selection.files, { pgVersion, transactionPerFile, history: selection.history });
     io.stdout(formatReport(report, args.format));
     return report.errorCount > 0 ? LINT_EXIT.findings : LINT_EXIT.clean;
   } catch (error) {

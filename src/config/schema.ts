@@ -146,11 +146,24 @@ const ec2InventorySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(20).default(6),
 });
 
+/** `database.migrations`: also read on its own by `ship lint-migrations`, which needs no secrets. */
+export const migrationsSchema = z.strictObject({
+  dir: z.string().min(1),
+  /** A regular expression with a named group `version` for layouts the discovery does not know. */
+  pattern: z.string().min(1).optional(),
+  transactionPerFile: z.boolean().default(true),
+  pgVersion: z.number().int().min(9).max(99).optional(),
+});
+
 const databaseSchema = z.strictObject({
   primary: secret(),
   replicas: z.array(secret()).default([]),
   /** Connection strings the app really reads through (pgbouncer, pgpool, a DNS name). */
   readPaths: z.array(secret()).default([]),
+  /** Connections opened per read path: a pooler or DNS name may hand each one to another server. */
+  readPathSamples: z.number().int().min(1).max(100).default(5),
+  /** Per connection to the primary, a replica, a read path or the scratch database. */
+  connectTimeout: duration.default(5_000),
   maxReplicaLag: duration.default(10_000),
   maxReplicaLagBytes: z.number().int().min(0).optional(),
   versionTable: z.string().min(1).optional(),
@@ -160,17 +173,10 @@ const databaseSchema = z.strictObject({
   processesPerInstance: z.number().int().min(1).default(1),
   /** The role the app connects as: its current connections are the fleet's own, not other clients'. */
   appRole: z.string().min(1).optional(),
-  /** Go on despite replica or budget problems; the reason is required and is reported. */
+  /** Go on despite replica, read-path or budget problems (`--allow-unsafe-database`); the reason is required and is reported. */
   allowUnsafe: z.strictObject({ reason: z.string().trim().min(1, { message: 'say why the database checks may be waived' }) }).optional(),
   shadowDatabase: secret().optional(),
-  migrations: z
-    .strictObject({
-      dir: z.string().min(1),
-      pattern: z.string().min(1).optional(),
-      transactionPerFile: z.boolean().default(true),
-      pgVersion: z.number().int().min(9).optional(),
-    })
-    .optional(),
+  migrations: migrationsSchema.optional(),
 });
 
 const stateSchema = z.discriminatedUnion('store', [

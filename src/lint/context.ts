@@ -22,6 +22,18 @@ function constraintKey(table: TableName, constraint: string): string {
 
 const ZERO_DURATION = /^\s*0+(\.0+)?\s*(ms|s|min|h|d)?\s*$/i;
 
+/** Statement types `FileContext.observe` learns from; every other type leaves the context as it was. */
+export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
+  'TransactionStmt',
+  'VariableSetStmt',
+  'CreateStmt',
+  'CreateTableAsStmt',
+  'IndexStmt',
+  'AlterTableStmt',
+  'RenameStmt',
+  'DropStmt',
+]);
+
 /** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
 export class FileContext implements RuleContext {
   inTransaction: boolean;

@@ -46,6 +46,11 @@ function buildDispatch(rules: readonly LintRule[]): Dispatch {
 
 let defaultDispatch: Dispatch | undefined;
 
+/** Statement types some rule judges (`AlterTableStmt`, `IndexStmt`, ...): what static lint sees into. */
+export function judgedNodeTypes(rules: readonly LintRule[] = allRules): ReadonlySet<string> {
+  return new Set(rules.flatMap((rule) => rule.nodeTypes));
+}
+
 /**
  * Lints migration files in the order given (the order they will run): each file is parsed once
  * with PostgreSQL's own parser, and each statement goes only to the rules for its node type.

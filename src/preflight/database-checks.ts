@@ -1,11 +1,21 @@
 import type { LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/load.js';
 import type { EventBus } from '../events.js';
-import { lintMigrations } from '../lint/engine.js';
+import { judgedNodeTypes, lintMigrations } from '../lint/engine.js';
+import type { LintReport } from '../lint/types.js';
 import { compileMigrationPattern } from '../migrations/file-name.js';
-import { discoverMigrations } from '../migrations/discovery.js';
+import { discoverMigrations, type Discovery, type MigrationFile } from '../migrations/discovery.js';
 import { checkDatabase } from './database/preflight.js';
+import { traceMigrations, type TraceFinding, type TraceResult } from './database/trace.js';
 import type { PreflightCheck } from './preflight.js';
+
+/** What the command line adds to the config's `database` section for one run. */
+export interface DatabaseRunOptions {
+  /** `--trace`: also apply the pending migrations on a scratch copy of the schema and watch them. */
+  trace?: boolean;
+  /** `--allow-unsafe-database <reason>`: wins over `database.allowUnsafe`. */
+  allowUnsafe?: { reason: string };
+}
 
 export interface DatabaseCheckInput {
   loaded: LoadedConfig;
@@ -13,20 +23,29 @@ export interface DatabaseCheckInput {
   /** Instances in the fleet and the largest batch, for the connection budget. */
   instances: number;
   batchSize: number;
+  run?: DatabaseRunOptions;
 }
 
 /**
  * The schema pre-flight: replicas caught up and on the primary's schema version, the
  * connection budget, then a lint of the pending migrations (those on disk the primary has not
- * applied) against the running code. Nothing runs when the config has no `database`.
+ * applied) against the running code, and with `--trace` a trial run of them on a scratch copy of
+ * the schema. Nothing runs when the config has no `database`.
+ *
+ * An override (`--allow-unsafe-database` or `database.allowUnsafe`) waives the replica, read-path
+ * and connection-budget problems only, and is announced as a warning. Lint and trace findings are
+ * waived per statement in the SQL (`-- ship:allow <rule> <reason>`), where a reviewer sees them.
  */
 export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
   const database = input.loaded.config.database;
   if (!database) return [];
   const migrations = database.migrations;
-  let discovery: Awaited<ReturnType<typeof discoverMigrations>> | undefined;
-  let pending: string[] = [];
+  const allowUnsafe = input.run?.allowUnsafe ?? database.allowUnsafe;
+  let discovery: Discovery | undefined;
+  let pendingFiles: MigrationFile[] = [];
   let serverVersionNum = 0;
+  let lint: LintReport | undefined;
+
   const checks: PreflightCheck[] = [
     {
       name: 'database',
@@ -44,6 +63,8 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
           },
           replicas: database.replicas,
           readPaths: database.readPaths,
+          readPathSamples: database.readPathSamples,
+          connectTimeoutMs: database.connectTimeout,
           maxLagMs: database.maxReplicaLag,
           ...(database.maxReplicaLagBytes !== undefined ? { maxLagBytes: database.maxReplicaLagBytes } : {}),
           ...(database.poolSize
@@ -57,42 +78,91 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
                 },
               }
             : {}),
-          ...(database.allowUnsafe ? { allowUnsafe: database.allowUnsafe } : {}),
+          ...(allowUnsafe ? { allowUnsafe } : {}),
         });
-        pending = result.pending;
+        const pending = new Set(result.pending);
+        pendingFiles = discovery?.migrations.filter((m) => pending.has(m.version)) ?? [];
         serverVersionNum = result.serverVersionNum;
-        if (result.override) {
-          input.bus.emit({ type: 'warning', message: `database checks waived (${result.override.reason}): ${result.override.problems.join('; ')}` });
-        }
         if (!result.ok) throw new Error(result.problems.join('\n'));
-        const replicaText = result.replicas.map((r) => `${r.name} lag ${r.lagBytes}B/${r.lagSeconds}s`).join(', ');
-        return `schema ${result.applied.latest ?? "empty"}; ${pending.length} pending migration(s)${replicaText ? `; ${replicaText}` : ''}`;
+        const replicaText = result.replicas.map((r) => `${r.name} lag ${r.lagBytes ?? '?'}B/${r.lagSeconds ?? '?'}s`).join(', ');
+        const summary = `schema ${result.applied.latest ?? 'empty'}; ${pendingFiles.length} pending migration(s)${replicaText ? `; ${replicaText}` : ''}`;
+        if (!result.override) return summary;
+        const waived = `UNSAFE, waived (${result.override.reason}): ${result.override.problems.join('; ')}`;
+        input.bus.emit({ type: 'warning', message: `database checks ${waived}` });
+        return `${summary}; ${waived}`;
       },
     },
   ];
-  if (migrations) {
+  if (!migrations) return checks;
+
+  checks.push({
+    name: 'migrations',
+    async run() {
+      if (pendingFiles.length === 0) return 'nothing pending';
+      const pending = new Set(pendingFiles);
+      lint = await lintMigrations(pendingFiles, {
+        pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
+        transactionPerFile: migrations.transactionPerFile,
+        history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
+      });
+      const errors = lint.findings.filter((f) => f.severity === 'error');
+      if (errors.length > 0) {
+        throw new Error(
+          `${errors.length} pending migration finding(s) would break the code still running or lock the site:\n` +
+            errors.map((f) => `${f.file}:${f.line}:${f.column} ${f.ruleId}: ${f.message}`).join('\n') +
+            '\n(see `ship lint-migrations` for the safe alternatives; suppress a reviewed one with -- ship:allow <rule> <reason>)',
+        );
+      }
+      return `${pendingFiles.length} pending migration(s) linted, ${lint.warningCount} warning(s)${lint.suppressed.length ? `, ${lint.suppressed.length} suppressed` : ''}`;
+    },
+  });
+
+  if (input.run?.trace) {
     checks.push({
-      name: 'migrations',
+      name: 'migration trace',
       async run() {
-        const files = discovery?.migrations.filter((m) => pending.includes(m.version)) ?? [];
-        if (files.length === 0) return 'nothing pending';
-        const applied = discovery?.migrations.filter((m) => !pending.includes(m.version)) ?? [];
-        const report = await lintMigrations(files, {
-          pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
-          transactionPerFile: migrations.transactionPerFile,
-          history: applied,
+        if (pendingFiles.length === 0) return 'nothing pending';
+        const trace = await traceMigrations({
+          primaryUrl: database.primary,
+          migrations: pendingFiles,
+          ...(database.shadowDatabase ? { shadowDatabaseUrl: database.shadowDatabase } : {}),
+          connectTimeoutMs: database.connectTimeout,
         });
-        const errors = report.findings.filter((f) => f.severity === 'error');
-        if (errors.length > 0) {
-          throw new Error(
-            `${errors.length} pending migration finding(s) would break the code still running or lock the site:\n` +
-              errors.map((f) => `${f.file}:${f.line}:${f.column} ${f.ruleId}: ${f.message}`).join('\n') +
-              '\n(see `ship lint-migrations` for the safe alternatives; suppress a reviewed one with -- ship:allow <rule> <reason>)',
-          );
-        }
-        return `${files.length} pending migration(s) linted, ${report.warningCount} warning(s)`;
+        return judgeTrace(trace, lint);
       },
     });
   }
   return checks;
+}
+
+/**
+ * Refuses on what the trace saw on existing tables: rewrites and catalog changes the running code
+ * cannot live with, from any statement; blocking locks from statements static lint cannot see
+ * into (DO blocks, function calls). A lock from a statement the lint rules judged (an ALTER TABLE
+ * after SET lock_timeout) was already accepted by them, so it is reported, not refused. A finding
+ * on a statement whose lint finding was suppressed with a reason counts as reviewed.
+ */
+function judgeTrace(trace: TraceResult, lint: LintReport | undefined): string {
+  if (trace.failure) {
+    const { file, line, message } = trace.failure;
+    throw new Error(`${file}:${line}: fails on a copy of the primary's schema (${trace.scratch.database}), so it would fail in the deploy too: ${message}`);
+  }
+  const reviewed = (finding: TraceFinding) =>
+    lint !== undefined &&
+    finding.line !== undefined &&
+    lint.suppressed.some((s) => s.file === finding.file && s.line >= finding.line! && s.line <= (finding.endLine ?? finding.line!));
+  const judged = judgedNodeTypes();
+  const lintedLock = (finding: TraceFinding) => finding.kind === 'lock' && finding.statementKind !== undefined && judged.has(finding.statementKind);
+  const refused = trace.findings.filter((finding) => !reviewed(finding) && !lintedLock(finding));
+  const locks = trace.findings.filter((finding) => !reviewed(finding) && lintedLock(finding)).length;
+  const waived = trace.findings.length - refused.length - locks;
+  if (refused.length > 0) {
+    throw new Error(
+      `trace on ${trace.scratch.database}: ${refused.length} change(s) to existing tables would lock the site or break the code still running:\n` +
+        refused.map((f) => `${f.file}:${f.line ?? '?'} ${f.kind}: ${f.detail}`).join('\n') +
+        '\n(the trace ran the pending migrations in a transaction on a scratch copy of the schema and rolled them back)',
+    );
+  }
+  const skipped = trace.skipped.length ? `, ${trace.skipped.length} not traceable in a transaction` : '';
+  return `${trace.statementsTraced} statement(s) traced on ${trace.scratch.database}: nothing unsafe${locks ? ` (${locks} lock(s) from statements the lint rules accepted)` : ''}${waived ? `, ${waived} reviewed change(s)` : ''}${skipped}`;
 }

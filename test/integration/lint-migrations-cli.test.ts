@@ -113,3 +113,39 @@ test('--base lints only the migrations added or changed since the ref, with earl
   assert.equal(badRef.status, 2);
   assert.match(badRef.stderr, /cannot diff against --base no-such-branch/);
 });
+
+test('with no paths and no --base, the config names the directory and the settings; without one, a clear usage error', () => {
+  const dir = project('configured', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\n',
+    'V2__drop.sql': 'ALTER TABLE users DROP COLUMN email;\n',
+  });
+  // Secrets the deploy needs (the primary's URL) are not needed, nor validated, to lint.
+  writeFileSync(
+    join(dir, 'orchestrator.config.ts'),
+    "export default { app: 'x', hosts: [], database: { primary: process.env.SHIP_TEST_UNSET_URL, migrations: { dir: 'db/migrations', pgVersion: 11 } } };\n",
+  );
+  const configured = ship(['--format', 'json'], dir);
+  assert.equal(configured.status, 1, configured.stderr);
+  const report = JSON.parse(configured.stdout);
+  assert.deepEqual(report.files, ['db/migrations/V1__init.sql', 'db/migrations/V2__drop.sql']);
+  assert.deepEqual(report.findings.map((f: { ruleId: string }) => f.ruleId).sort(), ['drop-column', 'require-lock-timeout']);
+
+  // Elsewhere, --config points at it; the directory is relative to the config file, not the cwd.
+  const elsewhere = ship(['--config', join(dir, 'orchestrator.config.ts'), '--format', 'json'], work);
+  assert.equal(elsewhere.status, 1, elsewhere.stderr);
+  assert.equal(JSON.parse(elsewhere.stdout).findings.length, 2);
+
+  const none = ship([], work);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /name the migration files or directories to lint, pass --base <git ref>, or set database.migrations.dir in a config file \(none at .*orchestrator\.config\.ts; pass --config <file>\)/);
+
+  writeFileSync(join(dir, 'other.config.ts'), "export default { app: 'x' };\n");
+  const noMigrations = ship(['--config', 'other.config.ts'], dir);
+  assert.equal(noMigrations.status, 2);
+  assert.match(noMigrations.stderr, /other\.config\.ts has no database\.migrations/);
+
+  writeFileSync(join(dir, 'bad.config.ts'), "export default { database: { migrations: { dir: 'db/migrations', pgVersion: 'fifteen' } } };\n");
+  const bad = ship(['--config', 'bad.config.ts'], dir);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /bad\.config\.ts: invalid config: database\.migrations\.pgVersion: /);
+});

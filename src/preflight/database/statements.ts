@@ -8,6 +8,8 @@ export interface Statement {
   index: number;
   /** 1-based line where the statement starts in the file. */
   line: number;
+  /** 1-based line of the statement's last character. */
+  endLine: number;
   /** The parse tree's node type: 'AlterTableStmt', 'DoStmt', 'TransactionStmt', ... */
   kind: string;
   text: string;
@@ -59,6 +61,7 @@ export async function splitStatements(file: string, sql: string): Promise<Statem
     return {
       index,
       line: lineAt(source, start + Buffer.byteLength(leading)),
+      endLine: lineAt(source, Math.max(start, end - 1)),
       kind: Object.keys(entry.stmt ?? {})[0] ?? 'unknown',
       text,
     };

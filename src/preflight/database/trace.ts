@@ -43,6 +43,10 @@ export interface TraceFinding {
   statementIndex?: number;
   /** 1-based line of the statement in its file. */
   line?: number;
+  /** 1-based line where the statement ends. */
+  endLine?: number;
+  /** The statement's parse-tree node type ('DoStmt', 'AlterTableStmt', ...). */
+  statementKind?: string;
   kind: TraceFindingKind;
   /** Schema-qualified table name as it was before the migrations ran. */
   table: string;
@@ -273,7 +277,7 @@ async function traceOn(scratch: pg.Client, migrations: ParsedMigration[], option
         await scratch.query('release savepoint ship_trace_statement');
         result.statementsTraced++;
         const after = await snapshot(scratch, baselineOids);
-        result.findings.push(...compare(before, after, baseline, baselineColumns, at));
+        result.findings.push(...compare(before, after, baseline, baselineColumns, { ...at, endLine: statement.endLine, statementKind: statement.kind }));
         before = after;
       }
     }
