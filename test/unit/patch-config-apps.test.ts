@@ -46,7 +46,8 @@ test('an app inherits the top-level fields it does not set, and merges vars key 
   assert.deepEqual(admin.health, loaded.config.health);
   assert.deepEqual(admin.apps, {});
   assert.deepEqual(allApps(loaded).map((a) => a.config.app), ['storefront', 'admin']);
-  assert.equal(selectApp(loaded, 'storefront').config.loadBalancer.type === 'haproxy' && selectApp(loaded, 'storefront').config.loadBalancer.backend, 'storefront');
+  const storefront = selectApp(loaded, 'storefront').config.loadBalancer;
+  assert.equal(storefront.type === 'haproxy' && storefront.backend, 'storefront');
 });
 
 test('errors in an app name the app and the field', () => {
