@@ -10,6 +10,7 @@ import type { Actor } from './state-store.js';
 export interface ActorOptions {
   /** Where `git config` is read (the repository's own user settings win); default: the current folder. */
   cwd?: string;
+  /** The environment to read CI variables from and run git in; default: this process's. */
   env?: NodeJS.ProcessEnv;
   /** `git config` must never hold up a deploy: give up on it after this long. */
   gitTimeoutMs?: number;
@@ -38,9 +39,9 @@ function osUser(env: NodeJS.ProcessEnv): string {
   }
 }
 
-async function gitConfig(key: string, cwd: string | undefined, timeoutMs: number): Promise<string | undefined> {
+async function gitConfig(key: string, env: NodeJS.ProcessEnv, cwd: string | undefined, timeoutMs: number): Promise<string | undefined> {
   try {
-    const result = await execa('git', ['config', '--get', key], { cwd, timeout: timeoutMs, reject: false, stdin: 'ignore' });
+    const result = await execa('git', ['config', '--get', key], { cwd, env, extendEnv: false, timeout: timeoutMs, reject: false, stdin: 'ignore' });
     return result.exitCode === 0 ? printable(String(result.stdout)) : undefined;
   } catch {
     // git missing, or the folder gone: the git user is optional.
@@ -118,8 +119,8 @@ export async function currentActor(options: ActorOptions = {}): Promise<Actor> {
   const env = options.env ?? process.env;
   const timeoutMs = options.gitTimeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   const [email, name] = await Promise.all([
-    gitConfig('user.email', options.cwd, timeoutMs),
-    gitConfig('user.name', options.cwd, timeoutMs),
+    gitConfig('user.email', env, options.cwd, timeoutMs),
+    gitConfig('user.name', env, options.cwd, timeoutMs),
   ]);
   const actor: Actor = { osUser: osUser(env), hostname: printable(hostname()) ?? 'unknown-host' };
   const gitUser = email ?? name;
