@@ -7,6 +7,7 @@ import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
 import { deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
+import { initCommand } from './init.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
 import { EXIT } from './exit-codes.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(restoreCommand)
     .command(lintMigrationsCommand)
     .command(iamPolicyCommand)
+    .command(initCommand)
     .demandCommand(1, 'name a command: deploy, plan, restore, lint-migrations, iam-policy (see --help)')
     // --version is the release version of `ship deploy`, so yargs' own version flag is off.
     .version(false)

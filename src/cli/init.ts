@@ -1,0 +1,143 @@
+import { writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../commands/errors.js';
+import { EXIT } from './exit-codes.js';
+
+export const INIT_LOAD_BALANCERS = ['haproxy', 'elbv2', 'none'] as const;
+export type InitLoadBalancer = (typeof INIT_LOAD_BALANCERS)[number];
+
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** The folder's name when it is a valid app name, so the first `ship plan` already says the right thing. */
+export function appNameFor(configPath: string): string {
+  const folder = basename(dirname(resolve(configPath))).toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  return APP_NAME.test(folder) ? folder : 'myapp';
+}
+
+const LOAD_BALANCER_SECTIONS: Record<InitLoadBalancer, { hosts: string; loadBalancer: string }> = {
+  haproxy: {
+    hosts: `  // The instances, rolled in this order. lbName is the server's name in the HAProxy backend
+  // (default: name); port and user override the ssh section per host.
+  hosts: [
+    { name: 'web1', address: '10.0.1.11' },
+    { name: 'web2', address: '10.0.1.12' },
+    { name: 'web3', address: '10.0.1.13', lbName: 'web3-8080' },
+  ],`,
+    loadBalancer: `  // HAProxy's runtime API with 'level admin': one entry per HAProxy node, as host:port, a unix
+  // socket path, or ssh://[user@]lbhost/run/haproxy/admin.sock (reached through SSH).
+  loadBalancer: { type: 'haproxy', runtimeApi: ['10.0.1.5:9999'], backend: 'app' },`,
+  },
+  elbv2: {
+    hosts: `  // The instances, rolled in this order. For ELBv2, lbName is the target id: the instance id
+  // (or the IP address for an 'ip' target group).
+  hosts: [
+    { name: 'web1', address: '10.0.1.11', lbName: 'i-0123456789abcdef0' },
+    { name: 'web2', address: '10.0.1.12', lbName: 'i-0123456789abcdef1' },
+  ],
+  // Or discover running instances instead of listing them (merged with hosts):
+  // inventory: { ec2: { region: 'us-east-1', tags: { app: '__APP__', env: 'production' } } },`,
+    loadBalancer: `  // The target groups the hosts are registered in; a host is drained from all of them.
+  // Credentials come from the standard AWS chain (environment, AWS_PROFILE, SSO, instance role);
+  // \`ship iam-policy\` prints the permissions ship needs.
+  loadBalancer: {
+    type: 'elbv2',
+    region: 'us-east-1',
+    targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/__APP__/0123456789abcdef'],
+  },`,
+  },
+  none: {
+    hosts: `  // The instances, rolled in this order.
+  hosts: [
+    { name: 'web1', address: '10.0.1.11' },
+    { name: 'web2', address: '10.0.1.12' },
+  ],`,
+    loadBalancer: `  // No load balancer: ship cannot take an instance out of rotation, so requests reaching it while
+  // it restarts may fail. Use this only where clients retry, or for workers that serve no traffic.
+  loadBalancer: { type: 'none' },`,
+  },
+};
+
+/** The commented config `ship init` writes; it validates as written (test/integration/init.test.ts). */
+export function initConfigText(lb: InitLoadBalancer, app: string): string {
+  const section = LOAD_BALANCER_SECTIONS[lb];
+  return `/**
+ * ship config for ${app}. \`ship plan\` shows what a deploy would do without changing anything;
+ * \`ship deploy --version <version> --artifact <file.tgz>\` rolls it out one batch at a time.
+ *
+ * Every field, with its type and default, is in docs/config.md of ship. Durations are '500ms',
+ * '30s', '2m' or milliseconds. Secrets come from the environment (process.env.NAME) and are
+ * scrubbed from all output.
+ */
+import type { ShipConfigInput } from 'ship';
+
+export default {
+  // Names runs, the deploy lock and notifications.
+  app: '${app}',
+
+${section.hosts.replaceAll('__APP__', app)}
+
+  // Variables every playbook step sees as ctx.vars; a host's own vars override them, and
+  // --var key=value overrides both. The built-in deploy playbook needs appDir and restart.
+  vars: { appDir: '/srv/${app}', restart: 'sudo systemctl restart ${app}', keepReleases: 5 },
+
+  // Host keys are always checked against knownHosts; unknown keys are refused unless you pass
+  // --accept-new-host-keys, changed keys always. ~/.ssh/config is honoured (aliases, ProxyJump).
+  ssh: { user: 'deploy', privateKey: '~/.ssh/id_ed25519', knownHosts: '~/.ssh/known_hosts' },
+
+${section.loadBalancer.replaceAll('__APP__', app)}
+
+  // Checked from this machine before an instance goes back; successThreshold passes in a row.
+  health: { http: { port: 8080, path: '/healthz', successThreshold: 3, interval: '1s', timeout: '2s' } },
+
+  // One instance at a time, a canary first; the rollout stops at the first failed instance.
+  // minHealthy (default: all but one batch) is the capacity floor checked before each batch.
+  rollout: { batchSize: 1, canary: true, drainTimeout: '60s', healthyTimeout: '120s', maxFailures: 0 },
+
+  // Refuse migrations that would break the code still running, and lagging replicas:
+  // database: {
+  //   primary: process.env.DATABASE_URL,
+  //   replicas: [process.env.REPLICA_URL],
+  //   migrations: { dir: 'db/migrations' },
+  //   maxReplicaLag: '10s',
+  // },
+
+  // Tell people: Slack, PagerDuty (trigger on failure, resolve on the next success), a signed webhook.
+  // notify: {
+  //   slack: { webhookUrl: process.env.SLACK_WEBHOOK_URL },
+  //   pagerduty: { routingKey: process.env.PAGERDUTY_ROUTING_KEY },
+  //   on: ['failure', 'abort', 'success'],
+  // },
+
+  // Where runs and the deploy lock are recorded; { store: 'postgres', url: ... } to share them.
+  state: { store: 'file', path: '.ship' },
+} satisfies ShipConfigInput;
+`;
+}
+
+/** Writes the config; refuses to replace an existing file unless forced. Returns the absolute path. */
+export async function writeInitConfig(path: string, lb: InitLoadBalancer, force: boolean): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    // 'wx' fails if the file exists, in one step, so a file created meanwhile is not overwritten either.
+    await writeFile(absolute, initConfigText(lb, appNameFor(absolute)), { flag: force ? 'w' : 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${path} already exists; pass --force to overwrite it`);
+    throw new UsageError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return absolute;
+}
+
+export const initCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean; lb: InitLoadBalancer; force?: boolean }> = {
+  command: 'init',
+  describe: 'write a commented orchestrator.config.ts (or --config <file>) for your load balancer',
+  builder: (yargs) =>
+    yargs
+      .option('lb', { choices: INIT_LOAD_BALANCERS, default: 'haproxy' as InitLoadBalancer, describe: 'the load balancer in front of the fleet' })
+      .option('force', { type: 'boolean', describe: 'overwrite an existing config file' }),
+  handler: async (args) => {
+    const written = await writeInitConfig(args.config, args.lb, args.force ?? false);
+    process.stdout.write(`wrote ${written} (${args.lb}): fill in hosts, ssh and loadBalancer, then run \`ship plan\`\n`);
+    process.exitCode = EXIT.ok;
+  },
+};
