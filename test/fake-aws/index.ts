@@ -13,7 +13,7 @@ import { element, escapeXml } from './xml.js';
  * serialisation, signing and retries, run unchanged against `endpoint`.
  */
 
-export type { FakeInstanceSpec, FakeTargetGroupSpec, TargetHealthView } from './state.js';
+export type { FakeInstanceSpec, FakeTargetGroupSpec, TargetHealthView, TransitionRecord } from './state.js';
 export { FakeAwsState } from './state.js';
 
 export interface FakeAwsOptions extends FakeStateOptions {

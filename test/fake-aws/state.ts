@@ -93,6 +93,16 @@ export interface FakeTargetGroup {
   targets: Map<string, TargetRecord>;
 }
 
+/** A target's state change in one group, in the order they happened (`seq`), for assertions about ordering. */
+export interface TransitionRecord {
+  seq: number;
+  group: string;
+  id: string;
+  port: number;
+  to: TargetHealthState | 'unused';
+  at: number;
+}
+
 export interface CallRecord {
   service: 'ec2' | 'elbv2';
   action: string;
@@ -115,11 +125,14 @@ export class FakeAwsState {
   readonly instances = new Map<string, FakeInstance>();
   readonly targetGroups = new Map<string, FakeTargetGroup>();
   readonly calls: CallRecord[] = [];
+  readonly transitions: TransitionRecord[] = [];
   readonly healthyThreshold: number;
   readonly unhealthyThreshold: number;
   readonly checkIntervalMs: number;
   readonly checkTimeoutMs: number;
   private checkTimer: NodeJS.Timeout | undefined;
+  /** Target ids whose health checks the load balancer cannot reach (time out), as after a security group change. */
+  private readonly unreachable = new Set<string>();
 
   constructor(options: FakeStateOptions) {
     this.region = options.region ?? 'us-east-1';
@@ -250,6 +263,7 @@ export class FakeAwsState {
         failures: 0,
         probing: false,
       });
+      this.recordTransition(group, target.id, port, 'initial');
     }
   }
 
@@ -262,6 +276,7 @@ export class FakeAwsState {
       record.state = 'draining';
       record.reason = 'Target.DeregistrationInProgress';
       record.description = 'Target deregistration is in progress';
+      this.recordTransition(group, record.id, record.port, 'draining');
       const delayMs = group.deregistrationDelaySeconds * 1000;
       const drainMs = Math.min(delayMs, group.drainConnectionsMs ?? Infinity);
       record.drainTimer = setTimeout(() => this.finishDraining(group, record), drainMs);
@@ -276,6 +291,12 @@ export class FakeAwsState {
         if (record.id === id && record.state === 'draining') this.finishDraining(group, record);
       }
     }
+  }
+
+  /** From now on the target's health checks time out (it keeps serving everyone else); `false` lifts that. */
+  blockHealthChecks(id: string, blocked = true): void {
+    if (blocked) this.unreachable.add(id);
+    else this.unreachable.delete(id);
   }
 
   callCount(action: string): number {
@@ -297,7 +318,14 @@ export class FakeAwsState {
   private finishDraining(group: FakeTargetGroup, record: TargetRecord): void {
     if (record.drainTimer) clearTimeout(record.drainTimer);
     const key = targetKey(record.id, record.port);
-    if (group.targets.get(key) === record) group.targets.delete(key);
+    if (group.targets.get(key) === record) {
+      group.targets.delete(key);
+      this.recordTransition(group, record.id, record.port, 'unused');
+    }
+  }
+
+  private recordTransition(group: FakeTargetGroup, id: string, port: number, to: TransitionRecord['to']): void {
+    this.transitions.push({ seq: this.transitions.length, group: group.name, id, port, to, at: Date.now() });
   }
 
   private checkAll(): void {
@@ -307,7 +335,11 @@ export class FakeAwsState {
         record.probing = true;
         void this.probe(group, record).then((outcome) => {
           record.probing = false;
+          const before = record.state;
           this.applyCheck(record, outcome);
+          if (record.state !== before && group.targets.get(targetKey(record.id, record.port)) === record) {
+            this.recordTransition(group, record.id, record.port, record.state);
+          }
         });
       }
     }
@@ -344,6 +376,9 @@ export class FakeAwsState {
   private probe(group: FakeTargetGroup, record: TargetRecord): Promise<ProbeOutcome> {
     const host = group.targetType === 'ip' ? record.id : this.instances.get(record.id)?.privateIp;
     if (!host) return Promise.resolve({ ok: false, reason: 'Target.FailedHealthChecks', description: 'Health checks failed' });
+    if (this.unreachable.has(record.id)) {
+      return new Promise((resolve) => setTimeout(() => resolve({ ok: false, reason: 'Target.Timeout', description: 'Request timed out' }), this.checkTimeoutMs).unref());
+    }
     return new Promise((resolve) => {
       const request = http.get(
         { host, port: group.healthCheckPort ?? record.port, path: group.healthCheckPath, agent: false, timeout: this.checkTimeoutMs },
