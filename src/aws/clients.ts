@@ -1,8 +1,5 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-
 /**
- * SDK clients as ship uses them: the region (and optional endpoint override) from the config,
+ * Settings for the SDK clients as ship uses them: the region (and optional endpoint override) from the config,
  * adaptive retries so throttling slows us down instead of failing the rollout, and credentials
  * left to the SDK's default provider chain (environment, profiles, SSO, container and instance
  * roles), so ship never reads, stores or prints a key itself.
@@ -20,7 +17,11 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
-function clientConfig(options: AwsClientOptions) {
+/**
+ * The SDK clients themselves are built where they are used, so a config that never calls AWS
+ * (or only EC2) never loads the other SDK: loading one costs about half a second.
+ */
+export function awsClientConfig(options: AwsClientOptions) {
   if (!REGION.test(options.region)) {
     throw new Error(`AWS region '${options.region}' is not a region name like us-east-1; set the region in the config`);
   }
@@ -48,12 +49,4 @@ function clientConfig(options: AwsClientOptions) {
 /** Where calls go, for error messages about reachability. */
 export function describeEndpoint(options: AwsClientOptions): string {
   return options.endpoint ?? `the ${options.region} regional endpoint`;
-}
-
-export function createElbv2Client(options: AwsClientOptions): ElasticLoadBalancingV2Client {
-  return new ElasticLoadBalancingV2Client(clientConfig(options));
-}
-
-export function createEc2Client(options: AwsClientOptions): EC2Client {
-  return new EC2Client(clientConfig(options));
 }

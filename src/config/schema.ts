@@ -43,7 +43,8 @@ function secret() {
 }
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
-const vars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'variable names are letters, digits and _' }), varValue);
+const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'variable names are letters, digits and _' });
+const vars = z.record(varName, varValue);
 
 const hostSchema = z.strictObject({
   name: z.string().min(1),
@@ -144,6 +145,8 @@ const ec2InventorySchema = z.strictObject({
   autoScalingGroup: z.string().min(1).optional(),
   addressType: z.enum(['private', 'public']).default('private'),
   maxAttempts: z.number().int().min(1).max(20).default(6),
+  /** Per-host variables from instance tags: variable name → tag key (an instance without the tag keeps the config's value). */
+  varsFromTags: z.record(varName, z.string().min(1)).optional(),
 });
 
 /** `database.migrations`: also read on its own by `ship lint-migrations`, which needs no secrets. */

@@ -1,5 +1,5 @@
-import { paginateDescribeInstances, type Filter, type Instance } from '@aws-sdk/client-ec2';
-import { createEc2Client, describeEndpoint } from '../aws/clients.js';
+import type { Filter, Instance } from '@aws-sdk/client-ec2';
+import { awsClientConfig, describeEndpoint } from '../aws/clients.js';
 import { callAws } from '../aws/errors.js';
 
 /**
@@ -21,6 +21,8 @@ export interface Ec2InventoryOptions {
   filters: Ec2Filters;
   addressType: 'private' | 'public';
   maxAttempts?: number;
+  /** Variable name → tag key: per-host playbook variables read from each instance's tags. */
+  varsFromTags?: Record<string, string>;
 }
 
 export interface Ec2Host {
@@ -30,6 +32,8 @@ export interface Ec2Host {
   lbName: string;
   instanceId: string;
   source: 'ec2';
+  /** From `varsFromTags`; only the variables whose tag the instance has. */
+  vars?: Record<string, string>;
 }
 
 export interface ConfigHostLike {
@@ -41,7 +45,11 @@ export interface ConfigHostLike {
 export type InventoryHost<H extends ConfigHostLike = ConfigHostLike> = (H & { source: 'config' }) | Ec2Host;
 
 export class InventoryError extends Error {
-  constructor(message: string) {
+  /** The config field to fix, for the error shown to the user. */
+  constructor(
+    message: string,
+    readonly field = 'inventory.ec2',
+  ) {
     super(message);
     this.name = 'InventoryError';
   }
@@ -68,7 +76,17 @@ export function describeEc2Filters(filters: Ec2Filters): string {
   return parts.join(', ');
 }
 
-function hostOf(instance: Instance, addressType: 'private' | 'public'): Ec2Host {
+function varsOf(instance: Instance, varsFromTags: Record<string, string>): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [name, tagKey] of Object.entries(varsFromTags)) {
+    const value = instance.Tags?.find((tag) => tag.Key === tagKey)?.Value;
+    if (value !== undefined) vars[name] = value;
+  }
+  return vars;
+}
+
+function hostOf(instance: Instance, options: Ec2InventoryOptions): Ec2Host {
+  const { addressType, varsFromTags } = options;
   const instanceId = instance.InstanceId ?? '';
   const name = instance.Tags?.find((tag) => tag.Key === 'Name')?.Value || instanceId;
   const address = addressType === 'private' ? instance.PrivateIpAddress : instance.PublicIpAddress;
@@ -76,17 +94,21 @@ function hostOf(instance: Instance, addressType: 'private' | 'public'): Ec2Host 
     throw new InventoryError(
       `EC2 instance ${instanceId} (${name}) has no ${addressType} IP address; ` +
         `set inventory.ec2.addressType to '${addressType === 'private' ? 'public' : 'private'}' or give the instance one`,
+      'inventory.ec2.addressType',
     );
   }
-  return { name, address, lbName: instanceId, instanceId, source: 'ec2' };
+  return { name, address, lbName: instanceId, instanceId, source: 'ec2', ...(varsFromTags ? { vars: varsOf(instance, varsFromTags) } : {}) };
 }
 
 export async function discoverEc2Hosts(options: Ec2InventoryOptions): Promise<Ec2Host[]> {
   const described = describeEc2Filters(options.filters);
   if (!described) {
-    throw new InventoryError('inventory.ec2.filters is empty: give tags and/or autoScalingGroup, so ship never rolls every instance in the account');
+    throw new InventoryError('the set of EC2 filters is empty: give inventory.ec2.tags and/or autoScalingGroup, so ship never rolls every instance in the account');
   }
-  const client = createEc2Client(options);
+  const config = awsClientConfig(options);
+  // Loaded only when the config discovers hosts: every deploy resolves its hosts through this module.
+  const { EC2Client, paginateDescribeInstances } = await import('@aws-sdk/client-ec2');
+  const client = new EC2Client(config);
   try {
     const instances = await callAws({ service: 'EC2', action: 'DescribeInstances', where: describeEndpoint(options) }, async () => {
       const found: Instance[] = [];
@@ -97,11 +119,11 @@ export async function discoverEc2Hosts(options: Ec2InventoryOptions): Promise<Ec
     });
     if (instances.length === 0) {
       throw new InventoryError(
-        `no running EC2 instance in ${options.region} matches ${described}; check inventory.ec2.filters and the region ` +
+        `no running EC2 instance in ${options.region} matches ${described}; check inventory.ec2.tags / autoScalingGroup and the region ` +
           '(ship refuses an empty inventory rather than rolling nothing)',
       );
     }
-    return instances.map((instance) => hostOf(instance, options.addressType)).sort((a, b) => a.name.localeCompare(b.name));
+    return instances.map((instance) => hostOf(instance, options)).sort((a, b) => a.name.localeCompare(b.name));
   } finally {
     client.destroy();
   }
@@ -136,7 +158,8 @@ export function mergeInventory<H extends ConfigHostLike>(
   if (problems.length) {
     throw new InventoryError(
       `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n` +
-        'Remove the config entry for a discovered instance, or narrow inventory.ec2.filters.',
+        'Remove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.',
+      'hosts',
     );
   }
   return merged;

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { parseTargetGroupArn } from '../aws/arn.js';
-import { createElbv2Client, describeEndpoint } from '../aws/clients.js';
+import { awsClientConfig, describeEndpoint } from '../aws/clients.js';
 import { Elbv2Api, type TargetGroupInfo, type TargetHealthEntry, type TargetRef } from '../aws/elbv2-api.js';
 import { formatDuration } from '../util/duration.js';
 import { DeadlineError, pollUntil } from '../util/deadline.js';
@@ -94,7 +95,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     this.marginMs = options.deregistrationMarginMs ?? DEFAULT_DEREGISTRATION_MARGIN_MS;
     let client;
     try {
-      client = createElbv2Client(options);
+      client = new ElasticLoadBalancingV2Client(awsClientConfig(options));
     } catch (error) {
       throw new LoadBalancerError(`elbv2: ${(error as Error).message}`);
     }
@@ -198,9 +199,29 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   }
 
   /**
-   * The largest deregistration delay of the configured groups: a drain can take this long, so
-   * pre-flight can refuse a drain timeout shorter than it instead of failing mid-rollout.
+   * Refuses a drain timeout shorter than a group's deregistration delay: ship would stop waiting
+   * and restart the instance while that group still sends it the requests it is draining.
    */
+  async preflight({ drainTimeoutMs }: { drainTimeoutMs: number }): Promise<string> {
+    const groups = await this.targetGroups();
+    const seconds = (ms: number) => `${ms / 1000}s`;
+    const tooLong = groups
+      .filter((group) => group.deregistrationDelayMs > drainTimeoutMs)
+      .sort((a, b) => b.deregistrationDelayMs - a.deregistrationDelayMs);
+    if (tooLong.length) {
+      const longest = tooLong[0]!;
+      throw new LoadBalancerError(
+        `elbv2: the deregistration delay of ${tooLong.map((group) => `target group ${group.name} (${seconds(group.deregistrationDelayMs)})`).join(', ')} ` +
+          `is longer than rollout.drainTimeout (${seconds(drainTimeoutMs)}): a drain could be cut off while the load balancer still sends in-flight requests. ` +
+          `Lower the group's deregistration_delay.timeout_seconds attribute to at most ${Math.floor(drainTimeoutMs / 1000)}, ` +
+          `or raise rollout.drainTimeout to at least '${seconds(longest.deregistrationDelayMs)}'.`,
+      );
+    }
+    const longest = groups.reduce((a, b) => (b.deregistrationDelayMs > a.deregistrationDelayMs ? b : a));
+    return `deregistration delay ${seconds(longest.deregistrationDelayMs)} (${longest.name}) within drainTimeout ${seconds(drainTimeoutMs)}`;
+  }
+
+  /** The largest deregistration delay of the configured groups: a drain can take this long. */
   async longestDeregistrationDelayMs(): Promise<number> {
     return Math.max(...(await this.targetGroups()).map((group) => group.deregistrationDelayMs));
   }

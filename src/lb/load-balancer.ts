@@ -26,6 +26,11 @@ export interface LoadBalancer {
   readonly kind: string;
   /** Reachability and member existence check, for pre-flight. Throws naming what is missing. */
   verify(memberNames: string[]): Promise<void>;
+  /**
+   * Provider-specific pre-flight, after `verify`: settings of the load balancer itself that would
+   * make the rollout unsafe. Returns a detail line for the report; throws to refuse.
+   */
+  preflight?(options: { drainTimeoutMs: number }): Promise<string | void>;
   /** Live state of every member the rollout cares about. */
   members(memberNames: string[]): Promise<MemberState[]>;
   /** Stop new traffic to the member; existing connections may finish. */
