@@ -1,4 +1,4 @@
-import { isShellCommand, type ShellCommand } from '../shell/sh.js';
+import { isShellCommand, sh, type ShellCommand } from '../shell/sh.js';
 import { parseDuration } from '../util/duration.js';
 
 export type VarValue = string | number | boolean;
@@ -50,7 +50,29 @@ export interface UploadStep {
   when?: (ctx: StepContext) => boolean;
 }
 
-export type Step = RunStep | UploadStep;
+/**
+ * Reboots the host and waits until it is back: the boot id is read first, the reboot is started
+ * (the connection may drop under it), then the boot id is polled (the transport re-dials) until a
+ * different one proves the host really restarted. Records `facts.rebootMs` and `facts.bootId`.
+ */
+export interface RebootStep {
+  kind: 'reboot';
+  name: string;
+  /** Prints an id that changes with every boot. */
+  bootId: Dynamic<ShellCommand>;
+  /** Starts the reboot; it should return at once (or the connection drops), not wait for it. */
+  command: Dynamic<ShellCommand>;
+  /** How long the host may take to go away and come back with a new boot id, e.g. '10m'. */
+  timeout: Dynamic<string | number>;
+  /** Between boot id probes while waiting. */
+  pollIntervalMs: number;
+  /** A reboot is never retried: the wait is the retry. */
+  retries: 0;
+  sudo: boolean;
+  when?: (ctx: StepContext) => boolean;
+}
+
+export type Step = RunStep | UploadStep | RebootStep;
 
 export interface Playbook {
   name: string;
@@ -142,6 +164,44 @@ export function upload(from: Dynamic<string>, to: Dynamic<string>, options: Step
     to,
     timeoutMs: timeoutOf(options, name),
     retries: options.retries ?? 0,
+    ...(options.when ? { when: options.when } : {}),
+  };
+}
+
+export interface RebootOptions {
+  name?: string;
+  /** Default: `cat /proc/sys/kernel/random/boot_id`. */
+  bootId?: Dynamic<ShellCommand>;
+  /** Default: `systemctl reboot`, falling back to `shutdown -r now`, detached so it returns at once. */
+  command?: Dynamic<ShellCommand>;
+  /** Default '10m'. */
+  timeout?: Dynamic<string | number>;
+  /** Default '1s'. */
+  pollInterval?: string | number;
+  sudo?: boolean;
+  when?: (ctx: StepContext) => boolean;
+}
+
+export const DEFAULT_BOOT_ID_COMMAND = sh`cat /proc/sys/kernel/random/boot_id`;
+// Detached and delayed a moment, so the command returns (and its exit status reaches ship) before sshd goes down.
+export const DEFAULT_REBOOT_COMMAND = sh`nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now' >/dev/null 2>&1 &`;
+
+/** Reboots the host and waits for it to come back with a new boot id (see RebootStep). */
+export function reboot(options: RebootOptions = {}): RebootStep {
+  const name = options.name ?? 'reboot';
+  const pollIntervalMs = parseDuration(options.pollInterval ?? '1s');
+  if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
+    throw new Error(`step '${name}': pollInterval ${JSON.stringify(options.pollInterval)} is not a duration like '1s'`);
+  }
+  return {
+    kind: 'reboot',
+    name,
+    bootId: options.bootId ?? DEFAULT_BOOT_ID_COMMAND,
+    command: options.command ?? DEFAULT_REBOOT_COMMAND,
+    timeout: options.timeout ?? '10m',
+    pollIntervalMs,
+    retries: 0,
+    sudo: options.sudo ?? false,
     ...(options.when ? { when: options.when } : {}),
   };
 }

@@ -1,7 +1,10 @@
 import type { EventBus, Phase } from '../events.js';
-import { withSudo } from '../shell/sh.js';
-import type { Transport } from '../transport/transport.js';
-import { resolveDynamic, type Step, type StepContext } from './define.js';
+import { withSudo, type ShellCommand } from '../shell/sh.js';
+import { codeOf } from '../errors/coded.js';
+import { TransportError, type Transport } from '../transport/transport.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { sleep } from '../util/deadline.js';
+import { resolveDynamic, type RebootStep, type Step, type StepContext } from './define.js';
 
 const STDERR_TAIL_LINES = 15;
 
@@ -83,6 +86,7 @@ async function runStep(step: Step, options: PhaseOptions): Promise<void> {
         durationMs: performance.now() - started,
         ok: false,
         error: failure.message,
+        ...codeOf(failure),
       });
       if (attempt > step.retries || options.signal?.aborted) throw failure;
     }
@@ -92,6 +96,10 @@ async function runStep(step: Step, options: PhaseOptions): Promise<void> {
 async function attemptStep(step: Step, options: PhaseOptions): Promise<number | undefined> {
   const { transport, ctx, bus, phase } = options;
   const host = ctx.host.name;
+  if (step.kind === 'reboot') {
+    await rebootAndWait(step, options);
+    return undefined;
+  }
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
   if (step.kind === 'upload') {
     const from = resolveDynamic(step.from, ctx);
@@ -100,9 +108,7 @@ async function attemptStep(step: Step, options: PhaseOptions): Promise<number | 
     await transport.upload(from, to, { signal: uploadSignal });
     return undefined;
   }
-  let command = resolveDynamic(step.command, ctx);
-  const sudo = step.sudo || options.sudo;
-  if (sudo) command = withSudo(command, typeof sudo === 'string' ? sudo : undefined);
+  const command = withStepSudo(resolveDynamic(step.command, ctx), step.sudo, options);
   const stdout = lineEmitter((line) => bus.emit({ type: 'output', host, stream: 'stdout', line }));
   const stderr = lineEmitter((line) => bus.emit({ type: 'output', host, stream: 'stderr', line }));
   const result = await transport.exec(command, {
@@ -118,4 +124,90 @@ async function attemptStep(step: Step, options: PhaseOptions): Promise<number | 
   }
   if (step.capture) ctx.facts[step.capture] = result.stdout.trim();
   return result.code;
+}
+
+function withStepSudo(command: ShellCommand, stepSudo: boolean, options: PhaseOptions): ShellCommand {
+  const sudo = stepSudo || options.sudo;
+  return sudo ? withSudo(command, typeof sudo === 'string' ? sudo : undefined) : command;
+}
+
+/** A boot id probe must answer quickly; a host that is going down may leave it hanging. */
+const BOOT_ID_PROBE_TIMEOUT_MS = 5_000;
+/** The reboot command itself only starts the reboot. */
+const REBOOT_COMMAND_TIMEOUT_MS = 30_000;
+
+/**
+ * Reads the boot id, starts the reboot, then polls until the host answers with a different boot
+ * id. The wait is bounded by the step's timeout; the error says what was last seen (still up with
+ * the old boot id, or unreachable and why), so a reboot that never returns is told apart from one
+ * that never started.
+ */
+async function rebootAndWait(step: RebootStep, options: PhaseOptions): Promise<void> {
+  const { transport, ctx, bus, phase, signal } = options;
+  const host = ctx.host.name;
+  const timeoutValue = resolveDynamic(step.timeout, ctx);
+  const deadlineMs = parseDuration(timeoutValue);
+  if (deadlineMs === undefined) {
+    throw new StepFailedError(host, phase, step.name, `has timeout ${JSON.stringify(timeoutValue)}, which is not a duration like '10m'`, '');
+  }
+  const bootIdCommand = withStepSudo(resolveDynamic(step.bootId, ctx), step.sudo, options);
+  const note = (line: string) => bus.emit({ type: 'output', host, stream: 'stdout', line });
+
+  const readBootId = async (): Promise<string> => {
+    const result = await transport.exec(bootIdCommand, { timeoutMs: BOOT_ID_PROBE_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    const id = result.stdout.trim();
+    if (result.code !== 0 || id === '') throw new Error(`boot id command exited with code ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`);
+    return id;
+  };
+
+  let before: string;
+  try {
+    before = await readBootId();
+  } catch (error) {
+    throw new StepFailedError(host, phase, step.name, `could not read the boot id before rebooting: ${(error as Error).message}`, '');
+  }
+  note(`rebooting (boot id ${before})`);
+  const started = performance.now();
+  try {
+    const result = await transport.exec(withStepSudo(resolveDynamic(step.command, ctx), step.sudo, options), {
+      timeoutMs: REBOOT_COMMAND_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
+    if (result.code !== 0) {
+      throw new StepFailedError(host, phase, step.name, `reboot command exited with code ${result.code}`, tail(result.stderr || result.stdout, STDERR_TAIL_LINES));
+    }
+  } catch (error) {
+    // The connection dropping under the reboot command is the reboot starting, not a failure.
+    if (!(error instanceof TransportError && (error.kind === 'closed' || error.kind === 'timeout'))) throw error;
+  }
+
+  let lastSeen = `still up with the old boot id ${before}`;
+  let wentAway = false;
+  while (performance.now() - started < deadlineMs) {
+    signal?.throwIfAborted();
+    try {
+      const now = await readBootId();
+      if (now !== before) {
+        const tookMs = performance.now() - started;
+        ctx.facts.rebootMs = String(Math.round(tookMs));
+        ctx.facts.bootId = now;
+        note(`back after ${formatDuration(tookMs)} with boot id ${now}`);
+        return;
+      }
+      lastSeen = wentAway ? `answered again, but with the old boot id ${before}` : `still up with the old boot id ${before}`;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      if (!wentAway) note('went away');
+      wentAway = true;
+      lastSeen = `unreachable (${(error as Error).message})`;
+    }
+    await sleep(Math.min(step.pollIntervalMs, Math.max(0, deadlineMs - (performance.now() - started))), signal);
+  }
+  throw new StepFailedError(
+    host,
+    phase,
+    step.name,
+    `failed: the host did not come back with a new boot id within ${formatDuration(deadlineMs)} (last seen: ${lastSeen})`,
+    '',
+  );
 }
