@@ -7,6 +7,7 @@ import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
 import { deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
+import { patchCommand } from './patch.js';
 import { initCommand } from './init.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(deployCommand)
     .command(planCommand)
     .command(restoreCommand)
+    .command(patchCommand)
     .command(lintMigrationsCommand)
     .command(iamPolicyCommand)
     .command(initCommand)
