@@ -35,8 +35,8 @@ function lostWithin(lock: DeployLock, ms: number): Promise<unknown> {
 
 test('the heartbeat keeps a held lock fresh long past its stale age; release frees it, twice is harmless', async () => {
   const store = await newStore();
-  const lock = await DeployLock.acquire(store, request('run-1'), { staleAfterMs: 200 });
-  await sleep(700);
+  const lock = await DeployLock.acquire(store, request('run-1'), { staleAfterMs: 400 });
+  await sleep(1_000);
   const status = await store.currentLock('shop');
   assert.equal(status?.stale, false, JSON.stringify(status));
   assert.equal(status?.pid, process.pid);
@@ -72,16 +72,16 @@ test('heartbeats failing are warnings at first, and lose the lock once others ma
   });
   const warnings: string[] = [];
   const started = Date.now();
-  const lock = await DeployLock.acquire(flaky, request('run-1'), { staleAfterMs: 400, heartbeatIntervalMs: 40, onWarning: (message) => warnings.push(message) });
+  const lock = await DeployLock.acquire(flaky, request('run-1'), { staleAfterMs: 600, heartbeatIntervalMs: 40, onWarning: (message) => warnings.push(message) });
   failing = true;
-  await sleep(200);
+  await sleep(250);
   assert.equal(lock.lost.aborted, false);
   assert.ok(warnings.length >= 1);
   assert.match(warnings[0]!, /heartbeat failed, retrying: state database unreachable/);
   const reason = await lostWithin(lock, 2_000);
   assert.ok(reason instanceof LockLostError);
   assert.match(reason.message, /no heartbeat reached the state store for .*state database unreachable.*may break the lock as stale/);
-  assert.ok(Date.now() - started >= 400);
+  assert.ok(Date.now() - started >= 600);
   await lock.release();
 });
 
