@@ -1,0 +1,39 @@
+import type { CommandModule } from 'yargs';
+import { selectApp } from '../config/apps.js';
+import { loadConfig } from '../config/load.js';
+import { agreement, formatReleases, listReleases } from '../commands/releases.js';
+import { redact, redactDeep } from '../util/redact.js';
+import { appOption } from './app-rolls.js';
+import { parseVars } from './deploy.js';
+import { EXIT } from './exit-codes.js';
+
+interface ReleasesArgs {
+  config: string;
+  json?: boolean;
+  app?: string;
+  hosts?: string;
+  var?: string[];
+  'accept-new-host-keys'?: boolean;
+}
+
+export const releasesCommand: CommandModule<{ config: string; json?: boolean }, ReleasesArgs> = {
+  command: 'releases',
+  describe: "list each host's releases and current one; flags hosts that disagree (exit 1 when any does or cannot be read)",
+  builder: (yargs) =>
+    appOption(yargs)
+      .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })
+      .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (e.g. appDir)' })
+      .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts' }),
+  handler: async (args) => {
+    const loaded = selectApp(await loadConfig(args.config), args.app);
+    const hosts = await listReleases(loaded, {
+      ...(args.hosts ? { hosts: args.hosts.split(',').map((h) => h.trim()).filter(Boolean) } : {}),
+      vars: parseVars(args.var),
+      ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
+    });
+    const verdict = agreement(hosts);
+    if (args.json) process.stdout.write(JSON.stringify(redactDeep({ app: loaded.config.app, hosts, ...verdict })) + '\n');
+    else process.stdout.write(redact(formatReleases(hosts)) + '\n');
+    process.exitCode = verdict.disagreeing.length > 0 || verdict.unreadable.length > 0 ? EXIT.rolloutFailed : EXIT.ok;
+  },
+};
