@@ -8,6 +8,9 @@ import { redact } from '../util/redact.js';
 import { deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
 import { patchCommand } from './patch.js';
+import { rollbackCommand } from './rollback.js';
+import { releasesCommand } from './releases.js';
+import { runCommand } from './run.js';
 import { initCommand } from './init.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
@@ -31,6 +34,9 @@ export async function main(argv: string[]): Promise<void> {
     .command(planCommand)
     .command(restoreCommand)
     .command(patchCommand)
+    .command(rollbackCommand)
+    .command(releasesCommand)
+    .command(runCommand)
     .command(lintMigrationsCommand)
     .command(iamPolicyCommand)
     .command(initCommand)
