@@ -1,3 +1,5 @@
+import type { Coded } from './errors/coded.js';
+
 /**
  * The core's only output. Renderers (listr2, plain lines, NDJSON), and later the journal and
  * notifiers, subscribe; the core never prints.
@@ -35,7 +37,7 @@ export type ShipEventBody =
       minHealthy: number;
       reloadInPlace: boolean;
     }
-  | { type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string }
+  | ({ type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string } & Coded)
   | { type: 'stage.started'; hosts: string[] }
   | { type: 'stage.finished'; durationMs: number }
   | { type: 'batch.started'; index: number; total: number; hosts: string[]; canary: boolean }
@@ -44,15 +46,15 @@ export type ShipEventBody =
   | { type: 'capacity.waiting'; healthy: number; needed: number; detail: string }
   | { type: 'instance.state'; host: string; from: InstanceState; to: InstanceState }
   | { type: 'instance.drained'; host: string; durationMs: number; timedOut: boolean; detail: string }
-  | { type: 'instance.finished'; host: string; outcome: HostSummary['outcome']; outOfRotationMs: number; durationMs: number; error?: string }
+  | ({ type: 'instance.finished'; host: string; outcome: HostSummary['outcome']; outOfRotationMs: number; durationMs: number; error?: string } & Coded)
   | { type: 'step.started'; host: string; phase: Phase; step: string; attempt: number }
-  | { type: 'step.finished'; host: string; phase: Phase; step: string; durationMs: number; ok: boolean; skipped?: boolean; exitCode?: number; error?: string }
+  | ({ type: 'step.finished'; host: string; phase: Phase; step: string; durationMs: number; ok: boolean; skipped?: boolean; exitCode?: number; error?: string } & Coded)
   | { type: 'output'; host: string; stream: 'stdout' | 'stderr'; line: string }
   | { type: 'health.passed'; host: string; check: string; durationMs: number; attempts: number }
-  | { type: 'health.failed'; host: string; check: string; detail: string }
+  | ({ type: 'health.failed'; host: string; check: string; detail: string } & Coded)
   | { type: 'lb.healthy'; host: string; durationMs: number }
-  | { type: 'interrupt'; graceful: boolean; outOfRotation: string[]; restoreCommand?: string }
-  | { type: 'warning'; host?: string; message: string }
+  | ({ type: 'interrupt'; graceful: boolean; outOfRotation: string[]; restoreCommand?: string } & Coded)
+  | ({ type: 'warning'; host?: string; message: string } & Coded)
   | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
 
 /** 'incomplete': the maintenance window (--window) ended before every batch had started. */
@@ -67,6 +69,9 @@ export interface HostSummary {
   error?: string;
   /** What the playbook's steps captured on the host (e.g. packages upgraded), for reports. */
   facts?: Record<string, string>;
+  /** With an error: its stable code (SHIP-E0xx) and the runbook section for it. */
+  code?: string;
+  runbook?: string;
 }
 
 export interface RunSummary {
@@ -74,6 +79,9 @@ export interface RunSummary {
   /** Instances still out of the load balancer when the run ended: each needs a person. */
   outOfRotation: string[];
   error?: string;
+  /** With an error: its stable code (SHIP-E0xx) and the runbook section for it. */
+  code?: string;
+  runbook?: string;
 }
 
 export type ShipEvent = ShipEventBody & { time: string; runId: string };

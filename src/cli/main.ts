@@ -5,20 +5,21 @@ import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
+import { classifyError, describeCode } from '../errors/codes.js';
 import { deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
+import { initCommand } from './init.js';
 import { patchCommand } from './patch.js';
 import { rollbackCommand } from './rollback.js';
 import { releasesCommand } from './releases.js';
 import { runCommand } from './run.js';
-import { initCommand } from './init.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
 import { EXIT } from './exit-codes.js';
 
 function reportFatal(error: unknown): number {
   const message = redact(error instanceof Error ? error.message : String(error));
-  process.stderr.write(`ship: ${message}\n`);
+  process.stderr.write(`ship: ${message}\n  ${describeCode(classifyError(error))}\n`);
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof PlaybookError) return EXIT.usage;
   if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
   return EXIT.rolloutFailed;

@@ -5,6 +5,7 @@
  * lock, so a laptop and CI never roll the same app at once.
  */
 import type { InstanceState, RunStatus, RunSummary } from '../events.js';
+import type { BreakLockOptions, LockBreak, LockStatus } from './lock.js';
 
 export interface Actor {
   /** OS user running ship. */
@@ -50,10 +51,14 @@ export interface JournalEntry {
   run: RunRecord;
   transitions: Transition[];
   outcome?: RunOutcome;
+  /** Set when the journal's last record was torn by a crash and was skipped. */
+  warnings?: string[];
 }
 
 export interface LockHolder {
   runId: string;
+  /** The holding process, so `ship resume` on the same machine can tell a dead holder from a live one. */
+  pid: number;
   app: string;
   command: string;
   actor: Actor;
@@ -92,8 +97,10 @@ export interface StateStore {
   acquireLock(holder: LockHolder, options: { staleAfterMs: number }): Promise<void>;
   heartbeat(app: string, runId: string): Promise<void>;
   releaseLock(app: string, runId: string): Promise<void>;
-  currentLock(app: string): Promise<LockHolder | undefined>;
-  /** Breaks a lock (only when stale unless forced), recording who broke it and why. */
-  breakLock(app: string, by: Actor, reason: string): Promise<LockHolder | undefined>;
+  /** The holder, with its staleness judged by the store's own clock (a laptop's clock may be wrong). */
+  currentLock(app: string): Promise<LockStatus | undefined>;
+  /** Breaks a stale lock (a live one only with evenIfAlive), recording who broke it and why. */
+  breakLock(app: string, by: Actor, reason: string, options?: BreakLockOptions): Promise<LockHolder | undefined>;
+  lockBreaks(app: string): Promise<LockBreak[]>;
   close(): Promise<void>;
 }

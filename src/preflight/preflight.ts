@@ -1,4 +1,5 @@
 import type { EventBus } from '../events.js';
+import { codeOf } from '../errors/coded.js';
 
 /** A named prerequisite checked before anything changes; it throws to refuse, with the reason. */
 export interface PreflightCheck {
@@ -7,8 +8,11 @@ export interface PreflightCheck {
 }
 
 export class PreflightRefused extends Error {
-  constructor(readonly failures: Array<{ check: string; reason: string }>) {
-    super(`pre-flight refused, nothing was changed:\n${failures.map((f) => `  - ${f.check}: ${f.reason}`).join('\n')}`);
+  constructor(
+    readonly failures: Array<{ check: string; reason: string }>,
+    options?: { cause?: unknown },
+  ) {
+    super(`pre-flight refused, nothing was changed:\n${failures.map((f) => `  - ${f.check}: ${f.reason}`).join('\n')}`, options);
     this.name = 'PreflightRefused';
   }
 }
@@ -25,8 +29,9 @@ export async function runPreflight(checks: PreflightCheck[], bus: EventBus): Pro
       bus.emit({ type: 'preflight.check', name: check.name, status: 'passed', detail: detail || 'ok' });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      bus.emit({ type: 'preflight.check', name: check.name, status: 'failed', detail: reason });
-      throw new PreflightRefused([{ check: check.name, reason }]);
+      const refused = new PreflightRefused([{ check: check.name, reason }], { cause: error });
+      bus.emit({ type: 'preflight.check', name: check.name, status: 'failed', detail: reason, ...codeOf(refused) });
+      throw refused;
     }
   }
 }

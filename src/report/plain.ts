@@ -22,7 +22,7 @@ export function plainLine(event: ShipEvent): string | undefined {
           .map((phase) => line(undefined, `  ${phase}: ${event.phases[phase].join(' → ')}`)),
       ].join('\n');
     case 'preflight.check':
-      return line(undefined, `pre-flight ${event.name}: ${event.status}${event.detail ? ` (${event.detail})` : ''}`);
+      return line(undefined, `pre-flight ${event.name}: ${event.status}${event.detail ? ` (${event.detail})` : ''}${event.code ? ` [${event.code}]` : ''}`);
     case 'stage.started':
       return line(undefined, `staging on ${event.hosts.length} host(s) while they serve`);
     case 'stage.finished':
@@ -40,7 +40,7 @@ export function plainLine(event: ShipEvent): string | undefined {
     case 'instance.drained':
       return line(event.host, `drained in ${formatDuration(event.durationMs)}${event.timedOut ? ` (deadline passed: ${event.detail})` : ''}`);
     case 'instance.finished':
-      return line(event.host, `${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}${event.error ? `\n${event.error}` : ''}`);
+      return line(event.host, `${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}${event.error ? `\n${event.error}${event.code ? ` [${event.code}]` : ''}` : ''}`);
     case 'step.started':
       return event.attempt > 1 ? line(event.host, `${event.phase} ${event.step} (attempt ${event.attempt})`) : undefined;
     case 'step.finished':

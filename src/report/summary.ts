@@ -24,6 +24,7 @@ export function formatSummary(status: RunStatus, durationMs: number, summary: Ru
     }
   }
   if (summary.error) lines.push(summary.error.replace(/^/gm, '  '));
+  if (summary.code) lines.push(`  ${summary.code}: what to do next: ${summary.runbook ?? 'docs/runbook.md'}`);
   if (summary.outOfRotation.length > 0) lines.push(`  STILL OUT OF THE LOAD BALANCER: ${summary.outOfRotation.join(', ')}`);
   return lines.join('\n');
 }

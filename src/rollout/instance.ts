@@ -7,6 +7,8 @@ import { runPhase } from '../playbook/runner.js';
 import type { Transport } from '../transport/transport.js';
 import { DeadlineError } from '../util/deadline.js';
 import type { InstanceTracker } from './tracker.js';
+import { codeFor, codeOf, type Coded } from '../errors/coded.js';
+import { ERROR_CODES } from '../errors/codes.js';
 
 export interface Target {
   name: string;
@@ -30,6 +32,8 @@ export interface InstanceSignals {
   /** Second Ctrl-C: stop waiting at once. */
   hard: AbortSignal;
 }
+
+type Summarise = (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string, coded?: Coded) => HostSummary;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -60,17 +64,11 @@ export async function rollInstance(
     defaultTimeoutMs: settings.commandTimeoutMs,
     sudo: settings.sudo,
   });
-  const summary = (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string): HostSummary => {
+  const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
     const outOfRotationMs = performance.now() - started;
-    bus.emit({
-      type: 'instance.finished',
-      host,
-      outcome: outcome === 'not-started' ? 'put-back' : outcome,
-      outOfRotationMs,
-      durationMs: outOfRotationMs,
-      ...(error ? { error } : {}),
-    });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...(error ? { error } : {}), facts: { ...target.ctx.facts } };
+    const withError = error ? { error, ...coded } : {};
+    bus.emit({ type: 'instance.finished', host, outcome: outcome === 'not-started' ? 'put-back' : outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...withError, facts: { ...target.ctx.facts } };
   };
 
   if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
@@ -88,18 +86,20 @@ export async function rollInstance(
       // The drain deadline is a decision, not a failure: connections still open are cut, and the event says how many.
       timedOut = true;
       detail = error.lastSeen;
-      bus.emit({ type: 'warning', host, message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway` });
+      bus.emit({ type: 'warning', host, message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway`, ...codeFor(ERROR_CODES.drainTimeout) });
     }
     bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
     await lb.takeOut(target.lbName);
     await tracker.set(host, 'out');
   } catch (error) {
     // The load balancer could not be driven: its view is unknown, so the instance counts as out (fail closed).
-    await tracker.set(host, 'failed-out');
-    return summary('failed-out', 0, `${host}: could not take it out of the load balancer: ${describe(error)}`);
+    const message = `${host}: could not take it out of the load balancer: ${describe(error)}`;
+    await tracker.set(host, 'failed-out', message);
+    return summary('failed-out', 0, message, codeOf(error));
   }
 
   let failure: string | undefined;
+  let failureCode: Coded = {};
   if (signals.graceful.aborted) {
     // Interrupted before any change on the host: just put it back.
     return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'put-back');
@@ -112,12 +112,13 @@ export async function rollInstance(
     await checkHealth(target, bus, settings, signals);
   } catch (error) {
     failure = describe(error);
-    if (error instanceof DeadlineError) bus.emit({ type: 'health.failed', host, check: error.step, detail: error.lastSeen });
+    failureCode = codeOf(error);
+    if (error instanceof DeadlineError) bus.emit({ type: 'health.failed', host, check: error.step, detail: error.lastSeen, ...failureCode });
   }
   if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'deployed');
   if (signals.hard.aborted) {
-    await tracker.set(host, 'failed-out');
-    return summary('failed-out', 0, failure);
+    await tracker.set(host, 'failed-out', failure);
+    return summary('failed-out', 0, failure, failureCode);
   }
 
   await tracker.set(host, 'rolling-back');
@@ -126,10 +127,11 @@ export async function rollInstance(
     await tracker.set(host, 'verifying');
     await checkHealth(target, bus, settings, signals);
   } catch (rollbackError) {
-    await tracker.set(host, 'failed-out');
-    return summary('failed-out', 0, `${failure}\nrollback did not bring it back healthy: ${describe(rollbackError)}`);
+    const message = `${failure}\nrollback did not bring it back healthy: ${describe(rollbackError)}`;
+    await tracker.set(host, 'failed-out', message);
+    return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
   }
-  return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure);
+  return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure, failureCode);
 }
 
 async function checkHealth(target: Target, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<void> {
@@ -149,9 +151,10 @@ async function putBack(
   settings: InstanceSettings,
   signals: InstanceSignals,
   started: number,
-  summary: (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string) => HostSummary,
+  summary: Summarise,
   outcome: HostSummary['outcome'],
   error?: string,
+  errorCode: Coded = {},
 ): Promise<HostSummary> {
   const host = target.name;
   await tracker.set(host, 'registering');
@@ -160,11 +163,12 @@ async function putBack(
     await lb.putBack(target.lbName);
     await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
   } catch (lbError) {
-    await tracker.set(host, 'failed-out');
-    return summary('failed-out', 0, [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n'));
+    const message = [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n');
+    await tracker.set(host, 'failed-out', message);
+    return summary('failed-out', 0, message, codeOf(lbError));
   }
   const timeToHealthyMs = performance.now() - registering;
   bus.emit({ type: 'lb.healthy', host, durationMs: timeToHealthyMs });
   await tracker.set(host, 'in-service');
-  return summary(outcome, timeToHealthyMs, error);
+  return summary(outcome, timeToHealthyMs, error, errorCode);
 }

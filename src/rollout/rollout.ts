@@ -8,6 +8,8 @@ import { rollInstance, type InstanceSettings, type InstanceSignals, type Target 
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { waitUntilHealthy } from '../health/wait.js';
+import { codeFor, codeOf, type Coded } from '../errors/coded.js';
+import { ERROR_CODES } from '../errors/codes.js';
 
 export interface RolloutSettings extends InstanceSettings {
   batchSize: number | string;
@@ -82,14 +84,15 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const results: HostSummary[] = [];
   const { batches, floor, reloadInPlace, fleet: allNames } = planRollout(input);
 
-  const finish = (status: RolloutResult['status'], error?: string): RolloutResult => {
+  const finish = (status: RolloutResult['status'], error?: string, coded: Coded = {}): RolloutResult => {
     const done = new Set(results.map((r) => r.host));
     const notStarted = targets.filter((t) => !done.has(t.name)).map((t): HostSummary => ({ host: t.name, outcome: 'not-started', outOfRotationMs: 0, timeToHealthyMs: 0 }));
     const outOfRotation = tracker.outOfRotation();
     if (status === 'interrupted' && outOfRotation.length > 0) {
-      bus.emit({ type: 'interrupt', graceful: !signals.hard.aborted, outOfRotation, restoreCommand: input.restoreCommand(outOfRotation) });
+      bus.emit({ type: 'interrupt', graceful: !signals.hard.aborted, outOfRotation, restoreCommand: input.restoreCommand(outOfRotation), ...codeFor(ERROR_CODES.interrupted) });
     }
-    return { status, summary: { hosts: [...results, ...notStarted], outOfRotation, ...(error ? { error } : {}) } };
+    const fallback = status === 'interrupted' ? codeFor(ERROR_CODES.interrupted) : status === 'incomplete' ? codeFor(ERROR_CODES.windowEnded) : {};
+    return { status, summary: { hosts: [...results, ...notStarted], outOfRotation, ...(error ? { error, ...fallback, ...coded } : {}) } };
   };
 
   // Slow work first, while every instance still serves (DESIGN principle 6).
@@ -113,9 +116,10 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       ),
     );
     bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
-    const failed = staged.flatMap((result) => (result.status === 'rejected' ? [(result.reason as Error).message] : []));
+    const rejected = staged.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+    const failed = rejected.map((error) => error.message);
     if (signals.graceful.aborted) return finish('interrupted', 'interrupted while staging; no instance left the load balancer');
-    if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`);
+    if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`, codeOf(rejected[0]));
   }
 
   // Hosts where the playbook finds nothing to do (decided from what stage captured) stay in service.
@@ -142,7 +146,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     try {
       if (!(breaches && reloadInPlace)) await waitForCapacity(lb, allNames, batchNames, floor, settings, bus, signals);
     } catch (error) {
-      return finish('failed', (error as Error).message);
+      return finish('failed', (error as Error).message, codeOf(error));
     }
     bus.emit({ type: 'batch.started', index: index + 1, total: batches.length, hosts: batch.hosts.map((t) => t.name), canary: batch.canary });
     const batchStarted = performance.now();
@@ -162,10 +166,10 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     if (failures > settings.maxFailures) {
       const detail = failedHosts.map((o) => o.error ?? o.host).join('\n');
       const what = batch.canary ? 'the canary failed' : `${failures} instance(s) failed (maxFailures ${settings.maxFailures})`;
-      return finish('failed', `rollout stopped: ${what}\n${detail}`);
+      return finish('failed', `rollout stopped: ${what}\n${detail}`, firstCode(failedHosts));
     }
   }
-  return finish(failures > 0 ? 'failed' : 'succeeded', failures > 0 ? `${failures} instance(s) failed` : undefined);
+  return finish(failures > 0 ? 'failed' : 'succeeded', failures > 0 ? `${failures} instance(s) failed` : undefined, firstCode(results.filter((r) => r.code)));
 }
 
 /**
@@ -203,6 +207,11 @@ async function waitForCapacity(
     );
   }
   bus.emit({ type: 'capacity.checked', healthy: last.filter((m) => m.healthy && m.inService).length, total: allNames.length, takingOut: batchNames.length, minHealthy: floor });
+}
+
+function firstCode(hosts: HostSummary[]): Coded {
+  const coded = hosts.find((h) => h.code);
+  return coded?.code ? { code: coded.code, ...(coded.runbook ? { runbook: coded.runbook } : {}) } : {};
 }
 
 function unhealthyList(members: MemberState[]): string {
@@ -244,8 +253,9 @@ async function reloadTargetInPlace(
   } catch (error) {
     await tracker.set(target.name, 'in-service');
     const message = `${target.name}: in-place reload failed (it never left the load balancer): ${(error as Error).message}`;
-    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, durationMs: performance.now() - started, error: message });
-    return { host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, timeToHealthyMs: 0, error: message };
+    const coded = codeFor(ERROR_CODES.reloadFailed);
+    bus.emit({ type: 'instance.finished', host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, durationMs: performance.now() - started, error: message, ...coded });
+    return { host: target.name, outcome: 'failed-in-place', outOfRotationMs: 0, timeToHealthyMs: 0, error: message, ...coded };
   }
   await tracker.set(target.name, 'in-service');
   bus.emit({ type: 'instance.finished', host: target.name, outcome: 'reloaded', outOfRotationMs: 0, durationMs: performance.now() - started });

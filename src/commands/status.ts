@@ -1,0 +1,105 @@
+import type { LoadedConfig } from '../config/load.js';
+import type { InstanceState } from '../events.js';
+import { resolveHosts } from '../inventory/resolve.js';
+import type { JournalEntry, StateStore } from '../journal/state-store.js';
+import type { LockStatus } from '../journal/lock.js';
+import { loadBalancerFor } from '../lb/from-config.js';
+import type { MemberState } from '../lb/load-balancer.js';
+
+export interface InstanceStatus {
+  host: string;
+  /** The state the journal last recorded for the host in the newest run ('in-service' if untouched). */
+  journal: InstanceState;
+  /** What the load balancer says right now; undefined when it could not be asked. */
+  live?: MemberState;
+  /** Out of rotation by either account. */
+  out: boolean;
+  /** The journal and the load balancer tell different stories: a person should look. */
+  disagreement?: string;
+}
+
+export interface StatusReport {
+  app: string;
+  lock?: LockStatus;
+  lastRun?: JournalEntry;
+  /** The last run has no outcome: it was interrupted (Ctrl-C twice, SIGKILL, a lost laptop). */
+  unfinished: boolean;
+  instances: InstanceStatus[];
+  lbError?: string;
+}
+
+const OUT_STATES: ReadonlySet<InstanceState> = new Set(['draining', 'out', 'activating', 'verifying', 'registering', 'rolling-back', 'failed-out']);
+
+/** The journal's last word on each host in a run. */
+export function lastStates(entry: JournalEntry | undefined): Map<string, InstanceState> {
+  const states = new Map<string, InstanceState>();
+  for (const transition of entry?.transitions ?? []) states.set(transition.host, transition.to);
+  return states;
+}
+
+/** `ship status`: the current or last run, the lock holder, and every instance out of rotation, live. */
+export async function status(loaded: LoadedConfig, store: StateStore): Promise<StatusReport> {
+  const app = loaded.config.app;
+  const [hosts, lastRun, lock] = await Promise.all([resolveHosts(loaded), store.lastRun(app), store.currentLock(app)]);
+  const journal = lastStates(lastRun);
+  const lb = await loadBalancerFor(loaded, hosts);
+  let live: MemberState[] | undefined;
+  let lbError: string | undefined;
+  try {
+    live = await lb.members(hosts.map((h) => h.lbName ?? h.name));
+  } catch (error) {
+    lbError = (error as Error).message;
+  } finally {
+    await lb.close().catch(() => undefined);
+  }
+  const instances = hosts.map((host): InstanceStatus => {
+    const recorded = journal.get(host.name) ?? 'in-service';
+    const member = live?.find((m) => m.name === (host.lbName ?? host.name));
+    const journalOut = OUT_STATES.has(recorded);
+    const liveOut = member ? !member.inService : false;
+    const status: InstanceStatus = { host: host.name, journal: recorded, ...(member ? { live: member } : {}), out: journalOut || liveOut };
+    if (member && journalOut !== liveOut) {
+      status.disagreement = journalOut
+        ? `the journal says ${recorded}, the load balancer says in service (${member.detail})`
+        : `the journal says ${recorded}, the load balancer says out (${member.detail})`;
+    }
+    return status;
+  });
+  return {
+    app,
+    ...(lock ? { lock } : {}),
+    ...(lastRun ? { lastRun } : {}),
+    unfinished: lastRun !== undefined && lastRun.outcome === undefined,
+    instances,
+    ...(lbError ? { lbError } : {}),
+  };
+}
+
+export function formatStatus(report: StatusReport): string {
+  const lines: string[] = [`app ${report.app}`];
+  if (report.lock) {
+    const l = report.lock;
+    lines.push(`lock: held by ${l.actor.osUser}@${l.actor.hostname}${l.actor.ci ? ` (${l.actor.ci})` : ''}: '${l.command}' run ${l.runId} since ${l.acquiredAt}, heartbeat ${l.heartbeatAt}${l.stale ? ' — STALE' : ''}`);
+  } else {
+    lines.push('lock: free');
+  }
+  const run = report.lastRun;
+  if (run) {
+    const outcome = run.outcome ? `${run.outcome.status} at ${run.outcome.finishedAt}` : 'UNFINISHED: continue it with `ship resume`';
+    lines.push(`last run: ${run.run.command}${run.run.version ? ` ${run.run.version}` : ''} (run ${run.run.runId}) by ${run.run.actor.osUser}@${run.run.actor.hostname}, started ${run.run.startedAt}: ${outcome}`);
+  } else {
+    lines.push('last run: none recorded');
+  }
+  if (report.lbError) lines.push(`load balancer: could not be asked: ${report.lbError}`);
+  const width = Math.max(4, ...report.instances.map((i) => i.host.length));
+  lines.push(`  ${'host'.padEnd(width)}  journal        load balancer`);
+  for (const instance of report.instances) {
+    lines.push(
+      `  ${instance.host.padEnd(width)}  ${instance.journal.padEnd(13)}  ${instance.live ? `${instance.live.inService ? 'in service' : 'OUT'} (${instance.live.detail})` : 'unknown'}` +
+        (instance.disagreement ? `  <- DISAGREE: ${instance.disagreement}` : ''),
+    );
+  }
+  const out = report.instances.filter((i) => i.out).map((i) => i.host);
+  lines.push(out.length ? `OUT OF ROTATION: ${out.join(', ')}` : 'every instance is in service');
+  return lines.join('\n');
+}
