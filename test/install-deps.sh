@@ -10,6 +10,8 @@ command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir 2>/dev/null)/
 command -v git >/dev/null 2>&1 || need+=(git)
 # The SSH transport's sudo path (`sudo -n`) is exercised against the test sshd.
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
+# The patch tests build real .deb packages and index them into a local repository.
+command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2
