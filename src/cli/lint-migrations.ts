@@ -1,4 +1,5 @@
-import yargs, { type Argv, type CommandModule } from 'yargs';
+import { parseArgs } from 'node:util';
+import type { Argv, CommandModule } from 'yargs';
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from '../lint/format/index.js';
 import { lintMigrations } from '../lint/engine.js';
 import { DEFAULT_SETTINGS } from '../lint/types.js';
@@ -41,16 +42,73 @@ const processIo: LintIo = {
   },
 };
 
-function lintOptions<T>(argv: Argv<T>) {
-  return argv
-    .positional('paths', { type: 'string', array: true, describe: 'migration files or directories (with --base: where to look)' })
-    .option('base', { type: 'string', describe: 'lint only the migration files added or changed since this git ref (e.g. origin/main)' })
-    .option('format', { choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'text, github (workflow annotations) or json' })
-    .option('pg-version', { type: 'number', describe: `major PostgreSQL version the migrations run on (default: the config's, else ${DEFAULT_SETTINGS.pgVersion})` })
-    .option('transaction-per-file', { type: 'boolean', describe: "the migration runner wraps each file in a transaction (default: the config's, else false)" })
-    .option('pattern', { type: 'string', describe: 'regular expression with a named group "version" for other file layouts' })
-    .option('config', { alias: 'c', type: 'string', describe: `with no paths and no --base: lint database.migrations.dir of this config (default ${DEFAULT_CONFIG_FILE})` });
+const PATHS_DESCRIPTION = 'migration files or directories (with --base: where to look)';
+
+/**
+ * The options, described once for both parsers: yargs under `ship`, and node's own parseArgs in
+ * the standalone entry (lint-migrations-main), which CI runs and which should not pay ~0.1 s to
+ * load yargs.
+ */
+const OPTIONS = {
+  base: { type: 'string', describe: 'lint only the migration files added or changed since this git ref (e.g. origin/main)' },
+  format: { type: 'string', choices: OUTPUT_FORMATS, default: 'text', describe: 'text, github (workflow annotations) or json' },
+  'pg-version': { type: 'number', describe: `major PostgreSQL version the migrations run on (default: the config's, else ${DEFAULT_SETTINGS.pgVersion})` },
+  'transaction-per-file': { type: 'boolean', describe: "the migration runner wraps each file in a transaction (default: the config's, else false)" },
+  pattern: { type: 'string', describe: 'regular expression with a named group "version" for other file layouts' },
+  config: { type: 'string', alias: 'c', describe: `with no paths and no --base: lint database.migrations.dir of this config (default ${DEFAULT_CONFIG_FILE})` },
+} as const satisfies Record<string, { type: 'string' | 'number' | 'boolean'; describe: string; alias?: string; choices?: readonly string[]; default?: string }>;
+
+function lintOptions<T>(argv: Argv<T>): Argv<T> {
+  let built = argv.positional('paths', { type: 'string', array: true, describe: PATHS_DESCRIPTION });
+  for (const [name, option] of Object.entries(OPTIONS)) built = built.option(name, { ...option });
+  return built;
 }
+
+class UsageProblem extends Error {}
+
+/** `argv` as yargs would read it for this command, with node's parseArgs; throws UsageProblem. */
+function parseLintArgs(argv: readonly string[]): LintMigrationsArgs | 'help' {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, option] of Object.entries(OPTIONS)) {
+    options[name] = { type: option.type === 'boolean' ? 'boolean' : 'string', ...('alias' in option ? { short: option.alias } : {}) };
+    if (option.type === 'boolean') options[`no-${name}`] = { type: 'boolean' };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageProblem((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return 'help';
+  const format = (values.format as string | undefined) ?? OPTIONS.format.default;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageProblem(`--format ${JSON.stringify(format)}: Choices: ${OUTPUT_FORMATS.map((choice) => JSON.stringify(choice)).join(', ')}`);
+  }
+  const version = values['pg-version'] as string | undefined;
+  const transaction = values['no-transaction-per-file'] ? false : (values['transaction-per-file'] as boolean | undefined);
+  return {
+    paths: parsed.positionals,
+    format: format as OutputFormat,
+    ...(values.base !== undefined ? { base: values.base as string } : {}),
+    ...(version !== undefined ? { 'pg-version': Number(version) } : {}),
+    ...(transaction !== undefined ? { 'transaction-per-file': transaction } : {}),
+    ...(values.pattern !== undefined ? { pattern: values.pattern as string } : {}),
+    ...(values.config !== undefined ? { config: values.config as string } : {}),
+  };
+}
+
+function usage(): string {
+  const lines = [`ship lint-migrations [paths..]\n\n${DESCRIPTION}\n`, `  paths  ${PATHS_DESCRIPTION}`];
+  for (const [name, option] of Object.entries(OPTIONS)) {
+    const flag = `${'alias' in option ? `-${option.alias}, ` : ''}--${name}`;
+    const choices = 'choices' in option ? ` [${option.choices.join(', ')}]` : '';
+    lines.push(`  ${flag.padEnd(26)} ${option.describe}${choices}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const DESCRIPTION = 'check SQL migrations for changes that break running code or lock tables';
 
 /** The lint itself, after argument parsing: returns the exit code. */
 export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = processIo): Promise<number> {
@@ -99,7 +157,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
 
 export const lintMigrationsCommand: CommandModule<object, LintMigrationsArgs> = {
   command: 'lint-migrations [paths..]',
-  describe: 'check SQL migrations for changes that break running code or lock tables',
+  describe: DESCRIPTION,
   builder: (argv) => lintOptions(argv) as unknown as Argv<LintMigrationsArgs>,
   handler: async (args) => {
     process.exitCode = await runLintMigrations(args);
@@ -108,31 +166,17 @@ export const lintMigrationsCommand: CommandModule<object, LintMigrationsArgs> = 
 
 /** Parses `argv` (without `node script`) as `ship lint-migrations` does and runs it; usage errors exit 2. */
 export async function runLintCli(argv: readonly string[], io: LintIo = processIo): Promise<number> {
-  let usageError: string | undefined;
-  let parsed: LintMigrationsArgs | undefined;
-  await yargs([...argv])
-    .scriptName('ship lint-migrations')
-    .command(
-      '$0 [paths..]',
-      lintMigrationsCommand.describe as string,
-      (argv) => lintOptions(argv),
-      (args) => {
-        parsed = args as unknown as LintMigrationsArgs;
-      },
-    )
-    .strict()
-    .version(false)
-    .help()
-    .exitProcess(false)
-    .fail((message, error) => {
-      usageError = message ?? error?.message ?? 'invalid arguments';
-    })
-    .parseAsync();
-  if (usageError !== undefined) {
-    io.stderr(`ship lint-migrations: ${usageError}\n`);
+  let parsed: LintMigrationsArgs | 'help';
+  try {
+    parsed = parseLintArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageProblem)) throw error;
+    io.stderr(`ship lint-migrations: ${error.message}\n`);
     return LINT_EXIT.badInput;
   }
-  // --help printed the usage and ran no handler.
-  if (!parsed) return LINT_EXIT.clean;
+  if (parsed === 'help') {
+    io.stdout(usage());
+    return LINT_EXIT.clean;
+  }
   return runLintMigrations(parsed, io);
 }

@@ -34,12 +34,31 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'DropStmt',
 ]);
 
+/**
+ * Everything a FileContext (with its run) knows, as plain data: a file linted in parts on several
+ * threads hands the state after one part to the thread that lints the next.
+ */
+export interface ContextSnapshot {
+  readonly inTransaction: boolean;
+  readonly sessionLockTimeout: boolean;
+  readonly transactionLockTimeout: boolean | undefined;
+  readonly createdTables: ReadonlySet<string>;
+  readonly createdTableNames: ReadonlySet<string>;
+  readonly createdIndexes: ReadonlySet<string>;
+  readonly notValidInTransaction: ReadonlySet<string>;
+  readonly validatedNotNull: ReadonlySet<string>;
+  readonly pendingNotNullChecks: ReadonlyMap<string, string[]>;
+  readonly columnTypes: ReadonlyMap<string, ReadonlyMap<string, ColumnTypeInfo>>;
+}
+
 /** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
 export class FileContext implements RuleContext {
   inTransaction: boolean;
   private sessionLockTimeout = false;
   private transactionLockTimeout: boolean | undefined;
   private readonly createdTables = new Set<string>();
+  /** Unqualified names of every table created in the file, even if dropped since: a cheap first check for isNewTable. */
+  private readonly createdTableNames = new Set<string>();
   private readonly createdIndexes = new Set<string>();
   private readonly notValidInTransaction = new Set<string>();
 
@@ -51,13 +70,56 @@ export class FileContext implements RuleContext {
     this.inTransaction = wrappedInTransaction;
   }
 
+  /** A deep copy of the state, safe to post to another thread. */
+  snapshot(): ContextSnapshot {
+    return structuredClone({
+      inTransaction: this.inTransaction,
+      sessionLockTimeout: this.sessionLockTimeout,
+      transactionLockTimeout: this.transactionLockTimeout,
+      createdTables: this.createdTables,
+      createdTableNames: this.createdTableNames,
+      createdIndexes: this.createdIndexes,
+      notValidInTransaction: this.notValidInTransaction,
+      validatedNotNull: this.run.validatedNotNull,
+      pendingNotNullChecks: this.run.pendingNotNullChecks,
+      columnTypes: this.run.columnTypes,
+    });
+  }
+
+  /** A context (and run) in the state `snapshot` describes; the snapshot is copied, not shared. */
+  static restore(settings: LintSettings, snapshot: ContextSnapshot): FileContext {
+    const copy = structuredClone(snapshot) as ContextSnapshot;
+    const run = new RunState();
+    copy.validatedNotNull.forEach((key) => run.validatedNotNull.add(key));
+    copy.pendingNotNullChecks.forEach((columns, key) => run.pendingNotNullChecks.set(key, columns));
+    copy.columnTypes.forEach((columns, table) => run.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
+    const context = new FileContext(settings, run, copy.inTransaction);
+    context.sessionLockTimeout = copy.sessionLockTimeout;
+    context.transactionLockTimeout = copy.transactionLockTimeout;
+    copy.createdTables.forEach((key) => context.createdTables.add(key));
+    copy.createdTableNames.forEach((name) => context.createdTableNames.add(name));
+    copy.createdIndexes.forEach((key) => context.createdIndexes.add(key));
+    copy.notValidInTransaction.forEach((key) => context.notValidInTransaction.add(key));
+    return context;
+  }
+
+  /** Takes over the run-wide part of `other` (what a later file must know), e.g. after a part linted on another thread. */
+  adoptRun(other: ContextSnapshot): void {
+    this.run.validatedNotNull.clear();
+    this.run.pendingNotNullChecks.clear();
+    this.run.columnTypes.clear();
+    other.validatedNotNull.forEach((key) => this.run.validatedNotNull.add(key));
+    other.pendingNotNullChecks.forEach((columns, key) => this.run.pendingNotNullChecks.set(key, columns));
+    other.columnTypes.forEach((columns, table) => this.run.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
+  }
+
   get lockTimeoutSet(): boolean {
     return this.transactionLockTimeout ?? this.sessionLockTimeout;
   }
 
   isNewTable(table: TableName | undefined): boolean {
-    // Most files create no table: skip building the key.
-    return table !== undefined && this.createdTables.size > 0 && this.createdTables.has(tableKey(table));
+    // Called by most rules for most statements, which name tables the file did not create: skip building the key.
+    return table !== undefined && this.createdTableNames.has(table.name) && this.createdTables.has(tableKey(table));
   }
 
   isNewIndex(name: string): boolean {
@@ -99,7 +161,7 @@ export class FileContext implements RuleContext {
       case 'CreateStmt': {
         const table = tableOf(statement.node.relation);
         if (!table) return;
-        this.createdTables.add(tableKey(table));
+        this.addCreatedTable(table);
         const columns = new Map<string, ColumnTypeInfo>();
         for (const element of statement.node.tableElts ?? []) {
           if (!('ColumnDef' in element)) continue;
@@ -111,7 +173,7 @@ export class FileContext implements RuleContext {
       }
       case 'CreateTableAsStmt': {
         const table = tableOf(statement.node.into?.rel);
-        if (table) this.createdTables.add(tableKey(table));
+        if (table) this.addCreatedTable(table);
         return;
       }
       case 'IndexStmt':
@@ -132,7 +194,7 @@ export class FileContext implements RuleContext {
           const renamed = { ...(table.schema ? { schema: table.schema } : {}), name: rename.newname };
           if (columns) this.run.columnTypes.set(tableKey(renamed), columns);
           this.run.columnTypes.delete(tableKey(table));
-          if (this.createdTables.delete(tableKey(table))) this.createdTables.add(tableKey(renamed));
+          if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed);
         }
         return;
       }
@@ -146,6 +208,11 @@ export class FileContext implements RuleContext {
       default:
         return;
     }
+  }
+
+  private addCreatedTable(table: TableName): void {
+    this.createdTables.add(tableKey(table));
+    this.createdTableNames.add(table.name);
   }
 
   private observeTransaction(kind: string | undefined): void {

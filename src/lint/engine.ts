@@ -1,22 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import type { RawStmt } from 'libpg-query';
 import { allRules } from '../../schema-checks/index.js';
-import { FileContext, RunState } from './context.js';
-import { loadParser, parseSql, SqlSyntaxError } from './parser.js';
+import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
+import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
+import { defaultThreads, mainThreadShare, PARALLEL_MIN_BYTES, startRemotePart } from './parallel.js';
+import { loadParser, parseSqlToJson, SqlSyntaxError } from './parser.js';
 import { SourceMap } from './source-map.js';
-import { coversStatement, readSuppressions, type Suppression } from './suppressions.js';
-import {
-  DEFAULT_SETTINGS,
-  type Finding,
-  type LintReport,
-  type LintRule,
-  type LintSettings,
-  type MigrationSource,
-  type NodeTypeName,
-  type RuleHit,
-  type Statement,
-  type SuppressedFinding,
-} from './types.js';
+import { splitPoint } from './split.js';
+import { readStatements, type ReadStatements } from './statements.js';
+import { readSuppressions } from './suppressions.js';
+import { DEFAULT_SETTINGS, type Finding, type LintReport, type LintRule, type LintSettings, type MigrationSource, type SuppressedFinding } from './types.js';
 
 /** Findings the engine itself raises; they cannot be suppressed. */
 export const ENGINE_RULE_IDS = ['syntax-error', 'invalid-suppression', 'unused-suppression'] as const;
@@ -28,20 +20,11 @@ export interface LintOptions extends Partial<LintSettings> {
    */
   history?: ReadonlyArray<string | MigrationSource>;
   rules?: readonly LintRule[];
-}
-
-type Dispatch = Map<string, LintRule[]>;
-
-function buildDispatch(rules: readonly LintRule[]): Dispatch {
-  const dispatch: Dispatch = new Map();
-  for (const rule of rules) {
-    for (const type of rule.nodeTypes) {
-      const list = dispatch.get(type) ?? [];
-      list.push(rule);
-      dispatch.set(type, list);
-    }
-  }
-  return dispatch;
+  /**
+   * Threads a large file may be parsed and judged on (default: 2 when the machine has 2 cores).
+   * Only with the built-in rules, which the worker thread loads itself.
+   */
+  threads?: number;
 }
 
 let defaultDispatch: Dispatch | undefined;
@@ -60,30 +43,39 @@ export async function lintMigrations(
   files: ReadonlyArray<string | MigrationSource>,
   options: LintOptions = {},
 ): Promise<LintReport> {
-  await loadParser();
+  const parser = await loadParser();
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
   };
   const rules = options.rules ?? allRules;
   const dispatch = options.rules ? buildDispatch(rules) : (defaultDispatch ??= buildDispatch(rules));
-  const knownRuleIds = new Set(rules.map((rule) => rule.id));
-  const run = new RunState();
+  const lint: FileLintSetup = {
+    parser,
+    settings,
+    run: new RunState(),
+    dispatch,
+    wanted: wantedTypes(dispatch),
+    knownRuleIds: new Set(rules.map((rule) => rule.id)),
+    threads: options.rules ? 1 : (options.threads ?? defaultThreads()),
+  };
   for (const file of options.history ?? []) {
     const source = await loadSource(file);
-    const parsed = await tryParse(source.sql);
-    if (!('error' in parsed)) replay(parsed.stmts, new FileContext(settings, run, source.transaction ?? settings.transactionPerFile), source.sql);
+    const parsed = tryParse(parser, source.sql, OBSERVED_NODE_TYPES);
+    if ('error' in parsed) continue;
+    const context = new FileContext(settings, lint.run, source.transaction ?? settings.transactionPerFile);
+    for (const statement of parsed.statements) context.observe(statement);
   }
 
-  const findings: Finding[] = [];
-  const suppressed: SuppressedFinding[] = [];
+  const verdicts: Verdicts = { findings: [], suppressed: [] };
   const paths: string[] = [];
   let statementCount = 0;
   for (const file of files) {
     const source = await loadSource(file);
     paths.push(source.path);
-    statementCount += await lintFile(source, settings, run, dispatch, knownRuleIds, findings, suppressed);
+    statementCount += await lintFile(source, lint, verdicts);
   }
+  const { findings, suppressed } = verdicts;
   let errorCount = 0;
   for (const finding of findings) if (finding.severity === 'error') errorCount++;
   return { files: paths, statementCount, findings, suppressed, errorCount, warningCount: findings.length - errorCount };
@@ -104,118 +96,109 @@ async function loadSource(file: string | MigrationSource): Promise<MigrationSour
   }
 }
 
-/** `characterOffset`: where the parser gave up, counted in characters (unlike statement locations). */
-type ParseOutcome = { stmts: RawStmt[] } | { error: string; characterOffset: number };
+interface FileLintSetup {
+  readonly parser: Awaited<ReturnType<typeof loadParser>>;
+  readonly settings: LintSettings;
+  /** What earlier files established; each file's context reads and extends it. */
+  readonly run: RunState;
+  readonly dispatch: Dispatch;
+  readonly wanted: ReadonlySet<string>;
+  readonly knownRuleIds: ReadonlySet<string>;
+  readonly threads: number;
+}
 
-async function tryParse(sql: string): Promise<ParseOutcome> {
+/** `characterOffset`: where the parser gave up, counted in characters (unlike statement locations). */
+type ParseOutcome = ReadStatements | { error: string; characterOffset: number };
+
+function tryParse(parser: FileLintSetup['parser'], sql: string, wanted: ReadonlySet<string>): ParseOutcome {
   try {
-    return { stmts: (await parseSql(sql)).stmts ?? [] };
+    return readStatements(parseSqlToJson(parser, sql), Buffer.byteLength(sql), wanted);
   } catch (error) {
     if (error instanceof SqlSyntaxError) return { error: error.message, characterOffset: error.characterOffset };
     throw error;
   }
 }
 
-function toStatement(raw: RawStmt, index: number, byteLength: number): Statement | undefined {
-  const wrapper = raw.stmt as Record<string, unknown> | undefined;
-  if (!wrapper) return undefined;
-  let type: string | undefined;
-  for (const key in wrapper) {
-    type = key;
-    break;
-  }
-  if (type === undefined) return undefined;
-  const offset = raw.stmt_location ?? 0;
-  // The last statement of a file without a trailing semicolon has no length: it runs to the end.
-  const length = raw.stmt_len || byteLength - offset;
-  return { type, node: wrapper[type], offset, length, index } as Statement;
-}
-
-function replay(stmts: readonly RawStmt[], context: FileContext, sql: string): void {
-  const byteLength = Buffer.byteLength(sql);
-  stmts.forEach((raw, index) => {
-    const statement = toStatement(raw, index, byteLength);
-    if (statement) context.observe(statement);
-  });
-}
-
-async function lintFile(
-  source: MigrationSource,
-  settings: LintSettings,
-  run: RunState,
-  dispatch: Dispatch,
-  knownRuleIds: ReadonlySet<string>,
-  findings: Finding[],
-  suppressed: SuppressedFinding[],
-): Promise<number> {
+/** Lints one file into `out`; returns its number of statements. */
+async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdicts): Promise<number> {
   const map = new SourceMap(source.sql);
-  const finding = (ruleId: string, offset: number, message: string, rest: Partial<Finding> = {}): Finding => {
-    const { line, column } = map.position(offset);
-    return { ruleId, category: 'hygiene', severity: 'error', message, file: source.path, line, column, sourceLine: map.lineText(line), ...rest };
-  };
-  const parsed = await tryParse(source.sql);
+  const wrapped = source.transaction ?? lint.settings.transactionPerFile;
+  if (lint.threads > 1 && map.byteLength >= PARALLEL_MIN_BYTES) {
+    const count = await lintFileInParts(source, map, wrapped, lint, out);
+    if (count !== undefined) return count;
+  }
+  const parsed = tryParse(lint.parser, source.sql, lint.wanted);
   if ('error' in parsed) {
-    findings.push(finding('syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`));
+    out.findings.push(findingAt({ path: source.path, map, suppressions: [] }, 'syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`));
     return 0;
   }
-  const { suppressions, problems } = readSuppressions(map, knownRuleIds);
+  const file = startFile(source, map, lint, out);
+  judgeStatements(parsed.statements, new FileContext(lint.settings, lint.run, wrapped), lint.dispatch, file, 0, out);
+  reportUnusedSuppressions(file, out);
+  return parsed.count;
+}
+
+/**
+ * The file in two parts, the second on a worker thread. Undefined, with nothing reported, when a
+ * part does not parse on its own or the worker fails: the caller then lints the whole file here
+ * (which also places a syntax error exactly as a whole-file parse does).
+ */
+async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped: boolean, lint: FileLintSetup, out: Verdicts): Promise<number | undefined> {
+  const from = splitPoint(source.sql, mainThreadShare(map.byteLength));
+  if (from === undefined) return undefined;
+  const remote = await startRemotePart({ path: source.path, sql: source.sql, from, fromByte: map.byteOffsetOfCharacter(from), settings: lint.settings });
+  if (!remote) return undefined;
+  const local = tryParse(lint.parser, source.sql.slice(0, from), lint.wanted);
+  if ('error' in local || !(await remote.parsed)) {
+    remote.cancel();
+    return undefined;
+  }
+  const context = new FileContext(lint.settings, lint.run, wrapped);
+  // The worker needs the context as it will be after the first part: replay the part on a copy.
+  const preview = FileContext.restore(lint.settings, context.snapshot());
+  for (const statement of local.statements) preview.observe(statement);
+  const remoteVerdicts = remote.lint(preview.snapshot(), local.count);
+  // Judged into a scratch list until the worker is done too, so a failure there reports nothing twice.
+  const mine: Verdicts = { findings: [], suppressed: [] };
+  const file = startFile(source, map, lint, mine);
+  judgeStatements(local.statements, context, lint.dispatch, file, 0, mine);
+  let theirs: Awaited<typeof remoteVerdicts>;
+  try {
+    theirs = await remoteVerdicts;
+  } catch {
+    return undefined;
+  }
+  const used = new Set(theirs.usedSuppressionLines);
+  for (const suppression of file.suppressions) if (used.has(suppression.line)) suppression.used = true;
+  context.adoptRun(theirs.state);
+  out.findings.push(...mine.findings, ...theirs.findings);
+  out.suppressed.push(...mine.suppressed, ...theirs.suppressed);
+  reportUnusedSuppressions(file, out);
+  return local.count + theirs.count;
+}
+
+/** Reads the file's suppression comments, reporting the malformed ones. */
+function startFile(source: MigrationSource, map: SourceMap, lint: FileLintSetup, out: Verdicts): FileUnderLint {
+  const { suppressions, problems } = readSuppressions(map, lint.knownRuleIds);
+  const file = { path: source.path, map, suppressions };
   for (const problem of problems) {
-    findings.push({ ruleId: 'invalid-suppression', category: 'hygiene', severity: 'error', message: problem.message, file: source.path, line: problem.line, column: problem.column, sourceLine: map.lineText(problem.line) });
+    out.findings.push({ ruleId: 'invalid-suppression', category: 'hygiene', severity: 'error', message: problem.message, file: source.path, line: problem.line, column: problem.column, sourceLine: map.lineText(problem.line) });
   }
-  const context = new FileContext(settings, run, source.transaction ?? settings.transactionPerFile);
-  const byteLength = map.byteLength;
-  const statements = parsed.stmts;
-  for (let index = 0; index < statements.length; index++) {
-    const statement = toStatement(statements[index] as RawStmt, index, byteLength);
-    if (!statement) continue;
-    const rules = dispatch.get(statement.type as NodeTypeName);
-    if (rules) {
-      for (const rule of rules) {
-        const hits = rule.check(statement, context);
-        for (const hit of hits) {
-          const result = finding(rule.id, hit.offset ?? statement.offset, hit.message ?? rule.message, {
-            category: rule.category,
-            severity: rule.severity,
-            safeAlternative: rule.safeAlternative,
-          });
-          const suppression = findSuppression(suppressions, rule.id, statement, map);
-          if (suppression) {
-            suppression.used = true;
-            suppressed.push({ ...result, reason: suppression.reason, suppressionLine: suppression.line });
-          } else {
-            findings.push(result);
-          }
-        }
-      }
-    }
-    context.observe(statement);
-  }
-  for (const suppression of suppressions) {
+  return file;
+}
+
+function reportUnusedSuppressions(file: FileUnderLint, out: Verdicts): void {
+  for (const suppression of file.suppressions) {
     if (suppression.used) continue;
-    findings.push({
+    out.findings.push({
       ruleId: 'unused-suppression',
       category: 'hygiene',
       severity: 'warning',
       message: `"ship:${suppression.scope === 'file' ? 'allow-file' : 'allow'} ${suppression.ruleIds.join(',')}" suppresses nothing${suppression.scope === 'statement' ? ' on the statement below or on this line' : ' in this file'}; remove it`,
-      file: source.path,
+      file: file.path,
       line: suppression.line,
       column: suppression.column,
-      sourceLine: map.lineText(suppression.line),
+      sourceLine: file.map.lineText(suppression.line),
     });
   }
-  return statements.length;
-}
-
-function findSuppression(suppressions: readonly Suppression[], ruleId: string, statement: Statement, map: SourceMap): Suppression | undefined {
-  if (suppressions.length === 0) return undefined;
-  let startLine: number | undefined;
-  let endLine: number | undefined;
-  for (const suppression of suppressions) {
-    if (!suppression.ruleIds.includes(ruleId)) continue;
-    if (suppression.scope === 'file') return suppression;
-    startLine ??= map.lineOf(statement.offset);
-    endLine ??= map.lineOf(Math.max(statement.offset, statement.offset + statement.length - 1));
-    if (coversStatement(suppression, startLine, endLine, map)) return suppression;
-  }
-  return undefined;
 }

@@ -9,6 +9,10 @@ declare module 'libpg-query/wasm/libpg-query.js' {
     _wasm_parse_query_raw(queryPointer: number): number;
     _wasm_free_parse_result(resultPointer: number): void;
   }
-  const createPgQueryModule: () => Promise<PgQueryWasm>;
+  /** Emscripten's hook for instantiating from an already compiled module. */
+  export interface PgQueryWasmOptions {
+    instantiateWasm?(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void): object;
+  }
+  const createPgQueryModule: (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
   export default createPgQueryModule;
 }

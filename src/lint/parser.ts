@@ -1,9 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { ParseResult } from 'libpg-query';
-import type { PgQueryWasm } from 'libpg-query/wasm/libpg-query.js';
+import type { PgQueryWasm, PgQueryWasmOptions } from 'libpg-query/wasm/libpg-query.js';
 
+const require = createRequire(import.meta.url);
 // The factory is a CommonJS file; require() skips the export-name scan an ESM import runs on it.
-const createPgQueryModule = createRequire(import.meta.url)('libpg-query/wasm/libpg-query.js') as () => Promise<PgQueryWasm>;
+const createPgQueryModule = require('libpg-query/wasm/libpg-query.js') as (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
 
 /**
  * PostgreSQL's parser (libpg-query's WebAssembly build), called directly rather than through
@@ -22,17 +24,46 @@ export class SqlSyntaxError extends Error {
   }
 }
 
+let compiled: Promise<WebAssembly.Module> | undefined;
 let wasm: Promise<PgQueryWasm> | undefined;
 const encoder = new TextEncoder();
 
-export function loadParser(): Promise<PgQueryWasm> {
-  wasm ??= createPgQueryModule();
+/**
+ * The parser's compiled WebAssembly. A worker thread that is handed it instantiates its own parser
+ * without compiling again, and the threads share the machine code V8 makes for it.
+ */
+export function compiledParser(): Promise<WebAssembly.Module> {
+  compiled ??= readFile(require.resolve('libpg-query/wasm/libpg-query.wasm')).then((bytes) => WebAssembly.compile(bytes));
+  return compiled;
+}
+
+/** `module`: the compiled WebAssembly another thread handed over (see compiledParser). */
+export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
+  if (module) compiled ??= Promise.resolve(module);
+  wasm ??= compiledParser().then(
+    (ready) =>
+      new Promise<PgQueryWasm>((resolve, reject) => {
+        createPgQueryModule({
+          instantiateWasm(imports, receive) {
+            WebAssembly.instantiate(ready, imports).then(receive, reject);
+            return {};
+          },
+        }).then(resolve, reject);
+      }),
+  );
   return wasm;
 }
 
 /** Parses SQL into libpg-query's JSON AST; throws SqlSyntaxError for SQL PostgreSQL rejects. */
 export async function parseSql(sql: string): Promise<ParseResult> {
-  const module = await loadParser();
+  return JSON.parse(parseSqlToJson(await loadParser(), sql)) as ParseResult;
+}
+
+/**
+ * The parse tree as the JSON text the C library writes, not yet turned into objects: most of a
+ * large migration's statements need no rule, and are never turned into objects (see statements.ts).
+ */
+export function parseSqlToJson(module: PgQueryWasm, sql: string): string {
   const size = Buffer.byteLength(sql, 'utf8') + 1;
   const queryPointer = module._malloc(size);
   let resultPointer = 0;
@@ -52,7 +83,7 @@ export async function parseSql(sql: string): Promise<ParseResult> {
       const cursor = words[(errorPointer >> 2) + 4] as number;
       throw new SqlSyntaxError(message, cursor > 0 ? cursor - 1 : 0);
     }
-    return JSON.parse(readCString(module, treePointer)) as ParseResult;
+    return readCString(module, treePointer);
   } finally {
     module._free(queryPointer);
     if (resultPointer) module._wasm_free_parse_result(resultPointer);

@@ -5,9 +5,12 @@
 export class SourceMap {
   private readonly bytes: Buffer;
   private readonly lineStarts: number[] = [0];
+  /** Bytes and characters coincide: positions are plain arithmetic, no decoding. */
+  private readonly ascii: boolean;
 
   constructor(readonly text: string) {
     this.bytes = Buffer.from(text, 'utf8');
+    this.ascii = this.bytes.length === text.length;
     for (let at = this.bytes.indexOf(10); at !== -1; at = this.bytes.indexOf(10, at + 1)) this.lineStarts.push(at + 1);
   }
 
@@ -17,6 +20,7 @@ export class SourceMap {
 
   /** The parser reports syntax errors in characters but statement locations in bytes. */
   byteOffsetOfCharacter(characterOffset: number): number {
+    if (this.ascii) return characterOffset;
     return Buffer.byteLength(this.text.slice(0, characterOffset), 'utf8');
   }
 
@@ -36,7 +40,7 @@ export class SourceMap {
     const clamped = Math.max(0, Math.min(offset, this.bytes.length));
     const line = this.lineOf(clamped);
     const start = this.lineStarts[line - 1] as number;
-    return { line, column: this.bytes.toString('utf8', start, clamped).length + 1 };
+    return { line, column: (this.ascii ? clamped - start : this.bytes.toString('utf8', start, clamped).length) + 1 };
   }
 
   lineText(line: number): string {
@@ -44,7 +48,8 @@ export class SourceMap {
     if (start === undefined) return '';
     const next = this.lineStarts[line];
     const end = next === undefined ? this.bytes.length : next - 1;
-    return this.bytes.toString('utf8', start, end).replace(/\r$/, '');
+    const text = this.ascii ? this.text.slice(start, end) : this.bytes.toString('utf8', start, end);
+    return text.endsWith('\r') ? text.slice(0, -1) : text;
   }
 
   get lineCount(): number {

@@ -1,0 +1,116 @@
+/**
+ * Where to cut a large migration in two so each part can be parsed on its own thread: just after
+ * a semicolon that ends a statement, at or after `fraction` of the text. Quotes, dollar quotes,
+ * comments and parentheses are skipped. The cut is only a guess at a statement boundary: the
+ * caller parses both halves and, if either fails, parses the whole text instead (a cut inside
+ * BEGIN ATOMIC ... END leaves an unfinished statement in the first half, which does not parse).
+ */
+export function splitPoint(sql: string, fraction = 0.5): number | undefined {
+  const length = sql.length;
+  const middle = Math.floor(length * fraction);
+  let depth = 0;
+  let at = 0;
+  while (at < length) {
+    const code = sql.charCodeAt(at);
+    switch (code) {
+      case 0x2d /* - */:
+        if (sql.charCodeAt(at + 1) === 0x2d) {
+          const end = sql.indexOf('\n', at);
+          at = end === -1 ? length : end + 1;
+          continue;
+        }
+        break;
+      case 0x2f /* / */:
+        if (sql.charCodeAt(at + 1) === 0x2a) {
+          at = endOfBlockComment(sql, at);
+          continue;
+        }
+        break;
+      case 0x27 /* ' */:
+        at = endOfQuoted(sql, at, 0x27, isEscapeString(sql, at));
+        continue;
+      case 0x22 /* " */:
+        at = endOfQuoted(sql, at, 0x22, false);
+        continue;
+      case 0x24 /* $ */: {
+        const tag = dollarTag(sql, at);
+        if (tag !== undefined) {
+          const end = sql.indexOf(tag, at + tag.length);
+          at = end === -1 ? length : end + tag.length;
+          continue;
+        }
+        break;
+      }
+      case 0x28 /* ( */:
+        depth++;
+        break;
+      case 0x29 /* ) */:
+        depth--;
+        break;
+      case 0x3b /* ; */:
+        if (depth === 0 && at >= middle && at + 1 < length) return at + 1;
+        break;
+      default:
+        break;
+    }
+    at++;
+  }
+  return undefined;
+}
+
+/** Index just past a (nested) block comment starting at `at`. */
+function endOfBlockComment(sql: string, at: number): number {
+  let nesting = 0;
+  let index = at;
+  while (index < sql.length) {
+    if (sql.startsWith('/*', index)) {
+      nesting++;
+      index += 2;
+    } else if (sql.startsWith('*/', index)) {
+      nesting--;
+      index += 2;
+      if (nesting === 0) return index;
+    } else {
+      index++;
+    }
+  }
+  return sql.length;
+}
+
+/** Index just past a quoted string or identifier starting at `at`; a doubled quote stays inside. */
+function endOfQuoted(sql: string, at: number, quote: number, backslashEscapes: boolean): number {
+  let index = at + 1;
+  while (index < sql.length) {
+    const code = sql.charCodeAt(index);
+    if (backslashEscapes && code === 0x5c) {
+      index += 2;
+      continue;
+    }
+    if (code === quote) {
+      if (sql.charCodeAt(index + 1) === quote) {
+        index += 2;
+        continue;
+      }
+      return index + 1;
+    }
+    index++;
+  }
+  return sql.length;
+}
+
+/** E'...' (and e'...'): backslash escapes apply. */
+function isEscapeString(sql: string, quoteAt: number): boolean {
+  const before = sql.charCodeAt(quoteAt - 1);
+  return (before === 0x45 || before === 0x65) && !isIdentifierChar(sql.charCodeAt(quoteAt - 2));
+}
+
+/** `$tag$` or `$$` opening a dollar quote at `at`, unless the `$` is part of an identifier or a `$1` parameter. */
+function dollarTag(sql: string, at: number): string | undefined {
+  if (at > 0 && isIdentifierChar(sql.charCodeAt(at - 1))) return undefined;
+  const match = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(at, at + 66));
+  return match?.[0];
+}
+
+function isIdentifierChar(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x24 || code > 0x7f;
+}

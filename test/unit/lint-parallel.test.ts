@@ -1,0 +1,115 @@
+/**
+ * A large migration is linted in two parts on two threads (src/lint/parallel.ts). Whatever the cut,
+ * the report must be exactly the one-thread report: same findings, positions, suppressions and
+ * context carried across the cut (open transaction, tables created, lock_timeout, NOT VALID checks).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lintSql } from '../../src/lint/engine.js';
+import { mainThreadShare, PARALLEL_MIN_BYTES } from '../../src/lint/parallel.js';
+import { splitPoint } from '../../src/lint/split.js';
+
+function workerThreads(): number {
+  const report = process.report.getReport() as unknown as { workers: unknown[] };
+  return report.workers.length;
+}
+
+/** Filler that no rule minds, so the interesting statements land on both sides of the cut. */
+function filler(count: number, tag: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(`INSERT INTO audit_log (kind, note) VALUES ('${tag}', 'row ${i} – naïve café; "quoted" $$ not a dollar quote $$');`);
+    lines.push(`UPDATE settings SET value = $v$${tag};${i}$v$ WHERE key = 'k${i}'; -- trailing ; comment`);
+    lines.push(`/* block ; comment /* nested; */ */ COMMENT ON TABLE audit_log IS E'it\\'s ${i};';`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function bigMigration(): string {
+  const head = [
+    '-- ship:allow-file drop-table the legacy tables are empty and unused since release 40',
+    'BEGIN;',
+    "SET LOCAL lock_timeout = '2s';",
+    'CREATE TABLE fresh (id bigint PRIMARY KEY, name varchar(20));',
+    'ALTER TABLE accounts ADD CONSTRAINT accounts_name_nn CHECK (name IS NOT NULL) NOT VALID;',
+    'DROP TABLE legacy_one;',
+  ].join('\n');
+  const tail = [
+    // Same transaction as the head, across the cut: fresh is new, lock_timeout is set, the check was added NOT VALID in it.
+    'CREATE INDEX fresh_name ON fresh (name);',
+    'ALTER TABLE fresh ALTER COLUMN name TYPE text;',
+    'ALTER TABLE accounts VALIDATE CONSTRAINT accounts_name_nn;',
+    'ALTER TABLE accounts ALTER COLUMN name SET NOT NULL;',
+    'COMMIT;',
+    'ALTER TABLE accounts DROP COLUMN age;',
+    '-- ship:allow drop-column the column is unused since release 41',
+    'ALTER TABLE accounts DROP COLUMN nickname;',
+    '-- ship:allow rename-table this one suppresses nothing, which is reported',
+    'CREATE INDEX accounts_email ON accounts (email);',
+    'DROP TABLE legacy_two;',
+  ].join('\n');
+  return `${head}\n${filler(900, 'a')}${tail}\n${filler(300, 'b')}SELECT 1`;
+}
+
+test('a large migration linted on two threads reports exactly what one thread reports', async () => {
+  const sql = bigMigration();
+  assert.ok(Buffer.byteLength(sql) > PARALLEL_MIN_BYTES, `the test file must be large enough to be split (${Buffer.byteLength(sql)} bytes)`);
+  const cut = splitPoint(sql, mainThreadShare(Buffer.byteLength(sql)));
+  assert.ok(cut !== undefined && sql.indexOf('CREATE TABLE fresh') < cut && cut < sql.indexOf('CREATE INDEX fresh_name'), 'the cut falls between head and tail');
+
+  // tsx's module hooks may run on a thread of their own: count the lint worker as the difference.
+  const before = workerThreads();
+  const one = await lintSql(sql, { path: 'V9__big.sql', threads: 1 });
+  assert.equal(workerThreads(), before, 'one thread starts no worker');
+  const two = await lintSql(sql, { path: 'V9__big.sql', threads: 2 });
+  assert.equal(workerThreads(), before + 1, 'two threads start the lint worker');
+  assert.deepEqual(two, one);
+
+  // What the context across the cut decides (so equality above is not two empty reports).
+  const ids = one.findings.map((f) => `${f.line}:${f.ruleId}`);
+  const line = (text: string) => sql.slice(0, sql.indexOf(text)).split('\n').length;
+  assert.ok(!ids.some((id) => id.startsWith(`${line('CREATE INDEX fresh_name')}:`)), 'an index on a table created in the file is fine');
+  assert.ok(!ids.some((id) => id.startsWith(`${line('ALTER TABLE fresh ALTER')}:`)), 'retyping a new table is fine');
+  assert.ok(ids.includes(`${line('VALIDATE CONSTRAINT')}:validate-in-same-transaction`), ids.join(' '));
+  assert.ok(ids.includes(`${line('DROP COLUMN age')}:drop-column`));
+  assert.ok(ids.includes(`${line('DROP COLUMN age')}:require-lock-timeout`), 'lock_timeout was SET LOCAL: it ended with the COMMIT');
+  assert.ok(ids.includes(`${line('CREATE INDEX accounts_email')}:create-index-without-concurrently`));
+  assert.ok(ids.includes(`${line('ship:allow rename-table')}:unused-suppression`));
+  assert.deepEqual(one.suppressed.map((s) => `${s.line}:${s.ruleId}`).sort(), [`${line('DROP TABLE legacy_one')}:drop-table`, `${line('DROP TABLE legacy_two')}:drop-table`, `${line('DROP COLUMN nickname')}:drop-column`].sort());
+  assert.equal(one.statementCount, 3 * 1200 + 5 + 9 + 1);
+});
+
+test('a syntax error in either part, or a cut the splitter got wrong, falls back to one whole-file parse', async () => {
+  const sql = bigMigration();
+  for (const broken of [sql.replace('UPDATE settings SET value = $v$b;299$v$', 'UPDATE settings SET SET'), sql.replace("'row 3 –", "'row 3 –' ,, '")]) {
+    const one = await lintSql(broken, { threads: 1 });
+    const two = await lintSql(broken, { threads: 2 });
+    assert.deepEqual(two, one);
+    assert.equal(one.findings.length, 1);
+    assert.equal(one.findings[0]?.ruleId, 'syntax-error');
+  }
+  // A function body in BEGIN ATOMIC ... END has semicolons the splitter cannot tell from statement ends.
+  const atomic = `${filler(700, 'c')}CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; ${'SELECT 2; '.repeat(20000)}END;\nALTER TABLE accounts DROP COLUMN age;\n`;
+  const cut = splitPoint(atomic, mainThreadShare(Buffer.byteLength(atomic)));
+  assert.ok(cut !== undefined && cut > atomic.indexOf('BEGIN ATOMIC') && cut < atomic.indexOf('END;'), 'the cut falls inside the function body');
+  const one = await lintSql(atomic, { threads: 1 });
+  assert.deepEqual(await lintSql(atomic, { threads: 2 }), one);
+  assert.deepEqual(one.findings.map((f) => f.ruleId), ['drop-column', 'require-lock-timeout']);
+});
+
+test('the cut skips semicolons in quotes, dollar quotes, comments and parentheses', () => {
+  const cases: Array<[string, string]> = [
+    ["select 'a;b'; select 2;", "select 'a;b';"],
+    ["select E'it\\'s;'; select 2;", "select E'it\\'s;';"],
+    ['select "a;""b"; select 2;', 'select "a;""b";'],
+    ['select $$;$$; select 2;', 'select $$;$$;'],
+    ['select $fn$ $$; $fn$; select 2;', 'select $fn$ $$; $fn$;'],
+    ['select 1 -- ;\n; select 2;', 'select 1 -- ;\n;'],
+    ['select /* ; /* ; */ ; */ 1; select 2;', 'select /* ; /* ; */ ; */ 1;'],
+    ['create rule r as on insert to t do (insert into a values (1); insert into b values (2)); select 2;', 'create rule r as on insert to t do (insert into a values (1); insert into b values (2));'],
+    ['select $1; select 2;', 'select $1;'],
+  ];
+  for (const [sql, first] of cases) assert.equal(sql.slice(0, splitPoint(sql, 0)), first, sql);
+  assert.equal(splitPoint('select 1;', 0), undefined, 'no statement after the last semicolon');
+  assert.equal(splitPoint("select 'unterminated; select 2;", 0), undefined);
+});
