@@ -57,8 +57,11 @@ export type ShipEventBody =
   | ({ type: 'warning'; host?: string; message: string } & Coded)
   | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
 
-/** 'incomplete': the maintenance window (--window) ended before every batch had started. */
-export type RunStatus = 'succeeded' | 'failed' | 'refused' | 'interrupted' | 'planned' | 'incomplete';
+/**
+ * 'incomplete': the maintenance window (--window) ended before every batch had started.
+ * 'checked': `ship check` passed every pre-flight check and changed nothing.
+ */
+export type RunStatus = 'succeeded' | 'failed' | 'refused' | 'interrupted' | 'planned' | 'incomplete' | 'checked';
 
 export interface HostSummary {
   host: string;

@@ -8,6 +8,11 @@ import { EXIT } from './exit-codes.js';
 import { handleInterrupts } from './interrupts.js';
 import { createOutput } from './output.js';
 import type { DatabaseRunOptions } from '../preflight/database-checks.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { EventBus, RunStatus } from '../events.js';
+import { codeFor } from '../errors/coded.js';
+import { notifierHubFor } from '../notify/from-config.js';
+import { parseDuration } from '../util/duration.js';
 
 export interface RollArgs {
   config: string;
@@ -21,6 +26,7 @@ export interface RollArgs {
   'accept-new-host-keys'?: boolean;
   trace?: boolean;
   'allow-unsafe-database'?: string;
+  'lock-wait'?: string;
 }
 
 export function rollOptions<T>(yargs: Argv<T>) {
@@ -29,8 +35,51 @@ export function rollOptions<T>(yargs: Argv<T>) {
     .option('batch-size', { type: 'string', describe: "instances per batch: a count or a percentage like '25%'" })
     .option('dry-run', { type: 'boolean', describe: 'print the batches and steps, change nothing' })
     .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (repeatable)' })
-    .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts (a changed key is still refused)' });
+    .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts (a changed key is still refused)' })
+    .option('lock-wait', { type: 'string', describe: "wait this long (e.g. '5m') for another run's deploy lock instead of refusing at once" });
 }
+
+function parseLockWait(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const parsed = parseDuration(value);
+  if (parsed === undefined) throw new UsageError(`--lock-wait ${JSON.stringify(value)}: expected a duration like '30s' or '5m'`);
+  return parsed;
+}
+
+/** The documented exit code of a finished run. */
+export function exitCodeFor(status: RunStatus): number {
+  switch (status) {
+    case 'succeeded':
+    case 'planned':
+    case 'checked':
+      return EXIT.ok;
+    case 'refused':
+      return EXIT.preflightRefused;
+    case 'interrupted':
+      return EXIT.interrupted;
+    case 'incomplete':
+      return EXIT.incomplete;
+    case 'failed':
+      return EXIT.rolloutFailed;
+  }
+}
+
+/**
+ * Notifications go out in the background while the run goes on; at the end ship waits a bounded
+ * time for them and reports any that could not be delivered, without changing the exit code.
+ */
+export function attachNotifications(loaded: LoadedConfig, bus: EventBus): () => Promise<void> {
+  const hub = notifierHubFor(loaded.config.notify);
+  if (!hub) return async () => undefined;
+  hub.attach(bus);
+  return async () => {
+    for (const failure of await hub.flush(NOTIFY_FLUSH_MS)) {
+      bus.emit({ type: 'warning', message: `notification not delivered: ${failure.notifier} (${failure.trigger}) after ${failure.attempts} attempt(s): ${failure.error}`, ...codeFor(failure.code) });
+    }
+  };
+}
+
+const NOTIFY_FLUSH_MS = 10_000;
 
 export function parseVars(pairs: string[] | undefined): Record<string, VarValue> {
   const vars: Record<string, VarValue> = {};
@@ -58,11 +107,12 @@ function databaseRunOptions(args: RollArgs): DatabaseRunOptions {
 }
 
 /** Shared by deploy, plan, patch and run: the same rolling procedure with another playbook. */
-export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false): Promise<number> {
+export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false, checkOnly = false): Promise<number> {
   const loaded = await loadConfig(args.config);
   const output = createOutput({ ...(args.json ? { json: true } : {}) });
   const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
   const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
+  const flushNotifications = attachNotifications(loaded, output.bus);
   try {
     const result = await roll({
       loaded,
@@ -76,24 +126,15 @@ export async function runRollCommand(args: RollArgs, playbook: string, command: 
       dryRun: dryRun || (args['dry-run'] ?? false),
       ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
       database: databaseRunOptions(args),
+      lockWaitMs: parseLockWait(args['lock-wait']),
+      ...(checkOnly ? { checkOnly: true } : {}),
       bus: output.bus,
       signals: interrupts.signals,
       restoreCommand,
     });
+    await flushNotifications();
     await output.done();
-    switch (result.status) {
-      case 'succeeded':
-      case 'planned':
-        return EXIT.ok;
-      case 'refused':
-        return EXIT.preflightRefused;
-      case 'interrupted':
-        return EXIT.interrupted;
-      case 'incomplete':
-        return EXIT.incomplete;
-      case 'failed':
-        return EXIT.rolloutFailed;
-    }
+    return exitCodeFor(result.status);
   } finally {
     interrupts.dispose();
   }
@@ -113,6 +154,19 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, Ro
       }),
   handler: async (args) => {
     process.exitCode = await runRollCommand(args, 'deploy', 'deploy');
+  },
+};
+
+export const checkCommand: CommandModule<{ config: string; json?: boolean }, RollArgs> = {
+  command: 'check',
+  describe: 'run every pre-flight check (connectivity, host keys, load balancer, capacity, replicas, migrations, lock); changes nothing',
+  builder: (yargs) =>
+    rollOptions(yargs)
+      .option('version', { type: 'string' })
+      .option('artifact', { type: 'string' })
+      .option('trace', { type: 'boolean', describe: 'also trace the pending migrations on a scratch copy of the schema' }),
+  handler: async (args) => {
+    process.exitCode = await runRollCommand(args, 'deploy', 'check', false, true);
   },
 };
 

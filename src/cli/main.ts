@@ -6,8 +6,11 @@ import { UsageError } from '../commands/errors.js';
 import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
 import { classifyError, describeCode } from '../errors/codes.js';
-import { deployCommand, planCommand } from './deploy.js';
+import { checkCommand, deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
+import { statusCommand } from './status.js';
+import { unlockCommand } from './unlock.js';
+import { resumeCommand } from './resume.js';
 import { initCommand } from './init.js';
 import { patchCommand } from './patch.js';
 import { rollbackCommand } from './rollback.js';
@@ -33,7 +36,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('json', { type: 'boolean', describe: 'NDJSON events on stdout, for scripts and CI' })
     .command(deployCommand)
     .command(planCommand)
+    .command(checkCommand)
     .command(restoreCommand)
+    .command(statusCommand)
+    .command(resumeCommand)
+    .command(unlockCommand)
     .command(patchCommand)
     .command(rollbackCommand)
     .command(releasesCommand)
@@ -41,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(lintMigrationsCommand)
     .command(iamPolicyCommand)
     .command(initCommand)
-    .demandCommand(1, 'name a command: deploy, plan, restore, lint-migrations, iam-policy (see --help)')
+    .demandCommand(1, 'name a command: deploy, plan, patch, rollback, releases, run, status, resume, restore, unlock, check, lint-migrations, iam-policy, init (see --help)')
     // --version is the release version of `ship deploy`, so yargs' own version flag is off.
     .version(false)
     // Only the dashed names exist, so a typo is reported once, as typed.

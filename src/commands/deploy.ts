@@ -15,6 +15,14 @@ import { transportFor, type TransportOverrides } from '../transport/from-config.
 import type { Transport } from '../transport/transport.js';
 import { UsageError } from './errors.js';
 import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
+import { ConfigError } from '../config/errors.js';
+import type { InstanceState } from '../events.js';
+import { codeOf } from '../errors/coded.js';
+import type { JournalEntry } from '../journal/state-store.js';
+import { LoadBalancerError } from '../lb/load-balancer.js';
+import { InstanceTracker } from '../rollout/tracker.js';
+import { planResume, reconcileInFlight } from './resume.js';
+import { RunJournal } from './run-journal.js';
 
 export interface RollOptions {
   loaded: LoadedConfig;
@@ -36,6 +44,12 @@ export interface RollOptions {
   restoreCommand: (hosts: string[]) => string;
   /** End of the maintenance window (epoch ms, from `--window`): no batch starts after it. */
   windowEndsAt?: number;
+  /** --lock-wait: how long to wait for another run's deploy lock. */
+  lockWaitMs?: number;
+  /** `ship check`: run every pre-flight check (the lock only looked at, not taken), change nothing. */
+  checkOnly?: boolean;
+  /** `ship resume`: the interrupted run to continue (its hosts caught mid-way are reconciled first). */
+  resumeFrom?: JournalEntry;
 }
 
 export interface RollResult {
@@ -97,7 +111,16 @@ export async function roll(options: RollOptions): Promise<RollResult> {
   const { config } = loaded;
   const started = performance.now();
   const inventory = await resolveHosts(loaded);
-  const hosts = selectHosts(loaded, inventory, options.hosts);
+  const resumePlan = options.resumeFrom ? planResume(options.resumeFrom) : undefined;
+  if (resumePlan && resumePlan.failed.length > 0) {
+    throw new UsageError(
+      `the interrupted run ${options.resumeFrom!.run.runId} had failures (${resumePlan.failed.join(', ')}): resume does not roll past a failure; ` +
+        'check `ship status`, put instances back with `ship restore`, and start a new run',
+    );
+  }
+  const selected = selectHosts(loaded, inventory, options.hosts);
+  // A resumed run rolls only what the interrupted one did not finish.
+  const hosts = resumePlan ? selected.filter((h) => !resumePlan.completed.includes(h.name)) : selected;
   // Capacity is counted over the whole fleet behind the load balancer, not only the hosts rolled now.
   const fleet = inventory.map((h) => h.lbName ?? h.name);
   const { playbook, file } = await resolvePlaybook(loaded, options.playbook);
@@ -154,24 +177,75 @@ export async function roll(options: RollOptions): Promise<RollResult> {
     return { status: 'planned', summary };
   }
 
-  const lb = await loadBalancerFor(loaded, hosts);
+  let lb: LoadBalancer;
+  try {
+    lb = await loadBalancerFor(loaded, hosts);
+  } catch (error) {
+    // The provider refuses what the config says (a target group in another region): the config's to fix.
+    if (error instanceof LoadBalancerError) throw new ConfigError(loaded.file, [`loadBalancer: ${error.message}`]);
+    throw error;
+  }
+  const journal = await RunJournal.open(loaded, bus, {
+    command: options.resumeFrom ? `resume ${options.resumeFrom.run.runId}` : options.command,
+    ...(options.version ? { version: options.version } : {}),
+    hosts: targets.map((t) => t.name),
+    resume: {
+      playbook: options.playbook,
+      command: options.command,
+      ...(options.version ? { version: options.version } : {}),
+      ...(options.artifact ? { artifact: resolvePath(process.cwd(), options.artifact) } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      ...(options.hosts ? { hosts: options.hosts } : {}),
+      vars: options.vars ?? {},
+    },
+    lockWaitMs: options.lockWaitMs ?? 0,
+    ...(options.resumeFrom ? { takeOverFrom: options.resumeFrom.run.runId } : {}),
+  });
+  const finish = async (result: RollResult): Promise<RollResult> => {
+    await journal.finish(result.status, result.summary).catch((error: Error) => {
+      bus.emit({ type: 'warning', message: `the run's outcome could not be written to the journal: ${error.message}` });
+    });
+    bus.emit({ type: 'run.finished', status: result.status, durationMs: performance.now() - started, summary: result.summary });
+    return result;
+  };
   try {
     const largestBatch = Math.max(...plan.batches.map((b) => b.hosts.length));
     await runPreflight(
-      [...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs), ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) })],
+      [
+        options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
+        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs),
+        ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) }),
+      ],
       bus,
+      { all: options.checkOnly ?? false },
     );
-    const result = await runRollout({ targets, playbook, lb, bus, settings, signals: options.signals, restoreCommand: options.restoreCommand, fleet });
-    bus.emit({ type: 'run.finished', status: result.status, durationMs: performance.now() - started, summary: result.summary });
-    return result;
+    if (options.checkOnly) return await finish({ status: 'checked', summary: { hosts: [], outOfRotation: [] } });
+    let initial: Array<[string, InstanceState]> = [];
+    if (resumePlan && resumePlan.inFlight.length > 0) {
+      initial = resumePlan.inFlight.map(({ host, state }) => [host, state]);
+      const tracker = new InstanceTracker(bus, journal.record, initial);
+      const leftOut = await reconcileInFlight(targets, resumePlan, lb, tracker, bus, settings.healthyTimeoutMs);
+      if (leftOut.length > 0) {
+        return await finish({
+          status: 'failed',
+          summary: { hosts: [], outOfRotation: leftOut, error: `resume: ${leftOut.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then \`ship restore\`` },
+        });
+      }
+    }
+    // Losing the deploy lock (broken by someone) stops new batches like a first Ctrl-C.
+    const graceful = AbortSignal.any([options.signals.graceful, journal.lost]);
+    const result = await runRollout({ targets, playbook, lb, bus, settings, signals: { graceful, hard: options.signals.hard }, restoreCommand: options.restoreCommand, fleet, record: journal.record });
+    if (journal.lost.aborted && !options.signals.graceful.aborted) {
+      return await finish({ status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } });
+    }
+    return await finish(result);
   } catch (error) {
     if (!(error instanceof PreflightRefused)) throw error;
-    const summary: RunSummary = { hosts: [], outOfRotation: [], error: error.message };
-    bus.emit({ type: 'run.finished', status: 'refused', durationMs: performance.now() - started, summary });
-    return { status: 'refused', summary };
+    return await finish({ status: 'refused', summary: { hosts: [], outOfRotation: [], error: error.message, ...codeOf(error) } });
   } finally {
     await Promise.allSettled([...transports.values()].map((t) => t.close()));
     await lb.close().catch(() => undefined);
+    await journal.close().catch(() => undefined);
   }
 }
 

@@ -8,6 +8,7 @@ const HEADLINE: Record<PatchReport['status'], string> = {
   interrupted: 'PATCH RUN INTERRUPTED',
   planned: 'plan only, nothing changed',
   incomplete: 'PATCH RUN INCOMPLETE: the maintenance window ended',
+  checked: 'every pre-flight check passed; nothing changed',
 };
 
 function outcomeText(host: PatchHostReport): string {

@@ -20,9 +20,11 @@ export class PreflightRefused extends Error {
 /**
  * Runs the checks in order, each after the previous one passed: a later check often needs what
  * an earlier one established (connections before load-balancer membership). Independent work
- * inside a check runs in parallel there.
+ * inside a check runs in parallel there. With `all` (ship check), every check runs and every
+ * failure is reported together.
  */
-export async function runPreflight(checks: PreflightCheck[], bus: EventBus): Promise<void> {
+export async function runPreflight(checks: PreflightCheck[], bus: EventBus, options: { all?: boolean } = {}): Promise<void> {
+  const failures: Array<{ check: string; reason: string; error: unknown }> = [];
   for (const check of checks) {
     try {
       const detail = await check.run();
@@ -31,7 +33,14 @@ export async function runPreflight(checks: PreflightCheck[], bus: EventBus): Pro
       const reason = error instanceof Error ? error.message : String(error);
       const refused = new PreflightRefused([{ check: check.name, reason }], { cause: error });
       bus.emit({ type: 'preflight.check', name: check.name, status: 'failed', detail: reason, ...codeOf(refused) });
-      throw refused;
+      if (!options.all) throw refused;
+      failures.push({ check: check.name, reason, error });
     }
+  }
+  if (failures.length > 0) {
+    throw new PreflightRefused(
+      failures.map(({ check, reason }) => ({ check, reason })),
+      { cause: failures[0]!.error },
+    );
   }
 }

@@ -7,6 +7,7 @@ const HEADLINE: Record<RunStatus, string> = {
   refused: 'REFUSED before any change',
   interrupted: 'INTERRUPTED',
   planned: 'plan only, nothing changed',
+  checked: 'every pre-flight check passed; nothing changed',
   incomplete: 'INCOMPLETE: the maintenance window ended',
 };
 

@@ -205,13 +205,11 @@ test('a changed host key is refused (exit 3) with its SHA256 fingerprint; an unk
   await writeFile(unknownPath, others.join('\n') + '\n');
   const unknownConfig = await writeConfig('unknown-key.config.ts', { ssh: { knownHosts: unknownPath } });
 
-  // All three are refused before anything changes, so they can run side by side.
-  const [changed, forced, unknown] = await Promise.all([
-    deploy(changedConfig, 'v2'),
-    // A changed key is never accepted, not even with the flag.
-    deploy(changedConfig, 'v2', ['--accept-new-host-keys']),
-    deploy(unknownConfig, 'v2'),
-  ]);
+  // One after the other: side by side, all but one would be refused by the app's deploy lock.
+  const changed = await deploy(changedConfig, 'v2');
+  // A changed key is never accepted, not even with the flag.
+  const forced = await deploy(changedConfig, 'v2', ['--accept-new-host-keys']);
+  const unknown = await deploy(unknownConfig, 'v2');
   for (const run of [changed, forced]) {
     assert.equal(run.code, 3, describeRun(run));
     const { summary } = finishedEvent(run);

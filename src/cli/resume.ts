@@ -1,0 +1,66 @@
+import type { CommandModule } from 'yargs';
+import { loadConfig } from '../config/load.js';
+import { roll } from '../commands/deploy.js';
+import { UsageError } from '../commands/errors.js';
+import { stateStoreFor } from '../journal/from-config.js';
+import type { VarValue } from '../playbook/define.js';
+import { quote } from '../shell/sh.js';
+import { attachNotifications, exitCodeFor } from './deploy.js';
+import { handleInterrupts } from './interrupts.js';
+import { createOutput } from './output.js';
+
+interface ResumeArgs {
+  config: string;
+  json?: boolean;
+}
+
+/** What the interrupted run recorded so it can be continued with the same playbook, release and flags. */
+interface ResumeInfo {
+  playbook: string;
+  command: string;
+  version?: string;
+  artifact?: string;
+  batchSize?: number | string;
+  hosts?: string[];
+  vars?: Record<string, VarValue>;
+}
+
+export const resumeCommand: CommandModule<{ config: string; json?: boolean }, ResumeArgs> = {
+  command: 'resume',
+  describe: 'continue an interrupted run: reconcile the instances it left mid-way with reality, then roll the rest',
+  handler: async (args) => {
+    const loaded = await loadConfig(args.config);
+    const store = stateStoreFor(loaded);
+    const last = await store.lastRun(loaded.config.app).finally(() => store.close());
+    if (!last) throw new UsageError(`nothing to resume: no run of ${loaded.config.app} is recorded in the state store`);
+    if (last.outcome) {
+      throw new UsageError(`nothing to resume: the last run of ${loaded.config.app} (${last.run.runId}, ${last.run.command}) finished: ${last.outcome.status}; see \`ship status\``);
+    }
+    const info = last.run.resume as unknown as ResumeInfo;
+    const output = createOutput({ ...(args.json ? { json: true } : {}) });
+    const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
+    const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
+    const flushNotifications = attachNotifications(loaded, output.bus);
+    try {
+      const result = await roll({
+        loaded,
+        playbook: info.playbook,
+        command: info.command,
+        ...(info.version ? { version: info.version } : {}),
+        ...(info.artifact ? { artifact: info.artifact } : {}),
+        ...(info.batchSize !== undefined ? { batchSize: info.batchSize } : {}),
+        ...(info.hosts ? { hosts: info.hosts } : {}),
+        vars: info.vars ?? {},
+        resumeFrom: last,
+        bus: output.bus,
+        signals: interrupts.signals,
+        restoreCommand,
+      });
+      await flushNotifications();
+      await output.done();
+      process.exitCode = exitCodeFor(result.status);
+    } finally {
+      interrupts.dispose();
+    }
+  },
+};

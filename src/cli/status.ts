@@ -1,0 +1,24 @@
+import type { CommandModule } from 'yargs';
+import { loadConfig } from '../config/load.js';
+import { formatStatus, status } from '../commands/status.js';
+import { stateStoreFor } from '../journal/from-config.js';
+import { redact, redactDeep } from '../util/redact.js';
+import { EXIT } from './exit-codes.js';
+
+export const statusCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean }> = {
+  command: 'status',
+  describe: 'the current or last run, the lock holder, and every instance out of the load balancer (live), with disagreements',
+  handler: async (args) => {
+    const loaded = await loadConfig(args.config);
+    const store = stateStoreFor(loaded);
+    try {
+      const report = await status(loaded, store);
+      process.stdout.write(args.json ? `${JSON.stringify(redactDeep(report))}\n` : `${redact(formatStatus(report))}\n`);
+      // Scripts and monitors can act on the exit code: 0 only when nothing needs a person.
+      const attention = report.unfinished || report.lbError !== undefined || report.instances.some((i) => i.out || i.disagreement);
+      process.exitCode = attention ? EXIT.rolloutFailed : EXIT.ok;
+    } finally {
+      await store.close();
+    }
+  },
+};
