@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
+import { AwsError } from '../aws/errors.js';
 import { classifyError, describeCode } from '../errors/codes.js';
 import { checkCommand, deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
@@ -24,6 +25,8 @@ function reportFatal(error: unknown): number {
   const message = redact(error instanceof Error ? error.message : String(error));
   process.stderr.write(`ship: ${message}\n  ${describeCode(classifyError(error))}\n`);
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof PlaybookError) return EXIT.usage;
+  // AWS failing before the pre-flight (inventory discovery): nothing was changed, so it is a refusal.
+  if (error instanceof AwsError) return EXIT.preflightRefused;
   if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
   return EXIT.rolloutFailed;
 }

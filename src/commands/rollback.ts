@@ -3,10 +3,8 @@
  * same rolling procedure as a deploy. The target must already be on every host; otherwise the run
  * is refused before any host leaves the load balancer, naming the hosts that lack it.
  */
-import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { EventBus, RunSummary } from '../events.js';
-import { builtInPlaybookPath } from '../playbook/load.js';
 import { roll, type RollOptions, type RollResult } from './deploy.js';
 import { listReleases, previousRelease, type HostReleases } from './releases.js';
 
@@ -16,11 +14,6 @@ export type RollbackOptions = Omit<RollOptions, 'playbook' | 'version' | 'artifa
 };
 
 /** The config's `playbooks.rollback`, else the built-in one next to deploy-release.ts. */
-function rollbackPlaybook(loaded: LoadedConfig): string {
-  if (loaded.config.playbooks.rollback) return 'rollback';
-  return join(dirname(builtInPlaybookPath('deploy')!), 'rollback-release.ts');
-}
-
 /** The release to go back to, or why there is none that every host agrees on. */
 export function chooseTarget(hosts: HostReleases[], to: string | undefined): { version: string } | { refusal: string } {
   const unreadable = hosts.filter((h) => h.error);
@@ -56,7 +49,7 @@ export async function rollback(options: RollbackOptions): Promise<RollResult> {
   });
   const target = chooseTarget(hosts, options.to);
   if ('refusal' in target) return refuse(bus, loaded, hosts.map((h) => h.host), target.refusal);
-  return roll({ ...options, playbook: rollbackPlaybook(loaded), command: 'rollback', version: target.version });
+  return roll({ ...options, playbook: 'rollback', command: 'rollback', version: target.version });
 }
 
 function refuse(bus: EventBus, loaded: LoadedConfig, hosts: string[], reason: string): RollResult {

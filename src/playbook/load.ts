@@ -18,6 +18,7 @@ function packageRoot(): string {
 export const BUILT_IN_PLAYBOOKS: Record<string, string> = {
   deploy: 'playbooks/deploy-release.ts',
   patch: 'playbooks/security-patch.ts',
+  rollback: 'playbooks/rollback-release.ts',
 };
 
 export function builtInPlaybookPath(kind: string): string | undefined {

@@ -86,7 +86,10 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
 
   const finish = (status: RolloutResult['status'], error?: string, coded: Coded = {}): RolloutResult => {
     const done = new Set(results.map((r) => r.host));
-    const notStarted = targets.filter((t) => !done.has(t.name)).map((t): HostSummary => ({ host: t.name, outcome: 'not-started', outOfRotationMs: 0, timeToHealthyMs: 0 }));
+    // Facts stage captured (e.g. pending packages) still matter for hosts a window or a failure left.
+    const notStarted = targets
+      .filter((t) => !done.has(t.name))
+      .map((t): HostSummary => ({ host: t.name, outcome: 'not-started', outOfRotationMs: 0, timeToHealthyMs: 0, facts: { ...t.ctx.facts } }));
     const outOfRotation = tracker.outOfRotation();
     if (status === 'interrupted' && outOfRotation.length > 0) {
       bus.emit({ type: 'interrupt', graceful: !signals.hard.aborted, outOfRotation, restoreCommand: input.restoreCommand(outOfRotation), ...codeFor(ERROR_CODES.interrupted) });

@@ -344,8 +344,8 @@ test('expired credentials: a clear error that says what to do, no secret in any 
   const early = await startAws(t);
   early.inject({ times: 100, error: 'ExpiredToken' });
   const stopped = await runShip(await deployArgs(await writeAwsConfig(early)), { env: ENV });
-  // Discovery runs before the pre-flight in src/commands/deploy.ts, so its AWS errors are fatal errors: exit 1 for now.
-  assert.equal(stopped.code, 1, explain(stopped));
+  // Nothing was changed, so an AWS failure during discovery is a refusal like any pre-flight one.
+  assert.equal(stopped.code, 3, explain(stopped));
   assert.match(stopped.stderr, /EC2 DescribeInstances: the AWS credentials have expired \(ExpiredToken\)\. Refresh them/);
   for (const secret of secrets) assert.ok(!output(stopped).includes(secret), 'a credential appeared in the output');
   assert.deepEqual(early.state.calls.map((call) => [call.action, call.status]), [['DescribeInstances', 403]], 'an expired token is not retried');
@@ -365,8 +365,8 @@ test('a target group in another region than the configured one: refused with bot
   const fake = await startAws(t);
   const elsewhere = 'arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/0123456789abcdef';
   const run = await runShip(await deployArgs(await writeAwsConfig(fake, { arns: [elsewhere] })), { env: ENV });
-  // The provider refuses while it is being built, which src/commands/deploy.ts does outside the pre-flight: exit 1 for now.
-  assert.equal(run.code, 1, explain(run));
+  // The config names a target group the configured region cannot reach: the config's to fix.
+  assert.equal(run.code, 2, explain(run));
   assert.match(run.stderr, new RegExp(`target group ${elsewhere.replace(/[/.]/g, '\\$&')} is in region us-west-2, but the configured region is ${REGION}`));
   assert.deepEqual(
     fake.state.calls.filter((call) => call.service === 'elbv2'),

@@ -58,7 +58,7 @@ async function inService(): Promise<Record<string, boolean>> {
 
 /** Every host up, with its ordinary sshd, and back in the load balancer, whatever the last test did. */
 beforeEach(async () => {
-  for (const [name, h] of hosts) if (!h.isUp()) await h.powerOn();
+  for (const h of hosts.values()) if (!h.isUp()) await h.powerOn();
   const lb = haproxy();
   try {
     for (const member of await lb.members(fleet.hosts.map((h) => h.name))) {
