@@ -6,7 +6,7 @@ import { defaultThreads, mainThreadShare, PARALLEL_MIN_BYTES, startRemotePart } 
 import { loadParser, parseSqlToJson, SqlSyntaxError } from './parser.js';
 import { SourceMap } from './source-map.js';
 import { splitPoint } from './split.js';
-import { readStatements, type ReadStatements } from './statements.js';
+import { readStatements, type StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
 import { DEFAULT_SETTINGS, type Finding, type LintReport, type LintRule, type LintSettings, type MigrationSource, type SuppressedFinding } from './types.js';
 
@@ -64,7 +64,7 @@ export async function lintMigrations(
     const parsed = tryParse(parser, source.sql, OBSERVED_NODE_TYPES);
     if ('error' in parsed) continue;
     const context = new FileContext(settings, lint.run, source.transaction ?? settings.transactionPerFile);
-    for (const statement of parsed.statements) context.observe(statement);
+    for (const statement of parsed) context.observe(statement);
   }
 
   const verdicts: Verdicts = { findings: [], suppressed: [] };
@@ -108,7 +108,7 @@ interface FileLintSetup {
 }
 
 /** `characterOffset`: where the parser gave up, counted in characters (unlike statement locations). */
-type ParseOutcome = ReadStatements | { error: string; characterOffset: number };
+type ParseOutcome = StatementList | { error: string; characterOffset: number };
 
 function tryParse(parser: FileLintSetup['parser'], sql: string, wanted: ReadonlySet<string>): ParseOutcome {
   try {
@@ -133,7 +133,7 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
     return 0;
   }
   const file = startFile(source, map, lint, out);
-  judgeStatements(parsed.statements, new FileContext(lint.settings, lint.run, wrapped), lint.dispatch, file, 0, out);
+  judgeStatements(parsed, new FileContext(lint.settings, lint.run, wrapped), lint.dispatch, file, 0, out);
   reportUnusedSuppressions(file, out);
   return parsed.count;
 }
@@ -154,14 +154,16 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
     return undefined;
   }
   const context = new FileContext(lint.settings, lint.run, wrapped);
+  // Iterated twice below: turn them into objects once.
+  const statements = [...local];
   // The worker needs the context as it will be after the first part: replay the part on a copy.
   const preview = FileContext.restore(lint.settings, context.snapshot());
-  for (const statement of local.statements) preview.observe(statement);
+  for (const statement of statements) preview.observe(statement);
   const remoteVerdicts = remote.lint(preview.snapshot(), local.count);
   // Judged into a scratch list until the worker is done too, so a failure there reports nothing twice.
   const mine: Verdicts = { findings: [], suppressed: [] };
   const file = startFile(source, map, lint, mine);
-  judgeStatements(local.statements, context, lint.dispatch, file, 0, mine);
+  judgeStatements(statements, context, lint.dispatch, file, 0, mine);
   let theirs: Awaited<typeof remoteVerdicts>;
   try {
     theirs = await remoteVerdicts;

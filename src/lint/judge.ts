@@ -45,7 +45,7 @@ export function findingAt(file: FileUnderLint, ruleId: string, offset: number, m
  * offsets are bytes in the text that was parsed, which starts `base` bytes into the file.
  */
 export function judgeStatements(
-  statements: readonly Statement[],
+  statements: Iterable<Statement>,
   context: FileContext,
   dispatch: Dispatch,
   file: FileUnderLint,

@@ -10,8 +10,9 @@ import { buildDispatch, judgeStatements, wantedTypes, type Verdicts } from './ju
 import type { PartMessage, PartParse, PartReply } from './parallel.js';
 import { loadParser, parseSqlToJson, SqlSyntaxError } from './parser.js';
 import { SourceMap } from './source-map.js';
-import { readStatements, type ReadStatements } from './statements.js';
+import { readStatements, type StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
+import type { Statement } from './types.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/lint/lint-worker is a worker thread entry; start it with new Worker()');
@@ -19,13 +20,18 @@ if (!port) throw new Error('src/lint/lint-worker is a worker thread entry; start
 const dispatch = buildDispatch(allRules);
 const wanted = wantedTypes(dispatch);
 const knownRuleIds = new Set(allRules.map((rule) => rule.id));
-const parts = new Map<number, { request: PartParse; parsed: ReadStatements }>();
+const parts = new Map<number, { request: PartParse; parsed: StatementList }>();
 
 const reply = (message: PartReply) => port.postMessage(message);
 
 port.on('message', (message: PartMessage) => {
   handle(message).catch((error: unknown) => reply({ id: message.id, type: 'failed', message: error instanceof Error ? error.message : String(error) }));
 });
+
+/** The part's statements numbered from the start of the file. */
+function* renumbered(statements: Iterable<Statement>, before: number): Iterable<Statement> {
+  for (const statement of statements) yield { ...statement, index: statement.index + before };
+}
 
 async function handle(message: PartMessage): Promise<void> {
   switch (message.type) {
@@ -51,8 +57,7 @@ async function handle(message: PartMessage): Promise<void> {
       const { suppressions } = readSuppressions(map, knownRuleIds);
       const context = FileContext.restore(request.settings, message.state);
       const verdicts: Verdicts = { findings: [], suppressed: [] };
-      const statements = parsed.statements.map((statement) => ({ ...statement, index: statement.index + message.indexBase }));
-      judgeStatements(statements, context, dispatch, { path: request.path, map, suppressions }, request.fromByte, verdicts);
+      judgeStatements(renumbered(parsed, message.indexBase), context, dispatch, { path: request.path, map, suppressions }, request.fromByte, verdicts);
       return reply({
         id: message.id,
         type: 'linted',

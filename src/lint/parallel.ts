@@ -6,7 +6,7 @@
  *
  * One worker serves the whole process; it keeps the process alive only while a part is in flight.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ContextSnapshot } from './context.js';
 import { compiledParser } from './parser.js';
@@ -73,9 +73,13 @@ let unusable = false;
 let nextId = 1;
 const waiting = new Map<number, (reply: PartReply) => void>();
 
-/** Two threads when the machine has two cores to give; one otherwise. */
+/**
+ * Two threads when a second core is free to run one; otherwise one. A worker that has to wait for a
+ * core only adds its start-up (about 0.1 s of CPU) to a run that other processes already slow down.
+ */
 export function defaultThreads(): number {
-  return Math.min(2, availableParallelism());
+  const cores = availableParallelism();
+  return cores >= 2 && (loadavg()[0] ?? 0) <= cores - 1 ? 2 : 1;
 }
 
 function failAll(message: string): void {

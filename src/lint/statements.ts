@@ -1,11 +1,28 @@
 import type { RawStmt } from 'libpg-query';
 import type { Statement } from './types.js';
 
-export interface ReadStatements {
-  /** The statements whose type was wanted, in file order; `index` counts every statement. */
-  readonly statements: Statement[];
-  /** Every statement in the text, wanted or not. */
-  readonly count: number;
+/**
+ * The wanted statements of a parse, in file order; `index` counts every statement. Each is turned
+ * into objects only when the iteration reaches it, so a large file's statements die young instead
+ * of all living until the last one is judged (which made every garbage collection copy them).
+ */
+export class StatementList implements Iterable<Statement> {
+  constructor(
+    private readonly json: string,
+    private readonly byteLength: number,
+    /** start, end (in `json`) and index of each wanted statement. */
+    private readonly ranges: readonly number[],
+    /** Every statement in the text, wanted or not. */
+    readonly count: number,
+  ) {}
+
+  *[Symbol.iterator](): Iterator<Statement> {
+    const { json, ranges } = this;
+    for (let at = 0; at < ranges.length; at += 3) {
+      const statement = toStatement(JSON.parse(json.slice(ranges[at], ranges[at + 1])) as RawStmt, ranges[at + 2] as number, this.byteLength);
+      if (statement) yield statement;
+    }
+  }
 }
 
 // Each top-level statement of the parser's JSON starts with this; no other node has a `stmt`
@@ -13,28 +30,25 @@ export interface ReadStatements {
 const STATEMENT_START = '{"stmt":{"';
 
 /**
- * The statements of a parse tree in JSON (parseSqlToJson), turning into objects only those of a
- * wanted type: INSERTs, UPDATEs and COMMENTs, which no rule reads, are skipped unparsed. Offsets
- * are bytes in the text that was parsed; `byteLength` is that text's length.
+ * The statements of a parse tree in JSON (parseSqlToJson), keeping only those of a wanted type:
+ * INSERTs, UPDATEs and COMMENTs, which no rule reads, are never turned into objects. Offsets are
+ * bytes in the text that was parsed; `byteLength` is that text's length.
  */
-export function readStatements(json: string, byteLength: number, wanted: ReadonlySet<string>): ReadStatements {
-  const statements: Statement[] = [];
+export function readStatements(json: string, byteLength: number, wanted: ReadonlySet<string>): StatementList {
+  const ranges: number[] = [];
   let count = 0;
   let at = json.indexOf(STATEMENT_START);
   while (at !== -1) {
     const typeStart = at + STATEMENT_START.length;
-    const type = json.slice(typeStart, json.indexOf('"', typeStart));
     const next = json.indexOf(STATEMENT_START, typeStart);
-    if (wanted.has(type)) {
+    if (wanted.has(json.slice(typeStart, json.indexOf('"', typeStart)))) {
       // Up to the comma before the next statement, or the array's closing bracket after the last.
-      const raw = JSON.parse(json.slice(at, next === -1 ? json.lastIndexOf(']') : next - 1)) as RawStmt;
-      const statement = toStatement(raw, count, byteLength);
-      if (statement) statements.push(statement);
+      ranges.push(at, next === -1 ? json.lastIndexOf(']') : next - 1, count);
     }
     count++;
     at = next;
   }
-  return { statements, count };
+  return new StatementList(json, byteLength, ranges, count);
 }
 
 function toStatement(raw: RawStmt, index: number, byteLength: number): Statement | undefined {
