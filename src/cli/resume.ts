@@ -30,7 +30,7 @@ export const resumeCommand: CommandModule<{ config: string; json?: boolean }, Re
   describe: 'continue an interrupted run: reconcile the instances it left mid-way with reality, then roll the rest',
   handler: async (args) => {
     const loaded = await loadConfig(args.config);
-    const store = stateStoreFor(loaded);
+    const store = await stateStoreFor(loaded);
     const last = await store.lastRun(loaded.config.app).finally(() => store.close());
     if (!last) throw new UsageError(`nothing to resume: no run of ${loaded.config.app} is recorded in the state store`);
     if (last.outcome) {

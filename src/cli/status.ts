@@ -10,7 +10,7 @@ export const statusCommand: CommandModule<{ config: string; json?: boolean }, { 
   describe: 'the current or last run, the lock holder, and every instance out of the load balancer (live), with disagreements',
   handler: async (args) => {
     const loaded = await loadConfig(args.config);
-    const store = stateStoreFor(loaded);
+    const store = await stateStoreFor(loaded);
     try {
       const report = await status(loaded, store);
       process.stdout.write(args.json ? `${JSON.stringify(redactDeep(report))}\n` : `${redact(formatStatus(report))}\n`);

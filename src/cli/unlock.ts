@@ -22,7 +22,7 @@ export const unlockCommand: CommandModule<{ config: string; json?: boolean }, Un
     if (!args.force) throw new UsageError('ship unlock needs --force (and --reason "..."): breaking a lock is never a default');
     if (!args.reason?.trim()) throw new UsageError('ship unlock --force needs --reason "...": why the lock may be broken is recorded');
     const loaded = await loadConfig(args.config);
-    const store = stateStoreFor(loaded);
+    const store = await stateStoreFor(loaded);
     try {
       const actor = await currentActor({ cwd: loaded.dir });
       const broken = await store.breakLock(loaded.config.app, actor, args.reason.trim());

@@ -7,7 +7,7 @@ import { loadBalancerFor } from '../lb/from-config.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook, VarValue } from '../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../playbook/load.js';
-import { databaseChecks, type DatabaseRunOptions } from '../preflight/database-checks.js';
+import type { DatabaseRunOptions } from '../preflight/database-checks.js';
 import { PreflightRefused, runPreflight, type PreflightCheck } from '../preflight/preflight.js';
 import type { InstanceSignals, Target } from '../rollout/instance.js';
 import { capacityRefusal, planRollout, runRollout, type RolloutSettings } from '../rollout/rollout.js';
@@ -214,7 +214,10 @@ export async function roll(options: RollOptions): Promise<RollResult> {
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
         ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs),
-        ...databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) }),
+        // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
+        ...(config.database
+          ? (await import('../preflight/database-checks.js')).databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) })
+          : []),
       ],
       bus,
       { all: options.checkOnly ?? false },

@@ -47,7 +47,7 @@ export class RunJournal {
 
   static async open(loaded: LoadedConfig, bus: EventBus, options: RunJournalOptions): Promise<RunJournal> {
     const actor = await currentActor({ cwd: loaded.dir });
-    return new RunJournal(stateStoreFor(loaded), actor, loaded, bus, options);
+    return new RunJournal(await stateStoreFor(loaded), actor, loaded, bus, options);
   }
 
   /** Aborts when the lock is lost (broken by someone, or heartbeats failing): no new batch may start. */

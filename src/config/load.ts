@@ -31,7 +31,8 @@ export async function loadConfig(file = DEFAULT_CONFIG_FILE): Promise<LoadedConf
   }
   let exported: unknown;
   try {
-    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false });
+    // moduleCache off so a config is read afresh each time; the file cache spares re-transpiling it (~0.2 s).
+    const jiti = createJiti(import.meta.url, { moduleCache: false });
     exported = await jiti.import(absolute, { default: true });
   } catch (error) {
     throw new ConfigError(file, [`could not be evaluated: ${(error as Error).message}`]);

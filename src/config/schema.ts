@@ -82,7 +82,7 @@ const haproxySchema = z.strictObject({
   /** One runtime API per HAProxy node: 'host:port', '/path/to.sock' or 'ssh://[user@]lbhost/path/to.sock'. */
   runtimeApi: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   backend: z.string().min(1),
-  pollInterval: duration.default(25),
+  pollInterval: duration.default(10),
 });
 
 const elbv2Schema = z.strictObject({

@@ -4,7 +4,6 @@
  * person refused knows whom to ask.
  */
 import { hostname, userInfo } from 'node:os';
-import { execa } from 'execa';
 import type { Actor } from './state-store.js';
 
 export interface ActorOptions {
@@ -41,6 +40,8 @@ function osUser(env: NodeJS.ProcessEnv): string {
 
 async function gitConfig(key: string, env: NodeJS.ProcessEnv, cwd: string | undefined, timeoutMs: number): Promise<string | undefined> {
   try {
+    // Loaded here: execa is heavy, and most commands never ask git.
+    const { execa } = await import('execa');
     const result = await execa('git', ['config', '--get', key], { cwd, env, extendEnv: false, timeout: timeoutMs, reject: false, stdin: 'ignore' });
     return result.exitCode === 0 ? printable(String(result.stdout)) : undefined;
   } catch {

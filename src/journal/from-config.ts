@@ -1,6 +1,4 @@
 import { resolvePath, type LoadedConfig } from '../config/load.js';
-import { FileStateStore } from './file-store.js';
-import { PostgresStateStore } from './postgres-store.js';
 import type { StateStore } from './state-store.js';
 
 /**
@@ -8,7 +6,13 @@ import type { StateStore } from './state-store.js';
  * folder, default `.ship`), or the shared PostgreSQL database at `state.url`. Nothing is opened
  * until first use.
  */
-export function stateStoreFor(loaded: LoadedConfig): StateStore {
+export async function stateStoreFor(loaded: LoadedConfig): Promise<StateStore> {
   const state = loaded.config.state;
-  return state.store === 'file' ? new FileStateStore(resolvePath(loaded.dir, state.path)) : new PostgresStateStore(state.url);
+  // Each store's module is loaded only when used: the postgres one pulls in the pg driver.
+  if (state.store === 'file') {
+    const { FileStateStore } = await import('./file-store.js');
+    return new FileStateStore(resolvePath(loaded.dir, state.path));
+  }
+  const { PostgresStateStore } = await import('./postgres-store.js');
+  return new PostgresStateStore(state.url);
 }

@@ -1,4 +1,4 @@
-import { Listr, type ListrTaskWrapper, type ListrRendererFactory } from 'listr2';
+import type { ListrTaskWrapper, ListrRendererFactory } from 'listr2';
 import type { ShipEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
@@ -65,22 +65,22 @@ export class ListrView {
           this.expect(`batch${i + 1}`);
           batch.hosts.forEach((host) => this.expect(`host:${host}`));
         });
-        const list = new Listr(
-          [
-            { title: 'pre-flight', task: this.wait('preflight') },
-            ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
-            ...event.batches.map((batch, i) => ({
-              title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}`,
-              task: (_ctx: unknown, task: Task) =>
-                task.newListr(
-                  batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
-                  { concurrent: true, exitOnError: false },
-                ),
-            })),
-          ],
-          { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
-        );
-        this.running = list.run().catch(() => undefined);
+        const tasks = [
+          { title: 'pre-flight', task: this.wait('preflight') },
+          ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
+          ...event.batches.map((batch, i) => ({
+            title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}`,
+            task: (_ctx: unknown, task: Task) =>
+              task.newListr(
+                batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
+                { concurrent: true, exitOnError: false },
+              ),
+          })),
+        ];
+        // listr2 is loaded only for a terminal; tasks registered meanwhile are settled when it runs them.
+        this.running = import('listr2')
+          .then(({ Listr }) => new Listr(tasks, { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } }).run())
+          .catch(() => undefined);
         break;
       }
       case 'preflight.check':

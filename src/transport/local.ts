@@ -9,7 +9,8 @@ import { chmod, rename, rm, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
+// execa loads about a hundred modules; only local-transport runs pay for it.
+const loadExeca = () => import('execa');
 import { sh, withSudo, type ShellCommand } from '../shell/sh.js';
 import { OutputTail } from './output.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport, type UploadResult } from './transport.js';
@@ -45,6 +46,7 @@ export class LocalTransport implements Transport {
     const text = (options.sudo ? withSudo(command, this.options.sudoUser) : command).text;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const started = performance.now();
+    const { execa } = await loadExeca();
     const child = execa('sh', ['-c', text], {
       detached: true, // its own process group, killed as a whole
       buffer: false,
@@ -160,6 +162,7 @@ export class LocalTransport implements Transport {
       }
     }
     // The command runs as another user under sudo; only sudo can kill it.
+    const { execa } = await loadExeca();
     const result = await execa('sh', ['-c', withSudo(sh`kill -s KILL -- ${`-${pid}`}`, this.options.sudoUser).text], { reject: false, stdin: 'ignore' });
     return result.exitCode === 0 ? 'killed' : `kill exited ${result.exitCode}: ${String(result.stderr).trim()}`;
   }

@@ -271,12 +271,12 @@ describe('file store: files', () => {
 
   test('stateStoreFor puts .ship next to the config, or uses state.path relative to it', async () => {
     const base = { app: 'shop', hosts: [{ name: 'web1', address: '127.0.0.1' }], loadBalancer: { type: 'none' }, health: { tcp: { port: 80 } } };
-    const byDefault = stateStoreFor({ ...validateConfig(base, 'x.ts'), file: '/srv/deploy/orchestrator.config.ts', dir: '/srv/deploy' });
+    const byDefault = await stateStoreFor({ ...validateConfig(base, 'x.ts'), file: '/srv/deploy/orchestrator.config.ts', dir: '/srv/deploy' });
     assert.ok(byDefault instanceof FileStateStore);
     assert.equal(byDefault.root, '/srv/deploy/.ship');
-    const custom = stateStoreFor({ ...validateConfig({ ...base, state: { store: 'file', path: 'state/ship' } }, 'x.ts'), file: '/srv/deploy/c.ts', dir: '/srv/deploy' });
+    const custom = await stateStoreFor({ ...validateConfig({ ...base, state: { store: 'file', path: 'state/ship' } }, 'x.ts'), file: '/srv/deploy/c.ts', dir: '/srv/deploy' });
     assert.equal((custom as FileStateStore).root, '/srv/deploy/state/ship');
-    const postgres = stateStoreFor({ ...validateConfig({ ...base, state: { store: 'postgres', url: 'postgres://ship:hunter22@db:5432/ship' } }, 'x.ts'), file: '/srv/c.ts', dir: '/srv' });
+    const postgres = await stateStoreFor({ ...validateConfig({ ...base, state: { store: 'postgres', url: 'postgres://ship:hunter22@db:5432/ship' } }, 'x.ts'), file: '/srv/c.ts', dir: '/srv' });
     assert.equal(postgres.kind, 'postgres');
     await postgres.close();
   });
