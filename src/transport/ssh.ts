@@ -382,14 +382,33 @@ export class SshTransport implements Transport {
             return;
           }
           if (!exit) {
-            return finish({
-              error: new TransportError(this.host, 'the connection closed while a command was running; it may still be running on the host', 'closed'),
-            });
+            // A command outlives its connection (no tty, no SIGHUP): left alone it would go on behind
+            // the rollback, e.g. restart an app that is back in service. Kill it over a new connection.
+            const lost = 'the connection closed while a command was running';
+            if (pid === undefined) return finish({ error: new TransportError(this.host, `${lost}; its process id was never reported, so it may still be running on the host`, 'closed') });
+            void this.killOrphan(connection, pid, options.sudo === true).then((outcome) => finish({ error: new TransportError(this.host, `${lost}; ${outcome}`, 'closed') }));
+            return;
           }
           finish({ result: { code: exit.code, stdout: stdout.text(), stderr: stderr.text(), durationMs: performance.now() - started } });
         });
       });
     });
+  }
+
+  /**
+   * Kills the process group of a command whose connection dropped, over the connection the transport
+   * has now (re-dialed if the old one is closed). Says what became of it, for the error message.
+   */
+  private async killOrphan(dropped: Connection, pid: number, sudo: boolean): Promise<string> {
+    // The client reports its own close right after its channels': let that land first.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      if (closedClients.has(dropped.client) && this.current && (await this.current.catch(() => undefined)) === dropped) this.current = undefined;
+      const outcome = await this.killProcessGroup(await this.connection(), pid, sudo);
+      return outcome === 'killed' ? `killed its process group ${pid} on the host over a new connection` : `process group ${pid} on the host: ${outcome}`;
+    } catch (error) {
+      return `it may still be running on the host (process group ${pid}): reconnecting to kill it failed: ${(error as Error).message}`;
+    }
   }
 
   /** Runs on its own channel, outside the command limit, so a full host can still be cleaned up. */
