@@ -10,6 +10,16 @@ export class RunState {
   /** `table|constraint` → columns a NOT VALID CHECK constraint would prove NOT NULL once validated. */
   readonly pendingNotNullChecks = new Map<string, string[]>();
   readonly columnTypes = new Map<string, Map<string, ColumnTypeInfo>>();
+
+  /** Takes over the run-wide part of `snapshot`: what a file linted in parts on other threads left for the next file. */
+  adopt(snapshot: ContextSnapshot): void {
+    this.validatedNotNull.clear();
+    this.pendingNotNullChecks.clear();
+    this.columnTypes.clear();
+    snapshot.validatedNotNull.forEach((key) => this.validatedNotNull.add(key));
+    snapshot.pendingNotNullChecks.forEach((columns, key) => this.pendingNotNullChecks.set(key, columns));
+    snapshot.columnTypes.forEach((columns, table) => this.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
+  }
 }
 
 function columnKey(table: TableName, column: string): string {
@@ -90,9 +100,7 @@ export class FileContext implements RuleContext {
   static restore(settings: LintSettings, snapshot: ContextSnapshot): FileContext {
     const copy = structuredClone(snapshot) as ContextSnapshot;
     const run = new RunState();
-    copy.validatedNotNull.forEach((key) => run.validatedNotNull.add(key));
-    copy.pendingNotNullChecks.forEach((columns, key) => run.pendingNotNullChecks.set(key, columns));
-    copy.columnTypes.forEach((columns, table) => run.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
+    run.adopt(copy);
     const context = new FileContext(settings, run, copy.inTransaction);
     context.sessionLockTimeout = copy.sessionLockTimeout;
     context.transactionLockTimeout = copy.transactionLockTimeout;
@@ -101,16 +109,6 @@ export class FileContext implements RuleContext {
     copy.createdIndexes.forEach((key) => context.createdIndexes.add(key));
     copy.notValidInTransaction.forEach((key) => context.notValidInTransaction.add(key));
     return context;
-  }
-
-  /** Takes over the run-wide part of `other` (what a later file must know), e.g. after a part linted on another thread. */
-  adoptRun(other: ContextSnapshot): void {
-    this.run.validatedNotNull.clear();
-    this.run.pendingNotNullChecks.clear();
-    this.run.columnTypes.clear();
-    other.validatedNotNull.forEach((key) => this.run.validatedNotNull.add(key));
-    other.pendingNotNullChecks.forEach((columns, key) => this.run.pendingNotNullChecks.set(key, columns));
-    other.columnTypes.forEach((columns, table) => this.run.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
   }
 
   get lockTimeoutSet(): boolean {

@@ -153,12 +153,14 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
     remote.cancel();
     return undefined;
   }
-  const context = new FileContext(lint.settings, lint.run, wrapped);
+  const start = new FileContext(lint.settings, lint.run, wrapped).snapshot();
   // Iterated twice below: turn them into objects once.
   const statements = [...local];
   // The worker needs the context as it will be after the first part: replay the part on a copy.
-  const preview = FileContext.restore(lint.settings, context.snapshot());
+  const preview = FileContext.restore(lint.settings, start);
   for (const statement of statements) preview.observe(statement);
+  // Judged on a copy too: if the worker fails, the whole-file lint starts from an untouched run.
+  const context = FileContext.restore(lint.settings, start);
   const remoteVerdicts = remote.lint(preview.snapshot(), local.count);
   // Judged into a scratch list until the worker is done too, so a failure there reports nothing twice.
   const mine: Verdicts = { findings: [], suppressed: [] };
@@ -172,7 +174,7 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
   }
   const used = new Set(theirs.usedSuppressionLines);
   for (const suppression of file.suppressions) if (used.has(suppression.line)) suppression.used = true;
-  context.adoptRun(theirs.state);
+  lint.run.adopt(theirs.state);
   out.findings.push(...mine.findings, ...theirs.findings);
   out.suppressed.push(...mine.suppressed, ...theirs.suppressed);
   reportUnusedSuppressions(file, out);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintSql } from '../../src/lint/engine.js';
+import { lintMigrations, lintSql } from '../../src/lint/engine.js';
 import { mainThreadShare, PARALLEL_MIN_BYTES } from '../../src/lint/parallel.js';
 import { splitPoint } from '../../src/lint/split.js';
 
@@ -77,6 +77,19 @@ test('a large migration linted on two threads reports exactly what one thread re
   assert.ok(ids.includes(`${line('ship:allow rename-table')}:unused-suppression`));
   assert.deepEqual(one.suppressed.map((s) => `${s.line}:${s.ruleId}`).sort(), [`${line('DROP TABLE legacy_one')}:drop-table`, `${line('DROP TABLE legacy_two')}:drop-table`, `${line('DROP COLUMN nickname')}:drop-column`].sort());
   assert.equal(one.statementCount, 3 * 1200 + 5 + 9 + 1);
+});
+
+test('what a file linted on two threads established carries on to the next file', async () => {
+  // The big file's second part (on the worker) retypes fresh.name to text; the next file relies on knowing that.
+  const files = [
+    { path: 'V9__big.sql', sql: bigMigration() },
+    { path: 'V10__narrow.sql', sql: "SET lock_timeout = '2s';\nALTER TABLE fresh ALTER COLUMN name TYPE varchar(10);\n" },
+  ];
+  const one = await lintMigrations(files, { threads: 1 });
+  assert.deepEqual(await lintMigrations(files, { threads: 2 }), one);
+  const narrowing = one.findings.find((f) => f.file === 'V10__narrow.sql');
+  assert.equal(narrowing?.ruleId, 'change-column-type');
+  assert.match(narrowing.message, /from text/);
 });
 
 test('a syntax error in either part, or a cut the splitter got wrong, falls back to one whole-file parse', async () => {
