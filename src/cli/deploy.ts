@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
-import { roll } from '../commands/deploy.js';
+import { roll, type RollResult } from '../commands/deploy.js';
 import type { VarValue } from '../playbook/define.js';
 import { UsageError } from '../commands/errors.js';
 import { quote } from '../shell/sh.js';
@@ -10,6 +10,7 @@ import { createOutput } from './output.js';
 import type { DatabaseRunOptions } from '../preflight/database-checks.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { EventBus, RunStatus } from '../events.js';
+import type { InstanceSignals } from '../rollout/instance.js';
 import { codeFor } from '../errors/coded.js';
 import { notifierHubFor } from '../notify/from-config.js';
 import { parseDuration } from '../util/duration.js';
@@ -106,15 +107,36 @@ function databaseRunOptions(args: RollArgs): DatabaseRunOptions {
   return { ...(args.trace ? { trace: true } : {}), ...(reason !== undefined ? { allowUnsafe: { reason: reason.trim() } } : {}) };
 }
 
-/** Shared by deploy, plan, patch and run: the same rolling procedure with another playbook. */
-export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false, checkOnly = false): Promise<number> {
-  const loaded = await loadConfig(args.config);
+export interface RunContext {
+  bus: EventBus;
+  signals: InstanceSignals;
+  restoreCommand: (hosts: string[]) => string;
+}
+
+/**
+ * What every rolling command sets up around its run: the renderer, Ctrl-C handling, and
+ * notifications flushed at the end; returns the documented exit code.
+ */
+export async function withRunOutput(args: { config: string; json?: boolean }, loaded: LoadedConfig, run: (context: RunContext) => Promise<RollResult>): Promise<number> {
   const output = createOutput({ ...(args.json ? { json: true } : {}) });
   const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
   const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
   const flushNotifications = attachNotifications(loaded, output.bus);
   try {
-    const result = await roll({
+    const result = await run({ bus: output.bus, signals: interrupts.signals, restoreCommand });
+    await flushNotifications();
+    await output.done();
+    return exitCodeFor(result.status);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+/** Shared by deploy, plan and check: the same rolling procedure with another playbook. */
+export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false, checkOnly = false): Promise<number> {
+  const loaded = await loadConfig(args.config);
+  return withRunOutput(args, loaded, (context) =>
+    roll({
       loaded,
       playbook,
       command,
@@ -128,16 +150,9 @@ export async function runRollCommand(args: RollArgs, playbook: string, command: 
       database: databaseRunOptions(args),
       lockWaitMs: parseLockWait(args['lock-wait']),
       ...(checkOnly ? { checkOnly: true } : {}),
-      bus: output.bus,
-      signals: interrupts.signals,
-      restoreCommand,
-    });
-    await flushNotifications();
-    await output.done();
-    return exitCodeFor(result.status);
-  } finally {
-    interrupts.dispose();
-  }
+      ...context,
+    }),
+  );
 }
 
 export const deployCommand: CommandModule<{ config: string; json?: boolean }, RollArgs> = {

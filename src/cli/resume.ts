@@ -4,10 +4,7 @@ import { roll } from '../commands/deploy.js';
 import { UsageError } from '../commands/errors.js';
 import { stateStoreFor } from '../journal/from-config.js';
 import type { VarValue } from '../playbook/define.js';
-import { quote } from '../shell/sh.js';
-import { attachNotifications, exitCodeFor } from './deploy.js';
-import { handleInterrupts } from './interrupts.js';
-import { createOutput } from './output.js';
+import { withRunOutput } from './deploy.js';
 
 interface ResumeArgs {
   config: string;
@@ -37,12 +34,8 @@ export const resumeCommand: CommandModule<{ config: string; json?: boolean }, Re
       throw new UsageError(`nothing to resume: the last run of ${loaded.config.app} (${last.run.runId}, ${last.run.command}) finished: ${last.outcome.status}; see \`ship status\``);
     }
     const info = last.run.resume as unknown as ResumeInfo;
-    const output = createOutput({ ...(args.json ? { json: true } : {}) });
-    const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
-    const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
-    const flushNotifications = attachNotifications(loaded, output.bus);
-    try {
-      const result = await roll({
+    process.exitCode = await withRunOutput(args, loaded, (context) =>
+      roll({
         loaded,
         playbook: info.playbook,
         command: info.command,
@@ -52,15 +45,8 @@ export const resumeCommand: CommandModule<{ config: string; json?: boolean }, Re
         ...(info.hosts ? { hosts: info.hosts } : {}),
         vars: info.vars ?? {},
         resumeFrom: last,
-        bus: output.bus,
-        signals: interrupts.signals,
-        restoreCommand,
-      });
-      await flushNotifications();
-      await output.done();
-      process.exitCode = exitCodeFor(result.status);
-    } finally {
-      interrupts.dispose();
-    }
+        ...context,
+      }),
+    );
   },
 };

@@ -1,9 +1,9 @@
-import type { EventBus, HostSummary } from '../events.js';
+import type { EventBus, HostSummary, Phase } from '../events.js';
 import type { Check } from '../health/check.js';
 import { waitUntilHealthy } from '../health/wait.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook, StepContext } from '../playbook/define.js';
-import { runPhase } from '../playbook/runner.js';
+import { runPhase, type PhaseOptions } from '../playbook/runner.js';
 import type { Transport } from '../transport/transport.js';
 import { DeadlineError } from '../util/deadline.js';
 import type { InstanceTracker } from './tracker.js';
@@ -55,15 +55,7 @@ export async function rollInstance(
 ): Promise<HostSummary> {
   const started = performance.now();
   const host = target.name;
-  const phaseOptions = (phase: 'activate' | 'verify' | 'rollback') => ({
-    phase,
-    transport: target.transport,
-    ctx: target.ctx,
-    bus,
-    signal: signals.hard,
-    defaultTimeoutMs: settings.commandTimeoutMs,
-    sudo: settings.sudo,
-  });
+  const phaseOptions = (phase: Phase) => phaseOptionsFor(target, phase, bus, settings, signals);
   const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
     const outOfRotationMs = performance.now() - started;
     const withError = error ? { error, ...coded } : {};
@@ -134,7 +126,13 @@ export async function rollInstance(
   return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure, failureCode);
 }
 
-async function checkHealth(target: Target, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<void> {
+/** How every phase of one instance runs: on its transport, killed by a hard interrupt. */
+export function phaseOptionsFor(target: Target, phase: Phase, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): PhaseOptions {
+  return { phase, transport: target.transport, ctx: target.ctx, bus, signal: signals.hard, defaultTimeoutMs: settings.commandTimeoutMs, sudo: settings.sudo };
+}
+
+/** Ship's own health checks, from the orchestrator straight to the instance. */
+export async function checkHealth(target: Target, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<void> {
   await waitUntilHealthy(target.checks, {
     host: target.name,
     deadlineMs: settings.healthyTimeoutMs,

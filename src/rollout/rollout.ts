@@ -4,10 +4,9 @@ import type { LoadBalancer, MemberState } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
 import { pollUntil, DeadlineError } from '../util/deadline.js';
-import { rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
+import { checkHealth, phaseOptionsFor, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
-import { waitUntilHealthy } from '../health/wait.js';
 import { codeFor, codeOf, type Coded } from '../errors/coded.js';
 import { ERROR_CODES } from '../errors/codes.js';
 
@@ -237,21 +236,8 @@ async function reloadTargetInPlace(
   const started = performance.now();
   await tracker.set(target.name, 'reloading');
   try {
-    await runPhase(playbook.gracefulReload ?? [], {
-      phase: 'reload',
-      transport: target.transport,
-      ctx: target.ctx,
-      bus,
-      signal: signals.hard,
-      defaultTimeoutMs: settings.commandTimeoutMs,
-      sudo: settings.sudo,
-    });
-    await waitUntilHealthy(target.checks, {
-      host: target.name,
-      deadlineMs: settings.healthyTimeoutMs,
-      signal: signals.hard,
-      onPassed: (check, durationMs, attempts) => bus.emit({ type: 'health.passed', host: target.name, check: check.name, durationMs, attempts }),
-    });
+    await runPhase(playbook.gracefulReload ?? [], phaseOptionsFor(target, 'reload', bus, settings, signals));
+    await checkHealth(target, bus, settings, signals);
     await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
   } catch (error) {
     await tracker.set(target.name, 'in-service');
