@@ -7,18 +7,10 @@
  * Variables: appDir (required), restart (required; shell text from the config, run as written),
  * keepReleases (default 5).
  */
-import { definePlaybook, requireVar, run, sh, unsafeRaw, upload, type StepContext } from '../src/index.js';
+import { definePlaybook, run, sh, upload, type StepContext } from '../src/index.js';
+import { currentLink, releasesDir, restart, switchBack, switchToRelease } from './lib/release-layout.js';
 
-const appDir = (ctx: StepContext) => requireVar(ctx, 'appDir');
-const releasesDir = (ctx: StepContext) => `${appDir(ctx)}/releases`;
-const releaseDir = (ctx: StepContext) => `${releasesDir(ctx)}/${ctx.version}`;
-const currentLink = (ctx: StepContext) => `${appDir(ctx)}/current`;
 const keepReleases = (ctx: StepContext) => Math.max(2, Number(ctx.vars.keepReleases ?? 5));
-
-/** ln + mv -T replaces the link in one rename(2): no moment without a `current`. */
-function switchTo(target: string, link: string) {
-  return sh`ln -sfn ${target} ${link}.next && mv -Tf ${link}.next ${link}`;
-}
 
 export default definePlaybook({
   name: 'deploy-release',
@@ -39,19 +31,6 @@ export default definePlaybook({
       { name: 'prune old releases' },
     ),
   ],
-  activate: [
-    run((ctx) => switchTo(releaseDir(ctx), currentLink(ctx)), { name: 'switch current' }),
-    run((ctx) => unsafeRaw(requireVar(ctx, 'restart')), { name: 'restart' }),
-  ],
-  rollback: [
-    run(
-      (ctx) => {
-        const previous = ctx.facts.previousRelease;
-        if (!previous) return sh`echo 'no previous release to roll back to' >&2; exit 1`;
-        return switchTo(previous, currentLink(ctx));
-      },
-      { name: 'switch back' },
-    ),
-    run((ctx) => unsafeRaw(requireVar(ctx, 'restart')), { name: 'restart' }),
-  ],
+  activate: [switchToRelease(), restart()],
+  rollback: switchBack(),
 });
