@@ -13,7 +13,7 @@
 import { close as fsClose, constants, ftruncate as fsFtruncate, open as fsOpen, write as fsWrite } from 'node:fs';
 import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join, relative, sep } from 'node:path';
+import { join, parse, relative, sep } from 'node:path';
 import { redact } from '../util/redact.js';
 import {
   DEFAULT_STALE_AFTER_MS,
@@ -85,6 +85,28 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * mkdir -p with the real reason when it fails: Node's recursive mkdir reports ENOENT for a folder
+ * it cannot create on a read-only file system, which would send a person looking for a missing path.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    return;
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+  let path = parse(dir).root;
+  for (const part of dir.slice(path.length).split(sep).filter(Boolean)) {
+    path = join(path, part);
+    try {
+      await mkdir(path, { mode: DIR_MODE });
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+    }
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -337,7 +359,7 @@ export class FileStateStore implements StateStore {
   private async ensureDir(dir: string): Promise<void> {
     if (this.readyDirs.has(dir)) return;
     try {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      await makeDirs(dir);
     } catch (error) {
       throw new StateFileError(dir, `cannot create the state folder: ${errorText(error)}`);
     }
