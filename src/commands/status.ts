@@ -87,6 +87,8 @@ export function formatStatus(report: StatusReport): string {
   if (run) {
     const outcome = run.outcome ? `${run.outcome.status} at ${run.outcome.finishedAt}` : 'UNFINISHED: continue it with `ship resume`';
     lines.push(`last run: ${run.run.command}${run.run.version ? ` ${run.run.version}` : ''} (run ${run.run.runId}) by ${run.run.actor.osUser}@${run.run.actor.hostname}, started ${run.run.startedAt}: ${outcome}`);
+    // What the journal reader had to skip (a record torn by a crash): the file and line, for a person to look at.
+    for (const warning of run.warnings ?? []) lines.push(`journal: ${warning}`);
   } else {
     lines.push('last run: none recorded');
   }
