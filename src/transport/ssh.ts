@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import pLimit from 'p-limit';
 import ssh2 from 'ssh2';
@@ -101,10 +102,27 @@ export class SshTransport implements Transport {
     } catch (error) {
       await new Promise<void>((resolve) => sftp.unlink(temp, () => resolve()));
       const reason = error instanceof Error ? error.message : String(error);
-      throw new TransportError(this.host, `upload of ${localPath} to ${remotePath} failed: ${reason}`, 'upload', { cause: error });
+      const shortage = options.signal?.aborted ? '' : await this.spaceShortage(remotePath, local.size);
+      throw new TransportError(this.host, `upload of ${localPath} to ${remotePath} failed: ${reason}${shortage}`, 'upload', { cause: error });
     }
     await this.verifyAndMove(localPath, temp, remotePath, written, options);
     return written;
+  }
+
+  /**
+   * SFTP reports a full disk as a bare "Failure". Asks the host whether space ran out, so the error
+   * can say so; an empty string when it did not or the host cannot tell.
+   */
+  private async spaceShortage(remotePath: string, bytes: number): Promise<string> {
+    const dir = posix.dirname(remotePath);
+    try {
+      const result = await this.exec(sh`df -Pk ${dir} | tail -n 1`, { timeoutMs: 5_000 });
+      const availableKiB = Number(result.stdout.trim().split(/\s+/)[3]);
+      if (result.code !== 0 || !Number.isFinite(availableKiB) || availableKiB * 1024 >= bytes) return '';
+      return `; no space left on the host: the file system of ${dir} has ${availableKiB} KiB free and the file needs ${Math.ceil(bytes / 1024)} KiB; free some space there`;
+    } catch {
+      return '';
+    }
   }
 
   /**
