@@ -8,7 +8,7 @@ import { SourceMap } from './source-map.js';
 import { splitPoint } from './split.js';
 import { readStatements, type StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
-import { DEFAULT_SETTINGS, type Finding, type LintReport, type LintRule, type LintSettings, type MigrationSource, type SuppressedFinding } from './types.js';
+import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource } from './types.js';
 
 /** Findings the engine itself raises; they cannot be suppressed. */
 export const ENGINE_RULE_IDS = ['syntax-error', 'invalid-suppression', 'unused-suppression'] as const;
