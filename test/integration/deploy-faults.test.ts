@@ -13,19 +13,17 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { createServer } from 'node:net';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { RunSummary, ShipEvent } from '../../src/events.js';
-import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
-import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
 import { quote } from '../../src/shell/sh.js';
-import { restartApp, unpackRelease } from '../fleet/app/app.js';
 import { startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { startHaproxy, type HaproxyHandle } from '../fleet/haproxy.js';
 import { generateKeyPair } from '../fleet/keys.js';
 import { startSshd } from '../fleet/sshd.js';
 import { finished, runShip, startShip, type ShipRun } from '../support/cli.js';
+import { assertJournalRecordsOut, currentRelease, describeRun, finishedEvent, lbView, maxOutAtOnce, resetFleet, touchedHosts, versionOf } from '../support/fleet-assertions.js';
 
 const BASELINE = 'v1';
 /** Short deadlines so a fault shows within seconds (the health probe interval is 20 ms in fleetConfig). */
@@ -42,53 +40,8 @@ after(async () => {
   await fleet?.stop();
 });
 beforeEach(async () => {
-  await resetFleet();
+  await resetFleet(fleet, BASELINE);
 });
-
-const names = () => fleet.hosts.map((h) => h.name);
-
-function haproxy(): HaproxyLoadBalancer {
-  return new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)], pollIntervalMs: 20 });
-}
-
-/** HAProxy's own view: host name -> in service (UP and fully enabled), with its status for messages. */
-async function lbView(): Promise<Map<string, { inService: boolean; detail: string }>> {
-  const lb = haproxy();
-  try {
-    return new Map((await lb.members(names())).map((m) => [m.name, { inService: m.inService, detail: m.detail }]));
-  } finally {
-    await lb.close();
-  }
-}
-
-async function versionOf(host: FleetHost): Promise<string> {
-  const response = await fetch(host.appUrl);
-  return ((await response.json()) as { version: string }).version;
-}
-
-async function currentRelease(host: FleetHost): Promise<string> {
-  return basename(await readlink(join(host.appDir, 'current')));
-}
-
-/** Whatever the previous test left: every host runs the baseline release and is in service. */
-async function resetFleet(): Promise<void> {
-  const artifact = await fleet.artifact(BASELINE);
-  await Promise.all(
-    fleet.hosts.map(async (host) => {
-      const serving = await versionOf(host).catch(() => 'down');
-      if (serving === BASELINE && (await currentRelease(host)) === BASELINE) return;
-      await unpackRelease(host.appDir, artifact, BASELINE);
-      await restartApp(host.appDir);
-    }),
-  );
-  const lb = haproxy();
-  try {
-    for (const member of await lb.members(names())) if (!member.inService) await lb.putBack(member.name);
-    await Promise.all(names().map((name) => lb.waitHealthy(name, { deadlineMs: 5_000 })));
-  } finally {
-    await lb.close();
-  }
-}
 
 /** The host's restart command, failing with `failure` (shell text) when the release being started is `version`. */
 function restartFailingOn(host: FleetHost, version: string, failure: string): string {
@@ -112,37 +65,12 @@ function deploy(config: string, version: string, extra: string[] = []): Promise<
   return fleet.artifact(version).then((artifact) => runShip(['deploy', '--config', config, '--version', version, '--artifact', artifact, '--json', ...extra]));
 }
 
-function finishedEvent(run: ShipRun): Extract<ShipEvent, { type: 'run.finished' }> {
-  const event = run.events.find((e) => e.type === 'run.finished');
-  assert.ok(event && event.type === 'run.finished', `no run.finished event (exit ${run.code}):\n${run.stderr}\n${run.stdout.slice(-3000)}`);
-  return event;
-}
-
-function describeRun(run: ShipRun): string {
-  return `exit ${run.code}\nstderr:\n${run.stderr}\nstdout (end):\n${run.stdout.slice(-4000)}`;
-}
-
-/** Most instances out of service at the same moment, from the state events. */
-function maxOutAtOnce(events: ShipEvent[]): number {
-  let out = 0;
-  let max = 0;
-  for (const event of events) {
-    if (event.type !== 'instance.state') continue;
-    if (event.from === 'in-service') out++;
-    if (event.to === 'in-service') out--;
-    max = Math.max(max, out);
-  }
-  return max;
-}
-
-function touchedHosts(events: ShipEvent[]): string[] {
-  return [...new Set(events.flatMap((e) => (e.type === 'instance.state' ? [e.host] : [])))];
-}
-
-/** The two invariants every run must keep, checked against HAProxy's real view. */
+/** The invariants every run must keep, checked against HAProxy's real view and the journal. */
 async function assertInvariants(run: ShipRun, summary: RunSummary, batchSize = 1): Promise<void> {
+  // Every config of this file is written next to the fleet, so they share one journal.
+  await assertJournalRecordsOut(fleet, join(fleet.dir, 'ship.config.ts'));
   assert.ok(maxOutAtOnce(run.events) <= batchSize, `more than ${batchSize} instance(s) out at once:\n${describeRun(run)}`);
-  const view = await lbView();
+  const view = await lbView(fleet);
   for (const [name, member] of view) {
     if (!member.inService) {
       assert.ok(summary.outOfRotation.includes(name), `${name} is out of HAProxy (${member.detail}) but not in summary.outOfRotation ${JSON.stringify(summary.outOfRotation)}`);
@@ -151,7 +79,7 @@ async function assertInvariants(run: ShipRun, summary: RunSummary, batchSize = 1
 }
 
 async function assertUntouched(hosts: FleetHost[]): Promise<void> {
-  const view = await lbView();
+  const view = await lbView(fleet);
   for (const host of hosts) {
     assert.equal(await versionOf(host), BASELINE, `${host.name} does not serve ${BASELINE}`);
     assert.equal(await currentRelease(host), BASELINE, `${host.name}'s current release changed`);
@@ -264,7 +192,7 @@ test('a step that exits non-zero: rollback puts the instance back healthy on the
   assert.equal(await versionOf(fleet.hosts[0]!), version, 'the canary before the failure keeps the new release');
   assert.equal(await versionOf(failing), BASELINE, `${failing.name} must serve the old release after the rollback`);
   assert.equal(await currentRelease(failing), BASELINE);
-  assert.equal((await lbView()).get(failing.name)?.inService, true, `${failing.name} must be back in HAProxy`);
+  assert.equal((await lbView(fleet)).get(failing.name)?.inService, true, `${failing.name} must be back in HAProxy`);
   assert.deepEqual(touchedHosts(run.events).sort(), ['web1', 'web2'], 'hosts after the failure are never taken out');
   await assertUntouched(fleet.hosts.slice(2));
 });
@@ -318,7 +246,7 @@ test('a health check that never passes: rollback, still unhealthy, so the instan
   const finishedCanary = run.events.find((e) => e.type === 'instance.finished' && e.host === canary.name);
   assert.ok(finishedCanary && finishedCanary.type === 'instance.finished' && finishedCanary.outcome === 'failed-out');
   await assertInvariants(run, summary);
-  const view = await lbView();
+  const view = await lbView(fleet);
   assert.equal(view.get(canary.name)?.inService, false, `${canary.name} must stay out of HAProxy, it is ${view.get(canary.name)?.detail}`);
   assert.equal(await versionOf(canary), BASELINE, 'the rollback restarted the old release');
   await assertUntouched(fleet.hosts.slice(1));

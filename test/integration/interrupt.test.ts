@@ -7,17 +7,13 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { randomInt } from 'node:crypto';
-import { readlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { ShipEvent } from '../../src/events.js';
-import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
-import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
+import { join } from 'node:path';
 import { quote } from '../../src/shell/sh.js';
-import { restartApp, unpackRelease } from '../fleet/app/app.js';
-import { startFleet, type Fleet, type FleetHost } from '../fleet/fleet.js';
-import { finished, REPO_ROOT, startShip, type ShipRun } from '../support/cli.js';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { finished, REPO_ROOT, startShip } from '../support/cli.js';
+import { assertJournalRecordsOut, describeRun, lbView, maxOutAtOnce, resetFleet, versionOf, watchEvents } from '../support/fleet-assertions.js';
 
 const BASELINE = 'v1';
 
@@ -30,48 +26,12 @@ after(async () => {
   await fleet?.stop();
 });
 beforeEach(async () => {
-  await resetFleet();
+  await resetFleet(fleet, BASELINE);
 });
-
-const names = () => fleet.hosts.map((h) => h.name);
-
-function haproxy(): HaproxyLoadBalancer {
-  return new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)], pollIntervalMs: 20 });
-}
 
 /** Hosts HAProxy does not send traffic to (not UP, or in drain/maintenance), with their status. */
 async function outOfHaproxy(): Promise<string[]> {
-  const lb = haproxy();
-  try {
-    return (await lb.members(names())).filter((m) => !m.inService).map((m) => `${m.name} (${m.detail})`);
-  } finally {
-    await lb.close();
-  }
-}
-
-async function versionOf(host: FleetHost): Promise<string> {
-  const response = await fetch(host.appUrl);
-  return ((await response.json()) as { version: string }).version;
-}
-
-/** Whatever the previous test left: every host runs the baseline release and is in service. */
-async function resetFleet(): Promise<void> {
-  const artifact = await fleet.artifact(BASELINE);
-  await Promise.all(
-    fleet.hosts.map(async (host) => {
-      const serving = await versionOf(host).catch(() => 'down');
-      if (serving === BASELINE && basename(await readlink(join(host.appDir, 'current'))) === BASELINE) return;
-      await unpackRelease(host.appDir, artifact, BASELINE);
-      await restartApp(host.appDir);
-    }),
-  );
-  const lb = haproxy();
-  try {
-    for (const member of await lb.members(names())) if (!member.inService) await lb.putBack(member.name);
-    await Promise.all(names().map((name) => lb.waitHealthy(name, { deadlineMs: 5_000 })));
-  } finally {
-    await lb.close();
-  }
+  return [...(await lbView(fleet))].filter(([, member]) => !member.inService).map(([name, member]) => `${name} (${member.detail})`);
 }
 
 /** Writes a config whose restart command first sleeps, so a Ctrl-C reliably lands while an instance is activating. */
@@ -87,33 +47,6 @@ function slowRestartConfig(name: string, sleepSeconds: string): Promise<string> 
     },
     name,
   );
-}
-
-/** Calls `onEvent` with each NDJSON event as the child prints it. */
-function watchEvents(child: ResultPromise, onEvent: (event: ShipEvent) => void): void {
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('{')) onEvent(JSON.parse(line) as ShipEvent);
-  });
-}
-
-function describeRun(run: ShipRun): string {
-  return `exit ${run.code}\nstderr:\n${run.stderr}\nstdout (end):\n${run.stdout.slice(-4000)}`;
-}
-
-function maxOutAtOnce(events: ShipEvent[]): number {
-  let out = 0;
-  let max = 0;
-  for (const event of events) {
-    if (event.type !== 'instance.state') continue;
-    if (event.from === 'in-service') out++;
-    if (event.to === 'in-service') out--;
-    max = Math.max(max, out);
-  }
-  return max;
 }
 
 test('one Ctrl-C: the instance in flight is finished and put back, no new batch starts, exit 130', async () => {
@@ -150,6 +83,7 @@ test('one Ctrl-C: the instance in flight is finished and put back, no new batch 
   assert.deepEqual([...new Set(run.events.flatMap((e) => (e.type === 'instance.state' ? [e.host] : [])))], [canary.name]);
   assert.ok(maxOutAtOnce(run.events) <= 1);
   assert.deepEqual(await outOfHaproxy(), [], 'every instance must be UP/ready in HAProxy');
+  await assertJournalRecordsOut(fleet, config);
   assert.equal(await versionOf(canary), version, 'the instance in flight finished its deploy');
   for (const host of fleet.hosts.slice(1)) assert.equal(await versionOf(host), BASELINE);
 });
@@ -180,6 +114,7 @@ test('two Ctrl-C: stops at once, names exactly the instances out of the load bal
   assert.ok(exitedAfterMs < 4_000, `ship took ${Math.round(exitedAfterMs)}ms to stop after the second Ctrl-C`);
   const out = await outOfHaproxy();
   assert.deepEqual(out.map((entry) => entry.split(' ')[0]), [canary.name], `HAProxy has out: ${out.join(', ')}`);
+  await assertJournalRecordsOut(fleet, config);
   const listed = /Out of the load balancer: ([^\n]*)/.exec(run.stderr);
   assert.ok(listed, `stderr must list the instances out of the load balancer:\n${run.stderr}`);
   assert.deepEqual(listed[1]!.split(', '), [canary.name]);

@@ -196,15 +196,21 @@ export async function assertInvariants(fleet: Fleet, run: ShipRun, options: Inva
   const batchSize = options.batchSize ?? 1;
   assert.ok(maxOutAtOnce(run.events, options.initiallyOut) <= batchSize, `more than ${batchSize} instance(s) out at once:\n${describeRun(run)}`);
   const summary = options.summary ?? finishedEvent(run).summary;
-  const journal = options.configPath ? journalStates(await lastJournalRun(options.configPath)) : undefined;
   for (const [name, member] of await lbView(fleet)) {
     if (!member.adminOut) continue;
     const ownedByEarlierRun = options.leftOutBefore?.includes(name) && !touchedHosts(run.events).includes(name);
     assert.ok(ownedByEarlierRun || summary.outOfRotation.includes(name), `${name} is out of HAProxy (${member.detail}) but not in summary.outOfRotation ${JSON.stringify(summary.outOfRotation)}`);
-    if (journal) {
-      const recorded = journal.get(name) ?? 'in-service';
-      assert.ok(OUT_STATES.has(recorded), `${name} is out of HAProxy (${member.detail}) but the journal's last word on it is '${recorded}'`);
-    }
+  }
+  if (options.configPath) await assertJournalRecordsOut(fleet, options.configPath);
+}
+
+/** Every instance taken out of HAProxy (drain or maintenance) is out by the journal's last word on it. */
+export async function assertJournalRecordsOut(fleet: Fleet, configPath: string): Promise<void> {
+  const journal = journalStates(await lastJournalRun(configPath));
+  for (const [name, member] of await lbView(fleet)) {
+    if (!member.adminOut) continue;
+    const recorded = journal.get(name) ?? 'in-service';
+    assert.ok(OUT_STATES.has(recorded), `${name} is out of HAProxy (${member.detail}) but the journal's last word on it is '${recorded}'`);
   }
 }
 
