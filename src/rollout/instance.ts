@@ -66,6 +66,11 @@ export async function rollInstance(
   if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
   // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
   await tracker.set(host, 'draining');
+  if (tracker.journalError) {
+    // The journal could not record that it leaves, so it does not leave (written before acted on).
+    await tracker.set(host, 'in-service');
+    return summary('not-started', 0, tracker.journalError);
+  }
   try {
     await lb.startDrain(target.lbName);
     const drainStarted = performance.now();
