@@ -23,6 +23,7 @@ import {
   resetFleet,
   restartSshd,
   touchedHosts,
+  unmountStaleFleetMounts,
   watchEvents,
 } from '../support/fleet-assertions.js';
 
@@ -33,6 +34,7 @@ let fleet: Fleet;
 const mounts: string[] = [];
 
 before(async () => {
+  await unmountStaleFleetMounts();
   fleet = await startFleet({ hosts: 4, version: BASELINE });
 });
 after(async () => {

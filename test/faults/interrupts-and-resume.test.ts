@@ -100,7 +100,7 @@ async function interruptOnce(config: string, version: string, when: (event: Ship
 
 test('Ctrl-C while the canary drains: the drain ends, the instance goes back undeployed, exit 130, every slow request answered', async () => {
   const version = 'v2';
-  const config = await writeConfig('ctrl-c-drain.config.ts', {}, { rollout: { drainTimeout: '5s' } });
+  const config = await writeConfig('ctrl-c-drain.config.ts', {}, { rollout: { drainTimeout: '6s' } });
   // Long requests through HAProxy, two per server (round robin), still open when the canary starts draining.
   let slow: Promise<number[]> | undefined;
   const { run, summary } = await interruptOnce(
@@ -108,8 +108,8 @@ test('Ctrl-C while the canary drains: the drain ends, the instance goes back und
     version,
     (e) => e.type === 'instance.state' && e.host === 'web1' && e.to === 'draining',
     (e) => {
-      if (e.type === 'stage.started') {
-        slow ??= Promise.all(Array.from({ length: 8 }, () => fetch(new URL('/slow?ms=2500', fleet.frontendUrl)).then(async (r) => (await r.text(), r.status))));
+      if (e.type === 'run.started') {
+        slow ??= Promise.all(Array.from({ length: 8 }, () => fetch(new URL('/slow?ms=3000', fleet.frontendUrl)).then(async (r) => (await r.text(), r.status))));
       }
     },
   );

@@ -32,6 +32,7 @@ import {
   restartSshd,
   stateStoreOf,
   touchedHosts,
+  unmountStaleFleetMounts,
   watchEvents,
 } from '../support/fleet-assertions.js';
 
@@ -42,6 +43,7 @@ let fleet: Fleet;
 const mounts: string[] = [];
 
 before(async () => {
+  await unmountStaleFleetMounts();
   fleet = await startFleet({ hosts: 4, version: BASELINE });
 });
 after(async () => {

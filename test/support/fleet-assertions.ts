@@ -5,6 +5,7 @@
  * between tests and to follow a running `ship --json` event by event.
  */
 import assert from 'node:assert/strict';
+import { execa } from 'execa';
 import { readFile, readlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ResultPromise } from 'execa';
@@ -14,7 +15,7 @@ import type { JournalEntry } from '../../src/journal/state-store.js';
 import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
 import { ADMIN, OP_STATE, RuntimeApiClient, parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
 import { restartApp, unpackRelease } from '../fleet/app/app.js';
-import type { Fleet, FleetHost } from '../fleet/fleet.js';
+import { FLEET_ROOT, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { startSshd } from '../fleet/sshd.js';
 import type { ShipRun } from './cli.js';
 
@@ -82,6 +83,29 @@ export async function restartSshd(fleet: Fleet, host: FleetHost, env: Record<str
     authorizedKeys: [await readFile(`${fleet.privateKeyPath}.pub`, 'utf8')],
     env: { HOME: join(fleet.dir, 'hosts', host.name, 'home'), ...env },
   });
+}
+
+/**
+ * Lazily unmounts file systems a fault test mounted inside a fleet whose test process is gone (an
+ * interrupted run): startFleet tears such fleets down, and a mount point in them would stop it.
+ */
+export async function unmountStaleFleetMounts(): Promise<void> {
+  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((line) => line.split(' ')[1] ?? '');
+  for (const mount of mounts.filter((m) => m.startsWith(`${FLEET_ROOT}/`)).reverse()) {
+    const fleetDir = join(FLEET_ROOT, mount.slice(FLEET_ROOT.length + 1).split('/')[0]!);
+    const owner = Number((await readFile(join(fleetDir, 'owner.pid'), 'utf8').catch(() => '0')).trim());
+    if (owner > 0 && processAlive(owner)) continue;
+    await execa('umount', ['-l', mount], { reject: false });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whatever the previous test left: every host runs `baseline` from `current` and is in service. */
