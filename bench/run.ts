@@ -5,6 +5,7 @@
  * the machine, the date and the exact command. Progress from the benchmarks goes to stderr.
  *
  *   node --import tsx bench/run.ts [--only rollout,ssh-overhead]
+ *   npm run bench -- --only ansible,simulation
  *
  * With --only, just those benchmarks run and the other sections of RESULTS.md are kept as they are.
  * A missed target is a result, not an error; the exit code is non-zero only when a benchmark failed
@@ -94,6 +95,101 @@ const KNOWN: Benchmark[] = [
           `HAProxy \`${settings.haproxyCheck}\`; loadBalancer.pollInterval ${ms(settings.loadBalancerPollIntervalMs)}; ` +
           `rollout ${JSON.stringify(settings.rollout)}. The floor does the same operations directly: runtime API over the local unix socket, ` +
           `\`current\` switched and restart.sh run locally (no SSH), /healthz and HAProxy polled every ${ms(settings.floorPollMs)}.`,
+      ].join('\n');
+    },
+  },
+  {
+    name: 'ansible',
+    title: 'Rolling deploy against Ansible: the same release over the same 8 hosts, one at a time',
+    args: ['--runs', '5', '--hosts', '8'],
+    verdicts(r) {
+      const ship = r.ship as Json;
+      const ansible = r.ansible as Json;
+      return [
+        {
+          figure: `${r.hosts}-host rolling deploy, wall time of the whole command, median of ${r.runs} runs each, sides alternating`,
+          value: `ship ${ms(ship.medianMs)}, Ansible (serial: 1) ${ms(ansible.medianMs)}: **${r.ratio}x**`,
+          target: String(r.target),
+          met: r.met === true,
+        },
+      ];
+    },
+    detail(r) {
+      const ship = r.ship as Json;
+      const ansible = r.ansible as Json;
+      const staged = r.ansibleStaged as Json;
+      const tools = r.tools as Json;
+      return [
+        '| side | median wall time | per host (median / hosts) | runs (ms) | SSH connections per host per run |',
+        '| --- | --- | --- | --- | --- |',
+        `| ship: \`${ship.command}\` | ${ms(ship.medianMs)} | ${ms(ship.perHostMs)} | ${list(ship.runsMs)} | ${list(ship.sshConnectionsPerHost)} |`,
+        `| Ansible: \`${ansible.command}\` | ${ms(ansible.medianMs)} | ${ms(ansible.perHostMs)} | ${list(ansible.runsMs)} | ${list(ansible.sshConnectionsPerHost)} |`,
+        `| Ansible staged first (no target; ship is **${staged.shipRatio}x** of it): \`${staged.command}\` | ${ms(staged.medianMs)} | ${ms(staged.perHostMs)} | ${list(staged.runsMs)} | ${list(staged.sshConnectionsPerHost)} |`,
+        '',
+        `Tools: ${tools.ansible}; ${tools.ansibleConfig}; HAProxy driven by ${tools.haproxyVia}. Order of the sides in each run: ${(r.order as string[][]).map((o) => o.join(' > ')).join('; ')}. ` +
+          `1-minute load average when each run started: ${list(r.load1AtEachRun)}.`,
+        '',
+        'What each side does (fairness):',
+        '',
+        "- Same fleet (real sshd and app per host on loopback, one HAProxy with `check inter 100ms fall 2 rise 1`), same release tarball, same host-side commands " +
+          '(upload the tgz, unpack into `releases/<v>`, prune, `ln -sfn` + `mv -T` of `current`, `sh restart.sh`), same HAProxy runtime API commands (`set server app/<host> state drain`, ' +
+          '`scur` 0 in `show stat`, `state maint`; back with `state drain; health down; state ready`, then `status` UP), /healthz asked from the controller by both. ' +
+          'After every run the benchmark checks that each host serves the new version and HAProxy has every server UP. No traffic on the fleet, so the drain waits end at once for both.',
+        "- ship (`node bin/ship.js deploy --json`, the compiled CLI with the fleet's config): node start and config loading, pre-flight (SSH to all hosts at once with host keys verified, " +
+          'load balancer membership, capacity, the deploy lock), then **stage on every host in parallel while they serve** (remember current, upload, unpack, prune), then a canary and one host at ' +
+          'a time: drain, maintenance, switch + restart (two SSH commands on the connection opened in pre-flight), /healthz, put back, wait until HAProxy says UP; every state change is fsynced ' +
+          'to the journal first. Its wall time includes all of that, and closing the connections.',
+        '- Ansible (`bench/ansible/rolling-deploy.yml`, `serial: 1`, the usual rolling-update layout the target is measured against): Python start and playbook parsing, then per host, ' +
+          'one after another, 9 tasks: drain (socat on the controller), remember current, upload (`copy`), unpack, prune, switch, restart (each a module run through the pipelined SSH ' +
+          'session), /healthz (`uri` on the controller, retried at once), put back and wait UP (socat). Upload and unpack happen while the host is out of rotation. Best realistic settings: ' +
+          '`pipelining`, `ControlPersist` (one SSH connection per host, opened when its turn comes; every run starts cold), `gather_facts: false`, no interpreter discovery, ' +
+          'HAProxy waits polled every 10 ms inside one shell task instead of Ansible retries. It keeps no journal, takes no lock, runs no pre-flight and has no rollback.',
+        '- Ansible staged first (`bench/ansible/rolling-deploy-staged.yml`): the same tasks, with remember/upload/unpack/prune moved into a first play on all hosts at once (`forks 16`, like ' +
+          "ship's `stageConcurrency`), so only drain, switch, restart, health and put back are serial: what an Ansible user who follows ship's design would write.",
+        '- HAProxy from Ansible goes through socat, not `community.general.haproxy`: that module leaves maintenance with `enable server` (no forced `health down`, so HAProxy can call a ' +
+          'restarted server UP before checking it) and polls in whole seconds (`wait_interval`, default 5 s).',
+      ].join('\n');
+    },
+  },
+  {
+    name: 'simulation',
+    title: 'Simulated rollout of 1,000 instances: the orchestrator\'s CPU time per instance and peak memory',
+    args: ['--runs', '5', '--instances', '1000'],
+    verdicts(r) {
+      const targets = r.targets as Json;
+      return (r.configurations as Json[]).flatMap((c): Verdict[] => [
+        {
+          figure: `${r.instances} instances, ${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
+          value: `${ms(c.cpuPerInstanceMs)}`,
+          target: String(targets.cpuPerInstance),
+          met: c.cpuMet === true,
+        },
+        {
+          figure: `the same: peak RSS of the process (getrusage maxrss), median of ${r.runs}`,
+          value: `${c.peakRssMb} MB (highest ${c.maxPeakRssMb} MB; ${c.startRssMb} MB with the modules loaded, before the run)`,
+          target: String(targets.peakMemory),
+          met: c.memoryMet === true,
+        },
+      ]);
+    },
+    detail(r) {
+      const rows = (r.configurations as Json[]).map(
+        (c) =>
+          `| ${c.label} | ${c.cpuUserMs} + ${c.cpuSystemMs} ms | ${ms(c.wallMs)} | ${c.events} events, ${c.eventBytes} bytes | ${c.journalTransitions} transitions, ${c.journalBytes} bytes | ` +
+          `${(c.runs as Json[]).map((run) => `${run.cpuPerInstanceMs} ms / ${run.peakRssMb} MB`).join(', ')} |`,
+      );
+      return [
+        '| configuration | CPU user + system (median) | wall (median) | NDJSON to /dev/null | journal (fsynced) | runs: CPU per instance / peak RSS |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+        `Each simulation is a fresh process (${r.process}); the CPU time is \`process.cpuUsage()\` from before the targets are built to after the journal's outcome and \`run.finished\`. ` +
+          'Real: `runRollout` (plan, canary, capacity check before every batch, the per-instance state machine), the built-in deploy-release playbook (steps and shell text built per host), ' +
+          `the EventBus with the \`--json\` renderer writing each event to /dev/null, and the file journal: ${r.journal}, every transition written before it is acted on ` +
+          '(the benchmark reads the journal back and checks every transition and the outcome are there). Simulated: hosts and load balancer (`test/support/memory.ts`: every command and upload ' +
+          'succeeds at once, the load balancer answers from memory) and health checks that pass on the first probe. Not included: node start and module loading, config loading, SSH, the deploy ' +
+          "lock's heartbeat. With batch size 1 the system time is mostly the 6,000 separate O_DSYNC journal writes (with 10% batches they are group-committed), and every batch asks the load " +
+          'balancer for all 1,000 members for the capacity check.',
       ].join('\n');
     },
   },
