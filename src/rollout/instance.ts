@@ -64,6 +64,12 @@ export async function rollInstance(
   };
 
   if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
+  // A host that cannot be reached now could not be deployed or rolled back: it keeps serving.
+  try {
+    await target.transport.connect();
+  } catch (error) {
+    return summary('not-started', 0, `${host}: not taken out of the load balancer, it cannot be reached: ${describe(error)}`, codeOf(error));
+  }
   // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
   await tracker.set(host, 'draining');
   if (tracker.journalError) {

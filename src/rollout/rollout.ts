@@ -160,7 +160,8 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       ),
     );
     results.push(...outcomes);
-    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place');
+    // A host left untouched with an error (unreachable when its turn came) is a failure too.
+    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined));
     bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
     failures += failedHosts.length;
     if (signals.graceful.aborted) return finish('interrupted', 'interrupted; the instances in flight were finished and put back');
