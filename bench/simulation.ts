@@ -10,7 +10,8 @@
  * tests: every command and upload succeeds at once) and the health checks (pass at once).
  *
  * Each simulation runs in a fresh process (the compiled code, `node dist/bench/simulation.js
- * --child`, built with tsc first), so its peak RSS is its own; configurations alternate.
+ * --child`, built with tsc first), so its peak RSS is its own; configurations alternate. Batch
+ * size 1 and 10% have the targets; batch size 1 without journal transitions is shown for reference.
  * Prints one JSON object.
  *
  *   node --import tsx bench/simulation.ts [--runs 5] [--instances 1000] [--cpu-prof <dir>]
@@ -26,6 +27,7 @@ import deployRelease from '../playbooks/deploy-release.js';
 import { EventBus } from '../src/events.js';
 import type { Check } from '../src/health/check.js';
 import { FileStateStore } from '../src/journal/file-store.js';
+import type { Transition } from '../src/journal/state-store.js';
 import { jsonRenderer } from '../src/report/json.js';
 import type { Target } from '../src/rollout/instance.js';
 import { runRollout, type RolloutSettings } from '../src/rollout/rollout.js';
@@ -36,8 +38,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPILED = join(ROOT, 'dist', 'bench', 'simulation.js');
 const TARGETS = { cpuPerInstanceMs: 2, peakMemoryMb: 150 };
 const CONFIGURATIONS = [
-  { label: 'batch size 1', batchSize: '1' },
-  { label: 'batch size 10%', batchSize: '10%' },
+  { label: 'batch size 1', batchSize: '1', journal: true },
+  { label: 'batch size 10%', batchSize: '10%', journal: true },
+  // No target: shows how much of the batch-size-1 figure is the journal's durable writes.
+  { label: 'batch size 1 without the journal (reference)', batchSize: '1', journal: false },
 ];
 /** Every instance of a healthy rollout goes through these, each written to the journal. */
 const STATES_PER_INSTANCE = ['draining', 'out', 'activating', 'verifying', 'registering', 'in-service'].length;
@@ -101,7 +105,7 @@ const passingCheck: Check = { name: 'http :8080/healthz', successThreshold: 1, i
 const answer = (_host: string, command: string) => (command.startsWith('mkdir -p') ? { stdout: '/srv/app/releases/v1\n' } : {});
 
 /** One rollout of `instances` through the real core; runs in the child process. */
-async function simulate(instances: number, batchSize: string): Promise<ChildResult> {
+async function simulate(instances: number, batchSize: string, journaled: boolean): Promise<ChildResult> {
   const stateDir = await mkdtemp(join(tmpdir(), 'ship-simulation-'));
   const sink = openSync('/dev/null', 'w');
   try {
@@ -155,7 +159,7 @@ async function simulate(instances: number, batchSize: string): Promise<ChildResu
       settings,
       signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
       restoreCommand: (hosts) => `ship restore --hosts ${hosts.join(',')}`,
-      record: (transition) => store.recordTransition(transition),
+      ...(journaled ? { record: (transition: Transition) => store.recordTransition(transition) } : {}),
     });
     const durationMs = performance.now() - started;
     await store.finishRun(bus.runId, { status: result.status, summary: result.summary, finishedAt: new Date().toISOString() });
@@ -171,7 +175,7 @@ async function simulate(instances: number, batchSize: string): Promise<ChildResu
     if (notDeployed.length > 0 || result.summary.hosts.length !== instances) throw new Error(`not deployed: ${notDeployed.map((h) => `${h.host} ${h.outcome}`).slice(0, 5).join(', ')}`);
     const journal = await store.run(bus.runId);
     const journalTransitions = journal?.transitions.length ?? 0;
-    if (journalTransitions !== instances * STATES_PER_INSTANCE || !journal?.outcome) {
+    if (journalTransitions !== (journaled ? instances * STATES_PER_INSTANCE : 0) || !journal?.outcome) {
       throw new Error(`the journal holds ${journalTransitions} transitions (expected ${instances * STATES_PER_INSTANCE}) and ${journal?.outcome ? 'an' : 'no'} outcome`);
     }
     const uploads = targets.reduce((sum, t) => sum + (t.transport as MemoryTransport).uploads.length, 0);
@@ -203,8 +207,17 @@ async function simulate(instances: number, batchSize: string): Promise<ChildResu
 }
 
 /** Runs one simulation in a fresh process of the compiled code and returns what it printed. */
-function child(instances: number, batchSize: string, cpuProfDir: string | undefined): Promise<ChildResult> {
-  const args = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), COMPILED, '--child', '--instances', String(instances), '--batch-size', batchSize];
+function child(instances: number, batchSize: string, journaled: boolean, cpuProfDir: string | undefined): Promise<ChildResult> {
+  const args = [
+    ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    COMPILED,
+    '--child',
+    '--instances',
+    String(instances),
+    '--batch-size',
+    batchSize,
+    ...(journaled ? [] : ['--no-journal']),
+  ];
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
@@ -233,15 +246,16 @@ async function parent(): Promise<void> {
   }
   const samples = new Map<string, ChildResult[]>(CONFIGURATIONS.map((c) => [c.label, []]));
   for (let run = 0; run < runs; run++) {
-    for (const configuration of run % 2 === 0 ? CONFIGURATIONS : [...CONFIGURATIONS].reverse()) {
-      const result = await child(instances, configuration.batchSize, cpuProfDir);
+    // Each configuration goes first in turn.
+    for (const configuration of CONFIGURATIONS.map((_, i) => CONFIGURATIONS[(i + run) % CONFIGURATIONS.length]!)) {
+      const result = await child(instances, configuration.batchSize, configuration.journal, cpuProfDir);
       samples.get(configuration.label)!.push(result);
       process.stderr.write(
         `simulation ${run + 1}/${runs}, ${configuration.label}: ${result.cpuPerInstanceMs} ms CPU per instance, peak RSS ${result.peakRssMb} MB, ${result.wallMs} ms wall\n`,
       );
     }
   }
-  const configurations = CONFIGURATIONS.map(({ label, batchSize }) => {
+  const configurations = CONFIGURATIONS.map(({ label, batchSize, journal }) => {
     const results = samples.get(label)!;
     const pick = (key: keyof ChildResult) => results.map((r) => Number(r[key]));
     const cpuPerInstanceMs = round(median(pick('cpuPerInstanceMs')), 3);
@@ -250,6 +264,7 @@ async function parent(): Promise<void> {
     return {
       label,
       batchSize,
+      journal,
       batches: first.batches,
       cpuPerInstanceMs,
       cpuMet: cpuPerInstanceMs <= TARGETS.cpuPerInstanceMs,
@@ -285,7 +300,7 @@ async function parent(): Promise<void> {
 }
 
 if (process.argv.includes('--child')) {
-  console.log(JSON.stringify(await simulate(positive('instances', 1000), option('batch-size') ?? '1')));
+  console.log(JSON.stringify(await simulate(positive('instances', 1000), option('batch-size') ?? '1', !process.argv.includes('--no-journal'))));
 } else {
   await parent();
 }
