@@ -185,7 +185,7 @@ const KNOWN: Benchmark[] = [
         '| --- | --- | --- | --- | --- | --- | --- |',
         ...rows,
         '',
-        `Each simulation is a fresh process (${r.process}); the CPU time is \`process.cpuUsage()\` from before the targets are built to after the journal's outcome and \`run.finished\`. ` +
+        `Each simulation runs in its own process: ${r.process}. The CPU time is \`process.cpuUsage()\` from before the targets are built to after the journal's outcome and \`run.finished\`. ` +
           'Real: `runRollout` (plan, canary, capacity check before every batch, the per-instance state machine), the built-in deploy-release playbook (steps and shell text built per host), ' +
           `the EventBus with the \`--json\` renderer writing each event to /dev/null, and the file journal: ${r.journal}, every transition written before it is acted on ` +
           '(the benchmark reads the journal back and checks every transition and the outcome are there). Simulated: hosts and load balancer (`test/support/memory.ts`: every command and upload ' +
