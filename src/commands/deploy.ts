@@ -228,6 +228,7 @@ export async function roll(options: RollOptions): Promise<RollResult> {
       initial = resumePlan.inFlight.map(({ host, state }) => [host, state]);
       const tracker = new InstanceTracker(bus, journal.record, initial);
       const leftOut = await reconcileInFlight(targets, resumePlan, lb, tracker, bus, settings.healthyTimeoutMs);
+      await tracker.flush();
       if (leftOut.length > 0) {
         return await finish({
           status: 'failed',

@@ -83,7 +83,13 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const results: HostSummary[] = [];
   const { batches, floor, reloadInPlace, fleet: allNames } = planRollout(input);
 
-  const finish = (status: RolloutResult['status'], error?: string, coded: Coded = {}): RolloutResult => {
+  const finish = async (status: RolloutResult['status'], error?: string, coded: Coded = {}): Promise<RolloutResult> => {
+    await tracker.flush();
+    // A journal write that failed after the last instance was back still makes the record incomplete.
+    if (tracker.journalError && status === 'succeeded') {
+      status = 'failed';
+      error = tracker.journalError;
+    }
     const done = new Set(results.map((r) => r.host));
     // Facts stage captured (e.g. pending packages) still matter for hosts a window or a failure left.
     const notStarted = targets
