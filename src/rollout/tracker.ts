@@ -22,8 +22,8 @@ const DURABLE_BEFORE_ACTING: ReadonlySet<InstanceState> = new Set(['draining', '
  */
 export class InstanceTracker {
   private readonly states = new Map<string, InstanceState>();
-  /** Journal writes in the order the transitions happened. */
-  private writes: Promise<void> = Promise.resolve();
+  /** Each host's journal writes, in the order its transitions happened (hosts write side by side). */
+  private readonly writes = new Map<string, Promise<void>>();
   journalError: string | undefined;
 
   constructor(
@@ -41,20 +41,21 @@ export class InstanceTracker {
     const record = this.record;
     if (record) {
       const transition = { runId: this.bus.runId, host, from, to, at: new Date().toISOString(), ...(detail ? { detail: redact(detail) } : {}) };
-      this.writes = this.writes.then(() =>
+      const written = (this.writes.get(host) ?? Promise.resolve()).then(() =>
         record(transition).catch((error: Error) => {
           this.journalError ??= `the journal could not be written (${error.message}); no further instance is taken out`;
           this.bus.emit({ type: 'warning', host, message: this.journalError });
         }),
       );
-      if (DURABLE_BEFORE_ACTING.has(to)) await this.writes;
+      this.writes.set(host, written);
+      if (DURABLE_BEFORE_ACTING.has(to)) await written;
     }
     this.bus.emit({ type: 'instance.state', host, from, to });
   }
 
   /** Resolves when every transition so far is in the journal. */
-  flush(): Promise<void> {
-    return this.writes;
+  async flush(): Promise<void> {
+    await Promise.all(this.writes.values());
   }
 
   get(host: string): InstanceState {
