@@ -107,6 +107,9 @@ function race(label: string, runs: number, ship: [string, string[]], squawk: [st
   return { ship: shipTiming, squawk: squawkTiming, ratio: Number((median(shipRuns) / median(squawkRuns)).toFixed(3)), load };
 }
 
+/** The squawk-cli release the figures in bench/RESULTS.md were measured against. */
+const SQUAWK_VERSION = '2.66.0';
+
 function squawkVersion(): string {
   const result = spawnSync(squawkBin, ['--version'], { encoding: 'utf8' });
   return result.stdout.trim() || 'squawk';
@@ -117,7 +120,12 @@ function main(): void {
   const statements = argument('statements', 10_000);
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'ignore' });
   if (!existsSync(shipEntry)) throw new Error(`build did not produce ${shipEntry} (tsc exited ${build.status})`);
-  if (!existsSync(squawkBin)) throw new Error('squawk-cli is not installed: npm install --save-dev squawk-cli');
+  if (!existsSync(squawkBin)) {
+    // Installed here, not as a dependency: its lock entries for other platforms' binaries break
+    // `npm ci`, and only this benchmark needs it.
+    const install = spawnSync('npm', ['install', '--no-save', `squawk-cli@${SQUAWK_VERSION}`], { cwd: root, stdio: 'inherit' });
+    if (install.status !== 0 || !existsSync(squawkBin)) throw new Error(`could not install squawk-cli@${SQUAWK_VERSION} (npm exited ${install.status})`);
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'ship-lint-bench-'));
   try {
