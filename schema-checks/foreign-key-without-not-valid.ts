@@ -1,5 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { columnConstraints, columnDefOf, constraintOf, formatTable, offsetOf, tableCommands, tableOf } from '../src/lint/ast.js';
+import { addedConstraints, formatTable, offsetOf, tableCommands, tableOf } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'foreign-key-without-not-valid',
@@ -17,13 +17,7 @@ export default defineRule({
     if (context.isNewTable(table)) return [];
     const hits = [];
     for (const command of commands) {
-      const candidates =
-        command.subtype === 'AT_AddConstraint'
-          ? [constraintOf(command)]
-          : command.subtype === 'AT_AddColumn'
-            ? columnConstraints(columnDefOf(command) ?? {})
-            : [];
-      for (const constraint of candidates) {
+      for (const constraint of addedConstraints(command)) {
         if (constraint?.contype !== 'CONSTR_FOREIGN' || constraint.skip_validation) continue;
         hits.push({
           message: `FOREIGN KEY${constraint.conname ? ` "${constraint.conname}"` : ''} from ${formatTable(table)} to ${formatTable(tableOf(constraint.pktable))} is validated at once, blocking writes to both tables; add it NOT VALID and validate separately.`,

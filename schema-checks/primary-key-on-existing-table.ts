@@ -1,5 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { columnConstraints, columnDefOf, constraintOf, formatTable, offsetOf, tableCommands } from '../src/lint/ast.js';
+import { addedConstraints, formatTable, offsetOf, tableCommands } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'primary-key-on-existing-table',
@@ -17,13 +17,7 @@ export default defineRule({
     if (context.isNewTable(table)) return [];
     const hits = [];
     for (const command of commands) {
-      const candidates =
-        command.subtype === 'AT_AddConstraint'
-          ? [constraintOf(command)]
-          : command.subtype === 'AT_AddColumn'
-            ? columnConstraints(columnDefOf(command) ?? {})
-            : [];
-      for (const constraint of candidates) {
+      for (const constraint of addedConstraints(command)) {
         if (constraint?.contype !== 'CONSTR_PRIMARY' || constraint.indexname) continue;
         hits.push({
           message: `PRIMARY KEY on existing table ${formatTable(table)} builds its index under an ACCESS EXCLUSIVE lock; build a unique index CONCURRENTLY and add the key USING INDEX.`,

@@ -134,6 +134,13 @@ export function columnConstraints(column: ColumnDef): Constraint[] {
   return out;
 }
 
+/** The constraints an ALTER TABLE command adds: `ADD CONSTRAINT ...`, or those declared with `ADD COLUMN`. */
+export function addedConstraints(command: AlterTableCmd): Array<Constraint | undefined> {
+  if (command.subtype === 'AT_AddConstraint') return [constraintOf(command)];
+  if (command.subtype === 'AT_AddColumn') return columnConstraints(columnDefOf(command) ?? {});
+  return [];
+}
+
 /** `AlterTableStmt` etc. keep their statement offset; nodes with a location point inside it. */
 export function offsetOf(node: { location?: number } | undefined, fallback: number): number {
   return node?.location !== undefined && node.location >= 0 ? node.location : fallback;
