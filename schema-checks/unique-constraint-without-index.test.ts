@@ -15,6 +15,11 @@ test("flags UNIQUE built in place", async () => {
   assert.ok(found[0]?.message.includes("\"users_email_key\""), found[0]?.message);
 });
 
+test("flags a UNIQUE column added to an existing table: the index is built in place too", async () => {
+  const found = await findings(`ALTER TABLE users ADD COLUMN handle text UNIQUE;`);
+  assert.equal(found.length, 1, JSON.stringify(found));
+});
+
 test("passes with USING INDEX", async () => {
   assert.deepEqual(await findings(`ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;`), []);
 });

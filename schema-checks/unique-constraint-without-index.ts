@@ -1,5 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { constraintOf, formatTable, offsetOf, tableCommands } from '../src/lint/ast.js';
+import { addedConstraints, formatTable, offsetOf, tableCommands } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'unique-constraint-without-index',
@@ -16,12 +16,13 @@ export default defineRule({
     if (context.isNewTable(table)) return [];
     const hits = [];
     for (const command of commands) {
-      const constraint = command.subtype === 'AT_AddConstraint' ? constraintOf(command) : undefined;
-      if (constraint?.contype !== 'CONSTR_UNIQUE' || constraint.indexname) continue;
-      hits.push({
-        message: `UNIQUE constraint${constraint.conname ? ` "${constraint.conname}"` : ''} on ${formatTable(table)} builds its index under an ACCESS EXCLUSIVE lock; build the index CONCURRENTLY and add the constraint USING INDEX.`,
-        offset: offsetOf(constraint, statement.offset),
-      });
+      for (const constraint of addedConstraints(command)) {
+        if (constraint?.contype !== 'CONSTR_UNIQUE' || constraint.indexname) continue;
+        hits.push({
+          message: `UNIQUE constraint${constraint.conname ? ` "${constraint.conname}"` : ''} on ${formatTable(table)} builds its index under an ACCESS EXCLUSIVE lock; build the index CONCURRENTLY and add the constraint USING INDEX.`,
+          offset: offsetOf(constraint, statement.offset),
+        });
+      }
     }
     return hits;
   },
