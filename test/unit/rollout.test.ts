@@ -6,7 +6,7 @@ import { definePlaybook, run } from '../../src/playbook/define.js';
 import { sh } from '../../src/shell/sh.js';
 import type { Target } from '../../src/rollout/instance.js';
 import { planBatches, capacityFloor } from '../../src/rollout/plan.js';
-import { capacityRefusal, planRollout, runRollout, type RolloutSettings } from '../../src/rollout/rollout.js';
+import { capacityRefusal, planRollout, runRollout, type RolloutInput, type RolloutSettings } from '../../src/rollout/rollout.js';
 import { MemoryLoadBalancer, MemoryTransport, type CommandHandler } from '../support/memory.js';
 
 const settings: RolloutSettings = {
@@ -49,7 +49,7 @@ function fleet(names: string[], handler?: CommandHandler, healthy = new Set(name
   return { lb, transports, targets, healthy };
 }
 
-async function roll(f: ReturnType<typeof fleet>, overrides: Partial<RolloutSettings> = {}, pb = playbook) {
+async function roll(f: ReturnType<typeof fleet>, overrides: Partial<RolloutSettings> = {}, pb = playbook, input: Partial<RolloutInput> = {}) {
   const bus = new EventBus('test');
   const events: ShipEvent[] = [];
   bus.subscribe((e) => events.push(e));
@@ -61,6 +61,7 @@ async function roll(f: ReturnType<typeof fleet>, overrides: Partial<RolloutSetti
     settings: { ...settings, ...overrides },
     signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
     restoreCommand: (hosts) => `ship restore --hosts ${hosts.join(',')}`,
+    ...input,
   });
   return { result, events };
 }
@@ -175,16 +176,7 @@ test('a graceful interrupt finishes the batch in flight and starts no other', as
     if (host === 'a' && cmd === 'activate') graceful.abort(new Error('SIGINT'));
     return {};
   });
-  const bus = new EventBus('t');
-  const result = await runRollout({
-    targets: f.targets,
-    playbook,
-    lb: f.lb,
-    bus,
-    settings,
-    signals: { graceful: graceful.signal, hard: new AbortController().signal },
-    restoreCommand: () => '',
-  });
+  const { result } = await roll(f, {}, playbook, { signals: { graceful: graceful.signal, hard: new AbortController().signal } });
   assert.equal(result.status, 'interrupted');
   assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'not-started'], ['c', 'not-started']]);
   assert.deepEqual(result.summary.outOfRotation, []);
@@ -224,14 +216,7 @@ test('every transition is journaled before the load balancer is touched, and aft
     order.push(...items.map((i) => `lb ${i}`));
     return push(...items);
   };
-  const result = await runRollout({
-    targets: f.targets,
-    playbook,
-    lb: f.lb,
-    bus: new EventBus('t'),
-    settings,
-    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
-    restoreCommand: () => '',
+  const { result } = await roll(f, {}, playbook, {
     record: async (t) => {
       order.push(`journal ${t.host} ${t.to}`);
     },
@@ -256,14 +241,7 @@ test('every transition is journaled before the load balancer is touched, and aft
 test('a journal that cannot be written stops the rollout before anything else is taken out', async () => {
   const f = fleet(['a', 'b', 'c']);
   let writes = 0;
-  const result = await runRollout({
-    targets: f.targets,
-    playbook,
-    lb: f.lb,
-    bus: new EventBus('t'),
-    settings,
-    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
-    restoreCommand: () => '',
+  const { result } = await roll(f, {}, playbook, {
     record: async () => {
       if (++writes > 2) throw new Error('ENOSPC: no space left on device');
     },
@@ -281,16 +259,7 @@ test('rolling a subset (--hosts) counts capacity over the whole fleet behind the
   assert.equal(plan.floor, 3);
   assert.equal(capacityRefusal(4, plan.floor, plan.breaching, plan.reloadInPlace), undefined, 'one of four may leave');
   f.lb.healthy.set('a', false);
-  const result = await runRollout({
-    targets: subset,
-    playbook,
-    lb: f.lb,
-    bus: new EventBus('t'),
-    settings,
-    signals: { graceful: new AbortController().signal, hard: new AbortController().signal },
-    restoreCommand: () => '',
-    fleet: ['a', 'b', 'c', 'd'],
-  });
+  const { result } = await roll(f, {}, playbook, { targets: subset, fleet: ['a', 'b', 'c', 'd'] });
   assert.equal(result.status, 'failed');
   assert.match(result.summary.error!, /taking out c would leave 2 healthy instance\(s\) in service, fewer than minHealthy 3; not healthy now: a/);
 });
