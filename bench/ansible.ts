@@ -14,15 +14,15 @@
  *
  *   node --import tsx bench/ansible.ts [--runs 5] [--hosts 8]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ShipEvent } from '../src/events.js';
 import { startFleet, type Fleet } from '../test/fleet/fleet.js';
+import { argument, median, runCommand, runtimeApi } from './lib/common.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
@@ -33,36 +33,10 @@ const STAGED_PLAYBOOK = join(ANSIBLE_DIR, 'rolling-deploy-staged.yml');
 const BACKEND = 'app';
 const TARGET_RATIO = 0.15;
 
-function argument(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 const round = (value: number) => Math.round(value * 10) / 10;
 
 function log(line: string): void {
   process.stderr.write(`ansible bench: ${line}\n`);
-}
-
-/** Runs a command to the end, collecting its output, without blocking the event loop. */
-function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 function hasCommand(name: string): boolean {
@@ -86,19 +60,6 @@ function ensureTools(): void {
 function toolVersion(command: string, args: string[], line = /\S/): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   return `${result.stdout}${result.stderr}`.split('\n').find((text) => line.test(text))?.trim() ?? 'unknown';
-}
-
-/** One runtime API command over HAProxy's unix socket; HAProxy answers and closes. */
-function runtimeApi(socketPath: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ path: socketPath });
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (answer += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(answer));
-    socket.end(`${command}\n`);
-  });
 }
 
 /** After a run: every host serves `version`, and HAProxy has every server UP (none left out). */

@@ -18,17 +18,11 @@ import { tmpdir } from 'node:os';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { argument, median } from './lib/common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shipEntry = join(root, 'dist/src/cli/lint-migrations-main.js');
 const squawkBin = join(root, 'node_modules/.bin/squawk');
-
-function argument(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
 
 /** A realistic mix: schema changes, safe and unsafe, with data fixes and seed rows in between. */
 export function generateMigration(statements: number): string {
@@ -72,12 +66,6 @@ function timeOnce(command: string, args: string[]): number {
   // Both tools exit 1 when they find problems, which this file guarantees.
   if (result.status !== 1) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${String(result.stderr).slice(0, 500)}`);
   return elapsed;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 interface Race {

@@ -11,17 +11,17 @@
  *
  *   node --import tsx bench/rollout.ts [--runs 5] [--hosts 8]
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readlink, rename, symlink } from 'node:fs/promises';
 import http from 'node:http';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import type { ShipEvent } from '../src/events.js';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
+import { argument, median, runCommand, runtimeApi } from './lib/common.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
@@ -35,37 +35,10 @@ const TARGETS = { outOfRotationRatio: 1.5, rolloutMs: 3000 };
 
 const execFileAsync = promisify(execFile);
 
-function argument(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 const round = (value: number) => Math.round(value * 10) / 10;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** One non-interactive runtime API command over the unix socket; HAProxy answers and closes. */
-function runtimeApi(socketPath: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ path: socketPath });
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (answer += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(answer));
-    socket.end(`${command}\n`);
-  });
 }
 
 async function runtimeApiSilent(socketPath: string, command: string): Promise<void> {
@@ -174,23 +147,10 @@ function splitFromEvents(events: ShipEvent[]): RolloutRun['hosts'] {
   });
 }
 
-/** Runs a command to the end, collecting its output (asynchronously: the fleet keeps being served). */
-function runCommand(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 async function rolloutOnce(config: string, version: string, artifact: string, fleet: Fleet): Promise<RolloutRun> {
   const spawned = Date.now();
   const started = performance.now();
-  const result = await runCommand(process.execPath, [SHIP_BIN, 'deploy', '--config', config, '--version', version, '--artifact', artifact, '--json']);
+  const result = await runCommand(process.execPath, [SHIP_BIN, 'deploy', '--config', config, '--version', version, '--artifact', artifact, '--json'], { CI: 'true' });
   const wallMs = performance.now() - started;
   const exited = Date.now();
   const events = result.stdout

@@ -32,6 +32,7 @@ import { jsonRenderer } from '../src/report/json.js';
 import type { Target } from '../src/rollout/instance.js';
 import { runRollout, type RolloutSettings } from '../src/rollout/rollout.js';
 import { MemoryLoadBalancer, MemoryTransport } from '../test/support/memory.js';
+import { median } from './lib/common.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** This file as tsc compiles it: the child runs the compiled code, as ship is published. */
@@ -55,12 +56,6 @@ function positive(name: string, fallback: number): number {
   const value = Number(option(name) ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
   return value;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));

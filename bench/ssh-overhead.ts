@@ -15,16 +15,11 @@ import { sh } from '../src/shell/sh.js';
 import { SshTransport } from '../src/transport/ssh.js';
 import { generateKeyPair } from '../test/fleet/keys.js';
 import { startSshd } from '../test/fleet/sshd.js';
+import { median } from './lib/common.js';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 200);
 const RUNS = Number(process.argv[3] ?? 5);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 async function perCommandMs(runOnce: () => Promise<void>): Promise<number> {
   const started = performance.now();
