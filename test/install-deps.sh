@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and the demo start for real on loopback:
-# OpenSSH's sshd, HAProxy, PostgreSQL 15 and sudo. Runs `apt-get update` only when something is missing.
+# OpenSSH's sshd, HAProxy, PostgreSQL 15, sudo, and the package tools the patch tests drive (dpkg,
+# dnf, rpm). Runs `apt-get update` only when something is missing.
 set -euo pipefail
 need=()
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
@@ -12,6 +13,12 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
 # The patch tests build real .deb packages and index them into a local repository.
 command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
+# The dnf patch tests build real .rpm packages (rpmbuild), index them (createrepo_c, modifyrepo_c)
+# and patch a throwaway root with dnf, asking its needs-restarting plugin whether to reboot.
+command -v dnf >/dev/null 2>&1 || need+=(dnf)
+command -v rpmbuild >/dev/null 2>&1 || need+=(rpm)
+command -v createrepo_c >/dev/null 2>&1 || need+=(createrepo-c)
+[ -e /usr/lib/python3/dist-packages/dnf-plugins/needs_restarting.py ] || need+=(dnf-plugins-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2
