@@ -11,6 +11,10 @@ setFlagsFromString('--liftoff-only');
 const { loadParser } = await import('../lint/parser.js');
 // Compiling the parser's WebAssembly happens off the main thread: start it before loading the rest.
 const parserReady = loadParser();
+const argv = process.argv.slice(2);
+const { startsParseWorkerEarly } = await import('../lint/early-worker.js');
+// A large file will be parsed partly on a worker thread: boot it while this thread loads the rules.
+await startsParseWorkerEarly(argv);
 const { runLintCli } = await import('./lint-migrations.js');
 await parserReady;
-process.exitCode = await runLintCli(process.argv.slice(2));
+process.exitCode = await runLintCli(argv);

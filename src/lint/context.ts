@@ -11,14 +11,23 @@ export class RunState {
   readonly pendingNotNullChecks = new Map<string, string[]>();
   readonly columnTypes = new Map<string, Map<string, ColumnTypeInfo>>();
 
-  /** Takes over the run-wide part of `snapshot`: what a file linted in parts on other threads left for the next file. */
-  adopt(snapshot: ContextSnapshot): void {
+  /** A copy to lint a file against when the lint may have to start that file over (see engine.ts). */
+  copy(): RunState {
+    const copy = new RunState();
+    copy.adopt(this);
+    return copy;
+  }
+
+  /** Takes over what `other` knows, replacing what this one knew. */
+  adopt(other: RunState): void {
+    if (other === this) return;
     this.validatedNotNull.clear();
     this.pendingNotNullChecks.clear();
     this.columnTypes.clear();
-    snapshot.validatedNotNull.forEach((key) => this.validatedNotNull.add(key));
-    snapshot.pendingNotNullChecks.forEach((columns, key) => this.pendingNotNullChecks.set(key, columns));
-    snapshot.columnTypes.forEach((columns, table) => this.columnTypes.set(table, columns as Map<string, ColumnTypeInfo>));
+    other.validatedNotNull.forEach((key) => this.validatedNotNull.add(key));
+    other.pendingNotNullChecks.forEach((columns, key) => this.pendingNotNullChecks.set(key, columns));
+    // Observing a statement changes a table's column map in place: copy each.
+    other.columnTypes.forEach((columns, table) => this.columnTypes.set(table, new Map(columns)));
   }
 }
 
@@ -44,23 +53,6 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'DropStmt',
 ]);
 
-/**
- * Everything a FileContext (with its run) knows, as plain data: a file linted in parts on several
- * threads hands the state after one part to the thread that lints the next.
- */
-export interface ContextSnapshot {
-  readonly inTransaction: boolean;
-  readonly sessionLockTimeout: boolean;
-  readonly transactionLockTimeout: boolean | undefined;
-  readonly createdTables: ReadonlySet<string>;
-  readonly createdTableNames: ReadonlySet<string>;
-  readonly createdIndexes: ReadonlySet<string>;
-  readonly notValidInTransaction: ReadonlySet<string>;
-  readonly validatedNotNull: ReadonlySet<string>;
-  readonly pendingNotNullChecks: ReadonlyMap<string, string[]>;
-  readonly columnTypes: ReadonlyMap<string, ReadonlyMap<string, ColumnTypeInfo>>;
-}
-
 /** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
 export class FileContext implements RuleContext {
   inTransaction: boolean;
@@ -78,37 +70,6 @@ export class FileContext implements RuleContext {
     wrappedInTransaction: boolean,
   ) {
     this.inTransaction = wrappedInTransaction;
-  }
-
-  /** A deep copy of the state, safe to post to another thread. */
-  snapshot(): ContextSnapshot {
-    return structuredClone({
-      inTransaction: this.inTransaction,
-      sessionLockTimeout: this.sessionLockTimeout,
-      transactionLockTimeout: this.transactionLockTimeout,
-      createdTables: this.createdTables,
-      createdTableNames: this.createdTableNames,
-      createdIndexes: this.createdIndexes,
-      notValidInTransaction: this.notValidInTransaction,
-      validatedNotNull: this.run.validatedNotNull,
-      pendingNotNullChecks: this.run.pendingNotNullChecks,
-      columnTypes: this.run.columnTypes,
-    });
-  }
-
-  /** A context (and run) in the state `snapshot` describes; the snapshot is copied, not shared. */
-  static restore(settings: LintSettings, snapshot: ContextSnapshot): FileContext {
-    const copy = structuredClone(snapshot) as ContextSnapshot;
-    const run = new RunState();
-    run.adopt(copy);
-    const context = new FileContext(settings, run, copy.inTransaction);
-    context.sessionLockTimeout = copy.sessionLockTimeout;
-    context.transactionLockTimeout = copy.transactionLockTimeout;
-    copy.createdTables.forEach((key) => context.createdTables.add(key));
-    copy.createdTableNames.forEach((name) => context.createdTableNames.add(name));
-    copy.createdIndexes.forEach((key) => context.createdIndexes.add(key));
-    copy.notValidInTransaction.forEach((key) => context.notValidInTransaction.add(key));
-    return context;
   }
 
   get lockTimeoutSet(): boolean {

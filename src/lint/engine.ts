@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { allRules } from '../../schema-checks/index.js';
 import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
 import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
-import { defaultThreads, mainThreadShare, PARALLEL_MIN_BYTES, startRemotePart } from './parallel.js';
+import { defaultThreads, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, parseRemotely } from './parallel.js';
 import { loadParser, parseSqlToJson, SqlSyntaxError } from './parser.js';
 import { SourceMap } from './source-map.js';
 import { splitPoint } from './split.js';
-import { readStatements, type StatementList } from './statements.js';
+import { readStatements, StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
 import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource } from './types.js';
 
@@ -20,10 +20,7 @@ export interface LintOptions extends Partial<LintSettings> {
    */
   history?: ReadonlyArray<string | MigrationSource>;
   rules?: readonly LintRule[];
-  /**
-   * Threads a large file may be parsed and judged on (default: 2 when the machine has 2 cores).
-   * Only with the built-in rules, which the worker thread loads itself.
-   */
+  /** Threads a large file may be parsed on (default: 2 when a second core is free). */
   threads?: number;
 }
 
@@ -57,7 +54,7 @@ export async function lintMigrations(
     dispatch,
     wanted: wantedTypes(dispatch),
     knownRuleIds: new Set(rules.map((rule) => rule.id)),
-    threads: options.rules ? 1 : (options.threads ?? defaultThreads()),
+    threads: options.threads ?? defaultThreads(),
   };
   for (const file of options.history ?? []) {
     const source = await loadSource(file);
@@ -139,46 +136,43 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
 }
 
 /**
- * The file in two parts, the second on a worker thread. Undefined, with nothing reported, when a
- * part does not parse on its own or the worker fails: the caller then lints the whole file here
- * (which also places a syntax error exactly as a whole-file parse does).
+ * The file in parts: this thread parses the first and judges it while the worker parses the rest,
+ * then judges the worker's parts in order. Undefined, with nothing reported and the run as it was,
+ * when a part does not parse on its own or the worker fails: the caller then lints the whole file
+ * here (which also places a syntax error exactly as a whole-file parse does).
  */
 async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped: boolean, lint: FileLintSetup, out: Verdicts): Promise<number | undefined> {
-  const from = splitPoint(source.sql, mainThreadShare(map.byteLength));
-  if (from === undefined) return undefined;
-  const remote = await startRemotePart({ path: source.path, sql: source.sql, from, fromByte: map.byteOffsetOfCharacter(from), settings: lint.settings });
+  const cut = splitPoint(source.sql, MAIN_THREAD_SHARE);
+  if (cut === undefined) return undefined;
+  const remote = await parseRemotely(source.sql.slice(cut), lint.wanted);
   if (!remote) return undefined;
-  const local = tryParse(lint.parser, source.sql.slice(0, from), lint.wanted);
-  if ('error' in local || !(await remote.parsed)) {
-    remote.cancel();
+  const local = tryParse(lint.parser, source.sql.slice(0, cut), lint.wanted);
+  if ('error' in local) {
+    remote.close();
     return undefined;
   }
-  const start = new FileContext(lint.settings, lint.run, wrapped).snapshot();
-  // Iterated twice below: turn them into objects once.
-  const statements = [...local];
-  // The worker needs the context as it will be after the first part: replay the part on a copy.
-  const preview = FileContext.restore(lint.settings, start);
-  for (const statement of statements) preview.observe(statement);
-  // Judged on a copy too: if the worker fails, the whole-file lint starts from an untouched run.
-  const context = FileContext.restore(lint.settings, start);
-  const remoteVerdicts = remote.lint(preview.snapshot(), local.count);
-  // Judged into a scratch list until the worker is done too, so a failure there reports nothing twice.
+  // Judged against a copy of the run, into a scratch list: if a later part fails, the whole-file
+  // lint starts from an untouched run and nothing is reported twice.
+  const run = lint.run.copy();
+  const context = new FileContext(lint.settings, run, wrapped);
   const mine: Verdicts = { findings: [], suppressed: [] };
   const file = startFile(source, map, lint, mine);
-  judgeStatements(statements, context, lint.dispatch, file, 0, mine);
-  let theirs: Awaited<typeof remoteVerdicts>;
-  try {
-    theirs = await remoteVerdicts;
-  } catch {
-    return undefined;
+  judgeStatements(local, context, lint.dispatch, file, 0, mine);
+  let count = local.count;
+  let byteBase = map.byteOffsetOfCharacter(cut);
+  for (;;) {
+    const part = await remote.next();
+    if (!part) return undefined;
+    judgeStatements(new StatementList(part.json, part.byteLength, part.ranges, part.count, count), context, lint.dispatch, file, byteBase, mine);
+    count += part.count;
+    byteBase += part.byteLength;
+    if (part.last) break;
   }
-  const used = new Set(theirs.usedSuppressionLines);
-  for (const suppression of file.suppressions) if (used.has(suppression.line)) suppression.used = true;
-  lint.run.adopt(theirs.state);
-  out.findings.push(...mine.findings, ...theirs.findings);
-  out.suppressed.push(...mine.suppressed, ...theirs.suppressed);
+  lint.run.adopt(run);
+  out.findings.push(...mine.findings);
+  out.suppressed.push(...mine.suppressed);
   reportUnusedSuppressions(file, out);
-  return local.count + theirs.count;
+  return count;
 }
 
 /** Reads the file's suppression comments, reporting the malformed ones. */

@@ -1,77 +1,74 @@
 /**
- * Lints the second part of a large migration on a worker thread while the main thread does the
- * first: parsing is most of the work, and a statement's parse does not depend on the ones before
- * it. The rules do depend on what came before (tables created, lock_timeout, transactions), so the
- * worker judges its part only once the main thread has sent the context its own part leaves.
+ * Parses the later parts of a large migration on a worker thread while the main thread parses and
+ * judges the first part, then judges the worker's parts as they arrive. Parsing is most of the
+ * work and a statement's parse does not depend on the ones before it; judging does (tables
+ * created, lock_timeout, transactions), so it stays on the main thread, in file order.
  *
- * One worker serves the whole process; it keeps the process alive only while a part is in flight.
+ * One worker serves the whole process; it keeps the process alive only while a parse is in flight.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ContextSnapshot } from './context.js';
 import { compiledParser } from './parser.js';
-import type { Finding, LintSettings, SuppressedFinding } from './types.js';
 
 /** Below this size a migration is parsed on one thread: starting the worker would cost more than it saves. */
 export const PARALLEL_MIN_BYTES = 256 * 1024;
 
-/** Starting the worker thread costs about as long as linting this much SQL (measured on 2 cores, Node 20). */
-const WORKER_START_BYTES = 150 * 1024;
-
 /**
- * The share of a file the main thread keeps: more than half, since the worker starts late, by
- * the time it takes to start. With `bytes` = 800 KB the main thread takes the first 59 %.
+ * The share of a large file the main thread parses itself. The rest goes to the worker in
+ * `WORKER_PARTS` parts, so the main thread can judge the first of them while the worker parses
+ * the next. Judging a statement costs about as much as parsing it, so the main thread, which
+ * judges everything, parses the smaller share.
  */
-export function mainThreadShare(bytes: number): number {
-  return Math.min(0.85, 0.5 + WORKER_START_BYTES / (2 * bytes));
-}
+export const MAIN_THREAD_SHARE = 0.2;
+const WORKER_PARTS = 4;
 
-export interface PartParse {
+/** Where, as fractions of the worker's text, its parts start (after the first). */
+export const WORKER_CUTS: readonly number[] = Array.from({ length: WORKER_PARTS - 1 }, (_, part) => (part + 1) / WORKER_PARTS);
+
+export interface ParseRequest {
   readonly id: number;
-  readonly type: 'parse';
   readonly wasm: WebAssembly.Module;
-  readonly path: string;
-  /** The whole file: the worker needs all of it for positions and suppression comments. */
+  /** The worker's text: the file from the main thread's cut on. */
   readonly sql: string;
-  /** Where the worker's part starts, in characters and in bytes. */
-  readonly from: number;
-  readonly fromByte: number;
-  readonly settings: LintSettings;
+  /** Fractions of `sql` at which to cut it into parts (see splitPoints). */
+  readonly fractions: readonly number[];
+  /** Statement types worth handing back (see wantedTypes). */
+  readonly wanted: readonly string[];
 }
 
-export type PartMessage =
-  | PartParse
-  | { readonly id: number; readonly type: 'lint'; readonly state: ContextSnapshot; readonly indexBase: number }
-  | { readonly id: number; readonly type: 'cancel' };
-
-export interface RemoteVerdicts {
-  readonly findings: Finding[];
-  readonly suppressed: SuppressedFinding[];
-  /** Lines of the suppression comments the worker's part used. */
-  readonly usedSuppressionLines: number[];
-  /** Statements in the worker's part. */
+/** One part of the worker's text, parsed: what readStatements needs to make a StatementList of it. */
+export interface ParsedPart {
+  readonly json: string;
+  readonly byteLength: number;
+  /** start, end (in `json`) and index (within the part) of each wanted statement. */
+  readonly ranges: number[];
+  /** Statements in the part, wanted or not. */
   readonly count: number;
-  /** The context after the worker's part: the run-wide part of it carries on to the next file. */
-  readonly state: ContextSnapshot;
+  readonly last: boolean;
 }
 
-export type PartReply =
-  | { readonly id: number; readonly type: 'parsed'; readonly ok: boolean }
-  | ({ readonly id: number; readonly type: 'linted' } & RemoteVerdicts)
+export type ParseReply =
+  | ({ readonly id: number; readonly type: 'part' } & ParsedPart)
+  /** A part does not parse on its own: a syntax error, or a cut inside a statement. */
+  | { readonly id: number; readonly type: 'unparsable' }
   | { readonly id: number; readonly type: 'failed'; readonly message: string };
 
-export interface RemotePart {
-  /** False when the part does not parse on its own, or the worker failed: lint the file on this thread instead. */
-  readonly parsed: Promise<boolean>;
-  /** Judges the part, starting from `state`; `indexBase` is the number of statements before it. */
-  lint(state: ContextSnapshot, indexBase: number): Promise<RemoteVerdicts>;
-  cancel(): void;
+export interface RemoteParse {
+  /** The next part in file order; undefined when a part did not parse or the worker failed (lint the file on this thread instead). */
+  next(): Promise<ParsedPart | undefined>;
+  /** Stops waiting for this parse: the process may exit while the worker finishes it. */
+  close(): void;
 }
 
 let worker: Worker | undefined;
 let unusable = false;
 let nextId = 1;
-const waiting = new Map<number, (reply: PartReply) => void>();
+interface Inbox {
+  readonly replies: ParseReply[];
+  wake: (() => void) | undefined;
+}
+
+const inbox = new Map<number, Inbox>();
 
 /**
  * Two threads when a second core is free to run one; otherwise one. A worker that has to wait for a
@@ -85,25 +82,35 @@ export function defaultThreads(): number {
 function failAll(message: string): void {
   unusable = true;
   worker = undefined;
-  for (const [id, settle] of waiting) settle({ id, type: 'failed', message });
-  waiting.clear();
+  for (const [id, box] of inbox) {
+    box.replies.push({ id, type: 'failed', message });
+    box.wake?.();
+  }
+}
+
+/**
+ * Starts the worker thread now, so that it has booted by the time a large file is ready for it:
+ * the standalone lint entry calls this first thing when it is given one.
+ */
+export function warmUpParseWorker(): void {
+  theWorker();
 }
 
 function theWorker(): Worker | undefined {
   if (unusable) return undefined;
   if (!worker) {
     try {
-      worker = import.meta.url.endsWith('.ts') ? sourceWorker() : new Worker(new URL('./lint-worker.js', import.meta.url));
+      worker = import.meta.url.endsWith('.ts') ? sourceWorker() : new Worker(new URL('./parse-worker.js', import.meta.url));
     } catch {
       unusable = true;
       return undefined;
     }
     worker.unref();
-    worker.on('message', (reply: PartReply) => {
-      const settle = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      if (waiting.size === 0) worker?.unref();
-      settle?.(reply);
+    worker.on('message', (reply: ParseReply) => {
+      const box = inbox.get(reply.id);
+      if (!box) return;
+      box.replies.push(reply);
+      box.wake?.();
     });
     worker.on('error', (error) => failAll(error.message));
     worker.on('exit', (code) => failAll(`the lint worker exited with code ${code}`));
@@ -117,33 +124,40 @@ function theWorker(): Worker | undefined {
  */
 function sourceWorker(): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./lint-worker.ts', import.meta.url).href;
+  const entry = new URL('./parse-worker.ts', import.meta.url).href;
   return new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
 }
 
-function ask(target: Worker, message: PartMessage): Promise<PartReply> {
-  return new Promise((resolve) => {
-    waiting.set(message.id, resolve);
-    target.ref();
-    target.postMessage(message);
-  });
-}
-
-/** Starts parsing `sql` from character `from` on the worker; undefined when there is no worker to be had. */
-export async function startRemotePart(request: Omit<PartParse, 'id' | 'type' | 'wasm'>): Promise<RemotePart | undefined> {
+/** Starts parsing `sql` in parts on the worker; undefined when there is no worker to be had. */
+export async function parseRemotely(sql: string, wanted: ReadonlySet<string>): Promise<RemoteParse | undefined> {
   const target = theWorker();
   if (!target) return undefined;
   const id = nextId++;
-  const parsed = ask(target, { ...request, id, type: 'parse', wasm: await compiledParser() }).then((reply) => reply.type === 'parsed' && reply.ok);
+  const box: Inbox = { replies: [], wake: undefined };
+  inbox.set(id, box);
+  if (inbox.size === 1) target.ref();
+  const request: ParseRequest = { id, wasm: await compiledParser(), sql, fractions: WORKER_CUTS, wanted: [...wanted] };
+  target.postMessage(request);
+  let done = false;
+  const close = () => {
+    if (done) return;
+    done = true;
+    inbox.delete(id);
+    if (inbox.size === 0) worker?.unref();
+  };
   return {
-    parsed,
-    async lint(state, indexBase) {
-      const reply = await ask(target, { id, type: 'lint', state, indexBase });
-      if (reply.type !== 'linted') throw new Error(`linting ${request.path} on a worker thread failed: ${reply.type === 'failed' ? reply.message : reply.type}`);
+    async next() {
+      if (done) return undefined;
+      while (box.replies.length === 0) await new Promise<void>((resolve) => (box.wake = resolve));
+      box.wake = undefined;
+      const reply = box.replies.shift() as ParseReply;
+      if (reply.type !== 'part') {
+        close();
+        return undefined;
+      }
+      if (reply.last) close();
       return reply;
     },
-    cancel() {
-      if (!unusable) target.postMessage({ id, type: 'cancel' } satisfies PartMessage);
-    },
+    close,
   };
 }

@@ -1,13 +1,20 @@
 /**
- * Where to cut a large migration in two so each part can be parsed on its own thread: just after
- * a semicolon that ends a statement, at or after `fraction` of the text. Quotes, dollar quotes,
- * comments and parentheses are skipped. The cut is only a guess at a statement boundary: the
- * caller parses both halves and, if either fails, parses the whole text instead (a cut inside
- * BEGIN ATOMIC ... END leaves an unfinished statement in the first half, which does not parse).
+ * Where to cut a large migration so each part can be parsed on its own: just after a semicolon
+ * that ends a statement, at or after `fraction` of the text. Quotes, dollar quotes, comments and
+ * parentheses are skipped. The cut is only a guess at a statement boundary: the caller parses the
+ * parts and, if one fails, parses the whole text instead (a cut inside BEGIN ATOMIC ... END leaves
+ * an unfinished statement in the first part, which does not parse).
  */
 export function splitPoint(sql: string, fraction = 0.5): number | undefined {
+  return splitPoints(sql, [fraction])[0];
+}
+
+/** splitPoint for several ascending fractions in one pass over the text; fewer cuts when the text runs out. */
+export function splitPoints(sql: string, fractions: readonly number[]): number[] {
   const length = sql.length;
-  const middle = Math.floor(length * fraction);
+  const cuts: number[] = [];
+  if (fractions.length === 0) return cuts;
+  let target = Math.floor(length * (fractions[0] as number));
   let depth = 0;
   let at = 0;
   while (at < length) {
@@ -48,14 +55,18 @@ export function splitPoint(sql: string, fraction = 0.5): number | undefined {
         depth--;
         break;
       case 0x3b /* ; */:
-        if (depth === 0 && at >= middle && at + 1 < length) return at + 1;
+        if (depth === 0 && at >= target && at + 1 < length) {
+          cuts.push(at + 1);
+          if (cuts.length === fractions.length) return cuts;
+          target = Math.floor(length * (fractions[cuts.length] as number));
+        }
         break;
       default:
         break;
     }
     at++;
   }
-  return undefined;
+  return cuts;
 }
 
 /** Index just past a (nested) block comment starting at `at`. */

@@ -14,12 +14,14 @@ export class StatementList implements Iterable<Statement> {
     private readonly ranges: readonly number[],
     /** Every statement in the text, wanted or not. */
     readonly count: number,
+    /** Statements before this text, when it is a later part of a file parsed in parts. */
+    private readonly indexBase = 0,
   ) {}
 
   *[Symbol.iterator](): Iterator<Statement> {
     const { json, ranges } = this;
     for (let at = 0; at < ranges.length; at += 3) {
-      const statement = toStatement(JSON.parse(json.slice(ranges[at], ranges[at + 1])) as RawStmt, ranges[at + 2] as number, this.byteLength);
+      const statement = toStatement(JSON.parse(json.slice(ranges[at], ranges[at + 1])) as RawStmt, this.indexBase + (ranges[at + 2] as number), this.byteLength);
       if (statement) yield statement;
     }
   }
@@ -35,6 +37,12 @@ const STATEMENT_START = '{"stmt":{"';
  * bytes in the text that was parsed; `byteLength` is that text's length.
  */
 export function readStatements(json: string, byteLength: number, wanted: ReadonlySet<string>): StatementList {
+  const { ranges, count } = wantedRanges(json, wanted);
+  return new StatementList(json, byteLength, ranges, count);
+}
+
+/** Where in `json` the wanted statements are (start, end, index for each), and how many statements there are in all. */
+export function wantedRanges(json: string, wanted: ReadonlySet<string>): { ranges: number[]; count: number } {
   const ranges: number[] = [];
   let count = 0;
   let at = json.indexOf(STATEMENT_START);
@@ -48,7 +56,7 @@ export function readStatements(json: string, byteLength: number, wanted: Readonl
     count++;
     at = next;
   }
-  return new StatementList(json, byteLength, ranges, count);
+  return { ranges, count };
 }
 
 function toStatement(raw: RawStmt, index: number, byteLength: number): Statement | undefined {

@@ -1,13 +1,21 @@
 /**
- * A large migration is linted in two parts on two threads (src/lint/parallel.ts). Whatever the cut,
- * the report must be exactly the one-thread report: same findings, positions, suppressions and
- * context carried across the cut (open transaction, tables created, lock_timeout, NOT VALID checks).
+ * A large migration is parsed in parts on two threads (src/lint/parallel.ts) and judged part by
+ * part. Whatever the cuts, the report must be exactly the one-thread report: same findings,
+ * positions, suppressions and context carried across the cuts (open transaction, tables created,
+ * lock_timeout, NOT VALID checks).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lintMigrations, lintSql } from '../../src/lint/engine.js';
-import { mainThreadShare, PARALLEL_MIN_BYTES } from '../../src/lint/parallel.js';
-import { splitPoint } from '../../src/lint/split.js';
+import { MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, WORKER_CUTS } from '../../src/lint/parallel.js';
+import { splitPoint, splitPoints } from '../../src/lint/split.js';
+
+/** Where the file is cut: the main thread's part, then the worker's parts. */
+function cuts(sql: string): number[] {
+  const first = splitPoint(sql, MAIN_THREAD_SHARE);
+  assert.ok(first !== undefined);
+  return [first, ...splitPoints(sql.slice(first), WORKER_CUTS).map((cut) => first + cut)];
+}
 
 function workerThreads(): number {
   const report = process.report.getReport() as unknown as { workers: unknown[] };
@@ -54,8 +62,10 @@ function bigMigration(): string {
 test('a large migration linted on two threads reports exactly what one thread reports', async () => {
   const sql = bigMigration();
   assert.ok(Buffer.byteLength(sql) > PARALLEL_MIN_BYTES, `the test file must be large enough to be split (${Buffer.byteLength(sql)} bytes)`);
-  const cut = splitPoint(sql, mainThreadShare(Buffer.byteLength(sql)));
-  assert.ok(cut !== undefined && sql.indexOf('CREATE TABLE fresh') < cut && cut < sql.indexOf('CREATE INDEX fresh_name'), 'the cut falls between head and tail');
+  const at = cuts(sql);
+  assert.equal(at.length, 1 + WORKER_CUTS.length);
+  assert.ok(at.some((cut) => sql.indexOf('CREATE TABLE fresh') < cut && cut < sql.indexOf('CREATE INDEX fresh_name')), 'a cut falls between head and tail');
+  assert.ok(at.some((cut) => cut > sql.indexOf('DROP TABLE legacy_two')), 'and one after the tail');
 
   // tsx's module hooks may run on a thread of their own: count the lint worker as the difference.
   const before = workerThreads();
@@ -80,7 +90,7 @@ test('a large migration linted on two threads reports exactly what one thread re
 });
 
 test('what a file linted on two threads established carries on to the next file', async () => {
-  // The big file's second part (on the worker) retypes fresh.name to text; the next file relies on knowing that.
+  // The big file's last part (parsed on the worker) retypes fresh.name to text; the next file relies on knowing that.
   const files = [
     { path: 'V9__big.sql', sql: bigMigration() },
     { path: 'V10__narrow.sql', sql: "SET lock_timeout = '2s';\nALTER TABLE fresh ALTER COLUMN name TYPE varchar(10);\n" },
@@ -103,8 +113,7 @@ test('a syntax error in either part, or a cut the splitter got wrong, falls back
   }
   // A function body in BEGIN ATOMIC ... END has semicolons the splitter cannot tell from statement ends.
   const atomic = `${filler(700, 'c')}CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; ${'SELECT 2; '.repeat(20000)}END;\nALTER TABLE accounts DROP COLUMN age;\n`;
-  const cut = splitPoint(atomic, mainThreadShare(Buffer.byteLength(atomic)));
-  assert.ok(cut !== undefined && cut > atomic.indexOf('BEGIN ATOMIC') && cut < atomic.indexOf('END;'), 'the cut falls inside the function body');
+  assert.ok(cuts(atomic).some((cut) => cut > atomic.indexOf('BEGIN ATOMIC') && cut < atomic.indexOf('END;')), 'a cut falls inside the function body');
   const one = await lintSql(atomic, { threads: 1 });
   assert.deepEqual(await lintSql(atomic, { threads: 2 }), one);
   assert.deepEqual(one.findings.map((f) => f.ruleId), ['drop-column', 'require-lock-timeout']);
@@ -125,4 +134,6 @@ test('the cut skips semicolons in quotes, dollar quotes, comments and parenthese
   for (const [sql, first] of cases) assert.equal(sql.slice(0, splitPoint(sql, 0)), first, sql);
   assert.equal(splitPoint('select 1;', 0), undefined, 'no statement after the last semicolon');
   assert.equal(splitPoint("select 'unterminated; select 2;", 0), undefined);
+  assert.deepEqual(splitPoints('select 1; select 2; select 3; select 4;', [0.3, 0.6]), ['select 1; select 2;'.length, 'select 1; select 2; select 3;'.length]);
+  assert.deepEqual(splitPoints('select 1; select 2;', [0.2, 0.9]), ['select 1;'.length], 'fewer cuts when the text runs out');
 });
