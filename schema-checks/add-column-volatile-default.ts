@@ -27,6 +27,7 @@ export default defineRule({
     '4. Add NOT NULL afterwards through a validated CHECK if needed (see set-not-null).',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_DEFAULT'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

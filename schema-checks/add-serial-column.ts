@@ -15,6 +15,7 @@ export default defineRule({
     '4. Add NOT NULL through a validated CHECK (see set-not-null) and a unique index built CONCURRENTLY if needed.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_AddColumn'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

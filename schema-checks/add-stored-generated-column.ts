@@ -13,6 +13,7 @@ export default defineRule({
     '4. On PostgreSQL 18+, a VIRTUAL generated column needs no rewrite, if computing on read is acceptable.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_GENERATED'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

@@ -42,6 +42,7 @@ export default defineRule({
     'Catalog-only changes are not flagged: varchar(n) to text or a wider varchar, numeric(p,s) to a larger p with the same s, cidr to inet.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_AlterColumnType'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (!table || context.isNewTable(table)) return [];

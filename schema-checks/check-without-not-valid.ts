@@ -12,6 +12,7 @@ export default defineRule({
     '3. ALTER TABLE ... VALIDATE CONSTRAINT c;  in a separate transaction (reads and writes go on)',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_CHECK'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

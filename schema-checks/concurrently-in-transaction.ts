@@ -32,6 +32,7 @@ export default defineRule({
     '2. Tell the runner not to wrap that file in a transaction (Flyway: executeInTransaction=false; dbmate: "-- migrate:up transaction:false"; golang-migrate does not wrap).',
   ].join('\n'),
   nodeTypes: ['IndexStmt', 'DropStmt', 'ReindexStmt', 'AlterTableStmt'],
+  alterTableCommands: ['AT_DetachPartition'],
   check(statement, context) {
     if (!context.inTransaction) return [];
     const operation = concurrentOperation(statement);

@@ -12,6 +12,7 @@ export default defineRule({
     '3. Drop the column in a later migration, with SET lock_timeout first.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_DropColumn'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

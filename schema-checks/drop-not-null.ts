@@ -12,6 +12,7 @@ export default defineRule({
     '3. Drop NOT NULL in a later migration, then deploy code that writes NULL.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_DropNotNull'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

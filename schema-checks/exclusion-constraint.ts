@@ -12,6 +12,7 @@ export default defineRule({
     '3. On a new table (created in the same migration) it is fine.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_EXCLUSION'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

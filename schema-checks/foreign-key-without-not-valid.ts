@@ -12,6 +12,7 @@ export default defineRule({
     'For a new column: add the column first, then the constraint as above.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_FOREIGN'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

@@ -12,6 +12,7 @@ export default defineRule({
     '3. ALTER TABLE ... ADD CONSTRAINT pk PRIMARY KEY USING INDEX idx;',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_PRIMARY'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

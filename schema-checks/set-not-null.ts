@@ -14,6 +14,7 @@ export default defineRule({
     '5. ALTER TABLE ... DROP CONSTRAINT col_not_null;',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_SetNotNull'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (!table || context.isNewTable(table)) return [];

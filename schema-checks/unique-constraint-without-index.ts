@@ -11,6 +11,7 @@ export default defineRule({
     '2. ALTER TABLE ... ADD CONSTRAINT name UNIQUE USING INDEX idx;  (brief lock, no build)',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['CONSTR_UNIQUE'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (context.isNewTable(table)) return [];

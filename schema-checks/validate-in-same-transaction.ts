@@ -11,6 +11,7 @@ export default defineRule({
     '2. VALIDATE CONSTRAINT in a separate transaction or a later migration: it then takes only a SHARE UPDATE EXCLUSIVE lock.',
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
+  alterTableCommands: ['AT_ValidateConstraint'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
     if (!table || context.isNewTable(table)) return [];

@@ -1,26 +1,56 @@
 import { OBSERVED_NODE_TYPES, type FileContext } from './context.js';
 import type { SourceMap } from './source-map.js';
 import { coversStatement, type Suppression } from './suppressions.js';
-import type { Finding, LintRule, NodeTypeName, Statement, SuppressedFinding } from './types.js';
+import type { AlterTableStmt } from 'libpg-query';
+import { addedConstraints } from './ast.js';
+import type { Finding, LintRule, Statement, SuppressedFinding } from './types.js';
 
-/** Rules by the statement type they judge: dispatch is a map lookup, not a scan. */
-export type Dispatch = ReadonlyMap<string, readonly LintRule[]>;
+/**
+ * Rules by the statement type they judge: dispatch is a map lookup, not a scan. An ALTER TABLE
+ * rule that names the commands it is about (`alterTableCommands`) carries them as a bit mask, so
+ * a statement is put only before the rules whose bits it has; mask 0: every statement of the type.
+ */
+export interface Dispatch {
+  readonly byType: ReadonlyMap<string, ReadonlyArray<{ readonly rule: LintRule; readonly mask: number }>>;
+  readonly bits: ReadonlyMap<string, number>;
+}
 
 export function buildDispatch(rules: readonly LintRule[]): Dispatch {
-  const dispatch = new Map<string, LintRule[]>();
+  const bits = new Map<string, number>();
+  const byType = new Map<string, Array<{ rule: LintRule; mask: number }>>();
   for (const rule of rules) {
+    let mask = 0;
+    for (const kind of rule.alterTableCommands ?? []) {
+      if (!bits.has(kind)) {
+        if (bits.size === 31) throw new Error(`rule ${rule.id}: more than 31 distinct alterTableCommands across the rules`);
+        bits.set(kind, 1 << bits.size);
+      }
+      mask |= bits.get(kind) as number;
+    }
     for (const type of rule.nodeTypes) {
-      const list = dispatch.get(type) ?? [];
-      list.push(rule);
-      dispatch.set(type, list);
+      const list = byType.get(type) ?? [];
+      list.push({ rule, mask: type === 'AlterTableStmt' ? mask : 0 });
+      byType.set(type, list);
     }
   }
-  return dispatch;
+  return { byType, bits };
+}
+
+/** The bits (see Dispatch) of what an ALTER TABLE's commands are and the constraints they add. */
+function commandMask(node: AlterTableStmt, bits: ReadonlyMap<string, number>): number {
+  let mask = 0;
+  for (const item of node.cmds ?? []) {
+    if (!('AlterTableCmd' in item)) continue;
+    const command = item.AlterTableCmd;
+    mask |= bits.get(command.subtype as string) ?? 0;
+    for (const constraint of addedConstraints(command)) mask |= bits.get(constraint?.contype as string) ?? 0;
+  }
+  return mask;
 }
 
 /** Statement types worth turning into objects: those a rule judges or the context learns from. */
 export function wantedTypes(dispatch: Dispatch): ReadonlySet<string> {
-  return new Set([...dispatch.keys(), ...OBSERVED_NODE_TYPES]);
+  return new Set([...dispatch.byType.keys(), ...OBSERVED_NODE_TYPES]);
 }
 
 /** The file a part of which is being judged: its display path, positions and suppression comments. */
@@ -53,9 +83,14 @@ export function judgeStatements(
   out: Verdicts,
 ): void {
   for (const statement of statements) {
-    const rules = dispatch.get(statement.type as NodeTypeName);
+    const rules = dispatch.byType.get(statement.type);
     if (rules) {
-      for (const rule of rules) {
+      let mask = -1;
+      for (const { rule, mask: wants } of rules) {
+        if (wants !== 0) {
+          if (mask === -1) mask = commandMask((statement as Statement<'AlterTableStmt'>).node, dispatch.bits);
+          if ((mask & wants) === 0) continue;
+        }
         for (const hit of rule.check(statement, context)) {
           const result = findingAt(file, rule.id, base + (hit.offset ?? statement.offset), hit.message ?? rule.message, {
             category: rule.category,

@@ -5,6 +5,7 @@ import { formatGithub } from '../../src/lint/format/github.js';
 import { formatJson } from '../../src/lint/format/json.js';
 import { formatText } from '../../src/lint/format/text.js';
 import { allRules } from '../../schema-checks/index.js';
+import type { LintRule } from '../../src/lint/types.js';
 
 const SAFE_PREFIX = "SET lock_timeout = '2s';\n";
 
@@ -121,4 +122,32 @@ test('github output is one workflow command per finding, with properties and dat
 test('json output is the report itself', async () => {
   const report = await lintSql('ALTER TABLE users DROP COLUMN email;');
   assert.deepEqual(JSON.parse(formatJson(report)), JSON.parse(JSON.stringify(report)));
+});
+
+test('an ALTER TABLE reaches a rule that names its commands only when it has one of them, also as a constraint of an added column', async () => {
+  const seen: string[] = [];
+  const probe = {
+    id: 'probe',
+    category: 'hygiene',
+    severity: 'warning',
+    message: 'a rule that records what reaches it',
+    safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
+    nodeTypes: ['AlterTableStmt'],
+    alterTableCommands: ['AT_DropColumn', 'CONSTR_FOREIGN'],
+    check(statement) {
+      seen.push(statement.node.relation?.relname ?? '?');
+      return [];
+    },
+  } satisfies LintRule<'AlterTableStmt'>;
+  await lintSql(
+    [
+      'ALTER TABLE plain ADD COLUMN a int;',
+      'ALTER TABLE dropping ADD COLUMN b int, DROP COLUMN c;',
+      'ALTER TABLE keyed ADD COLUMN d bigint REFERENCES users (id);',
+      'ALTER TABLE constrained ADD CONSTRAINT fk FOREIGN KEY (e) REFERENCES users (id);',
+      'ALTER TABLE checked ADD CONSTRAINT positive CHECK (f > 0);',
+    ].join('\n'),
+    { rules: [probe] },
+  );
+  assert.deepEqual(seen, ['dropping', 'keyed', 'constrained']);
 });
