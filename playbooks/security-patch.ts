@@ -2,13 +2,18 @@
  * OS security updates, one batch at a time, for Debian/Ubuntu (apt) and RHEL-family (dnf, yum)
  * hosts; the package manager is detected per host and each step runs only where it applies.
  *
- *   stage (while serving):  detect the package manager, refresh the package lists, list the pending
- *                           (security) updates as `name old new` lines (fact `pending`), download them.
- *                           A host with nothing pending is skipped: it never leaves the load balancer.
+ *   stage (while serving):  detect the package manager, refresh the package lists (dnf/yum: expire the
+ *                           cached metadata), list the pending (security) updates as `name old new`
+ *                           lines (fact `pending`), download them. A host with nothing pending is
+ *                           skipped: it never leaves the load balancer.
  *   activate (while out):   install exactly those packages without prompts (apt keeps changed config
- *                           files), record what changed (fact `upgraded`: `name old new` lines), ask
- *                           whether a reboot is needed (fact `rebootRequired`), and if so reboot and
- *                           wait for a new boot id; then ship's health checks and the load balancer.
+ *                           files; rpm keeps them by itself, writing .rpmnew/.rpmsave), record what
+ *                           changed (fact `upgraded`: `name old new` lines), ask whether a reboot is
+ *                           needed (fact `rebootRequired`: apt's /var/run/reboot-required; dnf's
+ *                           `needs-restarting -r`, yum-utils' for yum), and if so reboot and wait for a
+ *                           new boot id; then ship's health checks and the load balancer. dnf and yum
+ *                           exit 0 when a package's install scriptlet fails; the playbook treats that
+ *                           as a failed install, as apt does a package that fails to configure.
  *   rollback:               upgrades are never undone. It only confirms that nothing changed (the
  *                           install failed before touching a package); otherwise the host stays out of
  *                           the load balancer and is reported, for a person to finish the job.
@@ -24,7 +29,10 @@
  *   rebootCommand, bootIdCommand   shell text from your config, run as written, instead of the
  *                    defaults (systemctl reboot; /proc/sys/kernel/random/boot_id).
  *   systemRoot       the root of the system to patch, default '/'. Another root is driven through
- *                    <root>/etc/apt/apt.conf (APT_CONFIG) and dpkg --root; the tests use it.
+ *                    <root>/etc/apt/apt.conf (APT_CONFIG) and dpkg --root, or dnf --installroot
+ *                    (which reads the root's own dnf.conf and repositories) and rpm --root; the tests
+ *                    use it. yum hosts are patched at '/' only: yum-utils' needs-restarting cannot
+ *                    look into another root.
  */
 import { definePlaybook, run, sh, unsafeRaw, type ShellCommand, type StepContext } from '../src/index.js';
 import { DEFAULT_BOOT_ID_COMMAND, DEFAULT_REBOOT_COMMAND, reboot } from '../src/playbook/define.js';
@@ -53,6 +61,20 @@ function apt(ctx: StepContext): ShellCommand {
 function dpkgRoot(ctx: StepContext): ShellCommand {
   return systemRoot(ctx) === '/' ? sh`` : sh`--root=${systemRoot(ctx)}`;
 }
+
+/** dnf or yum, pointed at systemRoot (an installroot brings its own configuration, repositories and cache). */
+function rpmPackageManager(ctx: StepContext): ShellCommand {
+  const pm = packageManager(ctx)!;
+  return systemRoot(ctx) === '/' ? sh`${pm}` : sh`${pm} --installroot=${systemRoot(ctx)}`;
+}
+
+const rpmQuery = (ctx: StepContext) => (systemRoot(ctx) === '/' ? sh`rpm` : sh`rpm --root=${systemRoot(ctx)}`);
+
+/** `[epoch:]version-release`, the way dnf and yum print versions. */
+const RPM_VERSION_FORMAT = '%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n';
+
+/** dnf picks the newest version or fails (`--best`), instead of quietly skipping one it cannot install. */
+const rpmUpgrade = (ctx: StepContext) => (packageManager(ctx) === 'yum' ? sh`update` : sh`upgrade --best`);
 
 /** apt waits this long for another apt or dpkg to finish, then fails with a message naming the lock and its holder. */
 function aptLockSeconds(ctx: StepContext): number {
@@ -127,24 +149,40 @@ function listAptPending(ctx: StepContext): ShellCommand {
 printf '%s\\n' "$simulated" | awk -v only=${securityOnly(ctx) ? 'yes' : 'no'} -v pattern=${pattern} ${APT_PENDING_AWK}`;
 }
 
-/** `check-update` lists `name.arch version repo` and exits 100 when there are updates. */
-const RPM_PENDING_AWK = `/^Obsoleting/ { exit } NF == 3 && $1 ~ /\\./ { name = $1; sub(/\\.[^.]*$/, "", name); print name, $2 }`;
+/**
+ * Reads `check-update` output: `name.arch [epoch:]version-release repo` per update, exit status 100
+ * when there are any. yum puts a name too long for its column on a line of its own, with the
+ * version and repository on the next; `Obsoleting Packages` ends the list; a package with more
+ * than one architecture (multilib) is listed once.
+ */
+const RPM_PENDING_AWK = `/^Obsoleting/ { exit }
+NF == 1 && $1 ~ /\\./ { held = $1; next }
+held != "" && NF == 2 { $0 = held " " $0 }
+{ held = "" }
+NF == 3 && $1 ~ /\\./ { name = $1; sub(/\\.[^.]*$/, "", name); if (!seen[name]++) print name, $2 }`;
+
+/** Forgets the cached repository metadata, so the listing sees updates published since (dnf keeps it 48 hours by default). */
+function refreshRpm(ctx: StepContext): ShellCommand {
+  return packageManager(ctx) === 'yum' ? sh`${rpmPackageManager(ctx)} -q clean expire-cache` : sh`${rpmPackageManager(ctx)} -q makecache --refresh`;
+}
 
 function listRpmPending(ctx: StepContext): ShellCommand {
-  const pm = packageManager(ctx)!;
+  if (packageManager(ctx) === 'yum' && systemRoot(ctx) !== '/') {
+    throw new Error(`variable systemRoot ${JSON.stringify(systemRoot(ctx))} works with apt and dnf; on yum hosts leave it unset (yum-utils' needs-restarting cannot look into another root)`);
+  }
   const security = securityOnly(ctx) ? sh`--security` : sh``;
-  return sh`listed=$(${pm} -q check-update ${security}); status=$?
+  return sh`listed=$(${rpmPackageManager(ctx)} -q check-update ${security}); status=$?
 [ "$status" -eq 0 ] && exit 0
 [ "$status" -eq 100 ] || { printf '%s\\n' "$listed" >&2; exit "$status"; }
 printf '%s\\n' "$listed" | awk ${RPM_PENDING_AWK} | while read -r name new; do
-  old=$(rpm -q --qf '%{VERSION}-%{RELEASE}\\n' "$name" | tail -n 1)
-  echo "$name $old $new"
+  old=$(${rpmQuery(ctx)} -q --qf ${RPM_VERSION_FORMAT} "$name") || { echo "$name has an update ($new) but rpm cannot tell its installed version: $old" >&2; exit 1; }
+  echo "$name $(printf '%s\\n' "$old" | tail -n 1) $new"
 done`;
 }
 
 /** Prints the installed version of package $name. */
 function installedVersion(ctx: StepContext): ShellCommand {
-  return isApt(ctx) ? sh`dpkg-query ${dpkgRoot(ctx)} -W -f='\${Version}' "$name" 2>/dev/null` : sh`rpm -q --qf '%{VERSION}-%{RELEASE}\\n' "$name" 2>/dev/null | tail -n 1`;
+  return isApt(ctx) ? sh`dpkg-query ${dpkgRoot(ctx)} -W -f='\${Version}' "$name" 2>/dev/null` : sh`${rpmQuery(ctx)} -q --qf ${RPM_VERSION_FORMAT} "$name" 2>/dev/null | tail -n 1`;
 }
 
 /** `name old now` for every pending package whose installed version changed. */
@@ -155,13 +193,38 @@ function changedPackages(ctx: StepContext): ShellCommand {
 done`;
 }
 
+/**
+ * yes or no. needs-restarting -r exits 1 when a core package (kernel, glibc, systemd, ... and those
+ * listed in /etc/dnf/plugins/needs-restarting.d/) was installed after the last boot; its report goes
+ * to the step's log. Without it (no dnf-plugins-core or yum-utils), reboot to be sure.
+ */
 function rebootRequired(ctx: StepContext): ShellCommand {
   if (isApt(ctx)) return sh`if [ -e ${onSystem(ctx, '/var/run/reboot-required')} ]; then echo yes; else echo no; fi`;
-  return sh`if ! command -v needs-restarting >/dev/null 2>&1; then
-  echo 'needs-restarting not found (install dnf-utils or yum-utils); rebooting to be sure the updates are in use' >&2; echo yes
+  const [available, needsRestarting] =
+    packageManager(ctx) === 'dnf'
+      ? [sh`${rpmPackageManager(ctx)} -q needs-restarting --help >/dev/null 2>&1`, sh`${rpmPackageManager(ctx)} -q needs-restarting -r`]
+      : [sh`command -v needs-restarting >/dev/null 2>&1`, sh`needs-restarting -r`];
+  return sh`if ! ${available}; then
+  echo 'needs-restarting not found (install dnf-plugins-core, or yum-utils on yum hosts); rebooting to be sure the updates are in use' >&2; echo yes
 else
-  needs-restarting -r >/dev/null 2>&1; status=$?
+  ${needsRestarting} >&2; status=$?
   case $status in 0) echo no ;; 1) echo yes ;; *) echo "needs-restarting -r failed with status $status" >&2; exit 1 ;; esac
+fi`;
+}
+
+/**
+ * Installs the pending packages. dnf and yum exit 0 when an install scriptlet fails (rpm only
+ * warns: the package is in, its setup is not); that fails the step here. Everything goes to
+ * stdout, in order, so a failure's tail shows the scriptlet's own words.
+ */
+function rpmInstall(ctx: StepContext): ShellCommand {
+  return sh`output=$(env LC_ALL=C ${rpmPackageManager(ctx)} -y ${rpmUpgrade(ctx)} ${pendingNames(ctx)} 2>&1); status=$?
+printf '%s\\n' "$output"
+[ "$status" -eq 0 ] || exit "$status"
+failed=$(printf '%s\\n' "$output" | grep -B 1 -e 'scriptlet failed' -e 'Error in .* scriptlet')
+if [ -n "$failed" ]; then
+  printf 'an install scriptlet failed, so a package is installed but not set up:\\n%s\\n' "$failed"
+  exit 1
 fi`;
 }
 
@@ -190,12 +253,13 @@ export default definePlaybook({
     run(detect, { name: 'detect package manager', capture: 'packageManager' }),
     run((ctx) => aptWithLockReport(ctx, sh`${apt(ctx)} -q ${aptLock(ctx)} update`), { name: 'refresh package lists', when: isApt }),
     run(listAptPending, { name: 'list pending updates', when: isApt, capture: 'pending' }),
+    run(refreshRpm, { name: 'refresh package lists', when: isRpm }),
     run(listRpmPending, { name: 'list pending updates', when: isRpm, capture: 'pending' }),
     run((ctx) => aptWithLockReport(ctx, sh`${apt(ctx)} -q -y -d ${aptLock(ctx)} install --only-upgrade ${pendingNames(ctx)}`), {
       name: 'download updates',
       when: (ctx) => isApt(ctx) && pending(ctx).length > 0,
     }),
-    run((ctx) => sh`${packageManager(ctx)!} -q -y ${packageManager(ctx) === 'yum' ? 'update' : 'upgrade'} --downloadonly ${pendingNames(ctx)}`, {
+    run((ctx) => sh`${rpmPackageManager(ctx)} -q -y ${rpmUpgrade(ctx)} --downloadonly ${pendingNames(ctx)}`, {
       name: 'download updates',
       when: (ctx) => isRpm(ctx) && pending(ctx).length > 0,
     }),
@@ -210,7 +274,7 @@ export default definePlaybook({
         ),
       { name: 'install updates', when: isApt },
     ),
-    run((ctx) => sh`${packageManager(ctx)!} -q -y ${packageManager(ctx) === 'yum' ? 'update' : 'upgrade'} ${pendingNames(ctx)}`, { name: 'install updates', when: isRpm }),
+    run(rpmInstall, { name: 'install updates', when: isRpm }),
     run(changedPackages, { name: 'record upgraded packages', capture: 'upgraded' }),
     run(rebootRequired, { name: 'check whether a reboot is required', capture: 'rebootRequired' }),
     reboot({
