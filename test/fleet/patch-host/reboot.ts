@@ -30,14 +30,18 @@ export interface RebootableHost {
   /** false after a reboot that did not come back, until powerOn(). */
   isUp(): boolean;
   behave(behaviour: RebootBehaviour): void;
-  /** Brings a host that stayed down back (sshd with `env` for its sessions, and the app). */
+  /** Brings a host that stayed down back (sshd with `env` for its sessions, default the host's own, and the app). */
   powerOn(env?: Record<string, string>): Promise<void>;
-  /** Restarts sshd alone, with extra session environment (e.g. a PATH without apt-get). */
+  /** Restarts sshd alone, with extra session environment (e.g. a PATH without apt-get), default the host's own. */
   restartSshd(env?: Record<string, string>): Promise<void>;
   dispose(): Promise<void>;
 }
 
-export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: string[]): Promise<RebootableHost> {
+/**
+ * `sessionEnv`: the host's own session environment (e.g. an RHEL-like host's PATH), which sshd is
+ * restarted with now and keeps across reboots.
+ */
+export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: string[], sessionEnv: Record<string, string> = {}): Promise<RebootableHost> {
   const hostDir = join(fleet.dir, 'hosts', host.name);
   const bootIdFile = join(hostDir, 'boot_id');
   const request = join(hostDir, 'reboot-requested');
@@ -50,7 +54,7 @@ export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: str
   let disposed = false;
   let rebooting: Promise<void> | undefined;
 
-  const startSshdAgain = async (env: Record<string, string> = {}) => {
+  const startSshdAgain = async (env: Record<string, string> = sessionEnv) => {
     const sshdDir = join(hostDir, 'sshd');
     host.sshd = await startSshd({
       address: host.address,
@@ -61,7 +65,7 @@ export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: str
       env: { HOME: join(hostDir, 'home'), ...env },
     });
   };
-  const powerOn = async (env: Record<string, string> = {}) => {
+  const powerOn = async (env: Record<string, string> = sessionEnv) => {
     await writeFile(bootIdFile, `${randomUUID()}\n`);
     await startSshdAgain(env);
     await host.app.restart();
@@ -77,6 +81,10 @@ export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: str
     await sleep(downMs);
     if (comesBack && !disposed) await powerOn();
   };
+  if (Object.keys(sessionEnv).length > 0) {
+    await host.sshd.stop();
+    await startSshdAgain();
+  }
   const watcher = setInterval(() => {
     if (disposed || rebooting || !existsSync(request)) return;
     rebooting = rebootNow().finally(() => (rebooting = undefined));
@@ -91,7 +99,7 @@ export async function rebootable(fleet: Fleet, host: FleetHost, clearOnBoot: str
       behaviour = next;
     },
     powerOn,
-    async restartSshd(env = {}) {
+    async restartSshd(env = sessionEnv) {
       await host.sshd.stop();
       await startSshdAgain(env);
     },
