@@ -2,4 +2,10 @@
 // The entry point runs the compiled CLI; `npm ci` builds it (the prepare script), as does `npm run build`.
 // The SDK's notice that its future releases need Node 22 is for ship's maintainers, not for someone deploying.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-await import('../dist/src/cli/main.js');
+if (process.argv[2] === 'lint-migrations') {
+  // Pull-request CI runs only this command: its own entry skips yargs and the deploy machinery.
+  process.argv.splice(2, 1);
+  await import('../dist/src/cli/lint-migrations-main.js');
+} else {
+  await import('../dist/src/cli/main.js');
+}

@@ -149,3 +149,19 @@ test('with no paths and no --base, the config names the directory and the settin
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /bad\.config\.ts: invalid config: database\.migrations\.pgVersion: /);
 });
+
+test('`ship lint-migrations` through the published bin: findings, lines and exit code, for a file large enough to be parsed in parts', () => {
+  const dir = project('bin', {
+    'V1__drop.sql': `${"INSERT INTO audit_log (kind, note) VALUES ('seed', 'a row that no rule minds, repeated to make the file large');\n".repeat(3000)}ALTER TABLE users DROP COLUMN email;\n`,
+  });
+  const bin = join(root, 'bin/ship.js');
+  // bin/ship.js runs the compiled CLI, which the test command builds before the tests run.
+  const result = spawnSync(process.execPath, [bin, 'lint-migrations', 'db/migrations', '--format', 'json'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(result.status, 1, result.stderr);
+  const report = JSON.parse(result.stdout) as { statementCount: number; findings: Array<{ ruleId: string; line: number }> };
+  assert.equal(report.statementCount, 3001);
+  assert.deepEqual(report.findings.map((finding) => `${finding.line}:${finding.ruleId}`), ['3001:drop-column', '3001:require-lock-timeout']);
+  const help = spawnSync(process.execPath, [bin, 'lint-migrations', '--help'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--base/);
+});
