@@ -4,7 +4,6 @@
  * With several apps each line of output says which app it is about.
  */
 import { randomUUID } from 'node:crypto';
-import type { Argv } from 'yargs';
 import { allApps, selectApp } from '../config/apps.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RollOptions, RollResult } from '../commands/deploy.js';
@@ -12,19 +11,16 @@ import { UsageError } from '../commands/errors.js';
 import { EventBus, type RunStatus, type ShipEvent } from '../events.js';
 import { jsonRenderer } from '../report/json.js';
 import { plainRenderer } from '../report/plain.js';
-import { quote } from '../shell/sh.js';
 import type { InstanceSignals } from '../rollout/instance.js';
 import { parseVars, type RollArgs } from './deploy.js';
+import { restoreCommandFor } from './app-option.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts } from './interrupts.js';
 import { createOutput } from './output.js';
 
 export interface AppRollArgs extends RollArgs {
-  app?: string;
-}
-
-export function appOption<T>(yargs: Argv<T>) {
-  return yargs.option('app', { type: 'string', describe: 'the app to roll, when the config defines several (apps: {...})' });
+  /** Every app of the config, in parallel. */
+  all?: boolean;
 }
 
 /** What every app's roll shares, from the flags. */
@@ -84,9 +80,9 @@ export async function rollApps(
   rollOne: (loaded: LoadedConfig, context: AppRollContext) => Promise<RollResult>,
   observe?: (app: string, bus: EventBus) => void,
 ): Promise<{ rolls: AppRoll[]; mode: 'json' | 'tty' | 'plain' }> {
-  const primary = apps[0]?.config.app;
-  const restoreFor = (app: string) => (hosts: string[]) =>
-    `ship restore --config ${quote(args.config)}${app === primary && apps.length === 1 ? '' : ` --app ${quote(app)}`} --hosts ${quote(hosts.join(','))}`;
+  // Without --app or --all the run was the top-level app's, which is also restore's default.
+  const named = args.app !== undefined || args.all === true;
+  const restoreFor = (app: string) => (hosts: string[]) => restoreCommandFor(args.config, named ? app : undefined, hosts);
 
   if (apps.length === 1) {
     const loaded = apps[0]!;

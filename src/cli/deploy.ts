@@ -1,9 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadConfig } from '../config/load.js';
 import { roll, type RollResult } from '../commands/deploy.js';
 import type { VarValue } from '../playbook/define.js';
 import { UsageError } from '../commands/errors.js';
-import { quote } from '../shell/sh.js';
+import { appOption, loadApp, restoreCommandFor } from './app-option.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts } from './interrupts.js';
 import { createOutput } from './output.js';
@@ -18,6 +17,8 @@ import { parseDuration } from '../util/duration.js';
 export interface RollArgs {
   config: string;
   json?: boolean;
+  /** Which app of a config with several (default: the top-level app). */
+  app?: string;
   version?: string;
   artifact?: string;
   hosts?: string;
@@ -117,9 +118,9 @@ export interface RunContext {
  * What every rolling command sets up around its run: the renderer, Ctrl-C handling, and
  * notifications flushed at the end; returns the documented exit code.
  */
-export async function withRunOutput(args: { config: string; json?: boolean }, loaded: LoadedConfig, run: (context: RunContext) => Promise<RollResult>): Promise<number> {
+export async function withRunOutput(args: { config: string; json?: boolean; app?: string }, loaded: LoadedConfig, run: (context: RunContext) => Promise<RollResult>): Promise<number> {
   const output = createOutput({ ...(args.json ? { json: true } : {}) });
-  const restoreCommand = (hosts: string[]) => `ship restore --config ${quote(args.config)} --hosts ${quote(hosts.join(','))}`;
+  const restoreCommand = (hosts: string[]) => restoreCommandFor(args.config, args.app, hosts);
   const interrupts = handleInterrupts(output.bus, restoreCommand, (text) => process.stderr.write(text));
   const flushNotifications = attachNotifications(loaded, output.bus);
   try {
@@ -134,7 +135,7 @@ export async function withRunOutput(args: { config: string; json?: boolean }, lo
 
 /** Shared by deploy, plan and check: the same rolling procedure with another playbook. */
 export async function runRollCommand(args: RollArgs, playbook: string, command: string, dryRun = false, checkOnly = false): Promise<number> {
-  const loaded = await loadConfig(args.config);
+  const loaded = await loadApp(args);
   return withRunOutput(args, loaded, (context) =>
     roll({
       loaded,
@@ -159,7 +160,7 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, Ro
   command: 'deploy',
   describe: 'roll a release across the fleet, one batch at a time, without dropping a request',
   builder: (yargs) =>
-    rollOptions(yargs)
+    appOption(rollOptions(yargs))
       .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
       .option('artifact', { type: 'string', describe: 'the release tarball to upload' })
       .option('trace', { type: 'boolean', describe: 'pre-flight: also run the pending migrations on a scratch copy of the schema, watch locks, rewrites and catalog changes, roll back' })
@@ -176,7 +177,7 @@ export const checkCommand: CommandModule<{ config: string; json?: boolean }, Rol
   command: 'check',
   describe: 'run every pre-flight check (connectivity, host keys, load balancer, capacity, replicas, migrations, lock); changes nothing',
   builder: (yargs) =>
-    rollOptions(yargs)
+    appOption(rollOptions(yargs))
       .option('version', { type: 'string' })
       .option('artifact', { type: 'string' })
       .option('trace', { type: 'boolean', describe: 'also trace the pending migrations on a scratch copy of the schema' }),
@@ -189,7 +190,7 @@ export const planCommand: CommandModule<{ config: string; json?: boolean }, Roll
   command: 'plan',
   describe: 'print the batches and steps a deploy would run; changes nothing',
   builder: (yargs) =>
-    rollOptions(yargs)
+    appOption(rollOptions(yargs))
       .option('version', { type: 'string' })
       .option('artifact', { type: 'string' }),
   handler: async (args) => {

@@ -6,11 +6,11 @@ import { UsageError } from '../commands/errors.js';
 import { formatPatchReport } from '../patch/format.js';
 import { combineReports, PatchRunCollector } from '../patch/report.js';
 import { parseDuration } from '../util/duration.js';
-import { appOption, appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
+import { appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
+import { appOption } from './app-option.js';
 import { rollOptions } from './deploy.js';
 
 interface PatchArgs extends AppRollArgs {
-  all?: boolean;
   window?: string;
   report?: string;
 }

@@ -1,9 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { selectApp } from '../config/apps.js';
-import { loadConfig } from '../config/load.js';
 import { agreement, formatReleases, listReleases } from '../commands/releases.js';
 import { redact, redactDeep } from '../util/redact.js';
-import { appOption } from './app-rolls.js';
+import { appOption, loadApp } from './app-option.js';
 import { parseVars } from './deploy.js';
 import { EXIT } from './exit-codes.js';
 
@@ -25,7 +23,7 @@ export const releasesCommand: CommandModule<{ config: string; json?: boolean }, 
       .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (e.g. appDir)' })
       .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts' }),
   handler: async (args) => {
-    const loaded = selectApp(await loadConfig(args.config), args.app);
+    const loaded = await loadApp(args);
     const hosts = await listReleases(loaded, {
       ...(args.hosts ? { hosts: args.hosts.split(',').map((h) => h.trim()).filter(Boolean) } : {}),
       vars: parseVars(args.var),

@@ -1,14 +1,15 @@
 import type { CommandModule } from 'yargs';
-import { loadConfig } from '../config/load.js';
 import { roll } from '../commands/deploy.js';
 import { UsageError } from '../commands/errors.js';
 import { stateStoreFor } from '../journal/from-config.js';
 import type { VarValue } from '../playbook/define.js';
+import { appOption, loadApp } from './app-option.js';
 import { withRunOutput } from './deploy.js';
 
 interface ResumeArgs {
   config: string;
   json?: boolean;
+  app?: string;
 }
 
 /** What the interrupted run recorded so it can be continued with the same playbook, release and flags. */
@@ -25,8 +26,9 @@ interface ResumeInfo {
 export const resumeCommand: CommandModule<{ config: string; json?: boolean }, ResumeArgs> = {
   command: 'resume',
   describe: 'continue an interrupted run: reconcile the instances it left mid-way with reality, then roll the rest',
+  builder: (yargs) => appOption(yargs),
   handler: async (args) => {
-    const loaded = await loadConfig(args.config);
+    const loaded = await loadApp(args);
     const store = await stateStoreFor(loaded);
     const last = await store.lastRun(loaded.config.app).finally(() => store.close());
     if (!last) throw new UsageError(`nothing to resume: no run of ${loaded.config.app} is recorded in the state store`);

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
 import { rollback } from '../commands/rollback.js';
-import { appOption, appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
+import { appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
+import { appOption } from './app-option.js';
 import { rollOptions } from './deploy.js';
 
 interface RollbackArgs extends AppRollArgs {

@@ -1,15 +1,16 @@
 import type { CommandModule } from 'yargs';
-import { loadConfig } from '../config/load.js';
 import { formatStatus, status } from '../commands/status.js';
 import { stateStoreFor } from '../journal/from-config.js';
 import { redact, redactDeep } from '../util/redact.js';
+import { appOption, loadApp } from './app-option.js';
 import { EXIT } from './exit-codes.js';
 
-export const statusCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean }> = {
+export const statusCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean; app?: string }> = {
   command: 'status',
   describe: 'the current or last run, the lock holder, and every instance out of the load balancer (live), with disagreements',
+  builder: (yargs) => appOption(yargs),
   handler: async (args) => {
-    const loaded = await loadConfig(args.config);
+    const loaded = await loadApp(args);
     const store = await stateStoreFor(loaded);
     try {
       const report = await status(loaded, store);

@@ -1,12 +1,13 @@
 import type { CommandModule } from 'yargs';
-import { loadConfig } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import { currentActor } from '../journal/actor.js';
 import { stateStoreFor } from '../journal/from-config.js';
 import { describeHolder } from '../journal/lock.js';
+import { appOption, loadApp } from './app-option.js';
 
 interface UnlockArgs {
   config: string;
+  app?: string;
   force?: boolean;
   reason?: string;
 }
@@ -15,13 +16,13 @@ export const unlockCommand: CommandModule<{ config: string; json?: boolean }, Un
   command: 'unlock',
   describe: "break the app's deploy lock when its run is gone (its heartbeat stopped); recorded with who and why",
   builder: (yargs) =>
-    yargs
+    appOption(yargs)
       .option('force', { type: 'boolean', describe: 'required: breaking a lock is never a default' })
       .option('reason', { type: 'string', describe: 'why (recorded)' }),
   handler: async (args) => {
     if (!args.force) throw new UsageError('ship unlock needs --force (and --reason "..."): breaking a lock is never a default');
     if (!args.reason?.trim()) throw new UsageError('ship unlock --force needs --reason "...": why the lock may be broken is recorded');
-    const loaded = await loadConfig(args.config);
+    const loaded = await loadApp(args);
     const store = await stateStoreFor(loaded);
     try {
       const actor = await currentActor({ cwd: loaded.dir });

@@ -130,6 +130,26 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     await assertNoSshConnection(run);
   });
 
+  test('--app picks one app of a config with several; an unknown one is named with the apps the file has', async () => {
+    const twoApps = await writeEdited('two-apps.config.ts', (c) => {
+      c.apps = { admin: { hosts: [...c.hosts].reverse() } };
+    });
+    const plan = await runShip(['plan', '--config', twoApps, '--app', 'admin', '--version', 'v2', '--artifact', artifact]);
+    assert.equal(plan.code, 0, describeRun(plan));
+    assert.match(plan.stdout, /batch 1 \(canary\): web2\n.*batch 2: web1\n/);
+    const topLevel = await runShip(['plan', '--config', twoApps, '--version', 'v2', '--artifact', artifact]);
+    assert.match(topLevel.stdout, /batch 1 \(canary\): web1\n.*batch 2: web2\n/, describeRun(topLevel));
+    const unlock = await runShip(['unlock', '--config', twoApps, '--app', 'admin', '--force', '--reason', 'checking --app']);
+    assert.equal(unlock.code, 0, describeRun(unlock));
+    assert.match(unlock.stdout, /app admin was not locked/);
+    for (const command of ['status', 'restore --hosts web1', 'resume', 'deploy --version v2']) {
+      const run = await runShip([...command.split(' '), '--config', twoApps, '--app', 'billing']);
+      assert.equal(run.code, 2, `${command}: ${describeRun(run)}`);
+      assert.match(run.stderr, /--app billing: no such app; this file defines demo, admin/, command);
+    }
+    await assertNoSshConnection(plan);
+  });
+
   test('deploy --dry-run is the same plan, as events with --json', async () => {
     const run = await runShip([...deployArgs(config), '--dry-run', '--json', '--batch-size', '50%']);
     assert.equal(run.code, 0, describeRun(run));
