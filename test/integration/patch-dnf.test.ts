@@ -16,8 +16,7 @@ import { startFleet, fleetConfig, type Fleet, type FleetHost } from '../fleet/fl
 import { buildRpmRepository, serveRepository, RELEASE, RPM_PACKAGES, type RpmRepository, type ServedRepository } from '../fleet/patch-host/rpm-repository.js';
 import { makeRpmRoot, rpmHostSession, type RpmRoot } from '../fleet/patch-host/rpm-root.js';
 import { rebootable, type RebootableHost } from '../fleet/patch-host/reboot.js';
-import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
-import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
+import { everyHostBackInService, inService } from '../fleet/patch-host/load-balancer.js';
 import type { PatchReport } from '../../src/patch/report.js';
 import type { ShipEvent } from '../../src/events.js';
 import { runShip } from '../support/cli.js';
@@ -49,33 +48,9 @@ after(async () => {
   await fleet?.stop();
 });
 
-function haproxy(): HaproxyLoadBalancer {
-  return new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)], pollIntervalMs: 20 });
-}
-
-async function inService(): Promise<Record<string, boolean>> {
-  const lb = haproxy();
-  try {
-    return Object.fromEntries((await lb.members(fleet.hosts.map((h) => h.name))).map((m) => [m.name, m.inService]));
-  } finally {
-    await lb.close();
-  }
-}
-
 /** Every host up and back in the load balancer, whatever the last test did. */
 beforeEach(async () => {
-  for (const h of hosts.values()) if (!h.isUp()) await h.powerOn();
-  const lb = haproxy();
-  try {
-    for (const member of await lb.members(fleet.hosts.map((h) => h.name))) {
-      if (!member.inService) {
-        await lb.putBack(member.name);
-        await lb.waitHealthy(member.name, { deadlineMs: 10_000 });
-      }
-    }
-  } finally {
-    await lb.close();
-  }
+  await everyHostBackInService(fleet, hosts.values());
   served.requests.length = 0;
 });
 
@@ -163,7 +138,7 @@ test('dnf hosts: detected, security updates only, an up-to-date host skipped in 
   assert.equal(hosts.get('web3')!.reboots(), 1);
   assert.notEqual(await hosts.get('web3')!.bootId(), bootId);
 
-  assert.deepEqual(await inService(), { web1: true, web2: true, web3: true });
+  assert.deepEqual(await inService(fleet), { web1: true, web2: true, web3: true });
 });
 
 test('securityOnly=false: dnf takes the bugfix update too', async () => {
@@ -192,7 +167,7 @@ test('a package whose %post scriptlet fails: dnf says Complete!, ship fails the 
   assert.match(web2.error ?? '', /an install scriptlet failed, so a package is installed but not set up/);
   assert.match(web2.error ?? '', /upgrades are never undone: the host stays out of the load balancer/);
   assert.deepEqual(finished.summary.outOfRotation, ['web2']);
-  assert.deepEqual(await inService(), { web1: true, web2: false, web3: true });
+  assert.deepEqual(await inService(fleet), { web1: true, web2: false, web3: true });
   // rpm did upgrade it: only its setup failed.
   assert.equal(await roots.get('web2')!.installedVersion(RPM_PACKAGES.broken.name), evr('broken', 'new'));
   assert.equal(await roots.get('web1')!.installedVersion(RPM_PACKAGES.tool.name), evr('tool', 'new'), 'the canary was patched');

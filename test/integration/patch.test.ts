@@ -16,8 +16,7 @@ import { startLoad } from '../fleet/loadgen.js';
 import { buildRepository, PACKAGES, type Repository } from '../fleet/patch-host/repository.js';
 import { makeSystemRoot, type SystemRoot } from '../fleet/patch-host/system-root.js';
 import { rebootable, type RebootableHost } from '../fleet/patch-host/reboot.js';
-import { HaproxyLoadBalancer } from '../../src/lb/haproxy.js';
-import { parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
+import { everyHostBackInService, inService } from '../fleet/patch-host/load-balancer.js';
 import type { PatchReport } from '../../src/patch/report.js';
 import type { ShipEvent } from '../../src/events.js';
 import { sleep } from '../../src/util/deadline.js';
@@ -43,33 +42,9 @@ after(async () => {
   await fleet?.stop();
 });
 
-function haproxy(): HaproxyLoadBalancer {
-  return new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)], pollIntervalMs: 20 });
-}
-
-async function inService(): Promise<Record<string, boolean>> {
-  const lb = haproxy();
-  try {
-    return Object.fromEntries((await lb.members(fleet.hosts.map((h) => h.name))).map((m) => [m.name, m.inService]));
-  } finally {
-    await lb.close();
-  }
-}
-
 /** Every host up, with its ordinary sshd, and back in the load balancer, whatever the last test did. */
 beforeEach(async () => {
-  for (const h of hosts.values()) if (!h.isUp()) await h.powerOn();
-  const lb = haproxy();
-  try {
-    for (const member of await lb.members(fleet.hosts.map((h) => h.name))) {
-      if (!member.inService) {
-        await lb.putBack(member.name);
-        await lb.waitHealthy(member.name, { deadlineMs: 10_000 });
-      }
-    }
-  } finally {
-    await lb.close();
-  }
+  await everyHostBackInService(fleet, hosts.values());
   for (const h of hosts.values()) h.behave({ downMs: 500, comesBack: true });
 });
 
@@ -144,7 +119,7 @@ test('patch under load: an up-to-date host is skipped in service, one upgrades w
   assert.equal(hosts.get('web3')!.reboots(), 1);
   assert.equal(hosts.get('web4')!.reboots(), 1);
   assert.notEqual(await hosts.get('web3')!.bootId(), bootIds.web3);
-  assert.deepEqual(await inService(), { web1: true, web2: true, web3: true, web4: true });
+  assert.deepEqual(await inService(fleet), { web1: true, web2: true, web3: true, web4: true });
 
   let out = 0;
   let maxOut = 0;
@@ -195,7 +170,7 @@ test('a reboot that never returns: the host is left out of the load balancer, re
   assert.match(run.stdout, /web2: activate step 'reboot' failed: the host did not come back with a new boot id within 3\.00s \(last seen: unreachable/);
   assert.match(run.stdout, /STILL OUT OF THE LOAD BALANCER: web2/);
   assert.match(run.stdout, /reboot required, NOT completed/);
-  const lb = await inService();
+  const lb = await inService(fleet);
   assert.equal(lb.web2, false, 'web2 is left out');
   assert.equal(lb.web1 && lb.web3 && lb.web4, true);
   assert.equal(await roots.get('web3')!.installedVersion(PACKAGES.tool.name), PACKAGES.tool.old, 'the run stopped before web3');
@@ -248,7 +223,7 @@ test('a package that fails to configure: the host is left out and reported, sinc
   assert.match(web2.error ?? '', /upgrades are never undone: the host stays out of the load balancer/);
   assert.match(web2.error ?? '', /ship-test-broken/);
   assert.deepEqual(finished.summary.outOfRotation, ['web2']);
-  assert.equal((await inService()).web2, false);
+  assert.equal((await inService(fleet)).web2, false);
   assert.equal(await roots.get('web1')!.installedVersion(PACKAGES.tool.name), PACKAGES.tool.new, 'the canary was patched');
   assert.equal(await roots.get('web3')!.installedVersion(PACKAGES.tool.name), PACKAGES.tool.old, 'the run stopped');
   const report = await readReport(reportPath);
@@ -287,7 +262,7 @@ test('--window ending mid-run: no new batch starts, exit 4 names the hosts left,
   assert.match(run.stdout, /PATCH RUN INCOMPLETE: the maintenance window ended/);
   assert.equal(await roots.get('web1')!.installedVersion(PACKAGES.lib.name), PACKAGES.lib.new);
   assert.equal(await roots.get('web2')!.installedVersion(PACKAGES.lib.name), PACKAGES.lib.old);
-  assert.deepEqual(await inService(), { web1: true, web2: true, web3: true, web4: true });
+  assert.deepEqual(await inService(fleet), { web1: true, web2: true, web3: true, web4: true });
   const report = await readReport(reportPath);
   assert.equal(report.status, 'incomplete');
   const web2 = report.apps[0]!.hosts.find((h) => h.host === 'web2')!;
@@ -318,7 +293,7 @@ test('--all patches every app of the config in parallel, each one batch at a tim
   const report = await readReport(reportPath);
   assert.deepEqual(report.apps.map((a) => [a.app, a.status]), [['demo', 'succeeded'], ['admin', 'succeeded']]);
   assert.deepEqual(report.apps[1]!.hosts.map((h) => [h.host, h.rebooted]), [['web3', true], ['web4', false]]);
-  assert.deepEqual(await inService(), { web1: true, web2: true, web3: true, web4: true });
+  assert.deepEqual(await inService(fleet), { web1: true, web2: true, web3: true, web4: true });
 });
 
 /** A real apt-get in the root holding dpkg's frontend lock (its Pre-Invoke hook waits), as an unattended upgrade would. */

@@ -9,12 +9,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '../../src/events.js';
-import { loadPlaybook } from '../../src/playbook/load.js';
-import { runPhase } from '../../src/playbook/runner.js';
-import type { StepContext, VarValue } from '../../src/playbook/define.js';
-import { LocalTransport } from '../../src/transport/local.js';
-import { REPO_ROOT } from '../support/cli.js';
+import type { VarValue } from '../../src/playbook/define.js';
+import { listPendingUpdates } from '../support/pending-updates.js';
 
 const CHECK_UPDATE = `
 kernel.x86_64                         3.10.0-1160.119.1.el7        updates
@@ -55,18 +51,8 @@ after(async () => {
 
 async function pending(packageManager: 'dnf' | 'yum', vars: Record<string, VarValue> = {}): Promise<{ pending: string; calls: string }> {
   await rm(join(dir, 'calls'), { force: true });
-  const playbook = await loadPlaybook(join(REPO_ROOT, 'playbooks', 'security-patch.ts'));
-  const facts = { packageManager };
-  const step = playbook.stage.find((s) => s.name === 'list pending updates' && s.when?.({ facts } as unknown as StepContext))!;
-  const ctx: StepContext = { app: 'shop', host: { name: 'web1', address: '127.0.0.1', lbName: 'web1' }, vars, facts: { ...facts } };
-  const path = process.env.PATH;
-  process.env.PATH = `${dir}:${path}`;
-  try {
-    await runPhase([step], { phase: 'stage', transport: new LocalTransport({ host: 'web1' }), ctx, bus: new EventBus('t'), defaultTimeoutMs: 10_000, sudo: false });
-  } finally {
-    process.env.PATH = path;
-  }
-  return { pending: ctx.facts.pending!, calls: await readFile(join(dir, 'calls'), 'utf8') };
+  const listed = await listPendingUpdates(dir, packageManager, vars);
+  return { pending: listed, calls: await readFile(join(dir, 'calls'), 'utf8') };
 }
 
 const EXPECTED = [

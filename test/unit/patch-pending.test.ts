@@ -9,12 +9,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '../../src/events.js';
-import { loadPlaybook } from '../../src/playbook/load.js';
-import { runPhase } from '../../src/playbook/runner.js';
-import type { StepContext, VarValue } from '../../src/playbook/define.js';
-import { LocalTransport } from '../../src/transport/local.js';
-import { REPO_ROOT } from '../support/cli.js';
+import type { VarValue } from '../../src/playbook/define.js';
+import { listPendingUpdates } from '../support/pending-updates.js';
 
 const SIMULATED = `NOTE: This is only a simulation!
 Reading package lists...
@@ -40,19 +36,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function pending(vars: Record<string, VarValue>): Promise<string> {
-  const playbook = await loadPlaybook(join(REPO_ROOT, 'playbooks', 'security-patch.ts'));
-  const step = playbook.stage.find((s) => s.name === 'list pending updates' && s.when?.({ facts: { packageManager: 'apt' } } as unknown as StepContext))!;
-  const ctx: StepContext = { app: 'shop', host: { name: 'web1', address: '127.0.0.1', lbName: 'web1' }, vars, facts: { packageManager: 'apt' } };
-  const path = process.env.PATH;
-  process.env.PATH = `${dir}:${path}`;
-  try {
-    await runPhase([step], { phase: 'stage', transport: new LocalTransport({ host: 'web1' }), ctx, bus: new EventBus('t'), defaultTimeoutMs: 10_000, sudo: false });
-  } finally {
-    process.env.PATH = path;
-  }
-  return ctx.facts.pending!;
-}
+const pending = (vars: Record<string, VarValue>) => listPendingUpdates(dir, 'apt', vars);
 
 test('security updates of installed packages only: new packages and other origins are left out', async () => {
   assert.equal(
