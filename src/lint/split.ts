@@ -17,7 +17,14 @@ export function splitPoints(sql: string, fractions: readonly number[]): number[]
   let target = Math.floor(length * (fractions[0] as number));
   let depth = 0;
   let at = 0;
+  // The regular expression engine finds the next character that matters in native code: a
+  // character-by-character loop costs ~10 ms per 250 KB in the baseline code a one-shot lint runs.
+  const special = /--|\/\*|['"$();]/g;
   while (at < length) {
+    special.lastIndex = at;
+    const next = special.exec(sql);
+    if (!next) break;
+    at = next.index;
     const code = sql.charCodeAt(at);
     switch (code) {
       case 0x2d /* - */:
@@ -71,42 +78,44 @@ export function splitPoints(sql: string, fractions: readonly number[]): number[]
 
 /** Index just past a (nested) block comment starting at `at`. */
 function endOfBlockComment(sql: string, at: number): number {
-  let nesting = 0;
-  let index = at;
-  while (index < sql.length) {
-    if (sql.startsWith('/*', index)) {
+  let nesting = 1;
+  let index = at + 2;
+  while (nesting > 0) {
+    const close = sql.indexOf('*/', index);
+    if (close === -1) return sql.length;
+    const open = sql.indexOf('/*', index);
+    if (open !== -1 && open < close) {
       nesting++;
-      index += 2;
-    } else if (sql.startsWith('*/', index)) {
-      nesting--;
-      index += 2;
-      if (nesting === 0) return index;
+      index = open + 2;
     } else {
-      index++;
+      nesting--;
+      index = close + 2;
     }
   }
-  return sql.length;
+  return index;
 }
 
-/** Index just past a quoted string or identifier starting at `at`; a doubled quote stays inside. */
+/** Index just past a quoted string or identifier starting at `at`; a doubled quote (or, with backslash escapes, an escaped one) stays inside. */
 function endOfQuoted(sql: string, at: number, quote: number, backslashEscapes: boolean): number {
+  const mark = String.fromCharCode(quote);
   let index = at + 1;
-  while (index < sql.length) {
-    const code = sql.charCodeAt(index);
-    if (backslashEscapes && code === 0x5c) {
-      index += 2;
-      continue;
-    }
-    if (code === quote) {
-      if (sql.charCodeAt(index + 1) === quote) {
-        index += 2;
+  for (;;) {
+    const found = sql.indexOf(mark, index);
+    if (found === -1) return sql.length;
+    if (backslashEscapes) {
+      let backslashes = 0;
+      while (found - backslashes - 1 > at && sql.charCodeAt(found - backslashes - 1) === 0x5c) backslashes++;
+      if (backslashes % 2 === 1) {
+        index = found + 1;
         continue;
       }
-      return index + 1;
     }
-    index++;
+    if (sql.charCodeAt(found + 1) === quote) {
+      index = found + 2;
+      continue;
+    }
+    return found + 1;
   }
-  return sql.length;
 }
 
 /** E'...' (and e'...'): backslash escapes apply. */
