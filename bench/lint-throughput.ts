@@ -5,11 +5,11 @@
  *
  *   node --import tsx bench/lint-throughput.ts [--runs 7] [--statements 10000]
  *
- * ship runs as published and as CI runs it: `bin/ship.js lint-migrations` on the compiled JavaScript
- * (`npm run build`, which this script runs first). squawk runs as npm installs it (its node launcher
- * and the native binary). Both run without NODE_EXTRA_CA_CERTS, which this workplace sets and a
- * stock machine does not: node then reads a CA bundle at every start (~50 ms here), which neither
- * tool needs to lint a file.
+ * ship runs as published and as CI runs it: `bin/ship.js lint-migrations`, on the JavaScript that
+ * `npm run build` compiles and bundles (this script runs it first). squawk runs as npm installs
+ * it (its node launcher and the native binary). Both run without NODE_EXTRA_CA_CERTS, which this
+ * workplace sets and a stock machine does not: node then reads a CA bundle at every start (~50 ms
+ * here), which neither tool needs to lint a file.
  * Two pairings are timed: machine-readable output (ship --format json, squawk --reporter json),
  * the fair comparison, and the default human-readable output (ship text, squawk tty), where squawk
  * prints more per finding. ship decides per run whether to use a second thread (only when the
@@ -26,7 +26,7 @@ import { argument, median } from './lib/common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shipBin = join(root, 'bin/ship.js');
-const shipEntry = join(root, 'dist/src/cli/lint-migrations-main.js');
+const shipEntry = join(root, 'dist/lint/lint-migrations.js');
 const squawkBin = join(root, 'node_modules/.bin/squawk');
 
 /** A realistic mix: schema changes, safe and unsafe, with data fixes and seed rows in between. */
@@ -114,8 +114,8 @@ function squawkVersion(): string {
 function main(): void {
   const runs = argument('runs', 7);
   const statements = argument('statements', 10_000);
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(shipEntry)) throw new Error(`build did not produce ${shipEntry} (tsc exited ${build.status})`);
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'ignore' });
+  if (build.status !== 0 || !existsSync(shipEntry)) throw new Error(`npm run build exited ${build.status}; it should produce ${shipEntry}`);
   if (!existsSync(squawkBin)) {
     // Installed here, not as a dependency: its lock entries for other platforms' binaries break
     // `npm ci`, and only this benchmark needs it.
@@ -143,7 +143,7 @@ function main(): void {
       runs,
       machine: `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}`,
       command: `node --import tsx bench/lint-throughput.ts --runs ${runs} --statements ${statements}`,
-      ship: 'bin/ship.js lint-migrations <file> (compiled by tsc, as published)',
+      ship: 'bin/ship.js lint-migrations <file> (compiled by tsc and bundled by esbuild: npm run build, as published)',
       environment: 'both without NODE_EXTRA_CA_CERTS (see the header)',
       squawk: `${squawkVersion()} (node_modules/.bin/squawk)`,
       target: `ship wall time <= ${target} x squawk`,

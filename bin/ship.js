@@ -3,9 +3,10 @@
 // The SDK's notice that its future releases need Node 22 is for ship's maintainers, not for someone deploying.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 if (process.argv[2] === 'lint-migrations') {
-  // Pull-request CI runs only this command: its own entry skips yargs and the deploy machinery.
+  // Pull-request CI runs only this command: its own bundled entry (scripts/bundle-lint.mjs) skips
+  // yargs and the deploy machinery.
   process.argv.splice(2, 1);
-  await import('../dist/src/cli/lint-migrations-main.js');
+  await import('../dist/lint/lint-migrations.js');
 } else {
   await import('../dist/src/cli/main.js');
 }
