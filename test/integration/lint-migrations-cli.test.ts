@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -164,4 +165,18 @@ test('`ship lint-migrations` through the published bin: findings, lines and exit
   const help = spawnSync(process.execPath, [bin, 'lint-migrations', '--help'], { cwd: dir, encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--base/);
+});
+
+test('output piped into a reader that quits early: no crash, the exit code is still the lint\'s', async () => {
+  const dir = project('epipe', {
+    'V1__drops.sql': Array.from({ length: 3000 }, (_, i) => `ALTER TABLE t${i} DROP COLUMN c;`).join('\n') + '\n',
+  });
+  const child = spawn(process.execPath, [join(root, 'bin/ship.js'), 'lint-migrations', 'db/migrations', '--format', 'json'], { cwd: dir });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  // Like `| head -c 100`: read a little of the megabytes of findings, then close the pipe.
+  child.stdout.once('data', () => child.stdout.destroy());
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
 });
