@@ -16,9 +16,9 @@ const { loadParser } = await import('../lint/parser.js');
 // Compiling the parser's WebAssembly happens off the main thread: start it before loading the rest.
 const parserReady = loadParser();
 const argv = process.argv.slice(2);
-const { startsParseWorkerEarly } = await import('../lint/early-worker.js');
+const { startParseWorkerEarly } = await import('../lint/early-worker.js');
 // A large file will be parsed partly on a worker thread: boot it while this thread loads the rules.
-await startsParseWorkerEarly(argv);
+await startParseWorkerEarly(argv);
 const { runLintCli } = await import('./lint-migrations.js');
 await parserReady;
 process.exitCode = await runLintCli(argv);

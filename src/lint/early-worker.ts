@@ -7,8 +7,8 @@ import { defaultThreads, PARALLEL_MIN_BYTES, warmUpParseWorker } from './paralle
  * the two overlap. Directories and small files wait: most pull requests lint a few small files,
  * which never need the worker.
  */
-export async function startsParseWorkerEarly(argv: readonly string[]): Promise<boolean> {
-  if (defaultThreads() < 2) return false;
+export async function startParseWorkerEarly(argv: readonly string[]): Promise<void> {
+  if (defaultThreads() < 2) return;
   for (const argument of argv) {
     if (argument.startsWith('-')) continue;
     const size = await stat(argument).then(
@@ -17,8 +17,7 @@ export async function startsParseWorkerEarly(argv: readonly string[]): Promise<b
     );
     if (size >= PARALLEL_MIN_BYTES) {
       warmUpParseWorker();
-      return true;
+      return;
     }
   }
-  return false;
 }
