@@ -1,5 +1,9 @@
 import { notNullColumns, objectNames, tableKey, tableOf, typeInfo } from './ast.js';
+import type { CreateStmt } from 'libpg-query';
+import { createdRelation } from './statements.js';
 import type { ColumnTypeInfo, LintSettings, RuleContext, Statement, TableName } from './types.js';
+
+type ColumnTypes = Map<string, ColumnTypeInfo>;
 
 /**
  * What the migrations of one lint run have established so far, across files: validated
@@ -9,7 +13,25 @@ export class RunState {
   readonly validatedNotNull = new Set<string>();
   /** `table|constraint` → columns a NOT VALID CHECK constraint would prove NOT NULL once validated. */
   readonly pendingNotNullChecks = new Map<string, string[]>();
-  readonly columnTypes = new Map<string, Map<string, ColumnTypeInfo>>();
+  /** `schema.table` → its columns' types; a function for a created table not looked at since (see `columnsOf`). */
+  private readonly columnTypes = new Map<string, ColumnTypes | (() => ColumnTypes)>();
+
+  /** The column types of a table, read from its CREATE TABLE the first time something asks. */
+  columnsOf(table: string): ColumnTypes | undefined {
+    const columns = this.columnTypes.get(table);
+    if (typeof columns !== 'function') return columns;
+    const read = columns();
+    this.columnTypes.set(table, read);
+    return read;
+  }
+
+  setColumns(table: string, columns: ColumnTypes | (() => ColumnTypes)): void {
+    this.columnTypes.set(table, columns);
+  }
+
+  forgetTable(table: string): void {
+    this.columnTypes.delete(table);
+  }
 
   /** A copy to lint a file against when the lint may have to start that file over (see engine.ts). */
   copy(): RunState {
@@ -26,8 +48,8 @@ export class RunState {
     this.columnTypes.clear();
     other.validatedNotNull.forEach((key) => this.validatedNotNull.add(key));
     other.pendingNotNullChecks.forEach((columns, key) => this.pendingNotNullChecks.set(key, columns));
-    // Observing a statement changes a table's column map in place: copy each.
-    other.columnTypes.forEach((columns, table) => this.columnTypes.set(table, new Map(columns)));
+    // Observing a statement changes a table's column map in place: copy each. A deferred one makes a new map when called.
+    other.columnTypes.forEach((columns, table) => this.columnTypes.set(table, typeof columns === 'function' ? columns : new Map(columns)));
   }
 }
 
@@ -94,7 +116,7 @@ export class FileContext implements RuleContext {
   }
 
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined {
-    return this.run.columnTypes.get(tableKey(table))?.get(column);
+    return this.run.columnsOf(tableKey(table))?.get(column);
   }
 
   /** Moves the state past `statement`. Called after the rules have judged it. */
@@ -118,16 +140,12 @@ export class FileContext implements RuleContext {
         return;
       }
       case 'CreateStmt': {
-        const table = tableOf(statement.node.relation);
+        const table = tableOf(createdRelation(statement));
         if (!table) return;
         this.addCreatedTable(table);
-        const columns = new Map<string, ColumnTypeInfo>();
-        for (const element of statement.node.tableElts ?? []) {
-          if (!('ColumnDef' in element)) continue;
-          const type = typeInfo(element.ColumnDef.typeName);
-          if (element.ColumnDef.colname && type) columns.set(element.ColumnDef.colname, type);
-        }
-        this.run.columnTypes.set(tableKey(table), columns);
+        // Most created tables never have a column altered later in the run: read the column
+        // definitions (most of a CREATE TABLE's tree) only when one is.
+        this.run.setColumns(tableKey(table), () => declaredColumnTypes(statement.node));
         return;
       }
       case 'CreateTableAsStmt': {
@@ -144,15 +162,15 @@ export class FileContext implements RuleContext {
         const rename = statement.node;
         const table = tableOf(rename.relation);
         if (!table || !rename.newname) return;
-        const columns = this.run.columnTypes.get(tableKey(table));
+        const columns = this.run.columnsOf(tableKey(table));
         if (rename.renameType === 'OBJECT_COLUMN' && columns && rename.subname) {
           const type = columns.get(rename.subname);
           columns.delete(rename.subname);
           if (type) columns.set(rename.newname, type);
         } else if (rename.renameType === 'OBJECT_TABLE') {
           const renamed = { ...(table.schema ? { schema: table.schema } : {}), name: rename.newname };
-          if (columns) this.run.columnTypes.set(tableKey(renamed), columns);
-          this.run.columnTypes.delete(tableKey(table));
+          if (columns) this.run.setColumns(tableKey(renamed), columns);
+          this.run.forgetTable(tableKey(table));
           if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed);
         }
         return;
@@ -160,7 +178,7 @@ export class FileContext implements RuleContext {
       case 'DropStmt':
         if (statement.node.removeType !== 'OBJECT_TABLE') return;
         for (const table of objectNames(statement.node.objects)) {
-          this.run.columnTypes.delete(tableKey(table));
+          this.run.forgetTable(tableKey(table));
           this.createdTables.delete(tableKey(table));
         }
         return;
@@ -200,7 +218,7 @@ export class FileContext implements RuleContext {
           if (def && 'ColumnDef' in def && command.name) this.setColumnType(key, command.name, typeInfo(def.ColumnDef.typeName));
           break;
         case 'AT_DropColumn':
-          if (command.name) this.run.columnTypes.get(key)?.delete(command.name);
+          if (command.name) this.run.columnsOf(key)?.delete(command.name);
           break;
         case 'AT_AddConstraint': {
           if (!def || !('Constraint' in def)) break;
@@ -228,14 +246,24 @@ export class FileContext implements RuleContext {
   }
 
   private setColumnType(tableKeyValue: string, column: string, type: ColumnTypeInfo | undefined): void {
-    let columns = this.run.columnTypes.get(tableKeyValue);
+    let columns = this.run.columnsOf(tableKeyValue);
     if (!columns) {
       columns = new Map();
-      this.run.columnTypes.set(tableKeyValue, columns);
+      this.run.setColumns(tableKeyValue, columns);
     }
     if (type) columns.set(column, type);
     else columns.delete(column);
   }
+}
+
+function declaredColumnTypes(node: CreateStmt): ColumnTypes {
+  const columns: ColumnTypes = new Map();
+  for (const element of node.tableElts ?? []) {
+    if (!('ColumnDef' in element)) continue;
+    const type = typeInfo(element.ColumnDef.typeName);
+    if (element.ColumnDef.colname && type) columns.set(element.ColumnDef.colname, type);
+  }
+  return columns;
 }
 
 function isZeroConstant(constant: { ival?: { ival?: number }; sval?: { sval?: string } }): boolean {

@@ -1,4 +1,4 @@
-import type { RawStmt } from 'libpg-query';
+import type { CreateStmt, RangeVar, RawStmt } from 'libpg-query';
 import type { Statement } from './types.js';
 
 /**
@@ -21,10 +21,75 @@ export class StatementList implements Iterable<Statement> {
   *[Symbol.iterator](): Iterator<Statement> {
     const { json, ranges } = this;
     for (let at = 0; at < ranges.length; at += 3) {
-      const statement = toStatement(JSON.parse(json.slice(ranges[at], ranges[at + 1])) as RawStmt, this.indexBase + (ranges[at + 2] as number), this.byteLength);
+      const start = ranges[at] as number;
+      const end = ranges[at + 1] as number;
+      const index = this.indexBase + (ranges[at + 2] as number);
+      const statement = json.startsWith(CREATE_TABLE_START, start)
+        ? deferredCreateTable(json, start, end, index, this.byteLength)
+        : toStatement(JSON.parse(json.slice(start, end)) as RawStmt, index, this.byteLength);
       if (statement) yield statement;
     }
   }
+}
+
+const CREATE_TABLE_START = '{"stmt":{"CreateStmt":{"relation":{';
+
+/**
+ * A CREATE TABLE whose parse tree is turned into objects only when something reads it. No rule
+ * judges CREATE TABLE; the context needs its table's name at once (`createdRelation`) and its
+ * column types only if a later statement alters one of its columns, which most never do. Its
+ * column definitions are the largest statements of a typical migration.
+ */
+class DeferredCreateTable {
+  readonly type = 'CreateStmt';
+  #node: CreateStmt | undefined;
+
+  constructor(
+    private readonly json: string,
+    private readonly start: number,
+    private readonly end: number,
+    readonly offset: number,
+    readonly length: number,
+    readonly index: number,
+  ) {}
+
+  get node(): CreateStmt {
+    this.#node ??= (JSON.parse(this.json.slice(this.start, this.end)) as { stmt: { CreateStmt: CreateStmt } }).stmt.CreateStmt;
+    return this.#node;
+  }
+
+  /**
+   * The table's RangeVar, which comes first in the tree and holds no object (a CREATE TABLE's
+   * relation has no alias), so it ends at the first closing brace, unless a quoted name contains
+   * one: then the cut is inside a string, does not parse, and the whole tree is read instead.
+   */
+  get relation(): RangeVar | undefined {
+    if (this.#node) return this.#node.relation;
+    const from = this.start + CREATE_TABLE_START.length - 1;
+    try {
+      return JSON.parse(this.json.slice(from, this.json.indexOf('}', from) + 1)) as RangeVar;
+    } catch {
+      return this.node.relation;
+    }
+  }
+}
+
+/** The table a CREATE TABLE creates, without reading the rest of a deferred statement's tree. */
+export function createdRelation(statement: Statement<'CreateStmt'>): RangeVar | undefined {
+  return statement instanceof DeferredCreateTable ? statement.relation : statement.node.relation;
+}
+
+function deferredCreateTable(json: string, start: number, end: number, index: number, byteLength: number): Statement {
+  // The statement's place comes after its tree: `..., "stmt_location":N,"stmt_len":N}`, each left
+  // out when 0. Inside the tree these keys cannot occur (a quote in a string is escaped).
+  const location = numberAfter(json, '"stmt_location":', start, end);
+  const length = numberAfter(json, '"stmt_len":', start, end) || byteLength - location;
+  return new DeferredCreateTable(json, start, end, location, length, index) as unknown as Statement;
+}
+
+function numberAfter(json: string, key: string, start: number, end: number): number {
+  const at = json.lastIndexOf(key, end);
+  return at > start ? Number.parseInt(json.slice(at + key.length, at + key.length + 12), 10) : 0;
 }
 
 // Each top-level statement of the parser's JSON starts with this; no other node has a `stmt`

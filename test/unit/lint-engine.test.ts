@@ -151,3 +151,40 @@ test('an ALTER TABLE reaches a rule that names its commands only when it has one
   );
   assert.deepEqual(seen, ['dropping', 'keyed', 'constrained']);
 });
+
+test('a CREATE TABLE read lazily still tells its table, columns and place: quoted names, schemas, first and last statements', async () => {
+  const seen: Array<[string, number, number, number]> = [];
+  const probe = {
+    id: 'probe',
+    category: 'hygiene',
+    severity: 'warning',
+    message: 'a rule that records what reaches it',
+    safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
+    nodeTypes: ['CreateStmt'],
+    check(statement) {
+      seen.push([statement.node.relation?.relname ?? '?', statement.node.tableElts?.length ?? 0, statement.offset, statement.length]);
+      return [];
+    },
+  } satisfies LintRule<'CreateStmt'>;
+  const sql = 'CREATE TABLE "odd}name" (id int, "b}" text);\nCREATE TABLE app.events (id int);\nCREATE TABLE last (a int, b int, c int)';
+  await lintSql(sql, { rules: [probe] });
+  assert.deepEqual(seen, [
+    ['odd}name', 2, 0, 43],
+    ['events', 1, 45, 32],
+    ['last', 3, 79, sql.length - 79],
+  ]);
+  // Tables created in the file are exempt from lock rules; the same name in another schema is not.
+  const indexes = await lintSql(`${sql};\nCREATE INDEX ON "odd}name" (id);\nCREATE INDEX ON app.events (id);\nCREATE INDEX ON events (id);`);
+  assert.deepEqual(
+    indexes.findings.map((f) => [f.ruleId, f.line]),
+    [['create-index-without-concurrently', 6]],
+  );
+});
+
+test('column types declared by CREATE TABLE follow the table through a rename into later migrations', async () => {
+  const history = [{ path: 'V1.sql', sql: 'CREATE TABLE "a}" (code varchar(5));\nALTER TABLE "a}" RENAME TO b;' }];
+  assert.deepEqual((await lintSql(`${SAFE_PREFIX}ALTER TABLE b ALTER COLUMN code TYPE text;`, { history })).findings, []);
+  const narrowed = await lintSql(`${SAFE_PREFIX}ALTER TABLE b ALTER COLUMN code TYPE varchar(2);`, { history });
+  assert.deepEqual(narrowed.findings.map((f) => f.ruleId), ['change-column-type']);
+  assert.match(narrowed.findings[0]?.message ?? '', /from varchar\(5\) to varchar\(2\)/);
+});
