@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lintMigrations, lintSql } from '../../src/lint/engine.js';
-import { MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, WORKER_CUTS } from '../../src/lint/parallel.js';
+import { coresBusyElsewhere, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, WORKER_CUTS } from '../../src/lint/parallel.js';
 import { splitPoint, splitPoints } from '../../src/lint/split.js';
 
 /** Where the file is cut: the main thread's part, then the worker's parts. */
@@ -136,4 +136,21 @@ test('the cut skips semicolons in quotes, dollar quotes, comments and parenthese
   assert.equal(splitPoint("select 'unterminated; select 2;", 0), undefined);
   assert.deepEqual(splitPoints('select 1; select 2; select 3; select 4;', [0.3, 0.6]), ['select 1; select 2;'.length, 'select 1; select 2; select 3;'.length]);
   assert.deepEqual(splitPoints('select 1; select 2;', [0.2, 0.9]), ['select 1;'.length], 'fewer cuts when the text runs out');
+});
+
+test('cores busy elsewhere are counted as they are now: two threads spinning are seen at once', { skip: process.platform !== 'linux' && 'reads /proc/loadavg, which only Linux has' }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  // flags[0]: spinners started; flags[1]: 1 when they should stop.
+  const spin = `const { workerData: flags } = require('node:worker_threads'); Atomics.add(flags, 0, 1); while (Atomics.load(flags, 1) === 0) {}`;
+  const before = coresBusyElsewhere();
+  const spinners = [new Worker(spin, { eval: true, workerData: flags }), new Worker(spin, { eval: true, workerData: flags })];
+  try {
+    while (Atomics.load(flags, 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    // A one-minute average would still be near `before`; the threads running now include both spinners.
+    assert.ok(coresBusyElsewhere() >= 2, `busy elsewhere: ${coresBusyElsewhere()} (before: ${before})`);
+  } finally {
+    Atomics.store(flags, 1, 1);
+    await Promise.all(spinners.map((spinner) => new Promise((resolve) => spinner.once('exit', resolve))));
+  }
 });
