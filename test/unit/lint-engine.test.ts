@@ -5,7 +5,7 @@ import { formatGithub } from '../../src/lint/format/github.js';
 import { formatJson } from '../../src/lint/format/json.js';
 import { formatText } from '../../src/lint/format/text.js';
 import { allRules } from '../../schema-checks/index.js';
-import type { LintRule } from '../../src/lint/types.js';
+import type { AlterTableCommandKind, LintRule, NodeTypeName, Statement } from '../../src/lint/types.js';
 
 const SAFE_PREFIX = "SET lock_timeout = '2s';\n";
 
@@ -124,21 +124,26 @@ test('json output is the report itself', async () => {
   assert.deepEqual(JSON.parse(formatJson(report)), JSON.parse(JSON.stringify(report)));
 });
 
-test('an ALTER TABLE reaches a rule that names its commands only when it has one of them, also as a constraint of an added column', async () => {
-  const seen: string[] = [];
-  const probe = {
+/** A rule that finds nothing and hands each statement that reaches it to `record`. */
+function probeRule<K extends NodeTypeName>(type: K, record: (statement: Statement<K>) => void, alterTableCommands?: readonly AlterTableCommandKind[]): LintRule<K> {
+  return {
     id: 'probe',
     category: 'hygiene',
     severity: 'warning',
     message: 'a rule that records what reaches it',
     safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
-    nodeTypes: ['AlterTableStmt'],
-    alterTableCommands: ['AT_DropColumn', 'CONSTR_FOREIGN'],
+    nodeTypes: [type],
+    ...(alterTableCommands ? { alterTableCommands } : {}),
     check(statement) {
-      seen.push(statement.node.relation?.relname ?? '?');
+      record(statement);
       return [];
     },
-  } satisfies LintRule<'AlterTableStmt'>;
+  };
+}
+
+test('an ALTER TABLE reaches a rule that names its commands only when it has one of them, also as a constraint of an added column', async () => {
+  const seen: string[] = [];
+  const probe = probeRule('AlterTableStmt', (statement) => seen.push(statement.node.relation?.relname ?? '?'), ['AT_DropColumn', 'CONSTR_FOREIGN']);
   await lintSql(
     [
       'ALTER TABLE plain ADD COLUMN a int;',
@@ -154,18 +159,7 @@ test('an ALTER TABLE reaches a rule that names its commands only when it has one
 
 test('a CREATE TABLE read lazily still tells its table, columns and place: quoted names, schemas, first and last statements', async () => {
   const seen: Array<[string, number, number, number]> = [];
-  const probe = {
-    id: 'probe',
-    category: 'hygiene',
-    severity: 'warning',
-    message: 'a rule that records what reaches it',
-    safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
-    nodeTypes: ['CreateStmt'],
-    check(statement) {
-      seen.push([statement.node.relation?.relname ?? '?', statement.node.tableElts?.length ?? 0, statement.offset, statement.length]);
-      return [];
-    },
-  } satisfies LintRule<'CreateStmt'>;
+  const probe = probeRule('CreateStmt', (statement) => seen.push([statement.node.relation?.relname ?? '?', statement.node.tableElts?.length ?? 0, statement.offset, statement.length]));
   const sql = 'CREATE TABLE "odd}name" (id int, "b}" text);\nCREATE TABLE app.events (id int);\nCREATE TABLE last (a int, b int, c int)';
   await lintSql(sql, { rules: [probe] });
   assert.deepEqual(seen, [
