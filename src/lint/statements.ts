@@ -40,7 +40,7 @@ const CREATE_TABLE_START = '{"stmt":{"CreateStmt":{"relation":{';
  * column types only if a later statement alters one of its columns, which most never do. Its
  * column definitions are the largest statements of a typical migration.
  */
-class DeferredCreateTable {
+class DeferredCreateTable implements Statement<'CreateStmt'> {
   readonly type = 'CreateStmt';
   #node: CreateStmt | undefined;
 
@@ -84,12 +84,13 @@ function deferredCreateTable(json: string, start: number, end: number, index: nu
   // out when 0. Inside the tree these keys cannot occur (a quote in a string is escaped).
   const location = numberAfter(json, '"stmt_location":', start, end);
   const length = numberAfter(json, '"stmt_len":', start, end) || byteLength - location;
-  return new DeferredCreateTable(json, start, end, location, length, index) as unknown as Statement;
+  return new DeferredCreateTable(json, start, end, location, length, index);
 }
 
 function numberAfter(json: string, key: string, start: number, end: number): number {
   const at = json.lastIndexOf(key, end);
-  return at > start ? Number.parseInt(json.slice(at + key.length, at + key.length + 12), 10) : 0;
+  // parseInt reads the digits and stops at the comma or brace after them.
+  return at > start ? Number.parseInt(json.slice(at + key.length, end), 10) : 0;
 }
 
 // Each top-level statement of the parser's JSON starts with this; no other node has a `stmt`
