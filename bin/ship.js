@@ -2,13 +2,13 @@
 // The entry point runs the compiled CLI; `npm ci` builds it (the prepare script), as does `npm run build`.
 // The SDK's notice that its future releases need Node 22 is for ship's maintainers, not for someone deploying.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-// Output piped into `head` or a pager that quits early: the rest of the output is lost, but the
-// command carries on and exits with its own code. A deploy must never die half-way because its
-// reader went away.
-process.stdout.on('error', (error) => {
-  if (error.code !== 'EPIPE') throw error;
-});
 if (process.argv[2] === 'lint-migrations') {
+  // Output piped into `head` or a pager that quits early: the rest of the lint's output is lost,
+  // but it carries on and exits with its own code. (The other commands watch their output in
+  // src/cli/stdout.ts, and stop a rollout gracefully when it is lost.)
+  process.stdout.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   // Pull-request CI runs only this command: its own bundled entry (scripts/bundle-lint.mjs) skips
   // yargs and the deploy machinery.
   process.argv.splice(2, 1);

@@ -91,21 +91,70 @@ export type ShipEvent = ShipEventBody & { time: string; runId: string };
 
 export type Listener = (event: ShipEvent) => void;
 
+/** Told when a subscriber throws: the run goes on regardless, this only decides what to say. */
+export type ListenerFailure = (error: unknown, subscriber: string, event: ShipEvent) => void;
+
+interface Subscription {
+  listener: Listener;
+  name: string;
+  failed: boolean;
+}
+
+/**
+ * Delivers each event to every subscriber, each one isolated from the others and from the
+ * engine: a renderer, notifier or report that throws never fails the step that emitted the event
+ * (a step's outcome must not depend on how it was printed). The first failure of each subscriber
+ * is reported to the other subscribers as a warning; later ones are dropped, so a renderer that
+ * breaks for good does not drown the output in warnings.
+ */
 export class EventBus {
-  private readonly listeners: Listener[] = [];
+  private readonly subscriptions: Subscription[] = [];
+  private onFailure: ListenerFailure | undefined;
 
   constructor(readonly runId: string) {}
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.push(listener);
+  subscribe(listener: Listener, name = 'a subscriber'): () => void {
+    const subscription: Subscription = { listener, name, failed: false };
+    this.subscriptions.push(subscription);
     return () => {
-      const index = this.listeners.indexOf(listener);
-      if (index >= 0) this.listeners.splice(index, 1);
+      const index = this.subscriptions.indexOf(subscription);
+      if (index >= 0) this.subscriptions.splice(index, 1);
     };
+  }
+
+  /** Also told of every subscriber failure (the pipeline, to stop a run whose output is lost). */
+  onSubscriberFailure(handler: ListenerFailure): void {
+    this.onFailure = handler;
   }
 
   emit(body: ShipEventBody): void {
     const event = { ...body, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
-    for (const listener of this.listeners) listener(event);
+    for (const subscription of [...this.subscriptions]) {
+      try {
+        subscription.listener(event);
+      } catch (error) {
+        this.failed(subscription, error, event);
+      }
+    }
+  }
+
+  private failed(subscription: Subscription, error: unknown, event: ShipEvent): void {
+    try {
+      this.onFailure?.(error, subscription.name, event);
+    } catch {
+      // The failure handler is a subscriber too: it cannot hurt the run either.
+    }
+    if (subscription.failed) return;
+    subscription.failed = true;
+    const message = `${subscription.name} failed on a ${event.type} event and missed it: ${error instanceof Error ? error.message : String(error)}`;
+    const warning = { type: 'warning', message, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
+    for (const other of this.subscriptions) {
+      if (other === subscription || other.failed) continue;
+      try {
+        other.listener(warning);
+      } catch {
+        other.failed = true;
+      }
+    }
   }
 }

@@ -1,11 +1,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError } from '../config/errors.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
-import { PlaybookError } from '../playbook/load.js';
 import { redact } from '../util/redact.js';
-import { AwsError } from '../aws/errors.js';
 import { classifyError, describeCode } from '../errors/codes.js';
 import { checkCommand, deployCommand, planCommand } from './deploy.js';
 import { restoreCommand } from './restore.js';
@@ -19,16 +16,13 @@ import { releasesCommand } from './releases.js';
 import { runCommand } from './run.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeForError } from './exit-codes.js';
 
 function reportFatal(error: unknown): number {
   const message = redact(error instanceof Error ? error.message : String(error));
   process.stderr.write(`ship: ${message}\n  ${describeCode(classifyError(error))}\n`);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof PlaybookError) return EXIT.usage;
-  // AWS failing before the pre-flight (inventory discovery): nothing was changed, so it is a refusal.
-  if (error instanceof AwsError) return EXIT.preflightRefused;
   if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
-  return EXIT.rolloutFailed;
+  return exitCodeForError(error);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,16 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
-import { roll } from '../commands/deploy.js';
+import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { UsageError } from '../commands/errors.js';
 import { formatPatchReport } from '../patch/format.js';
 import { combineReports, PatchRunCollector } from '../patch/report.js';
 import { parseDuration } from '../util/duration.js';
-import { appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
 import { appOption } from './app-option.js';
-import { rollOptions } from './deploy.js';
+import { worstExitCode, EXIT } from './exit-codes.js';
+import { runPipeline } from './pipeline.js';
+import { appsToRoll, parseRollFlags, rollOptions, type RollArgs } from './roll-flags.js';
+import { stdout } from './stdout.js';
 
-interface PatchArgs extends AppRollArgs {
+interface PatchArgs extends RollArgs {
   window?: string;
   report?: string;
 }
@@ -24,29 +26,31 @@ function windowEnd(window: string | undefined): number | undefined {
 
 /**
  * `ship patch`: the security-patch playbook (or the config's `playbooks.patch`) through the
- * rolling procedure, for one app or every app; then the patch report, as text and as JSON.
+ * pipeline, for one app or every app; then the patch report, as text and as JSON.
  */
 async function runPatch(args: PatchArgs): Promise<number> {
   const windowEndsAt = windowEnd(args.window);
-  const common = commonRollOptions(args);
+  const flags = parseRollFlags(args);
   const apps = appsToRoll(await loadConfig(args.config), args);
   const startedAt = new Date();
   const collectors: PatchRunCollector[] = [];
-  const { rolls, mode } = await rollApps(
+  const { runs, mode, exitCode } = await runPipeline({
     args,
     apps,
-    (loaded, context) =>
-      roll({ loaded, playbook: 'patch', command: 'patch', ...common, ...context, ...(windowEndsAt !== undefined ? { windowEndsAt } : {}) }),
-    (app, bus) => collectors.push(new PatchRunCollector(app, bus)),
-  );
+    command: 'patch',
+    run: (loaded, context) =>
+      rollingRun({ loaded, work: { kind: 'playbook', playbook: 'patch' }, command: 'patch', ...flags, ...context, ...(windowEndsAt !== undefined ? { windowEndsAt } : {}) }),
+    observe: (app, bus) => collectors.push(new PatchRunCollector(app, bus)),
+  });
   const report = combineReports(
-    collectors.map((collector) => collector.report(rolls.find((r) => r.app === collector.app)?.error?.message)),
+    collectors.map((collector) => collector.report(runs.find((r) => r.app === collector.app)?.error?.message)),
     startedAt,
     new Date(),
   );
   if (args.report) await writeFile(args.report, JSON.stringify(report, null, 2) + '\n');
-  if (mode !== 'json' && !common.dryRun) process.stdout.write(`\n${formatPatchReport(report)}\n`);
-  return exitCodeFor(report.apps.map((a) => a.status), report.failedHosts.length);
+  if (mode !== 'json' && !flags.dryRun) stdout.write(`\n${formatPatchReport(report)}\n`);
+  // A host that failed to patch fails the run even where its app's run carried on (maxFailures).
+  return worstExitCode([exitCode, report.failedHosts.length > 0 ? EXIT.rolloutFailed : EXIT.ok]);
 }
 
 export const patchCommand: CommandModule<{ config: string; json?: boolean }, PatchArgs> = {

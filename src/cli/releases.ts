@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { agreement, formatReleases, listReleases } from '../commands/releases.js';
 import { redact, redactDeep } from '../util/redact.js';
 import { appOption, loadApp } from './app-option.js';
-import { parseVars } from './deploy.js';
+import { parseHosts, parseVars } from './roll-flags.js';
 import { EXIT } from './exit-codes.js';
 
 interface ReleasesArgs {
@@ -25,7 +25,7 @@ export const releasesCommand: CommandModule<{ config: string; json?: boolean }, 
   handler: async (args) => {
     const loaded = await loadApp(args);
     const hosts = await listReleases(loaded, {
-      ...(args.hosts ? { hosts: args.hosts.split(',').map((h) => h.trim()).filter(Boolean) } : {}),
+      ...(args.hosts !== undefined ? { hosts: parseHosts(args.hosts)! } : {}),
       vars: parseVars(args.var),
       ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
     });

@@ -1,54 +1,52 @@
 import type { CommandModule } from 'yargs';
-import { roll } from '../commands/deploy.js';
-import { UsageError } from '../commands/errors.js';
-import { stateStoreFor } from '../journal/from-config.js';
-import type { VarValue } from '../playbook/define.js';
+import { rollingRun } from '../commands/pipeline/rolling-run.js';
+import { findRunToResume } from '../commands/resume.js';
 import { appOption, loadApp } from './app-option.js';
-import { withRunOutput } from './deploy.js';
+import { runPipeline } from './pipeline.js';
+import { parseLockWait } from './roll-flags.js';
 
 interface ResumeArgs {
   config: string;
   json?: boolean;
   app?: string;
-}
-
-/** What the interrupted run recorded so it can be continued with the same playbook, release and flags. */
-interface ResumeInfo {
-  playbook: string;
-  command: string;
-  version?: string;
-  artifact?: string;
-  batchSize?: number | string;
-  hosts?: string[];
-  vars?: Record<string, VarValue>;
+  'lock-wait'?: string;
 }
 
 export const resumeCommand: CommandModule<{ config: string; json?: boolean }, ResumeArgs> = {
   command: 'resume',
-  describe: 'continue an interrupted run: reconcile the instances it left mid-way with reality, then roll the rest',
-  builder: (yargs) => appOption(yargs),
+  describe: 'continue a run that did not roll all its hosts (Ctrl-C, SIGTERM, SIGKILL, a lost machine): reconcile the instances it left mid-way, then roll the rest with the same playbook, release and flags',
+  builder: (yargs) =>
+    appOption(yargs).option('lock-wait', { type: 'string', describe: "wait this long (e.g. '5m') for another run's deploy lock instead of refusing at once" }),
   handler: async (args) => {
+    const lockWaitMs = parseLockWait(args['lock-wait']);
     const loaded = await loadApp(args);
-    const store = await stateStoreFor(loaded);
-    const last = await store.lastRun(loaded.config.app).finally(() => store.close());
-    if (!last) throw new UsageError(`nothing to resume: no run of ${loaded.config.app} is recorded in the state store`);
-    if (last.outcome) {
-      throw new UsageError(`nothing to resume: the last run of ${loaded.config.app} (${last.run.runId}, ${last.run.command}) finished: ${last.outcome.status}; see \`ship status\``);
+    const target = await findRunToResume(loaded);
+    if ('nothing' in target) {
+      process.stderr.write(`ship: ${target.nothing}\n`);
+      process.exitCode = 0;
+      return;
     }
-    const info = last.run.resume as unknown as ResumeInfo;
-    process.exitCode = await withRunOutput(args, loaded, (context) =>
-      roll({
-        loaded,
-        playbook: info.playbook,
-        command: info.command,
-        ...(info.version ? { version: info.version } : {}),
-        ...(info.artifact ? { artifact: info.artifact } : {}),
-        ...(info.batchSize !== undefined ? { batchSize: info.batchSize } : {}),
-        ...(info.hosts ? { hosts: info.hosts } : {}),
-        vars: info.vars ?? {},
-        resumeFrom: last,
-        ...context,
-      }),
-    );
+    const { record, entry, plan } = target;
+    const { exitCode } = await runPipeline({
+      args,
+      apps: [loaded],
+      command: record.command,
+      run: (app, context) =>
+        rollingRun({
+          loaded: app,
+          work: { kind: 'playbook', playbook: record.playbook },
+          command: record.command,
+          ...(record.version ? { version: record.version } : {}),
+          ...(record.artifact ? { artifact: record.artifact } : {}),
+          ...(record.batchSize !== undefined ? { batchSize: record.batchSize } : {}),
+          ...(record.hosts ? { hosts: record.hosts } : {}),
+          vars: record.vars,
+          ...(record.database ? { database: record.database } : {}),
+          lockWaitMs,
+          resume: { from: entry, plan },
+          ...context,
+        }),
+    });
+    process.exitCode = exitCode;
   },
 };

@@ -1,11 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
-import { roll } from '../commands/deploy.js';
-import { appsToRoll, commonRollOptions, exitCodeFor, rollApps, type AppRollArgs } from './app-rolls.js';
+import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { appOption } from './app-option.js';
-import { rollOptions } from './deploy.js';
+import { runPipeline } from './pipeline.js';
+import { appsToRoll, parseRollFlags, rollOptions, type RollArgs } from './roll-flags.js';
 
-interface RunArgs extends AppRollArgs {
+interface RunArgs extends RollArgs {
   playbook: string;
 }
 
@@ -18,22 +18,23 @@ export const runCommand: CommandModule<{ config: string; json?: boolean }, RunAr
       .option('version', { type: 'string', describe: 'ctx.version, for playbooks that need one' })
       .option('artifact', { type: 'string', describe: 'ctx.artifact, for playbooks that upload one' }),
   handler: async (args) => {
-    const common = commonRollOptions(args);
+    const flags = parseRollFlags(args);
     const apps = appsToRoll(await loadConfig(args.config), args);
-    const { rolls } = await rollApps(args, apps, (loaded, context) =>
-      roll({
-        loaded,
-        playbook: args.playbook,
-        command: 'run',
-        ...common,
-        ...context,
-        ...(args.version ? { version: args.version } : {}),
-        ...(args.artifact ? { artifact: args.artifact } : {}),
-      }),
-    );
-    process.exitCode = exitCodeFor(
-      rolls.map((r) => r.result?.status ?? 'failed'),
-      0,
-    );
+    const { exitCode } = await runPipeline({
+      args,
+      apps,
+      command: 'run',
+      run: (loaded, context) =>
+        rollingRun({
+          loaded,
+          work: { kind: 'playbook', playbook: args.playbook },
+          command: 'run',
+          ...flags,
+          ...context,
+          ...(args.version ? { version: args.version } : {}),
+          ...(args.artifact ? { artifact: args.artifact } : {}),
+        }),
+    });
+    process.exitCode = exitCode;
   },
 };

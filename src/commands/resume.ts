@@ -1,74 +1,58 @@
-import type { EventBus, InstanceState } from '../events.js';
-import { waitUntilHealthy } from '../health/wait.js';
-import type { JournalEntry } from '../journal/state-store.js';
-import type { LoadBalancer } from '../lb/load-balancer.js';
-import type { Target } from '../rollout/instance.js';
-import type { InstanceTracker } from '../rollout/tracker.js';
+/**
+ * `ship resume`: which run to continue, and what it left. Any run that did not roll all its hosts
+ * can be continued (one or two Ctrl-C, SIGTERM, SIGKILL, a lost laptop, a window that ended, a
+ * lost lock), unless an instance of it failed: resume never rolls past a failure. A restore run
+ * points at the run whose instances it put back, and that run is the one continued.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import { stateStoreFor } from '../journal/from-config.js';
+import type { JournalEntry, StateStore } from '../journal/state-store.js';
+import { UsageError } from './errors.js';
+import { planResume, type ResumePlan } from './pipeline/reconcile.js';
+import { readResumeRecord, type ResumeRecord } from './pipeline/resume-record.js';
 
-/** What an interrupted run left: hosts it finished, hosts caught in the middle, and any failure. */
-export interface ResumePlan {
-  completed: string[];
-  inFlight: Array<{ host: string; state: InstanceState }>;
-  /** Hosts the interrupted run rolled back or left out: a resume must not roll past a failure. */
-  failed: string[];
+export type ResumeTarget = { entry: JournalEntry; record: ResumeRecord; plan: ResumePlan } | { nothing: string };
+
+/** Statuses of runs that rolled everything they were going to, or changed nothing. */
+const NOTHING_LEFT: Readonly<Record<string, string>> = {
+  succeeded: 'it succeeded',
+  planned: 'it was a plan',
+  checked: 'it was a check',
+  refused: 'it was refused before any change; start it again',
+};
+
+async function runToContinue(store: StateStore, app: string): Promise<JournalEntry | undefined> {
+  const last = await store.lastRun(app);
+  if (!last) return undefined;
+  const continues = (last.run.resume as { continues?: unknown }).continues;
+  if (typeof continues !== 'string') return last;
+  return (await store.run(continues)) ?? last;
 }
 
-/**
- * Reads the journal of an interrupted run. A host is done when it went through `registering`
- * back to `in-service` without a rollback; one whose last state is anything but `in-service` was
- * caught in the middle (SIGKILL, a lost laptop) and is reconciled with reality before going on.
- */
-export function planResume(entry: JournalEntry): ResumePlan {
-  const history = new Map<string, InstanceState[]>();
-  for (const t of entry.transitions) {
-    const states = history.get(t.host) ?? [];
-    states.push(t.to);
-    history.set(t.host, states);
+export async function findRunToResume(loaded: LoadedConfig): Promise<ResumeTarget> {
+  const app = loaded.config.app;
+  const store = await stateStoreFor(loaded);
+  const entry = await runToContinue(store, app).finally(() => store.close());
+  if (!entry) return { nothing: `nothing to resume: no run of ${app} is recorded in the state store` };
+  const described = `the last run of ${app} (${entry.run.runId}, ${entry.run.command})`;
+  const ended = entry.outcome && NOTHING_LEFT[entry.outcome.status];
+  if (ended) return { nothing: `nothing to resume: ${described} finished: ${entry.outcome!.status} (${ended}); see \`ship status\`` };
+  const plan = planResume(entry);
+  if (plan.failed.length > 0) {
+    throw new UsageError(
+      `${described} had failures (${plan.failed.join(', ')}): resume does not roll past a failure; ` +
+        'check `ship status`, put instances back with `ship restore`, and start a new run',
+    );
   }
-  const plan: ResumePlan = { completed: [], inFlight: [], failed: [] };
-  for (const [host, states] of history) {
-    const last = states[states.length - 1]!;
-    if (states.includes('rolling-back') || last === 'failed-out') plan.failed.push(host);
-    else if (last === 'in-service' && states.includes('registering')) plan.completed.push(host);
-    else if (last !== 'in-service') plan.inFlight.push({ host, state: last });
-  }
-  return plan;
+  const left = entry.run.hosts.filter((host) => !plan.completed.includes(host));
+  if (left.length === 0 && plan.inFlight.length === 0) return { nothing: `nothing to resume: ${described} rolled all its hosts` };
+  return { entry, record: readResumeRecord(entry), plan };
 }
 
-/**
- * Brings each host caught mid-rollout back to a known state: if ship's own health checks pass it
- * goes back into the load balancer (it will be rolled again with the remaining hosts, which the
- * playbooks make idempotent); if not, it stays out and is reported. Returns the hosts left out.
- */
-export async function reconcileInFlight(
-  targets: Target[],
-  plan: ResumePlan,
-  lb: LoadBalancer,
-  tracker: InstanceTracker,
-  bus: EventBus,
-  healthyTimeoutMs: number,
-): Promise<string[]> {
-  const leftOut: string[] = [];
-  await Promise.all(
-    plan.inFlight.map(async ({ host, state }) => {
-      const target = targets.find((t) => t.name === host);
-      if (!target) {
-        leftOut.push(host);
-        bus.emit({ type: 'warning', host, message: `the interrupted run left ${host} ${state}, but it is no longer in the inventory; check it by hand` });
-        return;
-      }
-      try {
-        await tracker.set(host, 'verifying', `resume: was ${state}`);
-        await waitUntilHealthy(target.checks, { host, deadlineMs: healthyTimeoutMs });
-        await tracker.set(host, 'registering');
-        await lb.putBack(target.lbName);
-        await lb.waitHealthy(target.lbName, { deadlineMs: healthyTimeoutMs });
-        await tracker.set(host, 'in-service', 'resume: healthy, put back');
-      } catch (error) {
-        await tracker.set(host, 'failed-out', `resume: ${(error as Error).message}`);
-        leftOut.push(host);
-      }
-    }),
-  );
-  return leftOut;
+/** The run a restore puts instances back for (recorded, so a resume afterwards continues it), if it did not finish its hosts. */
+export async function interruptedRunId(loaded: LoadedConfig): Promise<string | undefined> {
+  const store = await stateStoreFor(loaded);
+  const entry = await runToContinue(store, loaded.config.app).finally(() => store.close());
+  if (!entry || (entry.outcome && NOTHING_LEFT[entry.outcome.status])) return undefined;
+  return entry.run.runId;
 }

@@ -5,15 +5,14 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { EventBus, RunSummary } from '../events.js';
-import { roll, type RollOptions, type RollResult } from './deploy.js';
+import { rollingRun, type RunOptions, type RunResult } from './pipeline/rolling-run.js';
 import { listReleases, previousRelease, type HostReleases } from './releases.js';
 
-export type RollbackOptions = Omit<RollOptions, 'playbook' | 'version' | 'artifact' | 'command'> & {
+export type RollbackOptions = Omit<RunOptions, 'work' | 'version' | 'artifact' | 'command'> & {
   /** A named release instead of the previous one. */
   to?: string;
 };
 
-/** The config's `playbooks.rollback`, else the built-in one next to deploy-release.ts. */
 /** The release to go back to, or why there is none that every host agrees on. */
 export function chooseTarget(hosts: HostReleases[], to: string | undefined): { version: string } | { refusal: string } {
   const unreadable = hosts.filter((h) => h.error);
@@ -40,7 +39,8 @@ export function chooseTarget(hosts: HostReleases[], to: string | undefined): { v
   return { version };
 }
 
-export async function rollback(options: RollbackOptions): Promise<RollResult> {
+/** Rolls the config's `playbooks.rollback` (else the built-in one beside deploy-release.ts) to the chosen release. */
+export async function rollback(options: RollbackOptions): Promise<RunResult> {
   const { loaded, bus } = options;
   const hosts = await listReleases(loaded, {
     ...(options.hosts ? { hosts: options.hosts } : {}),
@@ -49,10 +49,10 @@ export async function rollback(options: RollbackOptions): Promise<RollResult> {
   });
   const target = chooseTarget(hosts, options.to);
   if ('refusal' in target) return refuse(bus, loaded, hosts.map((h) => h.host), target.refusal);
-  return roll({ ...options, playbook: 'rollback', command: 'rollback', version: target.version });
+  return rollingRun({ ...options, work: { kind: 'playbook', playbook: 'rollback' }, command: 'rollback', version: target.version });
 }
 
-function refuse(bus: EventBus, loaded: LoadedConfig, hosts: string[], reason: string): RollResult {
+function refuse(bus: EventBus, loaded: LoadedConfig, hosts: string[], reason: string): RunResult {
   const summary: RunSummary = { hosts: [], outOfRotation: [], error: `rollback refused before any host left the load balancer: ${reason}` };
   bus.emit({ type: 'run.started', command: 'rollback', app: loaded.config.app, hosts, sources: {}, batches: [], dryRun: false });
   bus.emit({ type: 'run.finished', status: 'refused', durationMs: 0, summary });

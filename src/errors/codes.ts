@@ -98,7 +98,7 @@ export function describeCode(code: ErrorCodeInfo, base?: string): string {
   return `${code.code} ${code.title}: ${runbookLink(code, base)}`;
 }
 
-/** The pre-flight checks by name (src/commands/deploy.ts, src/preflight/database-checks.ts). */
+/** The pre-flight checks by name (src/commands/pipeline/preflight-checks.ts, src/preflight/database-checks.ts). */
 const PREFLIGHT_CHECK_CODES: Record<string, ErrorCode> = {
   'playbook variables': catalogue.playbookVarsMissing,
   'capacity plan': catalogue.capacityPlanRefused,

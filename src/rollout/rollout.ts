@@ -83,6 +83,13 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const results: HostSummary[] = [];
   const { batches, floor, reloadInPlace, fleet: allNames } = planRollout(input);
 
+  /** Why the run stopped early, and what that left: never "put back" while an instance is still out. */
+  const interruption = (): string => {
+    const cause = signals.graceful.reason instanceof Error ? signals.graceful.reason.message : 'interrupted';
+    const out = tracker.outOfRotation();
+    if (out.length > 0) return `${cause}; stopped at once: ${out.join(', ')} left out of the load balancer`;
+    return `${cause}; the instances in flight were finished and put back; no further batch was started`;
+  };
   const finish = async (status: RolloutResult['status'], error?: string, coded: Coded = {}): Promise<RolloutResult> => {
     await tracker.flush();
     // A journal write that failed after the last instance was back still makes the record incomplete.
@@ -126,7 +133,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
     const rejected = staged.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
     const failed = rejected.map((error) => error.message);
-    if (signals.graceful.aborted) return finish('interrupted', 'interrupted while staging; no instance left the load balancer');
+    if (signals.graceful.aborted) return finish('interrupted', `${signals.graceful.reason instanceof Error ? signals.graceful.reason.message : 'interrupted'} while staging; no instance left the load balancer`);
     if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`, codeOf(rejected[0]));
   }
 
@@ -142,7 +149,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
 
   let failures = 0;
   for (const [index, planned] of batches.entries()) {
-    if (signals.graceful.aborted) return finish('interrupted', 'interrupted; no further batches were started');
+    if (signals.graceful.aborted) return finish('interrupted', interruption());
     const batch = { ...planned, hosts: planned.hosts.filter((t) => !skipped.has(t.name)) };
     if (batch.hosts.length === 0) continue;
     if (settings.windowEndsAt !== undefined && Date.now() >= settings.windowEndsAt) {
@@ -170,7 +177,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined));
     bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
     failures += failedHosts.length;
-    if (signals.graceful.aborted) return finish('interrupted', 'interrupted; the instances in flight were finished and put back');
+    if (signals.graceful.aborted) return finish('interrupted', interruption());
     if (tracker.journalError) return finish('failed', tracker.journalError);
     if (failures > settings.maxFailures) {
       const detail = failedHosts.map((o) => o.error ?? o.host).join('\n');

@@ -1,20 +1,23 @@
-import type { LoadedConfig } from '../config/load.js';
-import type { EventBus, RunStatus, RunSummary } from '../events.js';
-import { currentActor } from '../journal/actor.js';
-import { stateStoreFor } from '../journal/from-config.js';
-import { DEFAULT_STALE_AFTER_MS, DeployLock } from '../journal/lock.js';
-import { LockHeldError, type Actor, type RunRecord, type StateStore, type Transition } from '../journal/state-store.js';
-import type { PreflightCheck } from '../preflight/preflight.js';
+import type { LoadedConfig } from '../../config/load.js';
+import type { EventBus, RunStatus, RunSummary } from '../../events.js';
+import { currentActor } from '../../journal/actor.js';
+import { stateStoreFor } from '../../journal/from-config.js';
+import { DEFAULT_STALE_AFTER_MS, DeployLock } from '../../journal/lock.js';
+import { LockHeldError, type Actor, type RunRecord, type StateStore, type Transition } from '../../journal/state-store.js';
+import type { PreflightCheck } from '../../preflight/preflight.js';
+import type { ResumeRecord } from './resume-record.js';
 
 export interface RunJournalOptions {
   command: string;
   version?: string;
   hosts: string[];
   /** What `ship resume` needs to continue this run. */
-  resume: Record<string, unknown>;
+  resume: ResumeRecord;
   /** --lock-wait: how long to wait for another run's lock before refusing. */
   lockWaitMs: number;
-  /** `ship resume`: the interrupted run whose (dead) lock this run takes over. */
+  /** Ends a lock wait early (Ctrl-C). */
+  signal?: AbortSignal;
+  /** `ship resume` and `ship restore`: the interrupted run whose lock this run takes over once its holder is gone. */
   takeOverFrom?: string;
 }
 
@@ -69,6 +72,7 @@ export class RunJournal {
           {
             staleAfterMs: DEFAULT_STALE_AFTER_MS,
             waitMs: this.options.lockWaitMs,
+            ...(this.options.signal ? { signal: this.options.signal } : {}),
             onWaiting: (holder) => this.bus.emit({ type: 'warning', message: `waiting for the deploy lock held by ${holder.actor.osUser}@${holder.actor.hostname}: '${holder.command}' since ${holder.acquiredAt}` }),
             onWarning: (message) => this.bus.emit({ type: 'warning', message }),
           },

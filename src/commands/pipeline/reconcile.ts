@@ -1,0 +1,78 @@
+import type { EventBus, InstanceState } from '../../events.js';
+import { waitUntilHealthy } from '../../health/wait.js';
+import type { JournalEntry } from '../../journal/state-store.js';
+import type { LoadBalancer } from '../../lb/load-balancer.js';
+import type { Target } from '../../rollout/instance.js';
+import type { InstanceTracker } from '../../rollout/tracker.js';
+import { codeOf } from '../../errors/coded.js';
+
+/** What an interrupted run left: hosts it finished, hosts caught in the middle, and any failure. */
+export interface ResumePlan {
+  completed: string[];
+  inFlight: Array<{ host: string; state: InstanceState }>;
+  /** Hosts the interrupted run rolled back or left out: a resume must not roll past a failure. */
+  failed: string[];
+}
+
+/**
+ * Reads the journal of an interrupted run. A host is done when it went through `registering`
+ * back to `in-service` without a rollback; one whose last state is anything but `in-service` was
+ * caught in the middle (SIGKILL, a lost laptop) and is reconciled with reality before going on.
+ */
+export function planResume(entry: JournalEntry): ResumePlan {
+  const history = new Map<string, InstanceState[]>();
+  for (const t of entry.transitions) {
+    const states = history.get(t.host) ?? [];
+    states.push(t.to);
+    history.set(t.host, states);
+  }
+  const plan: ResumePlan = { completed: [], inFlight: [], failed: [] };
+  for (const [host, states] of history) {
+    const last = states[states.length - 1]!;
+    if (states.includes('rolling-back') || last === 'failed-out') plan.failed.push(host);
+    else if (last === 'in-service' && states.includes('registering')) plan.completed.push(host);
+    else if (last !== 'in-service') plan.inFlight.push({ host, state: last });
+  }
+  return plan;
+}
+
+/**
+ * Brings each host caught mid-rollout (or left out) back to a known state: if ship's own health
+ * checks pass it goes back into the load balancer (a resume rolls it again with the remaining
+ * hosts, which the playbooks make idempotent); if not, it stays out and is reported. Returns the
+ * hosts left out.
+ */
+export async function reconcileInFlight(
+  targets: Target[],
+  inFlight: ResumePlan['inFlight'],
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  healthyTimeoutMs: number,
+): Promise<string[]> {
+  const leftOut: string[] = [];
+  await Promise.all(
+    inFlight.map(async ({ host, state }) => {
+      const target = targets.find((t) => t.name === host);
+      if (!target) {
+        leftOut.push(host);
+        bus.emit({ type: 'warning', host, message: `the interrupted run left ${host} ${state}, but it is no longer in the inventory; check it by hand` });
+        return;
+      }
+      try {
+        await tracker.set(host, 'verifying', `resume: was ${state}`);
+        await waitUntilHealthy(target.checks, { host, deadlineMs: healthyTimeoutMs });
+        await tracker.set(host, 'registering');
+        await lb.putBack(target.lbName);
+        await lb.waitHealthy(target.lbName, { deadlineMs: healthyTimeoutMs });
+        await tracker.set(host, 'in-service', 'resume: healthy, put back');
+      } catch (error) {
+        const message = (error as Error).message;
+        await tracker.set(host, 'failed-out', `resume: ${message}`);
+        bus.emit({ type: 'warning', host, message: `${host} stays out of the load balancer: ${message}`, ...codeOf(error) });
+        leftOut.push(host);
+      }
+    }),
+  );
+  return leftOut;
+}
