@@ -17,6 +17,8 @@ import { runCommand } from './run.js';
 import { iamPolicyCommand } from './iam-policy.js';
 import { lintMigrationsCommand } from './lint-migrations.js';
 import { exitCodeForError } from './exit-codes.js';
+// Installs the watch on standard output for every command (a closed pipe must not crash ship).
+import './stdout.js';
 
 function reportFatal(error: unknown): number {
   const message = redact(error instanceof Error ? error.message : String(error));
