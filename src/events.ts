@@ -129,13 +129,16 @@ export class EventBus {
 
   emit(body: ShipEventBody): void {
     const event = { ...body, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
+    const failures: Array<[Subscription, unknown]> = [];
     for (const subscription of [...this.subscriptions]) {
       try {
         subscription.listener(event);
       } catch (error) {
-        this.failed(subscription, error, event);
+        failures.push([subscription, error]);
       }
     }
+    // Said after the event reached everyone, so the warning follows what it is about.
+    for (const [subscription, error] of failures) this.failed(subscription, error, event);
   }
 
   private failed(subscription: Subscription, error: unknown, event: ShipEvent): void {

@@ -120,8 +120,9 @@ export async function rollInstance(
   }
   if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'deployed');
   if (signals.hard.aborted) {
-    await tracker.set(host, 'failed-out', failure);
-    return summary('failed-out', 0, failure, failureCode);
+    // Stopped at once, not failed: the journal keeps the state it was caught in, so `ship resume`
+    // reconciles it and rolls it again rather than refusing to roll past a failure.
+    return summary('failed-out', 0, `${host}: stopped at once while ${tracker.get(host)}: ${failure}`, codeFor(ERROR_CODES.interrupted));
   }
 
   await tracker.set(host, 'rolling-back');

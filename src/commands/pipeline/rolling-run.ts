@@ -106,7 +106,8 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
       hosts: targets.map((t) => t.name),
       resume: resumeRecordFor(options, resolved),
       lockWaitMs: options.lockWaitMs ?? 0,
-      signal: options.signals.graceful,
+      // Ctrl-C ends a wait for the lock; without a wait the run starts on the record first, so its ending is journaled.
+      ...(options.lockWaitMs ? { signal: options.signals.graceful } : {}),
       ...(options.resume || options.continues ? { takeOverFrom: options.resume?.from.run.runId ?? options.continues! } : {}),
     });
     const largestBatch = Math.max(1, ...plan.batches.map((b) => b.hosts.length));
