@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configFields, CONFIG_DOC_PATH, REGENERATE_COMMAND, renderConfigDoc } from '../../src/config/doc.js';
 import { FIELD_DESCRIPTIONS } from '../../src/config/field-descriptions.js';
-import { duration } from '../../src/config/schema.js';
+import { duration } from '../../src/config/fields.js';
 
 const fields = configFields();
 
