@@ -6,10 +6,7 @@
 import { z } from 'zod';
 import { duration, type FieldDescriptions } from '../config/fields.js';
 import { NOTIFIERS } from './registry.js';
-
-/** The moments of a run a notifier can be told about. */
-export const NOTIFY_TRIGGERS = ['start', 'success', 'failure', 'abort'] as const;
-export type NotifyTrigger = (typeof NOTIFY_TRIGGERS)[number];
+import { NOTIFY_TRIGGERS } from './triggers.js';
 
 type Destinations = { [Adapter in (typeof NOTIFIERS)[number] as Adapter['key']]: z.ZodOptional<Adapter['schema']> };
 
