@@ -62,7 +62,7 @@ ${section.loadBalancer}
   //   maxReplicaLag: '10s',
   // },
 
-  // Tell people about runs (docs/config.md has what each destination does):
+  // Tell people about runs (docs/config.md describes each destination):
   // notify: {
 ${NOTIFIERS.map((adapter) => `  //   ${adapter.initExample}`).join('\n')}
   //   on: ['failure', 'abort', 'success'],

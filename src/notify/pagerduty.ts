@@ -88,6 +88,6 @@ export const pagerdutyAdapter = defineNotifier({
     severity: 'Severity of triggered alerts.',
     url: 'Events API endpoint; the EU service region uses `https://events.eu.pagerduty.com/v2/enqueue`.',
   },
-  initExample: 'pagerduty: { routingKey: process.env.PAGERDUTY_ROUTING_KEY },',
+  initExample: 'pagerduty: { routingKey: process.env.PAGERDUTY_ROUTING_KEY }, // triggers on failure, resolves on the next success',
   create: (config) => new PagerDutyNotifier(config.routingKey, config.severity, config.url),
 });

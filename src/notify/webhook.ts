@@ -64,7 +64,7 @@ export const webhookAdapter = defineNotifier({
     secret: 'Signs each body: header `x-ship-signature: sha256=<hex>`, HMAC-SHA256 over `<x-ship-timestamp>.<raw body>`.',
     headers: 'Extra headers (for example `authorization`); their values are secrets.',
   },
-  initExample: 'webhook: { url: process.env.WEBHOOK_URL, secret: process.env.WEBHOOK_SECRET },',
+  initExample: 'webhook: { url: process.env.WEBHOOK_URL, secret: process.env.WEBHOOK_SECRET }, // signed JSON POSTs',
   create: (config) =>
     new WebhookNotifier({
       url: config.url,
