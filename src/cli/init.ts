@@ -2,10 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../commands/errors.js';
+import { LOAD_BALANCER_TYPES, loadBalancerAdapter, type LoadBalancerType } from '../lb/registry.js';
+import { NOTIFIERS } from '../notify/registry.js';
 import { EXIT } from './exit-codes.js';
 
-export const INIT_LOAD_BALANCERS = ['haproxy', 'elbv2', 'none'] as const;
-export type InitLoadBalancer = (typeof INIT_LOAD_BALANCERS)[number];
+/** `ship init --lb` offers every registered load balancer type. */
+export const INIT_LOAD_BALANCERS = LOAD_BALANCER_TYPES;
+export type InitLoadBalancer = LoadBalancerType;
 
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -15,52 +18,9 @@ export function appNameFor(configPath: string): string {
   return APP_NAME.test(folder) ? folder : 'myapp';
 }
 
-const LOAD_BALANCER_SECTIONS: Record<InitLoadBalancer, { hosts: string; loadBalancer: string }> = {
-  haproxy: {
-    hosts: `  // The instances, rolled in this order. lbName is the server's name in the HAProxy backend
-  // (default: name); port and user override the ssh section per host.
-  hosts: [
-    { name: 'web1', address: '10.0.1.11' },
-    { name: 'web2', address: '10.0.1.12' },
-    { name: 'web3', address: '10.0.1.13', lbName: 'web3-8080' },
-  ],`,
-    loadBalancer: `  // HAProxy's runtime API with 'level admin': one entry per HAProxy node, as host:port, a unix
-  // socket path, or ssh://[user@]lbhost/run/haproxy/admin.sock (reached through SSH).
-  loadBalancer: { type: 'haproxy', runtimeApi: ['10.0.1.5:9999'], backend: 'app' },`,
-  },
-  elbv2: {
-    hosts: `  // The instances, rolled in this order. For ELBv2, lbName is the target id: the instance id
-  // (or the IP address for an 'ip' target group).
-  hosts: [
-    { name: 'web1', address: '10.0.1.11', lbName: 'i-0123456789abcdef0' },
-    { name: 'web2', address: '10.0.1.12', lbName: 'i-0123456789abcdef1' },
-  ],
-  // Or discover running instances instead of listing them (merged with hosts):
-  // inventory: { ec2: { region: 'us-east-1', tags: { app: '__APP__', env: 'production' } } },`,
-    loadBalancer: `  // The target groups the hosts are registered in; a host is drained from all of them.
-  // Credentials come from the standard AWS chain (environment, AWS_PROFILE, SSO, instance role);
-  // \`ship iam-policy\` prints the permissions ship needs.
-  loadBalancer: {
-    type: 'elbv2',
-    region: 'us-east-1',
-    targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/__APP__/0123456789abcdef'],
-  },`,
-  },
-  none: {
-    hosts: `  // The instances, rolled in this order.
-  hosts: [
-    { name: 'web1', address: '10.0.1.11' },
-    { name: 'web2', address: '10.0.1.12' },
-  ],`,
-    loadBalancer: `  // No load balancer: ship cannot take an instance out of rotation, so requests reaching it while
-  // it restarts may fail. Use this only where clients retry, or for workers that serve no traffic.
-  loadBalancer: { type: 'none' },`,
-  },
-};
-
 /** The commented config `ship init` writes; it validates as written (test/integration/init.test.ts). */
 export function initConfigText(lb: InitLoadBalancer, app: string): string {
-  const section = LOAD_BALANCER_SECTIONS[lb];
+  const section = loadBalancerAdapter(lb).init(app);
   return `/**
  * ship config for ${app}. \`ship plan\` shows what a deploy would do without changing anything;
  * \`ship deploy --version <version> --artifact <file.tgz>\` rolls it out one batch at a time.
@@ -75,7 +35,7 @@ export default {
   // Names runs, the deploy lock and notifications.
   app: '${app}',
 
-${section.hosts.replaceAll('__APP__', app)}
+${section.hosts}
 
   // Variables every playbook step sees as ctx.vars; a host's own vars override them, and
   // --var key=value overrides both. The built-in deploy playbook needs appDir and restart.
@@ -85,7 +45,7 @@ ${section.hosts.replaceAll('__APP__', app)}
   // --accept-new-host-keys, changed keys always. ~/.ssh/config is honoured (aliases, ProxyJump).
   ssh: { user: 'deploy', privateKey: '~/.ssh/id_ed25519', knownHosts: '~/.ssh/known_hosts' },
 
-${section.loadBalancer.replaceAll('__APP__', app)}
+${section.loadBalancer}
 
   // Checked from this machine before an instance goes back; successThreshold passes in a row.
   health: { http: { port: 8080, path: '/healthz', successThreshold: 3, interval: '1s', timeout: '2s' } },
@@ -102,10 +62,9 @@ ${section.loadBalancer.replaceAll('__APP__', app)}
   //   maxReplicaLag: '10s',
   // },
 
-  // Tell people: Slack, PagerDuty (trigger on failure, resolve on the next success), a signed webhook.
+  // Tell people about runs (docs/config.md describes each destination):
   // notify: {
-  //   slack: { webhookUrl: process.env.SLACK_WEBHOOK_URL },
-  //   pagerduty: { routingKey: process.env.PAGERDUTY_ROUTING_KEY },
+${NOTIFIERS.map((adapter) => `  //   ${adapter.initExample}`).join('\n')}
   //   on: ['failure', 'abort', 'success'],
   // },
 

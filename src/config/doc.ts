@@ -5,7 +5,8 @@
  * FIELD_DESCRIPTIONS; a field with neither fails `test/unit/config-doc.test.ts`.
  */
 import type { z } from 'zod';
-import { configSchema, duration } from './schema.js';
+import { duration } from './fields.js';
+import { configSchema } from './schema.js';
 import { FIELD_DESCRIPTIONS } from './field-descriptions.js';
 
 export const CONFIG_DOC_PATH = 'docs/config.md';

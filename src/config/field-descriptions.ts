@@ -1,3 +1,7 @@
+import { LOAD_BALANCERS } from '../lb/registry.js';
+import { DELIVERY_FIELDS } from '../notify/config.js';
+import { NOTIFIERS } from '../notify/registry.js';
+
 /**
  * What each config field means, for docs/config.md, keyed by its path (a field of one variant of
  * a discriminated union carries the variant: `loadBalancer.backend [type: 'haproxy']`). A field
@@ -5,7 +9,7 @@
  * test/unit/config-doc.test.ts fails for a field with no description and for a key here that
  * names no field, so this list cannot drift from the schema.
  */
-export const FIELD_DESCRIPTIONS: Record<string, string> = {
+const CORE_DESCRIPTIONS: Record<string, string> = {
   app: "The application's name: letters, digits, '.', '_' and '-'. Names runs, the deploy lock and notifications.",
   hosts: 'The instances to roll, in order. May be empty when `inventory.ec2` discovers them.',
   'hosts[].name': 'Unique name of the host, used in `--hosts`, output and events.',
@@ -41,15 +45,6 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   'ssh.keepaliveInterval': 'SSH keepalive interval, so a dead connection is noticed.',
   'ssh.sudo': 'Run every step through `sudo -n`: `true` for root, or the user to become.',
   loadBalancer: 'The load balancer ship drains instances from and puts them back into.',
-  "loadBalancer.runtimeApi [type: 'haproxy']": "HAProxy runtime API, one per HAProxy node: `host:port`, a unix socket path, or `ssh://[user@]lbhost/path/to.sock` (reached through SSH). Needs `level admin`.",
-  "loadBalancer.backend [type: 'haproxy']": 'The HAProxy backend whose servers are the hosts.',
-  "loadBalancer.pollInterval [type: 'haproxy']": 'How often drain and health state are read while waiting.',
-  "loadBalancer.region [type: 'elbv2']": 'AWS region of the target groups.',
-  "loadBalancer.endpoint [type: 'elbv2']": 'Elastic Load Balancing API endpoint override (a VPC endpoint or a test double).',
-  "loadBalancer.targetGroupArns [type: 'elbv2']": 'Target groups the hosts are registered in; a host is drained from all of them.',
-  "loadBalancer.maxAttempts [type: 'elbv2']": 'AWS SDK attempts per call (throttling and server errors are retried).',
-  "loadBalancer.pollInterval [type: 'elbv2']": 'How often target health is read while waiting.',
-  "loadBalancer.deregistrationMargin [type: 'elbv2']": 'Extra time allowed beyond the target group\'s deregistration delay before draining counts as stuck.',
   health: 'How ship decides an instance is healthy before putting it back. At least one of `http`, `tcp`, `command`.',
   'health.http': 'An HTTP GET from this machine to the instance.',
   'health.http.port': 'Port of the application on the instance.',
@@ -105,19 +100,22 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   "state.path [store: 'file']": 'Folder for the journal, relative to this file.',
   "state.url [store: 'postgres']": 'Connection string of the PostgreSQL database that keeps the journal (shared by laptops and CI).',
   notify: 'Who is told about runs. Notifications are sent in the background, never fail or hold up a rollout, and failures to deliver are listed in the summary.',
-  'notify.slack': 'A Slack incoming webhook.',
-  'notify.slack.webhookUrl': "The incoming webhook URL (it is the credential), usually `env('SLACK_WEBHOOK_URL')`.",
-  'notify.pagerduty': 'PagerDuty Events API v2: triggers on failure (and on an abort that left instances out), resolves on the app\'s next success. The dedup key is `ship/<app>`: one incident per app.',
-  'notify.pagerduty.routingKey': "The integration's routing key, usually `env('PAGERDUTY_ROUTING_KEY')`.",
-  'notify.pagerduty.severity': 'Severity of triggered alerts.',
-  'notify.pagerduty.url': 'Events API endpoint; the EU service region uses `https://events.eu.pagerduty.com/v2/enqueue`.',
-  'notify.webhook': 'A generic webhook: a JSON POST per notice (schema in docs/events.md).',
-  'notify.webhook.url': 'Where to POST.',
-  'notify.webhook.secret': 'Signs each body: header `x-ship-signature: sha256=<hex>`, HMAC-SHA256 over `<x-ship-timestamp>.<raw body>`.',
-  'notify.webhook.headers': 'Extra headers (for example `authorization`); their values are secrets.',
-  'notify.on': 'Which notices are sent: the run started, succeeded, failed (or was refused), or was aborted.',
-  'notify.timeout': 'Bound on one delivery attempt.',
-  'notify.retries': 'Attempts after the first, with exponential backoff, on a network error, a timeout, 429 or 5xx.',
-  'notify.runbookUrl': 'Absolute URL of docs/runbook.md (on your Git host), so runbook links in notifications open from a phone. Also `SHIP_RUNBOOK_URL`.',
   apps: 'More apps in the same file: app name → any top-level field. Each app inherits the top-level fields it does not set (`vars` are merged key by key).',
 };
+
+/** Each load balancer's and notifier's own descriptions, under the path its section has in the config. */
+function adapterDescriptions(): Record<string, string> {
+  const entries: Array<[string, string]> = [];
+  for (const adapter of LOAD_BALANCERS) {
+    const variant = `[type: '${adapter.schema.shape.type.value}']`;
+    for (const [field, text] of Object.entries(adapter.fields)) entries.push([`loadBalancer.${field} ${variant}`, text]);
+  }
+  for (const adapter of NOTIFIERS) {
+    entries.push([`notify.${adapter.key}`, adapter.description]);
+    for (const [field, text] of Object.entries(adapter.fields)) entries.push([`notify.${adapter.key}.${field}`, text]);
+  }
+  for (const [field, text] of Object.entries(DELIVERY_FIELDS)) entries.push([`notify.${field}`, text]);
+  return Object.fromEntries(entries);
+}
+
+export const FIELD_DESCRIPTIONS: Record<string, string> = { ...CORE_DESCRIPTIONS, ...adapterDescriptions() };

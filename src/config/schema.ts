@@ -1,49 +1,9 @@
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
-import { registerSecret } from '../util/redact.js';
-import { isEnvRef } from './env.js';
-
-/** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like '500ms', '30s' or '2m', got ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-/** An absolute count or a percentage of the fleet such as '25%'. */
-const countOrPercent = z.union([
-  z.number().int().min(0),
-  z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" }),
-]);
-
-/**
- * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value
- * is registered as a secret so it is scrubbed from every log, event and error.
- */
-function secret() {
-  return z.custom<unknown>().transform((value, ctx): string => {
-    let resolved: unknown = value;
-    if (isEnvRef(value)) {
-      resolved = process.env[value.name];
-      if (resolved === undefined || resolved === '') {
-        ctx.addIssue({ code: 'custom', message: `environment variable ${value.name} is not set` });
-        return z.NEVER;
-      }
-    }
-    if (typeof resolved !== 'string' || resolved === '') {
-      ctx.addIssue({ code: 'custom', message: 'required (a string, or env(\'NAME\') for a value from the environment)' });
-      return z.NEVER;
-    }
-    registerSecret(resolved);
-    return resolved;
-  });
-}
+import { loadBalancerSchema } from '../lb/registry.js';
+import { notifySchema } from '../notify/config.js';
+import { countOrPercent, duration, secret, varName } from './fields.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
-const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'variable names are letters, digits and _' });
 const vars = z.record(varName, varValue);
 
 const hostSchema = z.strictObject({
@@ -76,26 +36,6 @@ const sshSchema = z.strictObject({
   /** Run steps through sudo: true for root, or the user to become. */
   sudo: z.union([z.boolean(), z.string().min(1)]).default(false),
 });
-
-const haproxySchema = z.strictObject({
-  type: z.literal('haproxy'),
-  /** One runtime API per HAProxy node: 'host:port', '/path/to.sock' or 'ssh://[user@]lbhost/path/to.sock'. */
-  runtimeApi: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  backend: z.string().min(1),
-  pollInterval: duration.default(10),
-});
-
-const elbv2Schema = z.strictObject({
-  type: z.literal('elbv2'),
-  region: z.string().min(1),
-  endpoint: z.string().url().optional(),
-  targetGroupArns: z.array(z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:/, { message: 'expected a target group ARN' })).min(1),
-  maxAttempts: z.number().int().min(1).max(20).default(6),
-  pollInterval: duration.default(2_000),
-  deregistrationMargin: duration.default(30_000),
-});
-
-const noneSchema = z.strictObject({ type: z.literal('none') });
 
 const checkTiming = {
   successThreshold: z.number().int().min(1).default(3),
@@ -187,38 +127,6 @@ const stateSchema = z.discriminatedUnion('store', [
   z.strictObject({ store: z.literal('postgres'), url: secret() }),
 ]);
 
-const notifyTriggers = ['start', 'success', 'failure', 'abort'] as const;
-
-/**
- * Where to tell people about a run. Every URL, key, secret and header value is a secret: it is
- * registered for redaction and never appears in an error or event.
- */
-const notifySchema = z.strictObject({
-  slack: z.strictObject({ webhookUrl: secret() }).optional(),
-  pagerduty: z
-    .strictObject({
-      routingKey: secret(),
-      severity: z.enum(['critical', 'error', 'warning', 'info']).default('error'),
-      /** The Events API v2 endpoint; the EU service region uses https://events.eu.pagerduty.com/v2/enqueue. */
-      url: z.string().url().default('https://events.pagerduty.com/v2/enqueue'),
-    })
-    .optional(),
-  webhook: z
-    .strictObject({
-      url: secret(),
-      /** Signs every body with HMAC-SHA256 (header X-Ship-Signature) so the receiver can verify it came from ship. */
-      secret: secret().optional(),
-      headers: z.record(z.string().min(1), secret()).optional(),
-    })
-    .optional(),
-  on: z.array(z.enum(notifyTriggers)).min(1).default([...notifyTriggers]),
-  /** Bound on one attempt; a notifier never holds up a rollout. */
-  timeout: duration.default(5_000),
-  retries: z.number().int().min(0).max(5).default(2),
-  /** Absolute URL of docs/runbook.md (e.g. on your Git host), so links in notifications open from a phone. */
-  runbookUrl: z.string().url().optional(),
-});
-
 /** One app's config; the file's top level is one (see configSchema for `apps`). */
 const appConfigSchema = z
   .strictObject({
@@ -228,7 +136,7 @@ const appConfigSchema = z
     vars: vars.default({}),
     transport: z.enum(['ssh', 'local']).default('ssh'),
     ssh: sshSchema.default(sshSchema.parse({})),
-    loadBalancer: z.discriminatedUnion('type', [haproxySchema, elbv2Schema, noneSchema]),
+    loadBalancer: loadBalancerSchema,
     health: healthSchema,
     rollout: rolloutSchema.default(rolloutSchema.parse({})),
     playbooks: z.record(z.string(), z.string().min(1)).default({}),
@@ -290,8 +198,5 @@ export type ShipConfig = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
 export type RolloutConfig = z.output<typeof rolloutSchema>;
-export type LoadBalancerConfig = ShipConfig['loadBalancer'];
 export type SshConfig = z.output<typeof sshSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
-export type NotifyConfig = z.output<typeof notifySchema>;
-export type NotifyTrigger = (typeof notifyTriggers)[number];

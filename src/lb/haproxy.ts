@@ -4,13 +4,17 @@
  * only when every node says so, sessions are summed over nodes, and one node that cannot be
  * asked fails the operation (fail closed).
  */
+import { z } from 'zod';
+import { duration } from '../config/fields.js';
 import { pollUntil } from '../util/deadline.js';
+import { defineLoadBalancer } from './adapter.js';
 import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOptions } from './load-balancer.js';
 import {
   ADMIN,
   OP_STATE,
   RuntimeApiClient,
   assertHaproxyName,
+  parseRuntimeApi,
   type RuntimeEndpoint,
   type ServerStateRow,
   type ServerStatRow,
@@ -224,3 +228,33 @@ function describeSessions(views: NodeView[]): string {
     })
     .join(', ');
 }
+
+export const haproxyAdapter = defineLoadBalancer({
+  schema: z.strictObject({
+    type: z.literal('haproxy'),
+    runtimeApi: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    backend: z.string().min(1),
+    pollInterval: duration.default(10),
+  }),
+  fields: {
+    runtimeApi: "HAProxy runtime API, one per HAProxy node: `host:port`, a unix socket path, or `ssh://[user@]lbhost/path/to.sock` (reached through SSH). Needs `level admin`.",
+    backend: 'The HAProxy backend whose servers are the hosts.',
+    pollInterval: 'How often drain and health state are read while waiting.',
+  },
+  init: () => ({
+    hosts: `  // The instances, rolled in this order. lbName is the server's name in the HAProxy backend
+  // (default: name); port and user override the ssh section per host.
+  hosts: [
+    { name: 'web1', address: '10.0.1.11' },
+    { name: 'web2', address: '10.0.1.12' },
+    { name: 'web3', address: '10.0.1.13', lbName: 'web3-8080' },
+  ],`,
+    loadBalancer: `  // HAProxy's runtime API with 'level admin': one entry per HAProxy node, as host:port, a unix
+  // socket path, or ssh://[user@]lbhost/run/haproxy/admin.sock (reached through SSH).
+  loadBalancer: { type: 'haproxy', runtimeApi: ['10.0.1.5:9999'], backend: 'app' },`,
+  }),
+  create: (config, context) => {
+    const apis = Array.isArray(config.runtimeApi) ? config.runtimeApi : [config.runtimeApi];
+    return new HaproxyLoadBalancer({ backend: config.backend, nodes: apis.map(parseRuntimeApi), pollIntervalMs: config.pollInterval, connectSsh: context.connectSsh });
+  },
+});

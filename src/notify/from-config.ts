@@ -1,23 +1,16 @@
-import type { NotifyConfig } from '../config/schema.js';
+import type { NotifyConfig } from './config.js';
 import { NotifierHub, type Notifier } from './notifier.js';
-import { PagerDutyNotifier } from './pagerduty.js';
-import { SlackNotifier } from './slack.js';
-import { WebhookNotifier } from './webhook.js';
+import { NOTIFIERS } from './registry.js';
+import type { NotifierAdapter } from './adapter.js';
 
 /** The hub for the config's `notify` section, or undefined when nobody is to be told. */
 export function notifierHubFor(config: NotifyConfig | undefined): NotifierHub | undefined {
   if (!config) return undefined;
   const notifiers: Notifier[] = [];
-  if (config.slack) notifiers.push(new SlackNotifier(config.slack.webhookUrl));
-  if (config.pagerduty) notifiers.push(new PagerDutyNotifier(config.pagerduty.routingKey, config.pagerduty.severity, config.pagerduty.url));
-  if (config.webhook) {
-    notifiers.push(
-      new WebhookNotifier({
-        url: config.webhook.url,
-        ...(config.webhook.secret ? { secret: config.webhook.secret } : {}),
-        ...(config.webhook.headers ? { headers: config.webhook.headers } : {}),
-      }),
-    );
+  for (const adapter of NOTIFIERS as ReadonlyArray<NotifierAdapter>) {
+    const section = (config as Record<string, unknown>)[adapter.key];
+    // The schema gave this key this adapter's schema, so a present section is its parsed config.
+    if (section !== undefined) notifiers.push(adapter.create(section as never));
   }
   if (notifiers.length === 0) return undefined;
   return new NotifierHub(notifiers, {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NotifyTrigger } from '../config/schema.js';
+import type { NotifyTrigger } from './triggers.js';
 import { ERROR_CODES, findCode, runbookLink, type ErrorCodeInfo } from '../errors/codes.js';
 import type { EventBus, HostSummary, RunStatus, RunSummary, ShipEvent } from '../events.js';
 import { redactDeep } from '../util/redact.js';

@@ -1,9 +1,13 @@
+import { z } from 'zod';
+import { secret } from '../config/fields.js';
 import { registerSecret } from '../util/redact.js';
+import { defineNotifier } from './adapter.js';
 import type { HttpRequest } from './http.js';
 import { excerpt, headline, isAbsoluteUrl } from './message.js';
 import type { Notifier, RunNotice } from './notifier.js';
 
-export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
+const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export type PagerDutySeverity = (typeof SEVERITIES)[number];
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 /** The Events API's limit for payload.summary. */
@@ -70,3 +74,20 @@ export class PagerDutyNotifier implements Notifier {
     };
   }
 }
+
+export const pagerdutyAdapter = defineNotifier({
+  key: 'pagerduty',
+  schema: z.strictObject({
+    routingKey: secret(),
+    severity: z.enum(SEVERITIES).default('error'),
+    url: z.string().url().default(PAGERDUTY_EVENTS_URL),
+  }),
+  description: "PagerDuty Events API v2: triggers on failure (and on an abort that left instances out), resolves on the app's next success. The dedup key is `ship/<app>`: one incident per app.",
+  fields: {
+    routingKey: "The integration's routing key, usually `env('PAGERDUTY_ROUTING_KEY')`.",
+    severity: 'Severity of triggered alerts.',
+    url: 'Events API endpoint; the EU service region uses `https://events.eu.pagerduty.com/v2/enqueue`.',
+  },
+  initExample: 'pagerduty: { routingKey: process.env.PAGERDUTY_ROUTING_KEY }, // triggers on failure, resolves on the next success',
+  create: (config) => new PagerDutyNotifier(config.routingKey, config.severity, config.url),
+});

@@ -1,4 +1,7 @@
+import { z } from 'zod';
+import { secret } from '../config/fields.js';
 import { registerSecret } from '../util/redact.js';
+import { defineNotifier } from './adapter.js';
 import type { HttpRequest } from './http.js';
 import { excerpt, headline, isAbsoluteUrl } from './message.js';
 import type { Notifier, RunNotice } from './notifier.js';
@@ -49,3 +52,12 @@ export class SlackNotifier implements Notifier {
     };
   }
 }
+
+export const slackAdapter = defineNotifier({
+  key: 'slack',
+  schema: z.strictObject({ webhookUrl: secret() }),
+  description: 'A Slack incoming webhook.',
+  fields: { webhookUrl: "The incoming webhook URL (it is the credential), usually `env('SLACK_WEBHOOK_URL')`." },
+  initExample: 'slack: { webhookUrl: process.env.SLACK_WEBHOOK_URL },',
+  create: (config) => new SlackNotifier(config.webhookUrl),
+});

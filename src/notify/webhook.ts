@@ -1,5 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { secret } from '../config/fields.js';
 import { registerSecret } from '../util/redact.js';
+import { defineNotifier } from './adapter.js';
 import type { HttpRequest } from './http.js';
 import type { Notifier, RunNotice } from './notifier.js';
 
@@ -47,3 +50,25 @@ export class WebhookNotifier implements Notifier {
     return { url: this.options.url, headers, body };
   }
 }
+
+export const webhookAdapter = defineNotifier({
+  key: 'webhook',
+  schema: z.strictObject({
+    url: secret(),
+    secret: secret().optional(),
+    headers: z.record(z.string().min(1), secret()).optional(),
+  }),
+  description: 'A generic webhook: a JSON POST per notice (schema in docs/events.md).',
+  fields: {
+    url: 'Where to POST.',
+    secret: 'Signs each body: header `x-ship-signature: sha256=<hex>`, HMAC-SHA256 over `<x-ship-timestamp>.<raw body>`.',
+    headers: 'Extra headers (for example `authorization`); their values are secrets.',
+  },
+  initExample: 'webhook: { url: process.env.WEBHOOK_URL, secret: process.env.WEBHOOK_SECRET }, // signed JSON POSTs',
+  create: (config) =>
+    new WebhookNotifier({
+      url: config.url,
+      ...(config.secret ? { secret: config.secret } : {}),
+      ...(config.headers ? { headers: config.headers } : {}),
+    }),
+});

@@ -1,0 +1,61 @@
+/**
+ * The zod building blocks every part of the config is made of. They sit below the adapters
+ * (load balancers, notifiers, ...) so an adapter can declare its own config section without
+ * importing the composed schema (src/config/schema.ts), which imports the adapters.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import { registerSecret } from '../util/redact.js';
+import { isEnvRef } from './env.js';
+
+/** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseDuration(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like '500ms', '30s' or '2m', got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** An absolute count or a percentage of the fleet such as '25%'. */
+export const countOrPercent = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" }),
+]);
+
+/**
+ * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value
+ * is registered as a secret so it is scrubbed from every log, event and error.
+ */
+export function secret() {
+  return z.custom<unknown>().transform((value, ctx): string => {
+    let resolved: unknown = value;
+    if (isEnvRef(value)) {
+      resolved = process.env[value.name];
+      if (resolved === undefined || resolved === '') {
+        ctx.addIssue({ code: 'custom', message: `environment variable ${value.name} is not set` });
+        return z.NEVER;
+      }
+    }
+    if (typeof resolved !== 'string' || resolved === '') {
+      ctx.addIssue({ code: 'custom', message: 'required (a string, or env(\'NAME\') for a value from the environment)' });
+      return z.NEVER;
+    }
+    registerSecret(resolved);
+    return resolved;
+  });
+}
+
+/** A playbook variable's name, as `vars` and `inventory.ec2.varsFromTags` take it. */
+export const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'variable names are letters, digits and _' });
+
+/**
+ * What each field of an adapter's config section means, for docs/config.md and `ship init`:
+ * every field of the section's own object must be described (the compiler says which is
+ * missing), except the tag that selects the adapter; a nested field is described by its dotted
+ * path below the section (`retry.count`).
+ */
+export type FieldDescriptions<Shape, Tag extends string = never> = { [K in Exclude<keyof Shape & string, Tag>]: string } & {
+  [nested: `${string}.${string}`]: string;
+};
