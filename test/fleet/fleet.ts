@@ -50,6 +50,10 @@ export interface ConfigOverrides {
   vars?: Record<string, unknown>;
   loadBalancer?: Record<string, unknown>;
   hosts?: Array<Record<string, unknown>>;
+  /** The config's `notify` section, as written (absent: nobody is told). */
+  notify?: Record<string, unknown>;
+  /** The config's `playbooks` (e.g. `patch: '/path/to/a/playbook.ts'`). */
+  playbooks?: Record<string, string>;
 }
 
 export interface FleetOptions {
@@ -191,5 +195,7 @@ export function fleetConfig(fleet: Fleet, overrides: ConfigOverrides = {}) {
     health: overrides.health ?? { http: { port: APP_PORT, path: '/healthz', successThreshold: 1, interval: '20ms', timeout: '1s' } },
     rollout: { drainTimeout: '10s', healthyTimeout: '10s', ...overrides.rollout },
     vars: { keepReleases: 3, ...overrides.vars },
+    ...(overrides.notify ? { notify: overrides.notify } : {}),
+    ...(overrides.playbooks ? { playbooks: overrides.playbooks } : {}),
   };
 }

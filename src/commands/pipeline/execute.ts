@@ -6,7 +6,7 @@
 import type { LoadBalancer } from '../../lb/load-balancer.js';
 import { runRollout } from '../../rollout/rollout.js';
 import { InstanceTracker } from '../../rollout/tracker.js';
-import { reconcileInFlight } from './reconcile.js';
+import { reconcileInFlight, type LeftOut } from './reconcile.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import type { ResolvedTargets } from './targets.js';
@@ -21,9 +21,10 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
     const leftOut = await reconcileInFlight(targets, inFlight, lb, tracker, bus, settings.healthyTimeoutMs);
     await tracker.flush();
     if (leftOut.length > 0) {
+      const names = leftOut.map((l) => l.host);
       return {
         status: 'failed',
-        summary: { hosts: [], outOfRotation: leftOut, error: `resume: ${leftOut.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then \`ship restore\`` },
+        summary: { hosts: [], outOfRotation: names, error: `resume: ${names.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then \`ship restore\``, ...firstCode(leftOut) },
       };
     }
   }
@@ -42,15 +43,22 @@ async function restoreInstances(options: RunOptions, resolved: ResolvedTargets, 
   const tracker = new InstanceTracker(bus, journal.record, out.map(({ host, state }) => [host, state]));
   const leftOut = await reconcileInFlight(targets, out, lb, tracker, bus, settings.healthyTimeoutMs);
   await tracker.flush();
-  const hosts = targets.map((t) => ({
-    host: t.name,
-    outcome: leftOut.includes(t.name) ? ('failed-out' as const) : ('put-back' as const),
-    outOfRotationMs: 0,
-    timeToHealthyMs: 0,
-  }));
+  const hosts = targets.map((t) => {
+    const left = leftOut.find((l) => l.host === t.name);
+    return left
+      ? { host: t.name, outcome: 'failed-out' as const, outOfRotationMs: 0, timeToHealthyMs: 0, error: left.error, ...(left.code ? { code: left.code } : {}), ...(left.runbook ? { runbook: left.runbook } : {}) }
+      : { host: t.name, outcome: 'put-back' as const, outOfRotationMs: 0, timeToHealthyMs: 0 };
+  });
   if (leftOut.length === 0) return { status: 'succeeded', summary: { hosts, outOfRotation: [] } };
+  const names = leftOut.map((l) => l.host);
   return {
     status: 'failed',
-    summary: { hosts, outOfRotation: leftOut, error: `restore: ${leftOut.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then run restore again` },
+    summary: { hosts, outOfRotation: names, error: `restore: ${names.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then run restore again`, ...firstCode(leftOut) },
   };
+}
+
+/** The code of the first host left out that has one: what the run's failure (and its notification) carries. */
+function firstCode(leftOut: LeftOut[]): { code?: string; runbook?: string } {
+  const coded = leftOut.find((l) => l.code);
+  return coded?.code ? { code: coded.code, ...(coded.runbook ? { runbook: coded.runbook } : {}) } : {};
 }

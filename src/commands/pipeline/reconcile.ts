@@ -4,7 +4,7 @@ import type { JournalEntry } from '../../journal/state-store.js';
 import type { LoadBalancer } from '../../lb/load-balancer.js';
 import type { Target } from '../../rollout/instance.js';
 import type { InstanceTracker } from '../../rollout/tracker.js';
-import { codeOf } from '../../errors/coded.js';
+import { codeOf, type Coded } from '../../errors/coded.js';
 
 /** What an interrupted run left: hosts it finished, hosts caught in the middle, and any failure. */
 export interface ResumePlan {
@@ -15,9 +15,11 @@ export interface ResumePlan {
 }
 
 /**
- * Reads the journal of an interrupted run. A host is done when it went through `registering`
- * back to `in-service` without a rollback; one whose last state is anything but `in-service` was
- * caught in the middle (SIGKILL, a lost laptop) and is reconciled with reality before going on.
+ * Reads the journal of an interrupted run. A host is done when it was activated and went through
+ * `registering` back to `in-service` without a rollback (one put back undeployed, by a Ctrl-C
+ * during its drain or a health reconciliation, is not: it is rolled again); one whose last state
+ * is anything but `in-service` was caught in the middle (SIGKILL, a lost laptop) and is
+ * reconciled with reality before going on.
  */
 export function planResume(entry: JournalEntry): ResumePlan {
   const history = new Map<string, InstanceState[]>();
@@ -30,17 +32,20 @@ export function planResume(entry: JournalEntry): ResumePlan {
   for (const [host, states] of history) {
     const last = states[states.length - 1]!;
     if (states.includes('rolling-back') || last === 'failed-out') plan.failed.push(host);
-    else if (last === 'in-service' && states.includes('registering')) plan.completed.push(host);
+    else if (last === 'in-service' && states.includes('activating') && states.includes('registering')) plan.completed.push(host);
     else if (last !== 'in-service') plan.inFlight.push({ host, state: last });
   }
   return plan;
 }
 
+/** A host reconciliation left out of the load balancer, why, and the code that goes with it. */
+export type LeftOut = { host: string; error: string } & Coded;
+
 /**
  * Brings each host caught mid-rollout (or left out) back to a known state: if ship's own health
  * checks pass it goes back into the load balancer (a resume rolls it again with the remaining
  * hosts, which the playbooks make idempotent); if not, it stays out and is reported. Returns the
- * hosts left out.
+ * hosts left out, each with its error and code (for the summary and the failure notification).
  */
 export async function reconcileInFlight(
   targets: Target[],
@@ -49,14 +54,15 @@ export async function reconcileInFlight(
   tracker: InstanceTracker,
   bus: EventBus,
   healthyTimeoutMs: number,
-): Promise<string[]> {
-  const leftOut: string[] = [];
+): Promise<LeftOut[]> {
+  const leftOut: LeftOut[] = [];
   await Promise.all(
     inFlight.map(async ({ host, state }) => {
       const target = targets.find((t) => t.name === host);
       if (!target) {
-        leftOut.push(host);
-        bus.emit({ type: 'warning', host, message: `the interrupted run left ${host} ${state}, but it is no longer in the inventory; check it by hand` });
+        const message = `the interrupted run left ${host} ${state}, but it is no longer in the inventory; check it by hand`;
+        leftOut.push({ host, error: message });
+        bus.emit({ type: 'warning', host, message });
         return;
       }
       try {
@@ -69,8 +75,9 @@ export async function reconcileInFlight(
       } catch (error) {
         const message = (error as Error).message;
         await tracker.set(host, 'failed-out', `resume: ${message}`);
-        bus.emit({ type: 'warning', host, message: `${host} stays out of the load balancer: ${message}`, ...codeOf(error) });
-        leftOut.push(host);
+        const coded = codeOf(error);
+        bus.emit({ type: 'warning', host, message: `${host} stays out of the load balancer: ${message}`, ...coded });
+        leftOut.push({ host, error: message, ...coded });
       }
     }),
   );
