@@ -1,0 +1,116 @@
+/**
+ * The import rules of ship (DESIGN.md, "Layers"), checked by `npm run deps` and by `npm test`.
+ *
+ * Imports point down only. From the top:
+ *
+ *   index        src/index.ts: the public API for configs and playbooks; may import anything,
+ *                nothing under src/ imports it.
+ *   cli          src/cli: yargs commands, thin.
+ *   commands     src/commands (with src/commands/pipeline): what each command does.
+ *   engine       src/rollout, src/preflight, src/playbook, src/patch.
+ *   rules        schema-checks/: the migration lint rules; may import src/lint and the low
+ *                layers only, and src/lint never imports them (the engine receives its rules).
+ *   adapters     src/journal, src/lb, src/transport, src/health, src/notify, src/inventory,
+ *                src/migrations, src/lint, src/aws, src/report.
+ *   config-composition
+ *                the files that put the config schema together from its pieces (listed in
+ *                CONFIG_COMPOSITION below). Today the adapters still read the config's types
+ *                from them, so they sit with the rest of src/config; once each load balancer and
+ *                notifier owns its schema piece and these files compose them from the registries
+ *                in src/lb and src/notify, move this layer's line above `adapters`.
+ *   base         src/config (the rest: env, errors, define helpers), src/events.ts, src/errors.
+ *   util         src/util, src/shell.
+ *
+ * Modules of one layer may import each other, never in a cycle. Type-only imports count: a
+ * type-only cycle still ties the modules together. Everything outside src/ and schema-checks/
+ * (playbooks, tests, bench, scripts, the example config) sits above them all.
+ */
+
+/** The config files that compose the schema from the adapters' pieces. */
+// define.ts types defineConfig with the composed schema's input, so it composes too.
+const CONFIG_COMPOSITION = ['src/config/define.ts', 'src/config/schema.ts', 'src/config/load.ts', 'src/config/doc.ts', 'src/config/apps.ts'];
+
+const escape = (path) => path.replace(/[.]/g, '\\.');
+const file = (path) => `^${escape(path)}$`;
+const folder = (path) => `^${escape(path)}/`;
+
+/** Top to bottom; a layer may import its own modules and every layer below it. */
+const LAYERS = [
+  { name: 'index', paths: [file('src/index.ts')] },
+  { name: 'cli', paths: [folder('src/cli')] },
+  { name: 'commands', paths: [folder('src/commands')] },
+  { name: 'engine', paths: ['src/rollout', 'src/preflight', 'src/playbook', 'src/patch'].map(folder) },
+  { name: 'rules', paths: [folder('schema-checks')] },
+  {
+    name: 'adapters',
+    paths: ['src/journal', 'src/lb', 'src/transport', 'src/health', 'src/notify', 'src/inventory', 'src/migrations', 'src/lint', 'src/aws', 'src/report'].map(folder),
+  },
+  { name: 'config-composition', paths: CONFIG_COMPOSITION.map(file) },
+  { name: 'base', paths: [folder('src/config'), file('src/events.ts'), folder('src/errors')], except: CONFIG_COMPOSITION.map(file) },
+  { name: 'util', paths: ['src/util', 'src/shell'].map(folder) },
+];
+
+const layerRules = LAYERS.flatMap((layer, index) => {
+  const above = LAYERS.slice(0, index);
+  if (above.length === 0) return [];
+  return [
+    {
+      name: `layer-${layer.name}`,
+      severity: 'error',
+      comment: `${layer.name} may not import a layer above it (${above.map((l) => l.name).join(', ')}): move the shared piece down, or pass it in as a parameter (DESIGN.md, "Layers").`,
+      from: { path: layer.paths, ...(layer.except ? { pathNot: layer.except } : {}) },
+      to: { path: above.flatMap((l) => l.paths) },
+    },
+  ];
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycle',
+      severity: 'error',
+      comment: 'Modules import each other in a circle (type-only imports included): move what both need into a lower module, or let the caller pass it in.',
+      from: {},
+      to: { circular: true },
+    },
+    ...layerRules,
+    {
+      name: 'rules-import-only-lint',
+      severity: 'error',
+      comment: 'A schema-checks rule may import src/lint and the layers below the adapters only.',
+      from: { path: folder('schema-checks') },
+      to: { path: '^src/', pathNot: [folder('src/lint'), ...LAYERS.slice(LAYERS.findIndex((l) => l.name === 'adapters') + 1).flatMap((l) => l.paths)] },
+    },
+    {
+      name: 'src-outside-layers',
+      severity: 'error',
+      comment: 'Every module under src/ belongs to a layer: add its folder to LAYERS in .dependency-cruiser.cjs.',
+      from: { path: '^src/', pathNot: LAYERS.flatMap((l) => l.paths) },
+      to: {},
+    },
+    {
+      name: 'src-into-outside',
+      severity: 'error',
+      comment: 'src/ and schema-checks/ import only each other and packages, never playbooks, tests, bench or scripts.',
+      from: { path: ['^src/', folder('schema-checks')] },
+      to: { pathNot: ['^src/', folder('schema-checks'), '^node_modules/'], dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment: 'An import the check cannot resolve would hide its dependencies from every other rule.',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    // TypeScript 7 has no compiler API for dependency-cruiser to parse with; swc reads the
+    // TypeScript sources as written, type-only imports included.
+    parser: 'swc',
+    tsConfig: { fileName: 'tsconfig.json' },
+    doNotFollow: { path: '^node_modules' },
+    exclude: { path: ['^dist/', '^node_modules/'] },
+    // Sources import each other as `./x.js`; the file on disk is x.ts.
+    enhancedResolveOptions: { extensions: ['.ts', '.d.ts', '.js', '.mjs', '.cjs', '.json'] },
+  },
+};
