@@ -18,50 +18,63 @@
  *                from them, so they sit with the rest of src/config; once each load balancer and
  *                notifier owns its schema piece and these files compose them from the registries
  *                in src/lb and src/notify, move this layer's line above `adapters`.
- *   base         src/config (the rest: env, errors, define helpers), src/events.ts, src/errors.
+ *   base         src/config (the rest: env, errors), src/events.ts, src/errors.
  *   util         src/util, src/shell.
+ *   catalogue    src/errors/codes.ts: the error codes and their classification. It imports
+ *                nobody, and every error class reads its code from it, DeadlineError in
+ *                src/util included; so it is the floor.
  *
  * Modules of one layer may import each other, never in a cycle. Type-only imports count: a
  * type-only cycle still ties the modules together. Everything outside src/ and schema-checks/
  * (playbooks, tests, bench, scripts, the example config) sits above them all.
  */
 
-/** The config files that compose the schema from the adapters' pieces. */
-// define.ts types defineConfig with the composed schema's input, so it composes too.
+/**
+ * The config files that compose the schema from the adapters' pieces. define.ts is one of them:
+ * defineConfig is typed with the composed schema's input.
+ */
 const CONFIG_COMPOSITION = ['src/config/define.ts', 'src/config/schema.ts', 'src/config/load.ts', 'src/config/doc.ts', 'src/config/apps.ts'];
 
-const escape = (path) => path.replace(/[.]/g, '\\.');
-const file = (path) => `^${escape(path)}$`;
-const folder = (path) => `^${escape(path)}/`;
+/** The error catalogue; it imports nothing at all. */
+const ERROR_CATALOGUE = 'src/errors/codes.ts';
 
-/** Top to bottom; a layer may import its own modules and every layer below it. */
+/**
+ * Top to bottom; a layer may import its own modules and every layer below it. A path ending in
+ * `/` is a folder, any other a file; `except` takes files out of a layer's folders (they belong
+ * to another layer).
+ */
 const LAYERS = [
-  { name: 'index', paths: [file('src/index.ts')] },
-  { name: 'cli', paths: [folder('src/cli')] },
-  { name: 'commands', paths: [folder('src/commands')] },
-  { name: 'engine', paths: ['src/rollout', 'src/preflight', 'src/playbook', 'src/patch'].map(folder) },
-  { name: 'rules', paths: [folder('schema-checks')] },
+  { name: 'index', paths: ['src/index.ts'] },
+  { name: 'cli', paths: ['src/cli/'] },
+  { name: 'commands', paths: ['src/commands/'] },
+  { name: 'engine', paths: ['src/rollout/', 'src/preflight/', 'src/playbook/', 'src/patch/'] },
+  { name: 'rules', paths: ['schema-checks/'] },
   {
     name: 'adapters',
-    paths: ['src/journal', 'src/lb', 'src/transport', 'src/health', 'src/notify', 'src/inventory', 'src/migrations', 'src/lint', 'src/aws', 'src/report'].map(folder),
+    paths: ['src/journal/', 'src/lb/', 'src/transport/', 'src/health/', 'src/notify/', 'src/inventory/', 'src/migrations/', 'src/lint/', 'src/aws/', 'src/report/'],
   },
-  { name: 'config-composition', paths: CONFIG_COMPOSITION.map(file) },
-  { name: 'base', paths: [folder('src/config'), file('src/events.ts'), folder('src/errors')], except: CONFIG_COMPOSITION.map(file) },
-  { name: 'util', paths: ['src/util', 'src/shell'].map(folder) },
+  { name: 'config-composition', paths: CONFIG_COMPOSITION },
+  { name: 'base', paths: ['src/config/', 'src/events.ts', 'src/errors/'], except: [...CONFIG_COMPOSITION, ERROR_CATALOGUE] },
+  { name: 'util', paths: ['src/util/', 'src/shell/'] },
+  { name: 'catalogue', paths: [ERROR_CATALOGUE] },
 ];
 
-const layerRules = LAYERS.flatMap((layer, index) => {
-  const above = LAYERS.slice(0, index);
-  if (above.length === 0) return [];
-  return [
-    {
-      name: `layer-${layer.name}`,
-      severity: 'error',
-      comment: `${layer.name} may not import a layer above it (${above.map((l) => l.name).join(', ')}): move the shared piece down, or pass it in as a parameter (DESIGN.md, "Layers").`,
-      from: { path: layer.paths, ...(layer.except ? { pathNot: layer.except } : {}) },
-      to: { path: above.flatMap((l) => l.paths) },
-    },
-  ];
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const alternatives = (paths) => paths.map((path) => (path.endsWith('/') ? escape(path) : `${escape(path)}$`)).join('|');
+/** One regular expression for the modules of a layer. */
+const pattern = (layer) => `^${layer.except ? `(?!(?:${alternatives(layer.except)}))` : ''}(?:${alternatives(layer.paths)})`;
+const layerNamed = (name) => LAYERS.find((layer) => layer.name === name);
+const below = (name) => LAYERS.slice(LAYERS.indexOf(layerNamed(name)) + 1);
+
+const layerRules = LAYERS.slice(1).map((layer, index) => {
+  const above = LAYERS.slice(0, index + 1);
+  return {
+    name: `layer-${layer.name}`,
+    severity: 'error',
+    comment: `${layer.name} may not import a layer above it (${above.map((l) => l.name).join(', ')}): move the shared piece down, or let the caller pass it in (DESIGN.md, "Layers"; the layers are listed in .dependency-cruiser.cjs).`,
+    from: { path: pattern(layer) },
+    to: { path: above.map(pattern) },
+  };
 });
 
 module.exports = {
@@ -78,22 +91,29 @@ module.exports = {
       name: 'rules-import-only-lint',
       severity: 'error',
       comment: 'A schema-checks rule may import src/lint and the layers below the adapters only.',
-      from: { path: folder('schema-checks') },
-      to: { path: '^src/', pathNot: [folder('src/lint'), ...LAYERS.slice(LAYERS.findIndex((l) => l.name === 'adapters') + 1).flatMap((l) => l.paths)] },
+      from: { path: pattern(layerNamed('rules')) },
+      to: { path: '^src/', pathNot: ['^src/lint/', ...below('adapters').map(pattern)] },
+    },
+    {
+      name: 'catalogue-imports-nobody',
+      severity: 'error',
+      comment: 'The error catalogue lists codes and imports nobody: an error class carries its own code (shipCode).',
+      from: { path: pattern(layerNamed('catalogue')) },
+      to: {},
     },
     {
       name: 'src-outside-layers',
       severity: 'error',
       comment: 'Every module under src/ belongs to a layer: add its folder to LAYERS in .dependency-cruiser.cjs.',
-      from: { path: '^src/', pathNot: LAYERS.flatMap((l) => l.paths) },
+      from: { path: '^src/', pathNot: LAYERS.map(pattern) },
       to: {},
     },
     {
       name: 'src-into-outside',
       severity: 'error',
       comment: 'src/ and schema-checks/ import only each other and packages, never playbooks, tests, bench or scripts.',
-      from: { path: ['^src/', folder('schema-checks')] },
-      to: { pathNot: ['^src/', folder('schema-checks'), '^node_modules/'], dependencyTypesNot: ['core'] },
+      from: { path: ['^src/', '^schema-checks/'] },
+      to: { pathNot: ['^src/', '^schema-checks/', '^node_modules/'], dependencyTypesNot: ['core'] },
     },
     {
       name: 'not-to-unresolvable',

@@ -4,11 +4,24 @@
  * server or provider said beyond the error code: nothing derived from a key may reach a log.
  */
 
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
+
 export type AwsService = 'EC2' | 'ELBv2';
 
 export type AwsFailureKind = 'credentials' | 'permissions' | 'throttled' | 'unavailable' | 'network' | 'not-found' | 'api';
 
-export class AwsError extends Error {
+const AWS_CODES: Record<AwsFailureKind, ErrorCode> = {
+  credentials: ERROR_CODES.awsCredentials,
+  permissions: ERROR_CODES.awsPermissions,
+  throttled: ERROR_CODES.awsUnavailable,
+  unavailable: ERROR_CODES.awsUnavailable,
+  network: ERROR_CODES.awsUnavailable,
+  'not-found': ERROR_CODES.awsRejected,
+  api: ERROR_CODES.awsRejected,
+};
+
+/** `code` is the AWS error code (`AccessDenied`); `shipCode` is ship's catalogue entry. */
+export class AwsError extends Error implements CodedError {
   constructor(
     readonly service: AwsService,
     readonly action: string,
@@ -19,6 +32,10 @@ export class AwsError extends Error {
   ) {
     super(message);
     this.name = 'AwsError';
+  }
+
+  get shipCode(): ErrorCode {
+    return AWS_CODES[this.kind] ?? ERROR_CODES.awsRejected;
   }
 }
 

@@ -1,13 +1,18 @@
 import type { z } from 'zod';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /** A config problem: always names the file and the field path, and is a usage error (exit 2). */
-export class ConfigError extends Error {
+export class ConfigError extends Error implements CodedError {
   constructor(
     readonly file: string,
     readonly problems: string[],
   ) {
     super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.configInvalid;
   }
 }
 

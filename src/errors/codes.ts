@@ -4,19 +4,11 @@
  * or reused; a retired code keeps its runbook section. test/unit/error-codes.test.ts fails when
  * the catalogue and the runbook disagree.
  *
- * Classification looks at error objects, not messages. The error classes are imported as types
- * only and recognised by their `name`, so classifying an error never loads the AWS SDK or the
- * PostgreSQL driver, and works on errors from another copy of a module.
+ * The catalogue imports nobody: each error class carries its own entry (`shipCode`, see
+ * CodedError), and classification reads what the error carries. So classifying an error never
+ * loads the AWS SDK or the PostgreSQL driver, no module has to import every error class, and an
+ * error from another copy of a module classifies the same.
  */
-import type { AwsError } from '../aws/errors.js';
-import type { LoadBalancerError } from '../lb/load-balancer.js';
-import type { LockHeldError } from '../journal/state-store.js';
-import type { StepFailedError } from '../playbook/runner.js';
-import type { PreflightRefused } from '../preflight/preflight.js';
-import type { CapacityError } from '../rollout/rollout.js';
-import type { TransportError } from '../transport/transport.js';
-import type { DeadlineError } from '../util/deadline.js';
-
 export interface ErrorCodeInfo {
   readonly code: string;
   readonly title: string;
@@ -98,65 +90,28 @@ export function describeCode(code: ErrorCodeInfo, base?: string): string {
   return `${code.code} ${code.title}: ${runbookLink(code, base)}`;
 }
 
-/** The pre-flight checks by name (src/commands/pipeline/preflight-checks.ts, src/preflight/database-checks.ts). */
-const PREFLIGHT_CHECK_CODES: Record<string, ErrorCode> = {
-  'playbook variables': catalogue.playbookVarsMissing,
-  'capacity plan': catalogue.capacityPlanRefused,
-  connectivity: catalogue.hostUnreachable,
-  'host keys': catalogue.hostKeyRejected,
-  'load balancer': catalogue.loadBalancerUnusable,
-  database: catalogue.databaseCheckFailed,
-  replicas: catalogue.databaseCheckFailed,
-  migrations: catalogue.migrationRefused,
-  lock: catalogue.lockHeld,
-  capacity: catalogue.capacityPlanRefused,
-};
-
-const TRANSPORT_CODES: Record<TransportError['kind'], ErrorCode> = {
-  connect: catalogue.hostUnreachable,
-  'host-key': catalogue.hostKeyRejected,
-  auth: catalogue.sshAuthFailed,
-  timeout: catalogue.commandTimeout,
-  exec: catalogue.connectionLost,
-  upload: catalogue.connectionLost,
-  closed: catalogue.connectionLost,
-};
-
-const AWS_CODES: Record<AwsError['kind'], ErrorCode> = {
-  credentials: catalogue.awsCredentials,
-  permissions: catalogue.awsPermissions,
-  throttled: catalogue.awsUnavailable,
-  unavailable: catalogue.awsUnavailable,
-  network: catalogue.awsUnavailable,
-  'not-found': catalogue.awsRejected,
-  api: catalogue.awsRejected,
-};
-
-const STEP_PHASE_CODES: Record<StepFailedError['phase'], ErrorCode> = {
-  stage: catalogue.stageFailed,
-  activate: catalogue.stepFailed,
-  verify: catalogue.stepFailed,
-  rollback: catalogue.rollbackFailed,
-  reload: catalogue.reloadFailed,
-};
-
 /**
  * Causes a person must fix before anything else (a key, a credential): when a wrapper such as a
  * load balancer error carries one, it names the failure. Most specific first.
  */
 const ROOT_CAUSES: readonly ErrorCode[] = [catalogue.hostKeyRejected, catalogue.sshAuthFailed, catalogue.awsCredentials, catalogue.awsPermissions];
 
-function named<T extends Error>(error: unknown, name: string): error is T {
-  return error instanceof Error && error.name === name;
+/**
+ * An error that knows its catalogue entry. Error classes define `shipCode` as a getter, so it
+ * stays out of printed errors and JSON; it may depend on the error's fields (a transport error's
+ * kind, a deadline's step).
+ */
+export interface CodedError extends Error {
+  readonly shipCode: ErrorCode;
+  /** A refusal is only as specific as what caused it: a code found among its causes replaces its own. */
+  readonly shipCodeYieldsToCause?: boolean;
 }
 
-/** The step names the load balancers and the health wait give their deadlines (src/lb/*, src/health/wait.ts). */
-function deadlineCode(step: string): ErrorCode {
-  if (step.startsWith('health check')) return catalogue.healthCheckTimeout;
-  if (step === 'load balancer health' || step.startsWith('become healthy')) return catalogue.lbHealthTimeout;
-  if (step === 'drain' || step.startsWith('deregistration')) return catalogue.drainTimeout;
-  if (step.startsWith('capacity')) return catalogue.capacityFloor;
-  return catalogue.waitTimeout;
+/** The entry an error carries, looked up by its code so an entry from another copy of this module counts too. */
+function carriedCode(error: unknown): ErrorCode | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { shipCode } = error as Partial<CodedError>;
+  return typeof shipCode?.code === 'string' ? findCode(shipCode.code) : undefined;
 }
 
 function mostSpecific(codes: ErrorCode[]): ErrorCode | undefined {
@@ -171,27 +126,6 @@ function causes(error: Error): unknown[] {
   return found;
 }
 
-function classifyOwn(error: unknown): ErrorCode | undefined {
-  if (named(error, 'ConfigError')) return catalogue.configInvalid;
-  if (named(error, 'UsageError')) return catalogue.usage;
-  if (named(error, 'PlaybookError')) return catalogue.playbookInvalid;
-  if (named<TransportError>(error, 'TransportError')) return TRANSPORT_CODES[error.kind] ?? catalogue.connectionLost;
-  if (named<AwsError>(error, 'AwsError')) return AWS_CODES[error.kind] ?? catalogue.awsRejected;
-  if (named<DeadlineError>(error, 'DeadlineError')) return deadlineCode(error.step);
-  if (named<StepFailedError>(error, 'StepFailedError')) return STEP_PHASE_CODES[error.phase] ?? catalogue.stepFailed;
-  if (named<CapacityError>(error, 'CapacityError')) return catalogue.capacityFloor;
-  if (named<LockHeldError>(error, 'LockHeldError')) return catalogue.lockHeld;
-  if (named<LoadBalancerError>(error, 'LoadBalancerError')) return catalogue.loadBalancerUnusable;
-  if (named(error, 'DatabaseCheckError')) return catalogue.databaseCheckFailed;
-  if (named(error, 'InventoryError')) return catalogue.inventoryFailed;
-  if (named(error, 'MigrationDiscoveryError') || named(error, 'GitError')) return catalogue.migrationInputUnreadable;
-  if (named<PreflightRefused>(error, 'PreflightRefused')) {
-    const check = error.failures[0]?.check;
-    return (check !== undefined ? PREFLIGHT_CHECK_CODES[check] : undefined) ?? catalogue.preflightFailed;
-  }
-  return undefined;
-}
-
 /**
  * The code for an error a command met. Causes the thrower attached (`cause`, AggregateError)
  * refine it: a connectivity refusal caused by a changed host key is SHIP-E007, not SHIP-E006.
@@ -203,13 +137,13 @@ export function classifyError(error: unknown): ErrorCode {
 function classifyWithin(error: unknown, seen: Set<unknown>): ErrorCode {
   if (seen.has(error)) return catalogue.unexpected;
   seen.add(error);
-  const own = classifyOwn(error);
+  const own = carriedCode(error);
   if (!(error instanceof Error)) return own ?? catalogue.unexpected;
   const fromCauses = mostSpecific(causes(error).map((cause) => classifyWithin(cause, seen)));
   if (fromCauses === undefined) return own ?? catalogue.unexpected;
   // A refusal or a plain wrapper is only as specific as what caused it; any other error keeps its
   // own code unless the cause is something a person must fix first (a key, a credential).
-  if (own === undefined || named(error, 'PreflightRefused')) return fromCauses;
+  if (own === undefined || (error as Partial<CodedError>).shipCodeYieldsToCause === true) return fromCauses;
   return ROOT_CAUSES.includes(fromCauses) ? fromCauses : own;
 }
 

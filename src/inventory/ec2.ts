@@ -1,6 +1,7 @@
 import type { Filter, Instance } from '@aws-sdk/client-ec2';
 import { awsClientConfig, describeEndpoint } from '../aws/clients.js';
 import { callAws } from '../aws/errors.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /**
  * Hosts from EC2: running instances chosen by tags and/or Auto Scaling group. The result is
@@ -44,7 +45,7 @@ export interface ConfigHostLike {
 
 export type InventoryHost<H extends ConfigHostLike = ConfigHostLike> = (H & { source: 'config' }) | Ec2Host;
 
-export class InventoryError extends Error {
+export class InventoryError extends Error implements CodedError {
   /** The config field to fix, for the error shown to the user. */
   constructor(
     message: string,
@@ -52,6 +53,10 @@ export class InventoryError extends Error {
   ) {
     super(message);
     this.name = 'InventoryError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.inventoryFailed;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { InstanceState, RunStatus, RunSummary } from '../events.js';
 import type { BreakLockOptions, LockBreak, LockStatus } from './lock.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 export interface Actor {
   /** OS user running ship. */
@@ -67,7 +68,7 @@ export interface LockHolder {
   heartbeatAt: string;
 }
 
-export class LockHeldError extends Error {
+export class LockHeldError extends Error implements CodedError {
   constructor(
     readonly holder: LockHolder,
     readonly stale: boolean,
@@ -80,6 +81,10 @@ export class LockHeldError extends Error {
           : '; wait for it with --lock-wait <duration>'),
     );
     this.name = 'LockHeldError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.lockHeld;
   }
 }
 

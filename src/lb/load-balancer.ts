@@ -1,3 +1,5 @@
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+
 /**
  * The seam between the rollout and whatever sends traffic to the fleet. Member names are the
  * host's `lbName` (HAProxy server name, ELBv2 target id). Every method fails closed: when the
@@ -46,9 +48,13 @@ export interface LoadBalancer {
   close(): Promise<void>;
 }
 
-export class LoadBalancerError extends Error {
+export class LoadBalancerError extends Error implements CodedError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LoadBalancerError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.loadBalancerUnusable;
   }
 }

@@ -1,7 +1,12 @@
 import { resolve } from 'node:path';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
-export class GitError extends Error {
+export class GitError extends Error implements CodedError {
   override readonly name = 'GitError';
+
+  get shipCode() {
+    return ERROR_CODES.migrationInputUnreadable;
+  }
 }
 
 /**

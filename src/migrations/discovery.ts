@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
 import { compareVersions, parseMigrationFileName, versionParts, type MigrationLayout } from './file-name.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 export interface MigrationFile extends MigrationSource {
   readonly version: string;
@@ -23,8 +24,12 @@ export interface Discovery {
   readonly unrecognised: readonly string[];
 }
 
-export class MigrationDiscoveryError extends Error {
+export class MigrationDiscoveryError extends Error implements CodedError {
   override readonly name = 'MigrationDiscoveryError';
+
+  get shipCode() {
+    return ERROR_CODES.migrationInputUnreadable;
+  }
 }
 
 const LAYOUT_HELP =

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import type { Playbook } from './define.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /** The repository root, where the built-in playbooks live (from src/ or dist/src/). */
 function packageRoot(): string {
@@ -26,10 +27,14 @@ export function builtInPlaybookPath(kind: string): string | undefined {
   return relative ? join(packageRoot(), relative) : undefined;
 }
 
-export class PlaybookError extends Error {
+export class PlaybookError extends Error implements CodedError {
   constructor(readonly file: string, message: string) {
     super(`${file}: ${message}`);
     this.name = 'PlaybookError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.playbookInvalid;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { EventBus, Phase } from '../events.js';
 import { withSudo, type ShellCommand } from '../shell/sh.js';
 import { codeOf } from '../errors/coded.js';
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
 import { TransportError, type Transport } from '../transport/transport.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { sleep } from '../util/deadline.js';
@@ -8,8 +9,16 @@ import { resolveDynamic, type RebootStep, type Step, type StepContext } from './
 
 const STDERR_TAIL_LINES = 15;
 
+const STEP_PHASE_CODES: Record<Phase, ErrorCode> = {
+  stage: ERROR_CODES.stageFailed,
+  activate: ERROR_CODES.stepFailed,
+  verify: ERROR_CODES.stepFailed,
+  rollback: ERROR_CODES.rollbackFailed,
+  reload: ERROR_CODES.reloadFailed,
+};
+
 /** A step that failed on a host: names the host, the phase, the step, and shows the tail of its stderr. */
-export class StepFailedError extends Error {
+export class StepFailedError extends Error implements CodedError {
   constructor(
     readonly host: string,
     readonly phase: Phase,
@@ -19,6 +28,10 @@ export class StepFailedError extends Error {
   ) {
     super(`${host}: ${phase} step '${step}' ${reason}${stderrTail ? `\n${stderrTail.replace(/^/gm, '    | ')}` : ''}`);
     this.name = 'StepFailedError';
+  }
+
+  get shipCode(): ErrorCode {
+    return STEP_PHASE_CODES[this.phase] ?? ERROR_CODES.stepFailed;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { EventBus } from '../events.js';
 import { codeOf } from '../errors/coded.js';
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
 
 /** A named prerequisite checked before anything changes; it throws to refuse, with the reason. */
 export interface PreflightCheck {
@@ -7,13 +8,38 @@ export interface PreflightCheck {
   run(): Promise<string | void>;
 }
 
-export class PreflightRefused extends Error {
+/** The pre-flight checks by name (src/commands/pipeline/preflight-checks.ts, src/preflight/database-checks.ts). */
+const CHECK_CODES: Record<string, ErrorCode> = {
+  'playbook variables': ERROR_CODES.playbookVarsMissing,
+  'capacity plan': ERROR_CODES.capacityPlanRefused,
+  connectivity: ERROR_CODES.hostUnreachable,
+  'host keys': ERROR_CODES.hostKeyRejected,
+  'load balancer': ERROR_CODES.loadBalancerUnusable,
+  database: ERROR_CODES.databaseCheckFailed,
+  replicas: ERROR_CODES.databaseCheckFailed,
+  migrations: ERROR_CODES.migrationRefused,
+  lock: ERROR_CODES.lockHeld,
+  capacity: ERROR_CODES.capacityPlanRefused,
+};
+
+export class PreflightRefused extends Error implements CodedError {
   constructor(
     readonly failures: Array<{ check: string; reason: string }>,
     options?: { cause?: unknown },
   ) {
     super(`pre-flight refused, nothing was changed:\n${failures.map((f) => `  - ${f.check}: ${f.reason}`).join('\n')}`, options);
     this.name = 'PreflightRefused';
+  }
+
+  /** Named by the first check that failed. */
+  get shipCode(): ErrorCode {
+    const check = this.failures[0]?.check;
+    return (check !== undefined ? CHECK_CODES[check] : undefined) ?? ERROR_CODES.preflightFailed;
+  }
+
+  /** Refusing is what pre-flight does; why it refused (a changed host key, missing permissions) is the more useful code. */
+  get shipCodeYieldsToCause(): boolean {
+    return true;
   }
 }
 

@@ -8,7 +8,7 @@ import { checkHealth, phaseOptionsFor, rollInstance, type InstanceSettings, type
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { codeFor, codeOf, type Coded } from '../errors/coded.js';
-import { ERROR_CODES } from '../errors/codes.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 export interface RolloutSettings extends InstanceSettings {
   batchSize: number | string;
@@ -45,10 +45,14 @@ export interface RolloutResult {
   summary: RunSummary;
 }
 
-export class CapacityError extends Error {
+export class CapacityError extends Error implements CodedError {
   constructor(message: string) {
     super(message);
     this.name = 'CapacityError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.capacityFloor;
   }
 }
 

@@ -1,3 +1,4 @@
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
 import type { ShellCommand } from '../shell/sh.js';
 
 export interface ExecOptions {
@@ -34,14 +35,30 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export class TransportError extends Error {
+export type TransportFailureKind = 'connect' | 'host-key' | 'timeout' | 'exec' | 'upload' | 'closed' | 'auth';
+
+const TRANSPORT_CODES: Record<TransportFailureKind, ErrorCode> = {
+  connect: ERROR_CODES.hostUnreachable,
+  'host-key': ERROR_CODES.hostKeyRejected,
+  auth: ERROR_CODES.sshAuthFailed,
+  timeout: ERROR_CODES.commandTimeout,
+  exec: ERROR_CODES.connectionLost,
+  upload: ERROR_CODES.connectionLost,
+  closed: ERROR_CODES.connectionLost,
+};
+
+export class TransportError extends Error implements CodedError {
   constructor(
     readonly host: string,
     message: string,
-    readonly kind: 'connect' | 'host-key' | 'timeout' | 'exec' | 'upload' | 'closed' | 'auth',
+    readonly kind: TransportFailureKind,
     options?: { cause?: unknown },
   ) {
     super(`${host}: ${message}`, options);
     this.name = 'TransportError';
+  }
+
+  get shipCode(): ErrorCode {
+    return TRANSPORT_CODES[this.kind] ?? ERROR_CODES.connectionLost;
   }
 }

@@ -1,5 +1,7 @@
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
+
 /** A wait that ran out of time: names the instance, the step and what was last seen (DESIGN principle 4). */
-export class DeadlineError extends Error {
+export class DeadlineError extends Error implements CodedError {
   constructor(
     readonly instance: string,
     readonly step: string,
@@ -8,6 +10,16 @@ export class DeadlineError extends Error {
   ) {
     super(`${instance}: ${step} did not finish within ${deadlineMs}ms (last seen: ${lastSeen})`);
     this.name = 'DeadlineError';
+  }
+
+  /** Read from the step names the load balancers, the health wait and the capacity wait give their deadlines. */
+  get shipCode(): ErrorCode {
+    const step = this.step;
+    if (step.startsWith('health check')) return ERROR_CODES.healthCheckTimeout;
+    if (step === 'load balancer health' || step.startsWith('become healthy')) return ERROR_CODES.lbHealthTimeout;
+    if (step === 'drain' || step.startsWith('deregistration')) return ERROR_CODES.drainTimeout;
+    if (step.startsWith('capacity')) return ERROR_CODES.capacityFloor;
+    return ERROR_CODES.waitTimeout;
   }
 }
 

@@ -167,3 +167,12 @@ test('a wrapper keeps its own code unless its cause is a key or credential to fi
   Object.defineProperty(a, 'cause', { value: b });
   assert.equal(classifyError(a).code, 'SHIP-E099');
 });
+
+test('an error is classified by the code it carries, also when the entry comes from another copy of the catalogue', () => {
+  const elsewhere = Object.assign(new Error('held'), { shipCode: { code: 'SHIP-E012', title: 'Another run holds the deploy lock' } });
+  assert.equal(classifyError(elsewhere), ERROR_CODES.lockHeld);
+  // A code the catalogue does not know is no code.
+  assert.equal(classifyError(Object.assign(new Error('x'), { shipCode: { code: 'SHIP-E777', title: 'x' } })).code, 'SHIP-E099');
+  // The code stays out of what is printed: it is read from the class, not stored on the error.
+  assert.doesNotMatch(JSON.stringify(new CapacityError('floor')), /shipCode/);
+});

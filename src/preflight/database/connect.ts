@@ -1,14 +1,19 @@
 import pg from 'pg';
 import { describeDatabase, scrubSecrets } from './redact-url.js';
+import { ERROR_CODES, type CodedError } from '../../errors/codes.js';
 
 /**
  * A database check that could not be done; the message names the database, never its password.
  * The driver's error is not attached as `cause`: its fields are not vetted for secrets.
  */
-export class DatabaseCheckError extends Error {
+export class DatabaseCheckError extends Error implements CodedError {
   constructor(message: string) {
     super(message);
     this.name = 'DatabaseCheckError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.databaseCheckFailed;
   }
 }
 
