@@ -4,7 +4,18 @@
  * person refused knows whom to ask.
  */
 import { hostname, userInfo } from 'node:os';
-import type { Actor } from './state-store.js';
+
+/** Who started a run or holds a lock, as the journal records it. */
+export interface Actor {
+  /** OS user running ship. */
+  osUser: string;
+  /** `git config user.email` (or name) where available. */
+  gitUser?: string;
+  /** CI system and job, e.g. 'github-actions run 1234', when run in CI. */
+  ci?: string;
+  /** Machine name. */
+  hostname: string;
+}
 
 export interface ActorOptions {
   /** Where `git config` is read (the repository's own user settings win); default: the current folder. */

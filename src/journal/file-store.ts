@@ -6,8 +6,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BreakLockOptions, LockBreak, LockStatus } from './lock.js';
-import type { Actor, LockHolder, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
+import type { Actor } from './actor.js';
+import type { BreakLockOptions, LockBreak, LockHolder, LockStatus } from './lock.js';
+import type { RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
 import { errorText, exists, isErrno, replaceFile, StateFileError, syncDir } from './file/durable-files.js';
 import { JournalFile } from './file/journal-file.js';
 import { parseJournal, type StoredJournalEntry } from './file/journal-format.js';

@@ -6,7 +6,42 @@
  */
 import { sleep } from '../util/deadline.js';
 import { formatDuration } from '../util/duration.js';
-import { LockHeldError, type Actor, type LockHolder, type StateStore } from './state-store.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import type { Actor } from './actor.js';
+
+/** Who holds an app's lock, as the stores record it. */
+export interface LockHolder {
+  runId: string;
+  /** The holding process, so `ship resume` on the same machine can tell a dead holder from a live one. */
+  pid: number;
+  app: string;
+  command: string;
+  actor: Actor;
+  acquiredAt: string;
+  /** Refreshed while the run lives; a lock whose heartbeat is older than the stale age may be broken. */
+  heartbeatAt: string;
+}
+
+/** Another run holds the lock: names the holder and how to wait for it or break it. */
+export class LockHeldError extends Error implements CodedError {
+  constructor(
+    readonly holder: LockHolder,
+    readonly stale: boolean,
+  ) {
+    super(
+      `app ${holder.app} is locked by ${holder.actor.osUser}@${holder.actor.hostname}${holder.actor.gitUser ? ` (${holder.actor.gitUser})` : ''}` +
+        `${holder.actor.ci ? ` in ${holder.actor.ci}` : ''}: '${holder.command}' (run ${holder.runId}) since ${holder.acquiredAt}, last heartbeat ${holder.heartbeatAt}` +
+        (stale
+          ? `; its heartbeat stopped, so it is stale: break it with \`ship unlock --force --reason "..."\``
+          : '; wait for it with --lock-wait <duration>'),
+    );
+    this.name = 'LockHeldError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.lockHeld;
+  }
+}
 
 /** A lock whose heartbeat is older than this is stale and may be broken. */
 export const DEFAULT_STALE_AFTER_MS = 30_000;
@@ -38,6 +73,19 @@ export interface LockBreak {
 export interface BreakLockOptions {
   /** Break the lock even though its heartbeat is fresh (its run is alive). */
   evenIfAlive?: boolean;
+}
+
+/** The lock's side of a state store: what DeployLock, `ship status` and `ship unlock` ask of it. */
+export interface LockStore {
+  /** Takes the app's lock or throws LockHeldError naming the holder. */
+  acquireLock(holder: LockHolder, options: { staleAfterMs: number }): Promise<void>;
+  heartbeat(app: string, runId: string): Promise<void>;
+  releaseLock(app: string, runId: string): Promise<void>;
+  /** The holder, with its staleness judged by the store's own clock (a laptop's clock may be wrong). */
+  currentLock(app: string): Promise<LockStatus | undefined>;
+  /** Breaks a stale lock (a live one only with evenIfAlive), recording who broke it and why. */
+  breakLock(app: string, by: Actor, reason: string, options?: BreakLockOptions): Promise<LockHolder | undefined>;
+  lockBreaks(app: string): Promise<LockBreak[]>;
 }
 
 export function describeHolder(holder: LockHolder): string {
@@ -118,7 +166,7 @@ export class DeployLock {
   private released = false;
 
   private constructor(
-    private readonly store: StateStore,
+    private readonly store: LockStore,
     readonly holder: LockHolder,
     private readonly staleAfterMs: number,
     heartbeatIntervalMs: number,
@@ -137,7 +185,7 @@ export class DeployLock {
    * Takes the app's lock. A live holder is waited for up to `waitMs`, polling; a stale holder is
    * refused at once (its run is gone and will not let go: `ship unlock --force` it).
    */
-  static async acquire(store: StateStore, request: LockRequest, options: DeployLockOptions = {}): Promise<DeployLock> {
+  static async acquire(store: LockStore, request: LockRequest, options: DeployLockOptions = {}): Promise<DeployLock> {
     const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     const heartbeatIntervalMs =
       options.heartbeatIntervalMs ?? Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1, Math.floor(staleAfterMs / HEARTBEATS_PER_STALE_AGE)));

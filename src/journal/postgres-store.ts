@@ -10,12 +10,10 @@
 import pg from 'pg';
 import { describeDatabase, scrubSecrets } from '../preflight/database/redact-url.js';
 import { redact } from '../util/redact.js';
-import { LockAliveError, LockLostError, type BreakLockOptions, type LockBreak, type LockStatus } from './lock.js';
+import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
+import type { Actor } from './actor.js';
 import {
-  LockHeldError,
-  type Actor,
   type JournalEntry,
-  type LockHolder,
   type RunOutcome,
   type RunRecord,
   type StateStore,

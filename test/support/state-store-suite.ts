@@ -7,8 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DeployLock, LockAliveError, LockLostError, LockWaitExpiredError, type BreakLockOptions, type LockBreak, type LockStatus } from '../../src/journal/lock.js';
-import { LockHeldError, type Actor, type JournalEntry, type LockHolder, type RunRecord, type StateStore, type Transition } from '../../src/journal/state-store.js';
+import type { Actor } from '../../src/journal/actor.js';
+import { DeployLock, LockAliveError, LockHeldError, LockLostError, LockWaitExpiredError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../../src/journal/lock.js';
+import type { JournalEntry, RunRecord, StateStore, Transition } from '../../src/journal/state-store.js';
 import type { InstanceState } from '../../src/events.js';
 import { registerSecret } from '../../src/util/redact.js';
 

@@ -6,7 +6,7 @@ import { UsageError } from '../../src/commands/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { ALL_ERROR_CODES, classifyError, describeCode, ERROR_CODES, findCode, headingAnchor, runbookAnchor, runbookLink } from '../../src/errors/codes.js';
 import { InventoryError } from '../../src/inventory/ec2.js';
-import { LockHeldError } from '../../src/journal/state-store.js';
+import { LockHeldError } from '../../src/journal/lock.js';
 import { LoadBalancerError } from '../../src/lb/load-balancer.js';
 import { GitError } from '../../src/migrations/changed-files.js';
 import { MigrationDiscoveryError } from '../../src/migrations/discovery.js';

@@ -9,7 +9,8 @@ import { execa } from 'execa';
 import { FileStateStore } from '../../src/journal/file-store.js';
 import { StateFileError } from '../../src/journal/file/durable-files.js';
 import { stateStoreFor } from '../../src/journal/from-config.js';
-import { LockHeldError, type RunRecord, type Transition } from '../../src/journal/state-store.js';
+import { LockHeldError } from '../../src/journal/lock.js';
+import type { RunRecord, Transition } from '../../src/journal/state-store.js';
 import { validateConfig } from '../../src/config/load.js';
 import { stateStoreBehaviour } from '../support/state-store-suite.js';
 

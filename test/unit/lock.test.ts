@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { FileStateStore } from '../../src/journal/file-store.js';
-import { DeployLock, LockLostError, type LockRequest } from '../../src/journal/lock.js';
-import { LockHeldError, type Actor, type StateStore } from '../../src/journal/state-store.js';
+import type { Actor } from '../../src/journal/actor.js';
+import { DeployLock, LockHeldError, LockLostError, type LockRequest } from '../../src/journal/lock.js';
+import type { StateStore } from '../../src/journal/state-store.js';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));

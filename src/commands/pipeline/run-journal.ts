@@ -1,9 +1,9 @@
 import type { LoadedConfig } from '../../config/load.js';
 import type { EventBus, RunStatus, RunSummary } from '../../events.js';
-import { currentActor } from '../../journal/actor.js';
+import { currentActor, type Actor } from '../../journal/actor.js';
 import { stateStoreFor } from '../../journal/from-config.js';
-import { DEFAULT_STALE_AFTER_MS, DeployLock } from '../../journal/lock.js';
-import { LockHeldError, type Actor, type RunRecord, type StateStore, type Transition } from '../../journal/state-store.js';
+import { DEFAULT_STALE_AFTER_MS, DeployLock, LockHeldError } from '../../journal/lock.js';
+import type { RunRecord, StateStore, Transition } from '../../journal/state-store.js';
 import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { ResumeRecord } from './resume-record.js';
 
