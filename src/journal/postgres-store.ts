@@ -8,7 +8,7 @@
  * The connection string is a secret: messages name the database as host:port/dbname only.
  */
 import pg from 'pg';
-import { describeDatabase, scrubSecrets } from '../preflight/database/redact-url.js';
+import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact } from '../util/redact.js';
 import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStateStore, StateDatabaseError } from '../../src/journal/postgres-store.js';
-import { withDatabaseName } from '../../src/preflight/database/redact-url.js';
+import { withDatabaseName } from '../../src/util/redact-url.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
 import { stateStoreBehaviour } from '../support/state-store-suite.js';
 

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { traceMigrations, type TraceFinding } from '../../src/preflight/database/trace.js';
-import { withDatabaseName } from '../../src/preflight/database/redact-url.js';
+import { withDatabaseName } from '../../src/util/redact-url.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
 
 let fleet: PostgresFleet;

@@ -7,7 +7,7 @@ import {
   scrubSecrets,
   withDatabaseName,
   withoutPassword,
-} from '../../src/preflight/database/redact-url.js';
+} from '../../src/util/redact-url.js';
 
 test('describes a URL as host:port/dbname without user or password', () => {
   assert.equal(describeDatabase('postgres://app:s3cret@db1.internal:6432/shop?sslmode=require'), 'db1.internal:6432/shop');

@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import { compareVersions, versionParts } from '../../migrations/file-name.js';
 import { DatabaseCheckError, driverMessage } from './connect.js';
-import { describeDatabase } from './redact-url.js';
+import { describeDatabase } from '../../util/redact-url.js';
 
 export interface VersionSource {
   /** Table holding the versions, optionally schema-qualified; default: schema_migrations, then flyway_schema_history. */

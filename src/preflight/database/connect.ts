@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { describeDatabase, scrubSecrets } from './redact-url.js';
+import { describeDatabase, scrubSecrets } from '../../util/redact-url.js';
 import { ERROR_CODES, type CodedError } from '../../errors/codes.js';
 
 /**

@@ -9,7 +9,7 @@ import { describeSchemaVersion, pendingVersions, readAppliedVersions, type Appli
 import { connect, DEFAULT_CONNECT_TIMEOUT_MS } from './connect.js';
 import { planConnectionBudget, readConnectionCapacity, type ConnectionBudget, type FleetDemand } from './connection-budget.js';
 import { checkReadPaths, readPathProblems, type ReadPathResult } from './read-paths.js';
-import { describeDatabase } from './redact-url.js';
+import { describeDatabase } from '../../util/redact-url.js';
 import { checkReplicas, replicaProblems, type ReplicaResult } from './replicas.js';
 
 export interface DatabasePreflightOptions {

@@ -6,7 +6,7 @@
  */
 import { describeSchemaVersion, readAppliedVersions, sameSchemaVersion, type AppliedVersions, type VersionSource } from './applied-versions.js';
 import { DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage, withConnection } from './connect.js';
-import { describeDatabase } from './redact-url.js';
+import { describeDatabase } from '../../util/redact-url.js';
 
 export interface ReadPathCheckOptions {
   readPaths: readonly string[];

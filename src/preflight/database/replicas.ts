@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { describeSchemaVersion, readAppliedVersions, sameSchemaVersion, type AppliedVersions, type VersionSource } from './applied-versions.js';
 import { connect, DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage } from './connect.js';
-import { describeDatabase } from './redact-url.js';
+import { describeDatabase } from '../../util/redact-url.js';
 
 export interface ReplicaCheckOptions {
   /** An open connection to the primary (WAL positions are read there). */

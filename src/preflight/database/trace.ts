@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { connect, DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage } from './connect.js';
-import { describeDatabase, passwordOf, scrubSecrets, withDatabaseName, withoutPassword } from './redact-url.js';
+import { describeDatabase, passwordOf, scrubSecrets, withDatabaseName, withoutPassword } from '../../util/redact-url.js';
 import { splitStatements, type Statement } from './statements.js';
 
 /** A migration to trace; discovery's MigrationFile fits (its dbmate `sql` keeps file offsets). */
