@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Argv, CommandModule } from 'yargs';
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from '../lint/format/index.js';
+import { allRules } from '../../schema-checks/index.js';
 import { lintMigrations } from '../lint/engine.js';
 import { DEFAULT_SETTINGS } from '../lint/types.js';
 import { GitError } from '../migrations/changed-files.js';
@@ -143,7 +144,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
       if (args.format === 'json') io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0 }, 'json'));
       return LINT_EXIT.clean;
     }
-    const report = await lintMigrations(selection.files, { pgVersion, transactionPerFile, history: selection.history });
+    const report = await lintMigrations(selection.files, { rules: allRules, pgVersion, transactionPerFile, history: selection.history });
     io.stdout(formatReport(report, args.format));
     return report.errorCount > 0 ? LINT_EXIT.findings : LINT_EXIT.clean;
   } catch (error) {

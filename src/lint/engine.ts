@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { allRules } from '../../schema-checks/index.js';
 import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
 import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
 import { defaultThreads, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, parseRemotely } from './parallel.js';
@@ -10,24 +9,35 @@ import { readStatements, StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
 import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource } from './types.js';
 
-/** Findings the engine itself raises; they cannot be suppressed. */
-export const ENGINE_RULE_IDS = ['syntax-error', 'invalid-suppression', 'unused-suppression'] as const;
-
 export interface LintOptions extends Partial<LintSettings> {
   /**
    * Migrations that ran before the linted ones: replayed for context only (column types,
    * validated NOT NULL checks), never reported on.
    */
   history?: ReadonlyArray<string | MigrationSource>;
-  rules?: readonly LintRule[];
   /** Threads a large file may be parsed on (default: 2 when a second core is free). */
   threads?: number;
 }
 
-let defaultDispatch: Dispatch | undefined;
+/**
+ * The rules come from the caller (schema-checks/ `allRules`, or one rule in its own tests):
+ * the rules depend on the engine, never the engine on them.
+ */
+export interface LintOptionsWithRules extends LintOptions {
+  rules: readonly LintRule[];
+}
+
+/** Each rule set's dispatch table, built once: the CLI and the pre-flight lint with the same `allRules` every time. */
+const dispatchByRules = new WeakMap<readonly LintRule[], Dispatch>();
+
+function dispatchFor(rules: readonly LintRule[]): Dispatch {
+  let dispatch = dispatchByRules.get(rules);
+  if (!dispatch) dispatchByRules.set(rules, (dispatch = buildDispatch(rules)));
+  return dispatch;
+}
 
 /** Statement types some rule judges (`AlterTableStmt`, `IndexStmt`, ...): what static lint sees into. */
-export function judgedNodeTypes(rules: readonly LintRule[] = allRules): ReadonlySet<string> {
+export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string> {
   return new Set(rules.flatMap((rule) => rule.nodeTypes));
 }
 
@@ -38,15 +48,15 @@ export function judgedNodeTypes(rules: readonly LintRule[] = allRules): Readonly
  */
 export async function lintMigrations(
   files: ReadonlyArray<string | MigrationSource>,
-  options: LintOptions = {},
+  options: LintOptionsWithRules,
 ): Promise<LintReport> {
   const parser = await loadParser();
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
   };
-  const rules = options.rules ?? allRules;
-  const dispatch = options.rules ? buildDispatch(rules) : (defaultDispatch ??= buildDispatch(rules));
+  const { rules } = options;
+  const dispatch = dispatchFor(rules);
   const lint: FileLintSetup = {
     parser,
     settings,
@@ -79,7 +89,7 @@ export async function lintMigrations(
 }
 
 /** Lints one SQL text as if it were a migration file named `path` (tests, editors, the pre-flight's trace mode). */
-export function lintSql(sql: string, options: LintOptions & { path?: string } = {}): Promise<LintReport> {
+export function lintSql(sql: string, options: LintOptionsWithRules & { path?: string }): Promise<LintReport> {
   const { path = 'migration.sql', ...rest } = options;
   return lintMigrations([{ path, sql }], rest);
 }

@@ -1,18 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { ParseResult } from 'libpg-query';
-import type { PgQueryWasm, PgQueryWasmOptions } from 'libpg-query/wasm/libpg-query.js';
-
-const require = createRequire(import.meta.url);
-// The factory is a CommonJS file; require() skips the export-name scan an ESM import runs on it.
-const createPgQueryModule = require('libpg-query/wasm/libpg-query.js') as (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
-
 /**
  * PostgreSQL's parser (libpg-query's WebAssembly build), called directly rather than through
  * the package's `parseSync`: a 10,000-statement migration yields megabytes of JSON, and the
  * wrapper copies strings in and out byte by byte in JavaScript. Here the copies are native
  * (TextEncoder.encodeInto, Uint8Array.indexOf, Buffer decoding); the C function is the same.
  */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { PgQueryWasm, PgQueryWasmOptions } from 'libpg-query/wasm/libpg-query.js';
+
+const require = createRequire(import.meta.url);
+// The factory is a CommonJS file; require() skips the export-name scan an ESM import runs on it.
+const createPgQueryModule = require('libpg-query/wasm/libpg-query.js') as (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
+
+/** SQL that PostgreSQL's parser rejects, with where it gave up. */
 export class SqlSyntaxError extends Error {
   override readonly name = 'SqlSyntaxError';
   constructor(
@@ -54,14 +54,10 @@ export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
   return wasm;
 }
 
-/** Parses SQL into libpg-query's JSON AST; throws SqlSyntaxError for SQL PostgreSQL rejects. */
-export async function parseSql(sql: string): Promise<ParseResult> {
-  return JSON.parse(parseSqlToJson(await loadParser(), sql)) as ParseResult;
-}
-
 /**
  * The parse tree as the JSON text the C library writes, not yet turned into objects: most of a
  * large migration's statements need no rule, and are never turned into objects (see statements.ts).
+ * Throws SqlSyntaxError for SQL PostgreSQL rejects.
  */
 export function parseSqlToJson(module: PgQueryWasm, sql: string): string {
   const size = Buffer.byteLength(sql, 'utf8') + 1;

@@ -1,6 +1,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/load.js';
 import type { EventBus } from '../events.js';
+import { allRules } from '../../schema-checks/index.js';
 import { judgedNodeTypes, lintMigrations } from '../lint/engine.js';
 import type { LintReport } from '../lint/types.js';
 import { compileMigrationPattern } from '../migrations/file-name.js';
@@ -101,6 +102,7 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
       if (pendingFiles.length === 0) return 'nothing pending';
       const pending = new Set(pendingFiles);
       lint = await lintMigrations(pendingFiles, {
+        rules: allRules,
         pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
         transactionPerFile: migrations.transactionPerFile,
         history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
@@ -151,7 +153,7 @@ function judgeTrace(trace: TraceResult, lint: LintReport | undefined): string {
     lint !== undefined &&
     finding.line !== undefined &&
     lint.suppressed.some((s) => s.file === finding.file && s.line >= finding.line! && s.line <= (finding.endLine ?? finding.line!));
-  const judged = judgedNodeTypes();
+  const judged = judgedNodeTypes(allRules);
   const lintedLock = (finding: TraceFinding) => finding.kind === 'lock' && finding.statementKind !== undefined && judged.has(finding.statementKind);
   const refused = trace.findings.filter((finding) => !reviewed(finding) && !lintedLock(finding));
   const locks = trace.findings.filter((finding) => !reviewed(finding) && lintedLock(finding)).length;

@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintMigrations, lintSql } from '../../src/lint/engine.js';
+import { lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
 import { formatGithub } from '../../src/lint/format/github.js';
 import { formatJson } from '../../src/lint/format/json.js';
 import { formatText } from '../../src/lint/format/text.js';
 import { allRules } from '../../schema-checks/index.js';
 import type { AlterTableCommandKind, LintRule, NodeTypeName, Statement } from '../../src/lint/types.js';
+
+/** These tests lint with every rule of schema-checks/, as the CLI and the pre-flight do, unless one passes its own. */
+const lintSql = (sql: string, options: LintOptions & { path?: string; rules?: readonly LintRule[] } = {}) => lintSqlWith(sql, { rules: allRules, ...options });
+const lintMigrations = (files: Parameters<typeof lintMigrationsWith>[0], options: LintOptions = {}) => lintMigrationsWith(files, { rules: allRules, ...options });
 
 const SAFE_PREFIX = "SET lock_timeout = '2s';\n";
 
@@ -181,4 +185,10 @@ test('column types declared by CREATE TABLE follow the table through a rename in
   const narrowed = await lintSql(`${SAFE_PREFIX}ALTER TABLE b ALTER COLUMN code TYPE varchar(2);`, { history });
   assert.deepEqual(narrowed.findings.map((f) => f.ruleId), ['change-column-type']);
   assert.match(narrowed.findings[0]?.message ?? '', /from varchar\(5\) to varchar\(2\)/);
+});
+
+test('the engine judges with the rules it is given and no others', async () => {
+  const sql = 'ALTER TABLE users DROP COLUMN email;';
+  assert.ok((await lintSql(sql)).findings.some((f) => f.ruleId === 'drop-column'));
+  assert.deepEqual((await lintSqlWith(sql, { rules: [] })).findings, []);
 });

@@ -6,9 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintMigrations, lintSql } from '../../src/lint/engine.js';
+import { allRules } from '../../schema-checks/index.js';
+import { lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
 import { coresBusyElsewhere, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, WORKER_CUTS } from '../../src/lint/parallel.js';
 import { splitPoint, splitPoints } from '../../src/lint/split.js';
+import type { LintRule } from '../../src/lint/types.js';
+
+/** These tests lint with every rule of schema-checks/, as the CLI and the pre-flight do, unless one passes its own. */
+const lintSql = (sql: string, options: LintOptions & { path?: string; rules?: readonly LintRule[] } = {}) => lintSqlWith(sql, { rules: allRules, ...options });
+const lintMigrations = (files: Parameters<typeof lintMigrationsWith>[0], options: LintOptions = {}) => lintMigrationsWith(files, { rules: allRules, ...options });
 
 /** Where the file is cut: the main thread's part, then the worker's parts. */
 function cuts(sql: string): number[] {

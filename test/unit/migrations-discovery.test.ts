@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { discoverMigrations, MigrationDiscoveryError } from '../../src/migrations/discovery.js';
 import { compileMigrationPattern, compareVersions } from '../../src/migrations/file-name.js';
+import { allRules } from '../../schema-checks/index.js';
 import { lintMigrations } from '../../src/lint/engine.js';
 
 async function dirWith(files: Record<string, string>): Promise<string> {
@@ -54,7 +55,7 @@ test('dbmate: only the up section is linted, at its real line numbers, and trans
     const { migrations } = await discoverMigrations(dir);
     assert.deepEqual(migrations.map((m) => [m.layout, m.transaction]), [['dbmate', true], ['dbmate', false]]);
     assert.ok(!migrations[0]?.sql.includes('nickname'), 'the down section is not part of the SQL');
-    const report = await lintMigrations(migrations, { transactionPerFile: true });
+    const report = await lintMigrations(migrations, { rules: allRules, transactionPerFile: true });
     const drops = report.findings.filter((f) => f.ruleId === 'drop-column');
     assert.deepEqual(drops.map((f) => [basename(f.file), f.line]), [['20240101120000_notes.sql', 3]]);
     // dbmate wraps the first file but not the second, so CONCURRENTLY is fine there.
