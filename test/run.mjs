@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under test/ and schema-checks/ with node's built-in runner (through tsx),
-// after installing the system packages the integration tests need and building (and so type-checking) the tree.
+// after checking the import rules, installing the system packages the integration tests need and
+// building (and so type-checking) the tree.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -21,6 +22,13 @@ function findTests(dir) {
 }
 
 const filter = process.argv.slice(2);
+// The layers and the ban on cycles (.dependency-cruiser.cjs): checked first, in a second, so a
+// broken import rule fails the run before minutes of tests.
+const deps = spawnSync('npm', ['run', '--silent', 'deps'], { stdio: 'inherit' });
+if (deps.status !== 0) {
+  console.error('npm test: the dependency check failed (above): an import climbs a layer or closes a cycle; the layers are described at the top of .dependency-cruiser.cjs');
+  process.exit(deps.status || 1);
+}
 execFileSync('bash', ['test/install-deps.sh'], { stdio: 'inherit' });
 // The build (tsc, then the lint bundle): tests that run bin/ship.js run what users run.
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
