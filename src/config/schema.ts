@@ -197,6 +197,3 @@ export type ShipConfigInput = z.input<typeof appConfigSchema> & { apps?: Record<
 export type ShipConfig = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
-export type RolloutConfig = z.output<typeof rolloutSchema>;
-export type SshConfig = z.output<typeof sshSchema>;
-export type DatabaseConfig = z.output<typeof databaseSchema>;
