@@ -10,15 +10,17 @@
  *   engine       src/rollout, src/preflight, src/playbook, src/patch.
  *   rules        schema-checks/: the migration lint rules; may import src/lint and the low
  *                layers only, and src/lint never imports them (the engine receives its rules).
+ *   config-wiring
+ *                the factories that build adapters from the whole loaded config (each adapter's
+ *                from-config.ts, src/inventory/resolve.ts, src/migrations/configured.ts; listed
+ *                in CONFIG_WIRING below).
+ *   config-composition
+ *                the files that put the config schema, its documentation and its loading
+ *                together from the pieces the load balancers and notifiers own (their
+ *                registries in src/lb and src/notify); listed in CONFIG_COMPOSITION below.
  *   adapters     src/journal, src/lb, src/transport, src/health, src/notify, src/inventory,
  *                src/migrations, src/lint, src/aws, src/report.
- *   config-composition
- *                the files that put the config schema together from its pieces (listed in
- *                CONFIG_COMPOSITION below). Today the adapters still read the config's types
- *                from them, so they sit with the rest of src/config; once each load balancer and
- *                notifier owns its schema piece and these files compose them from the registries
- *                in src/lb and src/notify, move this layer's line above `adapters`.
- *   base         src/config (the rest: env, errors), src/events.ts, src/errors.
+ *   base         src/config (the rest: fields, env, errors), src/events.ts, src/errors.
  *   util         src/util, src/shell.
  *   catalogue    src/errors/codes.ts: the error codes and their classification. It imports
  *                nobody, and every error class reads its code from it, DeadlineError in
@@ -30,10 +32,32 @@
  */
 
 /**
- * The config files that compose the schema from the adapters' pieces. define.ts is one of them:
- * defineConfig is typed with the composed schema's input.
+ * The config files that compose the schema, its field descriptions and its loading from the
+ * adapters' pieces. define.ts is one of them: defineConfig is typed with the composed schema's input.
  */
-const CONFIG_COMPOSITION = ['src/config/define.ts', 'src/config/schema.ts', 'src/config/load.ts', 'src/config/doc.ts', 'src/config/apps.ts'];
+const CONFIG_COMPOSITION = [
+  'src/config/schema.ts',
+  'src/config/field-descriptions.ts',
+  'src/config/doc.ts',
+  'src/config/load.ts',
+  'src/config/apps.ts',
+  'src/config/define.ts',
+];
+
+/**
+ * The factories that build an adapter (or the host list) from the whole loaded config: they read
+ * the composed config, so they sit above it. A factory that takes only its own config section
+ * would belong with its adapter again.
+ */
+const CONFIG_WIRING = [
+  'src/journal/from-config.ts',
+  'src/lb/from-config.ts',
+  'src/notify/from-config.ts',
+  'src/transport/from-config.ts',
+  'src/health/from-config.ts',
+  'src/inventory/resolve.ts',
+  'src/migrations/configured.ts',
+];
 
 /** The error catalogue; it imports nothing at all. */
 const ERROR_CATALOGUE = 'src/errors/codes.ts';
@@ -49,11 +73,13 @@ const LAYERS = [
   { name: 'commands', paths: ['src/commands/'] },
   { name: 'engine', paths: ['src/rollout/', 'src/preflight/', 'src/playbook/', 'src/patch/'] },
   { name: 'rules', paths: ['schema-checks/'] },
+  { name: 'config-wiring', paths: CONFIG_WIRING },
+  { name: 'config-composition', paths: CONFIG_COMPOSITION },
   {
     name: 'adapters',
     paths: ['src/journal/', 'src/lb/', 'src/transport/', 'src/health/', 'src/notify/', 'src/inventory/', 'src/migrations/', 'src/lint/', 'src/aws/', 'src/report/'],
+    except: CONFIG_WIRING,
   },
-  { name: 'config-composition', paths: CONFIG_COMPOSITION },
   { name: 'base', paths: ['src/config/', 'src/events.ts', 'src/errors/'], except: [...CONFIG_COMPOSITION, ERROR_CATALOGUE] },
   { name: 'util', paths: ['src/util/', 'src/shell/'] },
   { name: 'catalogue', paths: [ERROR_CATALOGUE] },
