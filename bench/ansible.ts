@@ -50,7 +50,10 @@ function ensureTools(): void {
   if (process.getuid?.() !== 0) throw new Error(`the Ansible benchmark needs ${missing.join(' and ')}: install them (apt-get install ${missing.join(' ')}) or run as root`);
   log(`installing ${missing.join(', ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...missing]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', ...missing],
+  ]) {
     const result = spawnSync('apt-get', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
     if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} exited ${result.status}; install ${missing.join(' ')} by hand and run again`);
   }
@@ -59,7 +62,12 @@ function ensureTools(): void {
 /** The first line of a tool's version output that matches `line`. */
 function toolVersion(command: string, args: string[], line = /\S/): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout}${result.stderr}`.split('\n').find((text) => line.test(text))?.trim() ?? 'unknown';
+  return (
+    `${result.stdout}${result.stderr}`
+      .split('\n')
+      .find((text) => line.test(text))
+      ?.trim() ?? 'unknown'
+  );
 }
 
 /** After a run: every host serves `version`, and HAProxy has every server UP (none left out). */
@@ -194,7 +202,11 @@ async function main(): Promise<void> {
           runs,
           ship: { command: 'node bin/ship.js deploy --json (compiled by tsc, as published)', ...ship },
           ansible: { command: 'ansible-playbook -i <inventory> bench/ansible/rolling-deploy.yml', ...ansible },
-          ansibleStaged: { command: 'ansible-playbook -i <inventory> bench/ansible/rolling-deploy-staged.yml', ...ansibleStaged, shipRatio: Number((ship.medianMs / ansibleStaged.medianMs).toFixed(3)) },
+          ansibleStaged: {
+            command: 'ansible-playbook -i <inventory> bench/ansible/rolling-deploy-staged.yml',
+            ...ansibleStaged,
+            shipRatio: Number((ship.medianMs / ansibleStaged.medianMs).toFixed(3)),
+          },
           ratio,
           target: `ship <= ${TARGET_RATIO} x Ansible (rolling-deploy.yml)`,
           met: ratio <= TARGET_RATIO,

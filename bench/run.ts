@@ -86,7 +86,7 @@ const KNOWN: Benchmark[] = [
         row('drain: start drain, sessions at 0, maintenance', 'drain'),
         `| activate: switch \`current\`, restart.sh (ship: two SSH commands, ${ms(ship.switchStep)} + ${ms(ship.restartStep)}) | ${ms(ship.activate)} | ${ms(floor.activate)} |`,
         row('health: /healthz answers 200', 'health'),
-        row('LB healthy: put back, HAProxy\'s own check says UP', 'lbHealthy'),
+        row("LB healthy: put back, HAProxy's own check says UP", 'lbHealthy'),
         row('**total**', 'total'),
         '',
         `Rollouts (ship's duration): ${list(rollout.durationsMs)}; wall: ${list(rollout.wallsMs)}.`,
@@ -131,13 +131,13 @@ const KNOWN: Benchmark[] = [
         '',
         'What each side does (fairness):',
         '',
-        "- Same fleet (real sshd and app per host on loopback, one HAProxy with `check inter 100ms fall 2 rise 1`), same release tarball, same host-side commands " +
+        '- Same fleet (real sshd and app per host on loopback, one HAProxy with `check inter 100ms fall 2 rise 1`), same release tarball, same host-side commands ' +
           '(upload the tgz, unpack into `releases/<v>`, prune, `ln -sfn` + `mv -T` of `current`, `sh restart.sh`), same HAProxy runtime API commands (`set server app/<host> state drain`, ' +
           '`scur` 0 in `show stat`, `state maint`; back with `state drain; health down; state ready`, then `status` UP), /healthz asked from the controller by both. ' +
           'After every run the benchmark checks that each host serves the new version and HAProxy has every server UP. No traffic on the fleet, so the drain waits end at once for both.',
         "- ship (`node bin/ship.js deploy --json`, the compiled CLI with the fleet's config): node start and config loading, pre-flight (SSH to all hosts at once with host keys verified, " +
           'load balancer membership, capacity, the deploy lock), then **stage on every host in parallel while they serve** (remember current, upload, unpack, prune), then a canary and one host at ' +
-          'a time: drain, maintenance, switch + restart (two SSH commands on the connection opened in pre-flight), /healthz (one pass needed, probed every 20 ms, as in the fleet\'s config), ' +
+          "a time: drain, maintenance, switch + restart (two SSH commands on the connection opened in pre-flight), /healthz (one pass needed, probed every 20 ms, as in the fleet's config), " +
           'put back, wait until HAProxy says UP (runtime API polled every 10 ms, the default); every state change is fsynced to the journal first. Its wall time includes all of that, ' +
           'and closing the connections.',
         '- Ansible (`bench/ansible/rolling-deploy.yml`, `serial: 1`, the usual rolling-update layout the target is measured against): Python start and playbook parsing, then per host, ' +
@@ -154,25 +154,27 @@ const KNOWN: Benchmark[] = [
   },
   {
     name: 'simulation',
-    title: 'Simulated rollout of 1,000 instances: the orchestrator\'s CPU time per instance and peak memory',
+    title: "Simulated rollout of 1,000 instances: the orchestrator's CPU time per instance and peak memory",
     args: ['--runs', '5', '--instances', '1000'],
     verdicts(r) {
       const targets = r.targets as Json;
       // The configuration without the journal is a reference for the detail, not a result with a target.
-      return (r.configurations as Json[]).filter((c) => c.journal !== false).flatMap((c): Verdict[] => [
-        {
-          figure: `${r.instances} instances, ${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
-          value: `${ms(c.cpuPerInstanceMs)}`,
-          target: String(targets.cpuPerInstance),
-          met: c.cpuMet === true,
-        },
-        {
-          figure: `the same: peak RSS of the process (getrusage maxrss), median of ${r.runs}`,
-          value: `${c.peakRssMb} MB (highest ${c.maxPeakRssMb} MB; ${c.startRssMb} MB with the modules loaded, before the run)`,
-          target: String(targets.peakMemory),
-          met: c.memoryMet === true,
-        },
-      ]);
+      return (r.configurations as Json[])
+        .filter((c) => c.journal !== false)
+        .flatMap((c): Verdict[] => [
+          {
+            figure: `${r.instances} instances, ${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
+            value: `${ms(c.cpuPerInstanceMs)}`,
+            target: String(targets.cpuPerInstance),
+            met: c.cpuMet === true,
+          },
+          {
+            figure: `the same: peak RSS of the process (getrusage maxrss), median of ${r.runs}`,
+            value: `${c.peakRssMb} MB (highest ${c.maxPeakRssMb} MB; ${c.startRssMb} MB with the modules loaded, before the run)`,
+            target: String(targets.peakMemory),
+            met: c.memoryMet === true,
+          },
+        ]);
     },
     detail(r) {
       const rows = (r.configurations as Json[]).map(
@@ -254,9 +256,7 @@ async function discover(): Promise<Benchmark[]> {
   const files = (await readdir(BENCH_DIR)).filter((file) => file.endsWith('.ts') && file !== 'run.ts').sort();
   const names = files.map((file) => file.slice(0, -'.ts'.length));
   const known = KNOWN.filter((b) => names.includes(b.name));
-  const unknown = names
-    .filter((name) => !KNOWN.some((b) => b.name === name))
-    .map((name): Benchmark => ({ name, title: name, args: [], verdicts: () => [] }));
+  const unknown = names.filter((name) => !KNOWN.some((b) => b.name === name)).map((name): Benchmark => ({ name, title: name, args: [], verdicts: () => [] }));
   return [...known, ...unknown];
 }
 
@@ -283,7 +283,16 @@ function runOne(benchmark: Benchmark): Promise<Outcome> {
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const done = (error?: string, result?: Json) =>
-      resolve({ benchmark, command, started, loadBefore, loadAfter: loadavg(), durationS: (performance.now() - clock) / 1000, ...(result ? { result } : {}), ...(error ? { error } : {}) });
+      resolve({
+        benchmark,
+        command,
+        started,
+        loadBefore,
+        loadAfter: loadavg(),
+        durationS: (performance.now() - clock) / 1000,
+        ...(result ? { result } : {}),
+        ...(error ? { error } : {}),
+      });
     child.on('error', (error) => done(`could not start: ${error.message}`));
     child.on('close', (code, signal) => {
       if (code !== 0) return done(`exited ${code ?? signal}; stdout: ${stdout.slice(-1000) || '(empty)'}`);
@@ -350,7 +359,9 @@ never timed tests: nothing in test/ asserts a timing.
 
 async function main(): Promise<number> {
   const all = await discover();
-  const only = argument('only')?.split(',').map((name) => name.trim());
+  const only = argument('only')
+    ?.split(',')
+    .map((name) => name.trim());
   const unknown = only?.filter((name) => !all.some((b) => b.name === name)) ?? [];
   if (unknown.length > 0) throw new Error(`--only: no benchmark ${unknown.join(', ')} in bench/ (there are ${all.map((b) => b.name).join(', ')})`);
   const selected = only ? all.filter((b) => only.includes(b.name)) : all;

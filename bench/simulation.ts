@@ -118,7 +118,14 @@ async function simulate(instances: number, batchSize: string, journaled: boolean
         lbName: name,
         transport: new MemoryTransport(name, answer),
         checks: [passingCheck],
-        ctx: { app: 'storefront', host: { name, address, lbName: name }, vars: { appDir: '/srv/app', restart: 'sudo systemctl restart app', keepReleases: 5 }, version: 'v2', artifact: '/build/app-v2.tgz', facts: {} },
+        ctx: {
+          app: 'storefront',
+          host: { name, address, lbName: name },
+          vars: { appDir: '/srv/app', restart: 'sudo systemctl restart app', keepReleases: 5 },
+          version: 'v2',
+          artifact: '/build/app-v2.tgz',
+          facts: {},
+        },
       };
     });
     const bus = new EventBus(randomUUID());
@@ -167,7 +174,13 @@ async function simulate(instances: number, batchSize: string, journaled: boolean
     // Checked after the measurement: the run did what a real one does, and the journal holds all of it.
     if (result.status !== 'succeeded') throw new Error(`the simulated rollout ended ${result.status}: ${result.summary.error ?? ''}`);
     const notDeployed = result.summary.hosts.filter((h) => h.outcome !== 'deployed');
-    if (notDeployed.length > 0 || result.summary.hosts.length !== instances) throw new Error(`not deployed: ${notDeployed.map((h) => `${h.host} ${h.outcome}`).slice(0, 5).join(', ')}`);
+    if (notDeployed.length > 0 || result.summary.hosts.length !== instances)
+      throw new Error(
+        `not deployed: ${notDeployed
+          .map((h) => `${h.host} ${h.outcome}`)
+          .slice(0, 5)
+          .join(', ')}`,
+      );
     const journal = await store.run(bus.runId);
     const journalTransitions = journal?.transitions.length ?? 0;
     if (journalTransitions !== (journaled ? instances * STATES_PER_INSTANCE : 0) || !journal?.outcome) {

@@ -18,7 +18,11 @@ export default definePlaybook({
   requiredVars: ['appDir', 'restart'],
   stage: [
     run((ctx) => sh`mkdir -p ${releasesDir(ctx)} && { readlink ${currentLink(ctx)} || true; }`, { name: 'remember current release', capture: 'previousRelease' }),
-    upload((ctx) => ctx.artifact!, (ctx) => `${releasesDir(ctx)}/${ctx.version}.tgz`, { name: 'upload artifact' }),
+    upload(
+      (ctx) => ctx.artifact!,
+      (ctx) => `${releasesDir(ctx)}/${ctx.version}.tgz`,
+      { name: 'upload artifact' },
+    ),
     run(
       (ctx) =>
         sh`set -e; cd ${releasesDir(ctx)}; v=${ctx.version!}; rm -rf "$v.unpack"; mkdir "$v.unpack"; tar -xzf "$v.tgz" -C "$v.unpack"; rm -rf "$v"; mv "$v.unpack" "$v"; rm -f "$v.tgz"`,

@@ -44,11 +44,7 @@ import { securityOnly } from './lib/package-manager.js';
 import { dnf, yum } from './lib/rpm.js';
 
 /** In the order detection tries them. */
-const PACKAGE_MANAGERS: readonly PackageManager[] = [
-  apt,
-  dnf,
-  yum,
-];
+const PACKAGE_MANAGERS: readonly PackageManager[] = [apt, dnf, yum];
 
 const names = PACKAGE_MANAGERS.map((manager) => manager.name);
 

@@ -3,16 +3,55 @@ import { calledFunctions, columnConstraints, columnDefOf, formatTable, offsetOf,
 
 /** Built-ins whose value changes per row: a default calling them is evaluated for every existing row. */
 const VOLATILE = new Set([
-  'random', 'random_normal', 'clock_timestamp', 'timeofday', 'gen_random_uuid', 'uuidv4', 'uuidv7',
-  'uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v4', 'nextval', 'setval', 'txid_current', 'pg_current_xact_id',
+  'random',
+  'random_normal',
+  'clock_timestamp',
+  'timeofday',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v4',
+  'nextval',
+  'setval',
+  'txid_current',
+  'pg_current_xact_id',
 ]);
 
 /** Built-ins seen in defaults that are STABLE or IMMUTABLE: evaluated once, stored in the catalog (PostgreSQL 11+). */
 const NOT_VOLATILE = new Set([
-  'now', 'transaction_timestamp', 'statement_timestamp', 'current_setting', 'timezone', 'date_trunc', 'make_interval',
-  'make_date', 'to_timestamp', 'to_date', 'to_char', 'lower', 'upper', 'btrim', 'trim', 'concat', 'replace', 'md5',
-  'jsonb_build_object', 'json_build_object', 'jsonb_build_array', 'json_build_array', 'to_jsonb', 'to_json', 'array_fill',
-  'int4range', 'int8range', 'tstzrange', 'daterange', 'numrange', 'tsrange',
+  'now',
+  'transaction_timestamp',
+  'statement_timestamp',
+  'current_setting',
+  'timezone',
+  'date_trunc',
+  'make_interval',
+  'make_date',
+  'to_timestamp',
+  'to_date',
+  'to_char',
+  'lower',
+  'upper',
+  'btrim',
+  'trim',
+  'concat',
+  'replace',
+  'md5',
+  'jsonb_build_object',
+  'json_build_object',
+  'jsonb_build_array',
+  'json_build_array',
+  'to_jsonb',
+  'to_json',
+  'array_fill',
+  'int4range',
+  'int8range',
+  'tstzrange',
+  'daterange',
+  'numrange',
+  'tsrange',
 ]);
 
 export default defineRule({
@@ -50,7 +89,10 @@ export default defineRule({
       if (volatile) {
         hits.push({ message: `The default of ${where} calls ${volatile}(), which is volatile: every existing row is rewritten under an ACCESS EXCLUSIVE lock.`, offset });
       } else if (unknown) {
-        hits.push({ message: `The default of ${where} calls ${unknown}(), whose volatility the linter cannot see; if it is VOLATILE the table is rewritten. Suppress with a reason if it is STABLE or IMMUTABLE.`, offset });
+        hits.push({
+          message: `The default of ${where} calls ${unknown}(), whose volatility the linter cannot see; if it is VOLATILE the table is rewritten. Suppress with a reason if it is STABLE or IMMUTABLE.`,
+          offset,
+        });
       }
     }
     return hits;

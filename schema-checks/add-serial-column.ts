@@ -10,7 +10,7 @@ export default defineRule({
   message: 'Adding a serial or identity column draws a sequence value for every existing row: the table is rewritten under an ACCESS EXCLUSIVE lock.',
   safeAlternative: [
     '1. Add a plain nullable integer column; create the sequence separately.',
-    '2. ALTER COLUMN ... SET DEFAULT nextval(\'seq\') so new rows get values (no rewrite).',
+    "2. ALTER COLUMN ... SET DEFAULT nextval('seq') so new rows get values (no rewrite).",
     '3. Backfill existing rows in batches from the sequence.',
     '4. Add NOT NULL through a validated CHECK (see set-not-null) and a unique index built CONCURRENTLY if needed.',
   ].join('\n'),

@@ -8,17 +8,20 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags a stored generated column", async () => {
+test('flags a stored generated column', async () => {
   const found = await findings(`ALTER TABLE orders ADD COLUMN total numeric GENERATED ALWAYS AS (price * qty) STORED;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
 });
 
-test("passes on a virtual generated column (PostgreSQL 18)", async () => {
+test('passes on a virtual generated column (PostgreSQL 18)', async () => {
   assert.deepEqual(await findings(`ALTER TABLE orders ADD COLUMN total numeric GENERATED ALWAYS AS (price * qty) VIRTUAL;`), []);
 });
 
-test("passes on a table created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE t (a int);
-ALTER TABLE t ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED;`), []);
+test('passes on a table created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE t (a int);
+ALTER TABLE t ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED;`),
+    [],
+  );
 });

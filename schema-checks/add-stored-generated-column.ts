@@ -22,7 +22,11 @@ export default defineRule({
       const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
       if (!column) continue;
       const generated = columnConstraints(column).find((constraint) => constraint.contype === 'CONSTR_GENERATED' && constraint.generated_kind !== 'v');
-      if (generated) hits.push({ message: `Adding STORED generated column "${column.colname}" to ${formatTable(table)} rewrites the table under an ACCESS EXCLUSIVE lock.`, offset: offsetOf(generated, statement.offset) });
+      if (generated)
+        hits.push({
+          message: `Adding STORED generated column "${column.colname}" to ${formatTable(table)} rewrites the table under an ACCESS EXCLUSIVE lock.`,
+          offset: offsetOf(generated, statement.offset),
+        });
     }
     return hits;
   },

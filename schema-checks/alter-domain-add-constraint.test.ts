@@ -8,17 +8,17 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags ALTER DOMAIN ADD CONSTRAINT", async () => {
+test('flags ALTER DOMAIN ADD CONSTRAINT', async () => {
   const found = await findings(`ALTER DOMAIN positive_int ADD CONSTRAINT lt_max CHECK (VALUE < 1000000);`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
 });
 
-test("flags ALTER DOMAIN SET NOT NULL", async () => {
+test('flags ALTER DOMAIN SET NOT NULL', async () => {
   const found = await findings(`ALTER DOMAIN email SET NOT NULL;`);
   assert.equal(found.length, 1, JSON.stringify(found));
 });
 
-test("passes with NOT VALID", async () => {
+test('passes with NOT VALID', async () => {
   assert.deepEqual(await findings(`ALTER DOMAIN positive_int ADD CONSTRAINT lt_max CHECK (VALUE < 1000000) NOT VALID;`), []);
 });

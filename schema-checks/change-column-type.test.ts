@@ -8,7 +8,7 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags int to bigint", async () => {
+test('flags int to bigint', async () => {
   const found = await findings(`CREATE TABLE orders (id int);
 
 ALTER TABLE legacy ALTER COLUMN id TYPE bigint;`);
@@ -16,38 +16,57 @@ ALTER TABLE legacy ALTER COLUMN id TYPE bigint;`);
   assert.equal(found[0]?.line, 3);
 });
 
-test("flags a type whose current type is unknown", async () => {
+test('flags a type whose current type is unknown', async () => {
   const found = await findings(`ALTER TABLE users ALTER COLUMN email TYPE text;`);
   assert.equal(found.length, 1, JSON.stringify(found));
-  assert.ok(found[0]?.message.includes("not declared"), found[0]?.message);
+  assert.ok(found[0]?.message.includes('not declared'), found[0]?.message);
 });
 
-test("flags a USING clause even between safe types", async () => {
-  const found = await findings(`ALTER TABLE users ALTER COLUMN email TYPE text USING lower(email);`, { history: [{ path: 'V1.sql', sql: 'CREATE TABLE users (email varchar(50));' }] });
+test('flags a USING clause even between safe types', async () => {
+  const found = await findings(`ALTER TABLE users ALTER COLUMN email TYPE text USING lower(email);`, {
+    history: [{ path: 'V1.sql', sql: 'CREATE TABLE users (email varchar(50));' }],
+  });
   assert.equal(found.length, 1, JSON.stringify(found));
 });
 
-test("passes on varchar(n) to text from an earlier migration", async () => {
+test('passes on varchar(n) to text from an earlier migration', async () => {
   assert.deepEqual(await findings(`ALTER TABLE users ALTER COLUMN email TYPE text;`, { history: [{ path: 'V1.sql', sql: 'CREATE TABLE users (email varchar(50));' }] }), []);
 });
 
-test("passes on widening varchar, numeric precision, and cidr to inet", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE IF NOT EXISTS x (id int);
-ALTER TABLE prices ALTER COLUMN code TYPE varchar(40), ALTER COLUMN amount TYPE numeric(12,2), ALTER COLUMN net TYPE inet, ALTER COLUMN label TYPE varchar;`, { history: [{ path: 'V1.sql', sql: 'CREATE TABLE prices (code varchar(20), amount numeric(10,2), net cidr, label varchar(10));' }] }), []);
+test('passes on widening varchar, numeric precision, and cidr to inet', async () => {
+  assert.deepEqual(
+    await findings(
+      `CREATE TABLE IF NOT EXISTS x (id int);
+ALTER TABLE prices ALTER COLUMN code TYPE varchar(40), ALTER COLUMN amount TYPE numeric(12,2), ALTER COLUMN net TYPE inet, ALTER COLUMN label TYPE varchar;`,
+      { history: [{ path: 'V1.sql', sql: 'CREATE TABLE prices (code varchar(20), amount numeric(10,2), net cidr, label varchar(10));' }] },
+    ),
+    [],
+  );
 });
 
-test("flags narrowing varchar and changing numeric scale", async () => {
-  const found = await findings(`ALTER TABLE prices ALTER COLUMN code TYPE varchar(10), ALTER COLUMN amount TYPE numeric(12,3);`, { history: [{ path: 'V1.sql', sql: 'CREATE TABLE prices (code varchar(20), amount numeric(10,2));' }] });
+test('flags narrowing varchar and changing numeric scale', async () => {
+  const found = await findings(`ALTER TABLE prices ALTER COLUMN code TYPE varchar(10), ALTER COLUMN amount TYPE numeric(12,3);`, {
+    history: [{ path: 'V1.sql', sql: 'CREATE TABLE prices (code varchar(20), amount numeric(10,2));' }],
+  });
   assert.equal(found.length, 2, JSON.stringify(found));
-  assert.ok(found[0]?.message.includes("from varchar(20) to varchar(10)"), found[0]?.message);
+  assert.ok(found[0]?.message.includes('from varchar(20) to varchar(10)'), found[0]?.message);
 });
 
-test("follows a column rename when looking up the type", async () => {
-  assert.deepEqual(await findings(`ALTER TABLE users RENAME COLUMN email TO mail;
-ALTER TABLE users ALTER COLUMN mail TYPE text;`, { history: [{ path: 'V1.sql', sql: 'CREATE TABLE users (email varchar(50));' }] }), []);
+test('follows a column rename when looking up the type', async () => {
+  assert.deepEqual(
+    await findings(
+      `ALTER TABLE users RENAME COLUMN email TO mail;
+ALTER TABLE users ALTER COLUMN mail TYPE text;`,
+      { history: [{ path: 'V1.sql', sql: 'CREATE TABLE users (email varchar(50));' }] },
+    ),
+    [],
+  );
 });
 
-test("passes on a table created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE t (a int);
-ALTER TABLE t ALTER COLUMN a TYPE bigint;`), []);
+test('passes on a table created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE t (a int);
+ALTER TABLE t ALTER COLUMN a TYPE bigint;`),
+    [],
+  );
 });

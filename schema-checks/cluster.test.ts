@@ -8,14 +8,17 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags CLUSTER", async () => {
+test('flags CLUSTER', async () => {
   const found = await findings(`CLUSTER users USING users_pkey;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"users\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"users"'), found[0]?.message);
 });
 
-test("passes on a table created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE t (a int primary key);
-CLUSTER t USING t_pkey;`), []);
+test('passes on a table created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE t (a int primary key);
+CLUSTER t USING t_pkey;`),
+    [],
+  );
 });

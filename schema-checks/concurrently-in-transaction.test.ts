@@ -8,7 +8,7 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags CREATE INDEX CONCURRENTLY after BEGIN", async () => {
+test('flags CREATE INDEX CONCURRENTLY after BEGIN', async () => {
   const found = await findings(`BEGIN;
 CREATE INDEX CONCURRENTLY i ON users (email);
 COMMIT;`);
@@ -16,13 +16,13 @@ COMMIT;`);
   assert.equal(found[0]?.line, 2);
 });
 
-test("flags it when the runner wraps files in transactions", async () => {
+test('flags it when the runner wraps files in transactions', async () => {
   const found = await findings(`CREATE INDEX CONCURRENTLY i ON users (email);`, { transactionPerFile: true });
   assert.equal(found.length, 1, JSON.stringify(found));
-  assert.ok(found[0]?.message.includes("runner wraps"), found[0]?.message);
+  assert.ok(found[0]?.message.includes('runner wraps'), found[0]?.message);
 });
 
-test("flags REINDEX and DROP INDEX CONCURRENTLY in a transaction", async () => {
+test('flags REINDEX and DROP INDEX CONCURRENTLY in a transaction', async () => {
   const found = await findings(`START TRANSACTION;
 REINDEX INDEX CONCURRENTLY i;
 DROP INDEX CONCURRENTLY j;
@@ -30,13 +30,16 @@ COMMIT;`);
   assert.equal(found.length, 2, JSON.stringify(found));
 });
 
-test("passes after COMMIT", async () => {
-  assert.deepEqual(await findings(`BEGIN;
+test('passes after COMMIT', async () => {
+  assert.deepEqual(
+    await findings(`BEGIN;
 ALTER TABLE users ADD COLUMN a int;
 COMMIT;
-CREATE INDEX CONCURRENTLY i ON users (a);`), []);
+CREATE INDEX CONCURRENTLY i ON users (a);`),
+    [],
+  );
 });
 
-test("passes outside a transaction", async () => {
+test('passes outside a transaction', async () => {
   assert.deepEqual(await findings(`CREATE INDEX CONCURRENTLY i ON users (email);`), []);
 });

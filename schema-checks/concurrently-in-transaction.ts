@@ -10,12 +10,15 @@ function concurrentOperation(statement: ConcurrentCapable): string | undefined {
     case 'DropStmt':
       return statement.node.concurrent ? 'DROP INDEX CONCURRENTLY' : undefined;
     case 'ReindexStmt':
-      return (statement.node.params ?? []).some((param) => 'DefElem' in param && param.DefElem.defname === 'concurrently')
-        ? 'REINDEX CONCURRENTLY'
-        : undefined;
+      return (statement.node.params ?? []).some((param) => 'DefElem' in param && param.DefElem.defname === 'concurrently') ? 'REINDEX CONCURRENTLY' : undefined;
     case 'AlterTableStmt':
       return (statement.node.cmds ?? []).some(
-        (item) => 'AlterTableCmd' in item && item.AlterTableCmd.subtype === 'AT_DetachPartition' && item.AlterTableCmd.def !== undefined && 'PartitionCmd' in item.AlterTableCmd.def && item.AlterTableCmd.def.PartitionCmd.concurrent,
+        (item) =>
+          'AlterTableCmd' in item &&
+          item.AlterTableCmd.subtype === 'AT_DetachPartition' &&
+          item.AlterTableCmd.def !== undefined &&
+          'PartitionCmd' in item.AlterTableCmd.def &&
+          item.AlterTableCmd.def.PartitionCmd.concurrent,
       )
         ? 'DETACH PARTITION CONCURRENTLY'
         : undefined;
@@ -37,6 +40,10 @@ export default defineRule({
     if (!context.inTransaction) return [];
     const operation = concurrentOperation(statement);
     if (!operation) return [];
-    return [{ message: `${operation} inside a transaction block fails: PostgreSQL refuses to run it there${context.settings.transactionPerFile ? ' (the runner wraps each file in a transaction)' : ''}.` }];
+    return [
+      {
+        message: `${operation} inside a transaction block fails: PostgreSQL refuses to run it there${context.settings.transactionPerFile ? ' (the runner wraps each file in a transaction)' : ''}.`,
+      },
+    ];
   },
 });

@@ -14,9 +14,11 @@ export default defineRule({
   check(statement) {
     const check = (statement.node.constraints ?? []).find((item) => 'Constraint' in item && item.Constraint.contype === 'CONSTR_CHECK');
     if (!check || !('Constraint' in check)) return [];
-    return [{
-      message: `Domain "${stringList(statement.node.domainname).join('.')}" has a CHECK: changing it later validates every column of that domain under lock.`,
-      offset: offsetOf(check.Constraint, statement.offset),
-    }];
+    return [
+      {
+        message: `Domain "${stringList(statement.node.domainname).join('.')}" has a CHECK: changing it later validates every column of that domain under lock.`,
+        offset: offsetOf(check.Constraint, statement.offset),
+      },
+    ];
   },
 });

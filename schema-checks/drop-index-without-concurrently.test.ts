@@ -8,19 +8,22 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags DROP INDEX", async () => {
+test('flags DROP INDEX', async () => {
   const found = await findings(`DROP INDEX users_email_idx;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"users_email_idx\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"users_email_idx"'), found[0]?.message);
 });
 
-test("passes with CONCURRENTLY", async () => {
+test('passes with CONCURRENTLY', async () => {
   assert.deepEqual(await findings(`DROP INDEX CONCURRENTLY users_email_idx;`), []);
 });
 
-test("passes on an index created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE t (a int);
+test('passes on an index created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE t (a int);
 CREATE INDEX t_a ON t (a);
-DROP INDEX t_a;`), []);
+DROP INDEX t_a;`),
+    [],
+  );
 });

@@ -8,12 +8,12 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags dropping NOT NULL", async () => {
+test('flags dropping NOT NULL', async () => {
   const found = await findings(`ALTER TABLE users ALTER COLUMN email DROP NOT NULL;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
 });
 
-test("passes on SET DEFAULT", async () => {
+test('passes on SET DEFAULT', async () => {
   assert.deepEqual(await findings(`ALTER TABLE users ALTER COLUMN email SET DEFAULT '';`), []);
 });

@@ -8,22 +8,25 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags a NOT NULL column without a default", async () => {
+test('flags a NOT NULL column without a default', async () => {
   const found = await findings(`ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"tenant_id\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"tenant_id"'), found[0]?.message);
 });
 
-test("passes with a constant default", async () => {
+test('passes with a constant default', async () => {
   assert.deepEqual(await findings(`ALTER TABLE users ADD COLUMN status text NOT NULL DEFAULT 'active';`), []);
 });
 
-test("passes on a nullable column", async () => {
+test('passes on a nullable column', async () => {
   assert.deepEqual(await findings(`ALTER TABLE users ADD COLUMN nickname text;`), []);
 });
 
-test("passes on a table created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE t (a int);
-ALTER TABLE t ADD COLUMN b int NOT NULL;`), []);
+test('passes on a table created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE t (a int);
+ALTER TABLE t ADD COLUMN b int NOT NULL;`),
+    [],
+  );
 });

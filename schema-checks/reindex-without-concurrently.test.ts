@@ -8,17 +8,17 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags REINDEX", async () => {
+test('flags REINDEX', async () => {
   const found = await findings(`REINDEX INDEX users_email_idx;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
 });
 
-test("flags REINDEX TABLE with other options", async () => {
+test('flags REINDEX TABLE with other options', async () => {
   const found = await findings(`REINDEX (VERBOSE) TABLE users;`);
   assert.equal(found.length, 1, JSON.stringify(found));
 });
 
-test("passes with CONCURRENTLY", async () => {
+test('passes with CONCURRENTLY', async () => {
   assert.deepEqual(await findings(`REINDEX TABLE CONCURRENTLY users;`), []);
 });

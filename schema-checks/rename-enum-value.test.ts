@@ -8,13 +8,13 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags renaming an enum value", async () => {
+test('flags renaming an enum value', async () => {
   const found = await findings(`ALTER TYPE order_status RENAME VALUE 'shipped' TO 'dispatched';`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
   assert.ok(found[0]?.message.includes("'shipped'"), found[0]?.message);
 });
 
-test("passes on adding an enum value", async () => {
+test('passes on adding an enum value', async () => {
   assert.deepEqual(await findings(`ALTER TYPE order_status ADD VALUE 'returned';`), []);
 });

@@ -16,6 +16,10 @@ export default defineRule({
   check(statement) {
     const alter = statement.node;
     if (alter.oldVal === undefined) return [];
-    return [{ message: `Renaming value '${alter.oldVal}' of enum "${stringList(alter.typeName).join('.')}" to '${alter.newVal}' breaks the code still running, which uses the old label.` }];
+    return [
+      {
+        message: `Renaming value '${alter.oldVal}' of enum "${stringList(alter.typeName).join('.')}" to '${alter.newVal}' breaks the code still running, which uses the old label.`,
+      },
+    ];
   },
 });

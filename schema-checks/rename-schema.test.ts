@@ -8,13 +8,13 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags renaming a schema", async () => {
+test('flags renaming a schema', async () => {
   const found = await findings(`ALTER SCHEMA billing RENAME TO invoicing;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"billing\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"billing"'), found[0]?.message);
 });
 
-test("passes on creating a schema", async () => {
+test('passes on creating a schema', async () => {
   assert.deepEqual(await findings(`CREATE SCHEMA invoicing;`), []);
 });

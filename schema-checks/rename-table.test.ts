@@ -8,18 +8,21 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags renaming a table", async () => {
+test('flags renaming a table', async () => {
   const found = await findings(`ALTER TABLE users RENAME TO accounts;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"accounts\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"accounts"'), found[0]?.message);
 });
 
-test("passes on a table created in the same migration", async () => {
-  assert.deepEqual(await findings(`CREATE TABLE staging (id int);
-ALTER TABLE staging RENAME TO final;`), []);
+test('passes on a table created in the same migration', async () => {
+  assert.deepEqual(
+    await findings(`CREATE TABLE staging (id int);
+ALTER TABLE staging RENAME TO final;`),
+    [],
+  );
 });
 
-test("passes on renaming a column", async () => {
+test('passes on renaming a column', async () => {
   assert.deepEqual(await findings(`ALTER TABLE users RENAME COLUMN a TO b;`), []);
 });

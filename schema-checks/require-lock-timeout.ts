@@ -5,9 +5,23 @@ import type { RuleContext, Statement, TableName } from '../src/lint/types.js';
 
 /** ALTER TABLE forms that take a weaker lock than ACCESS EXCLUSIVE (PostgreSQL docs, ALTER TABLE). */
 const WEAKER_LOCK_SUBTYPES = new Set<string>([
-  'AT_SetStatistics', 'AT_SetOptions', 'AT_ResetOptions', 'AT_ClusterOn', 'AT_DropCluster', 'AT_SetRelOptions',
-  'AT_ResetRelOptions', 'AT_ValidateConstraint', 'AT_AttachPartition', 'AT_EnableTrig', 'AT_EnableAlwaysTrig',
-  'AT_EnableReplicaTrig', 'AT_DisableTrig', 'AT_EnableTrigAll', 'AT_DisableTrigAll', 'AT_EnableTrigUser', 'AT_DisableTrigUser',
+  'AT_SetStatistics',
+  'AT_SetOptions',
+  'AT_ResetOptions',
+  'AT_ClusterOn',
+  'AT_DropCluster',
+  'AT_SetRelOptions',
+  'AT_ResetRelOptions',
+  'AT_ValidateConstraint',
+  'AT_AttachPartition',
+  'AT_EnableTrig',
+  'AT_EnableAlwaysTrig',
+  'AT_EnableReplicaTrig',
+  'AT_DisableTrig',
+  'AT_EnableTrigAll',
+  'AT_DisableTrigAll',
+  'AT_EnableTrigUser',
+  'AT_DisableTrigUser',
 ]);
 
 function takesAccessExclusive(command: AlterTableCmd): boolean {
@@ -20,9 +34,7 @@ function takesAccessExclusive(command: AlterTableCmd): boolean {
 const DROPPED_RELATIONS = new Set(['OBJECT_TABLE', 'OBJECT_MATVIEW', 'OBJECT_VIEW', 'OBJECT_SEQUENCE']);
 const RENAMED_RELATIONS = new Set(['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_TABCONSTRAINT', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_TRIGGER']);
 
-type Locking = Statement<
-  'AlterTableStmt' | 'DropStmt' | 'RenameStmt' | 'TruncateStmt' | 'VacuumStmt' | 'ClusterStmt' | 'ReindexStmt' | 'LockStmt' | 'RefreshMatViewStmt'
->;
+type Locking = Statement<'AlterTableStmt' | 'DropStmt' | 'RenameStmt' | 'TruncateStmt' | 'VacuumStmt' | 'ClusterStmt' | 'ReindexStmt' | 'LockStmt' | 'RefreshMatViewStmt'>;
 
 /** The existing tables the statement locks ACCESS EXCLUSIVE; `undefined` entries mean "a table we cannot name". */
 function accessExclusiveTargets(statement: Locking): Array<TableName | undefined> {
@@ -81,6 +93,10 @@ export default defineRule({
     const targets = existing(accessExclusiveTargets(statement), context);
     if (targets.length === 0) return [];
     const named = targets.filter((target): target is TableName => target !== undefined).map(formatTable);
-    return [{ message: `No lock_timeout is set before this statement, which waits for an ACCESS EXCLUSIVE lock${named.length ? ` on ${named.join(', ')}` : ''}; queued behind a long query it blocks every read and write of the table.` }];
+    return [
+      {
+        message: `No lock_timeout is set before this statement, which waits for an ACCESS EXCLUSIVE lock${named.length ? ` on ${named.join(', ')}` : ''}; queued behind a long query it blocks every read and write of the table.`,
+      },
+    ];
   },
 });

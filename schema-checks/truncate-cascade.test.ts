@@ -8,13 +8,13 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags TRUNCATE CASCADE", async () => {
+test('flags TRUNCATE CASCADE', async () => {
   const found = await findings(`TRUNCATE sessions CASCADE;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"sessions\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"sessions"'), found[0]?.message);
 });
 
-test("passes on TRUNCATE without CASCADE", async () => {
+test('passes on TRUNCATE without CASCADE', async () => {
   assert.deepEqual(await findings(`TRUNCATE sessions;`), []);
 });

@@ -8,22 +8,22 @@ async function findings(sql: string, options: LintOptions = {}) {
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
-test("flags VACUUM FULL", async () => {
+test('flags VACUUM FULL', async () => {
   const found = await findings(`VACUUM FULL users;`);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]?.line, 1);
-  assert.ok(found[0]?.message.includes("\"users\""), found[0]?.message);
+  assert.ok(found[0]?.message.includes('"users"'), found[0]?.message);
 });
 
-test("flags VACUUM (FULL, ANALYZE)", async () => {
+test('flags VACUUM (FULL, ANALYZE)', async () => {
   const found = await findings(`VACUUM (FULL, ANALYZE) users;`);
   assert.equal(found.length, 1, JSON.stringify(found));
 });
 
-test("passes on plain VACUUM", async () => {
+test('passes on plain VACUUM', async () => {
   assert.deepEqual(await findings(`VACUUM (ANALYZE) users;`), []);
 });
 
-test("passes on VACUUM (FULL false)", async () => {
+test('passes on VACUUM (FULL false)', async () => {
   assert.deepEqual(await findings(`VACUUM (FULL false) users;`), []);
 });

@@ -5,7 +5,7 @@ export default defineRule({
   id: 'validate-in-same-transaction',
   category: 'lock',
   severity: 'error',
-  message: 'VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID keeps the ADD\'s lock during the whole scan.',
+  message: "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID keeps the ADD's lock during the whole scan.",
   safeAlternative: [
     '1. Add the constraint NOT VALID and COMMIT (or end the migration file).',
     '2. VALIDATE CONSTRAINT in a separate transaction or a later migration: it then takes only a SHARE UPDATE EXCLUSIVE lock.',

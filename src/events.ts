@@ -4,16 +4,7 @@ import type { Coded } from './errors/coded.js';
  * The core's only output. Renderers (listr2, plain lines, NDJSON), and later the journal and
  * notifiers, subscribe; the core never prints.
  */
-export type InstanceState =
-  | 'in-service'
-  | 'draining'
-  | 'out'
-  | 'activating'
-  | 'verifying'
-  | 'registering'
-  | 'rolling-back'
-  | 'failed-out'
-  | 'reloading';
+export type InstanceState = 'in-service' | 'draining' | 'out' | 'activating' | 'verifying' | 'registering' | 'rolling-back' | 'failed-out' | 'reloading';
 
 export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
 

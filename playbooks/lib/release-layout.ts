@@ -17,8 +17,7 @@ export function switchTo(target: string, link: string) {
 }
 
 /** Captured in stage as `previousRelease`, for the rollback. */
-export const rememberCurrent = (name = 'remember current release') =>
-  run((ctx) => sh`readlink ${currentLink(ctx)} || true`, { name, capture: 'previousRelease' });
+export const rememberCurrent = (name = 'remember current release') => run((ctx) => sh`readlink ${currentLink(ctx)} || true`, { name, capture: 'previousRelease' });
 
 /** The `restart` variable: shell text the config's author wrote, run as written. */
 export const restart = () => run((ctx) => unsafeRaw(requireVar(ctx, 'restart')), { name: 'restart' });

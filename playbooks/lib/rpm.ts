@@ -46,7 +46,9 @@ function rpmPackageManager(flavour: RpmFlavour): PackageManager {
     refresh: (ctx) => sh`${cli(ctx)} ${flavour.refresh}`,
     listPending(ctx) {
       if (!flavour.otherRoots && systemRoot(ctx) !== '/') {
-        throw new Error(`variable systemRoot ${JSON.stringify(systemRoot(ctx))} works with apt and dnf; on ${flavour.name} hosts leave it unset (yum-utils' needs-restarting cannot look into another root)`);
+        throw new Error(
+          `variable systemRoot ${JSON.stringify(systemRoot(ctx))} works with apt and dnf; on ${flavour.name} hosts leave it unset (yum-utils' needs-restarting cannot look into another root)`,
+        );
       }
       const security = securityOnly(ctx) ? sh`--security` : sh``;
       return sh`listed=$(${cli(ctx)} -q check-update ${security}); status=$?

@@ -14,9 +14,7 @@ const TARGET_GROUP_ARN = /^arn:([a-z-]+):elasticloadbalancing:([a-z0-9-]+):(\d{1
 export function parseTargetGroupArn(arn: string): TargetGroupArn {
   const match = TARGET_GROUP_ARN.exec(arn);
   if (!match) {
-    throw new Error(
-      `'${arn}' is not a target group ARN (expected arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>)`,
-    );
+    throw new Error(`'${arn}' is not a target group ARN (expected arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>)`);
   }
   return { arn, partition: match[1]!, region: match[2]!, accountId: match[3]!, name: match[4]! };
 }

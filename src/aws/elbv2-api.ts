@@ -55,9 +55,7 @@ export class Elbv2Api {
     for (let start = 0; start < arns.length; start += ARNS_PER_CALL) {
       const chunk = arns.slice(start, start + ARNS_PER_CALL);
       try {
-        const output = await this.call('DescribeTargetGroups', () =>
-          this.client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: chunk })),
-        );
+        const output = await this.call('DescribeTargetGroups', () => this.client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: chunk })));
         found.push(...(output.TargetGroups ?? []));
       } catch (error) {
         if (error instanceof AwsError && error.kind === 'not-found') throw await this.missingGroupsError(chunk, error);
@@ -79,9 +77,7 @@ export class Elbv2Api {
   }
 
   async targetHealth(arn: string): Promise<TargetHealthEntry[]> {
-    const output = await this.call('DescribeTargetHealth', () =>
-      this.client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
-    );
+    const output = await this.call('DescribeTargetHealth', () => this.client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
     return (output.TargetHealthDescriptions ?? []).map((description) => ({
       id: description.Target?.Id ?? '',
       port: description.Target?.Port,
@@ -92,15 +88,11 @@ export class Elbv2Api {
   }
 
   async register(arn: string, targets: TargetRef[]): Promise<void> {
-    await this.call('RegisterTargets', () =>
-      this.client.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: targets.map(toSdkTarget) })),
-    );
+    await this.call('RegisterTargets', () => this.client.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: targets.map(toSdkTarget) })));
   }
 
   async deregister(arn: string, targets: TargetRef[]): Promise<void> {
-    await this.call('DeregisterTargets', () =>
-      this.client.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: targets.map(toSdkTarget) })),
-    );
+    await this.call('DeregisterTargets', () => this.client.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: targets.map(toSdkTarget) })));
   }
 
   destroy(): void {
@@ -108,9 +100,7 @@ export class Elbv2Api {
   }
 
   private async deregistrationDelaySeconds(arn: string): Promise<number> {
-    const output = await this.call('DescribeTargetGroupAttributes', () =>
-      this.client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn })),
-    );
+    const output = await this.call('DescribeTargetGroupAttributes', () => this.client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn })));
     const value = output.Attributes?.find((attribute) => attribute.Key === 'deregistration_delay.timeout_seconds')?.Value;
     const seconds = value === undefined ? DEFAULT_DEREGISTRATION_DELAY_SECONDS : Number(value);
     return Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_DEREGISTRATION_DELAY_SECONDS;

@@ -126,16 +126,12 @@ export function toAwsError(context: AwsCallContext, error: unknown): AwsError {
     return make('credentials', `${call}: AWS refused the request signature as out of date (${code}); check this machine's clock.`);
   }
   if (PERMISSION_CODES.has(code)) {
-    return make(
-      'permissions',
-      `${call}: the AWS identity is not allowed to do this (${code}). \`ship iam-policy\` prints the policy ship needs.`,
-    );
+    return make('permissions', `${call}: the AWS identity is not allowed to do this (${code}). \`ship iam-policy\` prints the policy ship needs.`);
   }
   if (THROTTLING_CODES.has(code) || status === 429) {
     return make(
       'throttled',
-      `${call}: AWS kept throttling the request${attemptsText(attempts)} (${code}${serverMessage}). ` +
-        'Stopped rather than guess; run again later or raise maxAttempts.',
+      `${call}: AWS kept throttling the request${attemptsText(attempts)} (${code}${serverMessage}). ` + 'Stopped rather than guess; run again later or raise maxAttempts.',
     );
   }
   if (status !== undefined && status >= 500) {
@@ -146,10 +142,7 @@ export function toAwsError(context: AwsCallContext, error: unknown): AwsError {
     );
   }
   if (NETWORK_CODES.has(code) || code === 'TimeoutError') {
-    return make(
-      'network',
-      `${call}: cannot reach the API at ${context.where}${attemptsText(attempts)} (${code}); check the region, the endpoint override and the network.`,
-    );
+    return make('network', `${call}: cannot reach the API at ${context.where}${attemptsText(attempts)} (${code}); check the region, the endpoint override and the network.`);
   }
   if (NOT_FOUND_CODES.has(code)) return make('not-found', `${call}: ${code}${serverMessage}`);
   return make('api', `${call} failed: ${code}${serverMessage}`);

@@ -52,7 +52,10 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, De
     appOption(rollOptions(yargs))
       .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
       .option('artifact', { type: 'string', describe: 'the release tarball to upload' })
-      .option('trace', { type: 'boolean', describe: 'pre-flight: also run the pending migrations on a scratch copy of the schema, watch locks, rewrites and catalog changes, roll back' })
+      .option('trace', {
+        type: 'boolean',
+        describe: 'pre-flight: also run the pending migrations on a scratch copy of the schema, watch locks, rewrites and catalog changes, roll back',
+      })
       .option('allow-unsafe-database', {
         type: 'string',
         describe: 'go on despite replica lag, schema version or connection budget problems; the reason is required and recorded',
@@ -78,10 +81,7 @@ export const checkCommand: CommandModule<{ config: string; json?: boolean }, Dep
 export const planCommand: CommandModule<{ config: string; json?: boolean }, DeployArgs> = {
   command: 'plan',
   describe: 'print the batches and steps a deploy would run; changes nothing',
-  builder: (yargs) =>
-    appOption(rollOptions(yargs))
-      .option('version', { type: 'string' })
-      .option('artifact', { type: 'string' }),
+  builder: (yargs) => appOption(rollOptions(yargs)).option('version', { type: 'string' }).option('artifact', { type: 'string' }),
   handler: async (args) => {
     process.exitCode = await deployLike(args, 'plan');
   },

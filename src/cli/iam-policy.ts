@@ -47,11 +47,7 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
       {
         Sid: 'ShipReadTargetGroupHealth',
         Effect: 'Allow',
-        Action: [
-          'elasticloadbalancing:DescribeTargetGroupAttributes',
-          'elasticloadbalancing:DescribeTargetGroups',
-          'elasticloadbalancing:DescribeTargetHealth',
-        ],
+        Action: ['elasticloadbalancing:DescribeTargetGroupAttributes', 'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth'],
         Resource: '*',
         Condition: inRegions(regions),
       },
@@ -74,9 +70,7 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
     });
   }
   if (statements.length === 0) {
-    throw new ConfigError(file, [
-      'nothing in this config calls AWS (loadBalancer is not elbv2 and there is no inventory.ec2), so ship needs no IAM policy',
-    ]);
+    throw new ConfigError(file, ['nothing in this config calls AWS (loadBalancer is not elbv2 and there is no inventory.ec2), so ship needs no IAM policy']);
   }
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -14,7 +14,10 @@ const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** The folder's name when it is a valid app name, so the first `ship plan` already says the right thing. */
 export function appNameFor(configPath: string): string {
-  const folder = basename(dirname(resolve(configPath))).toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const folder = basename(dirname(resolve(configPath)))
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
   return APP_NAME.test(folder) ? folder : 'myapp';
 }
 

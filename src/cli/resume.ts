@@ -14,9 +14,9 @@ interface ResumeArgs {
 
 export const resumeCommand: CommandModule<{ config: string; json?: boolean }, ResumeArgs> = {
   command: 'resume',
-  describe: 'continue a run that did not roll all its hosts (Ctrl-C, SIGTERM, SIGKILL, a lost machine): reconcile the instances it left mid-way, then roll the rest with the same playbook, release and flags',
-  builder: (yargs) =>
-    appOption(yargs).option('lock-wait', { type: 'string', describe: "wait this long (e.g. '5m') for another run's deploy lock instead of refusing at once" }),
+  describe:
+    'continue a run that did not roll all its hosts (Ctrl-C, SIGTERM, SIGKILL, a lost machine): reconcile the instances it left mid-way, then roll the rest with the same playbook, release and flags',
+  builder: (yargs) => appOption(yargs).option('lock-wait', { type: 'string', describe: "wait this long (e.g. '5m') for another run's deploy lock instead of refusing at once" }),
   handler: async (args) => {
     const lockWaitMs = parseLockWait(args['lock-wait']);
     const loaded = await loadApp(args);

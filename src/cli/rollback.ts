@@ -12,9 +12,7 @@ interface RollbackArgs extends RollArgs {
 export const rollbackCommand: CommandModule<{ config: string; json?: boolean }, RollbackArgs> = {
   command: 'rollback',
   describe: 'switch every host back to the previous release (or --to one), one batch at a time, through the same rolling procedure',
-  builder: (yargs) =>
-    appOption(rollOptions(yargs))
-      .option('to', { type: 'string', describe: 'the release to go back to (default: the one before the current release)' }),
+  builder: (yargs) => appOption(rollOptions(yargs)).option('to', { type: 'string', describe: 'the release to go back to (default: the one before the current release)' }),
   handler: async (args) => {
     const flags = parseRollFlags(args);
     const apps = appsToRoll(await loadConfig(args.config), args);

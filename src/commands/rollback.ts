@@ -48,7 +48,13 @@ export async function rollback(options: RollbackOptions): Promise<RunResult> {
     ...(options.transport ? { transport: options.transport } : {}),
   });
   const target = chooseTarget(hosts, options.to);
-  if ('refusal' in target) return refuse(bus, loaded, hosts.map((h) => h.host), target.refusal);
+  if ('refusal' in target)
+    return refuse(
+      bus,
+      loaded,
+      hosts.map((h) => h.host),
+      target.refusal,
+    );
   return rollingRun({ ...options, work: { kind: 'playbook', playbook: 'rollback' }, command: 'rollback', version: target.version });
 }
 

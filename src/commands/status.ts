@@ -79,14 +79,18 @@ export function formatStatus(report: StatusReport): string {
   const lines: string[] = [`app ${report.app}`];
   if (report.lock) {
     const l = report.lock;
-    lines.push(`lock: held by ${l.actor.osUser}@${l.actor.hostname}${l.actor.ci ? ` (${l.actor.ci})` : ''}: '${l.command}' run ${l.runId} since ${l.acquiredAt}, heartbeat ${l.heartbeatAt}${l.stale ? ' — STALE' : ''}`);
+    lines.push(
+      `lock: held by ${l.actor.osUser}@${l.actor.hostname}${l.actor.ci ? ` (${l.actor.ci})` : ''}: '${l.command}' run ${l.runId} since ${l.acquiredAt}, heartbeat ${l.heartbeatAt}${l.stale ? ' — STALE' : ''}`,
+    );
   } else {
     lines.push('lock: free');
   }
   const run = report.lastRun;
   if (run) {
     const outcome = run.outcome ? `${run.outcome.status} at ${run.outcome.finishedAt}` : 'UNFINISHED: continue it with `ship resume`';
-    lines.push(`last run: ${run.run.command}${run.run.version ? ` ${run.run.version}` : ''} (run ${run.run.runId}) by ${run.run.actor.osUser}@${run.run.actor.hostname}, started ${run.run.startedAt}: ${outcome}`);
+    lines.push(
+      `last run: ${run.run.command}${run.run.version ? ` ${run.run.version}` : ''} (run ${run.run.runId}) by ${run.run.actor.osUser}@${run.run.actor.hostname}, started ${run.run.startedAt}: ${outcome}`,
+    );
     // What the journal reader had to skip (a record torn by a crash): the file and line, for a person to look at.
     for (const warning of run.warnings ?? []) lines.push(`journal: ${warning}`);
   } else {

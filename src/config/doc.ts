@@ -84,7 +84,9 @@ function typeText(schema: Schema): string {
     case 'literal':
       return (def.values as unknown[]).map(literal).join(' \\| ');
     case 'enum':
-      return Object.values(def.entries as Record<string, string>).map(literal).join(' \\| ');
+      return Object.values(def.entries as Record<string, string>)
+        .map(literal)
+        .join(' \\| ');
     case 'array':
       return `${wrap(typeText(def.element))}[]`;
     case 'record':
@@ -110,7 +112,11 @@ function wrap(text: string): string {
 
 /** The largest unit that states the default exactly: 90000 is '90s', not a rounded '2m'. */
 function exactDuration(milliseconds: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (milliseconds > 0 && milliseconds % size === 0) return `${milliseconds / size}${unit}`;
   }
   return `${milliseconds}ms`;
@@ -232,7 +238,8 @@ export function renderConfigDoc(rows: FieldRow[] = configFields()): string {
   const sections = new Map<string, FieldRow[]>();
   for (const row of rows) {
     const top = row.path.split(/[.[]/)[0]!;
-    const topLevelScalar = !row.path.includes('.') && !row.path.includes('[') && row.type !== 'object' && !row.type.startsWith('object') && !row.type.startsWith('{ [name]: object');
+    const topLevelScalar =
+      !row.path.includes('.') && !row.path.includes('[') && row.type !== 'object' && !row.type.startsWith('object') && !row.type.startsWith('{ [name]: object');
     const section = topLevelScalar ? '' : top;
     sections.set(section, [...(sections.get(section) ?? []), row]);
   }

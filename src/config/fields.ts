@@ -19,10 +19,7 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
 });
 
 /** An absolute count or a percentage of the fleet such as '25%'. */
-export const countOrPercent = z.union([
-  z.number().int().min(0),
-  z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" }),
-]);
+export const countOrPercent = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" })]);
 
 /**
  * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value
@@ -39,7 +36,7 @@ export function secret() {
       }
     }
     if (typeof resolved !== 'string' || resolved === '') {
-      ctx.addIssue({ code: 'custom', message: 'required (a string, or env(\'NAME\') for a value from the environment)' });
+      ctx.addIssue({ code: 'custom', message: "required (a string, or env('NAME') for a value from the environment)" });
       return z.NEVER;
     }
     registerSecret(resolved);

@@ -74,9 +74,7 @@ function ec2Filters(filters: Ec2Filters): Filter[] {
 }
 
 export function describeEc2Filters(filters: Ec2Filters): string {
-  const parts = Object.entries(filters.tags ?? {}).map(
-    ([key, value]) => `tag ${key}=${Array.isArray(value) ? value.join('|') : value}`,
-  );
+  const parts = Object.entries(filters.tags ?? {}).map(([key, value]) => `tag ${key}=${Array.isArray(value) ? value.join('|') : value}`);
   if (filters.autoScalingGroup !== undefined) parts.push(`Auto Scaling group ${filters.autoScalingGroup}`);
   return parts.join(', ');
 }
@@ -138,16 +136,9 @@ export async function discoverEc2Hosts(options: Ec2InventoryOptions): Promise<Ec
  * Config hosts first, then discovered ones. A name, address or lbName used twice is an error
  * naming both sources: the same machine listed twice would be drained twice in one batch.
  */
-export function mergeInventory<H extends ConfigHostLike>(
-  configHosts: readonly H[],
-  discovered: readonly Ec2Host[],
-): Array<InventoryHost<H>> {
-  const merged: Array<InventoryHost<H>> = [
-    ...configHosts.map((host) => ({ ...host, source: 'config' as const })),
-    ...discovered,
-  ];
-  const origin = (host: InventoryHost<H>, index: number) =>
-    host.source === 'ec2' ? `EC2 instance ${host.instanceId}` : `config hosts[${index}] (${host.name})`;
+export function mergeInventory<H extends ConfigHostLike>(configHosts: readonly H[], discovered: readonly Ec2Host[]): Array<InventoryHost<H>> {
+  const merged: Array<InventoryHost<H>> = [...configHosts.map((host) => ({ ...host, source: 'config' as const })), ...discovered];
+  const origin = (host: InventoryHost<H>, index: number) => (host.source === 'ec2' ? `EC2 instance ${host.instanceId}` : `config hosts[${index}] (${host.name})`);
   const problems: string[] = [];
   for (const field of ['name', 'address', 'lbName'] as const) {
     const firstSeen = new Map<string, string>();
@@ -162,8 +153,7 @@ export function mergeInventory<H extends ConfigHostLike>(
   }
   if (problems.length) {
     throw new InventoryError(
-      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n` +
-        'Remove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.',
+      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n` + 'Remove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.',
       'hosts',
     );
   }

@@ -36,7 +36,10 @@ const MAX_FIELD_LENGTH = 200;
 function printable(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   // eslint-disable-next-line no-control-regex
-  const cleaned = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, MAX_FIELD_LENGTH);
+  const cleaned = value
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim()
+    .slice(0, MAX_FIELD_LENGTH);
   return cleaned === '' ? undefined : cleaned;
 }
 
@@ -98,13 +101,7 @@ export function ciJob(env: NodeJS.ProcessEnv = process.env): string | undefined 
   }
   if (env.CIRCLECI === 'true') {
     const project = env.CIRCLE_PROJECT_USERNAME && env.CIRCLE_PROJECT_REPONAME ? `${env.CIRCLE_PROJECT_USERNAME}/${env.CIRCLE_PROJECT_REPONAME}` : undefined;
-    return joinParts([
-      'circleci',
-      printable(project),
-      labelled('build', env.CIRCLE_BUILD_NUM),
-      labelled('job', env.CIRCLE_JOB),
-      labelled('by', env.CIRCLE_USERNAME),
-    ]);
+    return joinParts(['circleci', printable(project), labelled('build', env.CIRCLE_BUILD_NUM), labelled('job', env.CIRCLE_JOB), labelled('by', env.CIRCLE_USERNAME)]);
   }
   if (env.BUILDKITE === 'true') {
     return joinParts([
@@ -116,12 +113,7 @@ export function ciJob(env: NodeJS.ProcessEnv = process.env): string | undefined 
     ]);
   }
   if (env.JENKINS_URL || env.JENKINS_HOME) {
-    return joinParts([
-      'jenkins',
-      printable(env.JOB_NAME),
-      labelled('build', env.BUILD_NUMBER),
-      labelled('by', env.BUILD_USER_ID),
-    ]);
+    return joinParts(['jenkins', printable(env.JOB_NAME), labelled('build', env.BUILD_NUMBER), labelled('by', env.BUILD_USER_ID)]);
   }
   if (env.CI && env.CI !== 'false' && env.CI !== '0') return 'ci';
   return undefined;
@@ -130,10 +122,7 @@ export function ciJob(env: NodeJS.ProcessEnv = process.env): string | undefined 
 export async function currentActor(options: ActorOptions = {}): Promise<Actor> {
   const env = options.env ?? process.env;
   const timeoutMs = options.gitTimeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
-  const [email, name] = await Promise.all([
-    gitConfig('user.email', env, options.cwd, timeoutMs),
-    gitConfig('user.name', env, options.cwd, timeoutMs),
-  ]);
+  const [email, name] = await Promise.all([gitConfig('user.email', env, options.cwd, timeoutMs), gitConfig('user.name', env, options.cwd, timeoutMs)]);
   const actor: Actor = { osUser: osUser(env), hostname: printable(hostname()) ?? 'unknown-host' };
   const gitUser = email ?? name;
   if (gitUser) actor.gitUser = gitUser;

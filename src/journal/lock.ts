@@ -31,9 +31,7 @@ export class LockHeldError extends Error implements CodedError {
     super(
       `app ${holder.app} is locked by ${holder.actor.osUser}@${holder.actor.hostname}${holder.actor.gitUser ? ` (${holder.actor.gitUser})` : ''}` +
         `${holder.actor.ci ? ` in ${holder.actor.ci}` : ''}: '${holder.command}' (run ${holder.runId}) since ${holder.acquiredAt}, last heartbeat ${holder.heartbeatAt}` +
-        (stale
-          ? `; its heartbeat stopped, so it is stale: break it with \`ship unlock --force --reason "..."\``
-          : '; wait for it with --lock-wait <duration>'),
+        (stale ? `; its heartbeat stopped, so it is stale: break it with \`ship unlock --force --reason "..."\`` : '; wait for it with --lock-wait <duration>'),
     );
     this.name = 'LockHeldError';
   }
@@ -129,8 +127,7 @@ export class LockWaitExpiredError extends LockHeldError {
   ) {
     super(holder, false);
     this.message =
-      `app ${holder.app} is still locked after waiting ${formatDuration(waitedMs)} (--lock-wait): held by ${describeHolder(holder)}, ` +
-      `last heartbeat ${holder.heartbeatAt}`;
+      `app ${holder.app} is still locked after waiting ${formatDuration(waitedMs)} (--lock-wait): held by ${describeHolder(holder)}, ` + `last heartbeat ${holder.heartbeatAt}`;
   }
 }
 
@@ -187,8 +184,7 @@ export class DeployLock {
    */
   static async acquire(store: LockStore, request: LockRequest, options: DeployLockOptions = {}): Promise<DeployLock> {
     const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-    const heartbeatIntervalMs =
-      options.heartbeatIntervalMs ?? Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1, Math.floor(staleAfterMs / HEARTBEATS_PER_STALE_AGE)));
+    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1, Math.floor(staleAfterMs / HEARTBEATS_PER_STALE_AGE)));
     if (heartbeatIntervalMs >= staleAfterMs) {
       throw new Error(`deploy lock: the heartbeat interval (${heartbeatIntervalMs}ms) must be shorter than the stale age (${staleAfterMs}ms), or a live run would look dead`);
     }

@@ -12,13 +12,7 @@ import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact } from '../util/redact.js';
 import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
-import {
-  type JournalEntry,
-  type RunOutcome,
-  type RunRecord,
-  type StateStore,
-  type Transition,
-} from './state-store.js';
+import { type JournalEntry, type RunOutcome, type RunRecord, type StateStore, type Transition } from './state-store.js';
 
 const APPLICATION_NAME = 'ship-state';
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -168,7 +162,7 @@ function advice(error: unknown): string {
     return '; is the database up and reachable from here?';
   }
   if (code === '28P01' || code === '28000') return '; check the user and password in state.url';
-  if (code === '42501') return "; the role needs CREATE on the database (ship creates its ship_* tables) and rights on them";
+  if (code === '42501') return '; the role needs CREATE on the database (ship creates its ship_* tables) and rights on them';
   if (code === '3D000') return '; create the database first, or point state.url at an existing one';
   return '';
 }
@@ -228,7 +222,9 @@ export class PostgresStateStore implements StateStore {
       await client.query('create table if not exists ship_schema_version (version integer primary key, applied_at timestamptz not null default now())');
       const current = Number((await client.query<{ version: number }>('select coalesce(max(version), 0) as version from ship_schema_version')).rows[0]?.version ?? 0);
       if (current > SCHEMA_VERSION) {
-        throw new StateDatabaseError(`state store postgres ${this.where}: its ship tables are at schema version ${current}, newer than this ship knows (${SCHEMA_VERSION}); upgrade ship`);
+        throw new StateDatabaseError(
+          `state store postgres ${this.where}: its ship tables are at schema version ${current}, newer than this ship knows (${SCHEMA_VERSION}); upgrade ship`,
+        );
       }
       for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
         for (const statement of migration.statements) await client.query(statement);

@@ -108,8 +108,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const unsupported = groups.filter((group) => !SUPPORTED_TARGET_TYPES.has(group.targetType));
     if (unsupported.length) {
       throw new LoadBalancerError(
-        `elbv2: target type ${unsupported.map((group) => `'${group.targetType}' of ${group.name}`).join(', ')} is not supported; ` +
-          'ship rolls instance and ip target groups',
+        `elbv2: target type ${unsupported.map((group) => `'${group.targetType}' of ${group.name}`).join(', ')} is not supported; ` + 'ship rolls instance and ip target groups',
       );
     }
     const problems: string[] = [];
@@ -132,9 +131,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
           problems.push(`${this.label(name, target)} is not registered in target group ${group.name} (${group.arn})`);
         } else if (registered.every((entry) => entry.state === 'unused')) {
           // Registered but taking no traffic (stopped instance, zone not enabled): rolling it proves nothing.
-          problems.push(
-            `${this.label(name, target)} is registered in target group ${group.name} but unused: ${registered.map(describeEntry).join(', ')}`,
-          );
+          problems.push(`${this.label(name, target)} is registered in target group ${group.name} but unused: ${registered.map(describeEntry).join(', ')}`);
         }
       }
     }
@@ -205,9 +202,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   async preflight({ drainTimeoutMs }: { drainTimeoutMs: number }): Promise<string> {
     const groups = await this.targetGroups();
     const seconds = (ms: number) => `${ms / 1000}s`;
-    const tooLong = groups
-      .filter((group) => group.deregistrationDelayMs > drainTimeoutMs)
-      .sort((a, b) => b.deregistrationDelayMs - a.deregistrationDelayMs);
+    const tooLong = groups.filter((group) => group.deregistrationDelayMs > drainTimeoutMs).sort((a, b) => b.deregistrationDelayMs - a.deregistrationDelayMs);
     if (tooLong.length) {
       const longest = tooLong[0]!;
       throw new LoadBalancerError(
@@ -233,9 +228,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const target = this.target(name);
     const groups = await this.targetGroups();
     const deregistered = this.drains.get(name)?.deregistered;
-    await this.wrap(`register ${this.label(name, target)}`, () =>
-      Promise.all(groups.map((group) => this.api.register(group.arn, deregistered?.get(group.arn) ?? [target]))),
-    );
+    await this.wrap(`register ${this.label(name, target)}`, () => Promise.all(groups.map((group) => this.api.register(group.arn, deregistered?.get(group.arn) ?? [target]))));
     this.drains.delete(name);
   }
 
@@ -273,9 +266,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   }
 
   private allTargetHealth(groups: TargetGroupInfo[]): Promise<Array<{ group: TargetGroupInfo; entries: TargetHealthEntry[] }>> {
-    return this.wrap('read target health', () =>
-      Promise.all(groups.map(async (group) => ({ group, entries: await this.api.targetHealth(group.arn) }))),
-    );
+    return this.wrap('read target health', () => Promise.all(groups.map(async (group) => ({ group, entries: await this.api.targetHealth(group.arn) }))));
   }
 
   private async views(target: TargetRef, groups: TargetGroupInfo[]): Promise<GroupView[]> {

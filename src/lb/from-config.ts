@@ -12,7 +12,10 @@ import { loadBalancerAdapter, type LoadBalancerConfig } from './registry.js';
  */
 function sshConnector(loaded: LoadedConfig): SshConnector {
   return async (target) => {
-    const transport = transportFor({ name: `haproxy ${target.host}`, address: target.host, ...(target.port ? { port: target.port } : {}), ...(target.user ? { user: target.user } : {}) }, loaded);
+    const transport = transportFor(
+      { name: `haproxy ${target.host}`, address: target.host, ...(target.port ? { port: target.port } : {}), ...(target.user ? { user: target.user } : {}) },
+      loaded,
+    );
     if (!(transport instanceof SshTransport)) throw new Error(`haproxy runtime API ssh://${target.host}: needs the ssh transport, but the config sets transport 'local'`);
     return transport.client();
   };

@@ -126,7 +126,10 @@ export interface ServerStateRow {
  * the header's names, so added columns in later HAProxy versions don't shift anything.
  */
 export function parseServersState(text: string): ServerStateRow[] {
-  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   if (lines[0] !== '1' || !lines[1]?.startsWith('# ')) {
     throw new Error(`unexpected answer to 'show servers state': ${firstLine(text)}`);
   }

@@ -90,7 +90,9 @@ export class HaproxyLoadBalancer implements LoadBalancer {
         // send new requests again; counting its sessions down to a lucky zero is not "drained".
         const forgot = views.find((view) => (view.state.adminState & (ADMIN.drain | ADMIN.maint)) === 0);
         if (forgot) {
-          throw new LoadBalancerError(`haproxy ${forgot.node}: server ${this.backend}/${name} is not draining (status ${forgot.stat.status}); start the drain again before waiting for it`);
+          throw new LoadBalancerError(
+            `haproxy ${forgot.node}: server ${this.backend}/${name} is not draining (status ${forgot.stat.status}); start the drain again before waiting for it`,
+          );
         }
         const member = combine(name, views);
         options.onProgress?.(member);
@@ -205,11 +207,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
 
 /** UP by HAProxy's own checks (or it has none), fully enabled, on this node. */
 function isFullyUp(view: NodeView): boolean {
-  return (
-    view.state.opState === OP_STATE.running &&
-    view.state.adminState === 0 &&
-    (view.stat.status === 'UP' || view.stat.status === 'no check')
-  );
+  return view.state.opState === OP_STATE.running && view.state.adminState === 0 && (view.stat.status === 'UP' || view.stat.status === 'no check');
 }
 
 function combine(name: string, views: NodeView[]): MemberState {
@@ -237,7 +235,7 @@ export const haproxyAdapter = defineLoadBalancer({
     pollInterval: duration.default(10),
   }),
   fields: {
-    runtimeApi: "HAProxy runtime API, one per HAProxy node: `host:port`, a unix socket path, or `ssh://[user@]lbhost/path/to.sock` (reached through SSH). Needs `level admin`.",
+    runtimeApi: 'HAProxy runtime API, one per HAProxy node: `host:port`, a unix socket path, or `ssh://[user@]lbhost/path/to.sock` (reached through SSH). Needs `level admin`.',
     backend: 'The HAProxy backend whose servers are the hosts.',
     pollInterval: 'How often drain and health state are read while waiting.',
   },

@@ -8,11 +8,7 @@ import { elbv2Adapter } from './elbv2-adapter.js';
 import { haproxyAdapter } from './haproxy.js';
 import { noneAdapter } from './none.js';
 
-export const LOAD_BALANCERS = [
-  haproxyAdapter,
-  elbv2Adapter,
-  noneAdapter,
-] as const;
+export const LOAD_BALANCERS = [haproxyAdapter, elbv2Adapter, noneAdapter] as const;
 
 type SchemasOf<Adapters extends ReadonlyArray<{ schema: TaggedSchema }>> = { -readonly [I in keyof Adapters]: Adapters[I]['schema'] };
 

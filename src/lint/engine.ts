@@ -46,10 +46,7 @@ export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string>
  * with PostgreSQL's own parser, and each statement goes only to the rules for its node type.
  * Unparsable SQL becomes a `syntax-error` finding; an unreadable file throws, naming it.
  */
-export async function lintMigrations(
-  files: ReadonlyArray<string | MigrationSource>,
-  options: LintOptionsWithRules,
-): Promise<LintReport> {
+export async function lintMigrations(files: ReadonlyArray<string | MigrationSource>, options: LintOptionsWithRules): Promise<LintReport> {
   const parser = await loadParser();
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
@@ -136,7 +133,9 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
   }
   const parsed = tryParse(lint.parser, source.sql, lint.wanted);
   if ('error' in parsed) {
-    out.findings.push(findingAt({ path: source.path, map, suppressions: [] }, 'syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`));
+    out.findings.push(
+      findingAt({ path: source.path, map, suppressions: [] }, 'syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`),
+    );
     return 0;
   }
   const file = startFile(source, map, lint, out);
@@ -190,7 +189,16 @@ function startFile(source: MigrationSource, map: SourceMap, lint: FileLintSetup,
   const { suppressions, problems } = readSuppressions(map, lint.knownRuleIds);
   const file = { path: source.path, map, suppressions };
   for (const problem of problems) {
-    out.findings.push({ ruleId: 'invalid-suppression', category: 'hygiene', severity: 'error', message: problem.message, file: source.path, line: problem.line, column: problem.column, sourceLine: map.lineText(problem.line) });
+    out.findings.push({
+      ruleId: 'invalid-suppression',
+      category: 'hygiene',
+      severity: 'error',
+      message: problem.message,
+      file: source.path,
+      line: problem.line,
+      column: problem.column,
+      sourceLine: map.lineText(problem.line),
+    });
   }
   return file;
 }

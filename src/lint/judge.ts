@@ -74,14 +74,7 @@ export function findingAt(file: FileUnderLint, ruleId: string, offset: number, m
  * Puts each statement before the rules for its type, then moves the context past it. Statement
  * offsets are bytes in the text that was parsed, which starts `base` bytes into the file.
  */
-export function judgeStatements(
-  statements: Iterable<Statement>,
-  context: FileContext,
-  dispatch: Dispatch,
-  file: FileUnderLint,
-  base: number,
-  out: Verdicts,
-): void {
+export function judgeStatements(statements: Iterable<Statement>, context: FileContext, dispatch: Dispatch, file: FileUnderLint, base: number, out: Verdicts): void {
   for (const statement of statements) {
     const rules = dispatch.byType.get(statement.type);
     if (rules) {

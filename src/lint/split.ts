@@ -46,15 +46,16 @@ export function splitPoints(sql: string, fractions: readonly number[]): number[]
       case 0x22 /* " */:
         at = endOfQuoted(sql, at, 0x22, false);
         continue;
-      case 0x24 /* $ */: {
-        const tag = dollarTag(sql, at);
-        if (tag !== undefined) {
-          const end = sql.indexOf(tag, at + tag.length);
-          at = end === -1 ? length : end + tag.length;
-          continue;
+      case 0x24 /* $ */:
+        {
+          const tag = dollarTag(sql, at);
+          if (tag !== undefined) {
+            const end = sql.indexOf(tag, at + tag.length);
+            at = end === -1 ? length : end + tag.length;
+            continue;
+          }
+          break;
         }
-        break;
-      }
       case 0x28 /* ( */:
         depth++;
         break;

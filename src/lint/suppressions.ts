@@ -30,10 +30,7 @@ export interface SuppressionProblem {
 const DIRECTIVE = /--\s*ship:([A-Za-z-]*)(.*)$/;
 const COMMENT_ONLY_LINE = /^\s*--/;
 
-export function readSuppressions(
-  source: SourceMap,
-  knownRuleIds: ReadonlySet<string>,
-): { suppressions: Suppression[]; problems: SuppressionProblem[] } {
+export function readSuppressions(source: SourceMap, knownRuleIds: ReadonlySet<string>): { suppressions: Suppression[]; problems: SuppressionProblem[] } {
   const suppressions: Suppression[] = [];
   const problems: SuppressionProblem[] = [];
   if (!source.text.includes('ship:')) return { suppressions, problems };
@@ -60,7 +57,11 @@ export function readSuppressions(
       continue;
     }
     if (reason === '') {
-      problems.push({ line, column, message: `"ship:${directive} ${idList}" has no reason; say why this is safe, e.g. "-- ship:${directive} ${idList} table is empty in production"` });
+      problems.push({
+        line,
+        column,
+        message: `"ship:${directive} ${idList}" has no reason; say why this is safe, e.g. "-- ship:${directive} ${idList} table is empty in production"`,
+      });
       continue;
     }
     suppressions.push({

@@ -25,9 +25,7 @@ interface StatementBase {
   readonly index: number;
 }
 
-export type Statement<K extends NodeTypeName = NodeTypeName> = K extends NodeTypeName
-  ? StatementBase & { readonly type: K; readonly node: NodeBody<K> }
-  : never;
+export type Statement<K extends NodeTypeName = NodeTypeName> = K extends NodeTypeName ? StatementBase & { readonly type: K; readonly node: NodeBody<K> } : never;
 
 /** A table as migrations name it; `schema` is absent when the name was not qualified. */
 export interface TableName {

@@ -28,7 +28,9 @@ async function git(args: string[], cwd: string, what: string): Promise<string> {
   const { execa } = await import('execa');
   const result = await execa('git', args, { cwd, reject: false });
   if (result.failed) {
-    const detail = String(result.stderr || result.shortMessage).trim().split('\n')[0];
+    const detail = String(result.stderr || result.shortMessage)
+      .trim()
+      .split('\n')[0];
     throw new GitError(`${what}: ${detail}`);
   }
   return String(result.stdout);

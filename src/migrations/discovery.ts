@@ -78,9 +78,7 @@ export async function discoverMigrations(dir: string, options: DiscoveryOptions 
     const previous = migrations[index - 1] as MigrationFile;
     const current = migrations[index] as MigrationFile;
     if (compareVersions(previous.version, current.version) === 0) {
-      throw new MigrationDiscoveryError(
-        `two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; renumber one of them`,
-      );
+      throw new MigrationDiscoveryError(`two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; renumber one of them`);
     }
   }
   return { dir, migrations, unrecognised };

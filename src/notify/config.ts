@@ -14,7 +14,10 @@ type Destinations = { [Adapter in (typeof NOTIFIERS)[number] as Adapter['key']]:
 const destinations = Object.fromEntries(NOTIFIERS.map((adapter) => [adapter.key, adapter.schema.optional()])) as Destinations;
 
 const deliverySettings = {
-  on: z.array(z.enum(NOTIFY_TRIGGERS)).min(1).default([...NOTIFY_TRIGGERS]),
+  on: z
+    .array(z.enum(NOTIFY_TRIGGERS))
+    .min(1)
+    .default([...NOTIFY_TRIGGERS]),
   timeout: duration.default(5_000),
   retries: z.number().int().min(0).max(5).default(2),
   runbookUrl: z.string().url().optional(),

@@ -133,9 +133,7 @@ export class NotifierHub {
         ...(summary.error ? { error: summary.error } : {}),
         ...(code ? { code: { code: code.code, title: code.title, runbook: runbookLink(code, this.options.runbookUrl) } } : {}),
         outOfRotation: summary.outOfRotation,
-        failedHosts: summary.hosts
-          .filter((h) => FAILED_OUTCOMES.has(h.outcome))
-          .map((h) => ({ host: h.host, outcome: h.outcome, ...(h.error ? { error: h.error } : {}) })),
+        failedHosts: summary.hosts.filter((h) => FAILED_OUTCOMES.has(h.outcome)).map((h) => ({ host: h.host, outcome: h.outcome, ...(h.error ? { error: h.error } : {}) })),
       });
     }
   }

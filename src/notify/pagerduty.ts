@@ -82,7 +82,8 @@ export const pagerdutyAdapter = defineNotifier({
     severity: z.enum(SEVERITIES).default('error'),
     url: z.string().url().default(PAGERDUTY_EVENTS_URL),
   }),
-  description: "PagerDuty Events API v2: triggers on failure (and on an abort that left instances out), resolves on the app's next success. The dedup key is `ship/<app>`: one incident per app.",
+  description:
+    "PagerDuty Events API v2: triggers on failure (and on an abort that left instances out), resolves on the app's next success. The dedup key is `ship/<app>`: one incident per app.",
   fields: {
     routingKey: "The integration's routing key, usually `env('PAGERDUTY_ROUTING_KEY')`.",
     severity: 'Severity of triggered alerts.',

@@ -6,8 +6,4 @@ import { pagerdutyAdapter } from './pagerduty.js';
 import { slackAdapter } from './slack.js';
 import { webhookAdapter } from './webhook.js';
 
-export const NOTIFIERS = [
-  slackAdapter,
-  pagerdutyAdapter,
-  webhookAdapter,
-] as const;
+export const NOTIFIERS = [slackAdapter, pagerdutyAdapter, webhookAdapter] as const;

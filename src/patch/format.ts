@@ -42,7 +42,13 @@ function hostLines(host: PatchHostReport): string[] {
   const timings = [
     d.stageMs !== undefined ? `stage ${formatDuration(d.stageMs)}` : undefined,
     d.installMs !== undefined ? `install ${formatDuration(d.installMs)}` : undefined,
-    host.rebooted ? `rebooted in ${formatDuration(d.rebootMs ?? 0)}` : host.rebootRequired ? 'reboot required, NOT completed' : host.outcome === 'deployed' ? 'no reboot needed' : undefined,
+    host.rebooted
+      ? `rebooted in ${formatDuration(d.rebootMs ?? 0)}`
+      : host.rebootRequired
+        ? 'reboot required, NOT completed'
+        : host.outcome === 'deployed'
+          ? 'no reboot needed'
+          : undefined,
     d.outOfRotationMs ? `out of rotation ${formatDuration(d.outOfRotationMs)}` : undefined,
     d.timeToHealthyMs ? `healthy in the load balancer after ${formatDuration(d.timeToHealthyMs)}` : undefined,
   ].filter(Boolean);

@@ -28,7 +28,10 @@ export function builtInPlaybookPath(kind: string): string | undefined {
 }
 
 export class PlaybookError extends Error implements CodedError {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
     this.name = 'PlaybookError';
   }

@@ -216,11 +216,5 @@ async function rebootAndWait(step: RebootStep, options: PhaseOptions): Promise<v
     }
     await sleep(Math.min(step.pollIntervalMs, Math.max(0, deadlineMs - (performance.now() - started))), signal);
   }
-  throw new StepFailedError(
-    host,
-    phase,
-    step.name,
-    `failed: the host did not come back with a new boot id within ${formatDuration(deadlineMs)} (last seen: ${lastSeen})`,
-    '',
-  );
+  throw new StepFailedError(host, phase, step.name, `failed: the host did not come back with a new boot id within ${formatDuration(deadlineMs)} (last seen: ${lastSeen})`, '');
 }

@@ -10,12 +10,18 @@ export function plainLine(event: ShipEvent): string | undefined {
   switch (event.type) {
     case 'run.started':
       return [
-        line(undefined, `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`),
+        line(
+          undefined,
+          `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`,
+        ),
         ...(event.dryRun ? [line(undefined, `  hosts: ${event.hosts.map((h) => `${h} (${event.sources[h] ?? 'config'})`).join(', ')}`)] : []),
       ].join('\n');
     case 'plan':
       return [
-        line(undefined, `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`),
+        line(
+          undefined,
+          `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
+        ),
         ...event.batches.map((b, i) => line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`)),
         ...(['stage', 'activate', 'verify', 'rollback'] as const)
           .filter((phase) => event.phases[phase].length > 0)
@@ -40,7 +46,10 @@ export function plainLine(event: ShipEvent): string | undefined {
     case 'instance.drained':
       return line(event.host, `drained in ${formatDuration(event.durationMs)}${event.timedOut ? ` (deadline passed: ${event.detail})` : ''}`);
     case 'instance.finished':
-      return line(event.host, `${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}${event.error ? `\n${event.error}${event.code ? ` [${event.code}]` : ''}` : ''}`);
+      return line(
+        event.host,
+        `${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}${event.error ? `\n${event.error}${event.code ? ` [${event.code}]` : ''}` : ''}`,
+      );
     case 'step.started':
       return event.attempt > 1 ? line(event.host, `${event.phase} ${event.step} (attempt ${event.attempt})`) : undefined;
     case 'step.finished':
@@ -55,7 +64,10 @@ export function plainLine(event: ShipEvent): string | undefined {
     case 'lb.healthy':
       return line(event.host, `load balancer reports healthy after ${formatDuration(event.durationMs)}`);
     case 'interrupt':
-      return line(undefined, `interrupted; out of the load balancer: ${event.outOfRotation.join(', ')}${event.restoreCommand ? `\n  put them back with: ${event.restoreCommand}` : ''}`);
+      return line(
+        undefined,
+        `interrupted; out of the load balancer: ${event.outOfRotation.join(', ')}${event.restoreCommand ? `\n  put them back with: ${event.restoreCommand}` : ''}`,
+      );
     case 'warning':
       return line(event.host, `warning: ${event.message}`);
     case 'run.finished':

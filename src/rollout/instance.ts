@@ -89,7 +89,12 @@ export async function rollInstance(
       // The drain deadline is a decision, not a failure: connections still open are cut, and the event says how many.
       timedOut = true;
       detail = error.lastSeen;
-      bus.emit({ type: 'warning', host, message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway`, ...codeFor(ERROR_CODES.drainTimeout) });
+      bus.emit({
+        type: 'warning',
+        host,
+        message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway`,
+        ...codeFor(ERROR_CODES.drainTimeout),
+      });
     }
     bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
     await lb.takeOut(target.lbName);

@@ -137,7 +137,11 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
     const rejected = staged.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
     const failed = rejected.map((error) => error.message);
-    if (signals.graceful.aborted) return finish('interrupted', `${signals.graceful.reason instanceof Error ? signals.graceful.reason.message : 'interrupted'} while staging; no instance left the load balancer`);
+    if (signals.graceful.aborted)
+      return finish(
+        'interrupted',
+        `${signals.graceful.reason instanceof Error ? signals.graceful.reason.message : 'interrupted'} while staging; no instance left the load balancer`,
+      );
     if (failed.length > 0) return finish('failed', `stage failed before any instance left the load balancer:\n${failed.join('\n')}`, codeOf(rejected[0]));
   }
 
@@ -178,7 +182,9 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     );
     results.push(...outcomes);
     // A host left untouched with an error (unreachable when its turn came) is a failure too.
-    const failedHosts = outcomes.filter((o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined));
+    const failedHosts = outcomes.filter(
+      (o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined),
+    );
     bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
     failures += failedHosts.length;
     if (signals.graceful.aborted) return finish('interrupted', interruption());

@@ -93,7 +93,12 @@ export async function planConnection(options: SshTransportOptions): Promise<Conn
   const jumpList = options.jumpHost ?? targetConfig.proxyJump;
   const jumps: Hop[] = [];
   const notes = [...targetConfig.notes];
-  for (const spec of jumpList ? jumpList.split(',').map((s) => s.trim()).filter(Boolean) : []) {
+  for (const spec of jumpList
+    ? jumpList
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : []) {
     const parsed = parseJumpSpec(spec, options.host);
     const hopConfig = await lookup(parsed.host);
     notes.push(...hopConfig.notes);

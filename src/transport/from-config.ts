@@ -18,8 +18,8 @@ export function transportFor(host: HostConfig, loaded: LoadedConfig, overrides: 
   return new SshTransport({
     host: host.name,
     address: host.address,
-    ...(host.port ?? ssh.port ? { port: host.port ?? ssh.port } : {}),
-    ...(host.user ?? ssh.user ? { user: host.user ?? ssh.user } : {}),
+    ...((host.port ?? ssh.port) ? { port: host.port ?? ssh.port } : {}),
+    ...((host.user ?? ssh.user) ? { user: host.user ?? ssh.user } : {}),
     ...(ssh.privateKey ? { privateKeyPath: resolvePath(dir, ssh.privateKey) } : {}),
     ...(ssh.passphrase ? { passphrase: ssh.passphrase } : {}),
     agent: agent ?? false,

@@ -177,7 +177,12 @@ async function expandInclude(args: string[], base: string): Promise<string[]> {
       continue;
     }
     const entries = await readdir(dirname(full)).catch(() => [] as string[]);
-    files.push(...entries.filter((e) => matchesPattern(e, name)).sort().map((e) => join(dirname(full), e)));
+    files.push(
+      ...entries
+        .filter((e) => matchesPattern(e, name))
+        .sort()
+        .map((e) => join(dirname(full), e)),
+    );
   }
   return files;
 }

@@ -80,9 +80,12 @@ export class SshConnection {
       client.on('close', () => {
         for (const hop of hops) hop.end();
         if (this.current) {
-          void this.current.then((open) => {
-            if (open === connection) this.current = undefined;
-          }, () => undefined);
+          void this.current.then(
+            (open) => {
+              if (open === connection) this.current = undefined;
+            },
+            () => undefined,
+          );
         }
       });
       return connection;
@@ -116,7 +119,9 @@ export class SshConnection {
             refusal =
               error instanceof TransportError
                 ? error
-                : new TransportError(hop.label, `cannot check the host key of ${name} against ${this.options.knownHostsPath}: ${(error as Error).message}`, 'host-key', { cause: error });
+                : new TransportError(hop.label, `cannot check the host key of ${name} against ${this.options.knownHostsPath}: ${(error as Error).message}`, 'host-key', {
+                    cause: error,
+                  });
             verify(false);
           },
         );
@@ -152,10 +157,13 @@ export class SshConnection {
 function connectError(hop: Hop, error: Error & { level?: string }, timeoutMs: number): TransportError {
   const where = `${hop.user}@${hop.address}:${hop.port}`;
   if (error.level === 'client-authentication') {
-    const tried = [hop.credentials.privateKeyPath && `key ${hop.credentials.privateKeyPath}`, hop.credentials.agent && 'ssh-agent']
-      .filter(Boolean)
-      .join(' and ');
-    return new TransportError(hop.label, `authentication to ${where} failed (tried ${tried || 'nothing'}); check that the public key is in the host's authorized_keys for ${hop.user}`, 'auth', { cause: error });
+    const tried = [hop.credentials.privateKeyPath && `key ${hop.credentials.privateKeyPath}`, hop.credentials.agent && 'ssh-agent'].filter(Boolean).join(' and ');
+    return new TransportError(
+      hop.label,
+      `authentication to ${where} failed (tried ${tried || 'nothing'}); check that the public key is in the host's authorized_keys for ${hop.user}`,
+      'auth',
+      { cause: error },
+    );
   }
   if (error.level === 'client-timeout') {
     return new TransportError(hop.label, `no SSH handshake with ${where} within ${timeoutMs}ms`, 'connect', { cause: error });
@@ -168,7 +176,9 @@ function forward(via: { client: Client; hop: Hop }, hop: Hop): Promise<ClientCha
   return new Promise((resolve, reject) => {
     via.client.forwardOut('127.0.0.1', 0, hop.address, hop.port, (error, stream) => {
       if (error) {
-        reject(new TransportError(hop.label, `jump host ${via.hop.address}:${via.hop.port} could not reach ${hop.address}:${hop.port}: ${error.message}`, 'connect', { cause: error }));
+        reject(
+          new TransportError(hop.label, `jump host ${via.hop.address}:${via.hop.port} could not reach ${hop.address}:${hop.port}: ${error.message}`, 'connect', { cause: error }),
+        );
       } else {
         resolve(stream);
       }

@@ -121,9 +121,7 @@ fi`;
  * keeps only one, which crawls over a long round trip), hashing the bytes as they are read.
  */
 async function writeFile(sftp: SFTPWrapper, localPath: string, remote: string, mode: number, signal?: AbortSignal): Promise<UploadResult> {
-  const handle = await new Promise<Buffer>((resolve, reject) =>
-    sftp.open(remote, 'w', { mode }, (error, opened) => (error ? reject(error) : resolve(opened))),
-  );
+  const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(remote, 'w', { mode }, (error, opened) => (error ? reject(error) : resolve(opened))));
   const hash = createHash('sha256');
   let position = 0;
   try {

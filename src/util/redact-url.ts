@@ -86,7 +86,10 @@ export function describeDatabase(connectionString: string): string {
   const url = splitUrl(connectionString);
   if (url) {
     const hosts = url.hosts
-      ? url.hosts.split(',').map((host) => (/:\d+$/.test(host) ? host : `${host}:5432`)).join(',')
+      ? url.hosts
+          .split(',')
+          .map((host) => (/:\d+$/.test(host) ? host : `${host}:5432`))
+          .join(',')
       : `${queryParam(url.query, 'host') ?? 'localhost'}:${queryParam(url.query, 'port') ?? '5432'}`;
     const database = url.database ? safeDecode(url.database) : (queryParam(url.query, 'dbname') ?? safeDecode(url.user ?? ''));
     return `${safeDecode(hosts)}/${database}`;
@@ -102,9 +105,13 @@ export function redactUrl(connectionString: string): string {
   if (url) {
     const userInfo = url.user === undefined ? '' : `${url.user}${url.password === undefined ? '' : `:${MASK}`}@`;
     const path = url.database === undefined ? '' : `/${url.database}`;
-    const query = url.query === undefined
-      ? ''
-      : `?${url.query.split('&').map((part) => (/^password=/i.test(part) ? `password=${MASK}` : part)).join('&')}`;
+    const query =
+      url.query === undefined
+        ? ''
+        : `?${url.query
+            .split('&')
+            .map((part) => (/^password=/i.test(part) ? `password=${MASK}` : part))
+            .join('&')}`;
     return `${url.scheme}://${userInfo}${url.hosts}${path}${query}`;
   }
   let redacted = connectionString;
@@ -150,7 +157,10 @@ export function withoutPassword(connectionString: string): string {
   const url = splitUrl(connectionString);
   if (url) {
     const userInfo = url.user === undefined ? '' : `${url.user}@`;
-    const query = url.query?.split('&').filter((part) => !/^password=/i.test(part)).join('&');
+    const query = url.query
+      ?.split('&')
+      .filter((part) => !/^password=/i.test(part))
+      .join('&');
     return `${url.scheme}://${userInfo}${url.hosts}${url.database === undefined ? '' : `/${url.database}`}${query ? `?${query}` : ''}`;
   }
   let stripped = connectionString;
@@ -165,7 +175,10 @@ export function withDatabaseName(connectionString: string, database: string): st
   const url = splitUrl(connectionString);
   if (url) {
     const userInfo = url.user === undefined ? '' : `${url.user}${url.password === undefined ? '' : `:${url.password}`}@`;
-    const query = url.query?.split('&').filter((part) => !/^dbname=/i.test(part)).join('&');
+    const query = url.query
+      ?.split('&')
+      .filter((part) => !/^dbname=/i.test(part))
+      .join('&');
     return `${url.scheme}://${userInfo}${url.hosts}/${encodeURIComponent(database)}${query ? `?${query}` : ''}`;
   }
   const quoted = `'${database.replace(/(['\\])/g, '\\$1')}'`;

@@ -16,7 +16,10 @@ const STATE_CODES: Record<FakeInstance['state'], number> = {
 
 /** EC2 filter values accept `*` and `?` wildcards. */
 function wildcardMatch(pattern: string, value: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${regex}$`).test(value);
 }
 
@@ -55,7 +58,11 @@ function renderInstance(instance: FakeInstance, ownerId: string): string {
 }
 
 function decodeToken(token: string): number {
-  const offset = Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^offset:/, ''));
+  const offset = Number(
+    Buffer.from(token, 'base64url')
+      .toString('utf8')
+      .replace(/^offset:/, ''),
+  );
   if (!Number.isInteger(offset) || offset < 0) throw new AwsFault('InvalidParameterValue', `Invalid value '${token}' for nextToken`);
   return offset;
 }
@@ -76,7 +83,12 @@ function describeInstances(params: URLSearchParams, state: FakeAwsState, pageSiz
   const limit = Math.min(pageSize, maxResults ?? Infinity);
   const page = matching.slice(offset, offset + limit);
   const next = offset + limit < matching.length ? Buffer.from(`offset:${offset + limit}`).toString('base64url') : undefined;
-  return element('reservationSet', page.map((instance) => renderInstance(instance, state.accountId))) + optionalElement('nextToken', next);
+  return (
+    element(
+      'reservationSet',
+      page.map((instance) => renderInstance(instance, state.accountId)),
+    ) + optionalElement('nextToken', next)
+  );
 }
 
 export function handleEc2(action: string, params: URLSearchParams, state: FakeAwsState, pageSize: number): string {

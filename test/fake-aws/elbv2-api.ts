@@ -45,11 +45,7 @@ function renderTargetHealth(view: TargetHealthView): string {
   return element('member', [
     element('Target', [element('Id', view.id), element('Port', view.port)]),
     element('HealthCheckPort', String(view.port)),
-    element('TargetHealth', [
-      element('State', view.state),
-      optionalElement('Reason', view.reason),
-      optionalElement('Description', view.description),
-    ]),
+    element('TargetHealth', [element('State', view.state), optionalElement('Reason', view.reason), optionalElement('Description', view.description)]),
   ]);
 }
 
@@ -65,7 +61,10 @@ function describeTargetGroups(params: URLSearchParams, state: FakeAwsState): str
     if (missing.length) throw new AwsFault('TargetGroupNotFound', `Target groups '${missing.join("', '")}' not found`);
     groups = groups.filter((group) => names.includes(group.name));
   }
-  return element('TargetGroups', groups.map((group) => renderTargetGroup(group, state)));
+  return element(
+    'TargetGroups',
+    groups.map((group) => renderTargetGroup(group, state)),
+  );
 }
 
 function describeTargetGroupAttributes(params: URLSearchParams, state: FakeAwsState): string {
@@ -88,7 +87,11 @@ function describeTargetHealth(params: URLSearchParams, state: FakeAwsState): str
   const targets = targetsParam(params);
   let views: TargetHealthView[];
   if (targets.length) {
-    state.validateTargets(group, targets.map((target) => target.id), false);
+    state.validateTargets(
+      group,
+      targets.map((target) => target.id),
+      false,
+    );
     views = targets.map((target) => state.targetHealth(group.arn, target.id, target.port));
   } else {
     views = state.registeredTargets(group.arn);

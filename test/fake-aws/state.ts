@@ -168,9 +168,7 @@ export class FakeAwsState {
   }
 
   addTargetGroup(spec: FakeTargetGroupSpec): FakeTargetGroup {
-    const arn =
-      spec.arn ??
-      `arn:aws:elasticloadbalancing:${this.region}:${this.accountId}:targetgroup/${spec.name}/${hexId(spec.name)}`;
+    const arn = spec.arn ?? `arn:aws:elasticloadbalancing:${this.region}:${this.accountId}:targetgroup/${spec.name}/${hexId(spec.name)}`;
     const group: FakeTargetGroup = {
       arn,
       name: spec.name,
@@ -188,8 +186,7 @@ export class FakeAwsState {
 
   /** By ARN or by name, for tests. */
   group(arnOrName: string): FakeTargetGroup {
-    const group =
-      this.targetGroups.get(arnOrName) ?? [...this.targetGroups.values()].find((candidate) => candidate.name === arnOrName);
+    const group = this.targetGroups.get(arnOrName) ?? [...this.targetGroups.values()].find((candidate) => candidate.name === arnOrName);
     if (!group) throw new AwsFault('TargetGroupNotFound', `Target groups '${arnOrName}' not found`);
     return group;
   }
@@ -236,17 +233,18 @@ export class FakeAwsState {
     if (forRegistration) {
       const notRunning = ids.filter((id) => this.instances.get(id)?.state !== 'running');
       if (notRunning.length) {
-        throw new AwsFault(
-          'InvalidTarget',
-          `The following targets are not in a running state and cannot be registered: ${notRunning.map((id) => `'${id}'`).join(', ')}`,
-        );
+        throw new AwsFault('InvalidTarget', `The following targets are not in a running state and cannot be registered: ${notRunning.map((id) => `'${id}'`).join(', ')}`);
       }
     }
   }
 
   register(arnOrName: string, targets: Array<{ id: string; port?: number }>): void {
     const group = this.group(arnOrName);
-    this.validateTargets(group, targets.map((target) => target.id), true);
+    this.validateTargets(
+      group,
+      targets.map((target) => target.id),
+      true,
+    );
     for (const target of targets) {
       const port = target.port ?? group.port;
       const key = targetKey(target.id, port);
@@ -269,7 +267,11 @@ export class FakeAwsState {
 
   deregister(arnOrName: string, targets: Array<{ id: string; port?: number }>): void {
     const group = this.group(arnOrName);
-    this.validateTargets(group, targets.map((target) => target.id), false);
+    this.validateTargets(
+      group,
+      targets.map((target) => target.id),
+      false,
+    );
     for (const target of targets) {
       const record = group.targets.get(targetKey(target.id, target.port ?? group.port));
       if (!record || record.state === 'draining') continue;
@@ -380,21 +382,18 @@ export class FakeAwsState {
       return new Promise((resolve) => setTimeout(() => resolve({ ok: false, reason: 'Target.Timeout', description: 'Request timed out' }), this.checkTimeoutMs).unref());
     }
     return new Promise((resolve) => {
-      const request = http.get(
-        { host, port: group.healthCheckPort ?? record.port, path: group.healthCheckPath, agent: false, timeout: this.checkTimeoutMs },
-        (response) => {
-          response.resume();
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 400) resolve({ ok: true });
-          else {
-            resolve({
-              ok: false,
-              reason: 'Target.ResponseCodeMismatch',
-              description: `Health checks failed with these codes: [${status}]`,
-            });
-          }
-        },
-      );
+      const request = http.get({ host, port: group.healthCheckPort ?? record.port, path: group.healthCheckPath, agent: false, timeout: this.checkTimeoutMs }, (response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 400) resolve({ ok: true });
+        else {
+          resolve({
+            ok: false,
+            reason: 'Target.ResponseCodeMismatch',
+            description: `Health checks failed with these codes: [${status}]`,
+          });
+        }
+      });
       request.on('timeout', () => {
         request.destroy();
         resolve({ ok: false, reason: 'Target.Timeout', description: 'Request timed out' });

@@ -122,7 +122,10 @@ test('the SSH connection cut mid-step: the step fails, ship kills the orphaned c
   assert.equal(host?.outcome, 'rolled-back', describeRun(run));
   assert.match(host?.error ?? '', /the connection closed while a command was running; killed its process group \d+ on the host over a new connection/);
   assert.match(host?.error ?? '', new RegExp(`${canary.name}: activate step 'restart'`));
-  assert.ok(run.events.some((e) => e.type === 'step.finished' && e.host === canary.name && e.phase === 'rollback' && e.step === 'restart' && e.ok), 'the rollback ran over a new connection');
+  assert.ok(
+    run.events.some((e) => e.type === 'step.finished' && e.host === canary.name && e.phase === 'rollback' && e.step === 'restart' && e.ok),
+    'the rollback ran over a new connection',
+  );
   assert.deepEqual(summary.outOfRotation, []);
   assert.deepEqual(touchedHosts(run.events), [canary.name], 'the canary failed: no other host left');
   assert.equal(journalStates(await lastJournalRun(config)).get(canary.name), 'in-service');
@@ -204,12 +207,15 @@ test('health that never settles: no three passes in a row within healthyTimeout,
 
   await assertInvariants(fleet, run, { code: 1, configPath: config });
   const { summary } = finishedEvent(run);
-  assert.deepEqual(summary.hosts.map((h) => [h.host, h.outcome]), [
-    ['web1', 'rolled-back'],
-    ['web2', 'not-started'],
-    ['web3', 'not-started'],
-    ['web4', 'not-started'],
-  ]);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web1', 'rolled-back'],
+      ['web2', 'not-started'],
+      ['web3', 'not-started'],
+      ['web4', 'not-started'],
+    ],
+  );
   assert.equal(summary.hosts[0]!.code, 'SHIP-E015');
   assert.match(summary.hosts[0]!.error ?? '', /did not finish within 1000ms \(last seen: .*\([01]\/3 consecutive passes\)/);
   assert.deepEqual(summary.outOfRotation, []);
@@ -266,7 +272,10 @@ test('another instance becomes unhealthy mid-rollout: the capacity floor stops t
   await assertInvariants(fleet, run, { code: 1, configPath: config });
   const { summary } = finishedEvent(run);
   assert.equal(summary.code, 'SHIP-E018', describeRun(run));
-  assert.match(summary.error ?? '', new RegExp(`taking out ${third.name} would leave 2 healthy instance\\(s\\) in service, fewer than minHealthy 3; not healthy now: ${fourth.name} \\(DOWN`));
+  assert.match(
+    summary.error ?? '',
+    new RegExp(`taking out ${third.name} would leave 2 healthy instance\\(s\\) in service, fewer than minHealthy 3; not healthy now: ${fourth.name} \\(DOWN`),
+  );
   assert.deepEqual(
     summary.hosts.map((h) => [h.host, h.outcome]),
     [

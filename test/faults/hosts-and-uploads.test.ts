@@ -61,7 +61,10 @@ async function assertStoppedInStage(run: Awaited<ReturnType<typeof runShip>>, co
   assert.equal(summary.code, 'SHIP-E013', describeRun(run));
   assert.match(summary.error ?? '', /^stage failed before any instance left the load balancer:/);
   assert.deepEqual(touchedHosts(run.events), [], 'no instance may leave the load balancer when staging fails');
-  assert.equal(run.events.some((e) => e.type === 'batch.started'), false);
+  assert.equal(
+    run.events.some((e) => e.type === 'batch.started'),
+    false,
+  );
   assert.deepEqual(summary.outOfRotation, []);
   await assertAllOn(fleet, BASELINE);
   return summary.error ?? '';
@@ -81,7 +84,12 @@ test('an artifact that arrives corrupt on one host: its size and sha256 are chec
     const config = await writeConfig('corrupt-upload.config.ts');
     run = await deploy(config, 'v2');
     const error = await assertStoppedInStage(run, config);
-    assert.match(error, new RegExp(`${victim.name}: stage step 'upload artifact' failed: ${victim.name}: upload of \\S+app-v2\\.tgz to ${victim.appDir.replaceAll('.', '\\.')}/releases/v2\\.tgz is corrupt on the host: it has (\\d+) bytes with sha256 [0-9a-f]{64}, expected (\\d+) bytes`));
+    assert.match(
+      error,
+      new RegExp(
+        `${victim.name}: stage step 'upload artifact' failed: ${victim.name}: upload of \\S+app-v2\\.tgz to ${victim.appDir.replaceAll('.', '\\.')}/releases/v2\\.tgz is corrupt on the host: it has (\\d+) bytes with sha256 [0-9a-f]{64}, expected (\\d+) bytes`,
+      ),
+    );
     const [, got, expected] = /it has (\d+) bytes .* expected (\d+) bytes/.exec(error)!;
     assert.equal(Number(got), Number(expected) - 1);
     for (const other of fleet.hosts.filter((h) => h !== victim)) assert.doesNotMatch(error, new RegExp(`\\b${other.name}:`));
@@ -120,7 +128,12 @@ test('the disk of a host full during the upload: staging fails naming the host, 
     const config = await writeConfig('disk-full.config.ts');
     const run = await deploy(config, 'v2');
     const error = await assertStoppedInStage(run, config);
-    assert.match(error, new RegExp(`${victim.name}: stage step 'upload artifact' failed: ${victim.name}: upload of \\S+ to ${releases.replaceAll('.', '\\.')}/v2\\.tgz failed: .*; no space left on the host: the file system of ${releases.replaceAll('.', '\\.')} has \\d+ KiB free and the file needs \\d+ KiB`));
+    assert.match(
+      error,
+      new RegExp(
+        `${victim.name}: stage step 'upload artifact' failed: ${victim.name}: upload of \\S+ to ${releases.replaceAll('.', '\\.')}/v2\\.tgz failed: .*; no space left on the host: the file system of ${releases.replaceAll('.', '\\.')} has \\d+ KiB free and the file needs \\d+ KiB`,
+      ),
+    );
     for (const other of fleet.hosts.filter((h) => h !== victim)) assert.doesNotMatch(error, new RegExp(`\\b${other.name}:`));
     assert.deepEqual((await readdir(releases)).sort(), before, 'the partial upload must be removed');
   } finally {
@@ -149,15 +162,23 @@ test("a host's SSH server dies after staging: it is not taken out (it could be n
 
   await assertInvariants(fleet, run, { code: 1, configPath: config });
   const { summary } = finishedEvent(run);
-  assert.deepEqual(summary.hosts.map((h) => [h.host, h.outcome]), [
-    [first.name, 'deployed'],
-    [second.name, 'not-started'],
-    [third.name, 'not-started'],
-    [fourth.name, 'not-started'],
-  ]);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      [first.name, 'deployed'],
+      [second.name, 'not-started'],
+      [third.name, 'not-started'],
+      [fourth.name, 'not-started'],
+    ],
+  );
   const lost = summary.hosts[1]!;
   assert.equal(lost.code, 'SHIP-E006', JSON.stringify(lost));
-  assert.match(lost.error ?? '', new RegExp(`${second.name}: not taken out of the load balancer, it cannot be reached: ${second.name}: cannot connect to root@${second.address.replaceAll('.', '\\.')}:22: .*ECONNREFUSED`));
+  assert.match(
+    lost.error ?? '',
+    new RegExp(
+      `${second.name}: not taken out of the load balancer, it cannot be reached: ${second.name}: cannot connect to root@${second.address.replaceAll('.', '\\.')}:22: .*ECONNREFUSED`,
+    ),
+  );
   assert.deepEqual(summary.outOfRotation, []);
   assert.equal((await lbView(fleet)).get(second.name)?.adminOut, false, 'an instance ship cannot reach keeps serving');
   assert.equal(journalStates(await lastJournalRun(config)).get(second.name), undefined, 'it never changed state');

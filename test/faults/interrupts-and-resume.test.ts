@@ -116,8 +116,15 @@ test('Ctrl-C while the canary drains: the drain ends, the instance goes back und
   assert.deepEqual(await slow, Array(8).fill(200), 'every request in flight during the drain must be answered');
   assert.equal(summary.hosts[0]?.outcome, 'put-back');
   const drained = run.events.find((e) => e.type === 'instance.drained');
-  assert.ok(drained && drained.type === 'instance.drained' && !drained.timedOut && drained.durationMs > 300, `the drain should have waited for the slow requests: ${JSON.stringify(drained)}`);
-  assert.equal(run.events.some((e) => e.type === 'step.started' && e.phase === 'activate'), false, 'nothing is activated after the Ctrl-C');
+  assert.ok(
+    drained && drained.type === 'instance.drained' && !drained.timedOut && drained.durationMs > 300,
+    `the drain should have waited for the slow requests: ${JSON.stringify(drained)}`,
+  );
+  assert.equal(
+    run.events.some((e) => e.type === 'step.started' && e.phase === 'activate'),
+    false,
+    'nothing is activated after the Ctrl-C',
+  );
   await assertAllOn(fleet, BASELINE);
 });
 
@@ -168,7 +175,11 @@ test('SIGKILL while an instance is out: ship status shows it out (journal and lo
   });
   const killedRun = await finished(child);
   assert.ok(killed, `ship was never killed:\n${describeRun(killedRun)}`);
-  assert.equal(killedRun.events.some((e) => e.type === 'run.finished'), false, 'a killed run says nothing more');
+  assert.equal(
+    killedRun.events.some((e) => e.type === 'run.finished'),
+    false,
+    'a killed run says nothing more',
+  );
 
   // The truth right after the crash: web2 out of HAProxy, and the journal says so too.
   const view = await lbView(fleet);
@@ -185,7 +196,11 @@ test('SIGKILL while an instance is out: ship status shows it out (journal and lo
     report.instances.filter((i) => i.out).map((i) => [i.host, i.journal, i.live?.inService]),
     [[second.name, 'activating', false]],
   );
-  assert.deepEqual(report.instances.filter((i) => i.disagreement), [], 'the journal and the load balancer must agree');
+  assert.deepEqual(
+    report.instances.filter((i) => i.disagreement),
+    [],
+    'the journal and the load balancer must agree',
+  );
   assert.equal(report.lock?.runId, killedRun.events[0]?.runId, 'the dead run still holds the lock');
 
   const resumed = await runShip(['resume', '--config', config, '--json']);
@@ -200,11 +215,14 @@ test('SIGKILL while an instance is out: ship status shows it out (journal and lo
     'the instance caught mid-way is health-checked and put back first',
   );
   const { summary } = finishedEvent(resumed);
-  assert.deepEqual(summary.hosts.map((h) => [h.host, h.outcome]), [
-    ['web2', 'deployed'],
-    ['web3', 'deployed'],
-    ['web4', 'deployed'],
-  ]);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web2', 'deployed'],
+      ['web3', 'deployed'],
+      ['web4', 'deployed'],
+    ],
+  );
   assert.deepEqual(summary.outOfRotation, []);
   await assertAllOn(fleet, version);
   const journal = await lastJournalRun(config);

@@ -76,15 +76,21 @@ test('the journal cannot record that an instance leaves: it never leaves, and th
 
   assert.equal(result.status, 'failed');
   assert.match(result.summary.error ?? '', /the journal could not be written \(ENOSPC: no space left on device, write\); no further instance is taken out/);
-  assert.ok(!lb.log.some((entry) => entry.endsWith(' web2') || entry.endsWith(' web3') || entry.endsWith(' web4')), `only web1 may be touched in the load balancer: ${lb.log.join(', ')}`);
+  assert.ok(
+    !lb.log.some((entry) => entry.endsWith(' web2') || entry.endsWith(' web3') || entry.endsWith(' web4')),
+    `only web1 may be touched in the load balancer: ${lb.log.join(', ')}`,
+  );
   assert.deepEqual(outOfLb(lb), []);
   assert.deepEqual(result.summary.outOfRotation, []);
-  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [
-    ['web1', 'deployed'],
-    ['web2', 'not-started'],
-    ['web3', 'not-started'],
-    ['web4', 'not-started'],
-  ]);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web1', 'deployed'],
+      ['web2', 'not-started'],
+      ['web3', 'not-started'],
+      ['web4', 'not-started'],
+    ],
+  );
   assert.deepEqual([...new Set(journal.map((t) => t.host))], ['web1']);
   assert.ok(maxOutAtOnce(events) <= 1);
 });
@@ -95,7 +101,10 @@ test('the journal fails while an instance is out: that instance is finished and 
   assert.equal(result.status, 'failed');
   assert.deepEqual(outOfLb(lb), [], 'the instance in flight is put back even though the journal cannot say so');
   assert.deepEqual(result.summary.outOfRotation, []);
-  assert.deepEqual(result.summary.hosts.map((h) => h.outcome), ['deployed', 'not-started', 'not-started', 'not-started']);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => h.outcome),
+    ['deployed', 'not-started', 'not-started', 'not-started'],
+  );
   assert.ok(!lb.log.some((entry) => !entry.endsWith(' web1')), `only web1 may be touched: ${lb.log.join(', ')}`);
   // The journal's last word on web1 is the last record it could take: a person sees it was mid-way.
   assert.equal(journal.at(-1)?.to, 'activating');

@@ -124,7 +124,11 @@ test('a lock held by a live run: a second deploy and ship check are refused nami
     assert.match(summary.error ?? '', new RegExp(`app demo is locked by root@[^:]+: 'deploy' \\(run ${holderRun}\\) since \\S+, last heartbeat`));
     assert.match(summary.error ?? '', /--lock-wait/);
     assert.deepEqual(touchedHosts(run.events), []);
-    assert.equal(run.events.some((e) => e.type === 'stage.started'), false, 'a refused run stages nothing');
+    assert.equal(
+      run.events.some((e) => e.type === 'stage.started'),
+      false,
+      'a refused run stages nothing',
+    );
   }
   await assertInvariants(fleet, waited, { code: 0, configPath: config });
   assert.ok(
@@ -153,7 +157,11 @@ test('a stale lock (holder SIGKILLed): refused as stale (exit 3); ship unlock --
     }
   });
   const killed = await finished(holder);
-  assert.equal(killed.events.some((e) => e.type === 'run.finished'), false, `the holder was not killed mid-run:\n${describeRun(killed)}`);
+  assert.equal(
+    killed.events.some((e) => e.type === 'run.finished'),
+    false,
+    `the holder was not killed mid-run:\n${describeRun(killed)}`,
+  );
   await killMarked(marker);
   const lock = await lockHolder(config);
   assert.equal(lock?.runId, killed.events[0]?.runId);
@@ -196,7 +204,14 @@ async function recordFinishedRun(config: string, runId: string): Promise<string>
   try {
     const at = new Date().toISOString();
     await store.beginRun({ runId, app: FLEET_APP, command: 'deploy', version: 'v1', hosts: ['web1'], resume: {}, actor: { osUser: 'root', hostname: 'laptop' }, startedAt: at });
-    for (const [from, to] of [['in-service', 'draining'], ['draining', 'out'], ['out', 'activating'], ['activating', 'verifying'], ['verifying', 'registering'], ['registering', 'in-service']] as const) {
+    for (const [from, to] of [
+      ['in-service', 'draining'],
+      ['draining', 'out'],
+      ['out', 'activating'],
+      ['activating', 'verifying'],
+      ['verifying', 'registering'],
+      ['registering', 'in-service'],
+    ] as const) {
       await store.recordTransition({ runId, host: 'web1', from, to, at });
     }
     await store.finishRun(runId, { status: 'succeeded', summary: { hosts: [], outOfRotation: [] }, finishedAt: at });
@@ -248,7 +263,10 @@ test('a state folder that cannot be written (read-only): the deploy is refused b
   assert.equal(status, 'refused');
   assert.match(summary.error ?? '', new RegExp(`lock: ${state.replaceAll('.', '\\.')}/locks: cannot create the state folder: .*EROFS`));
   assert.deepEqual(touchedHosts(run.events), []);
-  assert.equal(run.events.some((e) => e.type === 'stage.started'), false);
+  assert.equal(
+    run.events.some((e) => e.type === 'stage.started'),
+    false,
+  );
   await assertAllOn(fleet, BASELINE);
   await execa('umount', [state]);
   mounts.splice(mounts.indexOf(state), 1);
@@ -267,9 +285,15 @@ test('an instance put in maintenance by hand: ship status flags the disagreement
   assert.equal(json.code, 1, describeRun(json));
   const report = JSON.parse(json.stdout) as StatusReport;
   const flagged = report.instances.filter((i) => i.disagreement);
-  assert.deepEqual(flagged.map((i) => i.host), [third.name]);
+  assert.deepEqual(
+    flagged.map((i) => i.host),
+    [third.name],
+  );
   assert.match(flagged[0]!.disagreement!, /the journal says in-service, the load balancer says out \(MAINT/);
-  assert.deepEqual(report.instances.filter((i) => i.out).map((i) => i.host), [third.name]);
+  assert.deepEqual(
+    report.instances.filter((i) => i.out).map((i) => i.host),
+    [third.name],
+  );
 });
 
 test('ship check: passes (exit 0) and fails on a host down (exit 3) without changing anything', async () => {
@@ -282,7 +306,8 @@ test('ship check: passes (exit 0) and fails on a host down (exit 3) without chan
   await assertInvariants(fleet, passing, { code: 0, configPath: config });
   assert.equal(finishedEvent(passing).status, 'checked');
   const passed = passing.events.flatMap((e) => (e.type === 'preflight.check' ? [`${e.name}:${e.status}`] : []));
-  for (const name of ['lock', 'playbook variables', 'capacity plan', 'connectivity', 'load balancer']) assert.ok(passed.includes(`${name}:passed`), `${name} not passed: ${passed.join(', ')}`);
+  for (const name of ['lock', 'playbook variables', 'capacity plan', 'connectivity', 'load balancer'])
+    assert.ok(passed.includes(`${name}:passed`), `${name} not passed: ${passed.join(', ')}`);
 
   const down = fleet.hosts[2]!;
   await down.sshd.stop();
@@ -302,7 +327,11 @@ test('ship check: passes (exit 0) and fails on a host down (exit 3) without chan
 
   for (const run of [passing, failing]) {
     assert.deepEqual(touchedHosts(run.events), []);
-    assert.equal(run.events.some((e: ShipEvent) => e.type === 'stage.started'), false, 'ship check stages nothing');
+    assert.equal(
+      run.events.some((e: ShipEvent) => e.type === 'stage.started'),
+      false,
+      'ship check stages nothing',
+    );
   }
   assert.equal((await lastJournalRun(config))?.run.runId, before?.run.runId, 'ship check writes no run to the journal');
   assert.equal(await lockHolder(config), undefined, 'ship check never takes the lock');

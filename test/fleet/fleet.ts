@@ -115,7 +115,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   await writeFile(join(dir, 'owner.pid'), `${process.pid}\n`);
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
-    await Promise.allSettled(stoppers.splice(0).reverse().map((s) => s()));
+    await Promise.allSettled(
+      stoppers
+        .splice(0)
+        .reverse()
+        .map((s) => s()),
+    );
     await teardownDir(dir);
   };
   try {
@@ -187,10 +192,17 @@ export function describeFleet(fleet: Fleet) {
 export function fleetConfig(fleet: Fleet, overrides: ConfigOverrides = {}) {
   return {
     app: 'demo',
-    hosts:
-      overrides.hosts ??
-      fleet.hosts.map((h) => ({ name: h.name, address: h.address, vars: { appDir: h.appDir, restart: `sh ${h.appDir}/restart.sh ${h.appDir}` } })),
-    ssh: { user: 'root', privateKey: fleet.privateKeyPath, knownHosts: fleet.knownHostsPath, configFile: false, agent: false, connectTimeout: '5s', commandTimeout: '60s', ...overrides.ssh },
+    hosts: overrides.hosts ?? fleet.hosts.map((h) => ({ name: h.name, address: h.address, vars: { appDir: h.appDir, restart: `sh ${h.appDir}/restart.sh ${h.appDir}` } })),
+    ssh: {
+      user: 'root',
+      privateKey: fleet.privateKeyPath,
+      knownHosts: fleet.knownHostsPath,
+      configFile: false,
+      agent: false,
+      connectTimeout: '5s',
+      commandTimeout: '60s',
+      ...overrides.ssh,
+    },
     loadBalancer: { type: 'haproxy', runtimeApi: fleet.runtimeApi, backend: 'app', ...overrides.loadBalancer },
     health: overrides.health ?? { http: { port: APP_PORT, path: '/healthz', successThreshold: 1, interval: '20ms', timeout: '1s' } },
     rollout: { drainTimeout: '10s', healthyTimeout: '10s', ...overrides.rollout },

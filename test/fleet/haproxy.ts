@@ -199,7 +199,10 @@ async function listeningInode(address: string, port: number): Promise<string | u
   const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
   const octets = address.split('.').map(Number);
   // /proc/net/tcp writes an IPv4 address as one little-endian hex word, then the port in hex.
-  const local = `${octets.reverse().map((n) => n.toString(16).padStart(2, '0')).join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
+  const local = `${octets
+    .reverse()
+    .map((n) => n.toString(16).padStart(2, '0'))
+    .join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
   for (const line of table.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields[1] === local && fields[3] === '0A') return fields[9];

@@ -154,10 +154,7 @@ class Node {
 
   /** Writes the per-node settings; postgresql.conf includes this file last, so it wins. */
   async writeNodeConf(): Promise<void> {
-    await writeFile(
-      join(this.data, 'node.conf'),
-      `port = ${this.port}\nlisten_addresses = '${this.address}'\nunix_socket_directories = ''\n`,
-    );
+    await writeFile(join(this.data, 'node.conf'), `port = ${this.port}\nlisten_addresses = '${this.address}'\nunix_socket_directories = ''\n`);
     await chown(join(this.data, 'node.conf'), this.user.uid ?? process.getuid!(), this.user.gid ?? process.getgid!());
   }
 
@@ -247,12 +244,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     );
     await writeFile(
       join(primary.data, 'pg_hba.conf'),
-      [
-        `host replication ${REPLICATION_ROLE} 127.0.0.0/8 trust`,
-        'host all postgres 127.0.0.0/8 trust',
-        'host all all 127.0.0.0/8 scram-sha-256',
-        '',
-      ].join('\n'),
+      [`host replication ${REPLICATION_ROLE} 127.0.0.0/8 trust`, 'host all postgres 127.0.0.0/8 trust', 'host all all 127.0.0.0/8 scram-sha-256', ''].join('\n'),
     );
     await primary.start();
 
@@ -263,8 +255,23 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
     if (withReplica) {
       await runAsServer(user, 'pg_basebackup', [
-        '-h', address, '-p', String(primary.port), '-U', REPLICATION_ROLE,
-        '-D', replica.data, '-R', '-X', 'stream', '-C', '-S', SLOT, '--no-sync', '-c', 'fast',
+        '-h',
+        address,
+        '-p',
+        String(primary.port),
+        '-U',
+        REPLICATION_ROLE,
+        '-D',
+        replica.data,
+        '-R',
+        '-X',
+        'stream',
+        '-C',
+        '-S',
+        SLOT,
+        '--no-sync',
+        '-c',
+        'fast',
       ]);
       await replica.start();
     }

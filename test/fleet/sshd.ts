@@ -79,7 +79,9 @@ export async function startSshd(options: SshdOptions): Promise<SshdHandle> {
     'Subsystem sftp internal-sftp',
     'LogLevel VERBOSE',
     // sshd keeps only the first SetEnv line, so every variable goes on one line.
-    `SetEnv ${Object.entries(env).map(([name, value]) => `${name}="${value.replace(/["\\]/g, '')}"`).join(' ')}`,
+    `SetEnv ${Object.entries(env)
+      .map(([name, value]) => `${name}="${value.replace(/["\\]/g, '')}"`)
+      .join(' ')}`,
     '',
   ].join('\n');
   await writeFile(configPath, config);

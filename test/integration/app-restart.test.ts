@@ -54,7 +54,15 @@ after(async () => {
 });
 
 function summary(tally: LoadTally): string {
-  return JSON.stringify({ sent: tally.sent, ok: tally.ok, failed: tally.failed, byStatus: tally.byStatus, errors: tally.errors, versions: tally.versions, first: tally.firstFailures.slice(0, 5) });
+  return JSON.stringify({
+    sent: tally.sent,
+    ok: tally.ok,
+    failed: tally.failed,
+    byStatus: tally.byStatus,
+    errors: tally.errors,
+    versions: tally.versions,
+    first: tally.firstFailures.slice(0, 5),
+  });
 }
 
 test('control: restarting apps under load WITHOUT draining fails requests', async (t) => {

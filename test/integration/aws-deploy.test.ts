@@ -193,11 +193,14 @@ test('a clean rollout: hosts from EC2 tags, plan shows their source, every host 
   for (const host of fleet.hosts) assert.equal(await servedVersion(host.appUrl), versionOf(args), `${host.name} serves the new version`);
   const finishedEvent = run.events.find((event) => event.type === 'run.finished');
   assert.ok(finishedEvent?.type === 'run.finished' && finishedEvent.status === 'succeeded');
-  assert.deepEqual(finishedEvent.summary.hosts.map((host) => [host.host, host.outcome]), [
-    ['web1', 'deployed'],
-    ['web2', 'deployed'],
-    ['web3', 'deployed'],
-  ]);
+  assert.deepEqual(
+    finishedEvent.summary.hosts.map((host) => [host.host, host.outcome]),
+    [
+      ['web1', 'deployed'],
+      ['web2', 'deployed'],
+      ['web3', 'deployed'],
+    ],
+  );
   const lbCheck = run.events.find((event) => event.type === 'preflight.check' && event.name === 'load balancer');
   assert.ok(lbCheck?.type === 'preflight.check');
   assert.match(lbCheck.detail, /elbv2: 3\/3 healthy and in service; deregistration delay 2s \(web\) within drainTimeout 10s/);
@@ -231,7 +234,10 @@ test('throttling while draining (DeregisterTargets, DescribeTargetHealth) is ret
   const firstRegister = calls.findIndex((call) => call.action === 'RegisterTargets');
   const firstGoodDeregister = calls.findIndex((call) => call.action === 'DeregisterTargets' && call.status === 200);
   assert.deepEqual(
-    calls.filter((call) => call.action === 'DeregisterTargets').slice(0, 2).map((call) => call.status),
+    calls
+      .filter((call) => call.action === 'DeregisterTargets')
+      .slice(0, 2)
+      .map((call) => call.status),
     [400, 200],
     'DeregisterTargets was throttled, then retried',
   );
@@ -289,7 +295,12 @@ test('a target group ARN that does not exist: pre-flight refuses (exit 3) naming
 
 test('an instance in two target groups is drained from both and healthy in both before the next one leaves', async (t) => {
   // Different health check paths and drain lengths, so "done in one group" and "done in both" differ.
-  const fake = await startAws(t, { groups: [{ name: 'web', drainConnectionsMs: 200 }, { name: 'api', healthCheckPath: '/', drainConnectionsMs: 700 }] });
+  const fake = await startAws(t, {
+    groups: [
+      { name: 'web', drainConnectionsMs: 200 },
+      { name: 'api', healthCheckPath: '/', drainConnectionsMs: 700 },
+    ],
+  });
   const run = await runShip(await deployArgs(await writeAwsConfig(fake)), { env: ENV });
   assert.equal(run.code, 0, explain(run));
 
@@ -348,7 +359,11 @@ test('expired credentials: a clear error that says what to do, no secret in any 
   assert.equal(stopped.code, 3, explain(stopped));
   assert.match(stopped.stderr, /EC2 DescribeInstances: the AWS credentials have expired \(ExpiredToken\)\. Refresh them/);
   for (const secret of secrets) assert.ok(!output(stopped).includes(secret), 'a credential appeared in the output');
-  assert.deepEqual(early.state.calls.map((call) => [call.action, call.status]), [['DescribeInstances', 403]], 'an expired token is not retried');
+  assert.deepEqual(
+    early.state.calls.map((call) => [call.action, call.status]),
+    [['DescribeInstances', 403]],
+    'an expired token is not retried',
+  );
   assertNothingChanged(early, stopped);
 });
 

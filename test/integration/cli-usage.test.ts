@@ -84,10 +84,26 @@ describe('bad flags and arguments exit 2 with a message naming the flag, and tou
     { what: 'an unknown flag', args: () => [...deployArgs(config), '--batch-szie', '2'], expect: /Unknown arguments?: batch-szie\b/ },
     { what: '--batch-size abc', args: () => [...deployArgs(config), '--batch-size', 'abc'], expect: /--batch-size "abc": expected a positive count or a percentage like '25%'/ },
     { what: 'a missing --version', args: () => ['deploy', '--config', config, '--artifact', artifact], expect: /needs --version/ },
-    { what: 'an --artifact that does not exist', args: () => ['deploy', '--config', config, '--version', 'v2', '--artifact', join(fleet.dir, 'no-such.tgz')], expect: /--artifact \S*no-such\.tgz: no such file/ },
-    { what: '--hosts naming an unknown host', args: () => [...deployArgs(config), '--hosts', 'web1,web9'], expect: /--hosts: unknown host\(s\) web9; the config \(\S+\) has web1, web2/ },
-    { what: 'a --version with /', args: () => ['deploy', '--config', config, '--version', '../../etc', '--artifact', artifact], expect: /--version "\.\.\/\.\.\/etc": use letters, digits/ },
-    { what: 'a --version with ;', args: () => ['deploy', '--config', config, '--version', 'v2;reboot', '--artifact', artifact], expect: /--version "v2;reboot": use letters, digits/ },
+    {
+      what: 'an --artifact that does not exist',
+      args: () => ['deploy', '--config', config, '--version', 'v2', '--artifact', join(fleet.dir, 'no-such.tgz')],
+      expect: /--artifact \S*no-such\.tgz: no such file/,
+    },
+    {
+      what: '--hosts naming an unknown host',
+      args: () => [...deployArgs(config), '--hosts', 'web1,web9'],
+      expect: /--hosts: unknown host\(s\) web9; the config \(\S+\) has web1, web2/,
+    },
+    {
+      what: 'a --version with /',
+      args: () => ['deploy', '--config', config, '--version', '../../etc', '--artifact', artifact],
+      expect: /--version "\.\.\/\.\.\/etc": use letters, digits/,
+    },
+    {
+      what: 'a --version with ;',
+      args: () => ['deploy', '--config', config, '--version', 'v2;reboot', '--artifact', artifact],
+      expect: /--version "v2;reboot": use letters, digits/,
+    },
   ];
   for (const { what, args, expect } of cases) {
     test(what, async () => {
@@ -109,11 +125,17 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     assert.equal(end.status, 'refused');
     assert.match(end.summary.error ?? '', /capacity plan: taking out 1 of 1 instance\(s\) \(web1\) would leave 0 in service, below the floor of 1/);
     assert.match(end.summary.error ?? '', /A fleet of one is never drained/);
-    assert.equal(run.events.some((e) => e.type === 'instance.state'), false);
+    assert.equal(
+      run.events.some((e) => e.type === 'instance.state'),
+      false,
+    );
     await assertNoSshConnection(run);
     const lb = new HaproxyLoadBalancer({ backend: 'app', nodes: [parseRuntimeApi(fleet.runtimeApi)] });
     try {
-      assert.deepEqual((await lb.members(['web1'])).map((m) => m.inService), [true]);
+      assert.deepEqual(
+        (await lb.members(['web1'])).map((m) => m.inService),
+        [true],
+      );
     } finally {
       await lb.close();
     }
@@ -162,7 +184,10 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     assert.deepEqual(plan.phases.activate, ['switch current', 'restart']);
     const end = run.events.find((e) => e.type === 'run.finished');
     assert.ok(end && end.type === 'run.finished' && end.status === 'planned');
-    assert.equal(run.events.some((e) => e.type === 'preflight.check' || e.type === 'instance.state' || e.type === 'stage.started'), false);
+    assert.equal(
+      run.events.some((e) => e.type === 'preflight.check' || e.type === 'instance.state' || e.type === 'stage.started'),
+      false,
+    );
     await assertNoSshConnection(run);
   });
 });

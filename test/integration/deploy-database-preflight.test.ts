@@ -37,10 +37,13 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'ship-db-preflight-'));
   migrationsDir = join(work, 'migrations');
   [fleet, db] = await Promise.all([startFleet({ hosts: 2 }), startPostgres()]);
-  await sql(db.primaryUrl, `create table schema_migrations (version varchar(128) primary key);
+  await sql(
+    db.primaryUrl,
+    `create table schema_migrations (version varchar(128) primary key);
     create table accounts (id bigint primary key, name text not null, age int);
     insert into accounts select g, 'user ' || g, 30 from generate_series(1, 50) g;
-    insert into schema_migrations values ('1');`);
+    insert into schema_migrations values ('1');`,
+  );
   await db.waitForReplicaCatchUp();
   await mkdir(migrationsDir);
   await writeFile(join(migrationsDir, 'V1__accounts.sql'), 'create table accounts (id bigint primary key, name text not null, age int);\n');
@@ -109,7 +112,10 @@ function runtimeApi(command: string): Promise<string> {
 /** Nothing left the load balancer and nothing changed: every instance serves `deployed`, in service and up. */
 async function assertUntouched(run: ShipRun): Promise<void> {
   assert.equal(run.code, 3, `expected a pre-flight refusal (exit 3):\n${run.stderr}\n${run.stdout.slice(-2000)}`);
-  assert.deepEqual(run.events.filter((event) => event.type === 'instance.state' || event.type === 'stage.started'), []);
+  assert.deepEqual(
+    run.events.filter((event) => event.type === 'instance.state' || event.type === 'stage.started'),
+    [],
+  );
   const servers = parseServersState(await runtimeApi('show servers state app'));
   assert.equal(servers.length, fleet.hosts.length);
   for (const server of servers) {
@@ -148,7 +154,10 @@ test('a lagging replica refuses the deploy with its lag figures', async () => {
     await sql(db.primaryUrl, `insert into accounts select g, 'more ' || g, 40 from generate_series(1000, 6000) g`);
     const run = await deploy('v3');
     await assertUntouched(run);
-    assert.match(refusal(run), new RegExp(`replica ${db.address}:${db.replicaPort}/app: lags .*\\(\\d{5,} bytes\\) and [\\d.]+ s behind the primary, more than maxReplicaLag 1 s.*replay is paused`));
+    assert.match(
+      refusal(run),
+      new RegExp(`replica ${db.address}:${db.replicaPort}/app: lags .*\\(\\d{5,} bytes\\) and [\\d.]+ s behind the primary, more than maxReplicaLag 1 s.*replay is paused`),
+    );
   } finally {
     await db.resumeReplay();
     await db.waitForReplicaCatchUp();

@@ -112,7 +112,11 @@ test('an unreachable host is caught in pre-flight: exit 3, names the host, no in
   assert.match(summary.error ?? '', new RegExp(`${host.name}: .*cannot connect to root@${host.address.replaceAll('.', '\\.')}:22: .*ECONNREFUSED`));
   for (const other of fleet.hosts.filter((h) => h !== host)) assert.doesNotMatch(summary.error ?? '', new RegExp(`\\b${other.name}\\b`));
   assert.deepEqual(touchedHosts(run.events), [], 'no instance may change state when pre-flight refuses');
-  assert.equal(run.events.some((e) => e.type === 'stage.started'), false, 'nothing is staged when pre-flight refuses');
+  assert.equal(
+    run.events.some((e) => e.type === 'stage.started'),
+    false,
+    'nothing is staged when pre-flight refuses',
+  );
   await assertInvariants(run, summary);
   await assertUntouched(fleet.hosts);
 });
@@ -240,9 +244,15 @@ test('a health check that never passes: rollback, still unhealthy, so the instan
     summary.hosts.map((h) => h.outcome),
     ['failed-out', 'not-started', 'not-started', 'not-started'],
   );
-  assert.match(summary.error ?? '', new RegExp(`${canary.name}: health check http http://${canary.address.replaceAll('.', '\\.')}:8080/nope did not finish within 1000ms \\(last seen: status 404`));
+  assert.match(
+    summary.error ?? '',
+    new RegExp(`${canary.name}: health check http http://${canary.address.replaceAll('.', '\\.')}:8080/nope did not finish within 1000ms \\(last seen: status 404`),
+  );
   assert.match(summary.error ?? '', /rollback did not bring it back healthy/);
-  assert.ok(run.events.some((e) => e.type === 'step.finished' && e.host === canary.name && e.phase === 'rollback' && e.step === 'restart' && e.ok), 'the rollback ran');
+  assert.ok(
+    run.events.some((e) => e.type === 'step.finished' && e.host === canary.name && e.phase === 'rollback' && e.step === 'restart' && e.ok),
+    'the rollback ran',
+  );
   const finishedCanary = run.events.find((e) => e.type === 'instance.finished' && e.host === canary.name);
   assert.ok(finishedCanary && finishedCanary.type === 'instance.finished' && finishedCanary.outcome === 'failed-out');
   await assertInvariants(run, summary);

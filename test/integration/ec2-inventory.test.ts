@@ -63,15 +63,24 @@ test('several tags must all match, several values of one tag are alternatives, w
   assert.equal(webOrDb.length, 4);
   assert.ok(webOrDb.some((host) => host.name === 'db-1'));
   const wildcard = await discoverEc2Hosts(options(aws, { filters: { tags: { Name: 'web-?' } } }));
-  assert.deepEqual(wildcard.map((host) => host.name), ['web-a', 'web-b', 'web-d']);
+  assert.deepEqual(
+    wildcard.map((host) => host.name),
+    ['web-a', 'web-b', 'web-d'],
+  );
 });
 
 test('an Auto Scaling group name selects its instances through the aws:autoscaling:groupName tag', async (t) => {
   const aws = await fake(t);
   const hosts = await discoverEc2Hosts(options(aws, { filters: { autoScalingGroup: 'workers-asg' } }));
-  assert.deepEqual(hosts.map((host) => host.name), ['worker-1', 'worker-2']);
+  assert.deepEqual(
+    hosts.map((host) => host.name),
+    ['worker-1', 'worker-2'],
+  );
   const narrowed = await discoverEc2Hosts(options(aws, { filters: { autoScalingGroup: 'other-asg', tags: { Name: 'other-*' } } }));
-  assert.deepEqual(narrowed.map((host) => host.name), ['other-1']);
+  assert.deepEqual(
+    narrowed.map((host) => host.name),
+    ['other-1'],
+  );
 });
 
 test('a filter that matches nothing is an error naming the filters, not an empty rollout', async (t) => {
@@ -88,7 +97,10 @@ test('a filter that matches nothing is an error naming the filters, not an empty
 test('public addresses when asked for, and an instance without one is named', async (t) => {
   const aws = await fake(t);
   const hosts = await discoverEc2Hosts(options(aws, { addressType: 'public', filters: { tags: { Name: ['web-a', 'web-b'] } } }));
-  assert.deepEqual(hosts.map((host) => host.address), ['203.0.113.10', '203.0.113.11']);
+  assert.deepEqual(
+    hosts.map((host) => host.address),
+    ['203.0.113.10', '203.0.113.11'],
+  );
   await assert.rejects(
     discoverEc2Hosts(options(aws, { addressType: 'public', filters: { tags: { Role: 'web', Env: 'prod' } } })),
     /EC2 instance i-0000000000000000c \(i-0000000000000000c\) has no public IP address/,
@@ -153,7 +165,14 @@ test('mergeInventory keeps where each host came from and refuses a host listed t
   assert.equal((merged[0] as { port?: number }).port, 2222, 'config fields pass through');
 
   assert.throws(
-    () => mergeInventory([{ name: 'worker-1', address: '10.9.0.2' }, { name: 'spare', address: '10.0.1.17' }], discovered),
+    () =>
+      mergeInventory(
+        [
+          { name: 'worker-1', address: '10.9.0.2' },
+          { name: 'spare', address: '10.0.1.17' },
+        ],
+        discovered,
+      ),
     (error: unknown) => {
       assert.ok(error instanceof InventoryError);
       assert.match(error.message, /name 'worker-1' is used by both config hosts\[0\] \(worker-1\) and EC2 instance i-00000000000000010/);

@@ -25,12 +25,7 @@ const instanceId = (index: number) => `i-0000000000000000${index + 1}`;
 const hostName = (index: number) => `web${index + 1}`;
 
 /** Apps on loopback for `count` instances, and the fake with target groups in front of them. */
-async function fleet(
-  t: TestContext,
-  count: number,
-  groups: Array<Omit<FakeTargetGroupSpec, 'port'> & { registered?: number[] }>,
-  options: FakeAwsOptions = {},
-): Promise<Fleet> {
+async function fleet(t: TestContext, count: number, groups: Array<Omit<FakeTargetGroupSpec, 'port'> & { registered?: number[] }>, options: FakeAwsOptions = {}): Promise<Fleet> {
   const apps = await startHealthApps(count);
   t.after(() => apps.stop());
   const fake = await startFakeAws({
@@ -123,7 +118,10 @@ test('drain finishes early when connections end, then back in only after the hea
   await lb.waitDrained('web1', { deadlineMs: 30_000, onProgress: (state) => seen.push(state) });
   const drainedAfter = Date.now() - drainStarted;
   assert.ok(drainedAfter >= 250 && drainedAfter < 3_000, `drained after ${drainedAfter}ms: when connections ended, not after the 20s delay`);
-  assert.ok(seen.some((state) => /draining/.test(state.detail)), 'progress showed the draining state');
+  assert.ok(
+    seen.some((state) => /draining/.test(state.detail)),
+    'progress showed the draining state',
+  );
   assert.equal(fake.state.targetHealth('web', instanceId(0)).state, 'unused');
   assert.equal((await lb.members(['web2']))[0]!.healthy, true, 'the other instance stayed in service');
 
@@ -140,7 +138,10 @@ test('drain finishes early when connections end, then back in only after the hea
 });
 
 test('without early connection end, draining lasts the deregistration delay read from the target group attributes', async (t) => {
-  const { fake, arn, provider } = await fleet(t, 1, [{ name: 'web', deregistrationDelaySeconds: 1 }, { name: 'other', deregistrationDelaySeconds: 0 }]);
+  const { fake, arn, provider } = await fleet(t, 1, [
+    { name: 'web', deregistrationDelaySeconds: 1 },
+    { name: 'other', deregistrationDelaySeconds: 0 },
+  ]);
   const lb = provider([arn('web'), arn('other')]);
   await lb.verify(['web1']);
   assert.equal(await lb.longestDeregistrationDelayMs(), 1_000);
@@ -254,8 +255,7 @@ test('a target group ARN from another region is refused before any call', () => 
   const west = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef';
   assert.throws(
     () => new Elbv2LoadBalancer({ region: REGION, endpoint: 'http://127.0.0.1:9', targetGroupArns: [west], resolveTarget: (id) => ({ id }) }),
-    (error: unknown) =>
-      error instanceof LoadBalancerError && error.message.includes(west) && /region eu-west-1, but the configured region is us-east-1/.test(error.message),
+    (error: unknown) => error instanceof LoadBalancerError && error.message.includes(west) && /region eu-west-1, but the configured region is us-east-1/.test(error.message),
   );
   assert.throws(
     () => new Elbv2LoadBalancer({ region: REGION, targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:1:nope'], resolveTarget: (id) => ({ id }) }),

@@ -117,12 +117,18 @@ test('drain waits for a long in-flight request, on both nodes; maint, then back 
   await lb.startDrain('web1');
   for (const endpoint of nodes) assert.equal(await nodeStatus(endpoint, 'web1'), 'DRAIN');
   const newRequests = await Promise.all(Array.from({ length: 9 }, () => get(lbs[0]!.frontendUrl)));
-  assert.ok(newRequests.every((r) => r.status === 200 && r.host !== 'web1'), `a draining server got new requests: ${JSON.stringify(newRequests)}`);
+  assert.ok(
+    newRequests.every((r) => r.status === 200 && r.host !== 'web1'),
+    `a draining server got new requests: ${JSON.stringify(newRequests)}`,
+  );
 
   const seen: MemberState[] = [];
   await lb.waitDrained('web1', { deadlineMs: 5000, onProgress: (state) => seen.push(state) });
   const waited = Date.now() - slow.started;
-  assert.ok(seen.some((state) => (state.sessions ?? 0) > 0), 'waitDrained never saw the open session');
+  assert.ok(
+    seen.some((state) => (state.sessions ?? 0) > 0),
+    'waitDrained never saw the open session',
+  );
   assert.ok(waited >= 1100, `drained after ${waited}ms, before the 1200ms request could finish`);
   assert.deepEqual(await slow.done, { status: 200, host: 'web1' });
   const [draining] = await lb.members(['web1']);
@@ -161,7 +167,10 @@ test('putBack of a server whose app is dead: HAProxy keeps it DOWN and waitHealt
   await apps.get('web2')!.stop();
   await lb.putBack('web2');
   const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => get(lbs[i % 2]!.frontendUrl)));
-  assert.ok(answers.every((r) => r.status === 200), `requests were sent to the dead app: ${JSON.stringify(answers)}`);
+  assert.ok(
+    answers.every((r) => r.status === 200),
+    `requests were sent to the dead app: ${JSON.stringify(answers)}`,
+  );
   await assert.rejects(
     lb.waitHealthy('web2', { deadlineMs: 600 }),
     (error: unknown) => error instanceof DeadlineError && error.instance === 'web2' && error.step === 'load balancer health' && /DOWN/.test(error.lastSeen),

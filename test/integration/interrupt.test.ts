@@ -15,7 +15,18 @@ import { join } from 'node:path';
 import { quote } from '../../src/shell/sh.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { finished, REPO_ROOT, runShip, startShip, type ShipRun } from '../support/cli.js';
-import { finishedEvent, assertAllOn, assertJournalRecordsOut, describeRun, lastJournalRun, lbView, maxOutAtOnce, resetFleet, versionOf, watchEvents } from '../support/fleet-assertions.js';
+import {
+  finishedEvent,
+  assertAllOn,
+  assertJournalRecordsOut,
+  describeRun,
+  lastJournalRun,
+  lbView,
+  maxOutAtOnce,
+  resetFleet,
+  versionOf,
+  watchEvents,
+} from '../support/fleet-assertions.js';
 
 const BASELINE = 'v1';
 
@@ -135,7 +146,11 @@ test('two Ctrl-C: stops at once, names exactly the instances out of the load bal
   assert.equal(run.code, 130, describeRun(run));
   assert.ok(exitedAfterMs < 4_000, `ship took ${Math.round(exitedAfterMs)}ms to stop after the second Ctrl-C`);
   const out = await outOfHaproxy();
-  assert.deepEqual(out.map((entry) => entry.split(' ')[0]), [canary.name], `HAProxy has out: ${out.join(', ')}`);
+  assert.deepEqual(
+    out.map((entry) => entry.split(' ')[0]),
+    [canary.name],
+    `HAProxy has out: ${out.join(', ')}`,
+  );
   await assertJournalRecordsOut(fleet, config);
   const listed = /Out of the load balancer: ([^\n]*)/.exec(run.stderr);
   assert.ok(listed, `stderr must list the instances out of the load balancer:\n${run.stderr}`);

@@ -45,7 +45,10 @@ test('a clean directory exits 0; an unsafe migration exits 1 with the line shown
   assert.match(dirty.stdout, /^db\/migrations\/V3__drop\.sql:2:1: error \[drop-column\] \(compat\)$/m);
   assert.match(dirty.stdout, /  2 \| ALTER TABLE users DROP COLUMN email;\n {4}\| \^/);
 
-  writeFileSync(join(dir, 'db/migrations/V3__drop.sql'), "SET lock_timeout = '2s';\n-- ship:allow drop-column code stopped using it in release 7\nALTER TABLE users DROP COLUMN email;\n");
+  writeFileSync(
+    join(dir, 'db/migrations/V3__drop.sql'),
+    "SET lock_timeout = '2s';\n-- ship:allow drop-column code stopped using it in release 7\nALTER TABLE users DROP COLUMN email;\n",
+  );
   const suppressed = ship(['db/migrations/V3__drop.sql', '--format', 'json'], dir);
   assert.equal(suppressed.status, 0, suppressed.stdout);
   const report = JSON.parse(suppressed.stdout);
@@ -108,7 +111,10 @@ test('--base lints only the migrations added or changed since the ref, with earl
   assert.equal(unsafe.status, 1);
   const report = JSON.parse(unsafe.stdout);
   assert.deepEqual(report.files, ['db/migrations/V3__widen.sql', 'db/migrations/V4__index.sql']);
-  assert.deepEqual(report.findings.map((f: { ruleId: string }) => f.ruleId), ['create-index-without-concurrently']);
+  assert.deepEqual(
+    report.findings.map((f: { ruleId: string }) => f.ruleId),
+    ['create-index-without-concurrently'],
+  );
 
   const badRef = ship(['--base', 'no-such-branch'], dir);
   assert.equal(badRef.status, 2);
@@ -138,7 +144,10 @@ test('with no paths and no --base, the config names the directory and the settin
 
   const none = ship([], work);
   assert.equal(none.status, 2);
-  assert.match(none.stderr, /name the migration files or directories to lint, pass --base <git ref>, or set database.migrations.dir in a config file \(none at .*orchestrator\.config\.ts; pass --config <file>\)/);
+  assert.match(
+    none.stderr,
+    /name the migration files or directories to lint, pass --base <git ref>, or set database.migrations.dir in a config file \(none at .*orchestrator\.config\.ts; pass --config <file>\)/,
+  );
 
   writeFileSync(join(dir, 'other.config.ts'), "export default { app: 'x' };\n");
   const noMigrations = ship(['--config', 'other.config.ts'], dir);
@@ -161,13 +170,16 @@ test('`ship lint-migrations` through the published bin: findings, lines and exit
   assert.equal(result.status, 1, result.stderr);
   const report = JSON.parse(result.stdout) as { statementCount: number; findings: Array<{ ruleId: string; line: number }> };
   assert.equal(report.statementCount, 3001);
-  assert.deepEqual(report.findings.map((finding) => `${finding.line}:${finding.ruleId}`), ['3001:drop-column', '3001:require-lock-timeout']);
+  assert.deepEqual(
+    report.findings.map((finding) => `${finding.line}:${finding.ruleId}`),
+    ['3001:drop-column', '3001:require-lock-timeout'],
+  );
   const help = spawnSync(process.execPath, [bin, 'lint-migrations', '--help'], { cwd: dir, encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--base/);
 });
 
-test('output piped into a reader that quits early: no crash, the exit code is still the lint\'s', async () => {
+test("output piped into a reader that quits early: no crash, the exit code is still the lint's", async () => {
   const dir = project('epipe', {
     'V1__drops.sql': Array.from({ length: 3000 }, (_, i) => `ALTER TABLE t${i} DROP COLUMN c;`).join('\n') + '\n',
   });

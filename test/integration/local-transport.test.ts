@@ -99,7 +99,10 @@ test('upload copies through a temp name, verifies, applies the mode, leaves no t
   assert.deepEqual(result, { bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') });
   assert.ok((await readFile(target)).equals(content));
   assert.equal((await stat(target)).mode & 0o777, 0o640);
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('ship-upload')), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes('ship-upload')),
+    [],
+  );
 });
 
 test('upload into a missing directory fails as an upload error naming the target', async () => {

@@ -56,9 +56,7 @@ beforeEach(async () => {
 
 /** Fresh roots with these packages installed (hosts not named get only the base package: nothing to patch). */
 async function install(installed: Record<string, Installed>): Promise<void> {
-  await Promise.all(
-    fleet.hosts.map(async (h) => roots.set(h.name, await makeRpmRoot(rootDir(h), repository, served.url, installed[h.name] ?? []))),
-  );
+  await Promise.all(fleet.hosts.map(async (h) => roots.set(h.name, await makeRpmRoot(rootDir(h), repository, served.url, installed[h.name] ?? []))));
 }
 
 const at = (pkg: PackageKey, which: 'old' | 'new') => ({ name: RPM_PACKAGES[pkg].name, version: RPM_PACKAGES[pkg][which] });

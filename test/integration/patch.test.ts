@@ -147,10 +147,7 @@ test('patch under load: an up-to-date host is skipped in service, one upgrades w
   assert.deepEqual(byHost.web3!.upgraded, [{ name: PACKAGES.lib.name, from: PACKAGES.lib.old, to: PACKAGES.lib.new }]);
   assert.equal(byHost.web3!.rebooted, true);
   assert.ok((byHost.web3!.durations.rebootMs ?? 0) >= 500, `the reboot took the simulated 500 ms at least: ${JSON.stringify(byHost.web3!.durations)}`);
-  assert.deepEqual(
-    byHost.web4!.upgraded.map((p) => p.name).sort(),
-    [PACKAGES.lib.name, PACKAGES.tool.name].sort(),
-  );
+  assert.deepEqual(byHost.web4!.upgraded.map((p) => p.name).sort(), [PACKAGES.lib.name, PACKAGES.tool.name].sort());
   for (const name of ['web2', 'web3', 'web4']) {
     const d = byHost[name]!.durations;
     assert.ok(d.outOfRotationMs > 0 && d.timeToHealthyMs > 0 && (d.installMs ?? 0) > 0 && (d.stageMs ?? 0) > 0, `${name} durations: ${JSON.stringify(d)}`);
@@ -202,7 +199,11 @@ test('an apt lock held by another apt-get: bounded wait, then a clear error nami
     assert.match(finished.summary.error ?? '', /Unable to acquire the dpkg frontend lock/);
     assert.match(finished.summary.error ?? '', /another package manager run holds the dpkg lock \S+lock-frontend: process \d+ \(apt-get\); waited 2s/);
     assert.ok(Date.now() - started >= 2000, 'apt waited for the lock (aptLockTimeout 2s) before giving up');
-    assert.equal(run.events.some((e) => e.type === 'instance.state'), false, 'no host left the load balancer');
+    assert.equal(
+      run.events.some((e) => e.type === 'instance.state'),
+      false,
+      'no host left the load balancer',
+    );
     assert.equal(await roots.get('web1')!.installedVersion(PACKAGES.tool.name), PACKAGES.tool.old);
   } finally {
     await holder.release();
@@ -245,7 +246,10 @@ test('an unknown package manager: a clear error naming the host, before any host
     const finished = finishedEvent(run.events);
     assert.match(finished.summary.error ?? '', /web3: stage step 'detect package manager' exited with code 1/);
     assert.match(finished.summary.error ?? '', /no supported package manager on this host: ship patch needs apt-get \(Debian, Ubuntu\), dnf \(.*\) or yum/);
-    assert.equal(run.events.some((e) => e.type === 'instance.state'), false);
+    assert.equal(
+      run.events.some((e) => e.type === 'instance.state'),
+      false,
+    );
   } finally {
     await web3.restartSshd();
   }
@@ -291,8 +295,20 @@ test('--all patches every app of the config in parallel, each one batch at a tim
   assert.ok(bothOut, 'the two apps were patched at the same time');
   assert.equal(maxPerApp, 1, 'each app one instance at a time');
   const report = await readReport(reportPath);
-  assert.deepEqual(report.apps.map((a) => [a.app, a.status]), [['demo', 'succeeded'], ['admin', 'succeeded']]);
-  assert.deepEqual(report.apps[1]!.hosts.map((h) => [h.host, h.rebooted]), [['web3', true], ['web4', false]]);
+  assert.deepEqual(
+    report.apps.map((a) => [a.app, a.status]),
+    [
+      ['demo', 'succeeded'],
+      ['admin', 'succeeded'],
+    ],
+  );
+  assert.deepEqual(
+    report.apps[1]!.hosts.map((h) => [h.host, h.rebooted]),
+    [
+      ['web3', true],
+      ['web4', false],
+    ],
+  );
   assert.deepEqual(await inService(fleet), { web1: true, web2: true, web3: true, web4: true });
 });
 

@@ -20,16 +20,7 @@ import type { RunNotice } from '../../src/notify/notifier.js';
 import { quote } from '../../src/shell/sh.js';
 import { startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { REPO_ROOT, finished, runShip, startShip, type ShipRun } from '../support/cli.js';
-import {
-  FLEET_APP,
-  assertAllOn,
-  assertInvariants,
-  describeRun,
-  finishedEvent,
-  lbView,
-  resetFleet,
-  watchEvents,
-} from '../support/fleet-assertions.js';
+import { FLEET_APP, assertAllOn, assertInvariants, describeRun, finishedEvent, lbView, resetFleet, watchEvents } from '../support/fleet-assertions.js';
 
 const BASELINE = 'v1';
 const FAST_ROLLOUT = { healthyTimeout: '3s', drainTimeout: '2s' };
@@ -78,7 +69,10 @@ before(async () => {
   okPlaybook = join(fleet.dir, 'maintenance-ok.ts');
   failingPlaybook = join(fleet.dir, 'maintenance-fails.ts');
   const index = JSON.stringify(join(REPO_ROOT, 'src', 'index.js'));
-  await writeFile(okPlaybook, `import { definePlaybook, run, sh } from ${index};\nexport default definePlaybook({ name: 'maintenance-ok', activate: [run(sh\`true\`, { name: 'nothing to do' })] });\n`);
+  await writeFile(
+    okPlaybook,
+    `import { definePlaybook, run, sh } from ${index};\nexport default definePlaybook({ name: 'maintenance-ok', activate: [run(sh\`true\`, { name: 'nothing to do' })] });\n`,
+  );
   await writeFile(
     failingPlaybook,
     `import { definePlaybook, run, sh } from ${index};\nexport default definePlaybook({ name: 'maintenance-fails', activate: [run(sh\`echo 'maintenance broke' >&2; exit 7\`, { name: 'break' })] });\n`,
@@ -158,7 +152,10 @@ test('deploy: a restart that fails on the canary sends a failure notice (SHIP-E0
   const run = await runShip(deployArgs(config, 'v2', await fleet.artifact('v2')));
   await assertInvariants(fleet, run, { code: 1, configPath: config });
   const notice = assertFailureNotice(run, { command: 'deploy', status: 'failed', code: 'SHIP-E014', version: 'v2' });
-  assert.deepEqual(notice.failedHosts.map((h) => [h.host, h.outcome]), [[canary.name, 'rolled-back']]);
+  assert.deepEqual(
+    notice.failedHosts.map((h) => [h.host, h.outcome]),
+    [[canary.name, 'rolled-back']],
+  );
   await assertAllOn(fleet, BASELINE);
 });
 
@@ -173,7 +170,10 @@ test('rollback: a rollback whose restart fails sends a failure notice; a success
   const failed = await runShip(['rollback', '--config', broken, '--to', BASELINE, '--json']);
   await assertInvariants(fleet, failed, { code: 1, configPath: broken });
   const failure = assertFailureNotice(failed, { command: 'rollback', status: 'failed', code: 'SHIP-E014', version: BASELINE });
-  assert.deepEqual(failure.failedHosts.map((h) => [h.host, h.outcome]), [[canary.name, 'rolled-back']]);
+  assert.deepEqual(
+    failure.failedHosts.map((h) => [h.host, h.outcome]),
+    [[canary.name, 'rolled-back']],
+  );
   await assertAllOn(fleet, 'v3');
 
   const rolledBack = await runShip(['rollback', '--config', good, '--to', BASELINE, '--json']);
@@ -185,7 +185,10 @@ test('rollback: a rollback whose restart fails sends a failure notice; a success
   assert.equal(success.version, BASELINE);
   assert.equal(success.code, undefined, 'a success carries no error code');
   assert.deepEqual(success.failedHosts, []);
-  assert.deepEqual(success.hosts, fleet.hosts.map((h) => h.name));
+  assert.deepEqual(
+    success.hosts,
+    fleet.hosts.map((h) => h.name),
+  );
   await assertAllOn(fleet, BASELINE);
 });
 
@@ -194,7 +197,10 @@ test('run: a playbook whose step fails sends a failure notice; one that passes s
   const failed = await runShip(['run', failingPlaybook, '--config', config, '--json']);
   await assertInvariants(fleet, failed, { code: 1, configPath: config });
   const failure = assertFailureNotice(failed, { command: 'run', status: 'failed', code: 'SHIP-E014' });
-  assert.deepEqual(failure.failedHosts.map((h) => [h.host, h.outcome]), [['web1', 'rolled-back']]);
+  assert.deepEqual(
+    failure.failedHosts.map((h) => [h.host, h.outcome]),
+    [['web1', 'rolled-back']],
+  );
   assert.match(failure.failedHosts[0]!.error ?? '', /web1: activate step 'break'/);
 
   const passed = await runShip(['run', okPlaybook, '--config', config, '--json']);
@@ -203,7 +209,10 @@ test('run: a playbook whose step fails sends a failure notice; one that passes s
   assert.equal(success.command, 'run');
   assert.equal(success.app, FLEET_APP);
   assert.equal(success.status, 'succeeded');
-  assert.deepEqual(success.hosts, fleet.hosts.map((h) => h.name));
+  assert.deepEqual(
+    success.hosts,
+    fleet.hosts.map((h) => h.name),
+  );
 });
 
 test('patch: a patch playbook whose step fails sends a failure notice', async () => {
@@ -211,7 +220,10 @@ test('patch: a patch playbook whose step fails sends a failure notice', async ()
   const run = await runShip(['patch', '--config', config, '--json']);
   await assertInvariants(fleet, run, { code: 1, configPath: config });
   const notice = assertFailureNotice(run, { command: 'patch', status: 'failed', code: 'SHIP-E014' });
-  assert.deepEqual(notice.failedHosts.map((h) => [h.host, h.outcome]), [['web1', 'rolled-back']]);
+  assert.deepEqual(
+    notice.failedHosts.map((h) => [h.host, h.outcome]),
+    [['web1', 'rolled-back']],
+  );
 });
 
 test('resume: continuing a deploy stopped by Ctrl-C, whose remaining host fails, sends a failure notice', async () => {
@@ -235,10 +247,16 @@ test('resume: continuing a deploy stopped by Ctrl-C, whose remaining host fails,
   const started = resumed.events.find((e) => e.type === 'run.started');
   assert.ok(started && started.type === 'run.started', describeRun(resumed));
   // The canary was put back undeployed by the Ctrl-C: the resumption rolls it too.
-  assert.deepEqual(started.hosts, fleet.hosts.map((h) => h.name));
+  assert.deepEqual(
+    started.hosts,
+    fleet.hosts.map((h) => h.name),
+  );
   assert.notEqual(runIdOf(resumed), runIdOf(stopped));
   const notice = assertFailureNotice(resumed, { command: 'deploy', status: 'failed', code: 'SHIP-E014', version });
-  assert.deepEqual(notice.failedHosts.map((h) => [h.host, h.outcome]), [[second.name, 'rolled-back']]);
+  assert.deepEqual(
+    notice.failedHosts.map((h) => [h.host, h.outcome]),
+    [[second.name, 'rolled-back']],
+  );
 });
 
 test('restore: a host that fails its health check stays out and sends a failure notice (SHIP-E015)', async () => {
@@ -261,14 +279,19 @@ test('restore: a host that fails its health check stays out and sends a failure 
   assert.equal((await lbView(fleet)).get(out.name)?.adminOut, true, 'a host that failed its health check is not put back');
   const notice = assertFailureNotice(run, { command: 'restore', status: 'failed', code: 'SHIP-E015' });
   assert.deepEqual(notice.outOfRotation, [out.name]);
-  assert.deepEqual(notice.failedHosts.map((h) => [h.host, h.outcome]), [[out.name, 'failed-out']]);
+  assert.deepEqual(
+    notice.failedHosts.map((h) => [h.host, h.outcome]),
+    [[out.name, 'failed-out']],
+  );
 });
 
 test('--lock-wait: patch, run and rollback wait for the deploy holding the lock, then roll (exit 0); without it each is refused (exit 3, SHIP-E012)', async () => {
   const canary = fleet.hosts[0]!;
   // The holder's canary restarts only once the test opens the gate: the lock is held until every other run has met it.
   const gate = join(fleet.dir, `gate-${randomInt(1e9)}`);
-  const holding = await writeConfig('lock-holder.config.ts', { [canary.name]: `${onlyFor(canary, 'v5', `while [ ! -e ${quote(gate)} ]; do sleep 0.05; done`)}; ${restartOf(canary)}` });
+  const holding = await writeConfig('lock-holder.config.ts', {
+    [canary.name]: `${onlyFor(canary, 'v5', `while [ ! -e ${quote(gate)} ]; do sleep 0.05; done`)}; ${restartOf(canary)}`,
+  });
   const config = await writeConfig('lock-others.config.ts', {}, { playbooks: { patch: okPlaybook } });
   const commands: Record<string, string[]> = {
     patch: ['patch', '--config', config, '--json'],
@@ -312,7 +335,11 @@ test('--lock-wait: patch, run and rollback wait for the deploy holding the lock,
     assert.equal(status, 'refused', `${names[i]}: ${describeRun(run)}`);
     assert.equal(summary.code, 'SHIP-E012', `${names[i]}: ${describeRun(run)}`);
     assert.match(summary.error ?? '', new RegExp(`app demo is locked by root@[^:]+: 'deploy' \\(run ${holderRun}\\)`));
-    assert.equal(run.events.some((e) => e.type === 'instance.state'), false, `${names[i]}: a refused run touches no instance`);
+    assert.equal(
+      run.events.some((e) => e.type === 'instance.state'),
+      false,
+      `${names[i]}: a refused run touches no instance`,
+    );
     assertFailureNotice(run, { command: names[i]!, status: 'refused', code: 'SHIP-E012' });
   }
 

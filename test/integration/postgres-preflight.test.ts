@@ -55,10 +55,7 @@ describe('applied versions', () => {
       assert.deepEqual(applied.versions, ['20240101000000', '20240102000000']);
       assert.equal(applied.latest, '20240102000000');
       assert.match(applied.source, /schema_migrations/);
-      assert.deepEqual(pendingVersions(['20240103000000', '20240101000000', '20240102000000', '20240104000000'], applied), [
-        '20240103000000',
-        '20240104000000',
-      ]);
+      assert.deepEqual(pendingVersions(['20240103000000', '20240101000000', '20240102000000', '20240104000000'], applied), ['20240103000000', '20240104000000']);
     } finally {
       await client.end();
     }
@@ -105,16 +102,13 @@ describe('applied versions', () => {
   });
 
   test('a version table that does not exist is an error naming the table and the host, not the password', async () => {
-    await assert.rejects(
-      checkDatabase({ primaryUrl: fleet.primaryUrl, onDiskVersions: [], versionSource: { versionTable: 'app_versions' } }),
-      (error: Error) => {
-        assert.ok(error instanceof DatabaseCheckError);
-        assert.match(error.message, /"app_versions" does not exist/);
-        assert.ok(error.message.includes(`${fleet.address}:${fleet.primaryPort}/app`), error.message);
-        assertNoPassword(error.message);
-        return true;
-      },
-    );
+    await assert.rejects(checkDatabase({ primaryUrl: fleet.primaryUrl, onDiskVersions: [], versionSource: { versionTable: 'app_versions' } }), (error: Error) => {
+      assert.ok(error instanceof DatabaseCheckError);
+      assert.match(error.message, /"app_versions" does not exist/);
+      assert.ok(error.message.includes(`${fleet.address}:${fleet.primaryPort}/app`), error.message);
+      assertNoPassword(error.message);
+      return true;
+    });
   });
 });
 
@@ -152,7 +146,12 @@ describe('replicas', () => {
       assert.equal(replica?.replayPaused, true);
       assert.equal(result.problems.length, 1);
       const problem = result.problems[0]!;
-      assert.match(problem, new RegExp(`^replica ${fleet.address}:${fleet.replicaPort}/app: lags .*\\(${replica!.lagBytes} bytes\\) and ${replica!.lagSeconds} s behind the primary, more than maxReplicaLag 0.3 s`));
+      assert.match(
+        problem,
+        new RegExp(
+          `^replica ${fleet.address}:${fleet.replicaPort}/app: lags .*\\(${replica!.lagBytes} bytes\\) and ${replica!.lagSeconds} s behind the primary, more than maxReplicaLag 0.3 s`,
+        ),
+      );
       assert.match(problem, /replay is paused/);
       assertNoPassword(problem);
     });
@@ -215,7 +214,10 @@ describe('replicas', () => {
       assert.equal(refused.ok, false);
       assert.equal(refused.override, undefined);
       assert.equal(refused.replicas[0]?.lagBytes, null);
-      assert.match(refused.problems[0] ?? '', new RegExp(`^replica ${fleet.address}:${fleet.replicaPort}/app: unreachable, so its lag and schema version are unknown: cannot connect: .*ECONNREFUSED`));
+      assert.match(
+        refused.problems[0] ?? '',
+        new RegExp(`^replica ${fleet.address}:${fleet.replicaPort}/app: unreachable, so its lag and schema version are unknown: cannot connect: .*ECONNREFUSED`),
+      );
       assertNoPassword(refused.problems.join('\n'));
 
       const waived = await checkDatabase({
@@ -301,16 +303,21 @@ describe('connection budget', () => {
     // The harness primary runs with max_connections 40 and 3 reserved for superusers.
     assert.equal(refused.connectionBudget?.peak, 40);
     assert.ok((refused.connectionBudget?.available ?? 99) <= 37);
-    assert.match(refused.problems[0] ?? '', /connection budget exceeded by \d+: the fleet may hold 40 connections .*6 instances × 1 processes × pool 5 = 30, \+ 10 while a batch of 2/);
+    assert.match(
+      refused.problems[0] ?? '',
+      /connection budget exceeded by \d+: the fleet may hold 40 connections .*6 instances × 1 processes × pool 5 = 30, \+ 10 while a batch of 2/,
+    );
     assert.match(refused.problems[0] ?? '', /max_connections 40 − 3 reserved − \d+ open now by roles other than ship/);
   });
 
   test('connections held by other clients shrink the budget', async () => {
-    const others = await Promise.all(Array.from({ length: 4 }, async () => {
-      const client = new pg.Client({ connectionString: fleet.primaryAdminUrl });
-      await client.connect();
-      return client;
-    }));
+    const others = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const client = new pg.Client({ connectionString: fleet.primaryAdminUrl });
+        await client.connect();
+        return client;
+      }),
+    );
     try {
       const result = await checkDatabase({ primaryUrl: fleet.primaryUrl, onDiskVersions: [], connectionBudget: { instances: 1, poolSize: 1, batchSize: 1, appRole: 'ship' } });
       const withoutOthers = 40 - 3;

@@ -51,9 +51,15 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
       await Promise.all(stores.map((store) => store.close()));
     }
     const versions = await sql<{ version: number }>(url, 'select version from ship_schema_version order by version');
-    assert.deepEqual(versions.map((row) => row.version), [1]);
+    assert.deepEqual(
+      versions.map((row) => row.version),
+      [1],
+    );
     const tables = await sql<{ table_name: string }>(url, "select table_name from information_schema.tables where table_schema = 'public' order by 1");
-    assert.deepEqual(tables.map((row) => row.table_name), ['ship_lock_breaks', 'ship_locks', 'ship_runs', 'ship_schema_version', 'ship_transitions']);
+    assert.deepEqual(
+      tables.map((row) => row.table_name),
+      ['ship_lock_breaks', 'ship_locks', 'ship_runs', 'ship_schema_version', 'ship_transitions'],
+    );
     // A later ship finds the work done.
     const again = new PostgresStateStore(url);
     await again.currentLock('shop');
@@ -80,7 +86,10 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     try {
       const longAgo = '2001-01-01T00:00:00.000Z';
       const app = `clock-${randomBytes(3).toString('hex')}`;
-      await store.acquireLock({ runId: 'run-skewed', pid: 1, app, command: 'deploy', actor: { osUser: 'a', hostname: 'h' }, acquiredAt: longAgo, heartbeatAt: longAgo }, { staleAfterMs: 30_000 });
+      await store.acquireLock(
+        { runId: 'run-skewed', pid: 1, app, command: 'deploy', actor: { osUser: 'a', hostname: 'h' }, acquiredAt: longAgo, heartbeatAt: longAgo },
+        { staleAfterMs: 30_000 },
+      );
       const [{ now }] = (await sql<{ now: Date }>(fleet.primaryUrl, 'select now()')) as [{ now: Date }];
       const lock = await store.currentLock(app);
       assert.equal(lock?.stale, false);
@@ -124,7 +133,15 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     const store = new PostgresStateStore(fleet.primaryUrl);
     try {
       const app = `durable-${randomBytes(3).toString('hex')}`;
-      await store.beginRun({ runId: `run-${app}`, app, command: 'deploy', hosts: ['web1'], resume: {}, actor: { osUser: 'a', hostname: 'h' }, startedAt: new Date().toISOString() });
+      await store.beginRun({
+        runId: `run-${app}`,
+        app,
+        command: 'deploy',
+        hosts: ['web1'],
+        resume: {},
+        actor: { osUser: 'a', hostname: 'h' },
+        startedAt: new Date().toISOString(),
+      });
       for (const to of ['draining', 'out'] as const) {
         await store.recordTransition({ runId: `run-${app}`, host: 'web1', from: 'in-service', to, at: new Date().toISOString() });
         const rows = await sql<{ to_state: string }>(fleet.primaryUrl, 'select to_state from ship_transitions where run_id = $1 order by seq', [`run-${app}`]);

@@ -39,7 +39,7 @@ after(async () => {
   await fleet?.stop();
 });
 
-test('ship releases lists every host\'s releases, newest first, and the current one', async () => {
+test("ship releases lists every host's releases, newest first, and the current one", async () => {
   const run = await runShip(['releases', '--config', config]);
   assert.equal(run.code, 0, run.stderr + run.stdout);
   for (const host of fleet.hosts) assert.match(run.stdout, new RegExp(`${host.name}\\s+current v3\\s+releases: v3 \\(current\\), v2, v1`));
@@ -48,7 +48,14 @@ test('ship releases lists every host\'s releases, newest first, and the current 
   const parsed = JSON.parse(json.stdout) as { current: string; disagreeing: string[]; hosts: HostReleases[] };
   assert.equal(parsed.current, 'v3');
   assert.deepEqual(parsed.disagreeing, []);
-  assert.deepEqual(parsed.hosts.map((h) => h.releases.map((r) => r.version)), [['v3', 'v2', 'v1'], ['v3', 'v2', 'v1'], ['v3', 'v2', 'v1']]);
+  assert.deepEqual(
+    parsed.hosts.map((h) => h.releases.map((r) => r.version)),
+    [
+      ['v3', 'v2', 'v1'],
+      ['v3', 'v2', 'v1'],
+      ['v3', 'v2', 'v1'],
+    ],
+  );
 });
 
 test('ship rollback goes back to the previous release on every host, one at a time', async () => {
@@ -57,7 +64,10 @@ test('ship rollback goes back to the previous release on every host, one at a ti
   assert.deepEqual(await versions(), ['v2', 'v2', 'v2']);
   const started = run.events.find((e) => e.type === 'run.started');
   assert.ok(started && started.type === 'run.started' && started.command === 'rollback' && started.version === 'v2');
-  assert.ok(run.events.some((e) => e.type === 'instance.drained'), 'it went through the rolling procedure (drain)');
+  assert.ok(
+    run.events.some((e) => e.type === 'instance.drained'),
+    'it went through the rolling procedure (drain)',
+  );
 });
 
 test('ship rollback --to a named release', async () => {
@@ -75,7 +85,11 @@ test('a rollback target missing on a host is refused before any host leaves, nam
     const finished = run.events.find((e) => e.type === 'run.finished');
     assert.ok(finished && finished.type === 'run.finished' && finished.status === 'refused');
     assert.match(finished.summary.error ?? '', /rollback refused before any host left the load balancer: release v1 is missing on web2; it must already be on every host/);
-    assert.equal(run.events.some((e) => e.type === 'instance.state'), false, 'no host left the load balancer');
+    assert.equal(
+      run.events.some((e) => e.type === 'instance.state'),
+      false,
+      'no host left the load balancer',
+    );
     assert.deepEqual(await versions(), ['v3', 'v3', 'v3']);
   } finally {
     await rename(join(web2.appDir, 'releases', 'v1.moved-away'), join(web2.appDir, 'releases', 'v1'));

@@ -58,7 +58,10 @@ test('under load, a release broken on one host is rolled back there: exit 1, tha
       address: h.address,
       vars: {
         appDir: h.appDir,
-        restart: h === broken ? `case "$(readlink ${quote(current)})" in */v2) cp ${quote(brokenServer)} ${quote(`${current}/server.mjs`)};; esac; ${restartOf(h.appDir)}` : restartOf(h.appDir),
+        restart:
+          h === broken
+            ? `case "$(readlink ${quote(current)})" in */v2) cp ${quote(brokenServer)} ${quote(`${current}/server.mjs`)};; esac; ${restartOf(h.appDir)}`
+            : restartOf(h.appDir),
       },
     })),
   });
@@ -68,25 +71,40 @@ test('under load, a release broken on one host is rolled back there: exit 1, tha
   const run = await runShip(['deploy', '--config', config, '--version', 'v2', '--artifact', artifact, '--json']);
   await sleep(500);
   const tally = await load.stop();
-  t.diagnostic(`requests: ${tally.sent} sent, ${tally.ok} ok, ${tally.failed} failed (keep-alive ${tally.keepAlive.failed}/${tally.keepAlive.sent}, fresh ${tally.fresh.failed}/${tally.fresh.sent}); versions ${JSON.stringify(tally.versions)}`);
+  t.diagnostic(
+    `requests: ${tally.sent} sent, ${tally.ok} ok, ${tally.failed} failed (keep-alive ${tally.keepAlive.failed}/${tally.keepAlive.sent}, fresh ${tally.fresh.failed}/${tally.fresh.sent}); versions ${JSON.stringify(tally.versions)}`,
+  );
 
   await assertInvariants(fleet, run, { code: 1, configPath: config });
-  assert.equal(tally.failed, 0, `failed requests during the rollout and rollback: ${JSON.stringify({ byStatus: tally.byStatus, errors: tally.errors, first: tally.firstFailures })}`);
+  assert.equal(
+    tally.failed,
+    0,
+    `failed requests during the rollout and rollback: ${JSON.stringify({ byStatus: tally.byStatus, errors: tally.errors, first: tally.firstFailures })}`,
+  );
   assert.ok(tally.keepAlive.ok > 100 && tally.fresh.ok > 100, `too little load to mean anything: ${JSON.stringify(tally)}`);
   assert.ok((tally.versions.v1 ?? 0) > 0 && (tally.versions.v2 ?? 0) > 0, 'the load must have seen both versions');
 
   const { status, summary } = finishedEvent(run);
   assert.equal(status, 'failed');
-  assert.deepEqual(summary.hosts.map((h) => [h.host, h.outcome]), [
-    ['web1', 'deployed'],
-    ['web2', 'rolled-back'],
-    ['web3', 'not-started'],
-    ['web4', 'not-started'],
-  ]);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web1', 'deployed'],
+      ['web2', 'rolled-back'],
+      ['web3', 'not-started'],
+      ['web4', 'not-started'],
+    ],
+  );
   assert.equal(summary.hosts[1]!.code, 'SHIP-E015', describeRun(run));
   assert.match(summary.hosts[1]!.error ?? '', /status 500/);
   assert.deepEqual(summary.outOfRotation, []);
   await assertAllOn(fleet, 'v2', [fleet.hosts[0]!]);
   await assertAllOn(fleet, 'v1', fleet.hosts.slice(1));
-  assert.deepEqual([...journalStates(await lastJournalRun(config))], [['web1', 'in-service'], ['web2', 'in-service']]);
+  assert.deepEqual(
+    [...journalStates(await lastJournalRun(config))],
+    [
+      ['web1', 'in-service'],
+      ['web2', 'in-service'],
+    ],
+  );
 });

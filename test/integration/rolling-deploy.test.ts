@@ -42,7 +42,10 @@ test('ship deploy under load: every host on the new version, exit 0, zero failed
 
   const finished = run.events.find((e) => e.type === 'run.finished');
   assert.ok(finished && finished.type === 'run.finished' && finished.status === 'succeeded');
-  assert.deepEqual(finished.summary.hosts.map((h) => h.outcome), ['deployed', 'deployed', 'deployed', 'deployed']);
+  assert.deepEqual(
+    finished.summary.hosts.map((h) => h.outcome),
+    ['deployed', 'deployed', 'deployed', 'deployed'],
+  );
   // Never more than one instance out at a time (batch size 1).
   let out = 0;
   let maxOut = 0;

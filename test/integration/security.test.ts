@@ -104,7 +104,8 @@ function secretEnv(databaseUrl: string): Record<string, string> {
 /** A config whose secrets all come from the environment, as the README tells users to write it. */
 async function writeSecretConfig(name: string, restart?: Record<string, string>): Promise<string> {
   const base = fleetConfig(fleet, { rollout: { healthyTimeout: '3s', drainTimeout: '2s' } });
-  if (restart) base.hosts = base.hosts.map((h) => ({ ...h, vars: { ...(h.vars as Record<string, unknown>), ...(restart[h.name as string] ? { restart: restart[h.name as string] } : {}) } }));
+  if (restart)
+    base.hosts = base.hosts.map((h) => ({ ...h, vars: { ...(h.vars as Record<string, unknown>), ...(restart[h.name as string] ? { restart: restart[h.name as string] } : {}) } }));
   const { ssh, ...rest } = base;
   const path = join(fleet.dir, name);
   await writeFile(
@@ -158,9 +159,18 @@ test('secrets in the config and the environment appear nowhere: output, events, 
 
   const succeeded = await deploy(good, ['--json']);
   await assertInvariants(fleet, succeeded, { code: 0, configPath: config });
-  assert.ok(succeeded.events.some((e) => e.type === 'preflight.check' && e.name === 'database' && e.status === 'passed'), 'the database pre-flight ran against the real server');
-  assert.ok(received.some((r) => r.path.startsWith('/services/T000/B000/')) && received.some((r) => r.path.startsWith('/hooks/')), `both webhooks were called: ${received.map((r) => r.path).join(', ')}`);
-  assert.ok(received.some((r) => r.path.startsWith('/hooks/') && /x-ship-signature/i.test(r.content)), 'the webhook body is signed (with the secret, not carrying it)');
+  assert.ok(
+    succeeded.events.some((e) => e.type === 'preflight.check' && e.name === 'database' && e.status === 'passed'),
+    'the database pre-flight ran against the real server',
+  );
+  assert.ok(
+    received.some((r) => r.path.startsWith('/services/T000/B000/')) && received.some((r) => r.path.startsWith('/hooks/')),
+    `both webhooks were called: ${received.map((r) => r.path).join(', ')}`,
+  );
+  assert.ok(
+    received.some((r) => r.path.startsWith('/hooks/') && /x-ship-signature/i.test(r.content)),
+    'the webhook body is signed (with the secret, not carrying it)',
+  );
 
   // A wrong database password: refused, and the error speaks of the database without quoting it.
   const wrongUrl = postgres.primaryUrl.replace(`:${encodeURIComponent(postgres.password)}@`, `:${secrets.wrongDbPassword}@`);
@@ -239,7 +249,10 @@ export default definePlaybook({
   const run = await runShip(['run', playbook, '--config', config, '--var', `fromCli=${hostile('cli')}`, '--json']);
   await assertInvariants(fleet, run, { code: 0, configPath: config });
   assert.equal(existsSync(canary), false, 'a hostile value ran a command on a host');
-  for (const [lbName, name] of [[web1.name, hostile('name')], [web2.name, web2.name]] as const) {
+  for (const [lbName, name] of [
+    [web1.name, hostile('name')],
+    [web2.name, web2.name],
+  ] as const) {
     assert.equal(await readFile(join(markerDir, `${lbName}.name`), 'utf8'), name);
     assert.equal(await readFile(join(markerDir, `${lbName}.config`), 'utf8'), hostile('config'));
     assert.equal(await readFile(join(markerDir, `${lbName}.host`), 'utf8'), hostile('host var'));
@@ -247,7 +260,10 @@ export default definePlaybook({
   }
   const store = stateStoreOf(config);
   const journal = await store.lastRun(FLEET_APP).finally(() => store.close());
-  assert.ok(journal?.transitions.some((t) => t.host === hostile('name')), 'the journal keeps the hostile name as data');
+  assert.ok(
+    journal?.transitions.some((t) => t.host === hostile('name')),
+    'the journal keeps the hostile name as data',
+  );
 
   // Without an lbName the hostile name would be an HAProxy server name: refused before any
   // runtime API command is sent, so its newline cannot smuggle in a command of its own.
@@ -274,7 +290,10 @@ test('the journal and the lock are readable by their owner only (0700 folders, 0
   try {
     const files = await filesUnder(root);
     for (const kind of [/\/runs\/demo\/[^/]+\.jsonl$/, /\/runs\/demo\/latest$/, /\/locks\/demo\.json$/, /\/locks\/other\.breaks\.jsonl$/]) {
-      assert.ok(files.some((f) => kind.test(f)), `no file like ${kind} under ${root}: ${files.join(', ')}`);
+      assert.ok(
+        files.some((f) => kind.test(f)),
+        `no file like ${kind} under ${root}: ${files.join(', ')}`,
+      );
     }
     for (const file of files) assert.equal((await stat(file)).mode & 0o777, 0o600, `${file} is not 0600`);
     const dirs = [root, join(root, 'runs'), join(root, 'runs', FLEET_APP), join(root, 'locks')];

@@ -113,7 +113,10 @@ test('one connection serves many commands, including more in parallel than MaxSe
   const ssh = transport(hostA);
   for (let i = 0; i < 5; i++) assert.equal((await ssh.exec(sh`echo ${i}`)).stdout, `${i}\n`);
   const parallel = await Promise.all(Array.from({ length: 14 }, (_, i) => ssh.exec(sh`sleep 0.1; echo ${i}`)));
-  assert.deepEqual(parallel.map((r) => r.stdout), Array.from({ length: 14 }, (_, i) => `${i}\n`));
+  assert.deepEqual(
+    parallel.map((r) => r.stdout),
+    Array.from({ length: 14 }, (_, i) => `${i}\n`),
+  );
   // client() hands out that same connection for forwarding, it does not dial another.
   const client = await ssh.client();
   assert.equal(client, await ssh.client());

@@ -28,8 +28,11 @@ async function sql(url: string, text: string, values: unknown[] = []) {
 /** Everything the trace could have changed: columns, storage, functions, data, databases. */
 async function fingerprint(url: string) {
   const [columns, storage, functions, counts] = await Promise.all([
-    sql(url, `select attrelid::regclass::text as t, attnum, attname, format_type(atttypid, atttypmod) as type, attnotnull, attisdropped
-                from pg_attribute where attrelid in ('accounts'::regclass, 'audit'::regclass) and attnum > 0 order by 1, 2`),
+    sql(
+      url,
+      `select attrelid::regclass::text as t, attnum, attname, format_type(atttypid, atttypmod) as type, attnotnull, attisdropped
+                from pg_attribute where attrelid in ('accounts'::regclass, 'audit'::regclass) and attnum > 0 order by 1, 2`,
+    ),
     sql(url, `select relname, relfilenode from pg_class where relname in ('accounts', 'audit') order by 1`),
     sql(url, `select proname from pg_proc where pronamespace = 'public'::regnamespace order by 1`),
     sql(url, `select (select count(*) from accounts) as accounts, (select count(*) from audit) as audit`),
@@ -83,8 +86,18 @@ test('traces the migrations on a schema copy: locks, rewrites and catalog change
   assert.match(result.scratch.database, new RegExp(`^${fleet.address}:${fleet.primaryPort}/ship_trace_[0-9a-f]{12}$`));
 
   assert.deepEqual(findingsOf(result.findings, 'V2__widen_ids.sql'), [
-    { statementIndex: 1, kind: 'lock', table: 'public.accounts', detail: "takes AccessExclusiveLock on public.accounts: blocks every read and write on it until the migration's transaction ends" },
-    { statementIndex: 1, kind: 'rewrite', table: 'public.accounts', detail: 'rewrites public.accounts (its relfilenode changed): every row is copied, or the table truncated, under an exclusive lock' },
+    {
+      statementIndex: 1,
+      kind: 'lock',
+      table: 'public.accounts',
+      detail: "takes AccessExclusiveLock on public.accounts: blocks every read and write on it until the migration's transaction ends",
+    },
+    {
+      statementIndex: 1,
+      kind: 'rewrite',
+      table: 'public.accounts',
+      detail: 'rewrites public.accounts (its relfilenode changed): every row is copied, or the table truncated, under an exclusive lock',
+    },
     { statementIndex: 1, kind: 'catalog', table: 'public.accounts', detail: 'changes the type of public.accounts.id from integer to bigint' },
   ]);
   // The lock on accounts was taken by V2 already; the DO block's DDL shows as the column it dropped.
@@ -96,8 +109,18 @@ test('traces the migrations on a schema copy: locks, rewrites and catalog change
   ]);
   assert.equal(result.findings.find((f) => f.file === 'V4__function.sql')?.line, 7);
   assert.deepEqual(findingsOf(result.findings, 'V5__not_null.sql'), [
-    { statementIndex: 0, kind: 'lock', table: 'public.audit', detail: "takes AccessExclusiveLock on public.audit: blocks every read and write on it until the migration's transaction ends" },
-    { statementIndex: 0, kind: 'catalog', table: 'public.audit', detail: 'adds column public.audit.actor NOT NULL without a default: it fails on a table with rows, and inserts from the running code fail' },
+    {
+      statementIndex: 0,
+      kind: 'lock',
+      table: 'public.audit',
+      detail: "takes AccessExclusiveLock on public.audit: blocks every read and write on it until the migration's transaction ends",
+    },
+    {
+      statementIndex: 0,
+      kind: 'catalog',
+      table: 'public.audit',
+      detail: 'adds column public.audit.actor NOT NULL without a default: it fails on a table with rows, and inserts from the running code fail',
+    },
   ]);
   // A table created by the migrations themselves is nobody else's yet: no findings for it.
   assert.deepEqual(findingsOf(result.findings, 'V6__housekeeping.sql'), []);
@@ -138,7 +161,10 @@ test('a statement that fails on the scratch database stops the trace and names t
     ],
   });
   assert.deepEqual(result.failure, { file: 'V7__typo.sql', statementIndex: 1, line: 3, message: 'relation "acounts" does not exist' });
-  assert.equal(result.findings.some((finding) => finding.file === 'V8__later.sql'), false);
+  assert.equal(
+    result.findings.some((finding) => finding.file === 'V8__later.sql'),
+    false,
+  );
   assert.deepEqual(await scratchDatabases(), []);
 });
 
@@ -155,7 +181,10 @@ test('a role that may not create databases is told to configure a shadow databas
   await sql(fleet.primaryAdminUrl, `grant connect on database app to limited`);
   const limitedUrl = fleet.primaryUrl.replace(/\/\/ship:[^@]+@/, '//limited:limited-pw@');
   await assert.rejects(traceMigrations({ primaryUrl: limitedUrl, migrations: MIGRATIONS.slice(0, 1) }), (error: Error) => {
-    assert.match(error.message, /cannot create scratch database ship_trace_\w+ on primary .*permission denied to create database; grant the role CREATEDB or set database.shadowDatabase/);
+    assert.match(
+      error.message,
+      /cannot create scratch database ship_trace_\w+ on primary .*permission denied to create database; grant the role CREATEDB or set database.shadowDatabase/,
+    );
     assert.ok(!error.message.includes('limited-pw'));
     return true;
   });

@@ -19,7 +19,11 @@ const marker = (name: string, what: string) => join(fleet.dir, 'hosts', name, `$
 before(async () => {
   fleet = await startFleet({ hosts: 2 });
   config = await fleet.writeConfig({
-    hosts: fleet.hosts.map((h) => ({ name: h.name, address: h.address, vars: { appDir: h.appDir, markerDir: join(fleet.dir, 'hosts', h.name), role: h.name === 'web1' ? 'primary' : 'replica' } })),
+    hosts: fleet.hosts.map((h) => ({
+      name: h.name,
+      address: h.address,
+      vars: { appDir: h.appDir, markerDir: join(fleet.dir, 'hosts', h.name), role: h.name === 'web1' ? 'primary' : 'replica' },
+    })),
     vars: { greeting: 'hello from the config' },
   });
   playbook = join(fleet.dir, 'my-playbook.ts');

@@ -223,7 +223,10 @@ export async function assertInvariants(fleet: Fleet, run: ShipRun, options: Inva
   for (const [name, member] of await lbView(fleet)) {
     if (!member.adminOut) continue;
     const ownedByEarlierRun = options.leftOutBefore?.includes(name) && !touchedHosts(run.events).includes(name);
-    assert.ok(ownedByEarlierRun || summary.outOfRotation.includes(name), `${name} is out of HAProxy (${member.detail}) but not in summary.outOfRotation ${JSON.stringify(summary.outOfRotation)}`);
+    assert.ok(
+      ownedByEarlierRun || summary.outOfRotation.includes(name),
+      `${name} is out of HAProxy (${member.detail}) but not in summary.outOfRotation ${JSON.stringify(summary.outOfRotation)}`,
+    );
   }
   if (options.configPath) await assertJournalRecordsOut(fleet, options.configPath);
 }

@@ -49,10 +49,18 @@ export class MemoryLoadBalancer implements LoadBalancer {
     });
   }
 
-  async startDrain(name: string) { this.act('startDrain', name, 'drain'); }
-  async waitDrained(name: string) { this.act('waitDrained', name); }
-  async takeOut(name: string) { this.act('takeOut', name, 'maint'); }
-  async putBack(name: string) { this.act('putBack', name, 'ready'); }
+  async startDrain(name: string) {
+    this.act('startDrain', name, 'drain');
+  }
+  async waitDrained(name: string) {
+    this.act('waitDrained', name);
+  }
+  async takeOut(name: string) {
+    this.act('takeOut', name, 'maint');
+  }
+  async putBack(name: string) {
+    this.act('putBack', name, 'ready');
+  }
   async waitHealthy(name: string, options: WaitOptions) {
     this.act('waitHealthy', name);
     if (!this.healthy.get(name)) throw new DeadlineError(name, 'load balancer health', options.deadlineMs, 'DOWN');
@@ -72,7 +80,9 @@ export class MemoryTransport implements Transport {
     private readonly handler: CommandHandler = () => ({}),
   ) {}
 
-  async connect() { this.connected = true; }
+  async connect() {
+    this.connected = true;
+  }
 
   async exec(command: ShellCommand): Promise<ExecResult> {
     this.commands.push(command.text);
@@ -85,5 +95,7 @@ export class MemoryTransport implements Transport {
     return { bytes: 0, sha256: '' };
   }
 
-  async close() { this.connected = false; }
+  async close() {
+    this.connected = false;
+  }
 }

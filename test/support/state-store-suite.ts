@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Actor } from '../../src/journal/actor.js';
-import { DeployLock, LockAliveError, LockHeldError, LockLostError, LockWaitExpiredError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../../src/journal/lock.js';
+import {
+  DeployLock,
+  LockAliveError,
+  LockHeldError,
+  LockLostError,
+  LockWaitExpiredError,
+  type BreakLockOptions,
+  type LockBreak,
+  type LockHolder,
+  type LockStatus,
+} from '../../src/journal/lock.js';
 import type { JournalEntry, RunRecord, StateStore, Transition } from '../../src/journal/state-store.js';
 import type { InstanceState } from '../../src/events.js';
 import { registerSecret } from '../../src/util/redact.js';
@@ -115,7 +125,10 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     const last = await reader.lastRun(app);
     assert.equal(last?.run.runId, 'run-b');
     assert.equal(last?.outcome, undefined);
-    assert.deepEqual(last?.transitions.map((t) => t.to), ['draining']);
+    assert.deepEqual(
+      last?.transitions.map((t) => t.to),
+      ['draining'],
+    );
     assert.equal((await reader.run('run-a'))?.outcome?.status, 'failed');
     assert.equal((await reader.lastRun(other))?.run.runId, 'run-other');
     assert.equal(await reader.lastRun(uniqueApp()), undefined);
@@ -156,7 +169,14 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     const run = runRecord(app, 'run-secret');
     run.resume = { vars: { token: secret } };
     await store.beginRun(run);
-    await store.recordTransition({ runId: run.runId, host: 'web1', from: 'out', to: 'failed-out', at: new Date().toISOString(), detail: `connect to postgres://u:${secret}@db failed` });
+    await store.recordTransition({
+      runId: run.runId,
+      host: 'web1',
+      from: 'out',
+      to: 'failed-out',
+      at: new Date().toISOString(),
+      detail: `connect to postgres://u:${secret}@db failed`,
+    });
     const stored = JSON.stringify(await open().lastRun(app));
     assert.ok(!stored.includes(secret), stored);
     assert.match(stored, /postgres:\/\/u:\*\*\*@db/);
@@ -209,16 +229,23 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     const waitingFor: LockHolder[] = [];
     const started = Date.now();
     setTimeout(() => void first.release(), 300);
-    const second = await DeployLock.acquire(open(), { runId: 'run-second', app, command: 'deploy', actor: ci }, {
-      staleAfterMs: 5_000,
-      waitMs: 10_000,
-      pollIntervalMs: 25,
-      onWaiting: (h) => waitingFor.push(h),
-    });
+    const second = await DeployLock.acquire(
+      open(),
+      { runId: 'run-second', app, command: 'deploy', actor: ci },
+      {
+        staleAfterMs: 5_000,
+        waitMs: 10_000,
+        pollIntervalMs: 25,
+        onWaiting: (h) => waitingFor.push(h),
+      },
+    );
     locks.push(second);
     const waited = Date.now() - started;
     assert.ok(waited >= 280 && waited < 3_000, `waited ${waited}ms`);
-    assert.deepEqual(waitingFor.map((h) => h.runId), ['run-first']);
+    assert.deepEqual(
+      waitingFor.map((h) => h.runId),
+      ['run-first'],
+    );
     assert.equal((await open().currentLock(app))?.runId, 'run-second');
 
     const expired = await DeployLock.acquire(open(), { runId: 'run-third', app, command: 'deploy', actor: alice }, { waitMs: 300, pollIntervalMs: 25 }).then(
@@ -280,7 +307,10 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     assert.equal((await open().breakLock(app, ci, 'its host is wedged', { evenIfAlive: true }))?.runId, 'run-alive');
     assert.equal(await store.currentLock(app), undefined);
     const breaks = await store.lockBreaks(app);
-    assert.deepEqual(breaks.map((b) => [b.reason, b.evenIfAlive]), [['its host is wedged', true]]);
+    assert.deepEqual(
+      breaks.map((b) => [b.reason, b.evenIfAlive]),
+      [['its host is wedged', true]],
+    );
   });
 
   test("heartbeats keep a lock fresh, whatever the holder's clock said when it took it", async (t) => {

@@ -15,7 +15,7 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-test('ciJob names the CI system and job from each system\'s own variables', () => {
+test("ciJob names the CI system and job from each system's own variables", () => {
   assert.equal(
     ciJob({ CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'shop/web', GITHUB_RUN_ID: '1234', GITHUB_RUN_ATTEMPT: '2', GITHUB_JOB: 'deploy', GITHUB_ACTOR: 'alice' }),
     'github-actions shop/web run 1234 attempt 2 job deploy by alice',
@@ -45,7 +45,7 @@ test('values from the environment cannot forge extra lines', () => {
   assert.doesNotMatch(job!, /[\n\r\u001b]/);
 });
 
-test('currentActor: OS user, the repository\'s git user, the CI job and the machine', async () => {
+test("currentActor: OS user, the repository's git user, the CI job and the machine", async () => {
   const home = await tempDir();
   const repo = await tempDir();
   const env = { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', USER: 'someone' };

@@ -15,7 +15,11 @@ test(`${CONFIG_DOC_PATH} is what the schema generates`, () => {
 
 test('every config field has a description, and every description names a field', () => {
   const missing = fields.filter((f) => !f.description).map((f) => f.key);
-  assert.deepEqual(missing, [], `describe these fields in src/config/field-descriptions.ts (or with .describe() in src/config/schema.ts; a load balancer's or notifier's own fields in its adapter's \`fields\`), then run \`${REGENERATE_COMMAND}\``);
+  assert.deepEqual(
+    missing,
+    [],
+    `describe these fields in src/config/field-descriptions.ts (or with .describe() in src/config/schema.ts; a load balancer's or notifier's own fields in its adapter's \`fields\`), then run \`${REGENERATE_COMMAND}\``,
+  );
   const keys = new Set(fields.map((f) => f.key));
   const stale = Object.keys(FIELD_DESCRIPTIONS).filter((key) => !keys.has(key));
   assert.deepEqual(stale, [], 'src/config/field-descriptions.ts describes fields the schema does not have');

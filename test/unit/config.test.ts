@@ -43,15 +43,34 @@ test('unknown keys are rejected with their full path', () => {
 
 test('a bad duration, percentage and missing field each name the field', () => {
   const found = problems({ ...minimal, hosts: [{ name: 'web1' }], rollout: { drainTimeout: 'soon', minHealthy: 'most' } });
-  assert.ok(found.some((p) => p.startsWith('hosts[0].address: required')), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith("rollout.drainTimeout: expected a duration like '500ms'")), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith('rollout.minHealthy:')), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.startsWith('hosts[0].address: required')),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith("rollout.drainTimeout: expected a duration like '500ms'")),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith('rollout.minHealthy:')),
+    found.join('\n'),
+  );
 });
 
 test('duplicate host names and a config without health checks are refused', () => {
-  const found = problems({ ...minimal, hosts: [{ name: 'a', address: '1' }, { name: 'a', address: '2' }], health: {} });
+  const found = problems({
+    ...minimal,
+    hosts: [
+      { name: 'a', address: '1' },
+      { name: 'a', address: '2' },
+    ],
+    health: {},
+  });
   assert.ok(found.includes("hosts[1].name: duplicate host name 'a' (also hosts[0])"), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith('health: at least one health check')), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.startsWith('health: at least one health check')),
+    found.join('\n'),
+  );
 });
 
 test('a config without any host says where hosts come from', () => {
@@ -77,7 +96,10 @@ test('env() reads the environment, names the field when unset, and registers the
 test('a TypeScript config file is loaded at run time, and its errors name the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ship-config-'));
   const good = join(dir, 'orchestrator.config.ts');
-  writeFileSync(good, `const port: number = 8080;\nexport default { app: 'shop', hosts: [{ name: 'web1', address: '127.0.0.1' }], loadBalancer: { type: 'none' as const }, health: { http: { port } } };\n`);
+  writeFileSync(
+    good,
+    `const port: number = 8080;\nexport default { app: 'shop', hosts: [{ name: 'web1', address: '127.0.0.1' }], loadBalancer: { type: 'none' as const }, health: { http: { port } } };\n`,
+  );
   const loaded = await loadConfig(good);
   assert.equal(loaded.config.health.http?.port, 8080);
   assert.equal(loaded.dir, dir);
@@ -86,7 +108,10 @@ test('a TypeScript config file is loaded at run time, and its errors name the fi
   writeFileSync(bad, `export default { app: 'shop', hosts: [], loadBalancer: { type: 'none' }, health: { http: { port: 'eighty' } } };\n`);
   await assert.rejects(loadConfig(bad), (error: ConfigError) => {
     assert.equal(error.file, bad);
-    assert.ok(error.problems.some((p) => p.startsWith('health.http.port:')), error.message);
+    assert.ok(
+      error.problems.some((p) => p.startsWith('health.http.port:')),
+      error.message,
+    );
     return true;
   });
   await assert.rejects(loadConfig(join(dir, 'missing.ts')), /file not found/);

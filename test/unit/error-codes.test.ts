@@ -58,7 +58,10 @@ test('runbook links use the anchor a Markdown renderer gives the heading, relati
   assert.equal(headingAnchor('SHIP-E007 Host key unknown or changed'), 'ship-e007-host-key-unknown-or-changed');
   assert.equal(headingAnchor('SHIP-E023 AWS credentials missing, expired or rejected'), 'ship-e023-aws-credentials-missing-expired-or-rejected');
   assert.equal(runbookLink(code, ''), 'docs/runbook.md#ship-e015-health-check-did-not-pass-in-time');
-  assert.equal(runbookLink(code, 'https://git.example.com/ops/ship/blob/main/docs/runbook.md'), 'https://git.example.com/ops/ship/blob/main/docs/runbook.md#ship-e015-health-check-did-not-pass-in-time');
+  assert.equal(
+    runbookLink(code, 'https://git.example.com/ops/ship/blob/main/docs/runbook.md'),
+    'https://git.example.com/ops/ship/blob/main/docs/runbook.md#ship-e015-health-check-did-not-pass-in-time',
+  );
   const previous = process.env.SHIP_RUNBOOK_URL;
   process.env.SHIP_RUNBOOK_URL = 'https://wiki.example.com/runbook';
   try {
@@ -145,10 +148,7 @@ test('a pre-flight refusal is classified by its failing check, refined by the ca
   assert.equal(classifyError(refused('lock')).code, 'SHIP-E012');
   assert.equal(classifyError(refused('a check added later')).code, 'SHIP-E033');
   // Connectivity to many hosts at once: a changed host key outranks an unreachable host.
-  const hosts = new AggregateError([
-    new TransportError('web1', 'connect ETIMEDOUT', 'connect'),
-    new TransportError('web2', 'HOST KEY CHANGED', 'host-key'),
-  ]);
+  const hosts = new AggregateError([new TransportError('web1', 'connect ETIMEDOUT', 'connect'), new TransportError('web2', 'HOST KEY CHANGED', 'host-key')]);
   assert.equal(classifyError(refused('connectivity', hosts)).code, 'SHIP-E007');
   assert.equal(classifyError(refused('load balancer', new AwsError('ELBv2', 'DescribeTargetHealth', 'permissions', 'AccessDenied', 'x'))).code, 'SHIP-E024');
   // An uninformative cause does not hide the check's own code.

@@ -54,7 +54,10 @@ function sourceEvents(): Map<string, string[]> {
         const fields = fieldsOf(member);
         const type = /type:\s*'([^']+)'/.exec(member)?.[1];
         assert.ok(type, `a ShipEventBody member without a literal type: ${member}`);
-        events.set(type, fields.filter((f) => f !== 'type'));
+        events.set(
+          type,
+          fields.filter((f) => f !== 'type'),
+        );
         continue;
       }
     }
@@ -111,7 +114,11 @@ test('docs/events.md documents exactly the event types of ShipEventBody', () => 
     [],
     'event types missing from docs/events.md (add a "### `type`" section with a field table)',
   );
-  assert.deepEqual(inDoc.filter((t) => !inSource.includes(t)), [], 'docs/events.md documents event types src/events.ts does not have');
+  assert.deepEqual(
+    inDoc.filter((t) => !inSource.includes(t)),
+    [],
+    'docs/events.md documents event types src/events.ts does not have',
+  );
 });
 
 test('each event section lists exactly its fields, optional ones marked with ?', () => {
@@ -122,7 +129,10 @@ test('each event section lists exactly its fields, optional ones marked with ?',
 
 test('the envelope, the summary types and the webhook notice match the source', () => {
   const envelope = /## Envelope[\s\S]*?(?=\n## )/.exec(doc)?.[0] ?? '';
-  assert.deepEqual([...envelope.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]), ['type', 'time', 'runId']);
+  assert.deepEqual(
+    [...envelope.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]),
+    ['type', 'time', 'runId'],
+  );
   assert.match(eventsSource, /export type ShipEvent = ShipEventBody & \{ time: string; runId: string \};/);
   assert.deepEqual([...(documented.get('RunSummary') ?? [])].sort(), sourceInterface(eventsSource, 'RunSummary').sort(), 'RunSummary');
   assert.deepEqual([...(documented.get('HostSummary') ?? [])].sort(), sourceInterface(eventsSource, 'HostSummary').sort(), 'HostSummary');

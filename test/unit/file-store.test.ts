@@ -48,7 +48,18 @@ describe('file store: files', () => {
     t.after(() => store.close());
     await store.beginRun(runRecord('shop', 'run-1'));
     await store.recordTransition(transition('run-1', 'web1', 'draining'));
-    await store.acquireLock({ runId: 'run-1', pid: process.pid, app: 'shop', command: 'deploy', actor: { osUser: 'alice', hostname: 'laptop' }, acquiredAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() }, { staleAfterMs: 10 });
+    await store.acquireLock(
+      {
+        runId: 'run-1',
+        pid: process.pid,
+        app: 'shop',
+        command: 'deploy',
+        actor: { osUser: 'alice', hostname: 'laptop' },
+        acquiredAt: new Date().toISOString(),
+        heartbeatAt: new Date().toISOString(),
+      },
+      { staleAfterMs: 10 },
+    );
     await new Promise((resolve) => setTimeout(resolve, 30));
     await store.breakLock('shop', { osUser: 'bob', hostname: 'desk' }, 'testing modes');
 
@@ -56,7 +67,18 @@ describe('file store: files', () => {
       assert.equal((await stat(dir)).mode & 0o777, 0o700, dir);
     }
     const files = [join(root, 'runs', 'shop', 'run-1.jsonl'), join(root, 'runs', 'shop', 'latest'), join(root, 'locks', 'shop.breaks.jsonl')];
-    await store.acquireLock({ runId: 'run-2', pid: process.pid, app: 'shop', command: 'deploy', actor: { osUser: 'alice', hostname: 'laptop' }, acquiredAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() }, { staleAfterMs: 30_000 });
+    await store.acquireLock(
+      {
+        runId: 'run-2',
+        pid: process.pid,
+        app: 'shop',
+        command: 'deploy',
+        actor: { osUser: 'alice', hostname: 'laptop' },
+        acquiredAt: new Date().toISOString(),
+        heartbeatAt: new Date().toISOString(),
+      },
+      { staleAfterMs: 30_000 },
+    );
     files.push(join(root, 'locks', 'shop.json'));
     for (const file of files) {
       const mode = (await stat(file)).mode & 0o777;
@@ -88,8 +110,11 @@ describe('file store: files', () => {
     assert.equal(await readFile(join(dir, 'latest'), 'utf8'), 'run-2\n');
     const lines = (await readFile(join(dir, 'run-2.jsonl'), 'utf8')).split('\n');
     assert.equal(lines.pop(), '');
-    assert.deepEqual(lines.map((line) => (JSON.parse(line) as { type: string }).type), ['run', 'transition', 'transition', 'transition', 'transition', 'outcome']);
-    assert.deepEqual((await readdir(join(root, 'locks')).catch(() => [])), []);
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { type: string }).type),
+      ['run', 'transition', 'transition', 'transition', 'transition', 'outcome'],
+    );
+    assert.deepEqual(await readdir(join(root, 'locks')).catch(() => []), []);
   });
 
   test('a final line torn by a crash is ignored with a warning; a resumed run cuts it off before appending', async (t) => {
@@ -103,7 +128,10 @@ describe('file store: files', () => {
 
     const reader = new FileStateStore(root);
     const torn = await reader.lastRun('shop');
-    assert.deepEqual(torn?.transitions.map((t) => t.to), ['draining']);
+    assert.deepEqual(
+      torn?.transitions.map((t) => t.to),
+      ['draining'],
+    );
     assert.equal(torn?.warnings?.length, 1);
     assert.match(torn!.warnings![0]!, /run-torn\.jsonl: line 3 was cut short by an interrupted write/);
 
@@ -112,7 +140,10 @@ describe('file store: files', () => {
     t.after(() => resumed.close());
     await resumed.recordTransition(transition('run-torn', 'web1', 'out', 'draining'));
     const after = await new FileStateStore(root).lastRun('shop');
-    assert.deepEqual(after?.transitions.map((t) => t.to), ['draining', 'out']);
+    assert.deepEqual(
+      after?.transitions.map((t) => t.to),
+      ['draining', 'out'],
+    );
     assert.match(after?.warnings?.join('\n') ?? '', /dropped \d+ bytes of a record cut short/);
     for (const line of (await readFile(file, 'utf8')).trimEnd().split('\n')) JSON.parse(line);
   });
@@ -125,13 +156,19 @@ describe('file store: files', () => {
     const file = join(root, 'runs', 'shop', 'run-nl.jsonl');
     await appendFile(file, JSON.stringify({ type: 'transition', transition: transition('run-nl', 'web1', 'draining') }));
     const entry = await new FileStateStore(root).lastRun('shop');
-    assert.deepEqual(entry?.transitions.map((t) => t.to), ['draining']);
+    assert.deepEqual(
+      entry?.transitions.map((t) => t.to),
+      ['draining'],
+    );
     assert.match(entry?.warnings?.[0] ?? '', /line 2 lacks its end of line/);
     const resumed = new FileStateStore(root);
     t.after(() => resumed.close());
     await resumed.recordTransition(transition('run-nl', 'web1', 'out', 'draining'));
     const after = await new FileStateStore(root).lastRun('shop');
-    assert.deepEqual(after?.transitions.map((t) => t.to), ['draining', 'out']);
+    assert.deepEqual(
+      after?.transitions.map((t) => t.to),
+      ['draining', 'out'],
+    );
     assert.equal(after?.warnings, undefined);
   });
 
@@ -184,10 +221,23 @@ describe('file store: files', () => {
     await mkdir(join(root, 'locks'), { recursive: true });
     const lockFile = join(root, 'locks', 'shop.json');
     await writeFile(lockFile, '{"runId": "half', { mode: 0o600 });
-    const refusal = await store.acquireLock({ runId: 'run-1', pid: process.pid, app: 'shop', command: 'deploy', actor: { osUser: 'alice', hostname: 'laptop' }, acquiredAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() }, { staleAfterMs: 30_000 }).then(
-      () => assert.fail('a damaged lock was ignored'),
-      (error: unknown) => error,
-    );
+    const refusal = await store
+      .acquireLock(
+        {
+          runId: 'run-1',
+          pid: process.pid,
+          app: 'shop',
+          command: 'deploy',
+          actor: { osUser: 'alice', hostname: 'laptop' },
+          acquiredAt: new Date().toISOString(),
+          heartbeatAt: new Date().toISOString(),
+        },
+        { staleAfterMs: 30_000 },
+      )
+      .then(
+        () => assert.fail('a damaged lock was ignored'),
+        (error: unknown) => error,
+      );
     assert.ok(refusal instanceof LockHeldError);
     assert.equal(refusal.stale, false);
     assert.ok(refusal.message.includes(lockFile), refusal.message);
@@ -223,7 +273,9 @@ describe('file store: files', () => {
           console.log('round ' + round + ' ' + (error.name === 'LockHeldError' ? 'refused by ' + error.holder.runId : 'error ' + error.message));
         }
       }`;
-    const children = Array.from({ length: 4 }, () => execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, timeout: 60_000, buffer: true }));
+    const children = Array.from({ length: 4 }, () =>
+      execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, timeout: 60_000, buffer: true }),
+    );
     t.after(() => children.forEach((child) => child.kill()));
     const lines = children.map(() => [] as string[]);
     children.forEach((child, i) => {
@@ -268,7 +320,10 @@ describe('file store: files', () => {
     assert.ok(cpuPerTransitionMs < 0.5, `CPU per transition ${cpuPerTransitionMs} ms`);
     const entry = await store.run('run-load');
     assert.equal(entry?.transitions.length, 2 * count);
-    assert.deepEqual(entry?.transitions.slice(0, 3).map((t) => t.host), ['web0', 'web1', 'web2']);
+    assert.deepEqual(
+      entry?.transitions.slice(0, 3).map((t) => t.host),
+      ['web0', 'web1', 'web2'],
+    );
   });
 
   test('stateStoreFor puts .ship next to the config, or uses state.path relative to it', async () => {
@@ -278,7 +333,11 @@ describe('file store: files', () => {
     assert.equal(byDefault.root, '/srv/deploy/.ship');
     const custom = await stateStoreFor({ ...validateConfig({ ...base, state: { store: 'file', path: 'state/ship' } }, 'x.ts'), file: '/srv/deploy/c.ts', dir: '/srv/deploy' });
     assert.equal((custom as FileStateStore).root, '/srv/deploy/state/ship');
-    const postgres = await stateStoreFor({ ...validateConfig({ ...base, state: { store: 'postgres', url: 'postgres://ship:hunter22@db:5432/ship' } }, 'x.ts'), file: '/srv/c.ts', dir: '/srv' });
+    const postgres = await stateStoreFor({
+      ...validateConfig({ ...base, state: { store: 'postgres', url: 'postgres://ship:hunter22@db:5432/ship' } }, 'x.ts'),
+      file: '/srv/c.ts',
+      dir: '/srv',
+    });
     assert.equal(postgres.kind, 'postgres');
     await postgres.close();
   });

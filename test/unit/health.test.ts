@@ -34,7 +34,10 @@ test('http: the expected status passes, another fails with what was seen', async
 });
 
 test('http: a body that does not match the pattern fails', async () => {
-  script = [{ status: 200, body: '{"db":"down"}' }, { status: 200, body: '{"db":"up"}' }];
+  script = [
+    { status: 200, body: '{"db":"down"}' },
+    { status: 200, body: '{"db":"up"}' },
+  ];
   const check = httpCheck({ bodyMatch: '"db":"up"' });
   assert.match((await check.probe()).detail, /body does not match/);
   assert.equal((await check.probe()).ok, true);
@@ -76,13 +79,13 @@ test('a flapping check must pass the threshold in a row: a failure resets the co
 
 test('a check that never passes ends in a deadline error naming host, check and last answer', async () => {
   script = Array.from({ length: 1000 }, () => ({ status: 500 }));
-  await assert.rejects(
-    waitUntilHealthy([httpCheck({ successThreshold: 2 })], { host: 'web7', deadlineMs: 150 }),
-    (error: DeadlineError) => {
-      assert.ok(error instanceof DeadlineError);
-      assert.match(error.message, /^web7: health check http http:\/\/127\.0\.0\.1:\d+\/healthz did not finish within 150ms \(last seen: status 500, expected 200 \(0\/2 consecutive passes\)\)$/);
-      return true;
-    },
-  );
+  await assert.rejects(waitUntilHealthy([httpCheck({ successThreshold: 2 })], { host: 'web7', deadlineMs: 150 }), (error: DeadlineError) => {
+    assert.ok(error instanceof DeadlineError);
+    assert.match(
+      error.message,
+      /^web7: health check http http:\/\/127\.0\.0\.1:\d+\/healthz did not finish within 150ms \(last seen: status 500, expected 200 \(0\/2 consecutive passes\)\)$/,
+    );
+    return true;
+  });
   script = [];
 });

@@ -87,8 +87,7 @@ test('an ARN that is not a target group is named by its config path', () => {
   const loadBalancerArn = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188';
   assert.throws(
     () => iamPolicy(config({ loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [WEB, loadBalancerArn] } })),
-    (error: unknown) =>
-      error instanceof ConfigError && error.message.includes('loadBalancer.targetGroupArns[1]') && error.message.includes(loadBalancerArn),
+    (error: unknown) => error instanceof ConfigError && error.message.includes('loadBalancer.targetGroupArns[1]') && error.message.includes(loadBalancerArn),
   );
 });
 

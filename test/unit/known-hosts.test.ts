@@ -114,10 +114,11 @@ test('@revoked refuses the key even if another line trusts it; @cert-authority g
 });
 
 test('malformed lines and lines whose key type disagrees with the blob are ignored', () => {
-  const entries = parseKnownHosts(
-    ['web1', 'web1 ssh-ed25519', `web1 ssh-rsa ${ed.toString('base64')}`, 'web1 ssh-ed25519 !!!notbase64', line('web2', ed)].join('\n'),
+  const entries = parseKnownHosts(['web1', 'web1 ssh-ed25519', `web1 ssh-rsa ${ed.toString('base64')}`, 'web1 ssh-ed25519 !!!notbase64', line('web2', ed)].join('\n'));
+  assert.deepEqual(
+    entries.map((e) => e.hosts),
+    ['web2'],
   );
-  assert.deepEqual(entries.map((e) => e.hosts), ['web2']);
 });
 
 test('appending writes one hashed line and keeps existing content intact', async () => {

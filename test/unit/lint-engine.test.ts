@@ -30,7 +30,9 @@ test('findings point at the line and character column, also after multi-byte tex
   const drop = report.findings.find((f) => f.ruleId === 'drop-column');
   assert.deepEqual([drop?.file, drop?.line, drop?.column], ['V3__x.sql', 1, 23]);
   assert.equal(drop?.sourceLine, sql);
-  const constraint = (await lintSql(`${SAFE_PREFIX}-- über\nALTER TABLE orders\n  ADD CONSTRAINT qty CHECK (qty > 0);`)).findings.find((f) => f.ruleId === 'check-without-not-valid');
+  const constraint = (await lintSql(`${SAFE_PREFIX}-- über\nALTER TABLE orders\n  ADD CONSTRAINT qty CHECK (qty > 0);`)).findings.find(
+    (f) => f.ruleId === 'check-without-not-valid',
+  );
   assert.deepEqual([constraint?.line, constraint?.column], [4, 7]);
 });
 
@@ -63,17 +65,31 @@ test('a suppression on the line above, or on the same line, silences that statem
     'ALTER TABLE users DROP COLUMN fax;',
   ].join('\n');
   const report = await lintSql(sql);
-  assert.deepEqual(report.findings.filter((f) => f.ruleId === 'drop-column').map((f) => f.line), [6]);
-  assert.deepEqual(report.suppressed.map((f) => [f.line, f.reason]), [[4, 'read path removed in release 41'], [5, 'unused since 2023']]);
+  assert.deepEqual(
+    report.findings.filter((f) => f.ruleId === 'drop-column').map((f) => f.line),
+    [6],
+  );
+  assert.deepEqual(
+    report.suppressed.map((f) => [f.line, f.reason]),
+    [
+      [4, 'read path removed in release 41'],
+      [5, 'unused since 2023'],
+    ],
+  );
 });
 
 test('a suppression separated from the statement by a blank line does not apply, and is reported unused', async () => {
   const report = await lintSql(`${SAFE_PREFIX}-- ship:allow drop-column not here\n\nALTER TABLE users DROP COLUMN email;`);
-  assert.deepEqual(report.findings.map((f) => [f.ruleId, f.severity, f.line]).sort(), [['drop-column', 'error', 4], ['unused-suppression', 'warning', 2]]);
+  assert.deepEqual(report.findings.map((f) => [f.ruleId, f.severity, f.line]).sort(), [
+    ['drop-column', 'error', 4],
+    ['unused-suppression', 'warning', 2],
+  ]);
 });
 
 test('a file-level suppression covers every statement of the file', async () => {
-  const report = await lintSql(`-- ship:allow-file require-lock-timeout runner sets lock_timeout for the session\nALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;`);
+  const report = await lintSql(
+    `-- ship:allow-file require-lock-timeout runner sets lock_timeout for the session\nALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;`,
+  );
   assert.deepEqual(report.findings, []);
   assert.equal(report.suppressed.length, 2);
 });
@@ -81,7 +97,15 @@ test('a file-level suppression covers every statement of the file', async () => 
 test('a suppression without a reason, with an unknown rule id or an unknown directive is an error', async () => {
   const report = await lintSql(['-- ship:allow drop-column', '-- ship:allow no-such-rule because', '-- ship:ignore drop-column x', '-- ship:allow-file', 'SELECT 1;'].join('\n'));
   const problems = report.findings.filter((f) => f.ruleId === 'invalid-suppression');
-  assert.deepEqual(problems.map((f) => [f.line, f.severity]), [[1, 'error'], [2, 'error'], [3, 'error'], [4, 'error']]);
+  assert.deepEqual(
+    problems.map((f) => [f.line, f.severity]),
+    [
+      [1, 'error'],
+      [2, 'error'],
+      [3, 'error'],
+      [4, 'error'],
+    ],
+  );
   assert.match(problems[0]?.message ?? '', /has no reason/);
   assert.match(problems[1]?.message ?? '', /unknown rule id "no-such-rule"/);
   assert.match(problems[2]?.message ?? '', /unknown directive "ship:ignore"/);
@@ -92,13 +116,19 @@ test('context: lock rules skip tables created earlier in the same file, not in a
   const create = { path: 'V1__create.sql', sql: 'CREATE TABLE widgets (id int);\nCREATE INDEX widgets_id ON widgets (id);' };
   const index = { path: 'V2__index.sql', sql: 'CREATE INDEX widgets_id2 ON widgets (id);' };
   const report = await lintMigrations([create, index]);
-  assert.deepEqual(report.findings.map((f) => [f.file, f.ruleId]), [['V2__index.sql', 'create-index-without-concurrently']]);
+  assert.deepEqual(
+    report.findings.map((f) => [f.file, f.ruleId]),
+    [['V2__index.sql', 'create-index-without-concurrently']],
+  );
 });
 
 test('context: the PostgreSQL version setting changes what is flagged', async () => {
   const sql = `${SAFE_PREFIX}ALTER TABLE users ADD COLUMN status text DEFAULT 'active';`;
   assert.equal((await lintSql(sql, { pgVersion: 15 })).findings.length, 0);
-  assert.deepEqual((await lintSql(sql, { pgVersion: 10 })).findings.map((f) => f.ruleId), ['add-column-volatile-default']);
+  assert.deepEqual(
+    (await lintSql(sql, { pgVersion: 10 })).findings.map((f) => f.ruleId),
+    ['add-column-volatile-default'],
+  );
 });
 
 test('the report counts errors and warnings, and statements', async () => {
@@ -163,7 +193,9 @@ test('an ALTER TABLE reaches a rule that names its commands only when it has one
 
 test('a CREATE TABLE read lazily still tells its table, columns and place: quoted names, schemas, first and last statements', async () => {
   const seen: Array<[string, number, number, number]> = [];
-  const probe = probeRule('CreateStmt', (statement) => seen.push([statement.node.relation?.relname ?? '?', statement.node.tableElts?.length ?? 0, statement.offset, statement.length]));
+  const probe = probeRule('CreateStmt', (statement) =>
+    seen.push([statement.node.relation?.relname ?? '?', statement.node.tableElts?.length ?? 0, statement.offset, statement.length]),
+  );
   const sql = 'CREATE TABLE "odd}name" (id int, "b}" text);\nCREATE TABLE app.events (id int);\nCREATE TABLE last (a int, b int, c int)';
   await lintSql(sql, { rules: [probe] });
   assert.deepEqual(seen, [
@@ -183,7 +215,10 @@ test('column types declared by CREATE TABLE follow the table through a rename in
   const history = [{ path: 'V1.sql', sql: 'CREATE TABLE "a}" (code varchar(5));\nALTER TABLE "a}" RENAME TO b;' }];
   assert.deepEqual((await lintSql(`${SAFE_PREFIX}ALTER TABLE b ALTER COLUMN code TYPE text;`, { history })).findings, []);
   const narrowed = await lintSql(`${SAFE_PREFIX}ALTER TABLE b ALTER COLUMN code TYPE varchar(2);`, { history });
-  assert.deepEqual(narrowed.findings.map((f) => f.ruleId), ['change-column-type']);
+  assert.deepEqual(
+    narrowed.findings.map((f) => f.ruleId),
+    ['change-column-type'],
+  );
   assert.match(narrowed.findings[0]?.message ?? '', /from varchar\(5\) to varchar\(2\)/);
 });
 

@@ -70,8 +70,14 @@ test('a large migration linted on two threads reports exactly what one thread re
   assert.ok(Buffer.byteLength(sql) > PARALLEL_MIN_BYTES, `the test file must be large enough to be split (${Buffer.byteLength(sql)} bytes)`);
   const at = cuts(sql);
   assert.equal(at.length, 1 + WORKER_CUTS.length);
-  assert.ok(at.some((cut) => sql.indexOf('CREATE TABLE fresh') < cut && cut < sql.indexOf('CREATE INDEX fresh_name')), 'a cut falls between head and tail');
-  assert.ok(at.some((cut) => cut > sql.indexOf('DROP TABLE legacy_two')), 'and one after the tail');
+  assert.ok(
+    at.some((cut) => sql.indexOf('CREATE TABLE fresh') < cut && cut < sql.indexOf('CREATE INDEX fresh_name')),
+    'a cut falls between head and tail',
+  );
+  assert.ok(
+    at.some((cut) => cut > sql.indexOf('DROP TABLE legacy_two')),
+    'and one after the tail',
+  );
 
   // tsx's module hooks may run on a thread of their own: count the lint worker as the difference.
   const before = workerThreads();
@@ -91,7 +97,10 @@ test('a large migration linted on two threads reports exactly what one thread re
   assert.ok(ids.includes(`${line('DROP COLUMN age')}:require-lock-timeout`), 'lock_timeout was SET LOCAL: it ended with the COMMIT');
   assert.ok(ids.includes(`${line('CREATE INDEX accounts_email')}:create-index-without-concurrently`));
   assert.ok(ids.includes(`${line('ship:allow rename-table')}:unused-suppression`));
-  assert.deepEqual(one.suppressed.map((s) => `${s.line}:${s.ruleId}`).sort(), [`${line('DROP TABLE legacy_one')}:drop-table`, `${line('DROP TABLE legacy_two')}:drop-table`, `${line('DROP COLUMN nickname')}:drop-column`].sort());
+  assert.deepEqual(
+    one.suppressed.map((s) => `${s.line}:${s.ruleId}`).sort(),
+    [`${line('DROP TABLE legacy_one')}:drop-table`, `${line('DROP TABLE legacy_two')}:drop-table`, `${line('DROP COLUMN nickname')}:drop-column`].sort(),
+  );
   assert.equal(one.statementCount, 3 * 1200 + 5 + 9 + 1);
 });
 
@@ -119,10 +128,16 @@ test('a syntax error in either part, or a cut the splitter got wrong, falls back
   }
   // A function body in BEGIN ATOMIC ... END has semicolons the splitter cannot tell from statement ends.
   const atomic = `${filler(700, 'c')}CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; ${'SELECT 2; '.repeat(20000)}END;\nALTER TABLE accounts DROP COLUMN age;\n`;
-  assert.ok(cuts(atomic).some((cut) => cut > atomic.indexOf('BEGIN ATOMIC') && cut < atomic.indexOf('END;')), 'a cut falls inside the function body');
+  assert.ok(
+    cuts(atomic).some((cut) => cut > atomic.indexOf('BEGIN ATOMIC') && cut < atomic.indexOf('END;')),
+    'a cut falls inside the function body',
+  );
   const one = await lintSql(atomic, { threads: 1 });
   assert.deepEqual(await lintSql(atomic, { threads: 2 }), one);
-  assert.deepEqual(one.findings.map((f) => f.ruleId), ['drop-column', 'require-lock-timeout']);
+  assert.deepEqual(
+    one.findings.map((f) => f.ruleId),
+    ['drop-column', 'require-lock-timeout'],
+  );
 });
 
 test('the cut skips semicolons in quotes, dollar quotes, comments and parentheses', () => {
@@ -134,7 +149,10 @@ test('the cut skips semicolons in quotes, dollar quotes, comments and parenthese
     ['select $fn$ $$; $fn$; select 2;', 'select $fn$ $$; $fn$;'],
     ['select 1 -- ;\n; select 2;', 'select 1 -- ;\n;'],
     ['select /* ; /* ; */ ; */ 1; select 2;', 'select /* ; /* ; */ ; */ 1;'],
-    ['create rule r as on insert to t do (insert into a values (1); insert into b values (2)); select 2;', 'create rule r as on insert to t do (insert into a values (1); insert into b values (2));'],
+    [
+      'create rule r as on insert to t do (insert into a values (1); insert into b values (2)); select 2;',
+      'create rule r as on insert to t do (insert into a values (1); insert into b values (2));',
+    ],
     ['select $1; select 2;', 'select $1;'],
   ];
   for (const [sql, first] of cases) assert.equal(sql.slice(0, splitPoint(sql, 0)), first, sql);
@@ -144,7 +162,9 @@ test('the cut skips semicolons in quotes, dollar quotes, comments and parenthese
   assert.deepEqual(splitPoints('select 1; select 2;', [0.2, 0.9]), ['select 1;'.length], 'fewer cuts when the text runs out');
 });
 
-test('cores busy elsewhere are counted as they are now: two threads spinning are seen at once', { skip: process.platform !== 'linux' && 'reads /proc/loadavg, which only Linux has' }, async () => {
+test('cores busy elsewhere are counted as they are now: two threads spinning are seen at once', {
+  skip: process.platform !== 'linux' && 'reads /proc/loadavg, which only Linux has',
+}, async () => {
   const { Worker } = await import('node:worker_threads');
   const flags = new Int32Array(new SharedArrayBuffer(8));
   // flags[0]: spinners started; flags[1]: 1 when they should stop.

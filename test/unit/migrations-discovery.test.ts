@@ -28,20 +28,40 @@ test('Flyway: versions sort numerically by part, underscores are dots, repeatabl
     { 'V10__ten.sql': 'SELECT 10;', 'V2__two.sql': 'SELECT 2;', 'V1_1__one_one.sql': 'SELECT 11;', 'V1__one.sql': 'SELECT 1;', 'R__views.sql': 'SELECT 0;', 'README.md': '' },
     async (dir) => {
       const discovery = await discoverMigrations(dir);
-      assert.deepEqual(discovery.migrations.map((m) => m.version), ['1', '1.1', '2', '10']);
-      assert.deepEqual(discovery.migrations.map((m) => m.layout), ['flyway', 'flyway', 'flyway', 'flyway']);
+      assert.deepEqual(
+        discovery.migrations.map((m) => m.version),
+        ['1', '1.1', '2', '10'],
+      );
+      assert.deepEqual(
+        discovery.migrations.map((m) => m.layout),
+        ['flyway', 'flyway', 'flyway', 'flyway'],
+      );
       assert.equal(discovery.migrations[1]?.name, 'one_one');
-      assert.deepEqual(discovery.unrecognised.map((file) => basename(file)), ['R__views.sql']);
+      assert.deepEqual(
+        discovery.unrecognised.map((file) => basename(file)),
+        ['R__views.sql'],
+      );
     },
   );
 });
 
 test('golang-migrate: only .up.sql files, with their SQL', async () => {
   await withDir(
-    { '000002_add_email.up.sql': 'ALTER TABLE users ADD COLUMN email text;', '000002_add_email.down.sql': 'ALTER TABLE users DROP COLUMN email;', '000001_init.up.sql': 'CREATE TABLE users (id int);', '000001_init.down.sql': 'DROP TABLE users;' },
+    {
+      '000002_add_email.up.sql': 'ALTER TABLE users ADD COLUMN email text;',
+      '000002_add_email.down.sql': 'ALTER TABLE users DROP COLUMN email;',
+      '000001_init.up.sql': 'CREATE TABLE users (id int);',
+      '000001_init.down.sql': 'DROP TABLE users;',
+    },
     async (dir) => {
       const { migrations, unrecognised } = await discoverMigrations(dir);
-      assert.deepEqual(migrations.map((m) => [m.version, m.name, m.layout]), [['000001', 'init', 'golang-migrate'], ['000002', 'add_email', 'golang-migrate']]);
+      assert.deepEqual(
+        migrations.map((m) => [m.version, m.name, m.layout]),
+        [
+          ['000001', 'init', 'golang-migrate'],
+          ['000002', 'add_email', 'golang-migrate'],
+        ],
+      );
       assert.equal(migrations[1]?.sql, 'ALTER TABLE users ADD COLUMN email text;');
       assert.deepEqual(unrecognised, []);
     },
@@ -49,15 +69,32 @@ test('golang-migrate: only .up.sql files, with their SQL', async () => {
 });
 
 test('dbmate: only the up section is linted, at its real line numbers, and transaction:false is honoured', async () => {
-  const upThenDown = ['-- migrate:up', 'CREATE TABLE notes (id int);', 'ALTER TABLE users DROP COLUMN bio;', '', '-- migrate:down', 'ALTER TABLE users DROP COLUMN nickname;', ''].join('\n');
+  const upThenDown = [
+    '-- migrate:up',
+    'CREATE TABLE notes (id int);',
+    'ALTER TABLE users DROP COLUMN bio;',
+    '',
+    '-- migrate:down',
+    'ALTER TABLE users DROP COLUMN nickname;',
+    '',
+  ].join('\n');
   const noTransaction = ['-- migrate:up transaction:false', 'CREATE INDEX CONCURRENTLY users_bio ON users (bio);', '-- migrate:down', 'DROP INDEX users_bio;'].join('\n');
   await withDir({ '20240101120000_notes.sql': upThenDown, '20240102120000_index.sql': noTransaction }, async (dir) => {
     const { migrations } = await discoverMigrations(dir);
-    assert.deepEqual(migrations.map((m) => [m.layout, m.transaction]), [['dbmate', true], ['dbmate', false]]);
+    assert.deepEqual(
+      migrations.map((m) => [m.layout, m.transaction]),
+      [
+        ['dbmate', true],
+        ['dbmate', false],
+      ],
+    );
     assert.ok(!migrations[0]?.sql.includes('nickname'), 'the down section is not part of the SQL');
     const report = await lintMigrations(migrations, { rules: allRules, transactionPerFile: true });
     const drops = report.findings.filter((f) => f.ruleId === 'drop-column');
-    assert.deepEqual(drops.map((f) => [basename(f.file), f.line]), [['20240101120000_notes.sql', 3]]);
+    assert.deepEqual(
+      drops.map((f) => [basename(f.file), f.line]),
+      [['20240101120000_notes.sql', 3]],
+    );
     // dbmate wraps the first file but not the second, so CONCURRENTLY is fine there.
     assert.equal(report.findings.filter((f) => f.ruleId === 'concurrently-in-transaction').length, 0);
   });
@@ -65,12 +102,27 @@ test('dbmate: only the up section is linted, at its real line numbers, and trans
 
 test('plain numbered files, and a configured pattern with a named version group', async () => {
   await withDir({ '002-second.sql': 'SELECT 2;', '001-first.sql': 'SELECT 1;', 'notes.txt': '' }, async (dir) => {
-    assert.deepEqual((await discoverMigrations(dir)).migrations.map((m) => [m.version, m.layout]), [['001', 'numbered'], ['002', 'numbered']]);
+    assert.deepEqual(
+      (await discoverMigrations(dir)).migrations.map((m) => [m.version, m.layout]),
+      [
+        ['001', 'numbered'],
+        ['002', 'numbered'],
+      ],
+    );
   });
   await withDir({ 'release-3.sql': 'SELECT 3;', 'release-12.sql': 'SELECT 12;', 'other.sql': '' }, async (dir) => {
     const discovery = await discoverMigrations(dir, { pattern: compileMigrationPattern('^release-(?<version>\\d+)\\.sql$') });
-    assert.deepEqual(discovery.migrations.map((m) => [m.version, m.layout]), [['3', 'pattern'], ['12', 'pattern']]);
-    assert.deepEqual(discovery.unrecognised.map((file) => basename(file)), ['other.sql']);
+    assert.deepEqual(
+      discovery.migrations.map((m) => [m.version, m.layout]),
+      [
+        ['3', 'pattern'],
+        ['12', 'pattern'],
+      ],
+    );
+    assert.deepEqual(
+      discovery.unrecognised.map((file) => basename(file)),
+      ['other.sql'],
+    );
   });
 });
 

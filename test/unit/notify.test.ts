@@ -89,12 +89,18 @@ test('Slack: a start and a failure message with text, blocks, the code and its r
   assert.equal(slack.received[0]!.headers['content-type'], 'application/json');
   const start = JSON.parse(slack.received[0]!.body) as { text: string };
   assert.equal(start.text, ':rocket: ship deploy storefront 1.4.2: started on 2 host(s)');
-  const failure = JSON.parse(slack.received[1]!.body) as { text: string; blocks: Array<{ type: string; text?: { type: string; text: string }; elements?: Array<{ text: string }> }> };
+  const failure = JSON.parse(slack.received[1]!.body) as {
+    text: string;
+    blocks: Array<{ type: string; text?: { type: string; text: string }; elements?: Array<{ text: string }> }>;
+  };
   assert.equal(failure.text, ':rotating_light: ship deploy storefront 1.4.2: FAILED after 1m3s (SHIP-E015)');
   assert.equal(failure.blocks[0]!.type, 'section');
   assert.equal(failure.blocks[0]!.text!.type, 'mrkdwn');
   const section = failure.blocks[0]!.text!.text;
-  assert.match(section, /<https:\/\/git\.example\.com\/ops\/ship\/blob\/main\/docs\/runbook\.md#ship-e015-health-check-did-not-pass-in-time\|SHIP-E015 Health check did not pass in time>/);
+  assert.match(
+    section,
+    /<https:\/\/git\.example\.com\/ops\/ship\/blob\/main\/docs\/runbook\.md#ship-e015-health-check-did-not-pass-in-time\|SHIP-E015 Health check did not pass in time>/,
+  );
   assert.match(section, /Still out of the load balancer:\* web2/);
   assert.match(section, /the canary failed/);
   assert.equal(failure.blocks[1]!.type, 'context');
@@ -124,7 +130,10 @@ test('PagerDuty: failure triggers with a per-app dedup key and the run id; a lat
   assert.equal(trigger.payload.custom_details.run_id, 'run-failing');
   assert.deepEqual(trigger.payload.custom_details.out_of_rotation, ['web2']);
   assert.equal(trigger.payload.custom_details.runbook, 'docs/runbook.md#ship-e015-health-check-did-not-pass-in-time');
-  assert.deepEqual(trigger.payload.custom_details.failed_hosts.map((h: { host: string }) => h.host), ['web2']);
+  assert.deepEqual(
+    trigger.payload.custom_details.failed_hosts.map((h: { host: string }) => h.host),
+    ['web2'],
+  );
   // A relative runbook link is no use in PagerDuty's links list.
   assert.equal(trigger.links, undefined);
 
@@ -167,7 +176,11 @@ test('webhook: the JSON notice, signed with HMAC-SHA256 over the timestamp and t
     const expected = 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.${request.body}`).digest('hex');
     assert.equal(request.headers['x-ship-signature'], expected);
     // A replayed body with another timestamp does not verify.
-    const replayed = 'sha256=' + createHmac('sha256', secret).update(`${Number(timestamp) + 600}.${request.body}`).digest('hex');
+    const replayed =
+      'sha256=' +
+      createHmac('sha256', secret)
+        .update(`${Number(timestamp) + 600}.${request.body}`)
+        .digest('hex');
     assert.notEqual(request.headers['x-ship-signature'], replayed);
     assert.equal(request.headers.authorization, 'Bearer hookBearerToken987');
     assert.equal(request.headers['content-type'], 'application/json');
@@ -253,10 +266,7 @@ test('an unreachable listener is reported without the URL or any key in the erro
   run(h, 'failed', failedSummary);
   const failures = await h.flush(5000);
   // start: slack and webhook (PagerDuty does not page a start); failure: all three.
-  assert.deepEqual(
-    failures.map((f) => `${f.notifier}/${f.trigger}`).sort(),
-    ['pagerduty/failure', 'slack/failure', 'slack/start', 'webhook/failure', 'webhook/start'],
-  );
+  assert.deepEqual(failures.map((f) => `${f.notifier}/${f.trigger}`).sort(), ['pagerduty/failure', 'slack/failure', 'slack/start', 'webhook/failure', 'webhook/start']);
   for (const failure of failures) {
     assert.equal(failure.error, 'connection failed (ECONNREFUSED) (after 2 attempts)');
     const text = JSON.stringify(failure);
@@ -325,7 +335,10 @@ test('the notify config section validates, resolves env() secrets, registers the
     // Registered while validating: scrubbed from every log, event and error from now on.
     assert.equal(redact(`${process.env.SHIP_TEST_SLACK_URL} configHookSecret55 configRoutingKey66`), '*** *** ***');
     const h = notifierHubFor(config.notify);
-    assert.deepEqual(h?.notifiers.map((n) => n.name), ['slack', 'pagerduty', 'webhook']);
+    assert.deepEqual(
+      h?.notifiers.map((n) => n.name),
+      ['slack', 'pagerduty', 'webhook'],
+    );
     assert.equal(notifierHubFor(undefined), undefined);
     assert.throws(
       () => validateConfig({ app: 'a', hosts: [{ name: 'w', address: 'h' }], loadBalancer: { type: 'none' }, health: { tcp: { port: 1 } }, notify: { on: ['sometimes'] } }, 'f'),

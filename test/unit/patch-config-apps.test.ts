@@ -39,13 +39,19 @@ test('an app inherits the top-level fields it does not set, and merges vars key 
   assert.deepEqual(appNames(loaded), ['storefront', 'admin']);
   const admin = selectApp(loaded, 'admin').config;
   assert.equal(admin.app, 'admin');
-  assert.deepEqual(admin.hosts.map((h) => h.name), ['admin1']);
+  assert.deepEqual(
+    admin.hosts.map((h) => h.name),
+    ['admin1'],
+  );
   assert.equal(admin.loadBalancer.type === 'haproxy' && admin.loadBalancer.backend, 'admin');
   assert.deepEqual(admin.vars, { appDir: '/srv/admin', keepReleases: 5 });
   assert.equal(admin.rollout.drainTimeout, 30_000, 'rollout inherited from the top level, durations parsed');
   assert.deepEqual(admin.health, loaded.config.health);
   assert.deepEqual(admin.apps, {});
-  assert.deepEqual(allApps(loaded).map((a) => a.config.app), ['storefront', 'admin']);
+  assert.deepEqual(
+    allApps(loaded).map((a) => a.config.app),
+    ['storefront', 'admin'],
+  );
   const storefront = selectApp(loaded, 'storefront').config.loadBalancer;
   assert.equal(storefront.type === 'haproxy' && storefront.backend, 'storefront');
 });

@@ -34,7 +34,10 @@ test('the first manager present wins, in the order apt, dnf, yum', async () => {
 });
 
 test('a host with none of them fails, naming what each manager needs', async () => {
-  await assert.rejects(detect([]), /no supported package manager on this host: ship patch needs apt-get \(Debian, Ubuntu\), dnf \(Fedora, RHEL 8 and later\) or yum \(RHEL and CentOS 7\); set vars.packageManager/);
+  await assert.rejects(
+    detect([]),
+    /no supported package manager on this host: ship patch needs apt-get \(Debian, Ubuntu\), dnf \(Fedora, RHEL 8 and later\) or yum \(RHEL and CentOS 7\); set vars.packageManager/,
+  );
 });
 
 test('vars.packageManager chooses without looking, and must name a known manager', async () => {

@@ -26,7 +26,13 @@ test('packages, reboot and durations per host come from facts and step events', 
       outcome: 'deployed',
       outOfRotationMs: 4000.4,
       timeToHealthyMs: 600,
-      facts: { packageManager: 'apt', pending: 'libc6 2.36-9 2.36-9+deb12u4\nopenssl 3.0.11-1 3.0.13-1', upgraded: 'libc6 2.36-9 2.36-9+deb12u4\nopenssl 3.0.11-1 3.0.13-1', rebootRequired: 'yes', rebootMs: '2100' },
+      facts: {
+        packageManager: 'apt',
+        pending: 'libc6 2.36-9 2.36-9+deb12u4\nopenssl 3.0.11-1 3.0.13-1',
+        upgraded: 'libc6 2.36-9 2.36-9+deb12u4\nopenssl 3.0.11-1 3.0.13-1',
+        rebootRequired: 'yes',
+        rebootMs: '2100',
+      },
     },
   ]);
   assert.equal(app.status, 'succeeded');
@@ -83,16 +89,38 @@ const host = (name: string, current: string, releases: Array<[string, number]>) 
 
 test('previous release: the newest one unpacked before the current one, never a newer failed deploy', () => {
   // v3 was staged by a deploy that failed and was rolled back: the host still runs v2.
-  assert.equal(previousRelease(host('web1', 'v2', [['v1', 100], ['v2', 200], ['v3', 300]])), 'v1');
+  assert.equal(
+    previousRelease(
+      host('web1', 'v2', [
+        ['v1', 100],
+        ['v2', 200],
+        ['v3', 300],
+      ]),
+    ),
+    'v1',
+  );
   assert.equal(previousRelease(host('web1', 'v1', [['v1', 100]])), undefined);
 });
 
 test('rollback target: agreed previous release, or a refusal naming the hosts', () => {
-  const web1 = host('web1', 'v3', [['v1', 1], ['v2', 2], ['v3', 3]]);
-  const web2 = host('web2', 'v3', [['v2', 2], ['v3', 3]]);
+  const web1 = host('web1', 'v3', [
+    ['v1', 1],
+    ['v2', 2],
+    ['v3', 3],
+  ]);
+  const web2 = host('web2', 'v3', [
+    ['v2', 2],
+    ['v3', 3],
+  ]);
   assert.deepEqual(chooseTarget([web1, web2], undefined), { version: 'v2' });
   assert.deepEqual(chooseTarget([web1, web2], 'v1'), { refusal: 'release v1 is missing on web2; it must already be on every host (deploy it there, or pick another with --to)' });
-  const odd = host('web3', 'v3', [['v1', 1], ['v3', 3]]);
+  const odd = host('web3', 'v3', [
+    ['v1', 1],
+    ['v3', 3],
+  ]);
   assert.match((chooseTarget([web1, odd], undefined) as { refusal: string }).refusal, /disagree on the previous release \(web1: v2, web3: v1\)/);
-  assert.match((chooseTarget([{ host: 'web4', releases: [], error: 'connection refused' }], 'v1') as { refusal: string }).refusal, /cannot read the releases of web4 \(connection refused\)/);
+  assert.match(
+    (chooseTarget([{ host: 'web4', releases: [], error: 'connection refused' }], 'v1') as { refusal: string }).refusal,
+    /cannot read the releases of web4 \(connection refused\)/,
+  );
 });

@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  describeDatabase,
-  passwordOf,
-  redactUrl,
-  scrubSecrets,
-  withDatabaseName,
-  withoutPassword,
-} from '../../src/util/redact-url.js';
+import { describeDatabase, passwordOf, redactUrl, scrubSecrets, withDatabaseName, withoutPassword } from '../../src/util/redact-url.js';
 
 test('describes a URL as host:port/dbname without user or password', () => {
   assert.equal(describeDatabase('postgres://app:s3cret@db1.internal:6432/shop?sslmode=require'), 'db1.internal:6432/shop');

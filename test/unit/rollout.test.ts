@@ -68,9 +68,21 @@ async function roll(f: ReturnType<typeof fleet>, overrides: Partial<RolloutSetti
 
 test('batches: a canary of one, then batches of the configured size or percentage', () => {
   const hosts = ['a', 'b', 'c', 'd', 'e', 'f'];
-  assert.deepEqual(planBatches(hosts, 2, true).map((b) => b.hosts), [['a'], ['b', 'c'], ['d', 'e'], ['f']]);
-  assert.deepEqual(planBatches(hosts, '50%', false).map((b) => b.hosts), [['a', 'b', 'c'], ['d', 'e', 'f']]);
-  assert.deepEqual(planBatches(['a'], 3, true).map((b) => b.hosts), [['a']]);
+  assert.deepEqual(
+    planBatches(hosts, 2, true).map((b) => b.hosts),
+    [['a'], ['b', 'c'], ['d', 'e'], ['f']],
+  );
+  assert.deepEqual(
+    planBatches(hosts, '50%', false).map((b) => b.hosts),
+    [
+      ['a', 'b', 'c'],
+      ['d', 'e', 'f'],
+    ],
+  );
+  assert.deepEqual(
+    planBatches(['a'], 3, true).map((b) => b.hosts),
+    [['a']],
+  );
 });
 
 test('the capacity floor is never below one and defaults to all but a batch', () => {
@@ -106,7 +118,10 @@ test('a healthy rollout stages everywhere first, then takes one instance out at 
   const firstDrain = events.findIndex((e) => e.type === 'instance.state' && e.to === 'draining');
   const stageDone = events.findIndex((e) => e.type === 'stage.finished');
   assert.ok(stageDone >= 0 && stageDone < firstDrain, 'stage must finish on every host before any host leaves');
-  assert.deepEqual(result.summary.hosts.map((h) => h.outcome), ['deployed', 'deployed', 'deployed', 'deployed']);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => h.outcome),
+    ['deployed', 'deployed', 'deployed', 'deployed'],
+  );
   const states = events.filter((e) => e.type === 'instance.state' && e.host === 'b').map((e) => (e as { to: string }).to);
   assert.deepEqual(states, ['draining', 'out', 'activating', 'verifying', 'registering', 'in-service']);
   assert.deepEqual(result.summary.outOfRotation, []);
@@ -116,7 +131,14 @@ test('a failed activate is rolled back, put back when healthy, and stops the rol
   const f = fleet(['a', 'b', 'c'], (host, cmd) => (host === 'b' && cmd === 'activate' ? { code: 3, stderr: 'boom: disk full\n' } : {}));
   const { result, events } = await roll(f);
   assert.equal(result.status, 'failed');
-  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'rolled-back'], ['c', 'not-started']]);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['a', 'deployed'],
+      ['b', 'rolled-back'],
+      ['c', 'not-started'],
+    ],
+  );
   assert.match(result.summary.error!, /b: activate step 'activate' exited with code 3\n.*boom: disk full/);
   assert.ok(f.transports.get('b')!.commands.includes('rollback'));
   assert.ok(!f.transports.get('c')!.commands.includes('activate'), 'no host after the failure may be touched');
@@ -178,7 +200,14 @@ test('a graceful interrupt finishes the batch in flight and starts no other', as
   });
   const { result } = await roll(f, {}, playbook, { signals: { graceful: graceful.signal, hard: new AbortController().signal } });
   assert.equal(result.status, 'interrupted');
-  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'deployed'], ['b', 'not-started'], ['c', 'not-started']]);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['a', 'deployed'],
+      ['b', 'not-started'],
+      ['c', 'not-started'],
+    ],
+  );
   assert.deepEqual(result.summary.outOfRotation, []);
 });
 
@@ -194,9 +223,19 @@ test('hosts the playbook skips after stage never leave the load balancer', async
   }
   const { result } = await roll(f, {}, skipping);
   assert.equal(result.status, 'succeeded');
-  assert.deepEqual(result.summary.hosts.map((h) => [h.host, h.outcome]), [['a', 'skipped'], ['c', 'skipped'], ['b', 'deployed']]);
+  assert.deepEqual(
+    result.summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['a', 'skipped'],
+      ['c', 'skipped'],
+      ['b', 'deployed'],
+    ],
+  );
   assert.equal(result.summary.hosts[2]!.facts?.updates, '3');
-  assert.deepEqual(f.lb.log.filter((l) => l.startsWith('startDrain')), ['startDrain b']);
+  assert.deepEqual(
+    f.lb.log.filter((l) => l.startsWith('startDrain')),
+    ['startDrain b'],
+  );
 });
 
 test('no batch starts after the maintenance window ends, and the run says what was left', async () => {
@@ -248,7 +287,11 @@ test('a journal that cannot be written stops the rollout before anything else is
   });
   assert.equal(result.status, 'failed');
   assert.match(result.summary.error!, /the journal could not be written \(ENOSPC: no space left on device\); no further instance is taken out/);
-  assert.deepEqual(f.lb.log.filter((l) => l.startsWith('startDrain')), ['startDrain a'], 'only the instance already in flight was touched');
+  assert.deepEqual(
+    f.lb.log.filter((l) => l.startsWith('startDrain')),
+    ['startDrain a'],
+    'only the instance already in flight was touched',
+  );
   assert.equal(f.lb.admin.get('a'), 'ready', 'the instance in flight was still put back');
 });
 

@@ -20,7 +20,7 @@ test('arrays become several quoted arguments', () => {
   assert.equal(echoed(sh`printf '%s|' ${['a b', "c'd"]}`.text), "a b|c'd|");
 });
 
-test('nested commands are pasted, raw text is the caller\'s own', () => {
+test("nested commands are pasted, raw text is the caller's own", () => {
   const inner = sh`echo ${'x y'}`;
   assert.equal(sh`${inner} && ${unsafeRaw('echo z')}`.text, "echo 'x y' && echo z");
 });

@@ -109,7 +109,10 @@ test('jump specs: user@host:port, bare aliases, IPv6 brackets, ssh:// URIs', () 
   assert.deepEqual(parseJumpSpec('bastion', 'h'), { host: 'bastion' });
   assert.deepEqual(parseJumpSpec('[fd00::1]:22', 'h'), { host: 'fd00::1', port: 22 });
   assert.deepEqual(parseJumpSpec('ssh://ops@jump.example', 'h'), { user: 'ops', host: 'jump.example' });
-  assert.throws(() => parseJumpSpec('bastion:notaport', 'web1'), (e: unknown) => e instanceof TransportError && /web1: jump host "bastion:notaport"/.test(e.message));
+  assert.throws(
+    () => parseJumpSpec('bastion:notaport', 'web1'),
+    (e: unknown) => e instanceof TransportError && /web1: jump host "bastion:notaport"/.test(e.message),
+  );
 });
 
 test('ship config wins over ssh config; ssh config fills the gaps, also for jump hosts', async () => {
@@ -161,8 +164,11 @@ test('ship config wins over ssh config; ssh config fills the gaps, also for jump
       agent: false,
       jumpHost: 'root@198.51.100.7:22',
     });
-    assert.deepEqual(explicitJump.jumps.map((j) => `${j.user}@${j.address}:${j.port}`), ['root@198.51.100.7:22']);
-    assert.equal(explicitJump.jumps[0]!.credentials.privateKeyPath, shipKey, 'a jump host without IdentityFile is offered ship\'s key');
+    assert.deepEqual(
+      explicitJump.jumps.map((j) => `${j.user}@${j.address}:${j.port}`),
+      ['root@198.51.100.7:22'],
+    );
+    assert.equal(explicitJump.jumps[0]!.credentials.privateKeyPath, shipKey, "a jump host without IdentityFile is offered ship's key");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

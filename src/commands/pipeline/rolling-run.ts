@@ -115,10 +115,18 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     await runPreflight(
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
-        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter((check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer'),
+        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter(
+          (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
+        ),
         // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
         ...(loaded.config.database && !restoring
-          ? (await import('../../preflight/database-checks.js')).databaseChecks({ loaded, bus, instances: targets.length, batchSize: largestBatch, ...(options.database ? { run: options.database } : {}) })
+          ? (await import('../../preflight/database-checks.js')).databaseChecks({
+              loaded,
+              bus,
+              instances: targets.length,
+              batchSize: largestBatch,
+              ...(options.database ? { run: options.database } : {}),
+            })
           : []),
       ],
       bus,

@@ -73,7 +73,11 @@ export class RunJournal {
             staleAfterMs: DEFAULT_STALE_AFTER_MS,
             waitMs: this.options.lockWaitMs,
             ...(this.options.signal ? { signal: this.options.signal } : {}),
-            onWaiting: (holder) => this.bus.emit({ type: 'warning', message: `waiting for the deploy lock held by ${holder.actor.osUser}@${holder.actor.hostname}: '${holder.command}' since ${holder.acquiredAt}` }),
+            onWaiting: (holder) =>
+              this.bus.emit({
+                type: 'warning',
+                message: `waiting for the deploy lock held by ${holder.actor.osUser}@${holder.actor.hostname}: '${holder.command}' since ${holder.acquiredAt}`,
+              }),
             onWarning: (message) => this.bus.emit({ type: 'warning', message }),
           },
         );

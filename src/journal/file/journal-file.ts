@@ -73,7 +73,10 @@ export class JournalFile {
         this.size += data.length;
         for (const item of batch) item.resolve();
       } catch (error) {
-        const failure = new StateFileError(this.file, `could not write to the journal (${errorText(error)}); the run must stop: free disk space or fix permissions, then \`ship resume\``);
+        const failure = new StateFileError(
+          this.file,
+          `could not write to the journal (${errorText(error)}); the run must stop: free disk space or fix permissions, then \`ship resume\``,
+        );
         // Cut back a partial write, so later records do not land after half a line.
         await new Promise<void>((resolve) => {
           fsFtruncate(this.fd, this.size, (truncateError) => {

@@ -62,7 +62,10 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
     try {
       record = JSON.parse(line.text);
     } catch (error) {
-      throw new StateFileError(file, `line ${line.number} is not JSON (${errorText(error)}): the journal is damaged; move the file aside to go on, and check the fleet with \`ship status\``);
+      throw new StateFileError(
+        file,
+        `line ${line.number} is not JSON (${errorText(error)}): the journal is damaged; move the file aside to go on, and check the fleet with \`ship status\``,
+      );
     }
     const problem = invalidRecord(record);
     if (problem) throw new StateFileError(file, `line ${line.number} is ${problem}: the journal is damaged; move the file aside to go on`);
@@ -79,7 +82,10 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
   }
   const header = records[0];
   if (!header || header.record.type !== 'run') {
-    throw new StateFileError(file, `line 1 is not a run header${records.length === 0 ? ' (the file is empty or was cut short while the run was starting)' : ''}: not a usable ship journal; move it aside`);
+    throw new StateFileError(
+      file,
+      `line 1 is not a run header${records.length === 0 ? ' (the file is empty or was cut short while the run was starting)' : ''}: not a usable ship journal; move it aside`,
+    );
   }
   const run = header.record.run;
   const transitions: Transition[] = [];
@@ -130,7 +136,10 @@ export async function repairTornTail(file: string): Promise<number> {
       } else {
         await handle.truncate(completeBytes);
         size = completeBytes;
-        const note: JournalRecord = { type: 'note', warning: `dropped ${tail.text.length} bytes of a record cut short by an interrupted write (line ${tail.number}) before the run went on` };
+        const note: JournalRecord = {
+          type: 'note',
+          warning: `dropped ${tail.text.length} bytes of a record cut short by an interrupted write (line ${tail.number}) before the run went on`,
+        };
         const line = Buffer.from(`${serialize(note)}\n`);
         await writeAll(handle, line);
         size += line.length;

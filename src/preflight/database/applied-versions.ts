@@ -89,10 +89,7 @@ function fromList(raw: Array<string | null>, source: string): AppliedVersions {
 
 async function firstExistingTable(client: pg.Client, candidates: string[]): Promise<{ oid: number; name: string } | undefined> {
   for (const candidate of candidates) {
-    const { rows } = await client.query<{ oid: number | null; name: string | null }>(
-      'select to_regclass($1)::oid as oid, to_regclass($1)::text as name',
-      [candidate],
-    );
+    const { rows } = await client.query<{ oid: number | null; name: string | null }>('select to_regclass($1)::oid as oid, to_regclass($1)::text as name', [candidate]);
     const row = rows[0];
     if (row?.oid != null && row.name != null) return { oid: row.oid, name: row.name };
   }
@@ -103,11 +100,7 @@ async function firstExistingTable(client: pg.Client, candidates: string[]): Prom
  * Reads the applied versions from an open connection. `databaseUrl` and `role` only name the
  * database in errors. A missing version table is an error naming the table and the host.
  */
-export async function readAppliedVersions(
-  client: pg.Client,
-  source: VersionSource,
-  where: { databaseUrl: string; role: string },
-): Promise<AppliedVersions> {
+export async function readAppliedVersions(client: pg.Client, source: VersionSource, where: { databaseUrl: string; role: string }): Promise<AppliedVersions> {
   const at = `${where.role} ${describeDatabase(where.databaseUrl)}`;
   if (source.versionQuery) {
     let rows: unknown[][];
@@ -116,7 +109,10 @@ export async function readAppliedVersions(
     } catch (error) {
       throw new DatabaseCheckError(`${at}: database.versionQuery failed: ${driverMessage(error, where.databaseUrl)}`);
     }
-    return fromList(rows.map((row) => (row[0] == null ? null : String(row[0]))), 'versionQuery');
+    return fromList(
+      rows.map((row) => (row[0] == null ? null : String(row[0]))),
+      'versionQuery',
+    );
   }
 
   const candidates = source.versionTable ? [source.versionTable] : DEFAULT_TABLES;
@@ -134,22 +130,18 @@ export async function readAppliedVersions(
     );
   }
 
-  const { rows: columnRows } = await client.query<{ attname: string }>(
-    'select attname from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped',
-    [table.oid],
-  );
+  const { rows: columnRows } = await client.query<{ attname: string }>('select attname from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped', [table.oid]);
   const columns = new Set(columnRows.map((row) => row.attname));
   // table.name is regclass output: already a correctly quoted, schema-qualified-as-needed identifier.
   if (columns.has('version') && columns.has('success') && columns.has('installed_rank')) {
-    const { rows } = await client.query<{ version: string }>(
-      `select version::text as version from ${table.name} where success and version is not null order by installed_rank`,
+    const { rows } = await client.query<{ version: string }>(`select version::text as version from ${table.name} where success and version is not null order by installed_rank`);
+    return fromList(
+      rows.map((row) => row.version),
+      `${table.name} (Flyway)`,
     );
-    return fromList(rows.map((row) => row.version), `${table.name} (Flyway)`);
   }
   if (columns.has('version') && columns.has('dirty')) {
-    const { rows } = await client.query<{ version: string; dirty: boolean }>(
-      `select version::text as version, dirty from ${table.name}`,
-    );
+    const { rows } = await client.query<{ version: string; dirty: boolean }>(`select version::text as version, dirty from ${table.name}`);
     if (rows.length > 1) {
       throw new DatabaseCheckError(`${at}: ${table.name} looks like golang-migrate's table but holds ${rows.length} rows instead of one; set database.versionQuery`);
     }
@@ -164,7 +156,10 @@ export async function readAppliedVersions(
   }
   if (columns.has('version')) {
     const { rows } = await client.query<{ version: string | null }>(`select version::text as version from ${table.name}`);
-    return fromList(rows.map((row) => row.version), `${table.name} (one row per version)`);
+    return fromList(
+      rows.map((row) => row.version),
+      `${table.name} (one row per version)`,
+    );
   }
   throw new DatabaseCheckError(
     `${at}: ${table.name} has no "version" column (columns: ${[...columns].join(', ')}); set database.versionQuery to a query listing the applied versions`,

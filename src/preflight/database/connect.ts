@@ -56,18 +56,12 @@ export async function connect(connectionString: string, options: ConnectOptions)
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw new DatabaseCheckError(
-      `${options.role} ${describeDatabase(connectionString)}: cannot connect: ${driverMessage(error, connectionString)}`,
-    );
+    throw new DatabaseCheckError(`${options.role} ${describeDatabase(connectionString)}: cannot connect: ${driverMessage(error, connectionString)}`);
   }
   return client;
 }
 
-export async function withConnection<T>(
-  connectionString: string,
-  options: ConnectOptions,
-  use: (client: pg.Client) => Promise<T>,
-): Promise<T> {
+export async function withConnection<T>(connectionString: string, options: ConnectOptions, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(connectionString, options);
   try {
     return await use(client);

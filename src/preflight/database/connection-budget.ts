@@ -83,19 +83,17 @@ export function planConnectionBudget(capacity: ConnectionCapacity, demand: Fleet
   const peak = steady + restartOverlap;
   const fits = peak <= available;
 
-  const others = capacity.appRole === null
-    ? `${capacity.otherClients} client connections open now (all counted: set the app's role to leave the fleet's own out)`
-    : `${capacity.otherClients} open now by roles other than ${capacity.appRole}`;
+  const others =
+    capacity.appRole === null
+      ? `${capacity.otherClients} client connections open now (all counted: set the app's role to leave the fleet's own out)`
+      : `${capacity.otherClients} open now by roles other than ${capacity.appRole}`;
   const need =
     `the fleet may hold ${peak} connections during the rollout ` +
     `(${instances} instances × ${processes} processes × pool ${poolSize} = ${steady}, ` +
     `+ ${restartOverlap} while a batch of ${batchSize} runs new and old processes side by side)`;
-  const have =
-    `${primaryName} accepts ${available} ` +
-    `(max_connections ${capacity.maxConnections} − ${capacity.reservedConnections} reserved − ${others})`;
+  const have = `${primaryName} accepts ${available} ` + `(max_connections ${capacity.maxConnections} − ${capacity.reservedConnections} reserved − ${others})`;
   const message = fits
     ? `connection budget fits: ${need}; ${have}`
-    : `connection budget exceeded by ${peak - available}: ${need}, but ${have}. ` +
-      'Lower database.poolSize or rollout.batchSize, or raise max_connections on the primary.';
+    : `connection budget exceeded by ${peak - available}: ${need}, but ${have}. ` + 'Lower database.poolSize or rollout.batchSize, or raise max_connections on the primary.';
   return { fits, available, steady, restartOverlap, peak, message };
 }

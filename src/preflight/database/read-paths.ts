@@ -36,9 +36,7 @@ export const DEFAULT_READ_PATH_SAMPLES = 5;
 async function sample(url: string, options: ReadPathCheckOptions): Promise<{ sample: ReadPathSample; applied?: AppliedVersions }> {
   try {
     return await withConnection(url, { role: 'read path', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS }, async (client) => {
-      const { rows } = await client.query<{ server: string | null }>(
-        `select host(inet_server_addr()) || ':' || inet_server_port()::text as server`,
-      );
+      const { rows } = await client.query<{ server: string | null }>(`select host(inet_server_addr()) || ':' || inet_server_port()::text as server`);
       const applied = await readAppliedVersions(client, options.versionSource, { databaseUrl: url, role: 'read path' });
       return { sample: { version: describeSchemaVersion(applied), server: rows[0]?.server ?? null }, applied };
     });

@@ -134,9 +134,8 @@ async function checkOneReplica(url: string, options: ReplicaCheckOptions): Promi
 
     const problems: string[] = [];
     const figures = `${formatBytes(lag.bytes)} (${lag.bytes} bytes) and ${result.lagSeconds} s behind the primary`;
-    const paused = lag.paused && lag.bytes > 0
-      ? '; its WAL replay is paused (pg_wal_replay_pause()), so it falls further behind with every write: resume it with pg_wal_replay_resume()'
-      : '';
+    const paused =
+      lag.paused && lag.bytes > 0 ? '; its WAL replay is paused (pg_wal_replay_pause()), so it falls further behind with every write: resume it with pg_wal_replay_resume()' : '';
     if (lag.seconds * 1000 > maxLagMs) problems.push(`lags ${figures}, more than maxReplicaLag ${maxLagMs / 1000} s${paused}`);
     else if (options.maxLagBytes !== undefined && lag.bytes > options.maxLagBytes) {
       problems.push(`lags ${figures}, more than maxReplicaLagBytes ${options.maxLagBytes}${paused}`);

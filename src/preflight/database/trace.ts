@@ -223,17 +223,21 @@ async function copySchema(primaryUrl: string, scratchUrl: string, binDir: string
     reject: false,
     timeout: 300_000,
   });
-  const restore = dump.pipe(
-    join(binDir, 'psql'),
-    ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', `--dbname=${withoutPassword(scratchUrl)}`],
-    { env, reject: false, timeout: 300_000 },
-  );
+  const restore = dump.pipe(join(binDir, 'psql'), ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', `--dbname=${withoutPassword(scratchUrl)}`], {
+    env,
+    reject: false,
+    timeout: 300_000,
+  });
   const [dumped, restored] = await Promise.all([dump, restore]);
   if (dumped.exitCode !== 0) {
-    throw new DatabaseCheckError(`trace: pg_dump --schema-only of primary ${describeDatabase(primaryUrl)} failed: ${scrubSecrets(String(dumped.stderr).trim() || (dumped.shortMessage ?? `exit code ${dumped.exitCode}`), primaryUrl)}`);
+    throw new DatabaseCheckError(
+      `trace: pg_dump --schema-only of primary ${describeDatabase(primaryUrl)} failed: ${scrubSecrets(String(dumped.stderr).trim() || (dumped.shortMessage ?? `exit code ${dumped.exitCode}`), primaryUrl)}`,
+    );
   }
   if (restored.exitCode !== 0) {
-    throw new DatabaseCheckError(`trace: restoring the primary's schema into scratch database ${describeDatabase(scratchUrl)} failed: ${scrubSecrets(String(restored.stderr).trim() || (restored.shortMessage ?? `exit code ${restored.exitCode}`), scratchUrl)}`);
+    throw new DatabaseCheckError(
+      `trace: restoring the primary's schema into scratch database ${describeDatabase(scratchUrl)} failed: ${scrubSecrets(String(restored.stderr).trim() || (restored.shortMessage ?? `exit code ${restored.exitCode}`), scratchUrl)}`,
+    );
   }
 }
 
@@ -297,9 +301,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceResul
   // The server ends a statement at statementTimeoutMs; the client gives up a little later, in case the server cannot say so.
   const queryTimeoutMs = (options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS) + 5000;
   // Parse everything first: SQL that does not parse fails before any database work.
-  const migrations = await Promise.all(
-    options.migrations.map(async (migration) => ({ path: migration.path, statements: await splitStatements(migration.path, migration.sql) })),
-  );
+  const migrations = await Promise.all(options.migrations.map(async (migration) => ({ path: migration.path, statements: await splitStatements(migration.path, migration.sql) })));
 
   if (options.shadowDatabaseUrl) {
     const scratch = await connect(options.shadowDatabaseUrl, { role: 'shadow database', connectTimeoutMs, queryTimeoutMs });

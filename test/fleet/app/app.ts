@@ -69,7 +69,12 @@ export async function installApp(options: InstallAppOptions): Promise<AppInstanc
   await unpackRelease(appDir, options.artifact, options.version);
   await copyFile(APP_RESTART_SCRIPT, join(appDir, 'restart.sh'));
   const env = { APP_ADDRESS: options.address, APP_PORT: String(options.port), APP_NAME: options.name, NODE: process.execPath };
-  await writeFile(join(appDir, 'app.env'), Object.entries(env).map(([key, value]) => `${key}=${quote(value)}\n`).join(''));
+  await writeFile(
+    join(appDir, 'app.env'),
+    Object.entries(env)
+      .map(([key, value]) => `${key}=${quote(value)}\n`)
+      .join(''),
+  );
   const instance: AppInstance = {
     appDir,
     url: `http://${options.address}:${options.port}/`,

@@ -105,7 +105,11 @@ async function buildRpm(topdir: string, pkg: RpmTestPackage): Promise<void> {
 }
 
 function updateInfo(fileName: (name: string, version: string) => string): string {
-  const advisory = (id: string, type: 'security' | 'bugfix', pkg: { name: string; new: string }) => `  <update from="ship-tests@example.invalid" status="final" type="${type}" version="2.0">
+  const advisory = (
+    id: string,
+    type: 'security' | 'bugfix',
+    pkg: { name: string; new: string },
+  ) => `  <update from="ship-tests@example.invalid" status="final" type="${type}" version="2.0">
     <id>${id}</id>
     <title>${pkg.name} ${type} update</title>
     ${type === 'security' ? '<severity>Important</severity>' : ''}

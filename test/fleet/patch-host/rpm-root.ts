@@ -34,12 +34,7 @@ export interface RpmRoot {
 const DIRECTORIES = ['etc/dnf/plugins/needs-restarting.d', 'etc/dnf/vars', 'etc/yum.repos.d', 'var/lib/rpm', 'var/cache/dnf', 'var/log', 'tmp', 'bin', 'lib64'];
 
 /** Creates (or re-creates) the root with the base package and these package versions installed. */
-export async function makeRpmRoot(
-  dir: string,
-  repository: RpmRepository,
-  repositoryUrl: string,
-  installed: Array<{ name: string; version: string }>,
-): Promise<RpmRoot> {
+export async function makeRpmRoot(dir: string, repository: RpmRepository, repositoryUrl: string, installed: Array<{ name: string; version: string }>): Promise<RpmRoot> {
   await rm(dir, { recursive: true, force: true });
   await Promise.all(DIRECTORIES.map((d) => mkdir(join(dir, d), { recursive: true })));
   await copyShell(dir);
