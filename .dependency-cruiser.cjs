@@ -78,8 +78,8 @@ const LAYERS = [
   { name: 'catalogue', paths: [ERROR_CATALOGUE] },
 ];
 
-const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const alternatives = (paths) => paths.map((path) => (path.endsWith('/') ? escape(path) : `${escape(path)}$`)).join('|');
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const alternatives = (paths) => paths.map((path) => (path.endsWith('/') ? escapeRegExp(path) : `${escapeRegExp(path)}$`)).join('|');
 /** One regular expression for the modules of a layer. */
 const pattern = (layer) => `^${layer.except ? `(?!(?:${alternatives(layer.except)}))` : ''}(?:${alternatives(layer.paths)})`;
 const layerNamed = (name) => LAYERS.find((layer) => layer.name === name);

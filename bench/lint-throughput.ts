@@ -56,7 +56,7 @@ export function generateMigration(statements: number): string {
       lines.push(statement);
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const benchEnv = { ...process.env };

@@ -125,7 +125,7 @@ interface RolloutRun {
 /** Per-host split of ship's time out of rotation, from the state transitions in the event stream. */
 function splitFromEvents(events: ShipEvent[]): RolloutRun['hosts'] {
   const finished = events.find((e) => e.type === 'run.finished');
-  if (!finished || finished.type !== 'run.finished') throw new Error('no run.finished event');
+  if (finished?.type !== 'run.finished') throw new Error('no run.finished event');
   return finished.summary.hosts.map((summary) => {
     const host = summary.host;
     const at = (state: string) => {

@@ -25,7 +25,7 @@ export default defineRule({
       const hint =
         context.settings.pgVersion < 12
           ? ' (before PostgreSQL 12 even a validated CHECK does not avoid the scan)'
-          : '; no validated CHECK (' + command.name + ' IS NOT NULL) precedes it';
+          : `; no validated CHECK (${command.name} IS NOT NULL) precedes it`;
       hits.push({ message: `SET NOT NULL on column "${command.name}" of ${formatTable(table)} scans the table under an ACCESS EXCLUSIVE lock${hint}.` });
     }
     return hits;

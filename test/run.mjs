@@ -22,6 +22,12 @@ function findTests(dir) {
 }
 
 const filter = process.argv.slice(2);
+// The linter and formatter (biome.jsonc): the tree must be clean under both.
+const lint = spawnSync('npm', ['run', '--silent', 'lint'], { stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('npm test: the lint or format check failed (above); `npm run format` fixes the formatting, the rule set is in biome.jsonc');
+  process.exit(lint.status || 1);
+}
 // The layers and the ban on cycles (.dependency-cruiser.cjs): checked first, in a second, so a
 // broken import rule fails the run before minutes of tests.
 const deps = spawnSync('npm', ['run', '--silent', 'deps'], { stdio: 'inherit' });

@@ -131,7 +131,7 @@ export function toAwsError(context: AwsCallContext, error: unknown): AwsError {
   if (THROTTLING_CODES.has(code) || status === 429) {
     return make(
       'throttled',
-      `${call}: AWS kept throttling the request${attemptsText(attempts)} (${code}${serverMessage}). ` + 'Stopped rather than guess; run again later or raise maxAttempts.',
+      `${call}: AWS kept throttling the request${attemptsText(attempts)} (${code}${serverMessage}). Stopped rather than guess; run again later or raise maxAttempts.`,
     );
   }
   if (status !== undefined && status >= 500) {

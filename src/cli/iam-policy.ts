@@ -80,6 +80,6 @@ export const iamPolicyCommand: CommandModule<{ config: string }, { config: strin
   describe: 'print the least-privilege IAM policy for the configured target groups and EC2 inventory',
   handler: async (args) => {
     const { config, file } = await loadConfig(args.config);
-    process.stdout.write(JSON.stringify(iamPolicy(config, file), null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(iamPolicy(config, file), null, 2)}\n`);
   },
 };

@@ -23,7 +23,7 @@ import './stdout.js';
 function reportFatal(error: unknown): number {
   const message = redact(error instanceof Error ? error.message : String(error));
   process.stderr.write(`ship: ${message}\n  ${describeCode(classifyError(error))}\n`);
-  if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
+  if (process.env.SHIP_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
   return exitCodeForError(error);
 }
 

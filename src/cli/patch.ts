@@ -47,7 +47,7 @@ async function runPatch(args: PatchArgs): Promise<number> {
     startedAt,
     new Date(),
   );
-  if (args.report) await writeFile(args.report, JSON.stringify(report, null, 2) + '\n');
+  if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`);
   if (mode !== 'json' && !flags.dryRun) stdout.write(`\n${formatPatchReport(report)}\n`);
   // A host that failed to patch fails the run even where its app's run carried on (maxFailures).
   return worstExitCode([exitCode, report.failedHosts.length > 0 ? EXIT.rolloutFailed : EXIT.ok]);

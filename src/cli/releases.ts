@@ -30,8 +30,8 @@ export const releasesCommand: CommandModule<{ config: string; json?: boolean }, 
       ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
     });
     const verdict = agreement(hosts);
-    if (args.json) process.stdout.write(JSON.stringify(redactDeep({ app: loaded.config.app, hosts, ...verdict })) + '\n');
-    else process.stdout.write(redact(formatReleases(hosts)) + '\n');
+    if (args.json) process.stdout.write(`${JSON.stringify(redactDeep({ app: loaded.config.app, hosts, ...verdict }))}\n`);
+    else process.stdout.write(`${redact(formatReleases(hosts))}\n`);
     process.exitCode = verdict.disagreeing.length > 0 || verdict.unreadable.length > 0 ? EXIT.rolloutFailed : EXIT.ok;
   },
 };

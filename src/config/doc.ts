@@ -26,6 +26,7 @@ export interface FieldRow {
 }
 
 type Schema = z.core.$ZodType;
+// biome-ignore lint/suspicious/noExplicitAny: zod's internal definitions differ per schema kind; each field read here is checked where it is used
 type Def = Record<string, any> & { type: string };
 
 function defOf(schema: Schema): Def {

@@ -153,7 +153,7 @@ export function mergeInventory<H extends ConfigHostLike>(configHosts: readonly H
   }
   if (problems.length) {
     throw new InventoryError(
-      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n` + 'Remove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.',
+      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\nRemove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.`,
       'hosts',
     );
   }

@@ -35,8 +35,8 @@ const MAX_FIELD_LENGTH = 200;
  */
 function printable(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex
   const cleaned = value
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is removed here
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .trim()
     .slice(0, MAX_FIELD_LENGTH);

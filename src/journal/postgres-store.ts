@@ -12,7 +12,7 @@ import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact } from '../util/redact.js';
 import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
-import { type JournalEntry, type RunOutcome, type RunRecord, type StateStore, type Transition } from './state-store.js';
+import type { JournalEntry, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
 
 const APPLICATION_NAME = 'ship-state';
 const CONNECT_TIMEOUT_MS = 5_000;

@@ -77,7 +77,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
       throw new LoadBalancerError('elbv2: loadBalancer.targetGroupArns is empty; list the target groups the fleet is registered in');
     }
     for (const arn of options.targetGroupArns) {
-      let parsed;
+      let parsed: ReturnType<typeof parseTargetGroupArn>;
       try {
         parsed = parseTargetGroupArn(arn);
       } catch (error) {
@@ -93,7 +93,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     this.arns = [...new Set(options.targetGroupArns)];
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.marginMs = options.deregistrationMarginMs ?? DEFAULT_DEREGISTRATION_MARGIN_MS;
-    let client;
+    let client: ElasticLoadBalancingV2Client;
     try {
       client = new ElasticLoadBalancingV2Client(awsClientConfig(options));
     } catch (error) {
@@ -108,7 +108,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const unsupported = groups.filter((group) => !SUPPORTED_TARGET_TYPES.has(group.targetType));
     if (unsupported.length) {
       throw new LoadBalancerError(
-        `elbv2: target type ${unsupported.map((group) => `'${group.targetType}' of ${group.name}`).join(', ')} is not supported; ` + 'ship rolls instance and ip target groups',
+        `elbv2: target type ${unsupported.map((group) => `'${group.targetType}' of ${group.name}`).join(', ')} is not supported; ship rolls instance and ip target groups`,
       );
     }
     const problems: string[] = [];
@@ -280,7 +280,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   }
 
   private target(name: string): TargetRef {
-    let resolved;
+    let resolved: { id: string; port?: number };
     try {
       resolved = this.options.resolveTarget(name);
     } catch (error) {

@@ -57,7 +57,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
   }
 
   async verify(memberNames: string[]): Promise<void> {
-    memberNames.forEach((name) => assertHaproxyName('server', name));
+    for (const name of memberNames) assertHaproxyName('server', name);
     await this.onEveryNode(async (client) => {
       const [level, servers] = await Promise.all([client.level(), client.serversState(this.backend)]);
       if (level !== 'admin') {
@@ -163,7 +163,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
 
   /** For each name, every node's view of that server: two commands per node, however many names. */
   private async snapshot(names: string[]): Promise<NodeView[][]> {
-    names.forEach((name) => assertHaproxyName('server', name));
+    for (const name of names) assertHaproxyName('server', name);
     const perNode = await this.onEveryNode(async (client) => {
       const [states, stats] = await Promise.all([client.serversState(this.backend), client.serverStats(this.backend)]);
       return names.map((name): NodeView => {

@@ -46,10 +46,10 @@ export class RunState {
     this.validatedNotNull.clear();
     this.pendingNotNullChecks.clear();
     this.columnTypes.clear();
-    other.validatedNotNull.forEach((key) => this.validatedNotNull.add(key));
-    other.pendingNotNullChecks.forEach((columns, key) => this.pendingNotNullChecks.set(key, columns));
+    for (const key of other.validatedNotNull) this.validatedNotNull.add(key);
+    for (const [key, columns] of other.pendingNotNullChecks) this.pendingNotNullChecks.set(key, columns);
     // Observing a statement changes a table's column map in place: copy each. A deferred one makes a new map when called.
-    other.columnTypes.forEach((columns, table) => this.columnTypes.set(table, typeof columns === 'function' ? columns : new Map(columns)));
+    for (const [table, columns] of other.columnTypes) this.columnTypes.set(table, typeof columns === 'function' ? columns : new Map(columns));
   }
 }
 
@@ -123,7 +123,8 @@ export class FileContext implements RuleContext {
   observe(statement: Statement): void {
     switch (statement.type) {
       case 'TransactionStmt':
-        return this.observeTransaction(statement.node.kind);
+        this.observeTransaction(statement.node.kind);
+        return;
       case 'VariableSetStmt': {
         const set = statement.node;
         if (set.name !== 'lock_timeout') return;
@@ -157,7 +158,8 @@ export class FileContext implements RuleContext {
         if (statement.node.idxname) this.createdIndexes.add(statement.node.idxname);
         return;
       case 'AlterTableStmt':
-        return this.observeAlterTable(statement as Statement<'AlterTableStmt'>);
+        this.observeAlterTable(statement as Statement<'AlterTableStmt'>);
+        return;
       case 'RenameStmt': {
         const rename = statement.node;
         const table = tableOf(rename.relation);

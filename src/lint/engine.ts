@@ -32,7 +32,10 @@ const dispatchByRules = new WeakMap<readonly LintRule[], Dispatch>();
 
 function dispatchFor(rules: readonly LintRule[]): Dispatch {
   let dispatch = dispatchByRules.get(rules);
-  if (!dispatch) dispatchByRules.set(rules, (dispatch = buildDispatch(rules)));
+  if (!dispatch) {
+    dispatch = buildDispatch(rules);
+    dispatchByRules.set(rules, dispatch);
+  }
   return dispatch;
 }
 

@@ -11,7 +11,7 @@ const ICONS = { start: ':rocket:', success: ':white_check_mark:', failure: ':rot
 const SECTION_LIMIT = 2900;
 
 /** Slack's mrkdwn treats &, < and > as markup. */
-function escape(text: string): string {
+function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -21,17 +21,21 @@ export function slackMessage(notice: RunNotice): { text: string; blocks: unknown
   const lines: string[] = [];
   if (notice.code) {
     const label = `${notice.code.code} ${notice.code.title}`;
-    lines.push(isAbsoluteUrl(notice.code.runbook) ? `*Runbook:* <${notice.code.runbook}|${escape(label)}>` : `*Runbook:* ${escape(label)} (${escape(notice.code.runbook)})`);
+    lines.push(
+      isAbsoluteUrl(notice.code.runbook)
+        ? `*Runbook:* <${notice.code.runbook}|${escapeMrkdwn(label)}>`
+        : `*Runbook:* ${escapeMrkdwn(label)} (${escapeMrkdwn(notice.code.runbook)})`,
+    );
   }
-  if (notice.outOfRotation.length > 0) lines.push(`*Still out of the load balancer:* ${escape(notice.outOfRotation.join(', '))}`);
-  if (notice.restoreCommand && notice.outOfRotation.length > 0) lines.push(`*Put them back:* \`${escape(notice.restoreCommand)}\``);
-  if (notice.error) lines.push('```' + escape(excerpt(notice.error, 1500)) + '```');
-  const body = excerpt([`*${escape(headline(notice))}*`, ...lines].join('\n'), SECTION_LIMIT);
+  if (notice.outOfRotation.length > 0) lines.push(`*Still out of the load balancer:* ${escapeMrkdwn(notice.outOfRotation.join(', '))}`);
+  if (notice.restoreCommand && notice.outOfRotation.length > 0) lines.push(`*Put them back:* \`${escapeMrkdwn(notice.restoreCommand)}\``);
+  if (notice.error) lines.push(`\`\`\`${escapeMrkdwn(excerpt(notice.error, 1500))}\`\`\``);
+  const body = excerpt([`*${escapeMrkdwn(headline(notice))}*`, ...lines].join('\n'), SECTION_LIMIT);
   return {
     text: title,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `${ICONS[notice.trigger]} ${body}` } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: escape(`run ${notice.runId} · ${notice.hosts.length} host(s) · ${notice.time}`) }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`run ${notice.runId} · ${notice.hosts.length} host(s) · ${notice.time}`) }] },
     ],
   };
 }

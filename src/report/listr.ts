@@ -61,10 +61,10 @@ export class ListrView {
       case 'plan': {
         this.expect('preflight');
         this.expect('stage');
-        event.batches.forEach((batch, i) => {
+        for (const [i, batch] of event.batches.entries()) {
           this.expect(`batch${i + 1}`);
-          batch.hosts.forEach((host) => this.expect(`host:${host}`));
-        });
+          for (const host of batch.hosts) this.expect(`host:${host}`);
+        }
         const tasks = [
           { title: 'pre-flight', task: this.wait('preflight') },
           ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
@@ -122,6 +122,6 @@ export class ListrView {
   /** Waits for the task list to finish drawing, then prints the summary below it. */
   async done(): Promise<void> {
     await this.running;
-    if (this.summary) this.write(redact(this.summary) + '\n');
+    if (this.summary) this.write(`${redact(this.summary)}\n`);
   }
 }

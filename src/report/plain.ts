@@ -78,6 +78,6 @@ export function plainLine(event: ShipEvent): string | undefined {
 export function plainRenderer(write: (text: string) => void): (event: ShipEvent) => void {
   return (event) => {
     const text = plainLine(event);
-    if (text !== undefined) write(redact(text) + '\n');
+    if (text !== undefined) write(`${redact(text)}\n`);
   };
 }

@@ -110,7 +110,7 @@ export async function rollInstance(
   let failureCode: Coded = {};
   if (signals.graceful.aborted) {
     // Interrupted before any change on the host: just put it back.
-    return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'put-back');
+    return putBack(target, lb, tracker, bus, settings, signals, summary, 'put-back');
   }
   try {
     await tracker.set(host, 'activating');
@@ -123,7 +123,7 @@ export async function rollInstance(
     failureCode = codeOf(error);
     if (error instanceof DeadlineError) bus.emit({ type: 'health.failed', host, check: error.step, detail: error.lastSeen, ...failureCode });
   }
-  if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'deployed');
+  if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, summary, 'deployed');
   if (signals.hard.aborted) {
     // Stopped at once, not failed: the journal keeps the state it was caught in, so `ship resume`
     // reconciles it and rolls it again rather than refusing to roll past a failure.
@@ -140,7 +140,7 @@ export async function rollInstance(
     await tracker.set(host, 'failed-out', message);
     return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
   }
-  return putBack(target, lb, tracker, bus, settings, signals, started, summary, 'rolled-back', failure, failureCode);
+  return putBack(target, lb, tracker, bus, settings, signals, summary, 'rolled-back', failure, failureCode);
 }
 
 /** How every phase of one instance runs: on its transport, killed by a hard interrupt. */
@@ -165,7 +165,6 @@ async function putBack(
   bus: EventBus,
   settings: InstanceSettings,
   signals: InstanceSignals,
-  started: number,
   summary: Summarise,
   outcome: HostSummary['outcome'],
   error?: string,

@@ -21,7 +21,7 @@ function command(text: string): ShellCommand {
 /** POSIX single-quote quoting: the only character that needs care inside '...' is ' itself. */
 export function quote(value: string): string {
   if (value === '') return "''";
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(value)) return value;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -40,6 +40,7 @@ export function sh(strings: TemplateStringsArray, ...values: Interpolation[]): S
   let text = strings[0] ?? '';
   values.forEach((value, i) => {
     if (value === undefined || value === null) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the message shows the template with a placeholder
       throw new TypeError(`sh: interpolated value #${i + 1} is ${value} in \`${strings.join('${…}')}\``);
     }
     text += render(value) + (strings[i + 1] ?? '');

@@ -79,8 +79,15 @@ export class LocalTransport implements Transport {
     const stop = (reason: 'timeout' | 'abort') => {
       if (stopReason) return;
       stopReason = reason;
-      killing = pid === undefined ? Promise.resolve() : this.killGroup(pid, options.sudo === true).then((outcome) => void (killOutcome = outcome));
-      void killing.then(() => (graceTimer = setTimeout(giveUp, KILL_GRACE_MS)));
+      killing =
+        pid === undefined
+          ? Promise.resolve()
+          : this.killGroup(pid, options.sudo === true).then((outcome) => {
+              killOutcome = outcome;
+            });
+      void killing.then(() => {
+        graceTimer = setTimeout(giveUp, KILL_GRACE_MS);
+      });
     };
     const timer = setTimeout(() => stop('timeout'), timeoutMs);
     const onAbort = () => stop('abort');

@@ -162,7 +162,7 @@ function splitDirective(line: string, where: string): { keyword: string; args: s
   let m: RegExpExecArray | null;
   const rest = match[2] ?? '';
   if ((rest.match(/"/g)?.length ?? 0) % 2 !== 0) throw new Error(`${where}: unbalanced quotes`);
-  while ((m = pattern.exec(rest))) args.push(m[1] ?? m[2] ?? '');
+  for (m = pattern.exec(rest); m; m = pattern.exec(rest)) args.push(m[1] ?? m[2] ?? '');
   return { keyword: (match[1] ?? '').toLowerCase(), args };
 }
 

@@ -71,8 +71,12 @@ export function execOverSsh(connection: Connection, command: ShellCommand, optio
     const kill = () => {
       if (pid === undefined || killing) return; // without a pid yet, this runs again when the pid line arrives
       killing = killProcessGroup(connection, pid, options.sudo === true, context.sudoUser).then(
-        (outcome) => void (killOutcome = outcome),
-        (error: Error) => void (killOutcome = `kill failed: ${error.message}`),
+        (outcome) => {
+          killOutcome = outcome;
+        },
+        (error: Error) => {
+          killOutcome = `kill failed: ${error.message}`;
+        },
       );
     };
     const stop = (reason: 'timeout' | 'abort') => {

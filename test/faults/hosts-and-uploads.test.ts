@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { chmod, cp, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { runShip, startShip, finished } from '../support/cli.js';
+import { runShip, startShip, finished, type ShipRun } from '../support/cli.js';
 import {
   assertAllOn,
   assertInvariants,
@@ -78,7 +78,7 @@ test('an artifact that arrives corrupt on one host: its size and sha256 are chec
   await writeFile(join(fakeBin, 'sha256sum'), '#!/bin/sh\nfor f; do :; done\ntruncate -s -1 "$f"\nexec /usr/bin/sha256sum "$@"\n');
   await chmod(join(fakeBin, 'sha256sum'), 0o755);
   await restartSshd(fleet, victim, { PATH: `${fakeBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` });
-  let run;
+  let run: ShipRun;
   try {
     const before = (await readdir(join(victim.appDir, 'releases'))).sort();
     const config = await writeConfig('corrupt-upload.config.ts');
@@ -151,7 +151,7 @@ test("a host's SSH server dies after staging: it is not taken out (it could be n
   watchEvents(child, (event) => {
     if (event.type === 'instance.state' && event.host === first.name && event.to === 'activating') stopped ??= second.sshd.stop();
   });
-  let run;
+  let run: ShipRun;
   try {
     run = await finished(child);
     assert.ok(stopped, `web2's sshd was never stopped:\n${describeRun(run)}`);

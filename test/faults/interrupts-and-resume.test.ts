@@ -109,7 +109,14 @@ test('Ctrl-C while the canary drains: the drain ends, the instance goes back und
     (e) => e.type === 'instance.state' && e.host === 'web1' && e.to === 'draining',
     (e) => {
       if (e.type === 'run.started') {
-        slow ??= Promise.all(Array.from({ length: 8 }, () => fetch(new URL('/slow?ms=3000', fleet.frontendUrl)).then(async (r) => (await r.text(), r.status))));
+        slow ??= Promise.all(
+          Array.from({ length: 8 }, () =>
+            fetch(new URL('/slow?ms=3000', fleet.frontendUrl)).then(async (r) => {
+              await r.text();
+              return r.status;
+            }),
+          ),
+        );
       }
     },
   );

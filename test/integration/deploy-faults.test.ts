@@ -130,11 +130,11 @@ test('a changed host key is refused (exit 3) with its SHA256 fingerprint; an unk
   // Changed: known_hosts holds another ed25519 key for this host (a re-keyed host, or a man in the middle).
   const impostor = await generateKeyPair(join(fleet.dir, 'impostor'), 'ssh_host_ed25519_key');
   const changedPath = join(fleet.dir, 'known_hosts.changed');
-  await writeFile(changedPath, [...others, `${host.address} ${impostor.publicKey.split(' ').slice(0, 2).join(' ')}`].join('\n') + '\n');
+  await writeFile(changedPath, `${[...others, `${host.address} ${impostor.publicKey.split(' ').slice(0, 2).join(' ')}`].join('\n')}\n`);
   const changedConfig = await writeConfig('changed-key.config.ts', { ssh: { knownHosts: changedPath } });
   // Unknown: known_hosts has no entry for this host.
   const unknownPath = join(fleet.dir, 'known_hosts.unknown');
-  await writeFile(unknownPath, others.join('\n') + '\n');
+  await writeFile(unknownPath, `${others.join('\n')}\n`);
   const unknownConfig = await writeConfig('unknown-key.config.ts', { ssh: { knownHosts: unknownPath } });
 
   // One after the other: side by side, all but one would be refused by the app's deploy lock.
@@ -154,7 +154,7 @@ test('a changed host key is refused (exit 3) with its SHA256 fingerprint; an unk
   assert.ok(unknownSummary.error?.includes(`unknown host key for ${host.address}: ssh-ed25519 ${host.sshd.hostKeyFingerprint}`), describeRun(unknown));
   assert.match(unknownSummary.error ?? '', /--accept-new-host-keys/);
   assert.deepEqual(touchedHosts(unknown.events), []);
-  assert.equal(await readFile(unknownPath, 'utf8'), others.join('\n') + '\n', 'a refused key must not be recorded');
+  assert.equal(await readFile(unknownPath, 'utf8'), `${others.join('\n')}\n`, 'a refused key must not be recorded');
   await assertUntouched(fleet.hosts);
 
   const accepted = await deploy(unknownConfig, 'v2', ['--accept-new-host-keys']);

@@ -43,7 +43,7 @@ test('a clean directory exits 0; an unsafe migration exits 1 with the line shown
   const dirty = ship(['db/migrations'], dir);
   assert.equal(dirty.status, 1);
   assert.match(dirty.stdout, /^db\/migrations\/V3__drop\.sql:2:1: error \[drop-column\] \(compat\)$/m);
-  assert.match(dirty.stdout, /  2 \| ALTER TABLE users DROP COLUMN email;\n {4}\| \^/);
+  assert.match(dirty.stdout, / {2}2 \| ALTER TABLE users DROP COLUMN email;\n {4}\| \^/);
 
   writeFileSync(
     join(dir, 'db/migrations/V3__drop.sql'),
@@ -181,7 +181,7 @@ test('`ship lint-migrations` through the published bin: findings, lines and exit
 
 test("output piped into a reader that quits early: no crash, the exit code is still the lint's", async () => {
   const dir = project('epipe', {
-    'V1__drops.sql': Array.from({ length: 3000 }, (_, i) => `ALTER TABLE t${i} DROP COLUMN c;`).join('\n') + '\n',
+    'V1__drops.sql': `${Array.from({ length: 3000 }, (_, i) => `ALTER TABLE t${i} DROP COLUMN c;`).join('\n')}\n`,
   });
   const child = spawn(process.execPath, [join(root, 'bin/ship.js'), 'lint-migrations', 'db/migrations', '--format', 'json'], { cwd: dir });
   let stderr = '';

@@ -218,7 +218,7 @@ const HOSTILE = `it's "quoted"; touch CANARY; $(touch CANARY) \`touch CANARY\` |
 
 test('hostile host names and variables (quotes, ;, $(...), backticks, newlines) arrive verbatim and run nothing', async () => {
   const canary = join(fleet.dir, 'hostile-canary');
-  const hostile = (what: string) => HOSTILE.replaceAll('CANARY', canary) + ` ${what}`;
+  const hostile = (what: string) => `${HOSTILE.replaceAll('CANARY', canary)} ${what}`;
   const markerDir = join(fleet.dir, 'hostile-out');
   const playbook = join(fleet.dir, 'hostile-playbook.ts');
   await writeFile(

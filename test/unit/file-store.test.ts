@@ -276,7 +276,9 @@ describe('file store: files', () => {
     const children = Array.from({ length: 4 }, () =>
       execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, timeout: 60_000, buffer: true }),
     );
-    t.after(() => children.forEach((child) => child.kill()));
+    t.after(() => {
+      for (const child of children) child.kill();
+    });
     const lines = children.map(() => [] as string[]);
     children.forEach((child, i) => {
       child.stdout!.setEncoding('utf8');

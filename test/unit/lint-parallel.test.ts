@@ -36,7 +36,7 @@ function filler(count: number, tag: string): string {
     lines.push(`UPDATE settings SET value = $v$${tag};${i}$v$ WHERE key = 'k${i}'; -- trailing ; comment`);
     lines.push(`/* block ; comment /* nested; */ */ COMMENT ON TABLE audit_log IS E'it\\'s ${i};';`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function bigMigration(): string {

@@ -173,7 +173,7 @@ test('webhook: the JSON notice, signed with HMAC-SHA256 over the timestamp and t
   for (const request of hook.received) {
     const timestamp = String(request.headers['x-ship-timestamp']);
     assert.ok(Number(timestamp) >= before && Number(timestamp) <= Math.floor(Date.now() / 1000), 'timestamp is now');
-    const expected = 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.${request.body}`).digest('hex');
+    const expected = `sha256=${createHmac('sha256', secret).update(`${timestamp}.${request.body}`).digest('hex')}`;
     assert.equal(request.headers['x-ship-signature'], expected);
     // A replayed body with another timestamp does not verify.
     const replayed =
@@ -276,7 +276,7 @@ test('an unreachable listener is reported without the URL or any key in the erro
 
 test('an error answer that echoes a key is scrubbed before it is reported', async () => {
   const routingKey = 'echoedRoutingKey0123456789';
-  const pd = await listener((req, res) => {
+  const pd = await listener((_req, res) => {
     res.statusCode = 400;
     res.end(`{"status":"invalid event","errors":["routing key ${routingKey} is not valid"]}`);
   });

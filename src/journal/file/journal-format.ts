@@ -81,7 +81,7 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
     }
   }
   const header = records[0];
-  if (!header || header.record.type !== 'run') {
+  if (header?.record.type !== 'run') {
     throw new StateFileError(
       file,
       `line 1 is not a run header${records.length === 0 ? ' (the file is empty or was cut short while the run was starting)' : ''}: not a usable ship journal; move it aside`,

@@ -16,7 +16,7 @@ export function formatGithub(report: LintReport): string {
     return `::${finding.severity === 'error' ? 'error' : 'warning'} ${properties}::${escapeData(body)}`;
   });
   lines.push(`ship lint-migrations: ${report.errorCount} error(s), ${report.warningCount} warning(s), ${report.suppressed.length} suppressed`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function escapeData(value: string): string {

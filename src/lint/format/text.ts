@@ -4,7 +4,7 @@ import type { Finding, LintReport } from '../types.js';
 export function formatText(report: LintReport): string {
   const blocks = report.findings.map(formatFinding);
   const summary = `${plural(report.errorCount, 'error')}, ${plural(report.warningCount, 'warning')} in ${plural(report.files.length, 'file')} (${plural(report.statementCount, 'statement')} checked${report.suppressed.length ? `, ${report.suppressed.length} suppressed` : ''})`;
-  return [...blocks, summary].join('\n\n') + '\n';
+  return `${[...blocks, summary].join('\n\n')}\n`;
 }
 
 function formatFinding(finding: Finding): string {

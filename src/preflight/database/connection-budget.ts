@@ -94,6 +94,6 @@ export function planConnectionBudget(capacity: ConnectionCapacity, demand: Fleet
   const have = `${primaryName} accepts ${available} ` + `(max_connections ${capacity.maxConnections} − ${capacity.reservedConnections} reserved − ${others})`;
   const message = fits
     ? `connection budget fits: ${need}; ${have}`
-    : `connection budget exceeded by ${peak - available}: ${need}, but ${have}. ` + 'Lower database.poolSize or rollout.batchSize, or raise max_connections on the primary.';
+    : `connection budget exceeded by ${peak - available}: ${need}, but ${have}. Lower database.poolSize or rollout.batchSize, or raise max_connections on the primary.`;
   return { fits, available, steady, restartOverlap, peak, message };
 }

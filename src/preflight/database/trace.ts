@@ -342,6 +342,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceResul
       try {
         await server.query(`drop database if exists ${name}${force}`);
       } catch (error) {
+        // biome-ignore lint/correctness/noUnsafeFinally: a scratch copy of the schema left on the primary must be reported, even over the trace's own outcome
         throw new DatabaseCheckError(
           `trace: could not drop scratch database ${name} on primary ${describeDatabase(options.primaryUrl)}: ${driverMessage(error, options.primaryUrl)}; drop it by hand`,
         );

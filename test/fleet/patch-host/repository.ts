@@ -61,7 +61,7 @@ export async function buildRepository(dir: string, packages: TestPackage[] = tes
   await Promise.all(packages.map((pkg) => buildDeb(join(dir, 'build'), pkg, deb(pkg.name, pkg.version))));
   await rm(join(dir, 'build'), { recursive: true, force: true });
   const { stdout } = await execa('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], { cwd: dir });
-  await writeFile(join(dir, 'Packages'), stdout + '\n');
+  await writeFile(join(dir, 'Packages'), `${stdout}\n`);
   const index = await readFile(join(dir, 'Packages'));
   const release = [
     'Origin: ship-test',

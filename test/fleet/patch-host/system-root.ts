@@ -63,6 +63,7 @@ export async function makeSystemRoot(dir: string, repository: Repository, instal
     aptConfig,
     rebootRequiredFlag: join(dir, 'var/run/reboot-required'),
     async installedVersion(name) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own field syntax
       const result = await execa('dpkg-query', [`--root=${dir}`, '-W', '-f=${Status} ${Version}', name], { reject: false });
       const match = /install ok installed (\S+)/.exec(String(result.stdout));
       return match?.[1];
