@@ -5,6 +5,7 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { EventBus, RunSummary } from '../events.js';
+import type { PreflightCheck } from '../preflight/preflight.js';
 import { rollingRun, type RunOptions, type RunResult } from './pipeline/rolling-run.js';
 import { listReleases, previousRelease, type HostReleases } from './releases.js';
 
@@ -42,11 +43,7 @@ export function chooseTarget(hosts: HostReleases[], to: string | undefined): { v
 /** Rolls the config's `playbooks.rollback` (else the built-in one beside deploy-release.ts) to the chosen release. */
 export async function rollback(options: RollbackOptions): Promise<RunResult> {
   const { loaded, bus } = options;
-  const hosts = await listReleases(loaded, {
-    ...(options.hosts ? { hosts: options.hosts } : {}),
-    ...(options.vars ? { vars: options.vars } : {}),
-    ...(options.transport ? { transport: options.transport } : {}),
-  });
+  const hosts = await readReleases(options);
   const target = chooseTarget(hosts, options.to);
   if ('refusal' in target)
     return refuse(
@@ -55,7 +52,42 @@ export async function rollback(options: RollbackOptions): Promise<RunResult> {
       hosts.map((h) => h.host),
       target.refusal,
     );
-  return rollingRun({ ...options, work: { kind: 'playbook', playbook: 'rollback' }, command: 'rollback', version: target.version });
+  return rollingRun({
+    ...options,
+    work: { kind: 'playbook', playbook: 'rollback' },
+    command: 'rollback',
+    version: target.version,
+    ...(options.lockWaitMs ? { checks: [targetStillHolds(options, target.version)] } : {}),
+  });
+}
+
+/**
+ * A rollback that waited for the lock chose its release before the run it waited for (a deploy)
+ * changed the hosts: once the lock is held, the choice is made again and must agree, or the
+ * rollback would go back two releases.
+ */
+function targetStillHolds(options: RollbackOptions, version: string): PreflightCheck {
+  return {
+    name: 'rollback target',
+    async run() {
+      const again = chooseTarget(await readReleases(options), options.to);
+      if ('refusal' in again) throw new Error(again.refusal);
+      if (again.version !== version) {
+        throw new Error(
+          `the hosts' releases changed while this rollback waited for the lock: it would now go back to ${again.version}, not ${version}; run \`ship rollback\` again`,
+        );
+      }
+      return `${version}, still the release to go back to on every host`;
+    },
+  };
+}
+
+function readReleases(options: RollbackOptions): Promise<HostReleases[]> {
+  return listReleases(options.loaded, {
+    ...(options.hosts ? { hosts: options.hosts } : {}),
+    ...(options.vars ? { vars: options.vars } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
+  });
 }
 
 function refuse(bus: EventBus, loaded: LoadedConfig, hosts: string[], reason: string): RunResult {

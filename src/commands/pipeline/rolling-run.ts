@@ -118,6 +118,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
         ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter(
           (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
         ),
+        ...(options.checks ?? []),
         // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
         ...(loaded.config.database && !restoring
           ? (await import('../../preflight/database-checks.js')).databaseChecks({

@@ -3,6 +3,7 @@ import type { EventBus, RunStatus, RunSummary } from '../../events.js';
 import type { JournalEntry } from '../../journal/state-store.js';
 import type { Playbook, VarValue } from '../../playbook/define.js';
 import type { DatabaseRunOptions } from '../../preflight/database-checks.js';
+import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { InstanceSignals } from '../../rollout/instance.js';
 import type { TransportOverrides } from '../../transport/from-config.js';
 import type { ResumePlan } from './reconcile.js';
@@ -43,6 +44,8 @@ export interface RunOptions {
   resume?: { from: JournalEntry; plan: ResumePlan };
   /** `ship restore`: the interrupted run whose instances are put back, whose lock may be taken over. */
   continues?: string;
+  /** The command's own pre-flight checks, run once the lock is held (what they judge cannot change under the run any more). */
+  checks?: PreflightCheck[];
 }
 
 export interface RunResult {
