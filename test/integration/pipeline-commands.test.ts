@@ -20,7 +20,7 @@ import type { RunNotice } from '../../src/notify/notifier.js';
 import { quote } from '../../src/shell/sh.js';
 import { startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { REPO_ROOT, finished, runShip, startShip, type ShipRun } from '../support/cli.js';
-import { FLEET_APP, assertAllOn, assertInvariants, describeRun, finishedEvent, lbView, resetFleet, watchEvents } from '../support/fleet-assertions.js';
+import { FLEET_APP, assertAllOn, assertInvariants, currentRelease, describeRun, finishedEvent, lbView, resetFleet, watchEvents } from '../support/fleet-assertions.js';
 
 const BASELINE = 'v1';
 const FAST_ROLLOUT = { healthyTimeout: '3s', drainTimeout: '2s' };
@@ -362,4 +362,53 @@ test('--lock-wait: patch, run and rollback wait for the deploy holding the lock,
   spans.sort((a, b) => a[1] - b[1]);
   for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![1] >= spans[i - 1]![2], `${spans[i]![0]} rolled while ${spans[i - 1]![0]} was still rolling`);
   await assertAllOn(fleet, BASELINE);
+});
+
+test('rollback --lock-wait without --to: releases that change while it waits make its choice stale, so it refuses (exit 3) rather than go back two releases', async () => {
+  const plain = await writeConfig('rollback-stale.config.ts');
+  const landed = await runShip(deployArgs(plain, 'v6', await fleet.artifact('v6')));
+  assert.equal(landed.code, 0, describeRun(landed));
+  // Every host is on v6 now, and the release before it is v1: what a rollback chooses. The run
+  // holding the lock lands a v7 on every host once the test opens the gate, as a deploy would.
+  const gate = join(fleet.dir, `gate-${randomInt(1e9)}`);
+  const lands = join(fleet.dir, 'land-v7.ts');
+  await writeFile(
+    lands,
+    [
+      `import { definePlaybook, run, sh } from ${JSON.stringify(join(REPO_ROOT, 'src', 'index.js'))};`,
+      `const gate = ${JSON.stringify(gate)};`,
+      'export default definePlaybook({',
+      "  name: 'land-v7',",
+      '  activate: [',
+      '    run((ctx) => {',
+      '      const dir = String(ctx.vars.appDir);',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of a playbook file, whose own template this is
+      '      return sh`while [ ! -e ${gate} ]; do sleep 0.05; done; cp -r ${`${dir}/releases/v6`} ${`${dir}/releases/v7`} && ln -sfn ${`${dir}/releases/v7`} ${`${dir}/current`}`;',
+      "    }, { name: 'land v7' }),",
+      '  ],',
+      '});',
+      '',
+    ].join('\n'),
+  );
+  const holder = startShip(['run', lands, '--config', plain, '--json']);
+  let rollback: Promise<ShipRun> | undefined;
+  watchEvents(holder, (event) => {
+    if (rollback || event.type !== 'preflight.check' || event.name !== 'lock' || event.status !== 'passed') return;
+    const child = startShip(['rollback', '--config', plain, '--lock-wait', '60s', '--json']);
+    const open = () => void writeFile(gate, '');
+    watchEvents(child, (e) => {
+      if (e.type === 'warning' && e.message.startsWith('waiting for the deploy lock')) open();
+    });
+    // Opened however the rollback ends, so a rollback that never waits fails the test instead of hanging the holder.
+    rollback = finished(child).finally(open);
+  });
+  const held = await finished(holder);
+  assert.equal(held.code, 0, describeRun(held));
+  assert.ok(rollback, `the holder never took the lock:\n${describeRun(held)}`);
+  const run = await rollback;
+  await assertInvariants(fleet, run, { code: 3 });
+  const { status, summary } = finishedEvent(run);
+  assert.equal(status, 'refused');
+  assert.match(summary.error ?? '', /releases changed while this rollback waited for the lock: it would now go back to v6, not v1/);
+  for (const host of fleet.hosts) assert.equal(await currentRelease(host), 'v7', `${host.name} must be left as the landed run left it`);
 });
