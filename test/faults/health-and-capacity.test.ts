@@ -22,6 +22,7 @@ import { sleep } from '../../src/util/deadline.js';
 import { restartApp, stopApp } from '../fleet/app/app.js';
 import { startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { finished, startShip, type ShipRun } from '../support/cli.js';
+import { restartOf } from '../support/host-commands.js';
 import {
   assertAllOn,
   assertInvariants,
@@ -50,10 +51,6 @@ after(async () => {
 beforeEach(async () => {
   await resetFleet(fleet, BASELINE);
 });
-
-function restartOf(host: FleetHost): string {
-  return `sh ${quote(`${host.appDir}/restart.sh`)} ${quote(host.appDir)}`;
-}
 
 /** The fleet's hosts with their usual variables, and `restart` replaced where given. */
 function hostsWithRestart(restart: Record<string, string>): ConfigOverrides['hosts'] {

@@ -12,9 +12,8 @@ import { execa } from 'execa';
 import { randomInt } from 'node:crypto';
 import type { ShipEvent } from '../../src/events.js';
 import type { StatusReport } from '../../src/commands/status.js';
-import { quote } from '../../src/shell/sh.js';
 import { sleep } from '../../src/util/deadline.js';
-import { startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
+import { startFleet, type ConfigOverrides, type Fleet } from '../fleet/fleet.js';
 import { finished, runShip, startShip } from '../support/cli.js';
 import {
   assertAllOn,
@@ -30,6 +29,7 @@ import {
   versionOf,
   watchEvents,
 } from '../support/fleet-assertions.js';
+import { restartOf, onlyFor } from '../support/host-commands.js';
 
 const BASELINE = 'v1';
 const FAST_ROLLOUT = { healthyTimeout: '3s', drainTimeout: '2s' };
@@ -45,15 +45,6 @@ after(async () => {
 beforeEach(async () => {
   await resetFleet(fleet, BASELINE);
 });
-
-function restartOf(host: FleetHost): string {
-  return `sh ${quote(`${host.appDir}/restart.sh`)} ${quote(host.appDir)}`;
-}
-
-/** Shell text that runs `then` only when the host's `current` is `version` (the deploy, not its rollback). */
-function onlyFor(host: FleetHost, version: string, then: string): string {
-  return `case "$(readlink ${quote(`${host.appDir}/current`)})" in */${version}) ${then};; esac`;
-}
 
 function writeConfig(name: string, restart: Record<string, string>, overrides: ConfigOverrides = {}): Promise<string> {
   return fleet.writeConfig(

@@ -18,7 +18,7 @@ import type { StatusReport } from '../../src/commands/status.js';
 import { RuntimeApiClient, parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
 import { quote } from '../../src/shell/sh.js';
 import { sleep } from '../../src/util/deadline.js';
-import { fleetConfig, startFleet, type ConfigOverrides, type Fleet, type FleetHost } from '../fleet/fleet.js';
+import { fleetConfig, startFleet, type ConfigOverrides, type Fleet } from '../fleet/fleet.js';
 import { finished, runShip, startShip, type ShipRun } from '../support/cli.js';
 import {
   FLEET_APP,
@@ -35,6 +35,7 @@ import {
   unmountStaleFleetMounts,
   watchEvents,
 } from '../support/fleet-assertions.js';
+import { restartOf } from '../support/host-commands.js';
 
 const BASELINE = 'v1';
 const FAST_ROLLOUT = { healthyTimeout: '3s', drainTimeout: '2s' };
@@ -53,10 +54,6 @@ after(async () => {
 beforeEach(async () => {
   await resetFleet(fleet, BASELINE);
 });
-
-function restartOf(host: FleetHost): string {
-  return `sh ${quote(`${host.appDir}/restart.sh`)} ${quote(host.appDir)}`;
-}
 
 /** Every host restarts after `seconds` (only when deploying, not when rolling back), so a run holds the lock a while. */
 function writeConfig(name: string, slow: Record<string, string> = {}, overrides: ConfigOverrides = {}): Promise<string> {

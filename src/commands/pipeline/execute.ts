@@ -6,7 +6,8 @@
 import type { LoadBalancer } from '../../lb/load-balancer.js';
 import { runRollout } from '../../rollout/rollout.js';
 import { InstanceTracker } from '../../rollout/tracker.js';
-import { reconcileInFlight, type LeftOut } from './reconcile.js';
+import type { RunSummary } from '../../events.js';
+import { reconcileInFlight, type LeftOut, type ResumePlan } from './reconcile.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import type { ResolvedTargets } from './targets.js';
@@ -17,25 +18,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
   const { targets, settings, fleet, playbook } = resolved;
   const inFlight = options.resume?.plan.inFlight ?? [];
   if (inFlight.length > 0) {
-    const tracker = new InstanceTracker(
-      bus,
-      journal.record,
-      inFlight.map(({ host, state }) => [host, state]),
-    );
-    const leftOut = await reconcileInFlight(targets, inFlight, lb, tracker, bus, settings.healthyTimeoutMs);
-    await tracker.flush();
-    if (leftOut.length > 0) {
-      const names = leftOut.map((l) => l.host);
-      return {
-        status: 'failed',
-        summary: {
-          hosts: [],
-          outOfRotation: names,
-          error: `resume: ${names.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then \`ship restore\``,
-          ...firstCode(leftOut),
-        },
-      };
-    }
+    const leftOut = await reconcile(options, resolved, lb, journal, inFlight);
+    if (leftOut.length > 0) return { status: 'failed', summary: { hosts: [], ...leftOutSummary('resume', leftOut, 'then `ship restore`') } };
   }
   // Losing the deploy lock (broken by someone) stops new batches like a first Ctrl-C.
   const graceful = AbortSignal.any([signals.graceful, journal.lost]);
@@ -56,45 +40,46 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
 
 /** `ship restore`: every named instance is health-checked and put back once it passes; the others stay out and are named. */
 async function restoreInstances(options: RunOptions, resolved: ResolvedTargets, lb: LoadBalancer, journal: RunJournal): Promise<RunResult> {
-  const { bus } = options;
-  const { targets, settings } = resolved;
-  const out = targets.map((t) => ({ host: t.name, state: 'out' as const }));
-  const tracker = new InstanceTracker(
-    bus,
-    journal.record,
-    out.map(({ host, state }) => [host, state]),
+  const { targets } = resolved;
+  const leftOut = await reconcile(
+    options,
+    resolved,
+    lb,
+    journal,
+    targets.map((t) => ({ host: t.name, state: 'out' as const })),
   );
-  const leftOut = await reconcileInFlight(targets, out, lb, tracker, bus, settings.healthyTimeoutMs);
-  await tracker.flush();
   const hosts = targets.map((t) => {
     const left = leftOut.find((l) => l.host === t.name);
-    return left
-      ? {
-          host: t.name,
-          outcome: 'failed-out' as const,
-          outOfRotationMs: 0,
-          timeToHealthyMs: 0,
-          error: left.error,
-          ...(left.code ? { code: left.code } : {}),
-          ...(left.runbook ? { runbook: left.runbook } : {}),
-        }
-      : { host: t.name, outcome: 'put-back' as const, outOfRotationMs: 0, timeToHealthyMs: 0 };
+    if (!left) return { host: t.name, outcome: 'put-back' as const, outOfRotationMs: 0, timeToHealthyMs: 0 };
+    return { host: t.name, outcome: 'failed-out' as const, outOfRotationMs: 0, timeToHealthyMs: 0, error: left.error, ...codeOf(left) };
   });
   if (leftOut.length === 0) return { status: 'succeeded', summary: { hosts, outOfRotation: [] } };
+  return { status: 'failed', summary: { hosts, ...leftOutSummary('restore', leftOut, 'then run restore again') } };
+}
+
+/** Health-checks the instances and puts back those that pass, each transition journaled; returns those left out. */
+async function reconcile(options: RunOptions, resolved: ResolvedTargets, lb: LoadBalancer, journal: RunJournal, instances: ResumePlan['inFlight']): Promise<LeftOut[]> {
+  const tracker = new InstanceTracker(
+    options.bus,
+    journal.record,
+    instances.map(({ host, state }) => [host, state]),
+  );
+  const leftOut = await reconcileInFlight(resolved.targets, instances, lb, tracker, options.bus, resolved.settings.healthyTimeoutMs);
+  await tracker.flush();
+  return leftOut;
+}
+
+/** What a run that left instances out says, with the code of the first one that has one (for its notification). */
+function leftOutSummary(what: string, leftOut: LeftOut[], next: string): Pick<RunSummary, 'outOfRotation' | 'error' | 'code' | 'runbook'> {
   const names = leftOut.map((l) => l.host);
+  const coded = leftOut.find((l) => l.code);
   return {
-    status: 'failed',
-    summary: {
-      hosts,
-      outOfRotation: names,
-      error: `restore: ${names.join(', ')} did not pass health checks and stay out of the load balancer; fix them, then run restore again`,
-      ...firstCode(leftOut),
-    },
+    outOfRotation: names,
+    error: `${what}: ${names.join(', ')} did not pass health checks and stay out of the load balancer; fix them, ${next}`,
+    ...(coded ? codeOf(coded) : {}),
   };
 }
 
-/** The code of the first host left out that has one: what the run's failure (and its notification) carries. */
-function firstCode(leftOut: LeftOut[]): { code?: string; runbook?: string } {
-  const coded = leftOut.find((l) => l.code);
-  return coded?.code ? { code: coded.code, ...(coded.runbook ? { runbook: coded.runbook } : {}) } : {};
+function codeOf(left: LeftOut): { code?: string; runbook?: string } {
+  return { ...(left.code ? { code: left.code } : {}), ...(left.runbook ? { runbook: left.runbook } : {}) };
 }
