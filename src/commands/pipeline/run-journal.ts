@@ -118,7 +118,7 @@ export class RunJournal {
     const sameMachine = lock.actor.hostname === this.actor.hostname;
     const holderGone = lock.stale || (sameMachine && lock.pid > 0 && !alive(lock.pid));
     if (!holderGone) return; // DeployLock.acquire then refuses, naming the live holder
-    await this.store.breakLock(app, this.actor, `resuming interrupted run ${runId}`, { evenIfAlive: !lock.stale });
+    await this.store.breakLock(app, this.actor, `taken over by '${this.options.command}': run ${runId} was interrupted and its holder is gone`, { evenIfAlive: !lock.stale });
   }
 
   async finish(status: RunStatus, summary: RunSummary): Promise<void> {
