@@ -32,7 +32,7 @@ export function initConfigText(lb: InitLoadBalancer, app: string): string {
  * '30s', '2m' or milliseconds. Secrets come from the environment (process.env.NAME) and are
  * scrubbed from all output.
  */
-import type { ShipConfigInput } from 'ship';
+import type { ShipConfigInput } from 'ship-rollout';
 
 export default {
   // Names runs, the deploy lock and notifications.

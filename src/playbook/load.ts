@@ -5,26 +5,28 @@ import { createJiti } from 'jiti';
 import type { Playbook } from './define.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
-/** The repository root, where the built-in playbooks live (from src/ or dist/src/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('ship: cannot find its own package root');
-    dir = parent;
-  }
-  return dir;
+/**
+ * Where the built-in playbooks are: the TypeScript sources beside src/ when ship runs from its
+ * sources (tests, `npm run demo`), the compiled ones beside dist/src/ when it runs as installed
+ * from the registry, which carries dist/ only.
+ */
+function builtInRoot(): { dir: string; extension: string } {
+  const here = fileURLToPath(import.meta.url);
+  // This file is <root>/src/playbook/load.ts, or <root>/dist/src/playbook/load.js.
+  return { dir: resolve(dirname(here), '..', '..'), extension: here.endsWith('.ts') ? '.ts' : '.js' };
 }
 
 export const BUILT_IN_PLAYBOOKS: Record<string, string> = {
-  deploy: 'playbooks/deploy-release.ts',
-  patch: 'playbooks/security-patch.ts',
-  rollback: 'playbooks/rollback-release.ts',
+  deploy: 'playbooks/deploy-release',
+  patch: 'playbooks/security-patch',
+  rollback: 'playbooks/rollback-release',
 };
 
 export function builtInPlaybookPath(kind: string): string | undefined {
   const relative = BUILT_IN_PLAYBOOKS[kind];
-  return relative ? join(packageRoot(), relative) : undefined;
+  if (!relative) return undefined;
+  const { dir, extension } = builtInRoot();
+  return join(dir, relative + extension);
 }
 
 export class PlaybookError extends Error implements CodedError {
