@@ -1,8 +1,10 @@
 import type { Coded } from './errors/coded.js';
+import { redactDeep } from './util/redact.js';
 
 /**
  * The core's only output. Renderers (listr2, plain lines, NDJSON), and later the journal and
- * notifiers, subscribe; the core never prints.
+ * notifiers, subscribe; the core never prints. Every event is scrubbed of registered secrets
+ * (src/util/redact.ts) before a subscriber sees it.
  */
 export type InstanceState = 'in-service' | 'draining' | 'out' | 'activating' | 'verifying' | 'registering' | 'rolling-back' | 'failed-out' | 'reloading';
 
@@ -119,7 +121,9 @@ export class EventBus {
   }
 
   emit(body: ShipEventBody): void {
-    const event = { ...body, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
+    // Scrubbed once, as data, before any subscriber sees it: renderers, the journal, notifiers
+    // and reports never hold a secret, whatever they do with the event.
+    const event = redactDeep({ ...body, time: new Date().toISOString(), runId: this.runId } as ShipEvent);
     const failures: Array<[Subscription, unknown]> = [];
     for (const subscription of [...this.subscriptions]) {
       try {
@@ -141,7 +145,7 @@ export class EventBus {
     if (subscription.failed) return;
     subscription.failed = true;
     const message = `${subscription.name} failed on a ${event.type} event and missed it: ${error instanceof Error ? error.message : String(error)}`;
-    const warning = { type: 'warning', message, time: new Date().toISOString(), runId: this.runId } as ShipEvent;
+    const warning = redactDeep({ type: 'warning', message, time: new Date().toISOString(), runId: this.runId } as ShipEvent);
     for (const other of this.subscriptions) {
       if (other === subscription || other.failed) continue;
       try {

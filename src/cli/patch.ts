@@ -6,6 +6,7 @@ import { UsageError } from '../commands/errors.js';
 import { formatPatchReport } from '../patch/format.js';
 import { combineReports, PatchRunCollector } from '../patch/report.js';
 import { parseDuration } from '../util/duration.js';
+import { redactDeep } from '../util/redact.js';
 import { appOption } from './app-option.js';
 import { worstExitCode, EXIT } from './exit-codes.js';
 import { runPipeline } from './pipeline.js';
@@ -42,10 +43,13 @@ async function runPatch(args: PatchArgs): Promise<number> {
       rollingRun({ loaded, work: { kind: 'playbook', playbook: 'patch' }, command: 'patch', ...flags, ...context, ...(windowEndsAt !== undefined ? { windowEndsAt } : {}) }),
     observe: (app, bus) => collectors.push(new PatchRunCollector(app, bus)),
   });
-  const report = combineReports(
-    collectors.map((collector) => collector.report(runs.find((r) => r.app === collector.app)?.error?.message)),
-    startedAt,
-    new Date(),
+  // Scrubbed as data before it is written or printed: an app's error message is not an event, so the bus did not scrub it.
+  const report = redactDeep(
+    combineReports(
+      collectors.map((collector) => collector.report(runs.find((r) => r.app === collector.app)?.error?.message)),
+      startedAt,
+      new Date(),
+    ),
   );
   if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`);
   if (mode !== 'json' && !flags.dryRun) stdout.write(`\n${formatPatchReport(report)}\n`);

@@ -54,8 +54,6 @@ export interface PipelineOutcome {
   exitCode: ExitCode;
 }
 
-const NOTIFY_FLUSH_MS = 10_000;
-
 /**
  * Runs each app (in parallel when there are several, each still one batch at a time). A single
  * app's error is rethrown once its notifications are out, so the CLI reports it with its own exit
@@ -151,10 +149,14 @@ function notifyUnstarted(hub: NotifierHub, loaded: LoadedConfig, command: string
   });
 }
 
-/** Notifications go out in the background while the run goes on; here ship waits a bounded time and reports what could not be delivered. */
+/**
+ * Notifications go out in the background while the run goes on; here ship waits for those still
+ * sending, at most as long as notify.timeout and notify.retries let one delivery take (the hub's
+ * budget), and reports what could not be delivered.
+ */
 async function flushNotifications(hub: NotifierHub | undefined, bus: EventBus): Promise<void> {
   if (!hub) return;
-  for (const failure of await hub.flush(NOTIFY_FLUSH_MS)) {
+  for (const failure of await hub.flush()) {
     bus.emit({
       type: 'warning',
       message: `notification not delivered: ${failure.notifier} (${failure.trigger}) after ${failure.attempts} attempt(s): ${failure.error}`,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { registerSecret } from '../util/redact.js';
+import { MIN_SECRET_LENGTH, registerSecret, secretTooShort } from '../util/redact.js';
 import { isEnvRef } from './env.js';
 
 /** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
@@ -23,7 +23,8 @@ export const countOrPercent = z.union([z.number().int().min(0), z.string().regex
 
 /**
  * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value
- * is registered as a secret so it is scrubbed from every log, event and error.
+ * is registered as a secret so it is scrubbed from every log, event and error; a value (or a
+ * connection string's password) shorter than MIN_SECRET_LENGTH is refused.
  */
 export function secret() {
   return z.custom<unknown>().transform((value, ctx): string => {
@@ -37,6 +38,17 @@ export function secret() {
     }
     if (typeof resolved !== 'string' || resolved === '') {
       ctx.addIssue({ code: 'custom', message: "required (a string, or env('NAME') for a value from the environment)" });
+      return z.NEVER;
+    }
+    // Scrubbing works on text: a short value would mask ordinary words and numbers everywhere
+    // (a passphrase `true` turned every "true" into ***), so it is refused rather than half-hidden.
+    const short = secretTooShort(resolved);
+    if (short) {
+      const from = isEnvRef(value) ? `the value of environment variable ${value.name}` : 'this secret';
+      ctx.addIssue({
+        code: 'custom',
+        message: `${from} ${short}; ship needs at least ${MIN_SECRET_LENGTH} to keep a secret out of its output, events, journal and notifications: use a longer one`,
+      });
       return z.NEVER;
     }
     registerSecret(resolved);

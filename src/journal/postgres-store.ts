@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
-import { redact } from '../util/redact.js';
+import { redact, redactDeep } from '../util/redact.js';
 import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
 import type { JournalEntry, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
@@ -133,7 +133,7 @@ const LOCK_COLUMNS = `app, run_id, pid, command, actor, acquired_at, heartbeat_a
 
 /** Strings scrubbed of known secrets before they are stored: the journal outlives the run. */
 function scrubbed<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' ? redact(field) : field))) as T;
+  return JSON.parse(JSON.stringify(redactDeep(value))) as T;
 }
 
 function json(value: unknown): string {

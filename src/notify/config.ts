@@ -28,7 +28,8 @@ export type NotifyConfig = z.output<typeof notifySchema>;
 
 export const DELIVERY_FIELDS: FieldDescriptions<typeof deliverySettings> = {
   on: 'Which notices are sent: the run started, succeeded, failed (or was refused), or was aborted.',
-  timeout: 'Bound on one delivery attempt.',
+  timeout:
+    'Bound on one delivery attempt. When a run ends, ship waits for notifications still sending at most what their attempts can take: timeout × (retries + 1) plus the pauses between attempts (0.5 s, then 1 s, 2 s, …); 16.5 s with the defaults.',
   retries: 'Attempts after the first, with exponential backoff, on a network error, a timeout, 429 or 5xx.',
   runbookUrl: 'Absolute URL of docs/runbook.md (on your Git host), so runbook links in notifications open from a phone. Also `SHIP_RUNBOOK_URL`.',
 };

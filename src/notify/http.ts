@@ -40,6 +40,22 @@ function retryable(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/**
+ * Why a 3xx is not followed, and where it pointed: only the target's origin, since a path can
+ * carry a token (webhook URLs do). Following it would re-send the body, and its signature, to an
+ * address nobody configured.
+ */
+function redirectReason(response: Response, url: string): string {
+  const location = response.headers.get('location');
+  let target = '';
+  try {
+    if (location) target = ` to ${new URL(location, url).origin}`;
+  } catch {
+    // an unparseable Location: the status alone says enough
+  }
+  return `the endpoint answered with a redirect (HTTP ${response.status}${target}); ship does not follow redirects for notifications: set the URL to the final address`;
+}
+
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
@@ -65,10 +81,15 @@ export async function postWithRetries(build: () => HttpRequest, policy: Delivery
         headers: request.headers,
         body: request.body,
         signal: AbortSignal.any([timeout, policy.signal]),
-        redirect: 'error',
+        redirect: 'manual',
       });
       const text = await response.text();
       if (response.ok) return attempt;
+      if (response.status >= 300 && response.status < 400) {
+        // Not transient: asking again gets the same redirect.
+        reason = redirectReason(response, request.url);
+        break;
+      }
       const excerpt = text.trim().slice(0, BODY_EXCERPT);
       reason = `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`;
       if (!retryable(response.status)) break;

@@ -57,6 +57,19 @@ export interface HubOptions {
   runbookUrl?: string;
 }
 
+const DEFAULT_BACKOFF_MS = 500;
+/** Room after the last attempt's own deadline for its outcome to be recorded, so it keeps its own reason. */
+const FLUSH_MARGIN_MS = 250;
+
+/**
+ * The longest one notice can take to deliver: every attempt runs to `timeout`, with the backoff
+ * pauses between them (500 ms, 1 s, 2 s, ...). With the defaults (5 s, 2 retries) 16.5 s.
+ */
+export function deliveryBudgetMs(options: Pick<HubOptions, 'timeoutMs' | 'retries' | 'backoffMs'>): number {
+  const backoff = options.backoffMs ?? DEFAULT_BACKOFF_MS;
+  return options.timeoutMs * (options.retries + 1) + backoff * (2 ** options.retries - 1);
+}
+
 const FAILED_OUTCOMES: ReadonlySet<HostSummary['outcome']> = new Set(['rolled-back', 'failed-out', 'failed-in-place']);
 
 function triggerFor(status: RunStatus): NotifyTrigger | undefined {
@@ -166,7 +179,7 @@ export class NotifierHub {
       const delivery = postWithRetries(() => notifier.request(safe) ?? request, {
         timeoutMs: this.options.timeoutMs,
         retries: this.options.retries,
-        backoffMs: this.options.backoffMs ?? 500,
+        backoffMs: this.options.backoffMs ?? DEFAULT_BACKOFF_MS,
         signal: this.stop.signal,
       }).then(
         () => undefined,
@@ -181,10 +194,12 @@ export class NotifierHub {
   }
 
   /**
-   * Waits for deliveries in flight, at most `deadlineMs`; what is still sending then is stopped
-   * and reported. Returns every delivery that failed during the run.
+   * Waits for deliveries in flight, at most `deadlineMs`: by default as long as a notice sent
+   * now could take (`deliveryBudgetMs`, from notify.timeout and notify.retries), so a delivery
+   * ends on its own terms. What is still sending then is stopped and reported. Returns every
+   * delivery that failed during the run.
    */
-  async flush(deadlineMs: number): Promise<DeliveryFailure[]> {
+  async flush(deadlineMs = deliveryBudgetMs(this.options) + FLUSH_MARGIN_MS): Promise<DeliveryFailure[]> {
     const waiting = new AbortController();
     const all = Promise.allSettled([...this.pending]);
     await Promise.race([all, sleep(deadlineMs, waiting.signal).catch(() => undefined)]);

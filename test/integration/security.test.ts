@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { FileStateStore } from '../../src/journal/file-store.js';
+import { quote } from '../../src/shell/sh.js';
 import { fleetConfig, startFleet, type Fleet } from '../fleet/fleet.js';
 import { generateKeyPair } from '../fleet/keys.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
@@ -102,7 +103,7 @@ function secretEnv(databaseUrl: string): Record<string, string> {
 }
 
 /** A config whose secrets all come from the environment, as the README tells users to write it. */
-async function writeSecretConfig(name: string, restart?: Record<string, string>): Promise<string> {
+async function writeSecretConfig(name: string, restart?: Record<string, string>, privateKey = encryptedKey): Promise<string> {
   const base = fleetConfig(fleet, { rollout: { healthyTimeout: '3s', drainTimeout: '2s' } });
   if (restart)
     base.hosts = base.hosts.map((h) => ({ ...h, vars: { ...(h.vars as Record<string, unknown>), ...(restart[h.name as string] ? { restart: restart[h.name as string] } : {}) } }));
@@ -113,7 +114,7 @@ async function writeSecretConfig(name: string, restart?: Record<string, string>)
     `const config = ${JSON.stringify(rest, null, 2)};
 export default {
   ...config,
-  ssh: { ...${JSON.stringify({ ...ssh, privateKey: encryptedKey })}, passphrase: process.env.SHIP_TEST_PASSPHRASE },
+  ssh: { ...${JSON.stringify({ ...ssh, privateKey })}, passphrase: process.env.SHIP_TEST_PASSPHRASE },
   database: { primary: process.env.SHIP_TEST_DATABASE_URL },
   notify: {
     slack: { webhookUrl: process.env.SHIP_TEST_SLACK_URL },
@@ -212,6 +213,77 @@ test('secrets in the config and the environment appear nowhere: output, events, 
     ['status', statusPlain],
   ]);
   await resetFleet(fleet, BASELINE);
+});
+
+test('a passphrase holding " and \\ is scrubbed, escaped or not, from --json events, notifications, the journal and errors; a secret shorter than 8 characters is refused', async () => {
+  const quoted = `Pa"ss\\word9-${token()}`;
+  // As is, and as JSON writes it (the form that leaked when the JSON text was scrubbed).
+  const forms = { raw: quoted, jsonEscaped: JSON.stringify(quoted).slice(1, -1) };
+  const key = await generateKeyPair(join(fleet.dir, 'client'), 'id_quoted', quoted);
+  for (const host of fleet.hosts) await appendFile(join(fleet.dir, 'hosts', host.name, 'sshd', 'authorized_keys'), `${key.publicKey}\n`);
+  // Each host's restart prints the passphrase, and a JSON document holding it; web1's then succeeds, web2's fails.
+  const printIt = `printf '%s\\n' ${quote(`using ${quoted}`)} ${quote(JSON.stringify({ passphrase: quoted }))} >&2`;
+  const [web1, web2] = fleet.hosts as [Fleet['hosts'][number], Fleet['hosts'][number]];
+  const config = await writeSecretConfig(
+    'secrets-quoted.config.ts',
+    { [web1.name]: `${printIt}; sh ${web1.appDir}/restart.sh ${web1.appDir}`, [web2.name]: `${printIt}; exit 5` },
+    key.privateKeyPath,
+  );
+  try {
+    const env = { ...secretEnv(postgres.primaryUrl), SHIP_TEST_PASSPHRASE: quoted };
+    const artifact = await fleet.artifact('v2');
+    const before = received.length;
+    const deploy = (extra: string[]) => runShip(['deploy', '--config', config, '--version', 'v2', '--artifact', artifact, ...extra], { env });
+
+    const json = await deploy(['--json']);
+    await assertInvariants(fleet, json, { code: 1, configPath: config });
+    assert.equal(json.events.length, json.stdout.trim().split('\n').length, 'every line of --json is one parsed event');
+    const printed = json.events.filter((e) => e.type === 'output' && e.line.includes('using'));
+    assert.ok(printed.length >= 2, `both hosts' output was reported: ${describeRun(json)}`);
+    for (const e of printed) assert.ok(e.type === 'output' && e.line === 'using ***', JSON.stringify(e));
+    assert.ok(
+      json.events.some((e) => e.type === 'output' && e.line === '{"passphrase":"***"}'),
+      'the JSON document the step printed kept its shape, its value scrubbed',
+    );
+    const restarted = json.events.find((e) => e.type === 'step.finished' && e.host === web1.name && e.phase === 'activate' && e.ok);
+    assert.ok(restarted, `web1's restart printed the secret and succeeded, and is reported so: ${describeRun(json)}`);
+    assert.ok(!json.events.some((e) => e.type === 'warning' && /failed on a/.test(e.message)), 'no renderer or subscriber broke on the secret');
+    const notices = received.slice(before).filter((r) => r.path.startsWith('/hooks/'));
+    assert.ok(
+      notices.some((r) => r.content.includes('"trigger":"failure"')),
+      `the failure was notified: ${notices.map((r) => r.content).join('\n')}`,
+    );
+
+    const plain = await deploy([]);
+    assert.equal(plain.code, 1, describeRun(plain));
+    // An error printed by the CLI itself that quotes the value as JSON (--version "...").
+    const badVersion = await runShip(['deploy', '--config', config, '--version', quoted, '--artifact', artifact], { env });
+    assert.equal(badVersion.code, 2, describeRun(badVersion));
+    assert.match(badVersion.stderr, /--version "\*\*\*"/);
+
+    const places: Array<[string, string]> = [
+      ['--json stdout', json.stdout],
+      ['--json stderr', json.stderr],
+      ['plain stdout', plain.stdout],
+      ['plain stderr', plain.stderr],
+      ['the error printed for --version', badVersion.stderr],
+      ['the notifications sent', received.map((r) => r.content).join('\n')],
+    ];
+    for (const file of await filesUnder(join(fleet.dir, '.ship'))) places.push([file, await readFile(file, 'utf8')]);
+    for (const [form, value] of Object.entries(forms)) {
+      for (const [where, text] of places) assert.ok(!text.includes(value), `the passphrase (${form}) appears in ${where}`);
+    }
+
+    // A secret too short to scrub without masking ordinary output (a JSON token here) is refused
+    // at load, naming the field, before anything runs.
+    const short = await runShip(['deploy', '--config', config, '--version', 'v2', '--artifact', artifact, '--json'], { env: { ...env, SHIP_TEST_PASSPHRASE: 'true' } });
+    assert.equal(short.code, 2, describeRun(short));
+    assert.match(short.stderr, /ssh\.passphrase: this secret has 4 character\(s\); ship needs at least 8/);
+    assert.equal(short.stdout, '', 'no event was written');
+  } finally {
+    // The next tests start from the baseline, whatever failed here.
+    await resetFleet(fleet, BASELINE);
+  }
 });
 
 const HOSTILE = `it's "quoted"; touch CANARY; $(touch CANARY) \`touch CANARY\` | touch CANARY & \n touch CANARY # end`;

@@ -7,7 +7,7 @@ import { env } from '../../src/config/env.js';
 import { validateConfig } from '../../src/config/load.js';
 import { EventBus, type RunStatus, type RunSummary } from '../../src/events.js';
 import { notifierHubFor } from '../../src/notify/from-config.js';
-import { NotifierHub, type Notifier } from '../../src/notify/notifier.js';
+import { NotifierHub, deliveryBudgetMs, type Notifier } from '../../src/notify/notifier.js';
 import { PagerDutyNotifier } from '../../src/notify/pagerduty.js';
 import { SlackNotifier } from '../../src/notify/slack.js';
 import { WebhookNotifier } from '../../src/notify/webhook.js';
@@ -249,6 +249,45 @@ test('flush never waits past its deadline: deliveries still in flight are stoppe
     failures.map((f) => [f.notifier, f.trigger, f.error]),
     [['webhook', 'start', 'still sending when the run ended']],
   );
+});
+
+test('a redirect is reported as a redirect (its status and target host), and is neither followed nor retried', async () => {
+  const target = await listener();
+  const moved = await listener((_req, res) => res.writeHead(302, { location: `${target.base}/hooks/newTokenPath4242` }).end());
+  const h = hub([new WebhookNotifier({ url: `${moved.base}/hooks/oldTokenPath4242` })], { on: ['failure'] });
+  run(h, 'failed', failedSummary);
+  const failures = await h.flush(5000);
+  assert.equal(moved.received.length, 1, 'a redirect is not transient: asked once');
+  assert.equal(target.received.length, 0, 'the body and its signature were not sent where the redirect pointed');
+  assert.deepEqual(
+    failures.map((f) => [f.notifier, f.attempts, f.error]),
+    [['webhook', 1, `the endpoint answered with a redirect (HTTP 302 to ${target.base}); ship does not follow redirects for notifications: set the URL to the final address`]],
+  );
+});
+
+test('after a run, flush waits as long as notify.timeout and notify.retries let a delivery take, not a fixed time', async () => {
+  // Defaults (5 s, 2 retries, backoff 0.5 s then 1 s): the figure README gives.
+  assert.equal(deliveryBudgetMs({ timeoutMs: 5000, retries: 2 }), 16_500);
+
+  // A hanging endpoint with a short timeout: flush returns when the attempts give up on their own.
+  const silent = await listener(() => undefined);
+  const hanging = hub([new WebhookNotifier({ url: `${silent.base}/hang` })], { on: ['failure'], timeoutMs: 300, retries: 1, backoffMs: 100 });
+  run(hanging, 'failed', failedSummary);
+  const started = performance.now();
+  const failures = await hanging.flush();
+  const took = performance.now() - started;
+  assert.ok(took >= 650 && took < 2000, `two 300ms attempts and a 100ms pause, then done (took ${Math.round(took)}ms)`);
+  assert.deepEqual(
+    failures.map((f) => [f.attempts, f.error]),
+    [[2, 'no answer within 300ms (after 2 attempts)']],
+  );
+
+  // A slow endpoint that answers within notify.timeout is waited for and delivered.
+  const slow = await listener((_req, res) => setTimeout(() => res.end('ok'), 600));
+  const patient = hub([new WebhookNotifier({ url: `${slow.base}/slow` })], { on: ['failure'], timeoutMs: 1500, retries: 0 });
+  run(patient, 'failed', failedSummary);
+  assert.deepEqual(await patient.flush(), []);
+  assert.equal(slow.received.length, 1);
 });
 
 test('an unreachable listener is reported without the URL or any key in the error', async () => {

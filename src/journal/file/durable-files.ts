@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, parse, sep } from 'node:path';
-import { redact } from '../../util/redact.js';
+import { redactDeep } from '../../util/redact.js';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -26,7 +26,7 @@ export class StateFileError extends Error {
 
 /** Every string scrubbed of known secrets, whatever the caller forgot: the journal outlives the run. */
 export function serialize(value: unknown): string {
-  return JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' ? redact(field) : field));
+  return JSON.stringify(redactDeep(value));
 }
 
 export function isErrno(error: unknown, code: string): boolean {
