@@ -8,9 +8,10 @@
  * The connection string is a secret: messages name the database as host:port/dbname only.
  */
 import pg from 'pg';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact } from '../util/redact.js';
-import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
+import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
 import type { JournalEntry, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
 
@@ -83,11 +84,19 @@ const MIGRATIONS: Array<{ version: number; statements: string[] }> = [
 ];
 const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
 
-/** The state database could not be used; names it as host:port/dbname, never with its password. */
-export class StateDatabaseError extends Error {
+/**
+ * The state database could not be used (unreachable, wrong password, no rights, a newer schema);
+ * names it as host:port/dbname, never with its password. The driver's error is not attached as
+ * `cause`: its fields are not vetted for secrets.
+ */
+export class StateDatabaseError extends Error implements CodedError {
   constructor(message: string) {
     super(message);
     this.name = 'StateDatabaseError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.stateStoreUnusable;
   }
 }
 
@@ -140,8 +149,8 @@ function json(value: unknown): string {
   return JSON.stringify(scrubbed(value));
 }
 
-function lockStatus(row: LockRow): LockStatus {
-  const staleAfterMs = Number(row.stale_after_ms);
+function lockStatus(row: LockRow, where: string): LockStatus {
+  const { staleAfterMs, staleAgeNote } = judgeStaleAge(Number(row.stale_after_ms), `the lock row of app ${row.app} in ${where}`);
   return {
     runId: row.run_id,
     pid: row.pid,
@@ -153,6 +162,7 @@ function lockStatus(row: LockRow): LockStatus {
     staleAfterMs,
     heartbeatAgeMs: Math.round(row.age_ms),
     stale: row.age_ms > staleAfterMs,
+    ...(staleAgeNote ? { staleAgeNote } : {}),
   };
 }
 
@@ -378,7 +388,7 @@ export class PostgresStateStore implements StateStore {
       const current = await this.lockRow(holder.app);
       // Released between the insert and the read: try again.
       if (current) {
-        const status = lockStatus(current);
+        const status = lockStatus(current, this.where);
         throw new LockHeldError(status, status.stale);
       }
     }
@@ -390,7 +400,7 @@ export class PostgresStateStore implements StateStore {
     if (result.rowCount === 1) return;
     const current = await this.lockRow(app);
     throw current
-      ? new LockLostError(app, runId, `it is now held by run ${current.run_id}`, lockStatus(current))
+      ? new LockLostError(app, runId, `it is now held by run ${current.run_id}`, lockStatus(current, this.where))
       : new LockLostError(app, runId, `it is gone from ${this.where} (broken with \`ship unlock\`?)`);
   }
 
@@ -401,7 +411,7 @@ export class PostgresStateStore implements StateStore {
 
   async currentLock(app: string): Promise<LockStatus | undefined> {
     const row = await this.lockRow(app);
-    return row ? lockStatus(row) : undefined;
+    return row ? lockStatus(row, this.where) : undefined;
   }
 
   async breakLock(app: string, by: Actor, reason: string, options: BreakLockOptions = {}): Promise<LockHolder | undefined> {
@@ -410,9 +420,9 @@ export class PostgresStateStore implements StateStore {
       // Row-locked: the holder's heartbeat, or another breaker, waits until this is decided.
       const row = await this.lockRow(app, client, true);
       if (!row) return undefined;
-      const status = lockStatus(row);
+      const status = lockStatus(row, this.where);
       if (!status.stale && !options.evenIfAlive) throw new LockAliveError(status);
-      const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, ...holder } = status;
+      const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, staleAgeNote: _note, ...holder } = status;
       await client.query(
         `insert into ship_lock_breaks (app, holder, broken_by, reason, heartbeat_age_ms, even_if_alive)
          values ($1, $2::jsonb, $3::jsonb, $4, $5, $6)`,

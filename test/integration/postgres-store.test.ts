@@ -37,7 +37,13 @@ after(async () => {
 });
 
 describe('postgres store: shared behaviour', () => {
-  stateStoreBehaviour({ open: () => new PostgresStateStore(fleet.primaryUrl) });
+  stateStoreBehaviour({
+    open: () => new PostgresStateStore(fleet.primaryUrl),
+    // Aged on the server, whose clock judges lock ages.
+    ageHeartbeat: async (app, ageMs) => {
+      await sql(fleet.primaryAdminUrl, 'update ship_locks set heartbeat_at = now() - make_interval(secs => $2::float8 / 1000) where app = $1', [app, ageMs]);
+    },
+  });
 });
 
 describe('postgres store: its own tables, its clock, its secrets', () => {

@@ -36,7 +36,14 @@ function transition(runId: string, host: string, to: Transition['to'], from: Tra
 describe('file store: shared behaviour', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ship-file-store-'));
   roots.push(dir);
-  stateStoreBehaviour({ open: () => new FileStateStore(join(dir, '.ship')) });
+  stateStoreBehaviour({
+    open: () => new FileStateStore(join(dir, '.ship')),
+    // The lock file's modification time is its heartbeat.
+    ageHeartbeat: async (app, ageMs) => {
+      const then = new Date(Date.now() - ageMs);
+      await utimes(join(dir, '.ship', 'locks', `${app}.json`), then, then);
+    },
+  });
 });
 
 describe('file store: files', () => {

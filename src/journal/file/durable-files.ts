@@ -8,19 +8,24 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, parse, sep } from 'node:path';
+import { ERROR_CODES, type CodedError } from '../../errors/codes.js';
 import { redact } from '../../util/redact.js';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 
-/** A journal or lock file that cannot be read as one; names the file and the line. */
-export class StateFileError extends Error {
+/** A state folder, journal or lock file that cannot be used; names the path (and the line) and why. */
+export class StateFileError extends Error implements CodedError {
   constructor(
     readonly file: string,
     message: string,
   ) {
     super(`${file}: ${message}`);
     this.name = 'StateFileError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.stateStoreUnusable;
   }
 }
 

@@ -9,7 +9,7 @@ import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'nod
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Actor } from '../actor.js';
-import { DEFAULT_STALE_AFTER_MS, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../lock.js';
+import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../lock.js';
 import { errorText, FILE_MODE, isErrno, serialize, StateFileError, syncDir, writeAll, writeTemp } from './durable-files.js';
 import { hasStrings, splitLines } from './json-lines.js';
 import type { StateFolder } from './state-folder.js';
@@ -44,7 +44,7 @@ export class LockFiles {
         // Damaged from outside (ship writes it whole and links it in): it still locks, so nobody rolls
         // over an unknown run; once its age passes the default stale age it can be broken.
       }
-      const staleAfterMs = typeof recorded.staleAfterMs === 'number' ? recorded.staleAfterMs : DEFAULT_STALE_AFTER_MS;
+      const { staleAfterMs, staleAgeNote } = judgeStaleAge(recorded.staleAfterMs, `the lock file ${path}`);
       const status: LockStatus = {
         runId: typeof recorded.runId === 'string' ? recorded.runId : '(unreadable)',
         // 0 with host 'unknown' when unreadable: no process on this machine can be taken for the holder.
@@ -57,6 +57,7 @@ export class LockFiles {
         staleAfterMs,
         heartbeatAgeMs,
         stale: heartbeatAgeMs > staleAfterMs,
+        ...(staleAgeNote ? { staleAgeNote } : {}),
       };
       return { status, ino: info.ino };
     } finally {
@@ -162,7 +163,7 @@ export class LockFiles {
     if (!(await this.remove(app, current.ino))) {
       throw new StateFileError(this.folder.lockPath(app), 'the deploy lock changed hands while it was being broken; look at it again with `ship status`');
     }
-    const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, ...holder } = status;
+    const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, staleAgeNote: _note, ...holder } = status;
     const record: LockBreak = { app, holder, by, reason, brokenAt: new Date().toISOString(), heartbeatAgeMs, evenIfAlive: !status.stale };
     await this.appendBreak(app, record);
     return holder;
