@@ -6,11 +6,13 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ShipEvent } from '../../src/events.js';
 import { FileStateStore } from '../../src/journal/file-store.js';
-import { runShip } from '../support/cli.js';
+import { finished, REPO_ROOT, runShip } from '../support/cli.js';
 import { describeRun } from '../support/fleet-assertions.js';
 
 const dirs: string[] = [];
@@ -57,4 +59,54 @@ test('ship unlock --force on a live lock is refused with its own code (SHIP-E035
   } finally {
     await store.close();
   }
+});
+
+test('ship unlock --force refuses a log of broken locks that is a symbolic link (SHIP-E036): the file it points at is untouched, the lock stays', async () => {
+  const dir = await tempDir();
+  const config = await writeConfig(dir, '.ship');
+  const store = new FileStateStore(join(dir, '.ship'));
+  try {
+    await store.acquireLock({ ...holder('run-dead'), pid: 0 }, { staleAfterMs: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const victim = join(dir, 'authorized_keys');
+    await writeFile(victim, 'ssh-ed25519 AAAA... ops\n');
+    const breaks = join(dir, '.ship', 'locks', 'shop.breaks.jsonl');
+    await symlink(victim, breaks);
+    const unlock = await runShip(['unlock', '--config', config, '--force', '--reason', 'holder died']);
+    assert.equal(unlock.code, 1, describeRun(unlock));
+    assert.ok(unlock.stderr.includes(`${breaks}: is a symbolic link, and ship follows none in its state folder`), unlock.stderr);
+    assert.match(unlock.stderr, /SHIP-E036 State store unreachable or unusable/);
+    assert.equal(await readFile(victim, 'utf8'), 'ssh-ed25519 AAAA... ops\n');
+    assert.equal((await store.currentLock('shop'))?.runId, 'run-dead');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a deploy with state.path under /proc is refused at once, naming state.path (exit 3, SHIP-E036), instead of spinning', async () => {
+  const dir = await tempDir();
+  const config = await writeConfig(dir, '/proc/ship-state');
+  const artifact = join(dir, 'app.tgz');
+  await writeFile(artifact, 'not really a tarball');
+  const started = Date.now();
+  // Its own deadline, shorter than the CLI helper's: the old code never returned.
+  const child = execa(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'deploy', '--config', config, '--version', 'v2', '--artifact', artifact, '--json'],
+    {
+      cwd: REPO_ROOT,
+      env: { CI: 'true' },
+      reject: false,
+      stdin: 'ignore',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    },
+  );
+  const run = await finished(child);
+  assert.ok(Date.now() - started < 25_000, `took ${Date.now() - started} ms`);
+  assert.equal(run.code, 3, describeRun(run));
+  const done = run.events.find((event): event is Extract<ShipEvent, { type: 'run.finished' }> => event.type === 'run.finished');
+  assert.equal(done?.status, 'refused');
+  assert.equal(done?.summary.code, 'SHIP-E036', describeRun(run));
+  assert.match(done?.summary.error ?? '', /\/proc\/ship-state: state\.path is on a pseudo-filesystem \(proc mounted at \/proc\)/);
 });
