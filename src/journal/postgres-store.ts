@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { pgConnectionConfig } from '../util/pg-connection.js';
 import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact } from '../util/redact.js';
 import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
@@ -182,12 +183,15 @@ export class PostgresStateStore implements StateStore {
   private readonly pool: pg.Pool;
   private readonly where: string;
   private migrated: Promise<void> | undefined;
+  /** Pooled connections already set up by connect(). */
+  private readonly prepared = new WeakSet<pg.PoolClient>();
 
   /** `url` is `state.url`: a secret, never put in a message. */
   constructor(private readonly url: string) {
     this.where = describeDatabase(url);
     this.pool = new pg.Pool({
-      connectionString: url,
+      // A URL or a libpq key/value string, which pg alone would take for a host name.
+      ...pgConnectionConfig(url),
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       query_timeout: QUERY_TIMEOUT_MS,
@@ -197,10 +201,30 @@ export class PostgresStateStore implements StateStore {
     });
     // A server that drops an idle connection emits 'error' on the pool; the next query reports it.
     this.pool.on('error', () => undefined);
-    // "Durable before it resolves" must hold even where the server's default trades it for speed.
-    this.pool.on('connect', (client) => {
-      client.query('set synchronous_commit = on').catch(() => undefined);
-    });
+  }
+
+  /**
+   * A connection from the pool, set up before its first use: "durable before it resolves" must
+   * hold even where the server's default trades it for speed. The setting is awaited here, not
+   * sent from the pool's 'connect' event, which would run it alongside the caller's first query
+   * (pg warns about that, and its failure would go unseen).
+   */
+  private async connect(what?: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.fail(what ? `${what}: cannot connect` : 'cannot connect', error);
+    }
+    if (this.prepared.has(client)) return client;
+    try {
+      await client.query('set synchronous_commit = on');
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw this.fail(`${what ? `${what}: ` : ''}cannot set up the connection`, error);
+    }
+    this.prepared.add(client);
+    return client;
   }
 
   private fail(what: string, error: unknown): StateDatabaseError {
@@ -219,12 +243,8 @@ export class PostgresStateStore implements StateStore {
   }
 
   private async migrate(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.fail('cannot connect', error);
-    }
+    // The first connection a store makes: its failure says plainly that it cannot connect.
+    const client = await this.connect();
     try {
       await client.query('begin');
       // Held to the end of the transaction: a second ship waits here, then finds the work done.
@@ -251,9 +271,14 @@ export class PostgresStateStore implements StateStore {
 
   private async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     await this.ready();
+    const client = await this.connect(what);
     try {
-      return await this.pool.query<R>(text, values);
+      const result = await client.query<R>(text, values);
+      client.release();
+      return result;
     } catch (error) {
+      // As pg's pool.query does: a connection whose query failed (a timeout, a reset) is not reused.
+      client.release(error instanceof Error ? error : true);
       throw this.fail(what, error);
     }
   }
@@ -261,12 +286,7 @@ export class PostgresStateStore implements StateStore {
   /** Runs `body` in one transaction on one connection. */
   private async transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.fail(`${what}: cannot connect`, error);
-    }
+    const client = await this.connect(what);
     try {
       await client.query('begin');
       const result = await body(client);
