@@ -80,7 +80,7 @@ export function formatStatus(report: StatusReport): string {
   if (report.lock) {
     const l = report.lock;
     lines.push(
-      `lock: held by ${l.actor.osUser}@${l.actor.hostname}${l.actor.ci ? ` (${l.actor.ci})` : ''}: '${l.command}' run ${l.runId} since ${l.acquiredAt}, heartbeat ${l.heartbeatAt}${l.stale ? ' — STALE' : ''}`,
+      `lock: held by ${l.actor.osUser}@${l.actor.hostname}${l.actor.ci ? ` (${l.actor.ci})` : ''}: '${l.command}' run ${l.runId} since ${l.acquiredAt}, heartbeat ${l.heartbeatAt}${l.stale ? ' — STALE' : ''}${l.staleAgeNote ? ` (${l.staleAgeNote})` : ''}`,
     );
   } else {
     lines.push('lock: free');

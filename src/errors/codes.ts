@@ -49,6 +49,8 @@ const catalogue = {
   notificationFailed: { code: 'SHIP-E032', title: 'Notification not delivered' },
   preflightFailed: { code: 'SHIP-E033', title: 'Pre-flight check failed' },
   waitTimeout: { code: 'SHIP-E034', title: 'A wait ran out of time' },
+  lockAlive: { code: 'SHIP-E035', title: 'The deploy lock is alive and was not broken' },
+  stateStoreUnusable: { code: 'SHIP-E036', title: 'State store unreachable or unusable' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

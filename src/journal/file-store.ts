@@ -4,12 +4,12 @@
  * disk before the caller goes on; `latest` names the newest run and is replaced atomically; the
  * deploy lock and the log of broken locks are kept by file/lock-files.ts.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Actor } from './actor.js';
 import type { BreakLockOptions, LockBreak, LockHolder, LockStatus } from './lock.js';
 import type { RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
-import { errorText, exists, isErrno, replaceFile, StateFileError, syncDir } from './file/durable-files.js';
+import { errorText, exists, isErrno, readStateFile, replaceFile, StateFileError, syncDir } from './file/durable-files.js';
 import { JournalFile } from './file/journal-file.js';
 import { parseJournal, type StoredJournalEntry } from './file/journal-format.js';
 import { LockFiles } from './file/lock-files.js';
@@ -71,8 +71,9 @@ export class FileStateStore implements StateStore {
   private async readJournal(file: string): Promise<StoredJournalEntry> {
     let content: Buffer;
     try {
-      content = await readFile(file);
+      content = await readStateFile(file);
     } catch (error) {
+      if (error instanceof StateFileError) throw error;
       throw new StateFileError(file, `cannot read the journal: ${errorText(error)}`);
     }
     return parseJournal(file, content);
@@ -80,10 +81,12 @@ export class FileStateStore implements StateStore {
 
   async lastRun(app: string): Promise<StoredJournalEntry | undefined> {
     const latest = this.folder.latestPath(app);
+    await this.folder.verify(this.folder.runsDir(app));
     let runId: string | undefined;
     try {
-      runId = (await readFile(latest, 'utf8')).trim();
+      runId = (await readStateFile(latest)).toString('utf8').trim();
     } catch (error) {
+      if (error instanceof StateFileError) throw error;
       if (!isErrno(error, 'ENOENT')) throw new StateFileError(latest, `cannot read: ${errorText(error)}`);
     }
     if (runId !== undefined) {

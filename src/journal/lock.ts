@@ -43,6 +43,12 @@ export class LockHeldError extends Error implements CodedError {
 
 /** A lock whose heartbeat is older than this is stale and may be broken. */
 export const DEFAULT_STALE_AFTER_MS = 30_000;
+/**
+ * The longest stale age a lock may have. A holder heartbeats every few seconds, so minutes are
+ * already generous; without a bound, a lock recorded with an absurd age (written by hand, by a
+ * broken tool, or 1e999 that JSON reads back as Infinity) could never be broken.
+ */
+export const MAX_STALE_AFTER_MS = 10 * 60_000;
 /** Several heartbeats fit in one stale age, so one slow write never makes a live lock look dead. */
 const HEARTBEATS_PER_STALE_AGE = 4;
 const MAX_HEARTBEAT_INTERVAL_MS = 5_000;
@@ -54,6 +60,32 @@ export interface LockStatus extends LockHolder {
   staleAfterMs: number;
   heartbeatAgeMs: number;
   stale: boolean;
+  /** Set when the recorded stale age was unusable and another was used: says which and why. */
+  staleAgeNote?: string;
+}
+
+/**
+ * The stale age a store judges a recorded lock by. What is read back is not trusted: the lock may
+ * have been written by another tool or edited by hand. A missing or unusable age (not a positive
+ * finite number) is judged by the default; one beyond MAX_STALE_AFTER_MS by that maximum, so every
+ * lock whose holder stopped heartbeating can be broken in the end. Either way the note says so.
+ */
+export function judgeStaleAge(recorded: unknown, where: string): { staleAfterMs: number; staleAgeNote?: string } {
+  if (typeof recorded !== 'number' || !Number.isFinite(recorded) || recorded <= 0) {
+    if (recorded === undefined)
+      return { staleAfterMs: DEFAULT_STALE_AFTER_MS, staleAgeNote: `${where} records no stale age; judged by the default ${formatDuration(DEFAULT_STALE_AFTER_MS)}` };
+    return {
+      staleAfterMs: DEFAULT_STALE_AFTER_MS,
+      staleAgeNote: `${where} records the unusable stale age ${JSON.stringify(recorded) ?? String(recorded)}; judged by the default ${formatDuration(DEFAULT_STALE_AFTER_MS)}`,
+    };
+  }
+  if (recorded > MAX_STALE_AFTER_MS) {
+    return {
+      staleAfterMs: MAX_STALE_AFTER_MS,
+      staleAgeNote: `${where} records a stale age of ${recorded}ms, beyond the maximum of ${formatDuration(MAX_STALE_AFTER_MS)}; judged by that maximum`,
+    };
+  }
+  return { staleAfterMs: recorded };
 }
 
 /** A lock broken with `ship unlock`, as recorded by the store. */
@@ -108,14 +140,19 @@ export class LockLostError extends Error {
 }
 
 /** `ship unlock` refused: the holder is alive (its heartbeat is fresh). */
-export class LockAliveError extends Error {
+export class LockAliveError extends Error implements CodedError {
   constructor(readonly holder: LockStatus) {
     super(
       `the deploy lock of app ${holder.app} is alive: held by ${describeHolder(holder)}, last heartbeat ` +
-        `${formatDuration(holder.heartbeatAgeMs)} ago (stale only after ${formatDuration(holder.staleAfterMs)}); ` +
+        `${formatDuration(holder.heartbeatAgeMs)} ago (stale only after ${formatDuration(holder.staleAfterMs)}` +
+        `${holder.staleAgeNote ? `: ${holder.staleAgeNote}` : ''}); ` +
         'stop that run rather than break its lock, or wait until its heartbeat stops',
     );
     this.name = 'LockAliveError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.lockAlive;
   }
 }
 
@@ -184,6 +221,12 @@ export class DeployLock {
    */
   static async acquire(store: LockStore, request: LockRequest, options: DeployLockOptions = {}): Promise<DeployLock> {
     const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    // Never record an age the stores would not honour when they read it back.
+    if (!Number.isFinite(staleAfterMs) || staleAfterMs <= 0 || staleAfterMs > MAX_STALE_AFTER_MS) {
+      throw new Error(
+        `deploy lock: the stale age (${staleAfterMs}ms) must be more than 0 and at most ${formatDuration(MAX_STALE_AFTER_MS)}, or a dead run's lock could never be broken`,
+      );
+    }
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1, Math.floor(staleAfterMs / HEARTBEATS_PER_STALE_AGE)));
     if (heartbeatIntervalMs >= staleAfterMs) {
       throw new Error(`deploy lock: the heartbeat interval (${heartbeatIntervalMs}ms) must be shorter than the stale age (${staleAfterMs}ms), or a live run would look dead`);

@@ -8,9 +8,11 @@
  * The connection string is a secret: messages name the database as host:port/dbname only.
  */
 import pg from 'pg';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { pgConnectionConfig } from '../util/pg-connection.js';
 import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact, redactDeep } from '../util/redact.js';
-import { LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
+import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
 import type { JournalEntry, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
 
@@ -83,11 +85,19 @@ const MIGRATIONS: Array<{ version: number; statements: string[] }> = [
 ];
 const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
 
-/** The state database could not be used; names it as host:port/dbname, never with its password. */
-export class StateDatabaseError extends Error {
+/**
+ * The state database could not be used (unreachable, wrong password, no rights, a newer schema);
+ * names it as host:port/dbname, never with its password. The driver's error is not attached as
+ * `cause`: its fields are not vetted for secrets.
+ */
+export class StateDatabaseError extends Error implements CodedError {
   constructor(message: string) {
     super(message);
     this.name = 'StateDatabaseError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.stateStoreUnusable;
   }
 }
 
@@ -140,8 +150,8 @@ function json(value: unknown): string {
   return JSON.stringify(scrubbed(value));
 }
 
-function lockStatus(row: LockRow): LockStatus {
-  const staleAfterMs = Number(row.stale_after_ms);
+function lockStatus(row: LockRow, where: string): LockStatus {
+  const { staleAfterMs, staleAgeNote } = judgeStaleAge(Number(row.stale_after_ms), `the lock row of app ${row.app} in ${where}`);
   return {
     runId: row.run_id,
     pid: row.pid,
@@ -153,6 +163,7 @@ function lockStatus(row: LockRow): LockStatus {
     staleAfterMs,
     heartbeatAgeMs: Math.round(row.age_ms),
     stale: row.age_ms > staleAfterMs,
+    ...(staleAgeNote ? { staleAgeNote } : {}),
   };
 }
 
@@ -172,12 +183,15 @@ export class PostgresStateStore implements StateStore {
   private readonly pool: pg.Pool;
   private readonly where: string;
   private migrated: Promise<void> | undefined;
+  /** Pooled connections already set up by connect(). */
+  private readonly prepared = new WeakSet<pg.PoolClient>();
 
   /** `url` is `state.url`: a secret, never put in a message. */
   constructor(private readonly url: string) {
     this.where = describeDatabase(url);
     this.pool = new pg.Pool({
-      connectionString: url,
+      // A URL or a libpq key/value string, which pg alone would take for a host name.
+      ...pgConnectionConfig(url),
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       query_timeout: QUERY_TIMEOUT_MS,
@@ -187,10 +201,30 @@ export class PostgresStateStore implements StateStore {
     });
     // A server that drops an idle connection emits 'error' on the pool; the next query reports it.
     this.pool.on('error', () => undefined);
-    // "Durable before it resolves" must hold even where the server's default trades it for speed.
-    this.pool.on('connect', (client) => {
-      client.query('set synchronous_commit = on').catch(() => undefined);
-    });
+  }
+
+  /**
+   * A connection from the pool, set up before its first use: "durable before it resolves" must
+   * hold even where the server's default trades it for speed. The setting is awaited here, not
+   * sent from the pool's 'connect' event, which would run it alongside the caller's first query
+   * (pg warns about that, and its failure would go unseen).
+   */
+  private async connect(what?: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.fail(what ? `${what}: cannot connect` : 'cannot connect', error);
+    }
+    if (this.prepared.has(client)) return client;
+    try {
+      await client.query('set synchronous_commit = on');
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw this.fail(`${what ? `${what}: ` : ''}cannot set up the connection`, error);
+    }
+    this.prepared.add(client);
+    return client;
   }
 
   private fail(what: string, error: unknown): StateDatabaseError {
@@ -209,12 +243,8 @@ export class PostgresStateStore implements StateStore {
   }
 
   private async migrate(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.fail('cannot connect', error);
-    }
+    // The first connection a store makes: its failure says plainly that it cannot connect.
+    const client = await this.connect();
     try {
       await client.query('begin');
       // Held to the end of the transaction: a second ship waits here, then finds the work done.
@@ -241,9 +271,14 @@ export class PostgresStateStore implements StateStore {
 
   private async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     await this.ready();
+    const client = await this.connect(what);
     try {
-      return await this.pool.query<R>(text, values);
+      const result = await client.query<R>(text, values);
+      client.release();
+      return result;
     } catch (error) {
+      // As pg's pool.query does: a connection whose query failed (a timeout, a reset) is not reused.
+      client.release(error instanceof Error ? error : true);
       throw this.fail(what, error);
     }
   }
@@ -251,12 +286,7 @@ export class PostgresStateStore implements StateStore {
   /** Runs `body` in one transaction on one connection. */
   private async transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.fail(`${what}: cannot connect`, error);
-    }
+    const client = await this.connect(what);
     try {
       await client.query('begin');
       const result = await body(client);
@@ -378,7 +408,7 @@ export class PostgresStateStore implements StateStore {
       const current = await this.lockRow(holder.app);
       // Released between the insert and the read: try again.
       if (current) {
-        const status = lockStatus(current);
+        const status = lockStatus(current, this.where);
         throw new LockHeldError(status, status.stale);
       }
     }
@@ -390,7 +420,7 @@ export class PostgresStateStore implements StateStore {
     if (result.rowCount === 1) return;
     const current = await this.lockRow(app);
     throw current
-      ? new LockLostError(app, runId, `it is now held by run ${current.run_id}`, lockStatus(current))
+      ? new LockLostError(app, runId, `it is now held by run ${current.run_id}`, lockStatus(current, this.where))
       : new LockLostError(app, runId, `it is gone from ${this.where} (broken with \`ship unlock\`?)`);
   }
 
@@ -401,7 +431,7 @@ export class PostgresStateStore implements StateStore {
 
   async currentLock(app: string): Promise<LockStatus | undefined> {
     const row = await this.lockRow(app);
-    return row ? lockStatus(row) : undefined;
+    return row ? lockStatus(row, this.where) : undefined;
   }
 
   async breakLock(app: string, by: Actor, reason: string, options: BreakLockOptions = {}): Promise<LockHolder | undefined> {
@@ -410,9 +440,9 @@ export class PostgresStateStore implements StateStore {
       // Row-locked: the holder's heartbeat, or another breaker, waits until this is decided.
       const row = await this.lockRow(app, client, true);
       if (!row) return undefined;
-      const status = lockStatus(row);
+      const status = lockStatus(row, this.where);
       if (!status.stale && !options.evenIfAlive) throw new LockAliveError(status);
-      const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, ...holder } = status;
+      const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, staleAgeNote: _note, ...holder } = status;
       await client.query(
         `insert into ship_lock_breaks (app, holder, broken_by, reason, heartbeat_age_ms, even_if_alive)
          values ($1, $2::jsonb, $3::jsonb, $4, $5, $6)`,

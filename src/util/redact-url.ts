@@ -72,6 +72,16 @@ function keyValuePairs(connectionString: string): KeyValuePair[] {
   return pairs;
 }
 
+/**
+ * The parameters of a libpq key/value string (`host=db1 password='s p' dbname=app`), keys in lower
+ * case and values unquoted; undefined for a URL or a string with no `key=value` in it.
+ */
+export function keyValueParameters(connectionString: string): Array<{ key: string; value: string }> | undefined {
+  if (splitUrl(connectionString)) return undefined;
+  const pairs = keyValuePairs(connectionString);
+  return pairs.length > 0 ? pairs.map(({ key, value }) => ({ key, value })) : undefined;
+}
+
 function queryParam(query: string | undefined, name: string): string | undefined {
   if (!query) return undefined;
   for (const part of query.split('&')) {

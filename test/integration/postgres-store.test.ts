@@ -1,13 +1,21 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import type { ShipEvent } from '../../src/events.js';
 import { PostgresStateStore, StateDatabaseError } from '../../src/journal/postgres-store.js';
+import { connect } from '../../src/preflight/database/connect.js';
 import { withDatabaseName } from '../../src/util/redact-url.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
+import { runShip } from '../support/cli.js';
+import { describeRun } from '../support/fleet-assertions.js';
 import { stateStoreBehaviour } from '../support/state-store-suite.js';
 
 let fleet: PostgresFleet;
+const dirs: string[] = [];
 
 async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
@@ -34,10 +42,17 @@ before(async () => {
 
 after(async () => {
   await fleet?.stop();
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
 describe('postgres store: shared behaviour', () => {
-  stateStoreBehaviour({ open: () => new PostgresStateStore(fleet.primaryUrl) });
+  stateStoreBehaviour({
+    open: () => new PostgresStateStore(fleet.primaryUrl),
+    // Aged on the server, whose clock judges lock ages.
+    ageHeartbeat: async (app, ageMs) => {
+      await sql(fleet.primaryAdminUrl, 'update ship_locks set heartbeat_at = now() - make_interval(secs => $2::float8 / 1000) where app = $1', [app, ageMs]);
+    },
+  });
 });
 
 describe('postgres store: its own tables, its clock, its secrets', () => {
@@ -149,6 +164,104 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('postgres store: connection strings and failures, through the store and the CLI', () => {
+  const keyValue = (password: string, port = fleet.primaryPort) =>
+    `host=${fleet.address} port=${port} user=ship password='${password.replace(/(['\\])/g, '\\$1')}' dbname=app sslmode=disable`;
+
+  test('a libpq key/value string works like a URL, for the store and the database pre-flight, and a wrong password in one stays secret', async () => {
+    const store = new PostgresStateStore(keyValue(fleet.password));
+    try {
+      const app = `kv-${randomBytes(3).toString('hex')}`;
+      const now = new Date().toISOString();
+      await store.acquireLock(
+        { runId: 'run-kv', pid: process.pid, app, command: 'deploy', actor: { osUser: 'a', hostname: 'h' }, acquiredAt: now, heartbeatAt: now },
+        { staleAfterMs: 30_000 },
+      );
+      assert.equal((await store.currentLock(app))?.runId, 'run-kv');
+      await store.releaseLock(app, 'run-kv');
+    } finally {
+      await store.close();
+    }
+    const client = await connect(keyValue(fleet.password), { role: 'primary' });
+    try {
+      assert.equal((await client.query<{ one: number }>('select 1 as one')).rows[0]?.one, 1);
+    } finally {
+      await client.end();
+    }
+
+    const wrong = "not-the-'password'-7c1d";
+    const refused = new PostgresStateStore(keyValue(wrong));
+    const error = await refused.currentLock('shop').then(
+      () => assert.fail('connected with a wrong password'),
+      (e: unknown) => e,
+    );
+    await refused.close();
+    assert.ok(error instanceof StateDatabaseError, String(error));
+    assert.ok(error.message.includes(`state store postgres ${fleet.address}:${fleet.primaryPort}/app: cannot connect: `), error.message);
+    assert.match(error.message, /password authentication failed.*check the user and password in state\.url/);
+    for (const text of [error.message, JSON.stringify(error), String(error.stack)]) assert.ok(!text.includes('not-the-'), text);
+  });
+
+  /** A config for app `shop` with nothing to reach: status and a refused deploy only need the state store. */
+  async function configWithState(url: string): Promise<{ config: string; artifact: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'ship-pg-cli-'));
+    dirs.push(dir);
+    const config = join(dir, 'ship.config.ts');
+    const contents = {
+      app: 'shop',
+      hosts: [{ name: 'web1', address: '127.0.0.1' }],
+      loadBalancer: { type: 'none' },
+      health: { tcp: { port: 80 } },
+      state: { store: 'postgres', url },
+    };
+    await writeFile(config, `export default ${JSON.stringify(contents, null, 2)};\n`);
+    const artifact = join(dir, 'app.tgz');
+    await writeFile(artifact, 'not really a tarball');
+    return { config, artifact };
+  }
+
+  test('ship status and ship deploy: a wrong password or a refused connection is a state store failure (SHIP-E036), not a held lock, naming the database without its password', async () => {
+    const wrongPassword = fleet.primaryUrl.replace(encodeURIComponent(fleet.password), 'wrong-pw-0b5e');
+    const cases = [
+      { url: wrongPassword, why: /password authentication failed.*check the user and password in state\.url/, where: `${fleet.address}:${fleet.primaryPort}/app` },
+      { url: keyValue('wrong-pw-0b5e'), why: /password authentication failed/, where: `${fleet.address}:${fleet.primaryPort}/app` },
+      {
+        url: `postgresql://ship:${encodeURIComponent(fleet.password)}@${fleet.address}:1/app`,
+        why: /ECONNREFUSED.*is the database up and reachable from here\?/,
+        where: `${fleet.address}:1/app`,
+      },
+    ];
+    for (const { url, why, where } of cases) {
+      const { config, artifact } = await configWithState(url);
+      const status = await runShip(['status', '--config', config]);
+      assert.equal(status.code, 1, describeRun(status));
+      assert.ok(status.stderr.includes(`state store postgres ${where}: `), status.stderr);
+      assert.match(status.stderr, why);
+      assert.match(status.stderr, /SHIP-E036 State store unreachable or unusable/);
+
+      const deploy = await runShip(['deploy', '--config', config, '--version', 'v2', '--artifact', artifact, '--json']);
+      assert.equal(deploy.code, 3, describeRun(deploy));
+      const done = deploy.events.find((event): event is Extract<ShipEvent, { type: 'run.finished' }> => event.type === 'run.finished');
+      assert.equal(done?.status, 'refused');
+      assert.equal(done?.summary.code, 'SHIP-E036', describeRun(deploy));
+      assert.match(done?.summary.error ?? '', why);
+      for (const run of [status, deploy]) {
+        for (const secret of ['wrong-pw-0b5e', fleet.password]) assert.ok(!`${run.stdout}${run.stderr}`.includes(secret), `a password leaked:\n${describeRun(run)}`);
+      }
+    }
+  });
+
+  test('ship status prints no driver warning: queries on one connection never overlap', async () => {
+    for (const url of [fleet.primaryUrl, keyValue(fleet.password)]) {
+      const { config } = await configWithState(url);
+      const status = await runShip(['status', '--config', config]);
+      assert.equal(status.code, 0, describeRun(status));
+      assert.match(status.stdout, /lock: free/);
+      assert.doesNotMatch(status.stderr, /Warning/, status.stderr);
     }
   });
 });

@@ -14,6 +14,7 @@ import {
   LockHeldError,
   LockLostError,
   LockWaitExpiredError,
+  MAX_STALE_AFTER_MS,
   type BreakLockOptions,
   type LockBreak,
   type LockHolder,
@@ -34,6 +35,8 @@ export interface TestableStore extends StateStore {
 export interface SuiteOptions {
   /** A new, independent store on the same state (its own connections or file handles), as another ship would have. */
   open: () => TestableStore;
+  /** Makes the app's lock look as if its last heartbeat was `ageMs` ago, by the store's own clock. */
+  ageHeartbeat: (app: string, ageMs: number) => Promise<void>;
 }
 
 const alice: Actor = { osUser: 'alice', gitUser: 'alice@example.com', hostname: 'laptop-7' };
@@ -311,6 +314,37 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
       breaks.map((b) => [b.reason, b.evenIfAlive]),
       [['its host is wedged', true]],
     );
+  });
+
+  test('a lock recorded with an absurd stale age is judged by the maximum, says so, and can be broken once that has passed', async (t) => {
+    t.after(closeAll);
+    const app = uniqueApp();
+    const store = open();
+    // No ship records such an age (DeployLock refuses it); another tool or a hand edit could.
+    await store.acquireLock(holder(app, 'run-forever'), { staleAfterMs: Number.MAX_SAFE_INTEGER });
+    const fresh = await open().currentLock(app);
+    assert.equal(fresh?.stale, false);
+    assert.equal(fresh?.staleAfterMs, MAX_STALE_AFTER_MS);
+    assert.match(fresh?.staleAgeNote ?? '', /records a stale age of 9007199254740991ms, beyond the maximum of 10m0s; judged by that maximum/);
+    await assert.rejects(open().breakLock(app, ci, 'impatient'), (error: unknown) => error instanceof LockAliveError && /beyond the maximum of 10m0s/.test(error.message));
+
+    await options.ageHeartbeat(app, MAX_STALE_AFTER_MS + 60_000);
+    const aged = await open().currentLock(app);
+    assert.equal(aged?.stale, true, JSON.stringify(aged));
+    assert.equal((await open().breakLock(app, ci, 'its holder died long ago'))?.runId, 'run-forever');
+    assert.equal(await store.currentLock(app), undefined);
+  });
+
+  test('the deploy lock refuses to record a stale age the stores would not honour', async (t) => {
+    t.after(closeAll);
+    const app = uniqueApp();
+    for (const staleAfterMs of [0, -1, Number.POSITIVE_INFINITY, Number.NaN, MAX_STALE_AFTER_MS + 1]) {
+      await assert.rejects(
+        DeployLock.acquire(open(), { runId: 'run-x', app, command: 'deploy', actor: alice }, { staleAfterMs }),
+        /the stale age .* must be more than 0 and at most 10m0s/,
+      );
+    }
+    assert.equal(await open().currentLock(app), undefined);
   });
 
   test("heartbeats keep a lock fresh, whatever the holder's clock said when it took it", async (t) => {

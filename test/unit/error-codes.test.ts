@@ -6,7 +6,9 @@ import { UsageError } from '../../src/commands/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { ALL_ERROR_CODES, classifyError, describeCode, ERROR_CODES, findCode, headingAnchor, runbookAnchor, runbookLink } from '../../src/errors/codes.js';
 import { InventoryError } from '../../src/inventory/ec2.js';
-import { LockHeldError } from '../../src/journal/lock.js';
+import { StateFileError } from '../../src/journal/file/durable-files.js';
+import { LockAliveError, LockHeldError } from '../../src/journal/lock.js';
+import { StateDatabaseError } from '../../src/journal/postgres-store.js';
 import { LoadBalancerError } from '../../src/lb/load-balancer.js';
 import { GitError } from '../../src/migrations/changed-files.js';
 import { MigrationDiscoveryError } from '../../src/migrations/discovery.js';
@@ -112,6 +114,9 @@ test('the project error classes and kinds map to their codes', () => {
     [new StepFailedError('web1', 'reload', 'usr2', 'exited 1', ''), 'SHIP-E020'],
     [new CapacityError('capacity floor: ...'), 'SHIP-E018'],
     [new LockHeldError(holder, false), 'SHIP-E012'],
+    [new LockAliveError({ ...holder, staleAfterMs: 30_000, heartbeatAgeMs: 1_000, stale: false }), 'SHIP-E035'],
+    [new StateFileError('/srv/deploy/.ship', 'is a symbolic link'), 'SHIP-E036'],
+    [new StateDatabaseError('state store postgres db:5432/ship: cannot connect'), 'SHIP-E036'],
     [new DatabaseCheckError('replica r1 unreachable'), 'SHIP-E010'],
     [new InventoryError('no running instances'), 'SHIP-E027'],
     [new MigrationDiscoveryError('cannot read db/migrations'), 'SHIP-E029'],
@@ -146,6 +151,9 @@ test('a pre-flight refusal is classified by its failing check, refined by the ca
   assert.equal(classifyError(refused('database')).code, 'SHIP-E010');
   assert.equal(classifyError(refused('migrations')).code, 'SHIP-E011');
   assert.equal(classifyError(refused('lock')).code, 'SHIP-E012');
+  // The state store failing in the lock check is not another run holding the lock.
+  assert.equal(classifyError(refused('lock', new StateDatabaseError('state store postgres db:5432/ship: cannot connect'))).code, 'SHIP-E036');
+  assert.equal(classifyError(refused('lock', new StateFileError('/srv/.ship/locks', 'cannot create the state folder: EROFS'))).code, 'SHIP-E036');
   assert.equal(classifyError(refused('a check added later')).code, 'SHIP-E033');
   // Connectivity to many hosts at once: a changed host key outranks an unreachable host.
   const hosts = new AggregateError([new TransportError('web1', 'connect ETIMEDOUT', 'connect'), new TransportError('web2', 'HOST KEY CHANGED', 'host-key')]);

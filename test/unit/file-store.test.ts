@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,14 @@ function transition(runId: string, host: string, to: Transition['to'], from: Tra
 describe('file store: shared behaviour', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ship-file-store-'));
   roots.push(dir);
-  stateStoreBehaviour({ open: () => new FileStateStore(join(dir, '.ship')) });
+  stateStoreBehaviour({
+    open: () => new FileStateStore(join(dir, '.ship')),
+    // The lock file's modification time is its heartbeat.
+    ageHeartbeat: async (app, ageMs) => {
+      const then = new Date(Date.now() - ageMs);
+      await utimes(join(dir, '.ship', 'locks', `${app}.json`), then, then);
+    },
+  });
 });
 
 describe('file store: files', () => {
@@ -342,5 +349,130 @@ describe('file store: files', () => {
     });
     assert.equal(postgres.kind, 'postgres');
     await postgres.close();
+  });
+});
+
+describe('file store: links and places it refuses', () => {
+  function lockHolder(runId: string) {
+    const now = new Date().toISOString();
+    return { runId, pid: process.pid, app: 'shop', command: 'deploy', actor: { osUser: 'alice', hostname: 'laptop' }, acquiredAt: now, heartbeatAt: now };
+  }
+
+  /** Rejects with a StateFileError naming `path` as a symbolic link. */
+  async function refusesLink(promise: Promise<unknown>, path: string): Promise<void> {
+    const error = await promise.then(
+      () => assert.fail(`went through the link ${path}`),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof StateFileError, String(error));
+    assert.equal(error.file, path);
+    assert.match(error.message, /is a symbolic link, and ship follows none in its state folder: .*replace the link with the real folder or file/);
+  }
+
+  test('a state folder that is a symbolic link is refused, naming it, and the folder it points at is left as it was', async (t) => {
+    const root = await tempRoot();
+    const target = join(root, '..', 'shared-0755');
+    await mkdir(target, { mode: 0o755 });
+    await chmod(target, 0o755);
+    await symlink(target, root);
+    const store = new FileStateStore(root);
+    t.after(() => store.close());
+    await refusesLink(store.acquireLock(lockHolder('run-1'), { staleAfterMs: 30_000 }), root);
+    await refusesLink(store.beginRun(runRecord('shop', 'run-1')), root);
+    await refusesLink(store.currentLock('shop'), root);
+    await refusesLink(store.lastRun('shop'), root);
+    assert.equal((await stat(target)).mode & 0o777, 0o755, 'ship chmod-ed the folder the link points at');
+    assert.deepEqual(await readdir(target), []);
+  });
+
+  test('links inside the state folder are refused: a folder, the lock, the log of broken locks, a journal, `latest`', async (t) => {
+    const root = await tempRoot();
+    const store = new FileStateStore(root);
+    t.after(() => store.close());
+    const elsewhere = join(root, '..', 'elsewhere');
+    await mkdir(elsewhere);
+    const victim = join(elsewhere, 'victim.txt');
+    await writeFile(victim, 'precious\n');
+
+    // The log of broken locks pointing at another file: `ship unlock --force` would append to it.
+    await store.acquireLock(lockHolder('run-dead'), { staleAfterMs: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const breaks = join(root, 'locks', 'shop.breaks.jsonl');
+    await symlink(victim, breaks);
+    await refusesLink(store.breakLock('shop', { osUser: 'bob', hostname: 'desk' }, 'stale'), breaks);
+    assert.equal(await readFile(victim, 'utf8'), 'precious\n');
+    assert.equal((await store.currentLock('shop'))?.runId, 'run-dead', 'a lock is not broken unless its break is recorded');
+    await rm(breaks);
+    await store.breakLock('shop', { osUser: 'bob', hostname: 'desk' }, 'stale');
+
+    // The lock itself.
+    const lock = join(root, 'locks', 'shop.json');
+    await symlink(victim, lock);
+    await refusesLink(store.currentLock('shop'), lock);
+    await refusesLink(store.acquireLock(lockHolder('run-2'), { staleAfterMs: 30_000 }), lock);
+    await rm(lock);
+
+    // A folder under the root.
+    await symlink(elsewhere, join(root, 'runs'));
+    const other = new FileStateStore(root);
+    t.after(() => other.close());
+    await refusesLink(other.beginRun(runRecord('shop', 'run-3')), join(root, 'runs'));
+    await refusesLink(other.lastRun('shop'), join(root, 'runs'));
+    await rm(join(root, 'runs'));
+
+    // `latest` and a journal.
+    const third = new FileStateStore(root);
+    t.after(() => third.close());
+    await third.beginRun(runRecord('shop', 'run-4'));
+    const latest = join(root, 'runs', 'shop', 'latest');
+    await rm(latest);
+    await symlink(victim, latest);
+    await refusesLink(third.lastRun('shop'), latest);
+    await rm(latest);
+    const journal = join(root, 'runs', 'shop', 'run-5.jsonl');
+    await symlink(victim, journal);
+    await refusesLink(new FileStateStore(root).run('run-5'), journal);
+    assert.deepEqual(await readdir(elsewhere), ['victim.txt']);
+    assert.equal(await readFile(victim, 'utf8'), 'precious\n');
+  });
+
+  test('a FIFO in place of the lock is refused at once, not waited on', { timeout: 10_000 }, async (t) => {
+    const root = await tempRoot();
+    const store = new FileStateStore(root);
+    t.after(() => store.close());
+    await store.acquireLock(lockHolder('run-1'), { staleAfterMs: 30_000 });
+    await store.releaseLock('shop', 'run-1');
+    const lock = join(root, 'locks', 'shop.json');
+    await execa('mkfifo', [lock]);
+    await assert.rejects(store.currentLock('shop'), (error: unknown) => error instanceof StateFileError && error.file === lock && /is not a regular file/.test(error.message));
+  });
+
+  test('state.path on a pseudo-filesystem (/sys, /dev) is refused, naming it and the field, before anything is created', async (t) => {
+    const name = `ship-state-test-${process.pid}-${Date.now()}`;
+    t.after(() => rm(join('/dev', name), { recursive: true, force: true }));
+    // In a container /dev is often an ordinary tmpfs, which is storage (if short-lived) and allowed.
+    const devIsDevtmpfs = / \/dev rw,.* - devtmpfs /.test(await readFile('/proc/self/mountinfo', 'utf8'));
+    const cases: Array<[string, string]> = [
+      [join('/sys', name), 'sysfs'],
+      ['/proc/self/ship', 'proc'],
+    ];
+    if (devIsDevtmpfs) cases.push([join('/dev', name), 'devtmpfs']);
+    for (const [root, type] of cases) {
+      const store = new FileStateStore(root);
+      await assert.rejects(store.currentLock('shop'), (error: unknown) => {
+        assert.ok(error instanceof StateFileError, String(error));
+        assert.equal(error.file, root);
+        assert.match(error.message, new RegExp(`state\\.path is on a pseudo-filesystem \\(${type} mounted at /\\w+\\).*set state\\.path to a folder on a disk`));
+        return true;
+      });
+      await assert.rejects(store.lastRun('shop'), StateFileError);
+      await store.close();
+    }
+    if (!devIsDevtmpfs) return;
+    await assert.rejects(stat(join('/dev', name)), { code: 'ENOENT' });
+    // Writing is refused too, before anything is created (as root, /dev would take it).
+    const dev = new FileStateStore(join('/dev', name));
+    await assert.rejects(dev.acquireLock(lockHolder('run-1'), { staleAfterMs: 30_000 }), /pseudo-filesystem \(devtmpfs/);
+    await assert.rejects(stat(join('/dev', name)), { code: 'ENOENT' });
   });
 });

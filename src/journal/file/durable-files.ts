@@ -5,22 +5,27 @@
  * the error that names the state file at fault.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, parse, sep } from 'node:path';
+import { ERROR_CODES, type CodedError } from '../../errors/codes.js';
 import { redactDeep } from '../../util/redact.js';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 
-/** A journal or lock file that cannot be read as one; names the file and the line. */
-export class StateFileError extends Error {
+/** A state folder, journal or lock file that cannot be used; names the path (and the line) and why. */
+export class StateFileError extends Error implements CodedError {
   constructor(
     readonly file: string,
     message: string,
   ) {
     super(`${file}: ${message}`);
     this.name = 'StateFileError';
+  }
+
+  get shipCode() {
+    return ERROR_CODES.stateStoreUnusable;
   }
 }
 
@@ -37,24 +42,72 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Whether something is at `path` itself: a symbolic link there counts, whatever it points at. */
 export async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
+  return lstat(path).then(
     () => true,
     () => false,
   );
 }
 
 /**
- * mkdir -p with the real reason when it fails: Node's recursive mkdir reports ENOENT for a folder
- * it cannot create on a read-only file system, which would send a person looking for a missing path.
+ * Why ship refuses a symbolic link in its state folder: following it would point its chmod 0700,
+ * its appends and its replacements at whatever file or folder the link names.
+ */
+export function linkRefused(path: string): StateFileError {
+  return new StateFileError(
+    path,
+    'is a symbolic link, and ship follows none in its state folder: through it, ship would make another folder owner-only or write to another file; ' +
+      'replace the link with the real folder or file, or point state.path at the real folder',
+  );
+}
+
+/** open(O_NOFOLLOW) fails with ELOOP on Linux and macOS, EMLINK on FreeBSD, when the path is a symbolic link. */
+export function isLinkError(error: unknown): boolean {
+  return isErrno(error, 'ELOOP') || isErrno(error, 'EMLINK');
+}
+
+/**
+ * Opens a file of the state folder without following a symbolic link, and only if it is a regular
+ * file: a FIFO or a device put there would hang a read or take a write meant for the journal.
+ * Other failures (ENOENT...) are thrown as they are, for the caller to judge.
+ */
+export async function openStateFile(path: string, flags: number, mode?: number): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; on a regular file it changes nothing.
+    handle = await open(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
+  } catch (error) {
+    if (isLinkError(error)) throw linkRefused(path);
+    throw error;
+  }
+  const info = await handle.stat().catch(async (error: unknown) => {
+    await handle.close();
+    throw error;
+  });
+  if (!info.isFile()) {
+    await handle.close();
+    throw new StateFileError(path, 'is not a regular file; ship keeps only plain files in its state folder: remove it');
+  }
+  return handle;
+}
+
+/** The whole content of a state file, read without following a symbolic link. */
+export async function readStateFile(path: string): Promise<Buffer> {
+  const handle = await openStateFile(path, constants.O_RDONLY);
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * mkdir -p, one folder at a time from the top. Never Node's recursive mkdir: on a pseudo-filesystem
+ * such as /proc it loops forever (it reads ENOENT as "create the parent first"), and on a read-only
+ * file system it reports ENOENT, which would send a person looking for a missing path.
  */
 export async function makeDirs(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: DIR_MODE });
-    return;
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
   let path = parse(dir).root;
   for (const part of dir.slice(path.length).split(sep).filter(Boolean)) {
     path = join(path, part);
@@ -66,8 +119,19 @@ export async function makeDirs(dir: string): Promise<void> {
   }
 }
 
+/** Opens a folder of the state folder without following a symbolic link. */
+export async function openStateDir(dir: string): Promise<FileHandle> {
+  try {
+    return await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isLinkError(error)) throw linkRefused(dir);
+    if (isErrno(error, 'ENOTDIR')) throw new StateFileError(dir, 'is not a folder; ship keeps its state in a folder: move it away or set state.path elsewhere');
+    throw error;
+  }
+}
+
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const handle = await openStateDir(dir);
   try {
     await handle.sync();
   } finally {
@@ -85,7 +149,7 @@ export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> 
 /** A file fully written and synced under a temporary name next to `besides`, ready to be linked or renamed. */
 export async function writeTemp(besides: string, content: string): Promise<string> {
   const temp = `${besides}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
+  const handle = await openStateFile(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
   try {
     await writeAll(handle, Buffer.from(content));
     await handle.datasync();

@@ -5,8 +5,7 @@
  * way are written together (group commit).
  */
 import { close as fsClose, constants, ftruncate as fsFtruncate, open as fsOpen, write as fsWrite } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { errorText, FILE_MODE, isErrno, serialize, StateFileError } from './durable-files.js';
+import { errorText, FILE_MODE, isErrno, isLinkError, linkRefused, openStateFile, serialize, StateFileError } from './durable-files.js';
 import { repairTornTail, type JournalRecord } from './journal-format.js';
 
 /** fs.write on a raw descriptor: a FileHandle costs about twice the CPU per call, and a rollout makes thousands. */
@@ -32,8 +31,9 @@ export class JournalFile {
   /** Creates the journal of a new run; a run id is used once, so an existing file is refused. */
   static async create(file: string, runId: string): Promise<JournalFile> {
     try {
-      await (await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE)).close();
+      await (await openStateFile(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE)).close();
     } catch (error) {
+      if (error instanceof StateFileError) throw error;
       if (isErrno(error, 'EEXIST')) throw new StateFileError(file, `run ${runId} already has a journal; a run id is used once`);
       throw new StateFileError(file, `cannot create the journal: ${errorText(error)}`);
     }
@@ -47,8 +47,12 @@ export class JournalFile {
 
   /** Opens a journal whose `size` bytes are whole records. */
   private static async open(file: string, size: number): Promise<JournalFile> {
+    // O_NOFOLLOW: a journal replaced by a link since it was checked is refused, not written through.
     const fd = await new Promise<number>((resolve, reject) => {
-      fsOpen(file, constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC, (error, opened) => (error ? reject(error) : resolve(opened)));
+      fsOpen(file, constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC | constants.O_NOFOLLOW, (error, opened) => {
+        if (!error) resolve(opened);
+        else reject(isLinkError(error) ? linkRefused(file) : error);
+      });
     });
     return new JournalFile(file, fd, size);
   }

@@ -5,9 +5,8 @@
  * reported as a warning when read and repaired before a resumed run appends to the file.
  */
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { JournalEntry, RunOutcome, RunRecord, Transition } from '../state-store.js';
-import { errorText, serialize, StateFileError, writeAll } from './durable-files.js';
+import { errorText, openStateFile, serialize, StateFileError, writeAll } from './durable-files.js';
 import { hasStrings, splitLines, type Line } from './json-lines.js';
 
 /** A journal entry with what the reader had to put up with (a record torn by a crash). */
@@ -124,7 +123,9 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
  * the file's size, all of it whole records.
  */
 export async function repairTornTail(file: string): Promise<number> {
-  const handle = await open(file, constants.O_RDWR | constants.O_APPEND);
+  const handle = await openStateFile(file, constants.O_RDWR | constants.O_APPEND).catch((error: unknown) => {
+    throw error instanceof StateFileError ? error : new StateFileError(file, `cannot reopen the journal: ${errorText(error)}`);
+  });
   try {
     const content = await handle.readFile();
     const { tail, completeBytes } = splitLines(content);

@@ -5,12 +5,12 @@
  * lock broken with `ship unlock` is appended to a log with who did it and why.
  */
 import { constants } from 'node:fs';
-import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Actor } from '../actor.js';
-import { DEFAULT_STALE_AFTER_MS, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../lock.js';
-import { errorText, FILE_MODE, isErrno, serialize, StateFileError, syncDir, writeAll, writeTemp } from './durable-files.js';
+import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from '../lock.js';
+import { errorText, FILE_MODE, isErrno, openStateFile, readStateFile, serialize, StateFileError, syncDir, writeAll, writeTemp } from './durable-files.js';
 import { hasStrings, splitLines } from './json-lines.js';
 import type { StateFolder } from './state-folder.js';
 
@@ -27,11 +27,13 @@ export class LockFiles {
   /** Reads the lock through one descriptor, so the content, inode and heartbeat (mtime) belong to one file. */
   private async read(app: string): Promise<LockFileRead | undefined> {
     const path = this.folder.lockPath(app);
+    await this.folder.verify(this.folder.locksDir());
     let handle: FileHandle;
     try {
-      handle = await open(path, constants.O_RDONLY);
+      handle = await openStateFile(path, constants.O_RDONLY);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
+      if (error instanceof StateFileError) throw error;
       throw new StateFileError(path, `cannot read the deploy lock: ${errorText(error)}`);
     }
     try {
@@ -44,7 +46,7 @@ export class LockFiles {
         // Damaged from outside (ship writes it whole and links it in): it still locks, so nobody rolls
         // over an unknown run; once its age passes the default stale age it can be broken.
       }
-      const staleAfterMs = typeof recorded.staleAfterMs === 'number' ? recorded.staleAfterMs : DEFAULT_STALE_AFTER_MS;
+      const { staleAfterMs, staleAgeNote } = judgeStaleAge(recorded.staleAfterMs, `the lock file ${path}`);
       const status: LockStatus = {
         runId: typeof recorded.runId === 'string' ? recorded.runId : '(unreadable)',
         // 0 with host 'unknown' when unreadable: no process on this machine can be taken for the holder.
@@ -57,6 +59,7 @@ export class LockFiles {
         staleAfterMs,
         heartbeatAgeMs,
         stale: heartbeatAgeMs > staleAfterMs,
+        ...(staleAgeNote ? { staleAgeNote } : {}),
       };
       return { status, ino: info.ino };
     } finally {
@@ -92,11 +95,13 @@ export class LockFiles {
 
   async heartbeat(app: string, runId: string): Promise<void> {
     const path = this.folder.lockPath(app);
+    await this.folder.verify(this.folder.locksDir());
     let handle: FileHandle;
     try {
-      handle = await open(path, constants.O_RDONLY);
+      handle = await openStateFile(path, constants.O_RDONLY);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw new LockLostError(app, runId, `${path} is gone (broken with \`ship unlock\`?)`);
+      if (error instanceof StateFileError) throw error;
       throw new StateFileError(path, `cannot refresh the deploy lock: ${errorText(error)}`);
     }
     try {
@@ -132,7 +137,8 @@ export class LockFiles {
       if (isErrno(error, 'ENOENT')) return false;
       throw new StateFileError(path, `cannot remove the deploy lock: ${errorText(error)}`);
     }
-    if ((await stat(aside)).ino !== expectedIno) {
+    // lstat: the name itself, never what a link there points at.
+    if ((await lstat(aside)).ino !== expectedIno) {
       await link(aside, path).catch(() => undefined);
       await unlink(aside);
       return false;
@@ -159,34 +165,44 @@ export class LockFiles {
     if (!current) return undefined;
     const { status } = current;
     if (!status.stale && !options.evenIfAlive) throw new LockAliveError(status);
-    if (!(await this.remove(app, current.ino))) {
-      throw new StateFileError(this.folder.lockPath(app), 'the deploy lock changed hands while it was being broken; look at it again with `ship status`');
+    // The log is opened first: a lock is never broken without the break being recorded.
+    const log = await this.openBreaks(app);
+    try {
+      if (!(await this.remove(app, current.ino))) {
+        throw new StateFileError(this.folder.lockPath(app), 'the deploy lock changed hands while it was being broken; look at it again with `ship status`');
+      }
+      const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, staleAgeNote: _note, ...holder } = status;
+      const record: LockBreak = { app, holder, by, reason, brokenAt: new Date().toISOString(), heartbeatAgeMs, evenIfAlive: !status.stale };
+      await writeAll(log, Buffer.from(`${serialize(record)}\n`));
+      await log.datasync();
+      return holder;
+    } finally {
+      await log.close();
     }
-    const { staleAfterMs: _age, heartbeatAgeMs, stale: _stale, ...holder } = status;
-    const record: LockBreak = { app, holder, by, reason, brokenAt: new Date().toISOString(), heartbeatAgeMs, evenIfAlive: !status.stale };
-    await this.appendBreak(app, record);
-    return holder;
   }
 
-  private async appendBreak(app: string, record: LockBreak): Promise<void> {
+  /** The log of broken locks, opened to append; never through a link, or `ship unlock` would append to whatever file it names. */
+  private async openBreaks(app: string): Promise<FileHandle> {
     const path = this.folder.breaksPath(app);
-    const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, FILE_MODE);
+    await this.folder.ensureDir(this.folder.locksDir());
     try {
-      await writeAll(handle, Buffer.from(`${serialize(record)}\n`));
-      await handle.datasync();
-    } finally {
-      await handle.close();
+      return await openStateFile(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, FILE_MODE);
+    } catch (error) {
+      if (error instanceof StateFileError) throw error;
+      throw new StateFileError(path, `cannot open the log of broken locks: ${errorText(error)}`);
     }
   }
 
   /** Every lock broken for the app, oldest first. */
   async breaks(app: string): Promise<LockBreak[]> {
     const path = this.folder.breaksPath(app);
+    await this.folder.verify(this.folder.locksDir());
     let content: Buffer;
     try {
-      content = await readFile(path);
+      content = await readStateFile(path);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
+      if (error instanceof StateFileError) throw error;
       throw new StateFileError(path, `cannot read: ${errorText(error)}`);
     }
     return splitLines(content).lines.map((line) => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { pgConnectionConfig } from '../../util/pg-connection.js';
 import { describeDatabase, scrubSecrets } from '../../util/redact-url.js';
 import { ERROR_CODES, type CodedError } from '../../errors/codes.js';
 
@@ -43,7 +44,8 @@ export function driverMessage(error: unknown, connectionString: string): string 
 /** Opens one connection; a failure is a DatabaseCheckError naming `role host:port/dbname`. */
 export async function connect(connectionString: string, options: ConnectOptions): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString,
+    // A URL or a libpq key/value string, which pg alone would take for a host name.
+    ...pgConnectionConfig(connectionString),
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     application_name: APPLICATION_NAME,
     query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
