@@ -8,7 +8,7 @@ import { allApps, selectApp } from '../config/apps.js';
 import type { LoadedConfig } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import type { VarValue } from '../playbook/define.js';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 
 export interface RollArgs {
   config: string;
@@ -80,9 +80,9 @@ export function parseVars(pairs: string[] | undefined): Record<string, VarValue>
 
 export function parseLockWait(value: string | undefined): number {
   if (value === undefined) return 0;
-  const parsed = parseDuration(value);
-  if (parsed === undefined || parsed < 0) throw new UsageError(`--lock-wait ${JSON.stringify(value)}: expected a duration like '30s' or '5m'`);
-  return parsed;
+  const reading = readDuration(value, "'30s' or '5m'");
+  if (!reading.ok) throw new UsageError(`--lock-wait: ${reading.problem}`);
+  return reading.ms;
 }
 
 export function parseRollFlags(args: RollArgs): RollFlags {

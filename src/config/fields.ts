@@ -4,18 +4,18 @@
  * importing the composed schema (src/config/schema.ts), which imports the adapters.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 import { registerSecret } from '../util/redact.js';
 import { isEnvRef } from './env.js';
 
-/** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
+/** '500ms', '30s', '2m' or a number of milliseconds, at most MAX_DURATION_MS; resolves to milliseconds. */
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like '500ms', '30s' or '2m', got ${JSON.stringify(value)}` });
+  const reading = readDuration(value);
+  if (!reading.ok) {
+    ctx.addIssue({ code: 'custom', message: reading.problem });
     return z.NEVER;
   }
-  return parsed;
+  return reading.ms;
 });
 
 /** An absolute count or a percentage of the fleet such as '25%'. */

@@ -1,5 +1,5 @@
 import { isShellCommand, sh, type ShellCommand } from '../shell/sh.js';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 
 export type VarValue = string | number | boolean;
 
@@ -129,9 +129,9 @@ export function definePlaybook(input: PlaybookInput): Playbook {
 
 function timeoutOf(options: StepOptions, stepName: string): number | undefined {
   if (options.timeout === undefined) return undefined;
-  const parsed = parseDuration(options.timeout);
-  if (parsed === undefined) throw new Error(`step '${stepName}': timeout ${JSON.stringify(options.timeout)} is not a duration like '30s'`);
-  return parsed;
+  const reading = readDuration(options.timeout, "'30s'");
+  if (!reading.ok) throw new Error(`step '${stepName}': timeout: ${reading.problem}`);
+  return reading.ms;
 }
 
 function describeCommand(command: Dynamic<ShellCommand>): string {
@@ -189,10 +189,10 @@ export const DEFAULT_REBOOT_COMMAND = sh`nohup sh -c 'sleep 1; systemctl reboot 
 /** Reboots the host and waits for it to come back with a new boot id (see RebootStep). */
 export function reboot(options: RebootOptions = {}): RebootStep {
   const name = options.name ?? 'reboot';
-  const pollIntervalMs = parseDuration(options.pollInterval ?? '1s');
-  if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
-    throw new Error(`step '${name}': pollInterval ${JSON.stringify(options.pollInterval)} is not a duration like '1s'`);
-  }
+  const reading = readDuration(options.pollInterval ?? '1s', "'1s'");
+  if (!reading.ok) throw new Error(`step '${name}': pollInterval: ${reading.problem}`);
+  if (reading.ms <= 0) throw new Error(`step '${name}': pollInterval ${JSON.stringify(options.pollInterval)} must be more than 0, like '1s'`);
+  const pollIntervalMs = reading.ms;
   return {
     kind: 'reboot',
     name,

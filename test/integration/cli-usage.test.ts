@@ -99,6 +99,12 @@ describe('bad flags and arguments exit 2 with a message naming the flag, and tou
       args: () => ['deploy', '--config', config, '--version', '../../etc', '--artifact', artifact],
       expect: /--version "\.\.\/\.\.\/etc": use letters, digits/,
     },
+    // Given but naming nobody (a typical `--hosts "$UNSET"`): read as no filter it would roll the whole fleet.
+    { what: "--hosts ''", args: () => [...deployArgs(config), '--hosts', ''], expect: /--hosts "" names no host/ },
+    { what: '--hosts ,', args: () => [...deployArgs(config), '--hosts', ','], expect: /--hosts "," names no host/ },
+    // Node's timers fire at once past 2^31-1 ms: a longer wait would not wait at all.
+    { what: '--lock-wait 25d', args: () => [...deployArgs(config), '--lock-wait', '25d'], expect: /--lock-wait: "25d" is too long: at most 2147483647ms \(about 24\.8 days/ },
+    { what: 'patch --window 30d', args: () => ['patch', '--config', config, '--window', '30d'], expect: /--window: "30d" is too long: at most 2147483647ms/ },
     {
       what: 'a --version with ;',
       args: () => ['deploy', '--config', config, '--version', 'v2;reboot', '--artifact', artifact],
