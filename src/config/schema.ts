@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { loadBalancerSchema } from '../lb/registry.js';
 import { notifySchema } from '../notify/config.js';
 import { countOrPercent, duration, secret, varName } from './fields.js';
+import { hostClashes, type HostClash } from './host-identity.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 const vars = z.record(varName, varValue);
@@ -145,18 +146,35 @@ const appConfigSchema = z
     notify: notifySchema.optional(),
   })
   .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.hosts.forEach((host, index) => {
-      const earlier = seen.get(host.name);
-      if (earlier !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['hosts', index, 'name'], message: `duplicate host name '${host.name}' (also hosts[${earlier}])` });
-      }
-      seen.set(host.name, index);
-    });
+    for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });
     if (config.hosts.length === 0 && !config.inventory?.ec2) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
     }
   });
+
+/** A clash between two config hosts, on the field of the later one to change. */
+function describeClash(hosts: ReadonlyArray<{ name: string; lbName?: string | undefined }>, clash: HostClash): { path: PropertyKey[]; message: string } {
+  const { firstIndex, secondIndex } = clash;
+  const first = hosts[firstIndex]!;
+  switch (clash.field) {
+    case 'name':
+      return { path: ['hosts', secondIndex, 'name'], message: `duplicate ${clash.what} (also hosts[${firstIndex}])` };
+    case 'lbName':
+      return {
+        path: ['hosts', secondIndex, hosts[secondIndex]!.lbName === undefined ? 'name' : 'lbName'],
+        message:
+          `${clash.what} is also hosts[${firstIndex}]'s (${first.name}${first.lbName === undefined ? ', by its name' : ''}): ` +
+          'draining one would take both out of the load balancer; give each host its own lbName',
+      };
+    case 'address':
+      return {
+        path: ['hosts', secondIndex, 'address'],
+        message:
+          `${clash.what} is also hosts[${firstIndex}]'s (${first.name}): one machine listed twice would be rolled twice in one batch; ` +
+          "remove one, or set each host's port if they are different machines behind one address",
+      };
+  }
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

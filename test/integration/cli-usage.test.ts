@@ -66,6 +66,18 @@ describe('an invalid config exits 2 naming the file and the field path, and touc
       expect: `health.http.interval: expected a duration like '500ms', '30s' or '2m', got "fast"`,
     },
     { what: 'a missing field', file: 'missing-field.config.ts', edit: (c) => delete c.hosts[1].address, expect: 'hosts[1].address: required' },
+    {
+      what: "a host whose lbName is another host's name",
+      file: 'same-lb-name.config.ts',
+      edit: (c) => (c.hosts[1].lbName = 'web1'),
+      expect: "hosts[1].lbName: load-balancer name 'web1' is also hosts[0]'s (web1, by its name)",
+    },
+    {
+      what: 'two hosts at one address and port',
+      file: 'same-endpoint.config.ts',
+      edit: (c) => (c.hosts[1].address = c.hosts[0].address),
+      expect: 'hosts[1].address: SSH address ',
+    },
   ];
   for (const { what, file, edit, expect } of cases) {
     test(what, async () => {
@@ -155,6 +167,18 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     assert.match(run.stdout, /activate: switch current → restart/);
     assert.match(run.stdout, /rollback: switch back → restart/);
     assert.match(run.stdout, /plan only, nothing changed/);
+    await assertNoSshConnection(run);
+  });
+
+  test('hosts sharing an address on different SSH ports are different machines: ship plan takes them', async () => {
+    const natted = await writeEdited('one-address-two-ports.config.ts', (c) => {
+      c.hosts[0].port = 2201;
+      c.hosts[1].address = c.hosts[0].address;
+      c.hosts[1].port = 2202;
+    });
+    const run = await runShip(['plan', '--config', natted, '--version', 'v2', '--artifact', artifact]);
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stdout, /batch 1 \(canary\): web1\n.*batch 2: web2\n/);
     await assertNoSshConnection(run);
   });
 

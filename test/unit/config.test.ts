@@ -116,3 +116,44 @@ test('a TypeScript config file is loaded at run time, and its errors name the fi
   });
   await assert.rejects(loadConfig(join(dir, 'missing.ts')), /file not found/);
 });
+
+test('two hosts with the same effective load-balancer name are refused: one drain would take out both', () => {
+  const found = problems({
+    ...minimal,
+    hosts: [
+      { name: 'h1', address: '10.0.0.1' },
+      { name: 'h2', address: '10.0.0.2', lbName: 'h1' },
+      { name: 'h3', address: '10.0.0.3', lbName: 'web-3' },
+      { name: 'web-3', address: '10.0.0.4' },
+    ],
+  });
+  assert.deepEqual(found, [
+    "hosts[1].lbName: load-balancer name 'h1' is also hosts[0]'s (h1, by its name): draining one would take both out of the load balancer; give each host its own lbName",
+    "hosts[3].name: load-balancer name 'web-3' is also hosts[2]'s (h3): draining one would take both out of the load balancer; give each host its own lbName",
+  ]);
+});
+
+test('hosts may share an address on different SSH ports; the same address and port twice is refused naming both', () => {
+  const nat = [
+    { name: 'web1', address: '203.0.113.5', port: 2201 },
+    { name: 'web2', address: '203.0.113.5', port: 2202 },
+  ];
+  assert.equal(validateConfig({ ...minimal, hosts: nat }, 'f').config.hosts.length, 2);
+  // A host without a port uses ssh.port (else 22): that is what it is compared with.
+  assert.equal(validateConfig({ ...minimal, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }, 'f').config.hosts.length, 3);
+  assert.deepEqual(problems({ ...minimal, ssh: { port: 2201 }, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }), [
+    "hosts[2].address: SSH address 203.0.113.5:2201 is also hosts[0]'s (web1): one machine listed twice would be rolled twice in one batch; remove one, or set each host's port if they are different machines behind one address",
+  ]);
+  assert.deepEqual(
+    problems({
+      ...minimal,
+      hosts: [
+        { name: 'a', address: '10.0.0.9' },
+        { name: 'b', address: '10.0.0.9', port: 22 },
+      ],
+    }),
+    [
+      "hosts[1].address: SSH address 10.0.0.9:22 is also hosts[0]'s (a): one machine listed twice would be rolled twice in one batch; remove one, or set each host's port if they are different machines behind one address",
+    ],
+  );
+});
