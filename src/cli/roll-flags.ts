@@ -5,6 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { allApps, selectApp } from '../config/apps.js';
+import { positiveCountOrPercent } from '../config/fields.js';
 import type { LoadedConfig } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import type { VarValue } from '../playbook/define.js';
@@ -61,11 +62,12 @@ export function parseHosts(value: string | undefined): string[] | undefined {
   return names;
 }
 
+/** `--batch-size`: the same rule as rollout.batchSize (positiveCountOrPercent). */
 export function parseBatchSize(value: string | undefined): number | string | undefined {
   if (value === undefined) return undefined;
-  if (/^\d+$/.test(value) && Number(value) > 0) return Number(value);
-  if (/^\d+(\.\d+)?%$/.test(value) && Number(value.slice(0, -1)) > 0) return value;
-  throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
+  const parsed = positiveCountOrPercent.safeParse(/^\d+$/.test(value) ? Number(value) : value);
+  if (!parsed.success) throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
+  return parsed.data;
 }
 
 export function parseVars(pairs: string[] | undefined): Record<string, VarValue> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadBalancerSchema } from '../lb/registry.js';
 import { notifySchema } from '../notify/config.js';
-import { countOrPercent, duration, secret, varName } from './fields.js';
+import { countOrPercent, duration, positiveCountOrPercent, regex, secret, varName } from './fields.js';
 import { hostClashes, type HostClash } from './host-identity.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -53,7 +53,7 @@ const healthSchema = z
         scheme: z.enum(['http', 'https']).default('http'),
         expectStatus: z.union([z.number().int(), z.array(z.number().int()).min(1)]).default(200),
         /** A regular expression the body must match. */
-        bodyMatch: z.string().optional(),
+        bodyMatch: regex.optional(),
         ...checkTiming,
       })
       .optional(),
@@ -65,7 +65,7 @@ const healthSchema = z
   });
 
 const rolloutSchema = z.strictObject({
-  batchSize: countOrPercent.default(1),
+  batchSize: positiveCountOrPercent.default(1),
   /** Roll a batch of one first and stop there if it fails. */
   canary: z.boolean().default(true),
   /** Healthy instances that must remain in service; defaults to all but one batch. */
@@ -94,7 +94,13 @@ const ec2InventorySchema = z.strictObject({
 export const migrationsSchema = z.strictObject({
   dir: z.string().min(1),
   /** A regular expression with a named group `version` for layouts the discovery does not know. */
-  pattern: z.string().min(1).optional(),
+  // The group check only for a pattern that compiles: one problem at a time.
+  pattern: regex
+    .refine((source) => source.includes('(?<version>'), {
+      when: (payload) => payload.issues.length === 0,
+      message: 'needs a named group "version", e.g. "^(?<version>\\d+)-(?<name>.+)\\.sql$"',
+    })
+    .optional(),
   transactionPerFile: z.boolean().default(true),
   pgVersion: z.number().int().min(9).max(99).optional(),
 });

@@ -80,6 +80,12 @@ export interface Playbook {
   requires: Array<'version' | 'artifact'>;
   /** Variables the playbook reads from the config; missing ones are reported per host in pre-flight. */
   requiredVars: string[];
+  /**
+   * What a variable's value must be, when set: each check returns what is wrong, or undefined.
+   * Run for every host when the targets are resolved, so `ship plan` and `ship check` refuse a
+   * bad value too, before anything changes (a step would otherwise misread it on the host).
+   */
+  varChecks?: Readonly<Record<string, VarCheck>>;
   /** On every host in parallel while it still serves. */
   stage: Step[];
   /** While the instance is out of the load balancer. */
@@ -101,10 +107,14 @@ export interface Playbook {
   skip?: (ctx: StepContext) => string | undefined;
 }
 
+/** Returns what is wrong with a variable's value (e.g. 'expected a whole number'), or undefined. */
+export type VarCheck = (value: VarValue) => string | undefined;
+
 export interface PlaybookInput {
   name: string;
   requires?: Array<'version' | 'artifact'>;
   requiredVars?: string[];
+  varChecks?: Record<string, VarCheck>;
   stage?: Step[];
   activate: Step[];
   verify?: Step[];
@@ -118,6 +128,7 @@ export function definePlaybook(input: PlaybookInput): Playbook {
     name: input.name,
     requires: input.requires ?? [],
     requiredVars: input.requiredVars ?? [],
+    ...(input.varChecks ? { varChecks: input.varChecks } : {}),
     stage: input.stage ?? [],
     activate: input.activate,
     verify: input.verify ?? [],

@@ -91,6 +91,54 @@ describe('an invalid config exits 2 naming the file and the field path, and touc
   }
 });
 
+describe('ship plan and ship check refuse what would only fail mid-rollout, exit 2 naming the file and field', { concurrency: true }, () => {
+  const cases: Array<{ what: string; file: string; edit: (c: Record<string, any>) => void; expect: RegExp }> = [
+    {
+      what: 'a bodyMatch that is not a regular expression',
+      file: 'bad-body-match.config.ts',
+      edit: (c) => (c.health.http.bodyMatch = '(ok'),
+      expect: /invalid config\n {2}- health\.http\.bodyMatch: "\(ok" is not a valid regular expression/,
+    },
+    {
+      what: 'an HAProxy backend name HAProxy would refuse',
+      file: 'bad-backend.config.ts',
+      edit: (c) => (c.loadBalancer.backend = 'app;help'),
+      expect: /loadBalancer\.backend: haproxy backend name 'app;help' is not valid/,
+    },
+    {
+      what: 'an HAProxy runtime API address that is none of the forms',
+      file: 'bad-runtime-api.config.ts',
+      edit: (c) => (c.loadBalancer.runtimeApi = 'lb1'),
+      expect: /loadBalancer\.runtimeApi: haproxy runtimeApi 'lb1': not a host:port/,
+    },
+    { what: 'a batch size of 0%', file: 'zero-batch.config.ts', edit: (c) => (c.rollout.batchSize = '0%'), expect: /rollout\.batchSize: expected a positive count/ },
+    {
+      what: 'a timeout past what Node can time',
+      file: 'long-timeout.config.ts',
+      edit: (c) => (c.ssh.commandTimeout = '25d'),
+      expect: /ssh\.commandTimeout: "25d" is too long: at most 2147483647ms/,
+    },
+    {
+      what: 'a keepReleases that is not a whole number',
+      file: 'bad-keep-releases.config.ts',
+      edit: (c) => (c.hosts[1].vars.keepReleases = 2.5),
+      expect: /playbook deploy-release \(\S+deploy-release\.ts\) cannot use these variables: web2: keepReleases is 2\.5: expected a whole number of releases to keep, at least 2/,
+    },
+  ];
+  for (const { what, file, edit, expect } of cases) {
+    test(what, async () => {
+      const path = await writeEdited(file, edit);
+      for (const command of ['plan', 'check']) {
+        const run = await runShip([command, '--config', path, '--version', 'v2', '--artifact', artifact]);
+        assert.equal(run.code, 2, `${command}: ${describeRun(run)}`);
+        assert.ok(run.stderr.includes(path), `${command}: the message must name the file:\n${run.stderr}`);
+        assert.match(run.stderr, expect, command);
+        await assertNoSshConnection(run);
+      }
+    });
+  }
+});
+
 describe('bad flags and arguments exit 2 with a message naming the flag, and touch nothing', { concurrency: true }, () => {
   const cases: Array<{ what: string; args: () => string[]; expect: RegExp }> = [
     { what: 'an unknown flag', args: () => [...deployArgs(config), '--batch-szie', '2'], expect: /Unknown arguments?: batch-szie\b/ },

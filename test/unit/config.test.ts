@@ -157,3 +157,28 @@ test('hosts may share an address on different SSH ports; the same address and po
     ],
   );
 });
+
+test('what would only fail mid-rollout is refused at load: a bad regex, HAProxy names and addresses, a batch of 0', () => {
+  const haproxy = (fields: Record<string, unknown>) => ({ type: 'haproxy', runtimeApi: '127.0.0.1:9999', backend: 'app', ...fields });
+  assert.deepEqual(problems({ ...minimal, health: { http: { port: 8080, bodyMatch: '"status":"ok"(' } } }), [
+    `health.http.bodyMatch: "\\"status\\":\\"ok\\"(" is not a valid regular expression: Invalid regular expression: /"status":"ok"(/: Unterminated group`,
+  ]);
+  assert.deepEqual(problems({ ...minimal, loadBalancer: haproxy({ backend: 'app pool' }) }), [
+    "loadBalancer.backend: haproxy backend name 'app pool' is not valid: HAProxy names use only letters, digits, '_', '.', ':' and '-'",
+  ]);
+  const [runtimeApi] = problems({ ...minimal, loadBalancer: haproxy({ runtimeApi: ['127.0.0.1:9999', 'lb2:99999'] }) });
+  assert.match(runtimeApi!, /^loadBalancer\.runtimeApi\[1\]: haproxy runtimeApi 'lb2:99999': port 99999 is out of range; expected one of /);
+  const [password] = problems({ ...minimal, loadBalancer: haproxy({ runtimeApi: 'ssh://root:hunter2@lb1/run/haproxy.sock' }) });
+  assert.match(password!, /^loadBalancer\.runtimeApi: .*a password in the address is not supported/);
+  assert.ok(!password!.includes('hunter2'), password);
+  for (const batchSize of [0, '0%', '0.0%']) {
+    assert.deepEqual(problems({ ...minimal, rollout: { batchSize } }), ["rollout.batchSize: expected a positive count or a percentage like '25%'"], String(batchSize));
+  }
+  assert.equal(validateConfig({ ...minimal, rollout: { batchSize: '0.5%' } }, 'f').config.rollout.batchSize, '0.5%');
+  assert.deepEqual(problems({ ...minimal, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+' } } }), [
+    'database.migrations.pattern: "^(\\\\d+" is not a valid regular expression: Invalid regular expression: /^(\\d+/: Unterminated group',
+  ]);
+  assert.deepEqual(problems({ ...minimal, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+)-.*\\.sql$' } } }), [
+    'database.migrations.pattern: needs a named group "version", e.g. "^(?<version>\\d+)-(?<name>.+)\\.sql$"',
+  ]);
+});
