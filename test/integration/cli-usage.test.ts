@@ -91,6 +91,46 @@ describe('an invalid config exits 2 naming the file and the field path, and touc
   }
 });
 
+describe('a config file that gives no config exits 2 naming the file and what is wrong', { concurrency: true }, () => {
+  const cases: Array<{ what: string; file: string; text: string; expect: string }> = [
+    { what: 'export default null', file: 'null.config.ts', text: 'export default null;\n', expect: 'the default export is null' },
+    { what: 'throw 42', file: 'throws.config.ts', text: 'throw 42;\n', expect: 'could not be evaluated: it threw 42, not an Error' },
+    {
+      what: 'a getter that throws',
+      file: 'getter.config.ts',
+      text: "export default { app: 'demo', get hosts() { throw new Error('inventory service down'); } };\n",
+      expect: 'reading the exported config threw: inventory service down',
+    },
+    {
+      // Without a deadline Node ends the process with a silent exit 13 (or it hangs).
+      what: 'a top-level await that never settles',
+      file: 'never-settles.config.ts',
+      text: "await new Promise(() => {});\nexport default { app: 'demo' };\n",
+      expect: 'never finished loading: a top-level await waits for something that can never happen',
+    },
+  ];
+  for (const { what, file, text, expect } of cases) {
+    test(what, async () => {
+      const path = join(fleet.dir, file);
+      await writeFile(path, text);
+      const run = await runShip(['plan', '--config', path, '--version', 'v2', '--artifact', artifact]);
+      assert.equal(run.code, 2, describeRun(run));
+      assert.ok(run.stderr.includes(`${path}: invalid config\n  - ${expect}`), `the message must name the file and the cause (${expect}):\n${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /Cannot read properties|Require stack|\bat .*\.js:\d+/);
+      await assertNoSshConnection(run);
+    });
+  }
+  test("a directory or '' as --config", async () => {
+    const directory = await runShip(['plan', '--config', fleet.dir, '--version', 'v2', '--artifact', artifact]);
+    assert.equal(directory.code, 2, describeRun(directory));
+    assert.ok(directory.stderr.includes(`${fleet.dir}: invalid config\n  - is a directory; pass the config file in it`), directory.stderr);
+    const empty = await runShip(['plan', '--config', '', '--version', 'v2', '--artifact', artifact]);
+    assert.equal(empty.code, 2, describeRun(empty));
+    assert.ok(empty.stderr.includes(`--config "": invalid config\n  - no file named`), empty.stderr);
+    await assertNoSshConnection(empty);
+  });
+});
+
 describe('ship plan and ship check refuse what would only fail mid-rollout, exit 2 naming the file and field', { concurrency: true }, () => {
   const cases: Array<{ what: string; file: string; edit: (c: Record<string, any>) => void; expect: RegExp }> = [
     {

@@ -182,3 +182,55 @@ test('what would only fail mid-rollout is refused at load: a bad regex, HAProxy 
     'database.migrations.pattern: needs a named group "version", e.g. "^(?<version>\\d+)-(?<name>.+)\\.sql$"',
   ]);
 });
+
+test('a config file that cannot give a config is named with what is wrong, never a TypeError or a require stack', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-config-'));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const cases: Array<{ path: string; expect: string }> = [
+    { path: write('null.config.ts', 'export default null;\n'), expect: 'the default export is null: the file must `export default defineConfig({...})`' },
+    { path: write('number.config.ts', 'throw 42;\n'), expect: 'could not be evaluated: it threw 42, not an Error' },
+    {
+      path: write('getter.config.ts', "export default { app: 'shop', get hosts() { throw new Error('inventory service down'); } };\n"),
+      expect: 'reading the exported config threw: inventory service down',
+    },
+    {
+      path: write('named.config.ts', "export const config = { app: 'shop' };\n"),
+      expect: 'has no default export (only config): the file must `export default defineConfig({...})`',
+    },
+    { path: dir, expect: `is a directory; pass the config file in it, e.g. --config ${join(dir, 'orchestrator.config.ts')}` },
+    { path: join(dir, 'missing.config.ts'), expect: 'file not found' },
+  ];
+  for (const { path, expect } of cases) {
+    await assert.rejects(loadConfig(path), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${path}: ${String(error)}`);
+      assert.equal(error.file, path);
+      assert.ok(error.problems[0]!.startsWith(expect), `${path}: ${error.message}`);
+      assert.doesNotMatch(error.message, /Cannot read properties|Require stack|undefined$/);
+      return true;
+    });
+  }
+  await assert.rejects(loadConfig(''), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.message, `--config "": invalid config\n  - no file named: give the config file's path, or leave --config out for ./orchestrator.config.ts`);
+    return true;
+  });
+});
+
+test('a config whose top-level await never settles is refused at the deadline, naming the file', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'ship-config-')), 'pending.config.ts');
+  writeFileSync(path, "await new Promise(() => {});\nexport default { app: 'shop' };\n");
+  // Something else keeps the process busy (the test runner would otherwise end the test as unsettled): only the deadline can end the wait.
+  const busy = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(busy));
+  await assert.rejects(loadConfig(path, { deadlineMs: 300 }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.file, path);
+    assert.deepEqual(error.problems, ['did not finish loading within 0.3s: a top-level await in it is still waiting']);
+    assert.equal(error.unsettled, true, 'the CLI must exit rather than wait for the config code');
+    return true;
+  });
+});
