@@ -5,17 +5,30 @@
  *   activate (while out):  switch <appDir>/current atomically, run the `restart` command
  *   rollback:              switch back to the remembered release, restart
  * Variables: appDir (required), restart (required; shell text from the config, run as written),
- * keepReleases (default 5).
+ * keepReleases (default 5: a whole number, at least 2, since the new release and the one it
+ * replaces are always kept).
  */
-import { definePlaybook, run, sh, upload, type StepContext } from '../src/index.js';
+import { definePlaybook, run, sh, upload, type StepContext, type VarCheck } from '../src/index.js';
 import { currentLink, releasesDir, restart, switchBack, switchToRelease } from './lib/release-layout.js';
 
-const keepReleases = (ctx: StepContext) => Math.max(2, Number(ctx.vars.keepReleases ?? 5));
+const DEFAULT_KEEP_RELEASES = 5;
+
+/** A value such as 2.5 or 'five' used to reach `tail -n +x` on the host, fail there unseen, and stop pruning. */
+const keepReleasesProblem: VarCheck = (value) =>
+  /^\d+$/.test(String(value).trim()) && Number(value) >= 2 ? undefined : 'expected a whole number of releases to keep, at least 2 (the new one and the one it replaces)';
+
+function keepReleases(ctx: StepContext): number {
+  const value = ctx.vars.keepReleases ?? DEFAULT_KEEP_RELEASES;
+  const problem = keepReleasesProblem(value);
+  if (problem) throw new Error(`variable keepReleases is ${JSON.stringify(value)}: ${problem}`);
+  return Number(value);
+}
 
 export default definePlaybook({
   name: 'deploy-release',
   requires: ['version', 'artifact'],
   requiredVars: ['appDir', 'restart'],
+  varChecks: { keepReleases: keepReleasesProblem },
   stage: [
     run((ctx) => sh`mkdir -p ${releasesDir(ctx)} && { readlink ${currentLink(ctx)} || true; }`, { name: 'remember current release', capture: 'previousRelease' }),
     upload(

@@ -1,6 +1,6 @@
 /** Debian and Ubuntu hosts: apt-get for updates, dpkg for what is installed. */
 import { sh, type ShellCommand, type StepContext } from '../../src/index.js';
-import { parseDuration } from '../../src/util/duration.js';
+import { readDuration } from '../../src/util/duration.js';
 import { onSystem, securityOnly, systemRoot, type PackageManager } from './package-manager.js';
 
 function aptGet(ctx: StepContext): ShellCommand {
@@ -14,9 +14,9 @@ function dpkgRoot(ctx: StepContext): ShellCommand {
 /** apt waits this long for another apt or dpkg to finish, then fails with a message naming the lock and its holder. */
 function aptLockSeconds(ctx: StepContext): number {
   const value = ctx.vars.aptLockTimeout ?? '120s';
-  const parsed = parseDuration(typeof value === 'number' ? value : String(value));
-  if (parsed === undefined) throw new Error(`variable aptLockTimeout ${JSON.stringify(value)} is not a duration like '120s'`);
-  return Math.max(1, Math.round(parsed / 1000));
+  const reading = readDuration(typeof value === 'number' ? value : String(value), "'120s'");
+  if (!reading.ok) throw new Error(`variable aptLockTimeout: ${reading.problem}`);
+  return Math.max(1, Math.round(reading.ms / 1000));
 }
 
 const aptLock = (ctx: StepContext) => sh`-o DPkg::Lock::Timeout=${aptLockSeconds(ctx)}`;

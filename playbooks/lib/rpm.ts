@@ -26,9 +26,11 @@ const VERSION_FORMAT = '%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n';
  * Reads `check-update` output: `name.arch [epoch:]version-release repo` per update, exit status 100
  * when there are any. yum puts a name too long for its column on a line of its own, with the
  * version and repository on the next; `Obsoleting Packages` ends the list; a package with more
- * than one architecture (multilib) is listed once.
+ * than one architecture (multilib) is listed once. It reads to the end rather than `exit`: under
+ * pipefail, a writer cut off early (SIGPIPE) would fail the step.
  */
-const PENDING_AWK = `/^Obsoleting/ { exit }
+const PENDING_AWK = `/^Obsoleting/ { obsoleting = 1 }
+obsoleting { next }
 NF == 1 && $1 ~ /\\./ { held = $1; next }
 held != "" && NF == 2 { $0 = held " " $0 }
 { held = "" }

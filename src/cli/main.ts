@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ConfigError } from '../config/errors.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import { redact } from '../util/redact.js';
@@ -61,6 +62,8 @@ export async function main(argv: string[]): Promise<void> {
     await cli.parseAsync();
   } catch (error) {
     process.exitCode = reportFatal(error);
+    // A config that never settled is still running and may keep the process alive forever (stderr is synchronous on pipes and files).
+    if (error instanceof ConfigError && error.unsettled) process.exit();
   }
 }
 

@@ -5,7 +5,7 @@ import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { UsageError } from '../commands/errors.js';
 import { formatPatchReport } from '../patch/format.js';
 import { combineReports, PatchRunCollector } from '../patch/report.js';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 import { redactDeep } from '../util/redact.js';
 import { appOption } from './app-option.js';
 import { worstExitCode, EXIT } from './exit-codes.js';
@@ -20,9 +20,10 @@ interface PatchArgs extends RollArgs {
 
 function windowEnd(window: string | undefined): number | undefined {
   if (window === undefined) return undefined;
-  const ms = parseDuration(window);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--window ${JSON.stringify(window)}: expected a duration like '45m' or '2h'`);
-  return Date.now() + ms;
+  const reading = readDuration(window, "'45m' or '2h'");
+  if (!reading.ok) throw new UsageError(`--window: ${reading.problem}`);
+  if (reading.ms <= 0) throw new UsageError(`--window ${JSON.stringify(window)}: a window of no time starts no batch; give a duration like '45m' or '2h'`);
+  return Date.now() + reading.ms;
 }
 
 /**

@@ -5,10 +5,11 @@
  */
 import type { Argv } from 'yargs';
 import { allApps, selectApp } from '../config/apps.js';
+import { positiveCountOrPercent } from '../config/fields.js';
 import type { LoadedConfig } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import type { VarValue } from '../playbook/define.js';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 
 export interface RollArgs {
   config: string;
@@ -61,11 +62,12 @@ export function parseHosts(value: string | undefined): string[] | undefined {
   return names;
 }
 
+/** `--batch-size`: the same rule as rollout.batchSize (positiveCountOrPercent). */
 export function parseBatchSize(value: string | undefined): number | string | undefined {
   if (value === undefined) return undefined;
-  if (/^\d+$/.test(value) && Number(value) > 0) return Number(value);
-  if (/^\d+(\.\d+)?%$/.test(value) && Number(value.slice(0, -1)) > 0) return value;
-  throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
+  const parsed = positiveCountOrPercent.safeParse(/^\d+$/.test(value) ? Number(value) : value);
+  if (!parsed.success) throw new UsageError(`--batch-size ${JSON.stringify(value)}: expected a positive count or a percentage like '25%'`);
+  return parsed.data;
 }
 
 export function parseVars(pairs: string[] | undefined): Record<string, VarValue> {
@@ -80,9 +82,9 @@ export function parseVars(pairs: string[] | undefined): Record<string, VarValue>
 
 export function parseLockWait(value: string | undefined): number {
   if (value === undefined) return 0;
-  const parsed = parseDuration(value);
-  if (parsed === undefined || parsed < 0) throw new UsageError(`--lock-wait ${JSON.stringify(value)}: expected a duration like '30s' or '5m'`);
-  return parsed;
+  const reading = readDuration(value, "'30s' or '5m'");
+  if (!reading.ok) throw new UsageError(`--lock-wait: ${reading.problem}`);
+  return reading.ms;
 }
 
 export function parseRollFlags(args: RollArgs): RollFlags {

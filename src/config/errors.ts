@@ -3,12 +3,20 @@ import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /** A config problem: always names the file and the field path, and is a usage error (exit 2). */
 export class ConfigError extends Error implements CodedError {
+  /**
+   * The file's own code is still running (it never settled): the process must exit once the error
+   * is reported instead of waiting for that code, whose timers or sockets could keep it alive.
+   */
+  readonly unsettled: boolean;
+
   constructor(
     readonly file: string,
     readonly problems: string[],
+    options: { unsettled?: boolean } = {},
   ) {
     super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
+    this.unsettled = options.unsettled ?? false;
   }
 
   get shipCode() {

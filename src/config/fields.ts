@@ -4,22 +4,39 @@
  * importing the composed schema (src/config/schema.ts), which imports the adapters.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 import { MIN_SECRET_LENGTH, registerSecret, secretTooShort } from '../util/redact.js';
 import { isEnvRef } from './env.js';
 
-/** '500ms', '30s', '2m' or a number of milliseconds; resolves to milliseconds. */
+/** '500ms', '30s', '2m' or a number of milliseconds, at most MAX_DURATION_MS; resolves to milliseconds. */
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like '500ms', '30s' or '2m', got ${JSON.stringify(value)}` });
+  const reading = readDuration(value);
+  if (!reading.ok) {
+    ctx.addIssue({ code: 'custom', message: reading.problem });
     return z.NEVER;
   }
-  return parsed;
+  return reading.ms;
 });
 
 /** An absolute count or a percentage of the fleet such as '25%'. */
 export const countOrPercent = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, { message: "expected a count or a percentage like '25%'" })]);
+
+const POSITIVE = { message: "expected a positive count or a percentage like '25%'" };
+
+/**
+ * A count of at least 1 or a percentage above 0 (a batch size): 0 or '0%' would roll nothing.
+ * The same rule for the config field and its flag (`--batch-size`), so neither quietly reads 0 as 1.
+ */
+export const positiveCountOrPercent = z.union([z.number().int(POSITIVE).min(1, POSITIVE), z.string().regex(/^(?=[\d.]*[1-9])\d+(\.\d+)?%$/, POSITIVE)]);
+
+/** A JavaScript regular expression, compiled at load so a typo is a config error, not a failure mid-rollout. */
+export const regex = z.string().superRefine((source, ctx) => {
+  try {
+    new RegExp(source);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(source)} is not a valid regular expression: ${(error as Error).message}` });
+  }
+});
 
 /**
  * A string that may come from the environment (`env('NAME')` or `process.env.NAME`). Its value

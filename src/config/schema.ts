@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { loadBalancerSchema } from '../lb/registry.js';
 import { notifySchema } from '../notify/config.js';
-import { countOrPercent, duration, secret, varName } from './fields.js';
+import { countOrPercent, duration, positiveCountOrPercent, regex, secret, varName } from './fields.js';
+import { hostClashes, type HostClash } from './host-identity.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 const vars = z.record(varName, varValue);
@@ -52,7 +53,7 @@ const healthSchema = z
         scheme: z.enum(['http', 'https']).default('http'),
         expectStatus: z.union([z.number().int(), z.array(z.number().int()).min(1)]).default(200),
         /** A regular expression the body must match. */
-        bodyMatch: z.string().optional(),
+        bodyMatch: regex.optional(),
         ...checkTiming,
       })
       .optional(),
@@ -64,7 +65,7 @@ const healthSchema = z
   });
 
 const rolloutSchema = z.strictObject({
-  batchSize: countOrPercent.default(1),
+  batchSize: positiveCountOrPercent.default(1),
   /** Roll a batch of one first and stop there if it fails. */
   canary: z.boolean().default(true),
   /** Healthy instances that must remain in service; defaults to all but one batch. */
@@ -93,7 +94,13 @@ const ec2InventorySchema = z.strictObject({
 export const migrationsSchema = z.strictObject({
   dir: z.string().min(1),
   /** A regular expression with a named group `version` for layouts the discovery does not know. */
-  pattern: z.string().min(1).optional(),
+  // The group check only for a pattern that compiles: one problem at a time.
+  pattern: regex
+    .refine((source) => source.includes('(?<version>'), {
+      when: (payload) => payload.issues.length === 0,
+      message: 'needs a named group "version", e.g. "^(?<version>\\d+)-(?<name>.+)\\.sql$"',
+    })
+    .optional(),
   transactionPerFile: z.boolean().default(true),
   pgVersion: z.number().int().min(9).max(99).optional(),
 });
@@ -145,18 +152,35 @@ const appConfigSchema = z
     notify: notifySchema.optional(),
   })
   .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.hosts.forEach((host, index) => {
-      const earlier = seen.get(host.name);
-      if (earlier !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['hosts', index, 'name'], message: `duplicate host name '${host.name}' (also hosts[${earlier}])` });
-      }
-      seen.set(host.name, index);
-    });
+    for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });
     if (config.hosts.length === 0 && !config.inventory?.ec2) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
     }
   });
+
+/** A clash between two config hosts, on the field of the later one to change. */
+function describeClash(hosts: ReadonlyArray<{ name: string; lbName?: string | undefined }>, clash: HostClash): { path: PropertyKey[]; message: string } {
+  const { firstIndex, secondIndex } = clash;
+  const first = hosts[firstIndex]!;
+  switch (clash.field) {
+    case 'name':
+      return { path: ['hosts', secondIndex, 'name'], message: `duplicate ${clash.what} (also hosts[${firstIndex}])` };
+    case 'lbName':
+      return {
+        path: ['hosts', secondIndex, hosts[secondIndex]!.lbName === undefined ? 'name' : 'lbName'],
+        message:
+          `${clash.what} is also hosts[${firstIndex}]'s (${first.name}${first.lbName === undefined ? ', by its name' : ''}): ` +
+          'draining one would take both out of the load balancer; give each host its own lbName',
+      };
+    case 'address':
+      return {
+        path: ['hosts', secondIndex, 'address'],
+        message:
+          `${clash.what} is also hosts[${firstIndex}]'s (${first.name}): one machine listed twice would be rolled twice in one batch; ` +
+          "remove one, or set each host's port if they are different machines behind one address",
+      };
+  }
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

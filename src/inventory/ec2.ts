@@ -1,6 +1,7 @@
 import type { Filter, Instance } from '@aws-sdk/client-ec2';
 import { awsClientConfig, describeEndpoint } from '../aws/clients.js';
 import { callAws } from '../aws/errors.js';
+import { hostClashes } from '../config/host-identity.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /**
@@ -41,6 +42,7 @@ export interface ConfigHostLike {
   name: string;
   address: string;
   lbName?: string;
+  port?: number;
 }
 
 export type InventoryHost<H extends ConfigHostLike = ConfigHostLike> = (H & { source: 'config' }) | Ec2Host;
@@ -133,29 +135,26 @@ export async function discoverEc2Hosts(options: Ec2InventoryOptions): Promise<Ec
 }
 
 /**
- * Config hosts first, then discovered ones. A name, address or lbName used twice is an error
- * naming both sources: the same machine listed twice would be drained twice in one batch.
+ * Config hosts first, then discovered ones. A name, an effective load-balancer name (lbName, else
+ * name) or an SSH address and port used twice is an error naming both sources: the same machine
+ * listed twice would be rolled twice in one batch, and one member drained for two hosts.
+ * `sshPort` is the config's ssh.port, the port of every host that sets none (else 22).
  */
-export function mergeInventory<H extends ConfigHostLike>(configHosts: readonly H[], discovered: readonly Ec2Host[]): Array<InventoryHost<H>> {
+export function mergeInventory<H extends ConfigHostLike>(configHosts: readonly H[], discovered: readonly Ec2Host[], sshPort?: number): Array<InventoryHost<H>> {
   const merged: Array<InventoryHost<H>> = [...configHosts.map((host) => ({ ...host, source: 'config' as const })), ...discovered];
-  const origin = (host: InventoryHost<H>, index: number) => (host.source === 'ec2' ? `EC2 instance ${host.instanceId}` : `config hosts[${index}] (${host.name})`);
-  const problems: string[] = [];
-  for (const field of ['name', 'address', 'lbName'] as const) {
-    const firstSeen = new Map<string, string>();
-    merged.forEach((host, index) => {
-      const value = host[field];
-      if (value === undefined) return;
-      const here = origin(host, index);
-      const earlier = firstSeen.get(value);
-      if (earlier) problems.push(`${field} '${value}' is used by both ${earlier} and ${here}`);
-      else firstSeen.set(value, here);
-    });
-  }
-  if (problems.length) {
-    throw new InventoryError(
-      `the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\nRemove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.`,
-      'hosts',
-    );
+  const origin = (index: number) => {
+    const host = merged[index]!;
+    return host.source === 'ec2' ? `EC2 instance ${host.instanceId}` : `config hosts[${index}] (${host.name})`;
+  };
+  const clashes = hostClashes(merged, sshPort);
+  if (clashes.length) {
+    const problems = clashes.map((clash) => `${clash.what} is used by both ${origin(clash.firstIndex)} and ${origin(clash.secondIndex)}`);
+    // Two config entries are the config's to fix; a discovered one clashing is a config entry to drop or a filter to narrow.
+    const withEc2 = clashes.some((clash) => merged[clash.secondIndex]!.source === 'ec2');
+    const advice = withEc2
+      ? 'Remove the config entry for a discovered instance, or narrow inventory.ec2.tags / autoScalingGroup.'
+      : 'Remove one of each pair, or give each host its own lbName, or its own port if they are different machines behind one address.';
+    throw new InventoryError(`the inventory lists a host twice:\n  - ${problems.join('\n  - ')}\n${advice}`, 'hosts');
   }
   return merged;
 }

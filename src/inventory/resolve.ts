@@ -25,7 +25,7 @@ export async function resolveHosts(loaded: LoadedConfig): Promise<ResolvedHost[]
           ...(ec2.varsFromTags ? { varsFromTags: ec2.varsFromTags } : {}),
         })
       : [];
-    return mergeInventory(hosts, discovered).map((host) =>
+    return mergeInventory(hosts, discovered, loaded.config.ssh.port).map((host) =>
       host.source === 'ec2'
         ? {
             name: host.name,

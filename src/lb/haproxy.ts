@@ -227,11 +227,34 @@ function describeSessions(views: NodeView[]): string {
     .join(', ');
 }
 
+/**
+ * The config is checked with the same rules the runtime client applies, so a typo in an address
+ * or a backend name is refused when the file is loaded (by `ship plan` and `ship check` too),
+ * not when the first batch is about to be drained.
+ */
+function validName(what: 'backend') {
+  return (name: string, ctx: z.RefinementCtx) => {
+    try {
+      assertHaproxyName(what, name);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  };
+}
+
+const runtimeApiAddress = z.string().superRefine((value, ctx) => {
+  try {
+    parseRuntimeApi(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
 export const haproxyAdapter = defineLoadBalancer({
   schema: z.strictObject({
     type: z.literal('haproxy'),
-    runtimeApi: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    backend: z.string().min(1),
+    runtimeApi: z.union([runtimeApiAddress, z.array(runtimeApiAddress).min(1)]),
+    backend: z.string().superRefine(validName('backend')),
     pollInterval: duration.default(10),
   }),
   fields: {

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createJiti } from 'jiti';
-import { formatPath } from '../config/errors.js';
-import { resolvePath } from '../config/load.js';
+import { ConfigError, formatPath } from '../config/errors.js';
+import { describeThrown, evaluateConfigFile, resolvePath } from '../config/load.js';
 import { migrationsSchema } from '../config/schema.js';
 import { MigrationDiscoveryError } from './discovery.js';
 
@@ -27,13 +26,17 @@ export async function readConfiguredMigrations(file: string, cwd: string): Promi
       `name the migration files or directories to lint, pass --base <git ref>, or set database.migrations.dir in a config file (none at ${absolute}; pass --config <file>)`,
     );
   }
-  let exported: unknown;
+  let migrations: unknown;
   try {
-    exported = await createJiti(import.meta.url, { moduleCache: false, fsCache: false }).import(absolute, { default: true });
+    // No transpile cache on disk: a pull-request job reads the file once.
+    const exported = await evaluateConfigFile(file, absolute, { fsCache: false });
+    // Reading may run a getter of the file's own; its error is the file's.
+    migrations = (exported as { database?: { migrations?: unknown } } | null | undefined)?.database?.migrations;
   } catch (error) {
-    throw new MigrationDiscoveryError(`${file}: could not be evaluated: ${(error as Error).message}`);
+    if (error instanceof ConfigError) throw new MigrationDiscoveryError(`${error.file}: ${error.problems.join('; ')}`);
+    throw new MigrationDiscoveryError(`${file}: reading database.migrations threw: ${describeThrown(error)}`);
   }
-  const database = (exported as { database?: { migrations?: unknown } } | undefined)?.database;
+  const database = migrations === undefined ? undefined : { migrations };
   if (database?.migrations === undefined) {
     throw new MigrationDiscoveryError(`${file} has no database.migrations: set database.migrations.dir, or name the migration files or directories to lint`);
   }

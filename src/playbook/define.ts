@@ -1,5 +1,5 @@
 import { isShellCommand, sh, type ShellCommand } from '../shell/sh.js';
-import { parseDuration } from '../util/duration.js';
+import { readDuration } from '../util/duration.js';
 
 export type VarValue = string | number | boolean;
 
@@ -80,6 +80,12 @@ export interface Playbook {
   requires: Array<'version' | 'artifact'>;
   /** Variables the playbook reads from the config; missing ones are reported per host in pre-flight. */
   requiredVars: string[];
+  /**
+   * What a variable's value must be, when set: each check returns what is wrong, or undefined.
+   * Run for every host when the targets are resolved, so `ship plan` and `ship check` refuse a
+   * bad value too, before anything changes (a step would otherwise misread it on the host).
+   */
+  varChecks?: Readonly<Record<string, VarCheck>>;
   /** On every host in parallel while it still serves. */
   stage: Step[];
   /** While the instance is out of the load balancer. */
@@ -101,10 +107,14 @@ export interface Playbook {
   skip?: (ctx: StepContext) => string | undefined;
 }
 
+/** Returns what is wrong with a variable's value (e.g. 'expected a whole number'), or undefined. */
+export type VarCheck = (value: VarValue) => string | undefined;
+
 export interface PlaybookInput {
   name: string;
   requires?: Array<'version' | 'artifact'>;
   requiredVars?: string[];
+  varChecks?: Record<string, VarCheck>;
   stage?: Step[];
   activate: Step[];
   verify?: Step[];
@@ -118,6 +128,7 @@ export function definePlaybook(input: PlaybookInput): Playbook {
     name: input.name,
     requires: input.requires ?? [],
     requiredVars: input.requiredVars ?? [],
+    ...(input.varChecks ? { varChecks: input.varChecks } : {}),
     stage: input.stage ?? [],
     activate: input.activate,
     verify: input.verify ?? [],
@@ -129,9 +140,9 @@ export function definePlaybook(input: PlaybookInput): Playbook {
 
 function timeoutOf(options: StepOptions, stepName: string): number | undefined {
   if (options.timeout === undefined) return undefined;
-  const parsed = parseDuration(options.timeout);
-  if (parsed === undefined) throw new Error(`step '${stepName}': timeout ${JSON.stringify(options.timeout)} is not a duration like '30s'`);
-  return parsed;
+  const reading = readDuration(options.timeout, "'30s'");
+  if (!reading.ok) throw new Error(`step '${stepName}': timeout: ${reading.problem}`);
+  return reading.ms;
 }
 
 function describeCommand(command: Dynamic<ShellCommand>): string {
@@ -189,10 +200,10 @@ export const DEFAULT_REBOOT_COMMAND = sh`nohup sh -c 'sleep 1; systemctl reboot 
 /** Reboots the host and waits for it to come back with a new boot id (see RebootStep). */
 export function reboot(options: RebootOptions = {}): RebootStep {
   const name = options.name ?? 'reboot';
-  const pollIntervalMs = parseDuration(options.pollInterval ?? '1s');
-  if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
-    throw new Error(`step '${name}': pollInterval ${JSON.stringify(options.pollInterval)} is not a duration like '1s'`);
-  }
+  const reading = readDuration(options.pollInterval ?? '1s', "'1s'");
+  if (!reading.ok) throw new Error(`step '${name}': pollInterval: ${reading.problem}`);
+  if (reading.ms <= 0) throw new Error(`step '${name}': pollInterval ${JSON.stringify(options.pollInterval)} must be more than 0, like '1s'`);
+  const pollIntervalMs = reading.ms;
   return {
     kind: 'reboot',
     name,

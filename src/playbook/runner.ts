@@ -3,7 +3,7 @@ import { withSudo, type ShellCommand } from '../shell/sh.js';
 import { codeOf } from '../errors/coded.js';
 import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
 import { TransportError, type Transport } from '../transport/transport.js';
-import { formatDuration, parseDuration } from '../util/duration.js';
+import { formatDuration, readDuration } from '../util/duration.js';
 import { sleep } from '../util/deadline.js';
 import { resolveDynamic, type RebootStep, type Step, type StepContext } from './define.js';
 
@@ -159,10 +159,9 @@ async function rebootAndWait(step: RebootStep, options: PhaseOptions): Promise<v
   const { transport, ctx, bus, phase, signal } = options;
   const host = ctx.host.name;
   const timeoutValue = resolveDynamic(step.timeout, ctx);
-  const deadlineMs = parseDuration(timeoutValue);
-  if (deadlineMs === undefined) {
-    throw new StepFailedError(host, phase, step.name, `has timeout ${JSON.stringify(timeoutValue)}, which is not a duration like '10m'`, '');
-  }
+  const deadline = readDuration(timeoutValue, "'10m'");
+  if (!deadline.ok) throw new StepFailedError(host, phase, step.name, `has a bad timeout: ${deadline.problem}`, '');
+  const deadlineMs = deadline.ms;
   const bootIdCommand = withStepSudo(resolveDynamic(step.bootId, ctx), step.sudo, options);
   const note = (line: string) => bus.emit({ type: 'output', host, stream: 'stdout', line });
 

@@ -56,7 +56,24 @@ export function unsafeRaw(text: string): ShellCommand {
   return command(text);
 }
 
+/**
+ * The command with `set -o pipefail` semantics: a pipeline fails when any of its commands does,
+ * not only the last (`ls | ... | tail -n +x | ...` with a bad x used to report the last loop's
+ * success and quietly skip the work). Every shell ship starts on a host (the transports, sudo)
+ * runs its command through this. POSIX sh before 2024 has no pipefail (Debian's dash), so where
+ * `set -o pipefail` is refused the command runs under bash instead; a host with neither fails the
+ * command rather than run it with weaker semantics. `cmd || true` still ignores a status on purpose.
+ */
+export function withPipefail(cmd: ShellCommand): ShellCommand {
+  // The shell parses and runs one command at a time, so after `exec bash` the copy below is never read.
+  return sh`if (set -o pipefail) 2>/dev/null; then set -o pipefail; elif command -v bash >/dev/null 2>&1; then exec bash -o pipefail -c ${cmd.text}; else echo ${PIPEFAIL_MISSING} >&2; exit 127; fi
+${cmd}`;
+}
+
+const PIPEFAIL_MISSING = "ship: this host's sh has no 'set -o pipefail' and there is no bash; install bash, so a failing command inside a pipeline fails the step";
+
 /** Wraps a command so it runs under sudo without a prompt (fails instead of hanging). */
 export function withSudo(cmd: ShellCommand, user?: string): ShellCommand {
-  return user ? sh`sudo -n -u ${user} -- sh -c ${cmd.text}` : sh`sudo -n -- sh -c ${cmd.text}`;
+  const strict = withPipefail(cmd).text;
+  return user ? sh`sudo -n -u ${user} -- sh -c ${strict}` : sh`sudo -n -- sh -c ${strict}`;
 }

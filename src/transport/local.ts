@@ -11,7 +11,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 // execa loads about a hundred modules; only local-transport runs pay for it.
 const loadExeca = () => import('execa');
-import { sh, withSudo, type ShellCommand } from '../shell/sh.js';
+import { sh, withPipefail, withSudo, type ShellCommand } from '../shell/sh.js';
 import { OutputTail } from './output.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport, type UploadResult } from './transport.js';
 
@@ -43,7 +43,7 @@ export class LocalTransport implements Transport {
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
     await this.connect();
     if (options.signal?.aborted) throw new TransportError(this.host, 'command aborted before it started', 'exec', { cause: options.signal.reason });
-    const text = (options.sudo ? withSudo(command, this.options.sudoUser) : command).text;
+    const text = withPipefail(options.sudo ? withSudo(command, this.options.sudoUser) : command).text;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const started = performance.now();
     const { execa } = await loadExeca();

@@ -11,7 +11,7 @@
 import { constants as osConstants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
-import { sh, withSudo, type ShellCommand } from '../shell/sh.js';
+import { sh, withPipefail, withSudo, type ShellCommand } from '../shell/sh.js';
 import { OutputTail } from './output.js';
 import type { Connection, SshConnection } from './ssh-connect.js';
 import { TransportError, type ExecOptions, type ExecResult } from './transport.js';
@@ -37,7 +37,7 @@ export function execOverSsh(connection: Connection, command: ShellCommand, optio
   const { host } = context;
   const inner = options.sudo ? withSudo(command, context.sudoUser) : command;
   // The shell reports its pid (= process group id, see the header comment) and becomes the command.
-  const wrapped = sh`printf '__ship_pid__=%s\n' "$$"; exec sh -c ${inner.text}`;
+  const wrapped = sh`printf '__ship_pid__=%s\n' "$$"; exec sh -c ${withPipefail(inner).text}`;
   const timeoutMs = options.timeoutMs ?? context.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const started = performance.now();
   const stdout = new OutputTail();

@@ -66,6 +66,18 @@ describe('an invalid config exits 2 naming the file and the field path, and touc
       expect: `health.http.interval: expected a duration like '500ms', '30s' or '2m', got "fast"`,
     },
     { what: 'a missing field', file: 'missing-field.config.ts', edit: (c) => delete c.hosts[1].address, expect: 'hosts[1].address: required' },
+    {
+      what: "a host whose lbName is another host's name",
+      file: 'same-lb-name.config.ts',
+      edit: (c) => (c.hosts[1].lbName = 'web1'),
+      expect: "hosts[1].lbName: load-balancer name 'web1' is also hosts[0]'s (web1, by its name)",
+    },
+    {
+      what: 'two hosts at one address and port',
+      file: 'same-endpoint.config.ts',
+      edit: (c) => (c.hosts[1].address = c.hosts[0].address),
+      expect: 'hosts[1].address: SSH address ',
+    },
   ];
   for (const { what, file, edit, expect } of cases) {
     test(what, async () => {
@@ -75,6 +87,94 @@ describe('an invalid config exits 2 naming the file and the field path, and touc
       assert.ok(run.stderr.includes(`${path}: invalid config`), `the message must name the file:\n${run.stderr}`);
       assert.ok(run.stderr.includes(expect), `the message must name the field and the cause (${expect}):\n${run.stderr}`);
       await assertNoSshConnection(run);
+    });
+  }
+});
+
+describe('a config file that gives no config exits 2 naming the file and what is wrong', { concurrency: true }, () => {
+  const cases: Array<{ what: string; file: string; text: string; expect: string }> = [
+    { what: 'export default null', file: 'null.config.ts', text: 'export default null;\n', expect: 'the default export is null' },
+    { what: 'throw 42', file: 'throws.config.ts', text: 'throw 42;\n', expect: 'could not be evaluated: it threw 42, not an Error' },
+    {
+      what: 'a getter that throws',
+      file: 'getter.config.ts',
+      text: "export default { app: 'demo', get hosts() { throw new Error('inventory service down'); } };\n",
+      expect: 'reading the exported config threw: inventory service down',
+    },
+    {
+      // Without a deadline Node ends the process with a silent exit 13 (or it hangs).
+      what: 'a top-level await that never settles',
+      file: 'never-settles.config.ts',
+      text: "await new Promise(() => {});\nexport default { app: 'demo' };\n",
+      expect: 'never finished loading: a top-level await waits for something that can never happen',
+    },
+  ];
+  for (const { what, file, text, expect } of cases) {
+    test(what, async () => {
+      const path = join(fleet.dir, file);
+      await writeFile(path, text);
+      const run = await runShip(['plan', '--config', path, '--version', 'v2', '--artifact', artifact]);
+      assert.equal(run.code, 2, describeRun(run));
+      assert.ok(run.stderr.includes(`${path}: invalid config\n  - ${expect}`), `the message must name the file and the cause (${expect}):\n${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /Cannot read properties|Require stack|\bat .*\.js:\d+/);
+      await assertNoSshConnection(run);
+    });
+  }
+  test("a directory or '' as --config", async () => {
+    const directory = await runShip(['plan', '--config', fleet.dir, '--version', 'v2', '--artifact', artifact]);
+    assert.equal(directory.code, 2, describeRun(directory));
+    assert.ok(directory.stderr.includes(`${fleet.dir}: invalid config\n  - is a directory; pass the config file in it`), directory.stderr);
+    const empty = await runShip(['plan', '--config', '', '--version', 'v2', '--artifact', artifact]);
+    assert.equal(empty.code, 2, describeRun(empty));
+    assert.ok(empty.stderr.includes(`--config "": invalid config\n  - no file named`), empty.stderr);
+    await assertNoSshConnection(empty);
+  });
+});
+
+describe('ship plan and ship check refuse what would only fail mid-rollout, exit 2 naming the file and field', { concurrency: true }, () => {
+  const cases: Array<{ what: string; file: string; edit: (c: Record<string, any>) => void; expect: RegExp }> = [
+    {
+      what: 'a bodyMatch that is not a regular expression',
+      file: 'bad-body-match.config.ts',
+      edit: (c) => (c.health.http.bodyMatch = '(ok'),
+      expect: /invalid config\n {2}- health\.http\.bodyMatch: "\(ok" is not a valid regular expression/,
+    },
+    {
+      what: 'an HAProxy backend name HAProxy would refuse',
+      file: 'bad-backend.config.ts',
+      edit: (c) => (c.loadBalancer.backend = 'app;help'),
+      expect: /loadBalancer\.backend: haproxy backend name 'app;help' is not valid/,
+    },
+    {
+      what: 'an HAProxy runtime API address that is none of the forms',
+      file: 'bad-runtime-api.config.ts',
+      edit: (c) => (c.loadBalancer.runtimeApi = 'lb1'),
+      expect: /loadBalancer\.runtimeApi: haproxy runtimeApi 'lb1': not a host:port/,
+    },
+    { what: 'a batch size of 0%', file: 'zero-batch.config.ts', edit: (c) => (c.rollout.batchSize = '0%'), expect: /rollout\.batchSize: expected a positive count/ },
+    {
+      what: 'a timeout past what Node can time',
+      file: 'long-timeout.config.ts',
+      edit: (c) => (c.ssh.commandTimeout = '25d'),
+      expect: /ssh\.commandTimeout: "25d" is too long: at most 2147483647ms/,
+    },
+    {
+      what: 'a keepReleases that is not a whole number',
+      file: 'bad-keep-releases.config.ts',
+      edit: (c) => (c.hosts[1].vars.keepReleases = 2.5),
+      expect: /playbook deploy-release \(\S+deploy-release\.ts\) cannot use these variables: web2: keepReleases is 2\.5: expected a whole number of releases to keep, at least 2/,
+    },
+  ];
+  for (const { what, file, edit, expect } of cases) {
+    test(what, async () => {
+      const path = await writeEdited(file, edit);
+      for (const command of ['plan', 'check']) {
+        const run = await runShip([command, '--config', path, '--version', 'v2', '--artifact', artifact]);
+        assert.equal(run.code, 2, `${command}: ${describeRun(run)}`);
+        assert.ok(run.stderr.includes(path), `${command}: the message must name the file:\n${run.stderr}`);
+        assert.match(run.stderr, expect, command);
+        await assertNoSshConnection(run);
+      }
     });
   }
 });
@@ -99,6 +199,12 @@ describe('bad flags and arguments exit 2 with a message naming the flag, and tou
       args: () => ['deploy', '--config', config, '--version', '../../etc', '--artifact', artifact],
       expect: /--version "\.\.\/\.\.\/etc": use letters, digits/,
     },
+    // Given but naming nobody (a typical `--hosts "$UNSET"`): read as no filter it would roll the whole fleet.
+    { what: "--hosts ''", args: () => [...deployArgs(config), '--hosts', ''], expect: /--hosts "" names no host/ },
+    { what: '--hosts ,', args: () => [...deployArgs(config), '--hosts', ','], expect: /--hosts "," names no host/ },
+    // Node's timers fire at once past 2^31-1 ms: a longer wait would not wait at all.
+    { what: '--lock-wait 25d', args: () => [...deployArgs(config), '--lock-wait', '25d'], expect: /--lock-wait: "25d" is too long: at most 2147483647ms \(about 24\.8 days/ },
+    { what: 'patch --window 30d', args: () => ['patch', '--config', config, '--window', '30d'], expect: /--window: "30d" is too long: at most 2147483647ms/ },
     {
       what: 'a --version with ;',
       args: () => ['deploy', '--config', config, '--version', 'v2;reboot', '--artifact', artifact],
@@ -149,6 +255,18 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     assert.match(run.stdout, /activate: switch current → restart/);
     assert.match(run.stdout, /rollback: switch back → restart/);
     assert.match(run.stdout, /plan only, nothing changed/);
+    await assertNoSshConnection(run);
+  });
+
+  test('hosts sharing an address on different SSH ports are different machines: ship plan takes them', async () => {
+    const natted = await writeEdited('one-address-two-ports.config.ts', (c) => {
+      c.hosts[0].port = 2201;
+      c.hosts[1].address = c.hosts[0].address;
+      c.hosts[1].port = 2202;
+    });
+    const run = await runShip(['plan', '--config', natted, '--version', 'v2', '--artifact', artifact]);
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stdout, /batch 1 \(canary\): web1\n.*batch 2: web2\n/);
     await assertNoSshConnection(run);
   });
 

@@ -176,12 +176,20 @@ test('mergeInventory keeps where each host came from and refuses a host listed t
     (error: unknown) => {
       assert.ok(error instanceof InventoryError);
       assert.match(error.message, /name 'worker-1' is used by both config hosts\[0\] \(worker-1\) and EC2 instance i-00000000000000010/);
-      assert.match(error.message, /address '10\.0\.1\.17' is used by both config hosts\[1\] \(spare\) and EC2 instance i-00000000000000011/);
+      assert.match(error.message, /SSH address 10\.0\.1\.17:22 is used by both config hosts\[1\] \(spare\) and EC2 instance i-00000000000000011/);
       return true;
     },
   );
   assert.throws(
     () => mergeInventory([{ name: 'w1', address: '10.9.0.3', lbName: 'i-00000000000000010' }], discovered),
-    /lbName 'i-00000000000000010' is used by both config hosts\[0\] \(w1\) and EC2 instance i-00000000000000010/,
+    /load-balancer name 'i-00000000000000010' is used by both config hosts\[0\] \(w1\) and EC2 instance i-00000000000000010/,
   );
+  // The effective name counts: a config host without lbName is its load balancer's member by its name.
+  assert.throws(
+    () => mergeInventory([{ name: 'i-00000000000000011', address: '10.9.0.4' }], discovered),
+    /load-balancer name 'i-00000000000000011' is used by both config hosts\[0\] \(i-00000000000000011\) and EC2 instance i-00000000000000011/,
+  );
+  // One address on another SSH port is another machine (NAT, containers); on the same port it is the same one.
+  assert.equal(mergeInventory([{ name: 'nat-1', address: '10.0.1.17', port: 2201 }], discovered).length, 3);
+  assert.throws(() => mergeInventory([{ name: 'nat-1', address: '10.0.1.17', port: 2201 }], discovered, 2201), /SSH address 10\.0\.1\.17:2201 is used by both/);
 });

@@ -86,7 +86,17 @@ test('abort kills the command', async () => {
 test('sudo runs through sudo -n', async () => {
   const result = await new LocalTransport().exec(sh`echo "$SUDO_COMMAND"`, { sudo: true });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /\/sh -c echo/);
+  // sudo's shell gets pipefail too (see withPipefail), then runs the command.
+  assert.match(result.stdout, /\/sh -c if \(set -o pipefail\)[\s\S]*\necho "\$SUDO_COMMAND"/);
+});
+
+test('a pipeline whose earlier command fails fails the command (pipefail), even where sh has none', async () => {
+  const local = new LocalTransport();
+  assert.equal((await local.exec(sh`false | true`)).code, 1);
+  assert.equal((await local.exec(sh`true | true`)).code, 0);
+  const tail = await local.exec(sh`printf 'a\nb\n' | tail -n +nope | cat`);
+  assert.notEqual(tail.code, 0, 'tail refusing its option used to be hidden by the last command');
+  assert.equal((await local.exec(sh`false | true || echo ignored on purpose`)).code, 0);
 });
 
 test('upload copies through a temp name, verifies, applies the mode, leaves no temp file', async () => {

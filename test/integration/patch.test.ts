@@ -234,10 +234,12 @@ test('a package that fails to configure: the host is left out and reported, sinc
 test('an unknown package manager: a clear error naming the host, before any host leaves', async () => {
   await install({ web2: [oldVersion('tool')], web3: [oldVersion('tool')] });
   const web3 = hosts.get('web3')!;
-  // A host with a shell but none of apt-get, dnf and yum on its PATH.
+  // A host with a shell but none of apt-get, dnf and yum on its PATH. bash too: where sh has no
+  // pipefail (dash), ship runs every command under bash (see withPipefail in src/shell/sh.ts).
   const bin = join(fleet.dir, 'hosts', 'web3', 'bin-without-package-manager');
   await mkdir(bin, { recursive: true });
   await symlink('/bin/sh', join(bin, 'sh')).catch(() => undefined);
+  await symlink('/bin/bash', join(bin, 'bash')).catch(() => undefined);
   await web3.restartSshd({ PATH: bin });
   try {
     const config = await writeConfig();

@@ -102,6 +102,13 @@ test('exec returns exit code, stdout and stderr, and streams output while the co
   assert.ok(chunks[0]!.at < streamed.durationMs - 300, `first chunk at ${chunks[0]!.at}ms should arrive before the command ends (${streamed.durationMs}ms)`);
 });
 
+test('a pipeline whose earlier command fails fails the command (pipefail), with and without sudo', async () => {
+  const ssh = transport(hostA);
+  assert.equal((await ssh.exec(sh`false | true`)).code, 1);
+  assert.equal((await ssh.exec(sh`false | true`, { sudo: true })).code, 1);
+  assert.equal((await ssh.exec(sh`true | true`)).code, 0);
+});
+
 test('interpolated values reach the host as literal arguments', async () => {
   const value = `it's $(touch /tmp/pwned) "quoted" ; rm -rf / \n next`;
   const result = await transport(hostA).exec(sh`printf %s ${value}`);
@@ -223,7 +230,7 @@ test('sudo runs the command through sudo -n', async () => {
   const ssh = transport(hostA);
   const result = await ssh.exec(sh`echo "$SUDO_COMMAND"; id -u`, { sudo: true });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^\S*\/sh -c echo/m, 'SUDO_COMMAND shows the command ran under sudo');
+  assert.match(result.stdout, /^\S*\/sh -c if \(set -o pipefail\)[\s\S]*\necho "\$SUDO_COMMAND"/m, 'SUDO_COMMAND shows the command ran under sudo, with pipefail');
   assert.match(result.stdout, /^0$/m);
 });
 

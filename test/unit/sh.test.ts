@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { quote, sh, unsafeRaw, withSudo } from '../../src/shell/sh.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { quote, sh, unsafeRaw, withPipefail, withSudo } from '../../src/shell/sh.js';
 
 const hostile = [`a'b`, 'x; rm -rf /', '$(touch /tmp/pwned)', '`id`', 'line1\nline2', '"dq"', ' spaced ', '*', '-rf', '\\', ''];
 
@@ -34,6 +34,26 @@ test('quote leaves plain words readable', () => {
   assert.equal(quote("it's"), `'it'\\''s'`);
 });
 
-test('sudo wraps the whole command as one argument', () => {
-  assert.equal(withSudo(sh`echo ${'a;b'}`).text, `sudo -n -- sh -c 'echo '\\''a;b'\\'''`);
+test('sudo wraps the whole command as one argument, with pipefail', () => {
+  const command = sh`echo ${'a;b'}`;
+  assert.equal(withSudo(command).text, `sudo -n -- sh -c ${quote(withPipefail(command).text)}`);
+});
+
+const shHasPipefail = spawnSync('sh', ['-c', 'set -o pipefail'], { stdio: 'ignore' }).status === 0;
+
+test('withPipefail: a pipeline fails when an earlier command does, under sh and under bash', () => {
+  for (const shell of ['sh', 'bash']) {
+    const status = (text: string) => spawnSync(shell, ['-c', withPipefail(unsafeRaw(text)).text], { stdio: 'ignore' }).status;
+    assert.equal(status('false | true'), 1, shell);
+    assert.equal(status('true | true'), 0, shell);
+    assert.equal(status('exit 7'), 7, shell);
+  }
+});
+
+test('withPipefail: a host whose sh has no pipefail and no bash refuses to run the command', { skip: shHasPipefail && "this machine's sh has pipefail" }, () => {
+  // dash's own builtins (false, true, echo, command) still work with an empty PATH; bash is not found.
+  const result = spawnSync('/bin/sh', ['-c', withPipefail(unsafeRaw('false | true; echo ran')).text], { env: { PATH: '/nonexistent' }, encoding: 'utf8' });
+  assert.equal(result.status, 127);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /no 'set -o pipefail' and there is no bash; install bash/);
 });

@@ -64,6 +64,20 @@ function checkInputs(playbook: Playbook, file: string, options: RunOptions): voi
   }
 }
 
+/** The playbook's own checks of the variables it reads, per host (values differ by host and --var). */
+function checkVars(playbook: Playbook, file: string, targets: Target[], configFile: string): void {
+  const problems = Object.entries(playbook.varChecks ?? {}).flatMap(([name, check]) =>
+    targets.flatMap((target) => {
+      const value = target.ctx.vars[name];
+      const problem = value === undefined ? undefined : check(value);
+      return problem === undefined ? [] : [`${target.name}: ${name} is ${JSON.stringify(value)}: ${problem}`];
+    }),
+  );
+  if (problems.length > 0) {
+    throw new UsageError(`playbook ${playbook.name} (${file}) cannot use these variables: ${problems.join('; ')}. Fix them in vars or a host's vars in ${configFile}, or in --var`);
+  }
+}
+
 function settingsFrom(loaded: LoadedConfig, options: RunOptions): RolloutSettings {
   const { rollout, ssh, loadBalancer } = loaded.config;
   return {
@@ -111,6 +125,7 @@ export async function resolveTargets(options: RunOptions): Promise<ResolvedTarge
       },
     };
   });
+  checkVars(playbook, file, targets, loaded.file);
   const settings = settingsFrom(loaded, options);
   // A restore puts everything named back at once: it only adds capacity.
   const planned = options.work.kind === 'restore' ? { ...settings, batchSize: Math.max(1, targets.length), canary: false, minHealthy: 0 } : settings;
