@@ -118,7 +118,33 @@ test('--base lints only the migrations added or changed since the ref, with earl
 
   const badRef = ship(['--base', 'no-such-branch'], dir);
   assert.equal(badRef.status, 2);
-  assert.match(badRef.stderr, /cannot diff against --base no-such-branch/);
+  assert.match(badRef.stderr, /--base "no-such-branch" names no commit in the git repository at .*: check the spelling, and fetch it first/);
+});
+
+test('--base that is empty, blank or names no single commit is refused (exit 2) while an unsafe migration is on the branch', () => {
+  const dir = project('base-refs', { 'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, bio text);\n' });
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'init');
+  git(dir, 'checkout', '-q', '-b', 'feature');
+  writeFileSync(join(dir, 'db/migrations/V2__drop.sql'), 'ALTER TABLE users DROP COLUMN bio;\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'drop bio');
+  assert.equal(ship(['--base', 'main'], dir).status, 1, 'the branch does carry an error-level migration');
+
+  // '' is what `--base "$UNSET_VARIABLE"` passes; git would read `...HEAD` as an empty diff.
+  for (const base of ['', '   ']) {
+    const result = ship(['--base', base], dir);
+    assert.equal(result.status, 2, `--base ${JSON.stringify(base)}: ${result.stderr}`);
+    assert.match(result.stderr, /--base is empty: name the git ref the branch started from, e\.g\. --base origin\/main/);
+    assert.doesNotMatch(result.stderr, /no migration files changed/);
+  }
+  // A range or a tree is not a commit to diff from: `main..HEAD...HEAD` means nothing sensible.
+  for (const base of ['main..HEAD', 'HEAD:db', 'HEAD~9']) {
+    const result = ship(['--base', base], dir);
+    assert.equal(result.status, 2, `--base ${base}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`--base "${base.replace(/[.~]/g, '\\$&')}" names no commit`));
+  }
 });
 
 test('with no paths and no --base, the config names the directory and the settings; without one, a clear usage error', () => {
