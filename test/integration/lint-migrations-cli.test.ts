@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +144,44 @@ test('--base that is empty, blank or names no single commit is refused (exit 2) 
     const result = ship(['--base', base], dir);
     assert.equal(result.status, 2, `--base ${base}: ${result.stderr}`);
     assert.match(result.stderr, new RegExp(`--base "${base.replace(/[.~]/g, '\\$&')}" names no commit`));
+  }
+});
+
+test('bad input files exit 2 naming the file: 50 MB, a NUL byte, a FIFO (also behind a symlink); a large earlier migration only costs its context', () => {
+  const dir = project('input', { 'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, bio text);\n' });
+  // Before: the WebAssembly parser died ("Terminating process due to FATAL error" or a RangeError), exit 1.
+  const big = 'ALTER TABLE users ADD COLUMN c integer;\n'.repeat((50 * 1024 * 1024) / 40);
+  writeFileSync(join(dir, 'db/migrations/V2__huge.sql'), big);
+  const huge = ship(['db/migrations/V2__huge.sql'], dir);
+  assert.equal(huge.status, 2, huge.stderr);
+  assert.match(huge.stderr, /^ship lint-migrations: db\/migrations\/V2__huge\.sql is 52428800 bytes \(50 MiB\), over the 2 MiB .*; split it into smaller migrations\n$/);
+
+  // The huge file is now an earlier migration of the one linted: skipped with a warning, no crash.
+  writeFileSync(join(dir, 'db/migrations/V3__small.sql'), "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;\n");
+  const next = ship(['db/migrations/V3__small.sql', '--format', 'json'], dir);
+  assert.equal(next.status, 0, next.stderr);
+  assert.match(next.stderr, /warning: earlier migration db\/migrations\/V2__huge\.sql was not read for context: it is 52428800 bytes/);
+  assert.deepEqual(
+    JSON.parse(next.stdout).skippedContext.map((s: { file: string }) => s.file),
+    ['db/migrations/V2__huge.sql'],
+  );
+  rmSync(join(dir, 'db/migrations/V2__huge.sql'));
+
+  // Before: one statement reported, exit 0; the DROP after the NUL was never seen.
+  writeFileSync(join(dir, 'db/migrations/V4__nul.sql'), 'SELECT 1;\0 DROP TABLE users;\n');
+  const nul = ship(['db/migrations/V4__nul.sql'], dir);
+  assert.equal(nul.status, 2, nul.stdout + nul.stderr);
+  assert.match(nul.stderr, /db\/migrations\/V4__nul\.sql contains a NUL byte at byte offset 9 \(line 1\)/);
+  rmSync(join(dir, 'db/migrations/V4__nul.sql'));
+
+  // Before: reading the FIFO waited for a writer forever (the timeout below killed it).
+  execFileSync('mkfifo', [join(dir, 'pipe.sql')]);
+  symlinkSync(join(dir, 'pipe.sql'), join(dir, 'link.sql'));
+  for (const path of ['pipe.sql', 'link.sql']) {
+    const result = spawnSync(process.execPath, ['--import', tsx, entry, path], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(result.signal, null, `${path} hung`);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`${path} is a named pipe \\(FIFO\\), not a regular file`));
   }
 });
 
