@@ -60,10 +60,10 @@ export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
             WebAssembly.instantiate(ready, imports).then(receive, reject);
             return {};
           },
-          // Only a dying parser prints; its words go into the failure's message, not onto our stderr.
-          printErr(text) {
-            printed = [...printed.slice(-4), text];
-          },
+          // Only a dying parser prints (to stdout too, where it would corrupt --format json): kept
+          // for the failure's message, never written out.
+          print: remember,
+          printErr: remember,
         }).then((instance) => {
           current = instance;
           resolve(instance);
@@ -71,6 +71,10 @@ export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
       }),
   );
   return wasm;
+}
+
+function remember(text: string): void {
+  printed = [...printed.slice(-9), text];
 }
 
 /** After a failure inside the parser its C state is undefined: the next loadParser() makes a fresh instance. */
@@ -82,12 +86,16 @@ function discard(module: PgQueryWasm): void {
 
 /** Why the parser gave out, in words a user can act on. */
 function describeFailure(error: unknown): string {
-  const said = printed.filter((line) => line.trim() !== '').join('; ');
+  const said = printed.map((line) => line.trim()).filter((line) => line !== '' && !/^Terminating process/.test(line));
   printed = [];
   if (error instanceof RangeError && /call stack/i.test(error.message)) {
     return 'is nested too deeply for the SQL parser (it ran out of stack: thousands of chained operators or parentheses in one expression?); split the expression or the statement';
   }
-  return `made the SQL parser give out${said ? ` (${said})` : ''}, most likely out of memory (it has 1 GiB); split it into smaller migrations`;
+  // PostgreSQL dumps its memory contexts ("Grand total: ...") when an allocation fails.
+  if (said.length === 0 || said.some((line) => /out of memory|Grand total/i.test(line))) {
+    return 'made the SQL parser run out of memory (it has 1 GiB); split it into smaller migrations';
+  }
+  return `made the SQL parser give out (${said.at(-1)}); split it into smaller migrations`;
 }
 
 /**

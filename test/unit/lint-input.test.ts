@@ -125,3 +125,28 @@ test('discovery (the deploy pre-flight reads migrations through it) marks a larg
     );
   });
 });
+
+test('the parser running out of memory (past the size limit) is a SqlParserFailure, not an exit: the exit code is restored and a fresh parser takes over', async () => {
+  const { loadParser, parseSqlToJson, SqlParserFailure } = await import('../../src/lint/parser.js');
+  // 6 MiB of the densest SQL found needs more than the parser's 1 GiB (it dies from 5 MiB on).
+  const dense = `SELECT ${'a,'.repeat(3 * 1024 * 1024)}a;`;
+  const exitCode = process.exitCode;
+  const parser = await loadParser();
+  // The dying C code prints "Terminating process due to FATAL error": it must not reach stdout, where it would corrupt --format json.
+  const written: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stdout.write;
+  try {
+    assert.throws(
+      () => parseSqlToJson(parser, dense),
+      (error: unknown) => error instanceof SqlParserFailure && /made the SQL parser run out of memory \(it has 1 GiB\); split it/.test((error as Error).message),
+    );
+  } finally {
+    process.stdout.write = write;
+  }
+  assert.deepEqual(written, []);
+  assert.equal(process.exitCode, exitCode, 'Emscripten set process.exitCode on its way out; the parser puts it back');
+  const fresh = await loadParser();
+  assert.notEqual(fresh, parser);
+  assert.match(parseSqlToJson(fresh, 'SELECT 1;'), /SelectStmt/);
+});
