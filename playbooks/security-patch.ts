@@ -40,7 +40,7 @@ import { definePlaybook, run, sh, unsafeRaw, type ShellCommand, type StepContext
 import { DEFAULT_BOOT_ID_COMMAND, DEFAULT_REBOOT_COMMAND, reboot } from '../src/playbook/define.js';
 import { apt } from './lib/apt.js';
 import type { PackageManager } from './lib/package-manager.js';
-import { securityOnly } from './lib/package-manager.js';
+import { checkPackageNames, securityOnly } from './lib/package-manager.js';
 import { dnf, yum } from './lib/rpm.js';
 
 /** In the order detection tries them. */
@@ -64,7 +64,12 @@ function pending(ctx: StepContext): string[][] {
     .filter((fields) => fields.length === 3);
 }
 
-const pendingNames = (ctx: StepContext) => pending(ctx).map(([name]) => name!);
+/** The pending packages' names, checked before any reaches a package tool. */
+const pendingNames = (ctx: StepContext) =>
+  checkPackageNames(
+    ctx,
+    pending(ctx).map(([name]) => name!),
+  );
 const pendingLines = (ctx: StepContext) => pending(ctx).map((fields) => fields.join(' '));
 
 function inWords(items: string[]): string {

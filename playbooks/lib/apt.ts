@@ -65,14 +65,14 @@ export const apt: PackageManager = {
     return sh`simulated=$(${aptGet(ctx)} -s -q --with-new-pkgs upgrade) || { printf '%s\\n' "$simulated" >&2; exit 1; }
 printf '%s\\n' "$simulated" | awk -v only=${securityOnly(ctx) ? 'yes' : 'no'} -v pattern=${pattern} ${PENDING_AWK}`;
   },
-  download: (ctx, names) => withLockReport(ctx, sh`${aptGet(ctx)} -q -y -d ${aptLock(ctx)} install --only-upgrade ${names}`),
+  download: (ctx, names) => withLockReport(ctx, sh`${aptGet(ctx)} -q -y -d ${aptLock(ctx)} install --only-upgrade -- ${names}`),
   /** A package that fails to configure fails the install; changed configuration files are kept (confold). */
   install: (ctx, names) =>
     withLockReport(
       ctx,
-      sh`${installEnv} ${aptGet(ctx)} -q -y ${aptLock(ctx)} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade ${names}`,
+      sh`${installEnv} ${aptGet(ctx)} -q -y ${aptLock(ctx)} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade -- ${names}`,
     ),
-  installedVersion: (ctx) => sh`dpkg-query ${dpkgRoot(ctx)} -W -f='\${Version}' "$name" 2>/dev/null`,
+  installedVersion: (ctx) => sh`dpkg-query ${dpkgRoot(ctx)} -W -f='\${Version}' -- "$name" 2>/dev/null`,
   rebootRequired: (ctx) => sh`if [ -e ${onSystem(ctx, '/var/run/reboot-required')} ]; then echo yes; else echo no; fi`,
   audit: (ctx) => sh`dpkg ${dpkgRoot(ctx)} --audit 2>&1 || true`,
 };

@@ -5,7 +5,9 @@
  * playbooks/security-patch.ts, and its tests.
  *
  * Every command is built with `sh`, which quotes every value; pending package names arrive as
- * arguments, already parsed from the `name old new` lines the manager's `listPending` printed.
+ * arguments, already parsed from the `name old new` lines the manager's `listPending` printed,
+ * and checked by checkPackageNames. Quoting stops the shell, not the program: every list of names
+ * (and every `$name`) follows `--`, the end of options, so no name can be read as an option.
  */
 import type { ShellCommand, StepContext } from '../../src/index.js';
 
@@ -42,3 +44,23 @@ export function systemRoot(ctx: StepContext): string {
 
 /** A path on the system being patched. */
 export const onSystem = (ctx: StepContext, path: string) => (systemRoot(ctx) === '/' ? path : `${systemRoot(ctx)}${path}`);
+
+/**
+ * What a package name may look like on the systems ship patches: Debian's policy (lower-case
+ * letters, digits, + - .), an architecture after a colon (libc6:i386), and rpm's wider set
+ * (upper case, _ and ~). It starts with a letter or digit, so it is never an option.
+ */
+const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~:-]*$/;
+
+/**
+ * `names` as the host reported them, refused (the step fails, naming the host) when one is not a
+ * package name: the listing came from the host's package sources and tools, and a name like
+ * `-oAPT::...` or `--setopt=...` means something is wrong there.
+ */
+export function checkPackageNames(ctx: StepContext, names: string[]): string[] {
+  const bad = names.filter((name) => !PACKAGE_NAME.test(name));
+  if (bad.length === 0) return names;
+  throw new Error(
+    `host ${ctx.host.name} listed pending updates for ${bad.map((name) => JSON.stringify(name)).join(', ')}, which ${bad.length === 1 ? 'is not a package name' : 'are not package names'} (a letter or digit, then letters, digits and . _ + ~ : -); nothing was installed on it: check its package sources and the output of the step "list pending updates"`,
+  );
+}

@@ -57,17 +57,17 @@ function rpmPackageManager(flavour: RpmFlavour): PackageManager {
 [ "$status" -eq 0 ] && exit 0
 [ "$status" -eq 100 ] || { printf '%s\\n' "$listed" >&2; exit "$status"; }
 printf '%s\\n' "$listed" | awk ${PENDING_AWK} | while read -r name new; do
-  old=$(${rpmQuery(ctx)} -q --qf ${VERSION_FORMAT} "$name") || { echo "$name has an update ($new) but rpm cannot tell its installed version: $old" >&2; exit 1; }
+  old=$(${rpmQuery(ctx)} -q --qf ${VERSION_FORMAT} -- "$name") || { echo "$name has an update ($new) but rpm cannot tell its installed version: $old" >&2; exit 1; }
   echo "$name $(printf '%s\\n' "$old" | tail -n 1) $new"
 done`;
     },
-    download: (ctx, names) => sh`${cli(ctx)} -q -y ${flavour.upgrade} --downloadonly ${names}`,
+    download: (ctx, names) => sh`${cli(ctx)} -q -y ${flavour.upgrade} --downloadonly -- ${names}`,
     /**
      * dnf and yum exit 0 when an install scriptlet fails (rpm only warns: the package is in, its
      * setup is not); that fails the step here. Everything goes to stdout, in order, so a failure's
      * tail shows the scriptlet's own words.
      */
-    install: (ctx, names) => sh`output=$(env LC_ALL=C ${cli(ctx)} -y ${flavour.upgrade} ${names} 2>&1); status=$?
+    install: (ctx, names) => sh`output=$(env LC_ALL=C ${cli(ctx)} -y ${flavour.upgrade} -- ${names} 2>&1); status=$?
 printf '%s\\n' "$output"
 [ "$status" -eq 0 ] || exit "$status"
 failed=$(printf '%s\\n' "$output" | grep -B 1 -e 'scriptlet failed' -e 'Error in .* scriptlet')
@@ -75,7 +75,7 @@ if [ -n "$failed" ]; then
   printf 'an install scriptlet failed, so a package is installed but not set up:\\n%s\\n' "$failed"
   exit 1
 fi`,
-    installedVersion: (ctx) => sh`${rpmQuery(ctx)} -q --qf ${VERSION_FORMAT} "$name" 2>/dev/null | tail -n 1`,
+    installedVersion: (ctx) => sh`${rpmQuery(ctx)} -q --qf ${VERSION_FORMAT} -- "$name" 2>/dev/null | tail -n 1`,
     /**
      * needs-restarting -r exits 1 when a core package (kernel, glibc, systemd, ... and those listed
      * in /etc/dnf/plugins/needs-restarting.d/) was installed after the last boot; its report goes

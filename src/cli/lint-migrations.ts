@@ -4,8 +4,7 @@ import { formatReport, OUTPUT_FORMATS, type OutputFormat } from '../lint/format/
 import { allRules } from '../../schema-checks/index.js';
 import { lintMigrations } from '../lint/engine.js';
 import { DEFAULT_SETTINGS } from '../lint/types.js';
-import { GitError } from '../migrations/changed-files.js';
-import { MigrationDiscoveryError } from '../migrations/discovery.js';
+import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 import type { ConfiguredMigrations } from '../migrations/configured.js';
 import { compileMigrationPattern } from '../migrations/file-name.js';
 import { selectMigrations } from '../migrations/select.js';
@@ -141,14 +140,22 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
     for (const notice of selection.notices) io.stderr(`ship lint-migrations: ${notice}\n`);
     if (selection.files.length === 0) {
       io.stderr(`ship lint-migrations: no migration files changed since ${args.base}\n`);
-      if (args.format === 'json') io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0 }, 'json'));
+      if (args.format === 'json')
+        io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0, skippedContext: [] }, 'json'));
       return LINT_EXIT.clean;
     }
     const report = await lintMigrations(selection.files, { rules: allRules, pgVersion, transactionPerFile, history: selection.history });
+    for (const skipped of report.skippedContext) {
+      io.stderr(
+        `ship lint-migrations: warning: earlier migration ${skipped.file} was not read for context: it ${skipped.reason.replace(/; split .*$/, '')}; rules that need the tables and columns it made may misjudge the files linted\n`,
+      );
+    }
     io.stdout(formatReport(report, args.format));
     return report.errorCount > 0 ? LINT_EXIT.findings : LINT_EXIT.clean;
   } catch (error) {
-    if (error instanceof MigrationDiscoveryError || error instanceof GitError || (error instanceof Error && error.message.startsWith('migrations.pattern'))) {
+    // Every error about the input (files, git base) carries this code, whichever module threw it.
+    const inputError = error instanceof Error && (error as Partial<CodedError>).shipCode === ERROR_CODES.migrationInputUnreadable;
+    if (error instanceof Error && (inputError || error.message.startsWith('migrations.pattern'))) {
       io.stderr(`ship lint-migrations: ${error.message}\n`);
       return LINT_EXIT.badInput;
     }

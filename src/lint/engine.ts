@@ -1,13 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
 import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
 import { defaultThreads, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, parseRemotely } from './parallel.js';
-import { loadParser, parseSqlToJson, SqlSyntaxError } from './parser.js';
+import { loadParser, parseSqlToJson, SqlParserFailure, SqlSyntaxError } from './parser.js';
+import { readSqlFile } from './read-sql-file.js';
+import { assertLintable, SqlInputError, sourceProblem } from './sql-input.js';
 import { SourceMap } from './source-map.js';
 import { splitPoint } from './split.js';
 import { readStatements, StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
-import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource } from './types.js';
+import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource, type SkippedContext } from './types.js';
 
 export interface LintOptions extends Partial<LintSettings> {
   /**
@@ -47,10 +48,16 @@ export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string>
 /**
  * Lints migration files in the order given (the order they will run): each file is parsed once
  * with PostgreSQL's own parser, and each statement goes only to the rules for its node type.
- * Unparsable SQL becomes a `syntax-error` finding; an unreadable file throws, naming it.
+ * Unparsable SQL becomes a `syntax-error` finding; an unreadable file, or one the parser cannot
+ * take (see sql-input.ts), throws a SqlInputError naming it. An earlier file that cannot be read
+ * for context is skipped and listed in `skippedContext`: refusing would let one large old
+ * migration block every later lint, and the file itself was checked when it was new.
  */
 export async function lintMigrations(files: ReadonlyArray<string | MigrationSource>, options: LintOptionsWithRules): Promise<LintReport> {
-  const parser = await loadParser();
+  // Every file is read and checked before any is parsed: all the unlintable ones are named at once.
+  const sources: MigrationSource[] = [];
+  for (const file of files) sources.push(await loadSource(file));
+  assertLintable(sources);
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
@@ -58,7 +65,6 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
   const { rules } = options;
   const dispatch = dispatchFor(rules);
   const lint: FileLintSetup = {
-    parser,
     settings,
     run: new RunState(),
     dispatch,
@@ -66,9 +72,22 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
     knownRuleIds: new Set(rules.map((rule) => rule.id)),
     threads: options.threads ?? defaultThreads(),
   };
+  const skippedContext: SkippedContext[] = [];
   for (const file of options.history ?? []) {
     const source = await loadSource(file);
-    const parsed = tryParse(parser, source.sql, OBSERVED_NODE_TYPES);
+    const problem = sourceProblem(source);
+    if (problem !== undefined) {
+      skippedContext.push({ file: source.path, reason: problem });
+      continue;
+    }
+    let parsed: ParseOutcome;
+    try {
+      parsed = tryParse(await loadParser(), source.sql, OBSERVED_NODE_TYPES);
+    } catch (error) {
+      if (!(error instanceof SqlParserFailure)) throw error;
+      skippedContext.push({ file: source.path, reason: error.message });
+      continue;
+    }
     if ('error' in parsed) continue;
     const context = new FileContext(settings, lint.run, source.transaction ?? settings.transactionPerFile);
     for (const statement of parsed) context.observe(statement);
@@ -77,15 +96,19 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
   const verdicts: Verdicts = { findings: [], suppressed: [] };
   const paths: string[] = [];
   let statementCount = 0;
-  for (const file of files) {
-    const source = await loadSource(file);
+  for (const source of sources) {
     paths.push(source.path);
-    statementCount += await lintFile(source, lint, verdicts);
+    try {
+      statementCount += await lintFile(source, lint, verdicts);
+    } catch (error) {
+      if (error instanceof SqlParserFailure) throw new SqlInputError(`${source.path} ${error.message}`);
+      throw error;
+    }
   }
   const { findings, suppressed } = verdicts;
   let errorCount = 0;
   for (const finding of findings) if (finding.severity === 'error') errorCount++;
-  return { files: paths, statementCount, findings, suppressed, errorCount, warningCount: findings.length - errorCount };
+  return { files: paths, statementCount, findings, suppressed, errorCount, warningCount: findings.length - errorCount, skippedContext };
 }
 
 /** Lints one SQL text as if it were a migration file named `path` (tests, editors, the pre-flight's trace mode). */
@@ -97,14 +120,15 @@ export function lintSql(sql: string, options: LintOptionsWithRules & { path?: st
 async function loadSource(file: string | MigrationSource): Promise<MigrationSource> {
   if (typeof file !== 'string') return file;
   try {
-    return { path: file, sql: await readFile(file, 'utf8') };
+    return { path: file, ...(await readSqlFile(file)) };
   } catch (error) {
-    throw new Error(`cannot read migration ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SqlInputError(`cannot read migration ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 
+type Parser = Awaited<ReturnType<typeof loadParser>>;
+
 interface FileLintSetup {
-  readonly parser: Awaited<ReturnType<typeof loadParser>>;
   readonly settings: LintSettings;
   /** What earlier files established; each file's context reads and extends it. */
   readonly run: RunState;
@@ -117,7 +141,8 @@ interface FileLintSetup {
 /** `characterOffset`: where the parser gave up, counted in characters (unlike statement locations). */
 type ParseOutcome = StatementList | { error: string; characterOffset: number };
 
-function tryParse(parser: FileLintSetup['parser'], sql: string, wanted: ReadonlySet<string>): ParseOutcome {
+/** Throws SqlParserFailure when the parser itself gives out. */
+function tryParse(parser: Parser, sql: string, wanted: ReadonlySet<string>): ParseOutcome {
   try {
     return readStatements(parseSqlToJson(parser, sql), Buffer.byteLength(sql), wanted);
   } catch (error) {
@@ -134,7 +159,8 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
     const count = await lintFileInParts(source, map, wrapped, lint, out);
     if (count !== undefined) return count;
   }
-  const parsed = tryParse(lint.parser, source.sql, lint.wanted);
+  // Asked per file: a parser that gave out on an earlier file has been replaced.
+  const parsed = tryParse(await loadParser(), source.sql, lint.wanted);
   if ('error' in parsed) {
     out.findings.push(
       findingAt({ path: source.path, map, suppressions: [] }, 'syntax-error', map.byteOffsetOfCharacter(parsed.characterOffset), `SQL does not parse: ${parsed.error}`),
@@ -158,7 +184,13 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
   if (cut === undefined) return undefined;
   const remote = await parseRemotely(source.sql.slice(cut), lint.wanted);
   if (!remote) return undefined;
-  const local = tryParse(lint.parser, source.sql.slice(0, cut), lint.wanted);
+  let local: ParseOutcome;
+  try {
+    local = tryParse(await loadParser(), source.sql.slice(0, cut), lint.wanted);
+  } catch (error) {
+    remote.close();
+    throw error;
+  }
   if ('error' in local) {
     remote.close();
     return undefined;

@@ -12,6 +12,9 @@ declare module 'libpg-query/wasm/libpg-query.js' {
   /** Emscripten's hook for instantiating from an already compiled module. */
   export interface PgQueryWasmOptions {
     instantiateWasm?(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void): object;
+    /** Receive what the C code writes to stdout and stderr, line by line. */
+    print?(text: string): void;
+    printErr?(text: string): void;
   }
   const createPgQueryModule: (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
   export default createPgQueryModule;

@@ -131,7 +131,6 @@ function theWorker(): Worker | undefined {
       unusable = true;
       return undefined;
     }
-    worker.unref();
     worker.on('message', (reply: ParseReply) => {
       const box = inbox.get(reply.id);
       if (!box) return;
@@ -140,6 +139,9 @@ function theWorker(): Worker | undefined {
     });
     worker.on('error', (error) => failAll(error.message));
     worker.on('exit', (code) => failAll(`the lint worker exited with code ${code}`));
+    // After the listeners: adding a 'message' listener refs a worker again, and an idle worker
+    // (started early, then not needed: the lint refused a file or a flag) kept the process alive.
+    worker.unref();
   }
   return worker;
 }

@@ -24,8 +24,20 @@ export class SqlSyntaxError extends Error {
   }
 }
 
+/**
+ * The parser itself gave out (out of memory, or out of stack on deeply nested SQL): the file
+ * cannot be checked, which is bad input (exit 2), not a finding and never a crash.
+ */
+export class SqlParserFailure extends Error {
+  override readonly name = 'SqlParserFailure';
+}
+
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasm: Promise<PgQueryWasm> | undefined;
+/** The instance `wasm` resolved to, so that a failed one can be dropped (see parseSqlToJson). */
+let current: PgQueryWasm | undefined;
+/** What the C code printed to stderr lately (a FATAL error says why it gave out); kept short. */
+let printed: string[] = [];
 const encoder = new TextEncoder();
 
 /**
@@ -48,10 +60,42 @@ export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
             WebAssembly.instantiate(ready, imports).then(receive, reject);
             return {};
           },
-        }).then(resolve, reject);
+          // Only a dying parser prints (to stdout too, where it would corrupt --format json): kept
+          // for the failure's message, never written out.
+          print: remember,
+          printErr: remember,
+        }).then((instance) => {
+          current = instance;
+          resolve(instance);
+        }, reject);
       }),
   );
   return wasm;
+}
+
+function remember(text: string): void {
+  printed = [...printed.slice(-9), text];
+}
+
+/** After a failure inside the parser its C state is undefined: the next loadParser() makes a fresh instance. */
+function discard(module: PgQueryWasm): void {
+  if (current !== module) return;
+  current = undefined;
+  wasm = undefined;
+}
+
+/** Why the parser gave out, in words a user can act on. */
+function describeFailure(error: unknown): string {
+  const said = printed.map((line) => line.trim()).filter((line) => line !== '' && !/^Terminating process/.test(line));
+  printed = [];
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return 'is nested too deeply for the SQL parser (it ran out of stack: thousands of chained operators or parentheses in one expression?); split the expression or the statement';
+  }
+  // PostgreSQL dumps its memory contexts ("Grand total: ...") when an allocation fails.
+  if (said.length === 0 || said.some((line) => /out of memory|Grand total/i.test(line))) {
+    return 'made the SQL parser run out of memory (it has 1 GiB); split it into smaller migrations';
+  }
+  return `made the SQL parser give out (${said.at(-1)}); split it into smaller migrations`;
 }
 
 /**
@@ -62,12 +106,24 @@ export function loadParser(module?: WebAssembly.Module): Promise<PgQueryWasm> {
 export function parseSqlToJson(module: PgQueryWasm, sql: string): string {
   const size = Buffer.byteLength(sql, 'utf8') + 1;
   const queryPointer = module._malloc(size);
+  if (!queryPointer) throw new SqlParserFailure(`is too large for the SQL parser's memory (${size - 1} bytes); split it into smaller migrations`);
   let resultPointer = 0;
+  let failed = false;
   try {
     encoder.encodeInto(sql, module.HEAPU8.subarray(queryPointer, queryPointer + size - 1));
     module.HEAPU8[queryPointer + size - 1] = 0;
-    resultPointer = module._wasm_parse_query_raw(queryPointer);
-    if (!resultPointer) throw new Error('the SQL parser ran out of memory');
+    // A FATAL error in the C code makes Emscripten set process.exitCode (to 1, the lint's code for
+    // findings) and throw; a stack overflow throws a RangeError. Both leave the instance unusable.
+    const exitCode = process.exitCode;
+    try {
+      resultPointer = module._wasm_parse_query_raw(queryPointer);
+    } catch (error) {
+      failed = true;
+      process.exitCode = exitCode;
+      discard(module);
+      throw new SqlParserFailure(describeFailure(error));
+    }
+    if (!resultPointer) throw new SqlParserFailure('made the SQL parser run out of memory (it has 1 GiB); split it into smaller migrations');
     // PgQueryParseResult { char *parse_tree; char *stderr_buffer; PgQueryError *error; }
     // Memory may have grown during the call: read the views afresh.
     const words = module.HEAPU32;
@@ -81,8 +137,11 @@ export function parseSqlToJson(module: PgQueryWasm, sql: string): string {
     }
     return readCString(module, treePointer);
   } finally {
-    module._free(queryPointer);
-    if (resultPointer) module._wasm_free_parse_result(resultPointer);
+    // A failed instance is dropped whole; calling into it again could fail again.
+    if (!failed) {
+      module._free(queryPointer);
+      if (resultPointer) module._wasm_free_parse_result(resultPointer);
+    }
   }
 }
 

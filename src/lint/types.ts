@@ -117,6 +117,16 @@ export interface LintReport {
   readonly suppressed: readonly SuppressedFinding[];
   readonly errorCount: number;
   readonly warningCount: number;
+  /**
+   * Earlier migrations that were to be replayed for context but could not be (too large, a NUL
+   * byte, the parser gave out): rules that need what they created may miss or misjudge things.
+   */
+  readonly skippedContext: readonly SkippedContext[];
+}
+
+export interface SkippedContext {
+  readonly file: string;
+  readonly reason: string;
 }
 
 /** A migration to lint: its path for messages and the SQL the runner would execute (up section only). */
@@ -125,4 +135,9 @@ export interface MigrationSource {
   readonly sql: string;
   /** The runner wraps this file in a transaction; overrides the setting (dbmate `transaction:false`). */
   readonly transaction?: boolean;
+  /**
+   * Why the file cannot be linted (too large, a NUL byte, not a regular file: see sql-input.ts),
+   * found when it was read; `sql` is then ''. Linting it refuses; as history it is skipped.
+   */
+  readonly problem?: string;
 }

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, join } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
@@ -39,12 +40,18 @@ const LAYOUT_HELP =
 export async function readMigrationFile(path: string, options: DiscoveryOptions = {}): Promise<MigrationFile | undefined> {
   const parsed = parseMigrationFileName(basename(path), options.pattern);
   if (!parsed) return undefined;
-  let text: string;
+  let text: SqlFileText;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readSqlFile(path);
   } catch (error) {
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  // Not refused here: discovery cannot tell a file to lint from one read for context (see lintMigrations).
+  if (text.problem !== undefined) return { path, version: parsed.version, name: parsed.name, layout: parsed.layout, sql: '', problem: text.problem };
+  return migrationOf(path, parsed, text.sql);
+}
+
+function migrationOf(path: string, parsed: NonNullable<ReturnType<typeof parseMigrationFileName>>, text: string): MigrationFile {
   if (parsed.layout === 'numbered' && hasDbmateMarkers(text)) {
     const up = extractDbmateUp(text);
     if (up) return { path, version: parsed.version, name: parsed.name, layout: 'dbmate', sql: up.sql, transaction: up.transaction };

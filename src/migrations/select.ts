@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readSqlFile } from '../lint/read-sql-file.js';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
 import { changedFilesSince } from './changed-files.js';
@@ -69,7 +70,7 @@ export async function selectMigrations(paths: readonly string[], options: Select
 
 async function readPlainFile(path: string): Promise<MigrationSource> {
   try {
-    return { path, sql: await readFile(path, 'utf8') };
+    return { path, ...(await readSqlFile(path)) };
   } catch (error) {
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

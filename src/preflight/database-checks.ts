@@ -3,6 +3,7 @@ import { resolvePath } from '../config/load.js';
 import type { EventBus } from '../events.js';
 import { allRules } from '../../schema-checks/index.js';
 import { judgedNodeTypes, lintMigrations } from '../lint/engine.js';
+import { assertLintable } from '../lint/sql-input.js';
 import type { LintReport } from '../lint/types.js';
 import { compileMigrationPattern } from '../migrations/file-name.js';
 import { discoverMigrations, type Discovery, type MigrationFile } from '../migrations/discovery.js';
@@ -107,6 +108,12 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
         transactionPerFile: migrations.transactionPerFile,
         history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
       });
+      for (const skipped of lint.skippedContext) {
+        input.bus.emit({
+          type: 'warning',
+          message: `migration lint: earlier migration ${skipped.file} was not read for context (it ${skipped.reason}); the pending ones were linted without it`,
+        });
+      }
       const errors = lint.findings.filter((f) => f.severity === 'error');
       if (errors.length > 0) {
         throw new Error(
@@ -124,6 +131,8 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
       name: 'migration trace',
       async run() {
         if (pendingFiles.length === 0) return 'nothing pending';
+        // `ship check` runs this even when the lint refused: a file that cannot be linted is not traced either.
+        assertLintable(pendingFiles);
         const trace = await traceMigrations({
           primaryUrl: database.primary,
           migrations: pendingFiles,

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +118,71 @@ test('--base lints only the migrations added or changed since the ref, with earl
 
   const badRef = ship(['--base', 'no-such-branch'], dir);
   assert.equal(badRef.status, 2);
-  assert.match(badRef.stderr, /cannot diff against --base no-such-branch/);
+  assert.match(badRef.stderr, /--base "no-such-branch" names no commit in the git repository at .*: check the spelling, and fetch it first/);
+});
+
+test('--base that is empty, blank or names no single commit is refused (exit 2) while an unsafe migration is on the branch', () => {
+  const dir = project('base-refs', { 'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, bio text);\n' });
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'init');
+  git(dir, 'checkout', '-q', '-b', 'feature');
+  writeFileSync(join(dir, 'db/migrations/V2__drop.sql'), 'ALTER TABLE users DROP COLUMN bio;\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', 'drop bio');
+  assert.equal(ship(['--base', 'main'], dir).status, 1, 'the branch does carry an error-level migration');
+
+  // '' is what `--base "$UNSET_VARIABLE"` passes; git would read `...HEAD` as an empty diff.
+  for (const base of ['', '   ']) {
+    const result = ship(['--base', base], dir);
+    assert.equal(result.status, 2, `--base ${JSON.stringify(base)}: ${result.stderr}`);
+    assert.match(result.stderr, /--base is empty: name the git ref the branch started from, e\.g\. --base origin\/main/);
+    assert.doesNotMatch(result.stderr, /no migration files changed/);
+  }
+  // A range or a tree is not a commit to diff from: `main..HEAD...HEAD` means nothing sensible.
+  for (const base of ['main..HEAD', 'HEAD:db', 'HEAD~9']) {
+    const result = ship(['--base', base], dir);
+    assert.equal(result.status, 2, `--base ${base}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`--base "${base.replace(/[.~]/g, '\\$&')}" names no commit`));
+  }
+});
+
+test('bad input files exit 2 naming the file: 50 MB, a NUL byte, a FIFO (also behind a symlink); a large earlier migration only costs its context', () => {
+  const dir = project('input', { 'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, bio text);\n' });
+  // Before: the WebAssembly parser died ("Terminating process due to FATAL error" or a RangeError), exit 1.
+  const big = 'ALTER TABLE users ADD COLUMN c integer;\n'.repeat((50 * 1024 * 1024) / 40);
+  writeFileSync(join(dir, 'db/migrations/V2__huge.sql'), big);
+  const huge = ship(['db/migrations/V2__huge.sql'], dir);
+  assert.equal(huge.status, 2, huge.stderr);
+  assert.match(huge.stderr, /^ship lint-migrations: db\/migrations\/V2__huge\.sql is 52428800 bytes \(50 MiB\), over the 2 MiB .*; split it into smaller migrations\n$/);
+
+  // The huge file is now an earlier migration of the one linted: skipped with a warning, no crash.
+  writeFileSync(join(dir, 'db/migrations/V3__small.sql'), "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;\n");
+  const next = ship(['db/migrations/V3__small.sql', '--format', 'json'], dir);
+  assert.equal(next.status, 0, next.stderr);
+  assert.match(next.stderr, /warning: earlier migration db\/migrations\/V2__huge\.sql was not read for context: it is 52428800 bytes/);
+  assert.deepEqual(
+    JSON.parse(next.stdout).skippedContext.map((s: { file: string }) => s.file),
+    ['db/migrations/V2__huge.sql'],
+  );
+  rmSync(join(dir, 'db/migrations/V2__huge.sql'));
+
+  // Before: one statement reported, exit 0; the DROP after the NUL was never seen.
+  writeFileSync(join(dir, 'db/migrations/V4__nul.sql'), 'SELECT 1;\0 DROP TABLE users;\n');
+  const nul = ship(['db/migrations/V4__nul.sql'], dir);
+  assert.equal(nul.status, 2, nul.stdout + nul.stderr);
+  assert.match(nul.stderr, /db\/migrations\/V4__nul\.sql contains a NUL byte at byte offset 9 \(line 1\)/);
+  rmSync(join(dir, 'db/migrations/V4__nul.sql'));
+
+  // Before: reading the FIFO waited for a writer forever (the timeout below killed it).
+  execFileSync('mkfifo', [join(dir, 'pipe.sql')]);
+  symlinkSync(join(dir, 'pipe.sql'), join(dir, 'link.sql'));
+  for (const path of ['pipe.sql', 'link.sql']) {
+    const result = spawnSync(process.execPath, ['--import', tsx, entry, path], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(result.signal, null, `${path} hung`);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`${path} is a named pipe \\(FIFO\\), not a regular file`));
+  }
 });
 
 test('with no paths and no --base, the config names the directory and the settings; without one, a clear usage error', () => {

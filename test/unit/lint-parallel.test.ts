@@ -180,3 +180,16 @@ test('cores busy elsewhere are counted as they are now: two threads spinning are
     await Promise.all(spinners.map((spinner) => new Promise((resolve) => spinner.once('exit', resolve))));
   }
 });
+
+test('a parse worker started early and never used does not keep the process alive', async () => {
+  // The lint entry boots the worker as soon as it sees a large file; the lint may then refuse
+  // (a file over the size limit, a bad flag) without parsing. Before: node re-refs a worker when a
+  // 'message' listener is added after unref(), and `ship lint-migrations` hung after its exit-2 message.
+  const { spawnSync } = await import('node:child_process');
+  const parallel = new URL('../../src/lint/parallel.ts', import.meta.url).href;
+  const script = `const { warmUpParseWorker } = await import(${JSON.stringify(parallel)}); warmUpParseWorker(); console.log('started');`;
+  const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.signal, null, 'the process hung with the idle worker');
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'started\n');
+});
