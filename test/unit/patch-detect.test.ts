@@ -12,11 +12,12 @@ import { runPatchStageStep } from '../support/pending-updates.js';
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
-/** A PATH with a shell and these programs, each doing nothing. */
+/** A PATH with a shell (and bash, which gives ship's commands pipefail where sh has none) and these programs, each doing nothing. */
 async function hostWith(programs: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ship-patch-detect-'));
   dirs.push(dir);
   await symlink('/bin/sh', join(dir, 'sh'));
+  await symlink('/bin/bash', join(dir, 'bash'));
   for (const program of programs) {
     await writeFile(join(dir, program), '#!/bin/sh\nexit 0\n');
     await chmod(join(dir, program), 0o755);
