@@ -7,27 +7,10 @@ import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { env } from '../../src/config/env.js';
 import { redact } from '../../src/util/redact.js';
-
-const minimal = {
-  app: 'shop',
-  hosts: [{ name: 'web1', address: '127.0.0.1' }],
-  loadBalancer: { type: 'none' },
-  health: { http: { port: 8080 } },
-};
-
-function problems(value: unknown): string[] {
-  try {
-    validateConfig(value, 'ship.config.ts');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    assert.match(error.message, /^ship\.config\.ts: invalid config/);
-    return error.problems;
-  }
-  assert.fail('expected the config to be rejected');
-}
+import { configProblems, minimalConfig } from '../support/config-problems.js';
 
 test('defaults are applied and durations become milliseconds', () => {
-  const { config } = validateConfig({ ...minimal, rollout: { drainTimeout: '90s', healthyTimeout: '2m' } }, 'f');
+  const { config } = validateConfig({ ...minimalConfig, rollout: { drainTimeout: '90s', healthyTimeout: '2m' } }, 'f');
   assert.equal(config.rollout.drainTimeout, 90_000);
   assert.equal(config.rollout.healthyTimeout, 120_000);
   assert.equal(config.rollout.batchSize, 1);
@@ -37,12 +20,12 @@ test('defaults are applied and durations become milliseconds', () => {
 });
 
 test('unknown keys are rejected with their full path', () => {
-  assert.deepEqual(problems({ ...minimal, rollout: { batchsize: 2 } }), ['rollout.batchsize: unknown field']);
-  assert.deepEqual(problems({ ...minimal, hosts: [{ name: 'a', address: 'b', adress: 'c' }] }), ['hosts[0].adress: unknown field']);
+  assert.deepEqual(configProblems({ ...minimalConfig, rollout: { batchsize: 2 } }), ['rollout.batchsize: unknown field']);
+  assert.deepEqual(configProblems({ ...minimalConfig, hosts: [{ name: 'a', address: 'b', adress: 'c' }] }), ['hosts[0].adress: unknown field']);
 });
 
 test('a bad duration, percentage and missing field each name the field', () => {
-  const found = problems({ ...minimal, hosts: [{ name: 'web1' }], rollout: { drainTimeout: 'soon', minHealthy: 'most' } });
+  const found = configProblems({ ...minimalConfig, hosts: [{ name: 'web1' }], rollout: { drainTimeout: 'soon', minHealthy: 'most' } });
   assert.ok(
     found.some((p) => p.startsWith('hosts[0].address: required')),
     found.join('\n'),
@@ -58,8 +41,8 @@ test('a bad duration, percentage and missing field each name the field', () => {
 });
 
 test('duplicate host names and a config without health checks are refused', () => {
-  const found = problems({
-    ...minimal,
+  const found = configProblems({
+    ...minimalConfig,
     hosts: [
       { name: 'a', address: '1' },
       { name: 'a', address: '2' },
@@ -74,20 +57,20 @@ test('duplicate host names and a config without health checks are refused', () =
 });
 
 test('a config without any host says where hosts come from', () => {
-  assert.deepEqual(problems({ ...minimal, hosts: [] }), ['hosts: no hosts: list them in hosts or discover them with inventory.ec2']);
+  assert.deepEqual(configProblems({ ...minimalConfig, hosts: [] }), ['hosts: no hosts: list them in hosts or discover them with inventory.ec2']);
 });
 
 test('an unknown load balancer type lists the known ones', () => {
-  const [problem] = problems({ ...minimal, loadBalancer: { type: 'nginx' } });
+  const [problem] = configProblems({ ...minimalConfig, loadBalancer: { type: 'nginx' } });
   assert.match(problem!, /^loadBalancer\.type: .*haproxy.*elbv2.*none/);
 });
 
 test('env() reads the environment, names the field when unset, and registers the value as a secret', () => {
   delete process.env.SHIP_TEST_DB_URL;
-  const found = problems({ ...minimal, database: { primary: env('SHIP_TEST_DB_URL') } });
+  const found = configProblems({ ...minimalConfig, database: { primary: env('SHIP_TEST_DB_URL') } });
   assert.deepEqual(found, ['database.primary: environment variable SHIP_TEST_DB_URL is not set']);
   process.env.SHIP_TEST_DB_URL = 'postgres://app:s3cretpw@db.internal/shop';
-  const { config } = validateConfig({ ...minimal, database: { primary: env('SHIP_TEST_DB_URL') } }, 'f');
+  const { config } = validateConfig({ ...minimalConfig, database: { primary: env('SHIP_TEST_DB_URL') } }, 'f');
   assert.equal(config.database?.primary, 'postgres://app:s3cretpw@db.internal/shop');
   assert.equal(redact('could not connect to postgres://app:s3cretpw@db.internal/shop'), 'could not connect to ***');
   assert.equal(redact('password s3cretpw rejected'), 'password *** rejected');
@@ -118,8 +101,8 @@ test('a TypeScript config file is loaded at run time, and its errors name the fi
 });
 
 test('two hosts with the same effective load-balancer name are refused: one drain would take out both', () => {
-  const found = problems({
-    ...minimal,
+  const found = configProblems({
+    ...minimalConfig,
     hosts: [
       { name: 'h1', address: '10.0.0.1' },
       { name: 'h2', address: '10.0.0.2', lbName: 'h1' },
@@ -138,15 +121,15 @@ test('hosts may share an address on different SSH ports; the same address and po
     { name: 'web1', address: '203.0.113.5', port: 2201 },
     { name: 'web2', address: '203.0.113.5', port: 2202 },
   ];
-  assert.equal(validateConfig({ ...minimal, hosts: nat }, 'f').config.hosts.length, 2);
+  assert.equal(validateConfig({ ...minimalConfig, hosts: nat }, 'f').config.hosts.length, 2);
   // A host without a port uses ssh.port (else 22): that is what it is compared with.
-  assert.equal(validateConfig({ ...minimal, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }, 'f').config.hosts.length, 3);
-  assert.deepEqual(problems({ ...minimal, ssh: { port: 2201 }, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }), [
+  assert.equal(validateConfig({ ...minimalConfig, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }, 'f').config.hosts.length, 3);
+  assert.deepEqual(configProblems({ ...minimalConfig, ssh: { port: 2201 }, hosts: [...nat, { name: 'web3', address: '203.0.113.5' }] }), [
     "hosts[2].address: SSH address 203.0.113.5:2201 is also hosts[0]'s (web1): one machine listed twice would be rolled twice in one batch; remove one, or set each host's port if they are different machines behind one address",
   ]);
   assert.deepEqual(
-    problems({
-      ...minimal,
+    configProblems({
+      ...minimalConfig,
       hosts: [
         { name: 'a', address: '10.0.0.9' },
         { name: 'b', address: '10.0.0.9', port: 22 },
@@ -160,25 +143,25 @@ test('hosts may share an address on different SSH ports; the same address and po
 
 test('what would only fail mid-rollout is refused at load: a bad regex, HAProxy names and addresses, a batch of 0', () => {
   const haproxy = (fields: Record<string, unknown>) => ({ type: 'haproxy', runtimeApi: '127.0.0.1:9999', backend: 'app', ...fields });
-  assert.deepEqual(problems({ ...minimal, health: { http: { port: 8080, bodyMatch: '"status":"ok"(' } } }), [
+  assert.deepEqual(configProblems({ ...minimalConfig, health: { http: { port: 8080, bodyMatch: '"status":"ok"(' } } }), [
     `health.http.bodyMatch: "\\"status\\":\\"ok\\"(" is not a valid regular expression: Invalid regular expression: /"status":"ok"(/: Unterminated group`,
   ]);
-  assert.deepEqual(problems({ ...minimal, loadBalancer: haproxy({ backend: 'app pool' }) }), [
+  assert.deepEqual(configProblems({ ...minimalConfig, loadBalancer: haproxy({ backend: 'app pool' }) }), [
     "loadBalancer.backend: haproxy backend name 'app pool' is not valid: HAProxy names use only letters, digits, '_', '.', ':' and '-'",
   ]);
-  const [runtimeApi] = problems({ ...minimal, loadBalancer: haproxy({ runtimeApi: ['127.0.0.1:9999', 'lb2:99999'] }) });
+  const [runtimeApi] = configProblems({ ...minimalConfig, loadBalancer: haproxy({ runtimeApi: ['127.0.0.1:9999', 'lb2:99999'] }) });
   assert.match(runtimeApi!, /^loadBalancer\.runtimeApi\[1\]: haproxy runtimeApi 'lb2:99999': port 99999 is out of range; expected one of /);
-  const [password] = problems({ ...minimal, loadBalancer: haproxy({ runtimeApi: 'ssh://root:hunter2@lb1/run/haproxy.sock' }) });
+  const [password] = configProblems({ ...minimalConfig, loadBalancer: haproxy({ runtimeApi: 'ssh://root:hunter2@lb1/run/haproxy.sock' }) });
   assert.match(password!, /^loadBalancer\.runtimeApi: .*a password in the address is not supported/);
   assert.ok(!password!.includes('hunter2'), password);
   for (const batchSize of [0, '0%', '0.0%']) {
-    assert.deepEqual(problems({ ...minimal, rollout: { batchSize } }), ["rollout.batchSize: expected a positive count or a percentage like '25%'"], String(batchSize));
+    assert.deepEqual(configProblems({ ...minimalConfig, rollout: { batchSize } }), ["rollout.batchSize: expected a positive count or a percentage like '25%'"], String(batchSize));
   }
-  assert.equal(validateConfig({ ...minimal, rollout: { batchSize: '0.5%' } }, 'f').config.rollout.batchSize, '0.5%');
-  assert.deepEqual(problems({ ...minimal, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+' } } }), [
+  assert.equal(validateConfig({ ...minimalConfig, rollout: { batchSize: '0.5%' } }, 'f').config.rollout.batchSize, '0.5%');
+  assert.deepEqual(configProblems({ ...minimalConfig, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+' } } }), [
     'database.migrations.pattern: "^(\\\\d+" is not a valid regular expression: Invalid regular expression: /^(\\d+/: Unterminated group',
   ]);
-  assert.deepEqual(problems({ ...minimal, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+)-.*\\.sql$' } } }), [
+  assert.deepEqual(configProblems({ ...minimalConfig, database: { primary: 'postgres://db/x', migrations: { dir: 'db', pattern: '^(\\d+)-.*\\.sql$' } } }), [
     'database.migrations.pattern: needs a named group "version", e.g. "^(?<version>\\d+)-(?<name>.+)\\.sql$"',
   ]);
 });

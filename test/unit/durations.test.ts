@@ -5,29 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/errors.js';
 import { parseLockWait } from '../../src/cli/roll-flags.js';
 import { reboot, run } from '../../src/playbook/define.js';
 import { sh } from '../../src/shell/sh.js';
 import { MAX_DURATION_MS, readDuration } from '../../src/util/duration.js';
-
-const minimal = {
-  app: 'shop',
-  hosts: [{ name: 'web1', address: '127.0.0.1' }],
-  loadBalancer: { type: 'none' },
-  health: { http: { port: 8080 } },
-};
-
-function problems(value: unknown): string[] {
-  try {
-    validateConfig(value, 'ship.config.ts');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  assert.fail('expected the config to be rejected');
-}
+import { configProblems, minimalConfig } from '../support/config-problems.js';
 
 test('the longest wait Node can time is accepted, one millisecond more is refused', () => {
   assert.deepEqual(readDuration(MAX_DURATION_MS), { ok: true, ms: MAX_DURATION_MS });
@@ -38,8 +20,8 @@ test('the longest wait Node can time is accepted, one millisecond more is refuse
 });
 
 test('every duration field of the config is bounded, and the refusal names the field and the maximum', () => {
-  const found = problems({
-    ...minimal,
+  const found = configProblems({
+    ...minimalConfig,
     ssh: { commandTimeout: '25d', connectTimeout: 3e9 },
     rollout: { drainTimeout: '30d' },
     health: { http: { port: 8080, interval: '100d' } },
