@@ -10,7 +10,7 @@ import { UsageError } from '../commands/errors.js';
 import { ConfigError } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
 import { codeFor } from '../errors/coded.js';
-import { classifyError, runbookLink } from '../errors/codes.js';
+import { classifyError } from '../errors/codes.js';
 import { EventBus } from '../events.js';
 import { notifierHubFor } from '../notify/from-config.js';
 import type { NotifierHub } from '../notify/notifier.js';
@@ -93,16 +93,15 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutcome
         input.observe?.(app, bus);
         const hub = notifierHubFor(loaded.config.notify);
         hub?.attach(bus);
-        let started = false;
-        bus.subscribe((event) => {
-          if (event.type === 'run.started') started = true;
-        }, 'the pipeline');
         try {
           const result = await input.run(loaded, { bus, signals, restoreCommand: restoreFor(app) });
           return { app, result };
         } catch (error) {
           const failure = error instanceof Error ? error : new Error(String(error));
-          if (!started && hub) notifyUnstarted(hub, loaded, input.command, bus.runId, failure);
+          // A mistyped flag or config (exit 2) is for the person at the keyboard, not a page.
+          if (!(failure instanceof UsageError || failure instanceof ConfigError)) {
+            hub?.failedBeforeStart({ runId: bus.runId, app, command: input.command, error: failure, code: classifyError(failure) });
+          }
           if (single) throw failure;
           process.stderr.write(`ship: app ${app}: ${redact(failure.message)}\n`);
           return { app, error: failure };
@@ -122,31 +121,6 @@ function exitCodeOf(runs: AppRun[]): ExitCode {
   const worst = worstExitCode(runs.map((run) => (run.result ? exitCodeForStatus(run.result.status) : exitCodeForError(run.error))));
   // Lost output stops a run the way a Ctrl-C does; the exit code says which it was.
   return stdout.lost.aborted && worst !== EXIT.rolloutFailed ? EXIT.outputLost : worst;
-}
-
-/**
- * A run that ended before it could say what it would roll (the EC2 inventory unreachable, a
- * playbook that does not load) still pages whoever is on call: a scheduled patch failing at 3 am
- * must not go unnoticed. A mistyped flag (exit 2) is the person at the keyboard's to see.
- */
-function notifyUnstarted(hub: NotifierHub, loaded: LoadedConfig, command: string, runId: string, error: Error): void {
-  if (error instanceof UsageError || error instanceof ConfigError) return;
-  const code = classifyError(error);
-  const notifyConfig = loaded.config.notify as { runbookUrl?: string } | undefined;
-  hub.dispatch({
-    trigger: 'failure',
-    deliveryId: randomUUID(),
-    runId,
-    app: loaded.config.app,
-    command,
-    hosts: [],
-    time: new Date().toISOString(),
-    status: 'refused',
-    error: error.message,
-    code: { code: code.code, title: code.title, runbook: runbookLink(code, notifyConfig?.runbookUrl) },
-    outOfRotation: [],
-    failedHosts: [],
-  });
 }
 
 /**

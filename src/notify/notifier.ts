@@ -168,6 +168,29 @@ export class NotifierHub {
     };
   }
 
+  /**
+   * A run that ended before it could say what it would roll (the EC2 inventory unreachable, a
+   * playbook that does not load) still tells whoever is on call: a scheduled patch failing at 3 am
+   * must not go unnoticed. Once the run has started, its own `run.finished` does that instead.
+   */
+  failedBeforeStart(run: { runId: string; app: string; command: string; error: Error; code: ErrorCodeInfo }): void {
+    if (this.started) return;
+    this.dispatch({
+      trigger: 'failure',
+      deliveryId: randomUUID(),
+      runId: run.runId,
+      app: run.app,
+      command: run.command,
+      hosts: [],
+      time: new Date().toISOString(),
+      status: 'refused',
+      error: run.error.message,
+      code: { code: run.code.code, title: run.code.title, runbook: runbookLink(run.code, this.options.runbookUrl) },
+      outOfRotation: [],
+      failedHosts: [],
+    });
+  }
+
   /** Starts delivery to every notifier in the background; `flush` collects the outcome. */
   dispatch(notice: RunNotice): void {
     if (!this.options.on.includes(notice.trigger)) return;

@@ -12,6 +12,7 @@ import { PagerDutyNotifier } from '../../src/notify/pagerduty.js';
 import { SlackNotifier } from '../../src/notify/slack.js';
 import { WebhookNotifier } from '../../src/notify/webhook.js';
 import { redact } from '../../src/util/redact.js';
+import { ERROR_CODES } from '../../src/errors/codes.js';
 
 interface Received {
   path: string;
@@ -386,4 +387,27 @@ test('the notify config section validates, resolves env() secrets, registers the
   } finally {
     delete process.env.SHIP_TEST_SLACK_URL;
   }
+});
+
+test('a run that fails before it starts sends one failure notice with its code; once started, its own ending does', async () => {
+  const hook = await listener();
+  const h = hub([new WebhookNotifier({ url: `${hook.base}/hooks/ship` })], { runbookUrl: 'https://runbook.example/runbook.md' });
+  h.attach(new EventBus('run-early'));
+  const error = new Error('EC2 inventory: DescribeInstances failed');
+  h.failedBeforeStart({ runId: 'run-early', app: 'storefront', command: 'patch', error, code: ERROR_CODES.inventoryFailed });
+  assert.deepEqual(await h.flush(5000), []);
+  assert.equal(hook.received.length, 1);
+  const notice = JSON.parse(hook.received[0]!.body) as Record<string, any>;
+  assert.equal(notice.trigger, 'failure');
+  assert.equal(notice.status, 'refused');
+  assert.equal(notice.command, 'patch');
+  assert.equal(notice.error, 'EC2 inventory: DescribeInstances failed');
+  assert.deepEqual(notice.code, { code: 'SHIP-E027', title: 'EC2 inventory failed', runbook: 'https://runbook.example/runbook.md#ship-e027-ec2-inventory-failed' });
+
+  const started = hub([new WebhookNotifier({ url: `${hook.base}/hooks/ship` })]);
+  run(started, 'failed', failedSummary, 'run-late');
+  started.failedBeforeStart({ runId: 'run-late', app: 'storefront', command: 'deploy', error, code: ERROR_CODES.inventoryFailed });
+  assert.deepEqual(await started.flush(5000), []);
+  const late = hook.received.slice(1).map((r) => (JSON.parse(r.body) as { trigger: string }).trigger);
+  assert.deepEqual(late, ['start', 'failure'], 'a started run is told about by its own run.finished, not a second time');
 });
