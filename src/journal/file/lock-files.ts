@@ -24,18 +24,23 @@ interface LockFileRead {
 export class LockFiles {
   constructor(private readonly folder: StateFolder) {}
 
-  /** Reads the lock through one descriptor, so the content, inode and heartbeat (mtime) belong to one file. */
-  private async read(app: string): Promise<LockFileRead | undefined> {
-    const path = this.folder.lockPath(app);
+  /** The lock file opened for reading (never through a link), or undefined when there is none. */
+  private async open(path: string, doing: 'read' | 'refresh'): Promise<FileHandle | undefined> {
     await this.folder.verify(this.folder.locksDir());
-    let handle: FileHandle;
     try {
-      handle = await openStateFile(path, constants.O_RDONLY);
+      return await openStateFile(path, constants.O_RDONLY);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
       if (error instanceof StateFileError) throw error;
-      throw new StateFileError(path, `cannot read the deploy lock: ${errorText(error)}`);
+      throw new StateFileError(path, `cannot ${doing} the deploy lock: ${errorText(error)}`);
     }
+  }
+
+  /** Reads the lock through one descriptor, so the content, inode and heartbeat (mtime) belong to one file. */
+  private async read(app: string): Promise<LockFileRead | undefined> {
+    const path = this.folder.lockPath(app);
+    const handle = await this.open(path, 'read');
+    if (!handle) return undefined;
     try {
       const [content, info] = await Promise.all([handle.readFile('utf8'), handle.stat()]);
       const heartbeatAgeMs = Math.max(0, Date.now() - info.mtimeMs);
@@ -95,15 +100,8 @@ export class LockFiles {
 
   async heartbeat(app: string, runId: string): Promise<void> {
     const path = this.folder.lockPath(app);
-    await this.folder.verify(this.folder.locksDir());
-    let handle: FileHandle;
-    try {
-      handle = await openStateFile(path, constants.O_RDONLY);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) throw new LockLostError(app, runId, `${path} is gone (broken with \`ship unlock\`?)`);
-      if (error instanceof StateFileError) throw error;
-      throw new StateFileError(path, `cannot refresh the deploy lock: ${errorText(error)}`);
-    }
+    const handle = await this.open(path, 'refresh');
+    if (!handle) throw new LockLostError(app, runId, `${path} is gone (broken with \`ship unlock\`?)`);
     try {
       // Checked and touched through the same descriptor: if the lock was broken and retaken
       // meanwhile, this touches our old file, never the new holder's.
