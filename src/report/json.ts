@@ -1,7 +1,6 @@
 import type { ShipEvent } from '../events.js';
-import { redactDeep } from '../util/redact.js';
 
-/** `--json`: one event per line (NDJSON), secrets scrubbed, for scripts and CI. */
+/** `--json`: one event per line (NDJSON), for scripts and CI. The bus scrubbed every secret from the event before handing it on. */
 export function jsonRenderer(write: (text: string) => void): (event: ShipEvent) => void {
-  return (event) => write(`${JSON.stringify(redactDeep(event))}\n`);
+  return (event) => write(`${JSON.stringify(event)}\n`);
 }
