@@ -96,6 +96,13 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'database.migrations.pattern': 'A regular expression with a named group `version` (and optionally `name`) for file layouts ship does not know.',
   'database.migrations.transactionPerFile': 'The migration runner wraps each file in a transaction.',
   'database.migrations.pgVersion': "Major PostgreSQL version the migrations run on; defaults to the primary's.",
+  'database.migrate': 'Apply the pending migrations inside the deploy: expand ones before the first instance leaves, contract ones after the last is back.',
+  'database.migrate.run':
+    "`'ship'`: ship applies each pending file and records it in the tool's version table. Or `{ command, on }`: your tool (`command`, e.g. `npx prisma migrate deploy`, with DATABASE_URL set) run once, `on` `'local'` (default) or the host named.",
+  'database.migrate.lockTimeout': "`SET lock_timeout` for every statement ship applies: a statement queued longer is cancelled and retried, so it never stalls the site's queries.",
+  'database.migrate.statementTimeout': '`SET statement_timeout` for every statement ship applies (`0`: none).',
+  'database.migrate.retries': 'Retries, with backoff, of a statement that hit `lockTimeout`.',
+  'database.migrate.waitForReplicas': 'How long to wait, after the expand migrations, for every replica and read path to show the new schema version.',
   state: 'Where runs, instance transitions and the deploy lock are recorded.',
   "state.path [store: 'file']": 'Folder for the journal, relative to this file.',
   "state.url [store: 'postgres']": 'Connection string of the PostgreSQL database that keeps the journal (shared by laptops and CI).',

@@ -105,6 +105,25 @@ export const migrationsSchema = z.strictObject({
   pgVersion: z.number().int().min(9).max(99).optional(),
 });
 
+/**
+ * `database.migrate`: ship applies the pending migrations inside the deploy (expand before the
+ * rollout, contract after it), or runs the team's own migration tool once before the rollout.
+ */
+export const migrateSchema = z.strictObject({
+  run: z.union([
+    z.literal('ship'),
+    z.strictObject({
+      command: z.string().trim().min(1),
+      /** 'local' (the machine running ship) or the name of one host of the fleet. */
+      on: z.string().trim().min(1).default('local'),
+    }),
+  ]),
+  lockTimeout: duration.default(2_000),
+  statementTimeout: duration.default(0),
+  retries: z.number().int().min(0).max(100).default(5),
+  waitForReplicas: duration.default(60_000),
+});
+
 const databaseSchema = z.strictObject({
   primary: secret(),
   replicas: z.array(secret()).default([]),
@@ -127,6 +146,7 @@ const databaseSchema = z.strictObject({
   allowUnsafe: z.strictObject({ reason: z.string().trim().min(1, { message: 'say why the database checks may be waived' }) }).optional(),
   shadowDatabase: secret().optional(),
   migrations: migrationsSchema.optional(),
+  migrate: migrateSchema.optional(),
 });
 
 const stateSchema = z.discriminatedUnion('store', [
@@ -155,6 +175,28 @@ const appConfigSchema = z
     for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });
     if (config.hosts.length === 0 && !config.inventory?.ec2) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
+    }
+    const migrate = config.database?.migrate;
+    if (migrate?.run === 'ship') {
+      if (!config.database?.migrations) {
+        ctx.addIssue({ code: 'custom', path: ['database', 'migrate', 'run'], message: "run: 'ship' applies the files in database.migrations.dir: set database.migrations" });
+      } else if (config.database.versionQuery && !config.database.versionTable) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['database', 'migrate', 'run'],
+          message:
+            "run: 'ship' must record each file in the version table, and database.versionQuery only reads one: set database.versionTable, or run your tool with run: { command }",
+        });
+      }
+    }
+    // A host from the EC2 inventory is only known at run time; a config host can be checked now.
+    const on = migrate && migrate.run !== 'ship' ? migrate.run.on : 'local';
+    if (on !== 'local' && !config.inventory?.ec2 && !config.hosts.some((host) => host.name === on)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'migrate', 'run', 'on'],
+        message: `no host named '${on}' in hosts (${config.hosts.map((host) => host.name).join(', ')}): name one of them, or 'local'`,
+      });
     }
   });
 
