@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Actor } from './actor.js';
 import type { BreakLockOptions, LockBreak, LockHolder, LockStatus } from './lock.js';
-import type { RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
+import type { RunOutcome, RunRecord, StageRecord, StateStore, Transition } from './state-store.js';
 import { errorText, exists, isErrno, readStateFile, replaceFile, StateFileError, syncDir } from './file/durable-files.js';
 import { JournalFile } from './file/journal-file.js';
 import { parseJournal, type StoredJournalEntry } from './file/journal-format.js';
@@ -59,6 +59,11 @@ export class FileStateStore implements StateStore {
   async recordTransition(transition: Transition): Promise<void> {
     const journal = await this.journalFor(transition.runId);
     await journal.append({ type: 'transition', transition });
+  }
+
+  async recordStage(stage: StageRecord): Promise<void> {
+    const journal = await this.journalFor(stage.runId);
+    await journal.append({ type: 'stage', stage });
   }
 
   async finishRun(runId: string, outcome: RunOutcome): Promise<void> {

@@ -14,7 +14,7 @@ import { describeDatabase, scrubSecrets } from '../util/redact-url.js';
 import { redact, redactDeep } from '../util/redact.js';
 import { judgeStaleAge, LockAliveError, LockHeldError, LockLostError, type BreakLockOptions, type LockBreak, type LockHolder, type LockStatus } from './lock.js';
 import type { Actor } from './actor.js';
-import type { JournalEntry, RunOutcome, RunRecord, StateStore, Transition } from './state-store.js';
+import type { JournalEntry, RunOutcome, RunRecord, StageRecord, StateStore, Transition } from './state-store.js';
 
 const APPLICATION_NAME = 'ship-state';
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -82,6 +82,25 @@ const MIGRATIONS: Array<{ version: number; statements: string[] }> = [
       'create index if not exists ship_lock_breaks_app on ship_lock_breaks (app, id)',
     ],
   },
+  {
+    version: 2,
+    statements: [
+      // Numbered from the transitions' sequence, so "written after the outcome" compares across both tables.
+      `create table if not exists ship_stages (
+        seq bigint primary key default nextval('ship_transitions_seq_seq'),
+        run_id text not null references ship_runs (run_id) on delete cascade,
+        stage text not null,
+        name text not null,
+        status text not null,
+        at timestamptz not null,
+        version text,
+        phase text,
+        detail text,
+        recorded_at timestamptz not null default now()
+      )`,
+      'create index if not exists ship_stages_run_seq on ship_stages (run_id, seq)',
+    ],
+  },
 ];
 const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
 
@@ -123,6 +142,17 @@ interface TransitionRow {
   from_state: Transition['from'];
   to_state: Transition['to'];
   at: Date;
+  detail: string | null;
+}
+
+interface StageRow {
+  seq: string;
+  stage: StageRecord['stage'];
+  name: string;
+  status: StageRecord['status'];
+  at: Date;
+  version: string | null;
+  phase: StageRecord['phase'] | null;
   detail: string | null;
 }
 
@@ -329,12 +359,25 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
+  async recordStage(stage: StageRecord): Promise<void> {
+    const clean = scrubbed(stage);
+    const result = await this.query(
+      `record ${stage.stage} ${stage.name} ${stage.status} for run ${stage.runId}`,
+      `insert into ship_stages (run_id, stage, name, status, at, version, phase, detail)
+       select run_id, $2, $3, $4, $5, $6, $7, $8 from ship_runs where run_id = $1`,
+      [clean.runId, clean.stage, clean.name, clean.status, clean.at, clean.version ?? null, clean.phase ?? null, clean.detail ?? null],
+    );
+    if (result.rowCount !== 1) throw new StateDatabaseError(`state store postgres ${this.where}: no run ${stage.runId} to record ${stage.name} in; beginRun must come first`);
+  }
+
   async finishRun(runId: string, outcome: RunOutcome): Promise<void> {
     const clean = scrubbed(outcome);
     const result = await this.query(
       `record the outcome of run ${runId}`,
       `update ship_runs set status = $2, summary = $3::jsonb, finished_at = $4,
-         finished_after_seq = (select coalesce(max(seq), 0) from ship_transitions where run_id = $1)
+         finished_after_seq = greatest(
+           (select coalesce(max(seq), 0) from ship_transitions where run_id = $1),
+           (select coalesce(max(seq), 0) from ship_stages where run_id = $1))
        where run_id = $1`,
       [runId, clean.status, json(clean.summary), clean.finishedAt],
     );
@@ -346,6 +389,13 @@ export class PostgresStateStore implements StateStore {
       await this.query<TransitionRow>(
         `read the transitions of run ${row.run_id}`,
         'select seq, host, from_state, to_state, at, detail from ship_transitions where run_id = $1 order by seq',
+        [row.run_id],
+      )
+    ).rows;
+    const stages = (
+      await this.query<StageRow>(
+        `read the stages of run ${row.run_id}`,
+        'select seq, stage, name, status, at, version, phase, detail from ship_stages where run_id = $1 order by seq',
         [row.run_id],
       )
     ).rows;
@@ -366,8 +416,15 @@ export class PostgresStateStore implements StateStore {
         if (t.detail !== null) transition.detail = t.detail;
         return transition;
       }),
+      stages: stages.map((s) => {
+        const stage: StageRecord = { runId: row.run_id, stage: s.stage, name: s.name, status: s.status, at: s.at.toISOString() };
+        if (s.version !== null) stage.version = s.version;
+        if (s.phase !== null) stage.phase = s.phase;
+        if (s.detail !== null) stage.detail = s.detail;
+        return stage;
+      }),
     };
-    const newestSeq = transitions.length ? BigInt(transitions[transitions.length - 1]!.seq) : 0n;
+    const newestSeq = [...transitions, ...stages].reduce((newest, r) => (BigInt(r.seq) > newest ? BigInt(r.seq) : newest), 0n);
     // A run resumed after it ended is running again: its old outcome no longer holds.
     const resumedSince = row.finished_after_seq !== null && newestSeq > BigInt(row.finished_after_seq);
     if (row.status !== null && row.finished_at !== null && !resumedSince) {

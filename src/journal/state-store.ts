@@ -31,6 +31,27 @@ export interface Transition {
   detail?: string;
 }
 
+/** A stage of a run that belongs to the run, not to one instance. */
+export type RunStage = 'before-rollout' | 'migration' | 'replica-wait' | 'after-rollout';
+
+/**
+ * One step of such a stage, written before it is acted on ('started') and after ('done' or
+ * 'failed'): a migration file applied, the wait for replicas, a run-once playbook step.
+ */
+export interface StageRecord {
+  runId: string;
+  stage: RunStage;
+  /** The migration file (`V2__email.sql`), the step's name, or the wait's name. */
+  name: string;
+  status: 'started' | 'done' | 'failed';
+  at: string;
+  /** A migration's version and phase. */
+  version?: string;
+  phase?: 'expand' | 'contract';
+  /** What happened, for failures: never a secret, callers pass redacted text. */
+  detail?: string;
+}
+
 export interface RunOutcome {
   status: RunStatus;
   summary: RunSummary;
@@ -40,6 +61,8 @@ export interface RunOutcome {
 export interface JournalEntry {
   run: RunRecord;
   transitions: Transition[];
+  /** The run's own stages (migrations, replica wait, run-once steps), in the order written. */
+  stages: StageRecord[];
   outcome?: RunOutcome;
   /** Set when the journal's last record was torn by a crash and was skipped. */
   warnings?: string[];
@@ -51,6 +74,8 @@ export interface StateStore extends LockStore {
   beginRun(run: RunRecord): Promise<void>;
   /** Durable before it resolves (fsync / committed). */
   recordTransition(transition: Transition): Promise<void>;
+  /** Durable before it resolves, like a transition. */
+  recordStage(stage: StageRecord): Promise<void>;
   finishRun(runId: string, outcome: RunOutcome): Promise<void>;
   /** The newest run of the app (finished or not), with its transitions. */
   lastRun(app: string): Promise<JournalEntry | undefined>;

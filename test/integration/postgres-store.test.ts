@@ -68,18 +68,18 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     const versions = await sql<{ version: number }>(url, 'select version from ship_schema_version order by version');
     assert.deepEqual(
       versions.map((row) => row.version),
-      [1],
+      [1, 2],
     );
     const tables = await sql<{ table_name: string }>(url, "select table_name from information_schema.tables where table_schema = 'public' order by 1");
     assert.deepEqual(
       tables.map((row) => row.table_name),
-      ['ship_lock_breaks', 'ship_locks', 'ship_runs', 'ship_schema_version', 'ship_transitions'],
+      ['ship_lock_breaks', 'ship_locks', 'ship_runs', 'ship_schema_version', 'ship_stages', 'ship_transitions'],
     );
     // A later ship finds the work done.
     const again = new PostgresStateStore(url);
     await again.currentLock('shop');
     await again.close();
-    assert.equal((await sql(url, 'select * from ship_schema_version')).length, 1);
+    assert.equal((await sql(url, 'select * from ship_schema_version')).length, 2);
   });
 
   test('refuses a database migrated by a newer ship', async () => {
@@ -90,7 +90,7 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     await sql(url, 'insert into ship_schema_version (version) values (99)');
     const store = new PostgresStateStore(url);
     try {
-      await assert.rejects(store.lastRun('shop'), /schema version 99, newer than this ship knows \(1\); upgrade ship/);
+      await assert.rejects(store.lastRun('shop'), /schema version 99, newer than this ship knows \(2\); upgrade ship/);
     } finally {
       await store.close();
     }

@@ -20,7 +20,7 @@ import {
   type LockHolder,
   type LockStatus,
 } from '../../src/journal/lock.js';
-import type { JournalEntry, RunRecord, StateStore, Transition } from '../../src/journal/state-store.js';
+import type { JournalEntry, StageRecord, RunRecord, StateStore, Transition } from '../../src/journal/state-store.js';
 import type { InstanceState } from '../../src/events.js';
 import { registerSecret } from '../../src/util/redact.js';
 
@@ -100,10 +100,16 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
       summary: { hosts: run.hosts.map((host) => ({ host, outcome: 'deployed' as const, outOfRotationMs: 120, timeToHealthyMs: 80 })), outOfRotation: [] },
       finishedAt: new Date().toISOString(),
     };
+    const stages: StageRecord[] = [
+      { runId: run.runId, stage: 'migration', name: 'V2__email.sql', status: 'started', at: new Date().toISOString(), version: '2', phase: 'expand' },
+      { runId: run.runId, stage: 'migration', name: 'V2__email.sql', status: 'done', at: new Date().toISOString(), version: '2', phase: 'expand', detail: 'applied in 12 ms' },
+      { runId: run.runId, stage: 'replica-wait', name: 'replicas', status: 'failed', at: new Date().toISOString(), detail: 'replica db2:5432/app lags' },
+    ];
+    for (const stage of stages) await writer.recordStage(stage);
     await writer.finishRun(run.runId, outcome);
 
     const reader = open();
-    const expected: JournalEntry = { run, transitions: written, outcome };
+    const expected: JournalEntry = { run, transitions: written, stages, outcome };
     const last = await reader.lastRun(app);
     assert.ok(last);
     const { warnings, ...entry } = last;
@@ -152,6 +158,9 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     const last = await open().lastRun(app);
     assert.equal(last?.outcome?.status, 'succeeded');
     assert.equal(last?.transitions.length, 2);
+    // A resumption that only applies a contract migration goes on after the outcome too.
+    await store.recordStage({ runId: 'run-resumed', stage: 'migration', name: 'V3__drop.sql', status: 'started', at: new Date().toISOString(), phase: 'contract' });
+    assert.equal((await open().lastRun(app))?.outcome, undefined);
   });
 
   test('a transition for a run never begun, and a run id used twice, are refused', async (t) => {
@@ -159,6 +168,7 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     const app = uniqueApp();
     const store = open();
     await assert.rejects(store.recordTransition({ runId: 'run-ghost', host: 'web1', from: 'in-service', to: 'draining', at: new Date().toISOString() }), /run-ghost/);
+    await assert.rejects(store.recordStage({ runId: 'run-ghost', stage: 'migration', name: 'V2__x.sql', status: 'started', at: new Date().toISOString() }), /run-ghost/);
     await store.beginRun(runRecord(app, 'run-once'));
     await assert.rejects(open().beginRun(runRecord(app, 'run-once')), /run-once.*used once|already/);
   });

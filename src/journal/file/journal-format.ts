@@ -1,11 +1,11 @@
 /**
- * What a run's journal file holds and how it is read back: a run header, then transitions, notes
- * and outcomes, one record a line. Reading checks every record and names the file and line of any
+ * What a run's journal file holds and how it is read back: a run header, then transitions, stage
+ * records, notes and outcomes, one record a line. Reading checks every record and names the file and line of any
  * damage; a record torn by a crash at the very end is the one damage that is expected, so it is
  * reported as a warning when read and repaired before a resumed run appends to the file.
  */
 import { constants } from 'node:fs';
-import type { JournalEntry, RunOutcome, RunRecord, Transition } from '../state-store.js';
+import type { JournalEntry, RunOutcome, RunRecord, StageRecord, Transition } from '../state-store.js';
 import { errorText, openStateFile, serialize, StateFileError, writeAll } from './durable-files.js';
 import { hasStrings, splitLines, type Line } from './json-lines.js';
 
@@ -17,6 +17,7 @@ export interface StoredJournalEntry extends JournalEntry {
 export type JournalRecord =
   | { type: 'run'; run: RunRecord }
   | { type: 'transition'; transition: Transition }
+  | { type: 'stage'; stage: StageRecord }
   | { type: 'outcome'; outcome: RunOutcome }
   | { type: 'note'; warning: string };
 
@@ -32,6 +33,8 @@ function invalidRecord(record: unknown): string | undefined {
       return hasStrings(record.run, ['runId', 'app', 'command', 'startedAt']) ? undefined : 'a run header without runId, app, command or startedAt';
     case 'transition':
       return hasStrings(record.transition, ['runId', 'host', 'from', 'to', 'at']) ? undefined : 'a transition without runId, host, from, to or at';
+    case 'stage':
+      return hasStrings(record.stage, ['runId', 'stage', 'name', 'status', 'at']) ? undefined : 'a stage record without runId, stage, name, status or at';
     case 'outcome':
       return hasStrings(record.outcome, ['status', 'finishedAt']) ? undefined : 'an outcome without status or finishedAt';
     case 'note':
@@ -88,6 +91,7 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
   }
   const run = header.record.run;
   const transitions: Transition[] = [];
+  const stages: StageRecord[] = [];
   let outcome: RunOutcome | undefined;
   for (const { number, record } of records.slice(1)) {
     switch (record.type) {
@@ -97,6 +101,13 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
         }
         transitions.push(record.transition);
         // A run resumed after it ended is running again: its old outcome no longer holds.
+        outcome = undefined;
+        break;
+      case 'stage':
+        if (record.stage.runId !== run.runId) {
+          throw new StateFileError(file, `line ${number} is a stage record of run ${record.stage.runId} in the journal of run ${run.runId}: the journal is damaged`);
+        }
+        stages.push(record.stage);
         outcome = undefined;
         break;
       case 'outcome':
@@ -111,7 +122,7 @@ export function parseJournal(file: string, content: Buffer): StoredJournalEntry 
         warnings.push(`${file}: line ${number} has a record type this ship does not know (${String((record as { type: unknown }).type)}), ignored; written by a newer ship?`);
     }
   }
-  const entry: StoredJournalEntry = { run, transitions };
+  const entry: StoredJournalEntry = { run, transitions, stages };
   if (outcome) entry.outcome = outcome;
   if (warnings.length) entry.warnings = warnings;
   return entry;
