@@ -10,6 +10,9 @@ export type InstanceState = 'in-service' | 'draining' | 'out' | 'activating' | '
 
 export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
 
+/** Expand migrations run before the rollout (the old code must live with them), contract ones after it. */
+export type MigrationPhase = 'expand' | 'contract';
+
 export type ShipEventBody =
   | {
       type: 'run.started';
@@ -30,6 +33,13 @@ export type ShipEventBody =
       minHealthy: number;
       reloadInPlace: boolean;
     }
+  | { type: 'migrations.planned'; run: 'ship' | 'command'; expand: string[]; contract: string[]; detail?: string }
+  | { type: 'migration.started'; file: string; version: string; phase: MigrationPhase }
+  | { type: 'migration.retrying'; file: string; attempt: number; waitMs: number; detail: string }
+  | { type: 'migration.applied'; file: string; version: string; phase: MigrationPhase; durationMs: number }
+  | ({ type: 'migration.failed'; file: string; version: string; phase: MigrationPhase; error: string } & Coded)
+  | { type: 'replicas.waiting'; detail: string }
+  | { type: 'replicas.ready'; durationMs: number; detail: string }
   | ({ type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string } & Coded)
   | { type: 'stage.started'; hosts: string[] }
   | { type: 'stage.finished'; durationMs: number }
@@ -72,6 +82,8 @@ export interface HostSummary {
 
 export interface RunSummary {
   hosts: HostSummary[];
+  /** Migrations this run applied, and those it left pending (contract ones when the rollout did not finish). */
+  migrations?: { applied: string[]; pending: string[] };
   /** Instances still out of the load balancer when the run ended: each needs a person. */
   outOfRotation: string[];
   error?: string;

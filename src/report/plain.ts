@@ -27,6 +27,24 @@ export function plainLine(event: ShipEvent): string | undefined {
           .filter((phase) => event.phases[phase].length > 0)
           .map((phase) => line(undefined, `  ${phase}: ${event.phases[phase].join(' → ')}`)),
       ].join('\n');
+    case 'migrations.planned':
+      return [
+        line(undefined, `migrations (${event.run === 'ship' ? 'applied by ship' : 'your command'})${event.detail ? `: ${event.detail}` : ''}`),
+        line(undefined, `  expand, before the rollout: ${event.expand.join(', ') || 'none'}`),
+        line(undefined, `  contract, after the last host: ${event.contract.join(', ') || 'none'}`),
+      ].join('\n');
+    case 'migration.started':
+      return line(undefined, `migration ${event.file} (${event.phase}): applying`);
+    case 'migration.retrying':
+      return line(undefined, `migration ${event.file}: lock not granted in time, retry ${event.attempt} in ${formatDuration(event.waitMs)} (${event.detail})`);
+    case 'migration.applied':
+      return line(undefined, `migration ${event.file} (${event.phase}): applied in ${formatDuration(event.durationMs)}`);
+    case 'migration.failed':
+      return line(undefined, `migration ${event.file} (${event.phase}): FAILED: ${event.error}${event.code ? ` [${event.code}]` : ''}`);
+    case 'replicas.waiting':
+      return line(undefined, `waiting for replicas: ${event.detail}`);
+    case 'replicas.ready':
+      return line(undefined, `replicas and read paths on the new schema after ${formatDuration(event.durationMs)}: ${event.detail}`);
     case 'preflight.check':
       return line(undefined, `pre-flight ${event.name}: ${event.status}${event.detail ? ` (${event.detail})` : ''}${event.code ? ` [${event.code}]` : ''}`);
     case 'stage.started':

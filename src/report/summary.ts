@@ -24,6 +24,8 @@ export function formatSummary(status: RunStatus, durationMs: number, summary: Ru
       );
     }
   }
+  if (summary.migrations?.applied.length) lines.push(`  migrations applied: ${summary.migrations.applied.join(', ')}`);
+  if (summary.migrations?.pending.length) lines.push(`  MIGRATIONS STILL PENDING: ${summary.migrations.pending.join(', ')} (\`ship resume\` or the next deploy applies them)`);
   if (summary.error) lines.push(summary.error.replace(/^/gm, '  '));
   if (summary.code) lines.push(`  ${summary.code}: what to do next: ${summary.runbook ?? 'docs/runbook.md'}`);
   if (summary.outOfRotation.length > 0) lines.push(`  STILL OUT OF THE LOAD BALANCER: ${summary.outOfRotation.join(', ')}`);
