@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { InstanceState } from '../events.js';
 import { resolveHosts } from '../inventory/resolve.js';
-import type { JournalEntry, StateStore } from '../journal/state-store.js';
+import type { JournalEntry, StageRecord, StateStore } from '../journal/state-store.js';
 import type { LockStatus } from '../journal/lock.js';
 import { loadBalancerFor } from '../lb/from-config.js';
 import type { MemberState } from '../lb/load-balancer.js';
@@ -35,6 +35,16 @@ export function lastStates(entry: JournalEntry | undefined): Map<string, Instanc
   const states = new Map<string, InstanceState>();
   for (const transition of entry?.transitions ?? []) states.set(transition.host, transition.to);
   return states;
+}
+
+/** Each migration the run touched, by its last record: `V2__email.sql (expand): applied`. */
+export function migrationLines(entry: JournalEntry | undefined): string[] {
+  const last = new Map<string, StageRecord>();
+  for (const stage of entry?.stages ?? []) if (stage.stage === 'migration') last.set(stage.name, stage);
+  const word = { started: 'STARTED, not finished (the run stopped while applying it)', done: 'applied', failed: 'FAILED' } as const;
+  return [...last.values()].map(
+    (stage) => `${stage.name}${stage.phase ? ` (${stage.phase})` : ''}: ${word[stage.status]}${stage.detail && stage.status !== 'done' ? `: ${stage.detail}` : ''}`,
+  );
 }
 
 /** `ship status`: the current or last run, the lock holder, and every instance out of rotation, live. */
@@ -93,6 +103,8 @@ export function formatStatus(report: StatusReport): string {
     );
     // What the journal reader had to skip (a record torn by a crash): the file and line, for a person to look at.
     for (const warning of run.warnings ?? []) lines.push(`journal: ${warning}`);
+    const migrations = migrationLines(run);
+    if (migrations.length) lines.push('migrations of this run:', ...migrations.map((line) => `  ${line}`));
   } else {
     lines.push('last run: none recorded');
   }
