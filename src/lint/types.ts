@@ -16,6 +16,12 @@ export interface LintSettings {
 
 export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false };
 
+/**
+ * When a migration runs in a deploy: `expand` before the rollout, while the old code still serves;
+ * `contract` after every instance serves the new release (see src/migrations/phase.ts).
+ */
+export type MigrationPhase = 'expand' | 'contract';
+
 /** One parsed statement of a migration, with its place in the file. */
 interface StatementBase {
   /** Byte offset of the statement's first token in the file. */
@@ -135,6 +141,8 @@ export interface MigrationSource {
   readonly sql: string;
   /** The runner wraps this file in a transaction; overrides the setting (dbmate `transaction:false`). */
   readonly transaction?: boolean;
+  /** Absent: expand. A contract migration is not judged by the `compat` rules: the code it would break is gone. */
+  readonly phase?: MigrationPhase;
   /**
    * Why the file cannot be linted (too large, a NUL byte, not a regular file: see sql-input.ts),
    * found when it was read; `sql` is then ''. Linting it refuses; as history it is skipped.

@@ -5,11 +5,13 @@ import type { MigrationSource } from '../lint/types.js';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
 import { compareVersions, parseMigrationFileName, versionParts, type MigrationLayout } from './file-name.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { readMigrationPhase, type MigrationPhase } from './phase.js';
 
 export interface MigrationFile extends MigrationSource {
   readonly version: string;
   readonly name: string;
   readonly layout: MigrationLayout;
+  readonly phase: MigrationPhase;
 }
 
 export interface DiscoveryOptions {
@@ -47,11 +49,12 @@ export async function readMigrationFile(path: string, options: DiscoveryOptions 
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   // Not refused here: discovery cannot tell a file to lint from one read for context (see lintMigrations).
-  if (text.problem !== undefined) return { path, version: parsed.version, name: parsed.name, layout: parsed.layout, sql: '', problem: text.problem };
-  return migrationOf(path, parsed, text.sql);
+  if (text.problem !== undefined) return { path, version: parsed.version, name: parsed.name, layout: parsed.layout, phase: 'expand', sql: '', problem: text.problem };
+  // Read from the whole file: a dbmate header above "-- migrate:up" is outside the up section.
+  return { ...migrationOf(path, parsed, text.sql), phase: readMigrationPhase(text.sql, path) };
 }
 
-function migrationOf(path: string, parsed: NonNullable<ReturnType<typeof parseMigrationFileName>>, text: string): MigrationFile {
+function migrationOf(path: string, parsed: NonNullable<ReturnType<typeof parseMigrationFileName>>, text: string): Omit<MigrationFile, 'phase'> {
   if (parsed.layout === 'numbered' && hasDbmateMarkers(text)) {
     const up = extractDbmateUp(text);
     if (up) return { path, version: parsed.version, name: parsed.name, layout: 'dbmate', sql: up.sql, transaction: up.transaction };

@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { readSqlFile } from '../lint/read-sql-file.js';
+import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
 import { changedFilesSince } from './changed-files.js';
 import { discoverMigrations, MigrationDiscoveryError, readMigrationFile, type DiscoveryOptions, type MigrationFile } from './discovery.js';
 import { compareVersions, parseMigrationFileName } from './file-name.js';
+import { readMigrationPhase } from './phase.js';
 
 export interface Selection {
   /** What to lint, in the order the runner applies it. */
@@ -68,12 +69,15 @@ export async function selectMigrations(paths: readonly string[], options: Select
   return { files: files.map(display), history: history.map(display), notices };
 }
 
+/** A file named on the command line that matches no layout: linted all the same, with the phase it declares. */
 async function readPlainFile(path: string): Promise<MigrationSource> {
+  let text: SqlFileText;
   try {
-    return { path, ...(await readSqlFile(path)) };
+    text = await readSqlFile(path);
   } catch (error) {
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  return { path, ...text, phase: text.problem === undefined ? readMigrationPhase(text.sql, path) : 'expand' };
 }
 
 /** Migrations in the linted files' directories that come before them and are not linted themselves. */

@@ -256,3 +256,14 @@ test("output piped into a reader that quits early: no crash, the exit code is st
   assert.equal(code, 1, stderr);
   assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
 });
+
+test('a phase marker ship cannot read is bad input (exit 2) naming the file and line, also in a file of no layout', () => {
+  const dir = project('phase-typo', { 'V1__drop.sql': "-- ship:phase contrct\nSET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN email;\n" });
+  const typo = ship(['db/migrations'], dir);
+  assert.equal(typo.status, 2, typo.stdout + typo.stderr);
+  assert.match(typo.stderr, /V1__drop\.sql:1: "ship:phase contrct" is not a phase/);
+  writeFileSync(join(dir, 'drop-email.sql'), 'SELECT 1;\n-- ship:phase contract\nALTER TABLE users DROP COLUMN email;\n');
+  const late = ship(['drop-email.sql'], dir);
+  assert.equal(late.status, 2, late.stdout + late.stderr);
+  assert.match(late.stderr, /drop-email\.sql:2: "ship:phase" is read only in the comments before the first statement/);
+});
