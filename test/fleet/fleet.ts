@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from './keys.js';
-import { installApp, makeReleaseArtifact, stopApp, type AppInstance } from './app/app.js';
+import { installApp, makeReleaseArtifact, stopApp, type AppInstance, type ReleaseOptions } from './app/app.js';
 import { startHaproxy, type HaproxyHandle } from './haproxy.js';
 import { killStale, startSshd, type SshdHandle } from './sshd.js';
 
@@ -38,8 +38,10 @@ export interface Fleet {
   knownHostsPath: string;
   /** Writes a ship config for this fleet and returns its path. */
   writeConfig(overrides?: ConfigOverrides, name?: string): Promise<string>;
-  /** A release tarball of the demo app for `version`. */
-  artifact(version: string): Promise<string>;
+  /** A release tarball of the demo app for `version` (with `query`: a release that reads through readUrl). */
+  artifact(version: string, options?: ReleaseOptions): Promise<string>;
+  /** The PostgreSQL URL every app reads through (FleetOptions.readUrl), if any. */
+  readUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,8 @@ export interface ConfigOverrides {
   notify?: Record<string, unknown>;
   /** The config's `playbooks` (e.g. `patch: '/path/to/a/playbook.ts'`). */
   playbooks?: Record<string, string>;
+  /** The config's `database` section, as written (absent: ship knows of no database). */
+  database?: Record<string, unknown>;
 }
 
 export interface FleetOptions {
@@ -61,6 +65,13 @@ export interface FleetOptions {
   version?: string;
   /** HAProxy's own health check of the apps. */
   check?: { inter: string; fall: number; rise: number };
+  /**
+   * PostgreSQL URL the apps read through (written into each host's app.env): a release made with a
+   * `query` runs it there on every `GET /` and answers 500 when it fails. `/healthz` never reads.
+   */
+  readUrl?: string;
+  /** SQL the first release (`version`) runs through readUrl on every `GET /`. */
+  query?: string;
 }
 
 function randomBlock(): string {
@@ -126,7 +137,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   try {
     const key = await generateKeyPair(dir, 'id_ed25519');
     const version = options.version ?? 'v1';
-    const firstArtifact = await makeReleaseArtifact(join(dir, 'artifacts'), version);
+    const firstArtifact = await makeReleaseArtifact(join(dir, 'artifacts'), version, options.query === undefined ? {} : { query: options.query });
     const hosts = await Promise.all(
       Array.from({ length: options.hosts }, async (_, i): Promise<FleetHost> => {
         const name = `web${i + 1}`;
@@ -135,7 +146,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const appDir = join(hostDir, 'app');
         const sshd = await startSshd({ address, port: SSH_PORT, dir: join(hostDir, 'sshd'), authorizedKeys: [key.publicKey], env: { HOME: join(hostDir, 'home') } });
         stoppers.push(() => sshd.stop());
-        const app = await installApp({ appDir, address, port: APP_PORT, name, artifact: firstArtifact, version });
+        const app = await installApp({
+          appDir,
+          address,
+          port: APP_PORT,
+          name,
+          artifact: firstArtifact,
+          version,
+          ...(options.readUrl === undefined ? {} : { readUrl: options.readUrl }),
+        });
         stoppers.push(() => app.stop());
         return { name, address, appDir, appUrl: `http://${address}:${APP_PORT}/`, sshd, app };
       }),
@@ -161,7 +180,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       runtimeApi: haproxy.runtimeApi,
       privateKeyPath: key.privateKeyPath,
       knownHostsPath,
-      artifact: (v) => makeReleaseArtifact(join(dir, 'artifacts'), v),
+      artifact: (v, releaseOptions) => makeReleaseArtifact(join(dir, 'artifacts'), v, releaseOptions),
+      ...(options.readUrl === undefined ? {} : { readUrl: options.readUrl }),
       async writeConfig(overrides = {}, name = 'ship.config.ts') {
         const path = join(dir, name);
         await writeFile(path, `export default ${JSON.stringify(fleetConfig(fleet, overrides), null, 2)};\n`);
@@ -209,5 +229,6 @@ export function fleetConfig(fleet: Fleet, overrides: ConfigOverrides = {}) {
     vars: { keepReleases: 3, ...overrides.vars },
     ...(overrides.notify ? { notify: overrides.notify } : {}),
     ...(overrides.playbooks ? { playbooks: overrides.playbooks } : {}),
+    ...(overrides.database ? { database: overrides.database } : {}),
   };
 }

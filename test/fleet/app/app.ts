@@ -1,15 +1,17 @@
 /**
  * The demo app as the test fleet deploys it. One host's app directory looks like a real one:
  *
- *   <appDir>/releases/<version>/{server.mjs,VERSION}   unpacked release artifacts
+ *   <appDir>/releases/<version>/{server.mjs,VERSION[,QUERY]}   unpacked release artifacts
  *   <appDir>/current -> releases/<version>              what runs
  *   <appDir>/restart.sh                                 stop the running app, start `current`
- *   <appDir>/app.env, app.pid, app.log                  listen address and name, pid, output
+ *   <appDir>/app.env, app.pid, app.log                  listen address and name (and the read
+ *                                                       URL, when it reads), pid, output
  *
  * A deploy uploads the artifact from makeReleaseArtifact, unpacks it under releases/, switches
  * `current` and runs `sh <appDir>/restart.sh <appDir>`.
  */
 import { execa } from 'execa';
+import { createRequire } from 'node:module';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,17 +23,36 @@ const SOURCE_DIR = dirname(fileURLToPath(import.meta.url));
 export const APP_SERVER_SOURCE = join(SOURCE_DIR, 'server.mjs');
 export const APP_RESTART_SCRIPT = join(SOURCE_DIR, 'restart.sh');
 const STOP_TIMEOUT_MS = 35_000;
+/**
+ * The entry file of the repository's own `pg`, for an app that reads from the database. The app
+ * runs with plain node from its release directory, where no node_modules is found, so it is told
+ * the absolute path (APP_PG_MODULE) and loads it only when it has a read URL.
+ */
+export const PG_MODULE_PATH = createRequire(import.meta.url).resolve('pg');
 
-/** Writes `<dir>/app-<version>.tgz` holding server.mjs and VERSION at its top level; returns its path. */
-export async function makeReleaseArtifact(dir: string, version: string): Promise<string> {
+export interface ReleaseOptions {
+  /** SQL the release runs on every `GET /` through APP_READ_URL (written to the release's QUERY file). */
+  query?: string;
+}
+
+/**
+ * Writes `<dir>/app-<version>.tgz` holding server.mjs, VERSION and, with `query`, QUERY at its top
+ * level; returns its path. The same version made again with other options replaces the tarball.
+ */
+export async function makeReleaseArtifact(dir: string, version: string, options: ReleaseOptions = {}): Promise<string> {
   if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`release version '${version}' must be letters, digits, '.', '_' or '-'`);
   await mkdir(dir, { recursive: true });
   const staging = await mkdtemp(join(tmpdir(), 'ship-app-release-'));
   try {
     await copyFile(APP_SERVER_SOURCE, join(staging, 'server.mjs'));
     await writeFile(join(staging, 'VERSION'), `${version}\n`);
+    const files = ['server.mjs', 'VERSION'];
+    if (options.query !== undefined) {
+      await writeFile(join(staging, 'QUERY'), `${options.query}\n`);
+      files.push('QUERY');
+    }
     const artifact = join(dir, `app-${version}.tgz`);
-    await execa('tar', ['-czf', artifact, '-C', staging, 'server.mjs', 'VERSION']);
+    await execa('tar', ['-czf', artifact, '-C', staging, ...files]);
     return artifact;
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -48,6 +69,11 @@ export interface InstallAppOptions {
   /** Release artifact (from makeReleaseArtifact) to unpack and start. */
   artifact: string;
   version: string;
+  /**
+   * PostgreSQL URL the app reads through (a replica, say): with it, a release holding a QUERY file
+   * runs that query on every `GET /`. Without it the app never loads `pg`.
+   */
+  readUrl?: string;
 }
 
 export interface AppInstance {
@@ -68,7 +94,8 @@ export async function installApp(options: InstallAppOptions): Promise<AppInstanc
   const { appDir } = options;
   await unpackRelease(appDir, options.artifact, options.version);
   await copyFile(APP_RESTART_SCRIPT, join(appDir, 'restart.sh'));
-  const env = { APP_ADDRESS: options.address, APP_PORT: String(options.port), APP_NAME: options.name, NODE: process.execPath };
+  const env: Record<string, string> = { APP_ADDRESS: options.address, APP_PORT: String(options.port), APP_NAME: options.name, NODE: process.execPath };
+  if (options.readUrl !== undefined) Object.assign(env, { APP_READ_URL: options.readUrl, APP_PG_MODULE: PG_MODULE_PATH });
   await writeFile(
     join(appDir, 'app.env'),
     Object.entries(env)

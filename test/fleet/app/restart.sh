@@ -1,7 +1,8 @@
 #!/bin/sh
 # Restarts (or first starts) the demo app of one test host:  restart.sh <appDir>
 #
-# <appDir>/app.env sets APP_ADDRESS, APP_PORT, APP_NAME and NODE; <appDir>/current is the release
+# <appDir>/app.env sets APP_ADDRESS, APP_PORT, APP_NAME and NODE, and for an app that reads from
+# PostgreSQL APP_READ_URL and APP_PG_MODULE (see server.mjs); <appDir>/current is the release
 # to run. The running app (pid in <appDir>/app.pid) gets SIGTERM and the script waits for it to
 # exit (SIGKILL after 30 s), then starts `current/server.mjs` in its own session with stdin from
 # /dev/null, output appended to <appDir>/app.log and descriptors 3-9 closed, so the new process
@@ -12,6 +13,8 @@
 set -eu
 
 app_dir=${1:?usage: restart.sh <appDir>}
+# Only app.env decides whether the app reads from a database, never the caller's environment.
+unset APP_READ_URL APP_PG_MODULE
 . "$app_dir/app.env"
 pid_file=$app_dir/app.pid
 log=$app_dir/app.log
@@ -37,6 +40,7 @@ rm -f "$pid_file"
 
 APP_PID_FILE=$pid_file
 export APP_ADDRESS APP_PORT APP_NAME APP_PID_FILE
+if [ -n "${APP_READ_URL:-}" ]; then export APP_READ_URL APP_PG_MODULE; fi
 # The app starts the same whoever restarts it: not with a test harness's NODE_OPTIONS, and not
 # parsing a machine-wide extra CA bundle it never uses (that alone adds ~60 ms to a start here).
 unset NODE_OPTIONS NODE_EXTRA_CA_CERTS

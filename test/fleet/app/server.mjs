@@ -5,17 +5,28 @@
  *
  *   GET /            {"version":"v2","host":"web1"}   (version from VERSION next to this file)
  *   GET /slow?ms=N   the same after N milliseconds (at most 60 s), for in-flight requests
- *   GET /healthz     200 while serving, 503 once stopping
+ *   GET /healthz     200 while serving, 503 once stopping (never touches the database)
+ *
+ * A release that reads from PostgreSQL: when APP_READ_URL is set and the release holds a QUERY
+ * file (SQL text, next to VERSION), `/` and `/slow` run that query through a small pool on
+ * APP_READ_URL (a read replica, say) and answer {"version","host","row"} with its first row, or
+ * 500 {"version","host","error"} when it fails; each failure is also logged as one line
+ * `<time> <host> <version> read failed: <error>`, so a test can tell which release failed. As
+ * in real apps, `/healthz` stays a liveness check, which is why health checks do not catch a
+ * release that reads a column its replica does not have yet. `pg` is loaded only then, from
+ * APP_PG_MODULE (an absolute path to the module's entry file): the app stays dependency-free.
  *
  * On SIGTERM it stops accepting, answers requests already in flight with `Connection: close`,
  * closes idle keep-alive connections and exits once the last connection is gone. Keep-alive
  * connections otherwise stay open for 10 minutes, so a load balancer that keeps sending to an
  * app being restarted (a missed drain) hits closed connections and refused connects.
  *
- * Environment: APP_ADDRESS, APP_PORT, APP_NAME, APP_PID_FILE (written once listening).
+ * Environment: APP_ADDRESS, APP_PORT, APP_NAME, APP_PID_FILE (written once listening); optional
+ * APP_READ_URL and APP_PG_MODULE (both needed for the query).
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +41,8 @@ const version = readFileSync(join(releaseDir, 'VERSION'), 'utf8').trim();
 const body = JSON.stringify({ version, host });
 const MAX_SLOW_MS = 60_000;
 const EXIT_DEADLINE_MS = 30_000;
+const POOL_SIZE = 3;
+const pool = readPool();
 
 let stopping = false;
 
@@ -47,11 +60,22 @@ const server = createServer((request, response) => {
     response.end('not found\n');
     return;
   }
-  const answer = () => {
+  const reply = (status, text) => {
     // A request that was already running when SIGTERM came still closes its connection.
     if (stopping) response.setHeader('Connection', 'close');
-    response.writeHead(200, { 'Content-Type': 'application/json' });
-    response.end(body);
+    response.writeHead(status, { 'Content-Type': 'application/json' });
+    response.end(text);
+  };
+  const answer = () => {
+    if (!pool) return reply(200, body);
+    pool.client.query(pool.query).then(
+      (result) => reply(200, JSON.stringify({ version, host, row: result.rows[0] ?? null })),
+      (error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        console.log(`${new Date().toISOString()} ${host} ${version} read failed: ${message}`);
+        reply(500, JSON.stringify({ version, host, error: message }));
+      },
+    );
   };
   if (delay > 0) setTimeout(answer, delay);
   else answer();
@@ -76,8 +100,10 @@ process.on('SIGTERM', () => {
   if (stopping) return;
   stopping = true;
   console.log(`${new Date().toISOString()} ${host} ${version} pid ${process.pid} stopping`);
-  server.close(() => {
+  server.close(async () => {
     removePidFile();
+    // Say goodbye to the database instead of leaving it an unexpected EOF per connection.
+    if (pool) await Promise.race([pool.client.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000))]);
     console.log(`${new Date().toISOString()} ${host} ${version} pid ${process.pid} stopped`);
     process.exit(0);
   });
@@ -96,4 +122,22 @@ function removePidFile() {
   } catch {
     // Already gone or replaced: nothing of ours to remove.
   }
+}
+
+/**
+ * The read pool when this release reads from the database (APP_READ_URL set and a QUERY file in
+ * the release), else undefined. Connections open on first use, so the app starts and answers
+ * `/healthz` whatever the database's state.
+ */
+function readPool() {
+  const url = process.env.APP_READ_URL;
+  const queryFile = join(releaseDir, 'QUERY');
+  if (!url || !existsSync(queryFile)) return undefined;
+  const modulePath = process.env.APP_PG_MODULE;
+  if (!modulePath) throw new Error('APP_READ_URL is set but APP_PG_MODULE (absolute path of the pg module) is not');
+  const pg = createRequire(import.meta.url)(modulePath);
+  const client = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: 2000, idleTimeoutMillis: 0 });
+  // An idle connection that breaks (the replica restarted) must not crash the app; the next query reconnects.
+  client.on('error', (error) => console.error(`${host} ${version}: idle database connection failed: ${error.message}`));
+  return { client, query: readFileSync(queryFile, 'utf8') };
 }
