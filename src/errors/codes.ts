@@ -53,6 +53,7 @@ const catalogue = {
   stateStoreUnusable: { code: 'SHIP-E036', title: 'State store unreachable or unusable' },
   replicaWaitTimeout: { code: 'SHIP-E045', title: 'Replicas did not show the new schema version in time' },
   migrationPhaseInvalid: { code: 'SHIP-E046', title: "A migration's phase marker is invalid" },
+  runOnceStepFailed: { code: 'SHIP-E047', title: 'A run-once playbook step failed' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
