@@ -96,6 +96,11 @@ test('a replica that catches up ends the wait, with the time waited; progress sa
     );
     assert.equal(result.primaryVersion, `${version} (${version} applied)`);
     assert.ok(result.waitedMs > 0);
+    assert.deepEqual(
+      result.caughtUp.map((one) => [one.kind, one.name]),
+      [['replica', hostPort(fleet.replicaUrl)]],
+    );
+    assert.match(result.detail, new RegExp(`^schema version ${version} \\(${version} applied\\) on replica ${hostPort(fleet.replicaUrl)} after `));
   });
   const [first] = seen;
   assert.ok(first, 'no progress was reported while the replica was behind');
@@ -103,12 +108,17 @@ test('a replica that catches up ends the wait, with the time waited; progress sa
   assert.deepEqual([first.behind[0]?.kind, first.behind[0]?.name, first.behind[0]?.replayPaused], ['replica', hostPort(fleet.replicaUrl), true]);
   assert.equal(first.behind[0]?.version, `${version - 1} (${version - 1} applied)`);
   assert.ok((first.behind[0]?.lagBytes ?? 0) > 0, JSON.stringify(first.behind[0]));
+  assert.match(first.detail, new RegExp(`^replica ${hostPort(fleet.replicaUrl)}: at schema version ${version - 1} .*its WAL replay is paused`));
 });
 
 test('a replica and a read path already on the version end the wait at once, without progress', async () => {
   const seen: SchemaWaitProgress[] = [];
   const result = await waitForSchemaVersion(options({ readPaths: [fleet.replicaUrl], onProgress: (progress) => seen.push(progress) }));
   assert.equal(result.primaryVersion, `${version} (${version} applied)`);
+  assert.deepEqual(
+    result.caughtUp.map((one) => one.kind),
+    ['replica', 'read path'],
+  );
   assert.deepEqual(seen, []);
 });
 

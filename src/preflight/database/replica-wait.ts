@@ -55,12 +55,18 @@ export interface SchemaWaitProgress {
   waitedMs: number;
   primaryVersion: string;
   behind: BehindDatabase[];
+  /** One line for events: each one behind and what was seen. */
+  detail: string;
 }
 
 export interface SchemaWaitResult {
   /** From the start of the wait until the last one showed the primary's version. */
   waitedMs: number;
   primaryVersion: string;
+  /** Each replica and read path, with how long after the start of the wait it was seen on the version. */
+  caughtUp: Array<{ kind: BehindDatabase['kind']; name: string; afterMs: number }>;
+  /** One line for events and the journal. */
+  detail: string;
 }
 
 /** The deadline passed with replicas or read paths still behind; the run must stop before any instance leaves. */
@@ -88,9 +94,18 @@ function timeoutMessage(behind: readonly BehindDatabase[], primaryVersion: strin
   ].filter((step) => step !== undefined);
   return (
     `${behind.length} database(s) did not show the primary's schema version ${primaryVersion} after ${formatDuration(waitedMs)}:\n` +
-    behind.map((b) => `  ${b.kind} ${b.name}: ${b.detail}`).join('\n') +
+    behind.map((b) => `  ${describeBehind(b)}`).join('\n') +
     `\nThe new code needs that version wherever it reads. To go on: ${steps.join('; ')}; then run \`ship resume\`.`
   );
+}
+
+function describeBehind(behind: BehindDatabase): string {
+  return `${behind.kind} ${behind.name}: ${behind.detail}`;
+}
+
+function describeCaughtUp(primaryVersion: string, caughtUp: SchemaWaitResult['caughtUp']): string {
+  if (caughtUp.length === 0) return `no replicas or read paths to wait for (primary at schema version ${primaryVersion})`;
+  return `schema version ${primaryVersion} on ${caughtUp.map((one) => `${one.kind} ${one.name} after ${formatDuration(one.afterMs)}`).join(', ')}`;
 }
 
 /** Where one replica or read path stands; `check` moves it on and never throws. */
@@ -234,6 +249,7 @@ export async function waitForSchemaVersion(options: SchemaWaitOptions): Promise<
     followers.push(...options.replicas.map((url) => new ReplicaFollower(url, wait)), ...options.readPaths.map((url) => new ReadPathFollower(url, wait)));
     // A follower whose check outlived a round is not checked again until that check ends.
     const running = new Map<Follower, Promise<void>>();
+    const caughtUpAt = new Map<Follower, number>();
     for (;;) {
       options.signal?.throwIfAborted();
       const round = followers
@@ -247,11 +263,15 @@ export async function waitForSchemaVersion(options: SchemaWaitOptions): Promise<
           return check;
         });
       await untilDeadline(Promise.all(round), options.timeoutMs - elapsed());
+      for (const follower of followers) if (follower.caughtUp && !caughtUpAt.has(follower)) caughtUpAt.set(follower, elapsed());
       const behind = followers.filter((follower) => !follower.caughtUp).map((follower) => follower.behind);
-      if (behind.length === 0) return { waitedMs: elapsed(), primaryVersion: primaryText };
+      if (behind.length === 0) {
+        const caughtUp = followers.map((follower) => ({ kind: follower.behind.kind, name: follower.behind.name, afterMs: caughtUpAt.get(follower) ?? 0 }));
+        return { waitedMs: elapsed(), primaryVersion: primaryText, caughtUp, detail: describeCaughtUp(primaryText, caughtUp) };
+      }
       const remaining = options.timeoutMs - elapsed();
       if (remaining <= 0) throw new ReplicaWaitTimeout(behind, primaryText, elapsed());
-      options.onProgress?.({ waitedMs: elapsed(), primaryVersion: primaryText, behind });
+      options.onProgress?.({ waitedMs: elapsed(), primaryVersion: primaryText, behind, detail: behind.map(describeBehind).join('; ') });
       await sleep(Math.min(options.pollIntervalMs ?? 500, remaining), options.signal);
     }
   } finally {
