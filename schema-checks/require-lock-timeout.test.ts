@@ -72,3 +72,35 @@ ALTER TABLE t ADD COLUMN b int;`),
     [],
   );
 });
+
+test('with lockTimeoutPreset (the runner sets one) a file starts with a lock_timeout in force', async () => {
+  assert.deepEqual(await findings('ALTER TABLE users ADD COLUMN nickname text;', { lockTimeoutPreset: true }), []);
+  assert.deepEqual(await findings('BEGIN;\nALTER TABLE users ADD COLUMN nickname text;\nCOMMIT;', { lockTimeoutPreset: true, transactionPerFile: true }), []);
+});
+
+test('with lockTimeoutPreset, a file that turns lock_timeout off (0, DEFAULT, RESET, RESET ALL) is flagged after it', async () => {
+  for (const off of ['SET lock_timeout = 0;', "SET lock_timeout TO '0s';", 'SET lock_timeout TO DEFAULT;', 'RESET lock_timeout;', 'RESET ALL;']) {
+    const found = await findings(`ALTER TABLE users ADD COLUMN a int;\n${off}\nALTER TABLE users ADD COLUMN b int;`, { lockTimeoutPreset: true });
+    assert.deepEqual(
+      found.map((finding) => finding.line),
+      [3],
+      off,
+    );
+  }
+  // SET LOCAL turns it off for its transaction only; the runner's setting is back after it.
+  const local = await findings('BEGIN;\nSET LOCAL lock_timeout = 0;\nALTER TABLE users ADD COLUMN a int;\nCOMMIT;\nALTER TABLE users ADD COLUMN b int;', {
+    lockTimeoutPreset: true,
+  });
+  assert.deepEqual(
+    local.map((finding) => finding.line),
+    [3],
+  );
+});
+
+test('RESET ALL also ends a lock_timeout the file set itself', async () => {
+  const found = await findings("SET lock_timeout = '2s';\nRESET ALL;\nALTER TABLE users DROP COLUMN a;");
+  assert.deepEqual(
+    found.map((finding) => finding.line),
+    [3],
+  );
+});

@@ -8,7 +8,8 @@ import { redactDeep } from './util/redact.js';
  */
 export type InstanceState = 'in-service' | 'draining' | 'out' | 'activating' | 'verifying' | 'registering' | 'rolling-back' | 'failed-out' | 'reloading';
 
-export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload';
+/** `beforeRollout` and `afterRollout` run once per run, not per instance (their events name where they ran). */
+export type Phase = 'stage' | 'activate' | 'verify' | 'rollback' | 'reload' | 'beforeRollout' | 'afterRollout';
 
 /** Expand migrations run before the rollout (the old code must live with them), contract ones after it. */
 export type MigrationPhase = 'expand' | 'contract';

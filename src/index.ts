@@ -5,4 +5,4 @@ export type { ShipConfigInput, ShipConfig } from './config/schema.js';
 export { sh, unsafeRaw, quote } from './shell/sh.js';
 export type { ShellCommand } from './shell/sh.js';
 export { definePlaybook, run, upload, reboot, requireVar } from './playbook/define.js';
-export type { Playbook, StepContext, Step, VarCheck } from './playbook/define.js';
+export type { Playbook, RunOnceInput, StepContext, Step, VarCheck } from './playbook/define.js';

@@ -51,7 +51,9 @@ const catalogue = {
   waitTimeout: { code: 'SHIP-E034', title: 'A wait ran out of time' },
   lockAlive: { code: 'SHIP-E035', title: 'The deploy lock is alive and was not broken' },
   stateStoreUnusable: { code: 'SHIP-E036', title: 'State store unreachable or unusable' },
+  replicaWaitTimeout: { code: 'SHIP-E045', title: 'Replicas did not show the new schema version in time' },
   migrationPhaseInvalid: { code: 'SHIP-E046', title: "A migration's phase marker is invalid" },
+  runOnceStepFailed: { code: 'SHIP-E047', title: 'A run-once playbook step failed' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -78,7 +78,7 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
 /** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
 export class FileContext implements RuleContext {
   inTransaction: boolean;
-  private sessionLockTimeout = false;
+  private sessionLockTimeout: boolean;
   private transactionLockTimeout: boolean | undefined;
   private readonly createdTables = new Set<string>();
   /** Unqualified names of every table created in the file, even if dropped since: a cheap first check for isNewTable. */
@@ -92,6 +92,7 @@ export class FileContext implements RuleContext {
     wrappedInTransaction: boolean,
   ) {
     this.inTransaction = wrappedInTransaction;
+    this.sessionLockTimeout = settings.lockTimeoutPreset;
   }
 
   get lockTimeoutSet(): boolean {
@@ -127,6 +128,12 @@ export class FileContext implements RuleContext {
         return;
       case 'VariableSetStmt': {
         const set = statement.node;
+        // RESET ALL takes lock_timeout back to the server's default too (none, unless configured there).
+        if (set.kind === 'VAR_RESET_ALL') {
+          this.sessionLockTimeout = false;
+          this.transactionLockTimeout = undefined;
+          return;
+        }
         if (set.name !== 'lock_timeout') return;
         const value = set.args?.[0];
         const isZero = value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const);

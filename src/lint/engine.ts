@@ -8,7 +8,7 @@ import { SourceMap } from './source-map.js';
 import { splitPoint } from './split.js';
 import { readStatements, StatementList } from './statements.js';
 import { readSuppressions } from './suppressions.js';
-import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationSource, type SkippedContext } from './types.js';
+import { DEFAULT_SETTINGS, type LintReport, type LintRule, type LintSettings, type MigrationPhase, type MigrationSource, type SkippedContext } from './types.js';
 
 export interface LintOptions extends Partial<LintSettings> {
   /**
@@ -28,16 +28,24 @@ export interface LintOptionsWithRules extends LintOptions {
   rules: readonly LintRule[];
 }
 
-/** Each rule set's dispatch table, built once: the CLI and the pre-flight lint with the same `allRules` every time. */
-const dispatchByRules = new WeakMap<readonly LintRule[], Dispatch>();
+/**
+ * Each rule set's dispatch tables, built once (the CLI and the pre-flight lint with the same
+ * `allRules` every time): one per phase, a contract migration going only before the rules that
+ * still matter once the old code is gone.
+ */
+const dispatchByRules = new WeakMap<readonly LintRule[], Record<MigrationPhase, Dispatch>>();
 
-function dispatchFor(rules: readonly LintRule[]): Dispatch {
+function dispatchFor(rules: readonly LintRule[]): Record<MigrationPhase, Dispatch> {
   let dispatch = dispatchByRules.get(rules);
   if (!dispatch) {
-    dispatch = buildDispatch(rules);
+    dispatch = { expand: buildDispatch(rules), contract: buildDispatch(rules.filter(judgesContract)) };
     dispatchByRules.set(rules, dispatch);
   }
   return dispatch;
+}
+
+function judgesContract(rule: LintRule): boolean {
+  return rule.category !== 'compat' || rule.judgesContract === true;
 }
 
 /** Statement types some rule judges (`AlterTableStmt`, `IndexStmt`, ...): what static lint sees into. */
@@ -61,14 +69,16 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
+    lockTimeoutPreset: options.lockTimeoutPreset ?? DEFAULT_SETTINGS.lockTimeoutPreset,
   };
   const { rules } = options;
-  const dispatch = dispatchFor(rules);
+  const dispatchByPhase = dispatchFor(rules);
   const lint: FileLintSetup = {
     settings,
     run: new RunState(),
-    dispatch,
-    wanted: wantedTypes(dispatch),
+    dispatchByPhase,
+    // Every phase's rules are a subset of expand's.
+    wanted: wantedTypes(dispatchByPhase.expand),
     knownRuleIds: new Set(rules.map((rule) => rule.id)),
     threads: options.threads ?? defaultThreads(),
   };
@@ -132,7 +142,7 @@ interface FileLintSetup {
   readonly settings: LintSettings;
   /** What earlier files established; each file's context reads and extends it. */
   readonly run: RunState;
-  readonly dispatch: Dispatch;
+  readonly dispatchByPhase: Readonly<Record<MigrationPhase, Dispatch>>;
   readonly wanted: ReadonlySet<string>;
   readonly knownRuleIds: ReadonlySet<string>;
   readonly threads: number;
@@ -155,8 +165,9 @@ function tryParse(parser: Parser, sql: string, wanted: ReadonlySet<string>): Par
 async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdicts): Promise<number> {
   const map = new SourceMap(source.sql);
   const wrapped = source.transaction ?? lint.settings.transactionPerFile;
+  const dispatch = lint.dispatchByPhase[source.phase ?? 'expand'];
   if (lint.threads > 1 && map.byteLength >= PARALLEL_MIN_BYTES) {
-    const count = await lintFileInParts(source, map, wrapped, lint, out);
+    const count = await lintFileInParts(source, map, wrapped, dispatch, lint, out);
     if (count !== undefined) return count;
   }
   // Asked per file: a parser that gave out on an earlier file has been replaced.
@@ -168,7 +179,7 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
     return 0;
   }
   const file = startFile(source, map, lint, out);
-  judgeStatements(parsed, new FileContext(lint.settings, lint.run, wrapped), lint.dispatch, file, 0, out);
+  judgeStatements(parsed, new FileContext(lint.settings, lint.run, wrapped), dispatch, file, 0, out);
   reportUnusedSuppressions(file, out);
   return parsed.count;
 }
@@ -179,7 +190,7 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
  * when a part does not parse on its own or the worker fails: the caller then lints the whole file
  * here (which also places a syntax error exactly as a whole-file parse does).
  */
-async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped: boolean, lint: FileLintSetup, out: Verdicts): Promise<number | undefined> {
+async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped: boolean, dispatch: Dispatch, lint: FileLintSetup, out: Verdicts): Promise<number | undefined> {
   const cut = splitPoint(source.sql, MAIN_THREAD_SHARE);
   if (cut === undefined) return undefined;
   const remote = await parseRemotely(source.sql.slice(cut), lint.wanted);
@@ -201,13 +212,13 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
   const context = new FileContext(lint.settings, run, wrapped);
   const mine: Verdicts = { findings: [], suppressed: [] };
   const file = startFile(source, map, lint, mine);
-  judgeStatements(local, context, lint.dispatch, file, 0, mine);
+  judgeStatements(local, context, dispatch, file, 0, mine);
   let count = local.count;
   let byteBase = map.byteOffsetOfCharacter(cut);
   for (;;) {
     const part = await remote.next();
     if (!part) return undefined;
-    judgeStatements(new StatementList(part.json, part.byteLength, part.ranges, part.count, count), context, lint.dispatch, file, byteBase, mine);
+    judgeStatements(new StatementList(part.json, part.byteLength, part.ranges, part.count, count), context, dispatch, file, byteBase, mine);
     count += part.count;
     byteBase += part.byteLength;
     if (part.last) break;

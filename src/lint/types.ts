@@ -12,9 +12,14 @@ export interface LintSettings {
   pgVersion: number;
   /** The migration runner wraps each file in one transaction (Flyway, dbmate by default). */
   transactionPerFile: boolean;
+  /**
+   * The runner sets a lock_timeout before the file's statements (ship does, for the migrations it
+   * applies): each file starts with one in force, until the file itself sets it to 0 or resets it.
+   */
+  lockTimeoutPreset: boolean;
 }
 
-export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false };
+export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false, lockTimeoutPreset: false };
 
 /**
  * When a migration runs in a deploy: `expand` before the rollout, while the old code still serves;
@@ -82,6 +87,12 @@ export interface RuleHit {
 export interface LintRule<K extends NodeTypeName = NodeTypeName> {
   readonly id: string;
   readonly category: RuleCategory;
+  /**
+   * A `compat` rule whose hazard is to whatever code runs when the statement does, not only to the
+   * old code (a NOT NULL column without a default: no running code writes it): it judges contract
+   * migrations too. Every other compat rule leaves them alone, the old code being gone by then.
+   */
+  readonly judgesContract?: boolean;
   readonly severity: Severity;
   readonly message: string;
   /** The expand/contract steps that reach the same end without breaking running code or locking. */

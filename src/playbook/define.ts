@@ -105,7 +105,29 @@ export interface Playbook {
    * (e.g. 'no pending updates'), or undefined to roll it. A skipped host never leaves the load balancer.
    */
   skip?: (ctx: StepContext) => string | undefined;
+  /**
+   * Once per run, before the expand migrations and the first batch (a cache warm-up, a feature
+   * flag, a migration tool of its own), and once after the last batch, before the contract
+   * migrations. Not per instance: see RunOncePhase.
+   */
+  beforeRollout?: RunOncePhase;
+  afterRollout?: RunOncePhase;
 }
+
+export type RunOncePhaseName = 'beforeRollout' | 'afterRollout';
+
+/** Steps that run once per run, on the machine ship runs on or on one named host of the fleet. */
+export interface RunOncePhase {
+  /** The name of one host of the fleet; absent: the machine ship runs on. */
+  on?: string;
+  steps: Step[];
+}
+
+/**
+ * A run-once phase as a playbook writes it: its steps (run where ship runs), or
+ * `{ on: 'web1', steps: [...] }` to run them on that host of the fleet, while it still serves.
+ */
+export type RunOnceInput = Step[] | { on?: string; steps: Step[] };
 
 /** Returns what is wrong with a variable's value (e.g. 'expected a whole number'), or undefined. */
 export type VarCheck = (value: VarValue) => string | undefined;
@@ -121,9 +143,13 @@ export interface PlaybookInput {
   rollback?: Step[];
   gracefulReload?: Step[];
   skip?: (ctx: StepContext) => string | undefined;
+  beforeRollout?: RunOnceInput;
+  afterRollout?: RunOnceInput;
 }
 
 export function definePlaybook(input: PlaybookInput): Playbook {
+  const beforeRollout = runOncePhase(input.name, 'beforeRollout', input.beforeRollout);
+  const afterRollout = runOncePhase(input.name, 'afterRollout', input.afterRollout);
   return {
     name: input.name,
     requires: input.requires ?? [],
@@ -135,7 +161,37 @@ export function definePlaybook(input: PlaybookInput): Playbook {
     rollback: input.rollback ?? [],
     ...(input.gracefulReload ? { gracefulReload: input.gracefulReload } : {}),
     ...(input.skip ? { skip: input.skip } : {}),
+    ...(beforeRollout ? { beforeRollout } : {}),
+    ...(afterRollout ? { afterRollout } : {}),
   };
+}
+
+function runOncePhase(playbook: string, phase: RunOncePhaseName, input: RunOnceInput | undefined): RunOncePhase | undefined {
+  if (input === undefined) return undefined;
+  const normalised: RunOncePhase = Array.isArray(input) ? { steps: input } : { ...(input.on === undefined ? {} : { on: input.on }), steps: input.steps };
+  const problem = runOncePhaseProblem(normalised);
+  if (problem !== undefined) throw new Error(`playbook ${playbook}: ${phase} ${problem}`);
+  return normalised;
+}
+
+/**
+ * What is wrong with a run-once phase's shape, or undefined; also asked of a playbook file that
+ * does not go through definePlaybook. Whether `on` names a host of the fleet is known only when
+ * the targets are resolved (checkRunOnceHosts).
+ */
+export function runOncePhaseProblem(phase: unknown): string | undefined {
+  if (typeof phase !== 'object' || phase === null || Array.isArray(phase)) return 'must be { on?: <host>, steps: [...] } (definePlaybook also takes a list of steps)';
+  const { on, steps } = phase as Partial<RunOncePhase>;
+  if (on !== undefined && (typeof on !== 'string' || on.trim() === ''))
+    return `on ${JSON.stringify(on)}: name a host of the fleet, or leave it out to run on the machine ship runs on`;
+  if (!Array.isArray(steps)) return 'steps: must be a list of steps (run, upload)';
+  for (const step of steps as unknown[]) {
+    const { kind, name } = (step ?? {}) as Partial<Step>;
+    if (typeof name !== 'string' || (kind !== 'run' && kind !== 'upload' && kind !== 'reboot')) return 'steps: each must be made with run() or upload()';
+    // On the controller it would reboot ship's own machine; on a host of the fleet, an instance still in the load balancer.
+    if (kind === 'reboot') return `step '${name}': a reboot cannot run once outside the rollout; reboot hosts in activate, where they are out of the load balancer`;
+  }
+  return undefined;
 }
 
 function timeoutOf(options: StepOptions, stepName: string): number | undefined {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-import type { Playbook } from './define.js';
+import { runOncePhaseProblem, type Playbook } from './define.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 
 /**
@@ -56,6 +56,10 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   const playbook = exported as Partial<Playbook> | undefined;
   if (!playbook || typeof playbook.name !== 'string' || !Array.isArray(playbook.activate)) {
     throw new PlaybookError(file, 'must `export default definePlaybook({ name, activate, ... })`');
+  }
+  for (const phase of ['beforeRollout', 'afterRollout'] as const) {
+    const problem = playbook[phase] === undefined ? undefined : runOncePhaseProblem(playbook[phase]);
+    if (problem !== undefined) throw new PlaybookError(file, `playbook ${playbook.name}: ${phase} ${problem}`);
   }
   return playbook as Playbook;
 }

@@ -15,6 +15,8 @@ const STEP_PHASE_CODES: Record<Phase, ErrorCode> = {
   verify: ERROR_CODES.stepFailed,
   rollback: ERROR_CODES.rollbackFailed,
   reload: ERROR_CODES.reloadFailed,
+  beforeRollout: ERROR_CODES.runOnceStepFailed,
+  afterRollout: ERROR_CODES.runOnceStepFailed,
 };
 
 /** A step that failed on a host: names the host, the phase, the step, and shows the tail of its stderr. */
@@ -66,6 +68,13 @@ export interface PhaseOptions {
   defaultTimeoutMs: number;
   /** Run every command through sudo (the config's ssh.sudo). */
   sudo: boolean | string;
+  /** Who events and errors name; default the host's name (a run-once phase names where it ran, see run-once.ts). */
+  label?: string;
+}
+
+/** The name the phase's events and errors carry. */
+function labelOf(options: PhaseOptions): string {
+  return options.label ?? options.ctx.host.name;
 }
 
 export async function runPhase(steps: Step[], options: PhaseOptions): Promise<void> {
@@ -77,7 +86,7 @@ export async function runPhase(steps: Step[], options: PhaseOptions): Promise<vo
 
 async function runStep(step: Step, options: PhaseOptions): Promise<void> {
   const { bus, ctx, phase } = options;
-  const host = ctx.host.name;
+  const host = labelOf(options);
   if (step.when && !step.when(ctx)) {
     bus.emit({ type: 'step.finished', host, phase, step: step.name, durationMs: 0, ok: true, skipped: true });
     return;
@@ -108,7 +117,7 @@ async function runStep(step: Step, options: PhaseOptions): Promise<void> {
 
 async function attemptStep(step: Step, options: PhaseOptions): Promise<number | undefined> {
   const { transport, ctx, bus, phase } = options;
-  const host = ctx.host.name;
+  const host = labelOf(options);
   if (step.kind === 'reboot') {
     await rebootAndWait(step, options);
     return undefined;
@@ -157,7 +166,7 @@ const REBOOT_COMMAND_TIMEOUT_MS = 30_000;
  */
 async function rebootAndWait(step: RebootStep, options: PhaseOptions): Promise<void> {
   const { transport, ctx, bus, phase, signal } = options;
-  const host = ctx.host.name;
+  const host = labelOf(options);
   const timeoutValue = resolveDynamic(step.timeout, ctx);
   const deadline = readDuration(timeoutValue, "'10m'");
   if (!deadline.ok) throw new StepFailedError(host, phase, step.name, `has a bad timeout: ${deadline.problem}`, '');

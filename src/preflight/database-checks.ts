@@ -26,12 +26,18 @@ export interface DatabaseCheckInput {
   instances: number;
   batchSize: number;
   run?: DatabaseRunOptions;
+  /**
+   * ship applies the pending migrations itself and runs SET lock_timeout before their statements
+   * (database.migrate): the lint then does not ask the files to set one.
+   */
+  lockTimeoutPreset?: boolean;
 }
 
 /**
  * The schema pre-flight: replicas caught up and on the primary's schema version, the
  * connection budget, then a lint of the pending migrations (those on disk the primary has not
- * applied) against the running code, and with `--trace` a trial run of them on a scratch copy of
+ * applied) against the code that will be running when each applies (the old code for expand
+ * migrations, the new for contract ones), and with `--trace` a trial run of them on a scratch copy of
  * the schema. Nothing runs when the config has no `database`.
  *
  * An override (`--allow-unsafe-database` or `database.allowUnsafe`) waives the replica, read-path
@@ -106,6 +112,7 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
         rules: allRules,
         pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
         transactionPerFile: migrations.transactionPerFile,
+        lockTimeoutPreset: input.lockTimeoutPreset ?? false,
         history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
       });
       for (const skipped of lint.skippedContext) {

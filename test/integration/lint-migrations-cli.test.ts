@@ -267,3 +267,19 @@ test('a phase marker ship cannot read is bad input (exit 2) naming the file and 
   assert.equal(late.status, 2, late.stdout + late.stderr);
   assert.match(late.stderr, /drop-email\.sql:2: "ship:phase" is read only in the comments before the first statement/);
 });
+
+test('a contract migration (its header says so) is not refused for dropping what only the old code used', () => {
+  const dir = project('phase-contract', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\n',
+    'V2__drop.sql': "-- ship:phase contract\nSET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN email;\n",
+  });
+  const contract = ship(['db/migrations'], dir);
+  assert.equal(contract.status, 0, contract.stdout + contract.stderr);
+  writeFileSync(join(dir, 'drop.sql'), "-- ship:phase contract\nSET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN email;\n");
+  const named = ship(['drop.sql'], dir);
+  assert.equal(named.status, 0, named.stdout + named.stderr);
+  writeFileSync(join(dir, 'db/migrations/V2__drop.sql'), "SET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN email;\n");
+  const expand = ship(['db/migrations'], dir);
+  assert.equal(expand.status, 1, expand.stdout + expand.stderr);
+  assert.match(expand.stdout, /V2__drop\.sql:2:1: error \[drop-column\]/);
+});

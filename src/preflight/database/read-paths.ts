@@ -8,13 +8,19 @@ import { describeSchemaVersion, readAppliedVersions, sameSchemaVersion, type App
 import { DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage, withConnection } from './connect.js';
 import { describeDatabase } from '../../util/redact-url.js';
 
-export interface ReadPathCheckOptions {
+export interface ReadPathCheckOptions extends ReadPathSampling {
   readPaths: readonly string[];
+}
+
+/** How one read path is sampled and what it must report. */
+export interface ReadPathSampling {
   primaryVersion: AppliedVersions;
   versionSource: VersionSource;
   /** Fresh connections per path (default 5). */
   samples?: number;
   connectTimeoutMs?: number;
+  /** For each query on a sample connection (default 30 s). */
+  queryTimeoutMs?: number;
 }
 
 export interface ReadPathSample {
@@ -33,9 +39,10 @@ export interface ReadPathResult {
 
 export const DEFAULT_READ_PATH_SAMPLES = 5;
 
-async function sample(url: string, options: ReadPathCheckOptions): Promise<{ sample: ReadPathSample; applied?: AppliedVersions }> {
+async function sample(url: string, options: ReadPathSampling): Promise<{ sample: ReadPathSample; applied?: AppliedVersions }> {
   try {
-    return await withConnection(url, { role: 'read path', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS }, async (client) => {
+    const connection = { role: 'read path', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, queryTimeoutMs: options.queryTimeoutMs };
+    return await withConnection(url, connection, async (client) => {
       const { rows } = await client.query<{ server: string | null }>(`select host(inet_server_addr()) || ':' || inet_server_port()::text as server`);
       const applied = await readAppliedVersions(client, options.versionSource, { databaseUrl: url, role: 'read path' });
       return { sample: { version: describeSchemaVersion(applied), server: rows[0]?.server ?? null }, applied };
@@ -46,7 +53,8 @@ async function sample(url: string, options: ReadPathCheckOptions): Promise<{ sam
   }
 }
 
-async function checkOnePath(url: string, options: ReadPathCheckOptions): Promise<ReadPathResult> {
+/** Samples one read path with fresh connections, one after another: ok when every one reports the primary's schema version. */
+export async function checkReadPath(url: string, options: ReadPathSampling): Promise<ReadPathResult> {
   const name = describeDatabase(url);
   const count = options.samples ?? DEFAULT_READ_PATH_SAMPLES;
   const samples: ReadPathSample[] = [];
@@ -77,7 +85,7 @@ async function checkOnePath(url: string, options: ReadPathCheckOptions): Promise
 
 /** Checks every read path (paths in parallel, samples of one path one after another). */
 export function checkReadPaths(options: ReadPathCheckOptions): Promise<ReadPathResult[]> {
-  return Promise.all(options.readPaths.map((url) => checkOnePath(url, options)));
+  return Promise.all(options.readPaths.map((url) => checkReadPath(url, options)));
 }
 
 export function readPathProblems(results: readonly ReadPathResult[]): string[] {

@@ -4,7 +4,8 @@
  */
 import type pg from 'pg';
 import { describeSchemaVersion, readAppliedVersions, sameSchemaVersion, type AppliedVersions, type VersionSource } from './applied-versions.js';
-import { connect, DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage } from './connect.js';
+import { connect, DatabaseCheckError, DEFAULT_CONNECT_TIMEOUT_MS, driverMessage, type ConnectOptions } from './connect.js';
+import { describeLag, isReplica, measureLag, NOT_A_REPLICA, PAUSED_REPLAY } from './replica-lag.js';
 import { describeDatabase } from '../../util/redact-url.js';
 
 export interface ReplicaCheckOptions {
@@ -39,89 +40,35 @@ export interface ReplicaResult {
 }
 
 export const DEFAULT_MAX_REPLICA_LAG_MS = 10_000;
-const POLL_INTERVAL_MS = 25;
-
-interface ReplicaPosition {
-  replayLsn: string | null;
-  paused: boolean;
-  secondsSinceLastReplay: number | null;
-}
-
-async function replicaPosition(replica: pg.Client): Promise<ReplicaPosition> {
-  const { rows } = await replica.query<{ replay: string | null; paused: boolean; since: string | null }>(
-    `select pg_last_wal_replay_lsn()::text as replay,
-            pg_is_wal_replay_paused() as paused,
-            extract(epoch from now() - pg_last_xact_replay_timestamp())::text as since`,
-  );
-  const row = rows[0]!;
-  return { replayLsn: row.replay, paused: row.paused, secondsSinceLastReplay: row.since === null ? null : Number(row.since) };
-}
-
-/** Bytes of WAL from `lsn` up to `target`, computed by the server (pg_lsn arithmetic). */
-async function walBytesBetween(client: pg.Client, lsn: string, target: string): Promise<number> {
-  const { rows } = await client.query<{ diff: string }>('select pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn)::text as diff', [lsn, target]);
-  return Number(rows[0]!.diff);
-}
-
-interface Lag {
-  bytes: number;
-  seconds: number;
-  paused: boolean;
-}
 
 /**
- * Bytes: the primary's current WAL position minus the replica's replay position (read replica first,
- * so a concurrent write can only make the figure larger). Seconds: zero when nothing is missing;
- * otherwise the time the replica takes to replay up to that position, watched for up to the
- * catch-up window. A replica that does not catch up within it is behind by at least the window and
- * by at most the age of the last transaction it replayed; the larger is reported.
+ * A connection to the replica at `url`, checked to be one; otherwise what is wrong, worded as a
+ * problem of `replica host:port/db` (never with its password). The caller ends the connection.
  */
-async function measureLag(primary: pg.Client, replica: pg.Client, catchUpWindowMs: number): Promise<Lag> {
-  const started = Date.now();
-  const before = await replicaPosition(replica);
-  if (before.replayLsn === null) throw new Error('has not replayed any WAL yet (pg_last_wal_replay_lsn() is null)');
-  const { rows } = await primary.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-  const primaryLsn = rows[0]!.lsn;
-  const bytes = Math.max(0, await walBytesBetween(primary, before.replayLsn, primaryLsn));
-  if (bytes === 0) return { bytes, seconds: 0, paused: before.paused };
-
-  let latest = before;
-  for (;;) {
-    const remaining = await walBytesBetween(replica, latest.replayLsn ?? before.replayLsn, primaryLsn);
-    const elapsed = Date.now() - started;
-    if (remaining <= 0) return { bytes, seconds: elapsed / 1000, paused: latest.paused };
-    if (elapsed >= catchUpWindowMs) {
-      const sinceReplay = latest.secondsSinceLastReplay ?? 0;
-      return { bytes, seconds: Math.max(elapsed / 1000, sinceReplay), paused: latest.paused };
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_INTERVAL_MS, catchUpWindowMs - elapsed)));
-    latest = await replicaPosition(replica);
+export async function openReplica(url: string, options: Pick<ConnectOptions, 'connectTimeoutMs' | 'queryTimeoutMs'>): Promise<{ client: pg.Client } | { problem: string }> {
+  let client: pg.Client;
+  try {
+    client = await connect(url, { ...options, role: 'replica' });
+  } catch (error) {
+    return { problem: `unreachable, so its lag and schema version are unknown: ${(error as Error).message.replace(`replica ${describeDatabase(url)}: `, '')}` };
   }
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  try {
+    if (await isReplica(client)) return { client };
+    await client.end().catch(() => undefined);
+    return { problem: NOT_A_REPLICA };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    return { problem: `could not be checked: ${driverMessage(error, url)}` };
+  }
 }
 
 async function checkOneReplica(url: string, options: ReplicaCheckOptions): Promise<ReplicaResult> {
   const name = describeDatabase(url);
   const result: ReplicaResult = { name, ok: false, lagBytes: null, lagSeconds: null, version: null, replayPaused: null };
-  let replica: pg.Client;
+  const opened = await openReplica(url, { connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS });
+  if ('problem' in opened) return { ...result, problem: opened.problem };
+  const replica = opened.client;
   try {
-    replica = await connect(url, { role: 'replica', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS });
-  } catch (error) {
-    return { ...result, problem: `unreachable, so its lag and schema version are unknown: ${(error as Error).message.replace(`replica ${name}: `, '')}` };
-  }
-  try {
-    const { rows } = await replica.query<{ in_recovery: boolean }>('select pg_is_in_recovery() as in_recovery');
-    if (!rows[0]?.in_recovery) {
-      return {
-        ...result,
-        problem: 'is not a replica: pg_is_in_recovery() is false, so this URL points at a primary (or a promoted replica); list only streaming replicas in database.replicas',
-      };
-    }
     const maxLagMs = options.maxLagMs ?? DEFAULT_MAX_REPLICA_LAG_MS;
     const lag = await measureLag(options.primary, replica, options.catchUpWindowMs ?? Math.min(1000, maxLagMs));
     const version = await readAppliedVersions(replica, options.versionSource, { databaseUrl: url, role: 'replica' });
@@ -133,9 +80,8 @@ async function checkOneReplica(url: string, options: ReplicaCheckOptions): Promi
     });
 
     const problems: string[] = [];
-    const figures = `${formatBytes(lag.bytes)} (${lag.bytes} bytes) and ${result.lagSeconds} s behind the primary`;
-    const paused =
-      lag.paused && lag.bytes > 0 ? '; its WAL replay is paused (pg_wal_replay_pause()), so it falls further behind with every write: resume it with pg_wal_replay_resume()' : '';
+    const figures = describeLag(lag.bytes, result.lagSeconds);
+    const paused = lag.paused && lag.bytes > 0 ? `; ${PAUSED_REPLAY}` : '';
     if (lag.seconds * 1000 > maxLagMs) problems.push(`lags ${figures}, more than maxReplicaLag ${maxLagMs / 1000} s${paused}`);
     else if (options.maxLagBytes !== undefined && lag.bytes > options.maxLagBytes) {
       problems.push(`lags ${figures}, more than maxReplicaLagBytes ${options.maxLagBytes}${paused}`);
