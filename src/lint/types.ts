@@ -1,3 +1,4 @@
+import type { MigrationPhase } from '../events.js';
 import type { AlterTableCmd, Constraint, Node } from 'libpg-query';
 
 export type RuleCategory = 'compat' | 'lock' | 'rewrite' | 'hygiene';
@@ -21,11 +22,8 @@ export interface LintSettings {
 
 export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false, lockTimeoutPreset: false };
 
-/**
- * When a migration runs in a deploy: `expand` before the rollout, while the old code still serves;
- * `contract` after every instance serves the new release (see src/migrations/phase.ts).
- */
-export type MigrationPhase = 'expand' | 'contract';
+/** When a migration runs in a deploy (src/migrations/phase.ts); one type with the events that report it. */
+export type { MigrationPhase } from '../events.js';
 
 /** One parsed statement of a migration, with its place in the file. */
 interface StatementBase {

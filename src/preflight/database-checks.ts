@@ -10,6 +10,7 @@ import { discoverMigrations, type Discovery, type MigrationFile } from '../migra
 import { checkDatabase } from './database/preflight.js';
 import { traceMigrations, type TraceFinding, type TraceResult } from './database/trace.js';
 import type { PreflightCheck } from './preflight.js';
+import { basename } from 'node:path';
 
 /** What the command line adds to the config's `database` section for one run. */
 export interface DatabaseRunOptions {
@@ -31,6 +32,8 @@ export interface DatabaseCheckInput {
    * (database.migrate): the lint then does not ask the files to set one.
    */
   lockTimeoutPreset?: boolean;
+  /** This run applies the pending migrations (`database.migrate`, a deploy): they are judged as what it will do. */
+  migrating?: boolean;
 }
 
 /**
@@ -44,9 +47,15 @@ export interface DatabaseCheckInput {
  * and connection-budget problems only, and is announced as a warning. Lint and trace findings are
  * waived per statement in the SQL (`-- ship:allow <rule> <reason>`), where a reviewer sees them.
  */
-export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
+export interface DatabasePreflight {
+  readonly checks: PreflightCheck[];
+  /** The migrations on disk the primary has not applied, in the order they apply; known once the checks ran. */
+  pending(): readonly MigrationFile[];
+}
+
+export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
   const database = input.loaded.config.database;
-  if (!database) return [];
+  if (!database) return { checks: [], pending: () => [] };
   const migrations = database.migrations;
   const allowUnsafe = input.run?.allowUnsafe ?? database.allowUnsafe;
   let discovery: Discovery | undefined;
@@ -101,12 +110,14 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
       },
     },
   ];
-  if (!migrations) return checks;
+  const preflight: DatabasePreflight = { checks, pending: () => pendingFiles };
+  if (!migrations) return preflight;
 
   checks.push({
     name: 'migrations',
     async run() {
       if (pendingFiles.length === 0) return 'nothing pending';
+      refuseContractForCommand(input, pendingFiles);
       const pending = new Set(pendingFiles);
       lint = await lintMigrations(pendingFiles, {
         rules: allRules,
@@ -150,7 +161,23 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
       },
     });
   }
-  return checks;
+  return preflight;
+}
+
+/**
+ * The team's own tool applies everything pending in one go, before the rollout: a contract
+ * migration among them would break the code still running. Only ship can hold it back.
+ */
+function refuseContractForCommand(input: DatabaseCheckInput, pending: readonly MigrationFile[]): void {
+  const run = input.loaded.config.database?.migrate?.run;
+  if (!input.migrating || run === undefined || run === 'ship') return;
+  const contract = pending.filter((file) => file.phase === 'contract');
+  if (contract.length === 0) return;
+  throw new Error(
+    `${contract.map((file) => basename(file.path)).join(', ')} ${contract.length === 1 ? 'is a contract migration' : 'are contract migrations'} (-- ship:phase contract), ` +
+      `but database.migrate.run runs \`${run.command}\`, which applies every pending file before the rollout, while the old code still runs: ` +
+      "ship it with a later release, once no running code needs what it removes, or let ship apply the files (run: 'ship') so it runs after the last instance",
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ListrTaskWrapper, ListrRendererFactory } from 'listr2';
 import type { ShipEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
+import { plainLine } from './plain.js';
 import { formatSummary } from './summary.js';
 
 type Task = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
@@ -87,6 +88,16 @@ export class ListrView {
         if (event.status === 'failed') this.settle('preflight', `${event.name}: ${event.detail}`);
         else this.update('preflight', { output: `${event.name}: ${event.detail}` });
         break;
+      // The schema stages run between the pre-flight and the stage: shown as the pre-flight's last output lines.
+      case 'migration.started':
+      case 'migration.retrying':
+      case 'migration.applied':
+      case 'replicas.waiting':
+      case 'replicas.ready': {
+        const line = plainLine(event);
+        if (line) this.update('preflight', { output: line.slice(13).trim() });
+        break;
+      }
       case 'stage.started':
         this.settle('preflight');
         break;

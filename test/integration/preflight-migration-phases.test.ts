@@ -49,7 +49,7 @@ after(async () => {
 async function runChecks(lockTimeoutPreset: boolean | undefined): Promise<string[]> {
   const checks = databaseChecks({ loaded, bus: new EventBus('t'), instances: 1, batchSize: 1, ...(lockTimeoutPreset === undefined ? {} : { lockTimeoutPreset }) });
   const outcomes: string[] = [];
-  for (const check of checks) {
+  for (const check of checks.checks) {
     outcomes.push(
       await check.run().then(
         (detail) => `${check.name}: ${detail ?? 'ok'}`,

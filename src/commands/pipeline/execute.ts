@@ -7,12 +7,15 @@ import type { LoadBalancer } from '../../lb/load-balancer.js';
 import { runRollout } from '../../rollout/rollout.js';
 import { InstanceTracker } from '../../rollout/tracker.js';
 import type { RunSummary } from '../../events.js';
+import { codeOf as errorCodeOf } from '../../errors/coded.js';
+import { runOnceStage } from './once-stages.js';
+import type { SchemaStages, StageOutcome } from './schema-stages.js';
 import { reconcileInFlight, type LeftOut, type ResumePlan } from './reconcile.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import type { ResolvedTargets } from './targets.js';
 
-export async function execute(options: RunOptions, resolved: ResolvedTargets, lb: LoadBalancer, journal: RunJournal): Promise<RunResult> {
+export async function execute(options: RunOptions, resolved: ResolvedTargets, lb: LoadBalancer, journal: RunJournal, schema?: SchemaStages): Promise<RunResult> {
   if (options.work.kind === 'restore') return restoreInstances(options, resolved, lb, journal);
   const { bus, signals } = options;
   const { targets, settings, fleet, playbook } = resolved;
@@ -23,6 +26,12 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
   }
   // Losing the deploy lock (broken by someone) stops new batches like a first Ctrl-C.
   const graceful = AbortSignal.any([signals.graceful, journal.lost]);
+  const beforeOnce = await runOnceStage(options, resolved, journal, 'beforeRollout');
+  if (!beforeOnce.ok) return stoppedBefore(beforeOnce, schema, targets.map((t) => t.name));
+  if (schema) {
+    const before = await schema.beforeRollout();
+    if (!before.ok) return stoppedBefore(before, schema, targets.map((t) => t.name));
+  }
   const result = await runRollout({
     targets,
     playbook,
@@ -34,8 +43,30 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
     fleet,
     record: journal.record,
   });
-  if (journal.lost.aborted && !signals.graceful.aborted) return { status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } };
-  return result;
+  if (journal.lost.aborted && !signals.graceful.aborted) return withMigrations({ status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } }, schema);
+  if (result.status !== 'succeeded') return withMigrations(result, schema);
+  for (const stage of [() => runOnceStage(options, resolved, journal, 'afterRollout'), () => schema?.afterRollout() ?? { ok: true as const }]) {
+    const after = await stage();
+    if (!after.ok) return withMigrations({ status: after.status, summary: { ...result.summary, error: after.error.message, ...errorCodeOf(after.error) } }, schema);
+  }
+  return withMigrations(result, schema);
+}
+
+/** The summary names the migrations the run applied and those it left pending. */
+function withMigrations(result: RunResult, schema: SchemaStages | undefined): RunResult {
+  if (!schema || (schema.applied.length === 0 && schema.pendingContract.length === 0)) return result;
+  return { ...result, summary: { ...result.summary, migrations: { applied: [...schema.applied], pending: schema.pendingContract } } };
+}
+
+/** A stage before the rollout stopped the run before any instance left the load balancer. */
+function stoppedBefore(outcome: Extract<StageOutcome, { ok: false }>, schema: SchemaStages | undefined, hosts: string[]): RunResult {
+  const summary: RunSummary = {
+    hosts: hosts.map((host) => ({ host, outcome: 'not-started', outOfRotationMs: 0, timeToHealthyMs: 0 })),
+    outOfRotation: [],
+    error: `${outcome.error.message}\nno instance left the load balancer`,
+    ...errorCodeOf(outcome.error),
+  };
+  return withMigrations({ status: outcome.status, summary }, schema);
 }
 
 /** `ship restore`: every named instance is health-checked and put back once it passes; the others stay out and are named. */

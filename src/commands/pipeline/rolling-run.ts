@@ -15,6 +15,7 @@ import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js'
 import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
 import { capacityRefusal } from '../../rollout/rollout.js';
 import { execute } from './execute.js';
+import { appliesMigrations, schemaStagesFor } from './schema-wiring.js';
 import { preflightChecks } from './preflight-checks.js';
 import type { ResumeRecord } from './resume-record.js';
 import { RunJournal } from './run-journal.js';
@@ -95,7 +96,10 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     bus.emit({ type: 'run.finished', status: result.status, durationMs: performance.now() - started, summary: result.summary });
     return result;
   };
-  if (options.dryRun) return finish({ status: 'planned', summary: { hosts: [], outOfRotation: [], ...(refusal ? { error: refusal } : {}) } });
+  if (options.dryRun) {
+    if (loaded.config.database?.migrate && appliesMigrations(options)) await (await import('./schema-plan.js')).announceMigrationPlan(loaded, bus);
+    return finish({ status: 'planned', summary: { hosts: [], outOfRotation: [], ...(refusal ? { error: refusal } : {}) } });
+  }
 
   let lb: LoadBalancer | undefined;
   try {
@@ -112,6 +116,19 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     });
     const largestBatch = Math.max(1, ...plan.batches.map((b) => b.hosts.length));
     const restoring = options.work.kind === 'restore';
+    // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
+    const database =
+      loaded.config.database && !restoring
+        ? (await import('../../preflight/database-checks.js')).databaseChecks({
+            loaded,
+            bus,
+            instances: targets.length,
+            batchSize: largestBatch,
+            ...(options.database ? { run: options.database } : {}),
+            migrating: appliesMigrations(options),
+            lockTimeoutPreset: appliesMigrations(options) && loaded.config.database.migrate?.run === 'ship' && loaded.config.database.migrate.lockTimeout > 0,
+          })
+        : undefined;
     await runPreflight(
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
@@ -119,23 +136,15 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
           (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
         ),
         ...(options.checks ?? []),
-        // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
-        ...(loaded.config.database && !restoring
-          ? (await import('../../preflight/database-checks.js')).databaseChecks({
-              loaded,
-              bus,
-              instances: targets.length,
-              batchSize: largestBatch,
-              ...(options.database ? { run: options.database } : {}),
-            })
-          : []),
+        ...(database?.checks ?? []),
       ],
       bus,
       { all: options.checkOnly ?? false },
     );
     if (options.checkOnly) return await finish({ status: 'checked', summary: { hosts: [], outOfRotation: [] } });
     changing = true;
-    return await finish(await execute(options, resolved, lb, journal));
+    const schema = database && appliesMigrations(options) ? await schemaStagesFor(options, resolved, journal, database.pending()) : undefined;
+    return await finish(await execute(options, resolved, lb, journal, schema));
   } catch (error) {
     if (error instanceof PreflightRefused) return await finish({ status: 'refused', summary: { hosts: [], outOfRotation: [], error: error.message, ...codeOf(error) } });
     // Whatever else ended the run still ends it on the record, then goes to the CLI for its exit code.

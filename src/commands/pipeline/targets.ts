@@ -8,8 +8,9 @@ import type { LoadedConfig } from '../../config/load.js';
 import { resolvePath } from '../../config/load.js';
 import { checksFor } from '../../health/from-config.js';
 import { resolveHosts, type ResolvedHost } from '../../inventory/resolve.js';
-import type { Playbook } from '../../playbook/define.js';
+import type { Playbook, StepContext } from '../../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../../playbook/load.js';
+import { checkRunOnceHosts } from '../../playbook/run-once.js';
 import type { Target } from '../../rollout/instance.js';
 import { planRollout, type RolloutSettings } from '../../rollout/rollout.js';
 import { transportFor } from '../../transport/from-config.js';
@@ -96,6 +97,19 @@ function settingsFrom(loaded: LoadedConfig, options: RunOptions): RolloutSetting
   };
 }
 
+/** What a step on this host sees: its names, the config's vars, then the host's, then --var; the release. */
+export function stepContextFor(host: ResolvedHost, options: RunOptions): StepContext {
+  const { config } = options.loaded;
+  return {
+    app: config.app,
+    host: { name: host.name, address: host.address, lbName: host.lbName ?? host.name },
+    vars: { ...config.vars, ...host.vars, ...options.vars },
+    ...(options.version ? { version: options.version } : {}),
+    ...(options.artifact ? { artifact: options.artifact } : {}),
+    facts: {},
+  };
+}
+
 export async function resolveTargets(options: RunOptions): Promise<ResolvedTargets> {
   const { loaded } = options;
   const { config } = loaded;
@@ -115,17 +129,11 @@ export async function resolveTargets(options: RunOptions): Promise<ResolvedTarge
       lbName: host.lbName ?? host.name,
       transport,
       checks: checksFor(config.health, host.address, transport),
-      ctx: {
-        app: config.app,
-        host: { name: host.name, address: host.address, lbName: host.lbName ?? host.name },
-        vars: { ...config.vars, ...host.vars, ...options.vars },
-        ...(options.version ? { version: options.version } : {}),
-        ...(options.artifact ? { artifact: options.artifact } : {}),
-        facts: {},
-      },
+      ctx: stepContextFor(host, options),
     };
   });
   checkVars(playbook, file, targets, loaded.file);
+  checkRunOnceHosts(playbook, file, inventory.map((h) => h.name));
   const settings = settingsFrom(loaded, options);
   // A restore puts everything named back at once: it only adds capacity.
   const planned = options.work.kind === 'restore' ? { ...settings, batchSize: Math.max(1, targets.length), canary: false, minHealthy: 0 } : settings;
