@@ -22,3 +22,13 @@ test('flags REINDEX TABLE with other options', async () => {
 test('passes with CONCURRENTLY', async () => {
   assert.deepEqual(await findings(`REINDEX TABLE CONCURRENTLY users;`), []);
 });
+
+test('flags CONCURRENTLY set to false, in any spelling', async () => {
+  for (const off of ['false', "'false'", '0', 'off', "E'false'", "U&'false'"]) {
+    assert.equal((await findings(`REINDEX (CONCURRENTLY ${off}) INDEX users_email_idx;`)).length, 1, off);
+  }
+});
+
+test('passes with CONCURRENTLY set to true, in any spelling', async () => {
+  for (const on of ['', ' true', " 'on'", ' 1']) assert.deepEqual(await findings(`REINDEX (CONCURRENTLY${on}) INDEX users_email_idx;`), [], on);
+});

@@ -1,4 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
+import { optionIsOn } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'reindex-without-concurrently',
@@ -11,8 +12,7 @@ export default defineRule({
   ].join('\n'),
   nodeTypes: ['ReindexStmt'],
   check(statement, context) {
-    const params = statement.node.params ?? [];
-    if (params.some((param) => 'DefElem' in param && param.DefElem.defname === 'concurrently')) return [];
+    if (optionIsOn(statement.node.params, 'concurrently')) return [];
     const target = statement.node.relation?.relname ?? statement.node.name;
     if (target && context.isNewTable({ name: target })) return [];
     return [{ message: `REINDEX${target ? ` of "${target}"` : ''} without CONCURRENTLY blocks the queries that use the index and writes to the table.` }];

@@ -72,3 +72,10 @@ ALTER TABLE t ADD COLUMN b int;`),
     [],
   );
 });
+
+test('reads the value of FULL and CONCURRENTLY: false is not the option', async () => {
+  assert.equal((await findings(`REINDEX (CONCURRENTLY false) TABLE users;`)).length, 1);
+  assert.deepEqual(await findings(`REINDEX (CONCURRENTLY 1) TABLE users;`), []);
+  assert.deepEqual(await findings(`VACUUM (FULL 'off') users;`), []);
+  assert.equal((await findings(`VACUUM (FULL on) users;`)).length, 1);
+});

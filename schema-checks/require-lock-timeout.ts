@@ -1,6 +1,6 @@
 import type { AlterTableCmd } from 'libpg-query';
 import { defineRule } from '../src/lint/define-rule.js';
-import { constraintOf, formatTable, objectNames, tableOf } from '../src/lint/ast.js';
+import { constraintOf, formatTable, objectNames, optionIsOn, tableOf } from '../src/lint/ast.js';
 import type { RuleContext, Statement, TableName } from '../src/lint/types.js';
 
 /** ALTER TABLE forms that take a weaker lock than ACCESS EXCLUSIVE (PostgreSQL docs, ALTER TABLE). */
@@ -54,16 +54,14 @@ function accessExclusiveTargets(statement: Locking): Array<TableName | undefined
     case 'TruncateStmt':
       return (statement.node.relations ?? []).map((relation) => ('RangeVar' in relation ? tableOf(relation.RangeVar) : undefined));
     case 'VacuumStmt': {
-      const full = (statement.node.options ?? []).some((option) => 'DefElem' in option && option.DefElem.defname === 'full');
-      if (!full || !statement.node.is_vacuumcmd) return [];
+      if (!optionIsOn(statement.node.options, 'full') || !statement.node.is_vacuumcmd) return [];
       const rels = statement.node.rels ?? [];
       return rels.length ? rels.map((rel) => ('VacuumRelation' in rel ? tableOf(rel.VacuumRelation.relation) : undefined)) : [undefined];
     }
     case 'ClusterStmt':
       return [tableOf(statement.node.relation)];
     case 'ReindexStmt': {
-      const concurrent = (statement.node.params ?? []).some((param) => 'DefElem' in param && param.DefElem.defname === 'concurrently');
-      return concurrent ? [] : [tableOf(statement.node.relation)];
+      return optionIsOn(statement.node.params, 'concurrently') ? [] : [tableOf(statement.node.relation)];
     }
     case 'LockStmt':
       // LockStmt.mode is the lock mode number: 8 is AccessExclusiveLock.

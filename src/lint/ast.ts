@@ -1,4 +1,4 @@
-import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, Node, RangeVar, TypeName } from 'libpg-query';
+import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, DefElem, Node, RangeVar, TypeName } from 'libpg-query';
 import type { ColumnTypeInfo, TableName } from './types.js';
 
 /** Small readers over libpg-query's JSON AST, shared by the engine's context tracking and the rules. */
@@ -37,6 +37,46 @@ export function objectNames(objects: readonly Node[] | undefined): TableName[] {
     out.push(parts.length > 1 ? { schema: parts[parts.length - 2] as string, name } : { name });
   }
   return out;
+}
+
+/**
+ * A boolean option's value as PostgreSQL reads it (defGetBoolean, commands/define.c): no value
+ * means true; the integers 1 and 0; the words true, false, on and off in any case, quoted or not
+ * (`'off'`, `E'off'`, `U&'off'` all reach the tree as the String "off"). Anything else (`yes`,
+ * `'1'`, `2`) makes the server refuse the statement: undefined.
+ */
+export function booleanValue(option: DefElem): boolean | undefined {
+  const value = option.arg;
+  if (value === undefined) return true;
+  // Protobuf drops default values: `0` arrives as `Integer: {}`, `false` as `Boolean: {}`.
+  if ('Integer' in value) {
+    const number = value.Integer.ival ?? 0;
+    return number === 1 ? true : number === 0 ? false : undefined;
+  }
+  if ('Boolean' in value) return value.Boolean.boolval === true;
+  const word = 'String' in value ? value.String.sval : 'Float' in value ? value.Float.fval : undefined;
+  switch (word?.toLowerCase()) {
+    case 'true':
+    case 'on':
+      return true;
+    case 'false':
+    case 'off':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether a boolean option of a `(NAME value, ...)` list (VACUUM, REINDEX, ...) is on: the server
+ * reads the options in order and the last spelling wins. Absent, false, or a value the server refuses: false.
+ */
+export function optionIsOn(options: readonly Node[] | undefined, name: string): boolean {
+  let on = false;
+  for (const option of options ?? []) {
+    if ('DefElem' in option && option.DefElem.defname === name) on = booleanValue(option.DefElem) === true;
+  }
+  return on;
 }
 
 export function typeInfo(typeName: TypeName | undefined): ColumnTypeInfo | undefined {
