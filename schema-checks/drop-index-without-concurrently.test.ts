@@ -27,3 +27,8 @@ DROP INDEX t_a;`),
     [],
   );
 });
+
+test('with CASCADE the fix drops the dependent objects first, as DROP INDEX CONCURRENTLY refuses CASCADE', async () => {
+  const [found] = await findings(`DROP INDEX users_email_idx CASCADE;`);
+  assert.match(found?.safeAlternative ?? '', /refuses CASCADE/);
+});

@@ -7,8 +7,8 @@ export default defineRule({
   severity: 'error',
   message: 'VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock, blocking reads and writes until done.',
   safeAlternative: [
-    '1. Plain VACUUM (no lock against reads or writes) is enough to make space reusable.',
-    '2. To give space back to the OS online, use pg_repack or pg_squeeze outside the migration.',
+    '1. Plain VACUUM (no lock against reads or writes) is enough to make space reusable; like every VACUUM it must run outside a transaction block.',
+    '2. To give space back to the OS online, use pg_repack or pg_squeeze outside the migration (they need a primary key or a unique index on NOT NULL columns, and cannot rebuild system catalogs).',
   ].join('\n'),
   nodeTypes: ['VacuumStmt'],
   check(statement, context) {

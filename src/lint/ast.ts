@@ -13,6 +13,15 @@ export function tableKey(table: TableName): string {
   return `${table.schema ?? 'public'}.${table.name}`;
 }
 
+/**
+ * A system catalog (or its index, or TOAST table): in pg_catalog or pg_toast, or unqualified with
+ * a `pg_` name, which resolves to pg_catalog first since pg_catalog is searched before search_path.
+ * PostgreSQL refuses REINDEX CONCURRENTLY on these, and online tools (pg_repack) cannot rebuild them.
+ */
+export function isSystemCatalog(table: TableName): boolean {
+  return table.schema === undefined ? table.name.startsWith('pg_') : table.schema === 'pg_catalog' || table.schema === 'pg_toast';
+}
+
 export function formatTable(table: TableName | undefined): string {
   if (!table) return 'the table';
   return table.schema ? `"${table.schema}"."${table.name}"` : `"${table.name}"`;

@@ -71,6 +71,8 @@ export interface RuleHit {
   readonly message?: string;
   /** Byte offset of the offending part (a constraint, a column); defaults to the statement start. */
   readonly offset?: number;
+  /** Replaces the rule's safe alternative when the generic one would not work here (PostgreSQL would refuse it). */
+  readonly safeAlternative?: string;
 }
 
 export interface LintRule<K extends NodeTypeName = NodeTypeName> {
