@@ -69,6 +69,8 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'VariableSetStmt',
   'CreateStmt',
   'CreateTableAsStmt',
+  // SELECT ... INTO creates a table: the raw parse tree keeps it a SELECT.
+  'SelectStmt',
   'IndexStmt',
   'AlterTableStmt',
   'RenameStmt',
@@ -83,6 +85,8 @@ export class FileContext implements RuleContext {
   private readonly createdTables = new Set<string>();
   /** Unqualified names of every table created in the file, even if dropped since: a cheap first check for isNewTable. */
   private readonly createdTableNames = new Set<string>();
+  /** Created tables filled as they were made (CREATE TABLE AS, SELECT INTO, a materialized view): new, yet not empty. */
+  private readonly populatedTables = new Set<string>();
   private readonly createdIndexes = new Set<string>();
   private readonly notValidInTransaction = new Set<string>();
 
@@ -101,6 +105,10 @@ export class FileContext implements RuleContext {
   isNewTable(table: TableName | undefined): boolean {
     // Called by most rules for most statements, which name tables the file did not create: skip building the key.
     return table !== undefined && this.createdTableNames.has(table.name) && this.createdTables.has(tableKey(table));
+  }
+
+  isEmptyNewTable(table: TableName | undefined): boolean {
+    return this.isNewTable(table) && !this.populatedTables.has(tableKey(table as TableName));
   }
 
   isNewIndex(name: string): boolean {
@@ -143,15 +151,25 @@ export class FileContext implements RuleContext {
       case 'CreateStmt': {
         const table = tableOf(createdRelation(statement));
         if (!table) return;
-        this.addCreatedTable(table);
+        this.addCreatedTable(table, false);
         // Most created tables never have a column altered later in the run: read the column
         // definitions (most of a CREATE TABLE's tree) only when one is.
         this.run.setColumns(tableKey(table), () => declaredColumnTypes(statement.node));
         return;
       }
       case 'CreateTableAsStmt': {
-        const table = tableOf(statement.node.into?.rel);
-        if (table) this.addCreatedTable(table);
+        const into = statement.node.into;
+        const table = tableOf(into?.rel);
+        // WITH NO DATA makes an empty table (or a materialized view no one can read until refreshed).
+        if (table) this.addCreatedTable(table, into?.skipData !== true);
+        return;
+      }
+      case 'SelectStmt': {
+        // In a UNION the INTO sits on the leftmost SELECT.
+        let select = statement.node;
+        while (!select.intoClause && select.larg) select = select.larg;
+        const table = tableOf(select.intoClause?.rel);
+        if (table) this.addCreatedTable(table, true);
         return;
       }
       case 'IndexStmt':
@@ -173,7 +191,7 @@ export class FileContext implements RuleContext {
           const renamed = { ...(table.schema ? { schema: table.schema } : {}), name: rename.newname };
           if (columns) this.run.setColumns(tableKey(renamed), columns);
           this.run.forgetTable(tableKey(table));
-          if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed);
+          if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed, this.populatedTables.delete(tableKey(table)));
         }
         return;
       }
@@ -182,6 +200,7 @@ export class FileContext implements RuleContext {
         for (const table of objectNames(statement.node.objects)) {
           this.run.forgetTable(tableKey(table));
           this.createdTables.delete(tableKey(table));
+          this.populatedTables.delete(tableKey(table));
         }
         return;
       default:
@@ -189,9 +208,12 @@ export class FileContext implements RuleContext {
     }
   }
 
-  private addCreatedTable(table: TableName): void {
-    this.createdTables.add(tableKey(table));
+  private addCreatedTable(table: TableName, populated: boolean): void {
+    const key = tableKey(table);
+    this.createdTables.add(key);
     this.createdTableNames.add(table.name);
+    if (populated) this.populatedTables.add(key);
+    else this.populatedTables.delete(key);
   }
 
   private observeTransaction(kind: string | undefined): void {

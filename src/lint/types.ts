@@ -40,8 +40,16 @@ export interface RuleContext {
   readonly inTransaction: boolean;
   /** A non-zero lock_timeout is in force for this statement. */
   readonly lockTimeoutSet: boolean;
-  /** The table was created earlier in this same migration file (so it is empty and unused). */
+  /**
+   * The table (or materialized view) was created earlier in this same migration file: the code
+   * running does not use it yet, so locks on it block no one. It may hold rows (see isEmptyNewTable).
+   */
   isNewTable(table: TableName | undefined): boolean;
+  /**
+   * A new table that is also empty: created without rows (not by CREATE TABLE AS, SELECT INTO or a
+   * materialized view WITH DATA). Checking its rows (a foreign key, NOT NULL) costs nothing.
+   */
+  isEmptyNewTable(table: TableName | undefined): boolean;
   /** The index was created earlier in this same migration file. */
   isNewIndex(name: string): boolean;
   /** A validated CHECK (column IS NOT NULL) exists on the column, seen in this run. */
