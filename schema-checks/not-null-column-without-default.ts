@@ -1,6 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { columnConstraints, columnDefOf, formatTable, offsetOf, stringList, tableCommands } from '../src/lint/ast.js';
-import { SERIAL_TYPES } from './add-serial-column.js';
+import { columnConstraints, columnDefOf, formatTable, isSerialType, offsetOf, tableCommands } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'not-null-column-without-default',
@@ -27,8 +26,7 @@ export default defineRule({
       const notNull = constraints.find((constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY');
       if (!notNull) continue;
       const generatesValues = constraints.some((constraint) => ['CONSTR_DEFAULT', 'CONSTR_IDENTITY', 'CONSTR_GENERATED'].includes(constraint.contype ?? ''));
-      const names = stringList(column.typeName?.names);
-      if (generatesValues || (names.length === 1 && SERIAL_TYPES.has(names[0] as string))) continue;
+      if (generatesValues || isSerialType(column.typeName)) continue;
       hits.push({
         message: isNew
           ? `Adding NOT NULL column "${column.colname}" without a default to ${formatTable(table)}, a new table that already holds rows, fails: its rows would be NULL.`

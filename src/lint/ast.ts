@@ -103,6 +103,14 @@ export function typeInfo(typeName: TypeName | undefined): ColumnTypeInfo | undef
   return { name: canonicalTypeName(last.toLowerCase()), modifiers, isArray: (typeName.arrayBounds?.length ?? 0) > 0, opaque };
 }
 
+const SERIAL_TYPES: ReadonlySet<string> = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
+
+/** `serial` and its kin, which are integer columns with a sequence default (and NOT NULL), not types. */
+export function isSerialType(typeName: TypeName | undefined): boolean {
+  const names = stringList(typeName?.names);
+  return names.length === 1 && SERIAL_TYPES.has(names[0] as string);
+}
+
 // The parser already maps SQL spellings (`character varying`, `integer`) to catalog names;
 // these are the spellings that reach us unmapped when written as plain identifiers.
 const TYPE_ALIASES: Record<string, string> = { int: 'int4', integer: 'int4', bigint: 'int8', smallint: 'int2', decimal: 'numeric' };
@@ -181,6 +189,15 @@ export function columnConstraints(column: ColumnDef): Constraint[] {
   const out: Constraint[] = [];
   for (const item of column.constraints ?? []) if ('Constraint' in item) out.push(item.Constraint);
   return out;
+}
+
+/** The column is declared NOT NULL: by NOT NULL, PRIMARY KEY, an identity, or a serial type (all imply it). */
+export function declaresNotNull(column: ColumnDef): boolean {
+  if (isSerialType(column.typeName)) return true;
+  for (const constraint of columnConstraints(column)) {
+    if (constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY' || constraint.contype === 'CONSTR_IDENTITY') return true;
+  }
+  return false;
 }
 
 /** The constraints an ALTER TABLE command adds: `ADD CONSTRAINT ...`, or those declared with `ADD COLUMN`. */

@@ -58,6 +58,11 @@ export interface RuleContext {
   wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean;
   /** The column's type as the migrations in this run declared it, when known. */
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined;
+  /**
+   * Whether the column is NOT NULL as the migrations in this run left it (created so, by a primary
+   * key, by SET / DROP NOT NULL), across files; undefined when they do not say.
+   */
+  columnNotNull(table: TableName, column: string): boolean | undefined;
 }
 
 /** A column type reduced to what type-change rules compare. */

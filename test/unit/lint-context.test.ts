@@ -18,3 +18,12 @@ test('context: SELECT INTO, CREATE TABLE AS and a materialized view create table
   }
   assert.deepEqual(await ruleIds(`SELECT * INTO t FROM old;\nALTER TABLE t DROP COLUMN b, ALTER COLUMN c TYPE bigint;`), []);
 });
+
+test('context: nullability follows a table through a rename into later migrations, and is forgotten with the table', async () => {
+  const history = [{ path: 'V1.sql', sql: 'CREATE TABLE a (x int, y int NOT NULL);\nALTER TABLE a RENAME TO b;' }];
+  const prefix = "SET lock_timeout = '2s';\n";
+  assert.deepEqual(await ruleIds(`${prefix}ALTER TABLE b ALTER COLUMN x DROP NOT NULL;`, { history }), []);
+  assert.deepEqual(await ruleIds(`${prefix}ALTER TABLE b ALTER COLUMN y DROP NOT NULL;`, { history }), ['drop-not-null']);
+  const dropped = [...history, { path: 'V2.sql', sql: 'DROP TABLE b;' }];
+  assert.deepEqual(await ruleIds(`${prefix}ALTER TABLE b ALTER COLUMN x DROP NOT NULL;`, { history: dropped }), ['drop-not-null']);
+});
