@@ -95,6 +95,8 @@ export class FileContext implements RuleContext {
   private readonly populatedTables = new Set<string>();
   private readonly createdIndexes = new Set<string>();
   private readonly notValidInTransaction = new Set<string>();
+  /** `table|constraint` → the table a foreign key added in this file references. */
+  private readonly foreignKeyTargets = new Map<string, TableName>();
 
   constructor(
     readonly settings: LintSettings,
@@ -127,6 +129,10 @@ export class FileContext implements RuleContext {
 
   wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean {
     return this.inTransaction && this.notValidInTransaction.has(constraintKey(table, constraint));
+  }
+
+  foreignKeyTarget(table: TableName, constraint: string): TableName | undefined {
+    return this.foreignKeyTargets.get(constraintKey(table, constraint));
   }
 
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined {
@@ -266,6 +272,8 @@ export class FileContext implements RuleContext {
           if (!def || !('Constraint' in def)) break;
           const constraint = def.Constraint;
           if (constraint.skip_validation && constraint.conname) this.notValidInTransaction.add(constraintKey(table, constraint.conname));
+          const referenced = tableOf(constraint.pktable);
+          if (constraint.contype === 'CONSTR_FOREIGN' && constraint.conname && referenced) this.foreignKeyTargets.set(constraintKey(table, constraint.conname), referenced);
           for (const column of keysMadeNotNull(constraint)) this.updateColumn(key, column, { notNull: true });
           if (constraint.contype !== 'CONSTR_CHECK') break;
           const columns = notNullColumns(constraint.raw_expr);

@@ -56,6 +56,8 @@ export interface RuleContext {
   hasValidatedNotNullCheck(table: TableName, column: string): boolean;
   /** The constraint was added NOT VALID inside the transaction that is still open. */
   wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean;
+  /** The table a foreign key added earlier in this file references. */
+  foreignKeyTarget(table: TableName, constraint: string): TableName | undefined;
   /** The column's type as the migrations in this run declared it, when known. */
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined;
   /**
