@@ -48,3 +48,7 @@ test('REINDEX SYSTEM and catalog indexes are flagged without suggesting CONCURRE
 test('passes on an index or table created earlier in the file', async () => {
   assert.deepEqual(await findings(`CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nREINDEX TABLE t;`), []);
 });
+
+test('flags an index created earlier in the file on a live table', async () => {
+  assert.equal((await findings(`CREATE INDEX CONCURRENTLY users_a ON users (a);\nREINDEX INDEX users_a;`)).length, 1);
+});

@@ -128,3 +128,9 @@ test('reads the value of FULL and CONCURRENTLY: false is not the option', async 
   assert.deepEqual(await findings(`VACUUM (FULL 'off') users;`), []);
   assert.equal((await findings(`VACUUM (FULL on) users;`)).length, 1);
 });
+
+test('flags attaching an index built in the file on a live partition: the planner opens it for every query there', async () => {
+  const found = await findings(`CREATE INDEX CONCURRENTLY events_2030_a ON events_2030 (a);\nALTER INDEX events_a ATTACH PARTITION events_2030_a;`);
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.match(found[0]?.message ?? '', /ACCESS EXCLUSIVE on index "events_2030_a"/);
+});

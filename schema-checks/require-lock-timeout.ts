@@ -15,7 +15,8 @@ function describe(lock: RelationLock): string {
     case 'indexes':
       return `${lock.mode} on the indexes of ${name ?? 'every table'}`;
     case 'index':
-      return `${lock.mode} on index ${name ?? '(unnamed)'} and its table`;
+      // Every query planned on the index's table opens the index: locking it is locking the table.
+      return `${lock.mode} on index ${name ?? '(unnamed)'}`;
     default:
       return `${lock.mode} on ${name ?? 'tables the statement does not name'}`;
   }

@@ -93,7 +93,8 @@ export class FileContext implements RuleContext {
   private readonly createdTableNames = new Set<string>();
   /** Created tables filled as they were made (CREATE TABLE AS, SELECT INTO, a materialized view): new, yet not empty. */
   private readonly populatedTables = new Set<string>();
-  private readonly createdIndexes = new Set<string>();
+  /** Index name → its table, for each index created in the file. */
+  private readonly createdIndexes = new Map<string, TableName | undefined>();
   private readonly notValidInTransaction = new Set<string>();
   /** `table|constraint` → the table a foreign key added in this file references. */
   private readonly foreignKeyTargets = new Map<string, TableName>();
@@ -120,7 +121,8 @@ export class FileContext implements RuleContext {
   }
 
   isNewIndex(name: string): boolean {
-    return this.createdIndexes.has(name);
+    // A new index on a live table is not new to its queries: the planner opens every index of the tables it reads.
+    return this.isNewTable(this.createdIndexes.get(name));
   }
 
   hasValidatedNotNullCheck(table: TableName, column: string): boolean {
@@ -193,7 +195,7 @@ export class FileContext implements RuleContext {
         return;
       }
       case 'IndexStmt':
-        if (statement.node.idxname) this.createdIndexes.add(statement.node.idxname);
+        if (statement.node.idxname) this.createdIndexes.set(statement.node.idxname, tableOf(statement.node.relation));
         return;
       case 'AlterTableStmt':
         this.observeAlterTable(statement as Statement<'AlterTableStmt'>);

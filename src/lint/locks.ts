@@ -297,6 +297,9 @@ function alterTableLocks(node: AlterTableStmt, pgVersion: number): RelationLock[
   const commands = (node.cmds ?? []).flatMap((item) => ('AlterTableCmd' in item ? [item.AlterTableCmd] : []));
   // The statement locks its relation once, in the strongest mode any of its commands needs.
   let mode: LockMode = 'SHARE UPDATE EXCLUSIVE';
+  const kind = relationKind(node.objtype);
+  // ALTER INDEX ... ATTACH PARTITION attaches an index: the partition named is one too.
+  const partitionKind = kind === 'index' ? 'index' : 'table';
   const others: RelationLock[] = [];
   for (const command of commands) {
     mode = stronger(mode, alterTableCommandMode(command, pgVersion));
@@ -305,12 +308,12 @@ function alterTableLocks(node: AlterTableStmt, pgVersion: number): RelationLock[
     }
     const partition = partitionCommand(command);
     if (command.subtype === 'AT_AttachPartition' || (command.subtype === 'AT_DetachPartition' && !partition?.concurrent)) {
-      others.push(table(partition?.name, 'ACCESS EXCLUSIVE'));
+      others.push(lockOn(partition?.name, partitionKind, 'ACCESS EXCLUSIVE'));
     } else if (command.subtype === 'AT_DetachPartition') {
-      others.push(table(partition?.name, 'SHARE UPDATE EXCLUSIVE'));
+      others.push(lockOn(partition?.name, partitionKind, 'SHARE UPDATE EXCLUSIVE'));
     }
   }
-  return commands.length ? [lockOn(node.relation, relationKind(node.objtype), mode), ...others] : [];
+  return commands.length ? [lockOn(node.relation, kind, mode), ...others] : [];
 }
 
 function createTableLocks(node: CreateStmt): RelationLock[] {

@@ -50,7 +50,10 @@ export interface RuleContext {
    * materialized view WITH DATA). Checking its rows (a foreign key, NOT NULL) costs nothing.
    */
   isEmptyNewTable(table: TableName | undefined): boolean;
-  /** The index was created earlier in this same migration file. */
+  /**
+   * The index was created earlier in this same migration file, on a table also new: locks on it
+   * block no one. (An index is opened by every query planned on its table, so a new index on a live table is live.)
+   */
   isNewIndex(name: string): boolean;
   /** A validated CHECK (column IS NOT NULL) exists on the column, seen in this run. */
   hasValidatedNotNullCheck(table: TableName, column: string): boolean;

@@ -56,6 +56,7 @@ const TABLE: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['ALTER TABLE p DETACH PARTITION p1', ['ACCESS EXCLUSIVE table p', 'ACCESS EXCLUSIVE table p1']],
   ['ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY', ['SHARE UPDATE EXCLUSIVE table p', 'SHARE UPDATE EXCLUSIVE table p1']],
   ['ALTER INDEX i SET TABLESPACE fast', ['ACCESS EXCLUSIVE index i']],
+  ['ALTER INDEX i ATTACH PARTITION i1', ['SHARE UPDATE EXCLUSIVE index i', 'ACCESS EXCLUSIVE index i1']],
   ['ALTER TABLE t OWNER TO app', ['ACCESS EXCLUSIVE table t']],
   ['CREATE TABLE t (a int)', []],
   ['CREATE TABLE t (a int REFERENCES u, b int, FOREIGN KEY (b) REFERENCES s.v (id), c int REFERENCES t)', ['SHARE ROW EXCLUSIVE table u', 'SHARE ROW EXCLUSIVE table s.v']],
