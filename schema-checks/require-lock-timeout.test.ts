@@ -110,6 +110,10 @@ test('passes on a statement that will not queue: NOWAIT, SKIP_LOCKED', async () 
   assert.deepEqual(await findings(`LOCK TABLE users IN ACCESS EXCLUSIVE MODE NOWAIT;\nVACUUM (FULL, SKIP_LOCKED) users;`), []);
 });
 
+test('passes on a sequence created earlier in the file', async () => {
+  assert.deepEqual(await findings(`CREATE SEQUENCE public.users_id_seq;\nALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;`), []);
+});
+
 test('passes on an index created earlier in the file', async () => {
   assert.deepEqual(await findings(`CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nDROP INDEX t_a;`), []);
 });

@@ -77,6 +77,7 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'CreateTableAsStmt',
   // SELECT ... INTO creates a table: the raw parse tree keeps it a SELECT.
   'SelectStmt',
+  'CreateSeqStmt',
   'IndexStmt',
   'AlterTableStmt',
   'RenameStmt',
@@ -192,6 +193,12 @@ export class FileContext implements RuleContext {
         if (!table) return;
         this.addCreatedTable(table, true);
         this.run.setColumns(tableKey(table), selectedColumns(select.intoClause, { SelectStmt: select }));
+        return;
+      }
+      case 'CreateSeqStmt': {
+        // A new sequence is drawn from by no running code: ALTER SEQUENCE ... OWNED BY after it locks no one out.
+        const sequence = tableOf(statement.node.sequence);
+        if (sequence) this.addCreatedTable(sequence, false);
         return;
       }
       case 'IndexStmt':

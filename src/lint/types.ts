@@ -41,7 +41,7 @@ export interface RuleContext {
   /** A non-zero lock_timeout is in force for this statement. */
   readonly lockTimeoutSet: boolean;
   /**
-   * The table (or materialized view) was created earlier in this same migration file: the code
+   * The table (or materialized view, or sequence) was created earlier in this same migration file: the code
    * running does not use it yet, so locks on it block no one. It may hold rows (see isEmptyNewTable).
    */
   isNewTable(table: TableName | undefined): boolean;
