@@ -1,7 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { columnConstraints, columnDefOf, formatTable, offsetOf, stringList, tableCommands } from '../src/lint/ast.js';
-
-export const SERIAL_TYPES: ReadonlySet<string> = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
+import { columnConstraints, columnDefOf, formatTable, isSerialType, offsetOf, stringList, tableCommands } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'add-serial-column',
@@ -23,11 +21,10 @@ export default defineRule({
     for (const command of commands) {
       const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
       if (!column) continue;
-      const names = stringList(column.typeName?.names);
-      const serial = names.length === 1 && SERIAL_TYPES.has(names[0] as string);
+      const serial = isSerialType(column.typeName);
       const identity = columnConstraints(column).find((constraint) => constraint.contype === 'CONSTR_IDENTITY');
       if (!serial && !identity) continue;
-      const kind = serial ? (names[0] as string) : 'identity';
+      const kind = serial ? (stringList(column.typeName?.names)[0] as string) : 'identity';
       hits.push({
         message: `Adding ${kind} column "${column.colname}" to ${formatTable(table)} rewrites the table under an ACCESS EXCLUSIVE lock.`,
         offset: serial ? offsetOf(column.typeName, statement.offset) : offsetOf(identity, statement.offset),

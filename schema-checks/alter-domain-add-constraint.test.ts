@@ -22,3 +22,9 @@ test('flags ALTER DOMAIN SET NOT NULL', async () => {
 test('passes with NOT VALID', async () => {
   assert.deepEqual(await findings(`ALTER DOMAIN positive_int ADD CONSTRAINT lt_max CHECK (VALUE < 1000000) NOT VALID;`), []);
 });
+
+test('the fix for SET NOT NULL is one PostgreSQL accepts (a NOT NULL cannot be NOT VALID), and says VALIDATE blocks writes', async () => {
+  const [found] = await findings(`ALTER DOMAIN email SET NOT NULL;`);
+  assert.match(found?.safeAlternative ?? '', /CHECK \(VALUE IS NOT NULL\)/);
+  assert.match(found?.safeAlternative ?? '', /blocks writes/);
+});

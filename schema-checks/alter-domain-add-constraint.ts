@@ -7,9 +7,10 @@ export default defineRule({
   severity: 'error',
   message: 'ALTER DOMAIN ADD CONSTRAINT (or SET NOT NULL) checks every column of every table that uses the domain, under lock.',
   safeAlternative: [
-    '1. ALTER DOMAIN ... ADD CONSTRAINT c CHECK (...) NOT VALID;  (new values are checked at once)',
+    '1. ALTER DOMAIN ... ADD CONSTRAINT c CHECK (...) NOT VALID;  (new values are checked at once; for NOT NULL, CHECK (VALUE IS NOT NULL): a NOT NULL cannot be NOT VALID)',
     '2. Fix existing values in batches.',
-    '3. ALTER DOMAIN ... VALIDATE CONSTRAINT c;  in a later migration.',
+    "3. ALTER DOMAIN ... VALIDATE CONSTRAINT c;  in a later migration, with lock_timeout set. Unlike a table's VALIDATE it blocks writes (SHARE lock) to every table that uses the domain while it scans them: run it while they are small or quiet.",
+    '4. Where that scan is too long, put the rule on each column instead: a table CHECK added NOT VALID and validated separately lets writes go on.',
   ].join('\n'),
   nodeTypes: ['AlterDomainStmt'],
   check(statement) {

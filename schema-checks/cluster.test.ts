@@ -22,3 +22,8 @@ CLUSTER t USING t_pkey;`),
     [],
   );
 });
+
+test('the fix says what pg_repack needs', async () => {
+  const [found] = await findings(`CLUSTER users USING users_pkey;`);
+  assert.match(found?.safeAlternative ?? '', /primary key or a unique index on NOT NULL columns/);
+});

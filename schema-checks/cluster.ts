@@ -8,7 +8,7 @@ export default defineRule({
   message: 'CLUSTER rewrites the table in index order under an ACCESS EXCLUSIVE lock, blocking reads and writes until done.',
   safeAlternative: [
     '1. Leave physical order alone in migrations; PostgreSQL does not keep it anyway.',
-    '2. If the order matters for performance, use pg_repack --order-by outside the migration, online.',
+    '2. If the order matters for performance, use pg_repack --order-by outside the migration, online (it needs a primary key or a unique index on NOT NULL columns).',
   ].join('\n'),
   nodeTypes: ['ClusterStmt'],
   check(statement, context) {

@@ -43,3 +43,8 @@ CREATE INDEX CONCURRENTLY i ON users (a);`),
 test('passes outside a transaction', async () => {
   assert.deepEqual(await findings(`CREATE INDEX CONCURRENTLY i ON users (email);`), []);
 });
+
+test('passes on REINDEX with CONCURRENTLY set to false in a transaction', async () => {
+  assert.deepEqual(await findings(`BEGIN;\nREINDEX (CONCURRENTLY false) INDEX i;\nREINDEX (CONCURRENTLY 'off') TABLE t;\nCOMMIT;`), []);
+  assert.equal((await findings(`BEGIN;\nREINDEX (CONCURRENTLY on) INDEX i;\nCOMMIT;`)).length, 1);
+});

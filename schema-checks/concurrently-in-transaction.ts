@@ -1,4 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
+import { optionIsOn } from '../src/lint/ast.js';
 import type { Statement } from '../src/lint/types.js';
 
 type ConcurrentCapable = Statement<'IndexStmt' | 'DropStmt' | 'ReindexStmt' | 'AlterTableStmt'>;
@@ -10,7 +11,7 @@ function concurrentOperation(statement: ConcurrentCapable): string | undefined {
     case 'DropStmt':
       return statement.node.concurrent ? 'DROP INDEX CONCURRENTLY' : undefined;
     case 'ReindexStmt':
-      return (statement.node.params ?? []).some((param) => 'DefElem' in param && param.DefElem.defname === 'concurrently') ? 'REINDEX CONCURRENTLY' : undefined;
+      return optionIsOn(statement.node.params, 'concurrently') ? 'REINDEX CONCURRENTLY' : undefined;
     case 'AlterTableStmt':
       return (statement.node.cmds ?? []).some(
         (item) =>

@@ -27,3 +27,13 @@ DROP INDEX t_a;`),
     [],
   );
 });
+
+test('with CASCADE the fix drops the dependent objects first, as DROP INDEX CONCURRENTLY refuses CASCADE', async () => {
+  const [found] = await findings(`DROP INDEX users_email_idx CASCADE;`);
+  assert.match(found?.safeAlternative ?? '', /refuses CASCADE/);
+});
+
+test('flags an index created earlier in the file on a live table: dropping it locks that table', async () => {
+  const found = await findings(`CREATE INDEX CONCURRENTLY users_a ON users (a);\nDROP INDEX users_a;`);
+  assert.equal(found.length, 1, JSON.stringify(found));
+});

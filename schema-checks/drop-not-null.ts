@@ -15,9 +15,10 @@ export default defineRule({
   alterTableCommands: ['AT_DropNotNull'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
-    if (context.isNewTable(table)) return [];
+    if (!table || context.isNewTable(table)) return [];
+    // A column created nullable, or whose NOT NULL was dropped already, changes nothing for the code running.
     return commands
-      .filter((command) => command.subtype === 'AT_DropNotNull')
+      .filter((command) => command.subtype === 'AT_DropNotNull' && command.name && context.columnNotNull(table, command.name) !== false)
       .map((command) => ({ message: `Dropping NOT NULL on column "${command.name}" of ${formatTable(table)}: the code still running may not expect NULLs there.` }));
   },
 });

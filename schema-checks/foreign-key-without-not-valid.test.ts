@@ -31,3 +31,18 @@ ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES users (id);`),
     [],
   );
 });
+
+test('flags a new table filled as it was made (CREATE TABLE AS, SELECT INTO, WITH DATA), referencing a live table', async () => {
+  for (const create of ['CREATE TABLE t AS SELECT id AS a FROM old', 'SELECT id AS a INTO t FROM old', 'CREATE TABLE t (a) AS SELECT id FROM old WITH DATA']) {
+    const found = await findings(`${create};\nALTER TABLE t ADD FOREIGN KEY (a) REFERENCES users (id);`);
+    assert.equal(found.length, 1, create);
+    assert.match(found[0]?.message ?? '', /already holds rows.*"users"/, create);
+  }
+  const renamed = await findings(`CREATE TABLE t AS SELECT id AS a FROM old;\nALTER TABLE t RENAME TO u;\nALTER TABLE u ADD FOREIGN KEY (a) REFERENCES users (id);`);
+  assert.equal(renamed.length, 1);
+});
+
+test('passes on a new table created WITH NO DATA, or one referencing a table also new', async () => {
+  assert.deepEqual(await findings(`CREATE TABLE t AS SELECT id AS a FROM old WITH NO DATA;\nALTER TABLE t ADD FOREIGN KEY (a) REFERENCES users (id);`), []);
+  assert.deepEqual(await findings(`CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE t AS SELECT id AS a FROM old;\nALTER TABLE t ADD FOREIGN KEY (a) REFERENCES p (id);`), []);
+});

@@ -15,13 +15,21 @@ export default defineRule({
   alterTableCommands: ['CONSTR_FOREIGN'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
-    if (context.isNewTable(table)) return [];
+    // A new empty table has no rows to check. A new table filled as it was made (CREATE TABLE AS)
+    // does: its rows are checked while the referenced table, which may be live, is locked.
+    if (context.isEmptyNewTable(table)) return [];
+    const isNew = context.isNewTable(table);
     const hits = [];
     for (const command of commands) {
       for (const constraint of addedConstraints(command)) {
         if (constraint?.contype !== 'CONSTR_FOREIGN' || constraint.skip_validation) continue;
+        const referenced = tableOf(constraint.pktable);
+        if (isNew && context.isNewTable(referenced)) continue;
+        const name = `FOREIGN KEY${constraint.conname ? ` "${constraint.conname}"` : ''}`;
         hits.push({
-          message: `FOREIGN KEY${constraint.conname ? ` "${constraint.conname}"` : ''} from ${formatTable(table)} to ${formatTable(tableOf(constraint.pktable))} is validated at once, blocking writes to both tables; add it NOT VALID and validate separately.`,
+          message: isNew
+            ? `${name} from ${formatTable(table)}, a new table that already holds rows, checks every row while holding a SHARE ROW EXCLUSIVE lock on ${formatTable(referenced)}, blocking writes to it; add it NOT VALID and validate separately.`
+            : `${name} from ${formatTable(table)} to ${formatTable(referenced)} is validated at once, blocking writes to both tables; add it NOT VALID and validate separately.`,
           offset: offsetOf(constraint, statement.offset),
         });
       }

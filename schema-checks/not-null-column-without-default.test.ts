@@ -30,3 +30,11 @@ ALTER TABLE t ADD COLUMN b int NOT NULL;`),
     [],
   );
 });
+
+test('flags a new table filled as it was made, where the ADD fails on its rows, but not an empty new one', async () => {
+  const found = await findings(`CREATE TABLE t AS SELECT id FROM old;\nALTER TABLE t ADD COLUMN b int NOT NULL;`);
+  assert.equal(found.length, 1);
+  assert.match(found[0]?.message ?? '', /already holds rows/);
+  assert.deepEqual(await findings(`CREATE TABLE t AS SELECT id FROM old WITH NO DATA;\nALTER TABLE t ADD COLUMN b int NOT NULL;`), []);
+  assert.deepEqual(await findings(`CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN b int NOT NULL;`), []);
+});

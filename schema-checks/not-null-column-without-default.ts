@@ -1,6 +1,5 @@
 import { defineRule } from '../src/lint/define-rule.js';
-import { columnConstraints, columnDefOf, formatTable, offsetOf, stringList, tableCommands } from '../src/lint/ast.js';
-import { SERIAL_TYPES } from './add-serial-column.js';
+import { columnConstraints, columnDefOf, formatTable, isSerialType, offsetOf, tableCommands } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'not-null-column-without-default',
@@ -18,7 +17,9 @@ export default defineRule({
   alterTableCommands: ['CONSTR_NOTNULL', 'CONSTR_PRIMARY'],
   check(statement, context) {
     const { table, commands } = tableCommands(statement.node);
-    if (context.isNewTable(table)) return [];
+    if (context.isEmptyNewTable(table)) return [];
+    // A new table filled as it was made (CREATE TABLE AS) is not in use, but its rows still make the ADD fail.
+    const isNew = context.isNewTable(table);
     const hits = [];
     for (const command of commands) {
       const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
@@ -27,10 +28,11 @@ export default defineRule({
       const notNull = constraints.find((constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY');
       if (!notNull) continue;
       const generatesValues = constraints.some((constraint) => ['CONSTR_DEFAULT', 'CONSTR_IDENTITY', 'CONSTR_GENERATED'].includes(constraint.contype ?? ''));
-      const names = stringList(column.typeName?.names);
-      if (generatesValues || (names.length === 1 && SERIAL_TYPES.has(names[0] as string))) continue;
+      if (generatesValues || isSerialType(column.typeName)) continue;
       hits.push({
-        message: `Adding NOT NULL column "${column.colname}" to ${formatTable(table)} without a default fails if the table has rows, and breaks inserts of the code still running.`,
+        message: isNew
+          ? `Adding NOT NULL column "${column.colname}" without a default to ${formatTable(table)}, a new table that already holds rows, fails: its rows would be NULL.`
+          : `Adding NOT NULL column "${column.colname}" to ${formatTable(table)} without a default fails if the table has rows, and breaks inserts of the code still running.`,
         offset: offsetOf(notNull, statement.offset),
       });
     }

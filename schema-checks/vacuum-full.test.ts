@@ -27,3 +27,14 @@ test('passes on plain VACUUM', async () => {
 test('passes on VACUUM (FULL false)', async () => {
   assert.deepEqual(await findings(`VACUUM (FULL false) users;`), []);
 });
+
+test('passes on every spelling of false, and flags every spelling of true', async () => {
+  for (const off of ["'false'", '0', 'off', "'off'", "E'false'", "U&'false'", 'FALSE']) assert.deepEqual(await findings(`VACUUM (FULL ${off}) users;`), [], off);
+  for (const on of ['true', "'on'", '1', 'ON']) assert.equal((await findings(`VACUUM (FULL ${on}) users;`)).length, 1, on);
+});
+
+test('the fix says plain VACUUM runs outside a transaction block and what pg_repack needs', async () => {
+  const [found] = await findings(`VACUUM FULL users;`);
+  assert.match(found?.safeAlternative ?? '', /outside a transaction block/);
+  assert.match(found?.safeAlternative ?? '', /primary key/);
+});

@@ -44,3 +44,27 @@ ALTER TABLE orders VALIDATE CONSTRAINT c;`),
     [],
   );
 });
+
+test('flags a foreign key from a new table that holds rows to a live table, validated in the same transaction', async () => {
+  const found = await findings(`BEGIN;
+CREATE TABLE archive AS SELECT * FROM orders;
+ALTER TABLE archive ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+ALTER TABLE archive VALIDATE CONSTRAINT fk;
+COMMIT;`);
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.match(found[0]?.message ?? '', /SHARE ROW EXCLUSIVE lock on "users"/);
+});
+
+test('passes on a new table that holds rows when nothing live is locked: a CHECK, or a key to a new table', async () => {
+  assert.deepEqual(
+    await findings(`BEGIN;
+CREATE TABLE people (id int PRIMARY KEY);
+CREATE TABLE archive AS SELECT * FROM orders;
+ALTER TABLE archive ADD CONSTRAINT c CHECK (qty > 0) NOT VALID;
+ALTER TABLE archive VALIDATE CONSTRAINT c;
+ALTER TABLE archive ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES people (id) NOT VALID;
+ALTER TABLE archive VALIDATE CONSTRAINT fk;
+COMMIT;`),
+    [],
+  );
+});

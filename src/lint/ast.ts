@@ -1,4 +1,4 @@
-import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, Node, RangeVar, TypeName } from 'libpg-query';
+import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, DefElem, Node, RangeVar, TypeName } from 'libpg-query';
 import type { ColumnTypeInfo, TableName } from './types.js';
 
 /** Small readers over libpg-query's JSON AST, shared by the engine's context tracking and the rules. */
@@ -11,6 +11,15 @@ export function tableOf(relation: RangeVar | undefined): TableName | undefined {
 /** Unqualified names resolve through search_path; like most migrations we assume `public`. */
 export function tableKey(table: TableName): string {
   return `${table.schema ?? 'public'}.${table.name}`;
+}
+
+/**
+ * A system catalog (or its index, or TOAST table): in pg_catalog or pg_toast, or unqualified with
+ * a `pg_` name, which resolves to pg_catalog first since pg_catalog is searched before search_path.
+ * PostgreSQL refuses REINDEX CONCURRENTLY on these, and online tools (pg_repack) cannot rebuild them.
+ */
+export function isSystemCatalog(table: TableName): boolean {
+  return table.schema === undefined ? table.name.startsWith('pg_') : table.schema === 'pg_catalog' || table.schema === 'pg_toast';
 }
 
 export function formatTable(table: TableName | undefined): string {
@@ -39,6 +48,46 @@ export function objectNames(objects: readonly Node[] | undefined): TableName[] {
   return out;
 }
 
+/**
+ * A boolean option's value as PostgreSQL reads it (defGetBoolean, commands/define.c): no value
+ * means true; the integers 1 and 0; the words true, false, on and off in any case, quoted or not
+ * (`'off'`, `E'off'`, `U&'off'` all reach the tree as the String "off"). Anything else (`yes`,
+ * `'1'`, `2`) makes the server refuse the statement: undefined.
+ */
+export function booleanValue(option: DefElem): boolean | undefined {
+  const value = option.arg;
+  if (value === undefined) return true;
+  // Protobuf drops default values: `0` arrives as `Integer: {}`, `false` as `Boolean: {}`.
+  if ('Integer' in value) {
+    const number = value.Integer.ival ?? 0;
+    return number === 1 ? true : number === 0 ? false : undefined;
+  }
+  if ('Boolean' in value) return value.Boolean.boolval === true;
+  const word = 'String' in value ? value.String.sval : 'Float' in value ? value.Float.fval : undefined;
+  switch (word?.toLowerCase()) {
+    case 'true':
+    case 'on':
+      return true;
+    case 'false':
+    case 'off':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether a boolean option of a `(NAME value, ...)` list (VACUUM, REINDEX, ...) is on: the server
+ * reads the options in order and the last spelling wins. Absent, false, or a value the server refuses: false.
+ */
+export function optionIsOn(options: readonly Node[] | undefined, name: string): boolean {
+  let on = false;
+  for (const option of options ?? []) {
+    if ('DefElem' in option && option.DefElem.defname === name) on = booleanValue(option.DefElem) === true;
+  }
+  return on;
+}
+
 export function typeInfo(typeName: TypeName | undefined): ColumnTypeInfo | undefined {
   if (!typeName) return undefined;
   const names = stringList(typeName.names);
@@ -52,6 +101,14 @@ export function typeInfo(typeName: TypeName | undefined): ColumnTypeInfo | undef
     else opaque = true;
   }
   return { name: canonicalTypeName(last.toLowerCase()), modifiers, isArray: (typeName.arrayBounds?.length ?? 0) > 0, opaque };
+}
+
+const SERIAL_TYPES: ReadonlySet<string> = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
+
+/** `serial` and its kin, which are integer columns with a sequence default (and NOT NULL), not types. */
+export function isSerialType(typeName: TypeName | undefined): boolean {
+  const names = stringList(typeName?.names);
+  return names.length === 1 && SERIAL_TYPES.has(names[0] as string);
 }
 
 // The parser already maps SQL spellings (`character varying`, `integer`) to catalog names;
@@ -132,6 +189,15 @@ export function columnConstraints(column: ColumnDef): Constraint[] {
   const out: Constraint[] = [];
   for (const item of column.constraints ?? []) if ('Constraint' in item) out.push(item.Constraint);
   return out;
+}
+
+/** The column is declared NOT NULL: by NOT NULL, PRIMARY KEY, an identity, or a serial type (all imply it). */
+export function declaresNotNull(column: ColumnDef): boolean {
+  if (isSerialType(column.typeName)) return true;
+  for (const constraint of columnConstraints(column)) {
+    if (constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY' || constraint.contype === 'CONSTR_IDENTITY') return true;
+  }
+  return false;
 }
 
 /** The constraints an ALTER TABLE command adds: `ADD CONSTRAINT ...`, or those declared with `ADD COLUMN`. */

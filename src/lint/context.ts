@@ -1,23 +1,29 @@
-import { notNullColumns, objectNames, tableKey, tableOf, typeInfo } from './ast.js';
-import type { CreateStmt } from 'libpg-query';
+import { declaresNotNull, notNullColumns, objectNames, stringList, tableKey, tableOf, typeInfo } from './ast.js';
+import type { ColumnDef, Constraint, CreateStmt, IntoClause, Node } from 'libpg-query';
 import { createdRelation } from './statements.js';
 import type { ColumnTypeInfo, LintSettings, RuleContext, Statement, TableName } from './types.js';
 
-type ColumnTypes = Map<string, ColumnTypeInfo>;
+/** What the migrations say about one column; what they leave unsaid is undefined. Never changed in place (see `adopt`). */
+interface ColumnFacts {
+  readonly type?: ColumnTypeInfo;
+  readonly notNull?: boolean;
+}
+
+type Columns = Map<string, ColumnFacts>;
 
 /**
  * What the migrations of one lint run have established so far, across files: validated
- * NOT NULL checks and declared column types outlive the file that made them.
+ * NOT NULL checks, declared column types and nullability outlive the file that made them.
  */
 export class RunState {
   readonly validatedNotNull = new Set<string>();
   /** `table|constraint` → columns a NOT VALID CHECK constraint would prove NOT NULL once validated. */
   readonly pendingNotNullChecks = new Map<string, string[]>();
-  /** `schema.table` → its columns' types; a function for a created table not looked at since (see `columnsOf`). */
-  private readonly columnTypes = new Map<string, ColumnTypes | (() => ColumnTypes)>();
+  /** `schema.table` → what is known of its columns; a function for a created table not looked at since (see `columnsOf`). */
+  private readonly columnTypes = new Map<string, Columns | (() => Columns)>();
 
-  /** The column types of a table, read from its CREATE TABLE the first time something asks. */
-  columnsOf(table: string): ColumnTypes | undefined {
+  /** What is known of a table's columns, read from its CREATE TABLE the first time something asks. */
+  columnsOf(table: string): Columns | undefined {
     const columns = this.columnTypes.get(table);
     if (typeof columns !== 'function') return columns;
     const read = columns();
@@ -25,7 +31,7 @@ export class RunState {
     return read;
   }
 
-  setColumns(table: string, columns: ColumnTypes | (() => ColumnTypes)): void {
+  setColumns(table: string, columns: Columns | (() => Columns)): void {
     this.columnTypes.set(table, columns);
   }
 
@@ -69,6 +75,9 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'VariableSetStmt',
   'CreateStmt',
   'CreateTableAsStmt',
+  // SELECT ... INTO creates a table: the raw parse tree keeps it a SELECT.
+  'SelectStmt',
+  'CreateSeqStmt',
   'IndexStmt',
   'AlterTableStmt',
   'RenameStmt',
@@ -83,8 +92,13 @@ export class FileContext implements RuleContext {
   private readonly createdTables = new Set<string>();
   /** Unqualified names of every table created in the file, even if dropped since: a cheap first check for isNewTable. */
   private readonly createdTableNames = new Set<string>();
-  private readonly createdIndexes = new Set<string>();
+  /** Created tables filled as they were made (CREATE TABLE AS, SELECT INTO, a materialized view): new, yet not empty. */
+  private readonly populatedTables = new Set<string>();
+  /** Index name → its table, for each index created in the file. */
+  private readonly createdIndexes = new Map<string, TableName | undefined>();
   private readonly notValidInTransaction = new Set<string>();
+  /** `table|constraint` → the table a foreign key added in this file references. */
+  private readonly foreignKeyTargets = new Map<string, TableName>();
 
   constructor(
     readonly settings: LintSettings,
@@ -104,8 +118,13 @@ export class FileContext implements RuleContext {
     return table !== undefined && this.createdTableNames.has(table.name) && this.createdTables.has(tableKey(table));
   }
 
+  isEmptyNewTable(table: TableName | undefined): boolean {
+    return this.isNewTable(table) && !this.populatedTables.has(tableKey(table as TableName));
+  }
+
   isNewIndex(name: string): boolean {
-    return this.createdIndexes.has(name);
+    // A new index on a live table is not new to its queries: the planner opens every index of the tables it reads.
+    return this.isNewTable(this.createdIndexes.get(name));
   }
 
   hasValidatedNotNullCheck(table: TableName, column: string): boolean {
@@ -116,8 +135,16 @@ export class FileContext implements RuleContext {
     return this.inTransaction && this.notValidInTransaction.has(constraintKey(table, constraint));
   }
 
+  foreignKeyTarget(table: TableName, constraint: string): TableName | undefined {
+    return this.foreignKeyTargets.get(constraintKey(table, constraint));
+  }
+
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined {
-    return this.run.columnsOf(tableKey(table))?.get(column);
+    return this.run.columnsOf(tableKey(table))?.get(column)?.type;
+  }
+
+  columnNotNull(table: TableName, column: string): boolean | undefined {
+    return this.run.columnsOf(tableKey(table))?.get(column)?.notNull;
   }
 
   /** Moves the state past `statement`. Called after the rules have judged it. */
@@ -150,19 +177,39 @@ export class FileContext implements RuleContext {
       case 'CreateStmt': {
         const table = tableOf(createdRelation(statement));
         if (!table) return;
-        this.addCreatedTable(table);
+        this.addCreatedTable(table, false);
         // Most created tables never have a column altered later in the run: read the column
         // definitions (most of a CREATE TABLE's tree) only when one is.
-        this.run.setColumns(tableKey(table), () => declaredColumnTypes(statement.node));
+        this.run.setColumns(tableKey(table), () => declaredColumns(statement.node));
         return;
       }
       case 'CreateTableAsStmt': {
-        const table = tableOf(statement.node.into?.rel);
-        if (table) this.addCreatedTable(table);
+        const into = statement.node.into;
+        const table = tableOf(into?.rel);
+        if (!table) return;
+        // WITH NO DATA makes an empty table (or a materialized view no one can read until refreshed).
+        this.addCreatedTable(table, into?.skipData !== true);
+        this.run.setColumns(tableKey(table), selectedColumns(into, statement.node.query));
+        return;
+      }
+      case 'SelectStmt': {
+        // In a UNION the INTO sits on the leftmost SELECT.
+        let select = statement.node;
+        while (!select.intoClause && select.larg) select = select.larg;
+        const table = tableOf(select.intoClause?.rel);
+        if (!table) return;
+        this.addCreatedTable(table, true);
+        this.run.setColumns(tableKey(table), selectedColumns(select.intoClause, { SelectStmt: select }));
+        return;
+      }
+      case 'CreateSeqStmt': {
+        // A new sequence is drawn from by no running code: ALTER SEQUENCE ... OWNED BY after it locks no one out.
+        const sequence = tableOf(statement.node.sequence);
+        if (sequence) this.addCreatedTable(sequence, false);
         return;
       }
       case 'IndexStmt':
-        if (statement.node.idxname) this.createdIndexes.add(statement.node.idxname);
+        if (statement.node.idxname) this.createdIndexes.set(statement.node.idxname, tableOf(statement.node.relation));
         return;
       case 'AlterTableStmt':
         this.observeAlterTable(statement as Statement<'AlterTableStmt'>);
@@ -173,14 +220,14 @@ export class FileContext implements RuleContext {
         if (!table || !rename.newname) return;
         const columns = this.run.columnsOf(tableKey(table));
         if (rename.renameType === 'OBJECT_COLUMN' && columns && rename.subname) {
-          const type = columns.get(rename.subname);
+          const facts = columns.get(rename.subname);
           columns.delete(rename.subname);
-          if (type) columns.set(rename.newname, type);
+          if (facts) columns.set(rename.newname, facts);
         } else if (rename.renameType === 'OBJECT_TABLE') {
           const renamed = { ...(table.schema ? { schema: table.schema } : {}), name: rename.newname };
           if (columns) this.run.setColumns(tableKey(renamed), columns);
           this.run.forgetTable(tableKey(table));
-          if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed);
+          if (this.createdTables.delete(tableKey(table))) this.addCreatedTable(renamed, this.populatedTables.delete(tableKey(table)));
         }
         return;
       }
@@ -189,6 +236,7 @@ export class FileContext implements RuleContext {
         for (const table of objectNames(statement.node.objects)) {
           this.run.forgetTable(tableKey(table));
           this.createdTables.delete(tableKey(table));
+          this.populatedTables.delete(tableKey(table));
         }
         return;
       default:
@@ -196,9 +244,12 @@ export class FileContext implements RuleContext {
     }
   }
 
-  private addCreatedTable(table: TableName): void {
-    this.createdTables.add(tableKey(table));
+  private addCreatedTable(table: TableName, populated: boolean): void {
+    const key = tableKey(table);
+    this.createdTables.add(key);
     this.createdTableNames.add(table.name);
+    if (populated) this.populatedTables.add(key);
+    else this.populatedTables.delete(key);
   }
 
   private observeTransaction(kind: string | undefined): void {
@@ -221,10 +272,14 @@ export class FileContext implements RuleContext {
       const def = command.def;
       switch (command.subtype) {
         case 'AT_AddColumn':
-          if (def && 'ColumnDef' in def && def.ColumnDef.colname) this.setColumnType(key, def.ColumnDef.colname, typeInfo(def.ColumnDef.typeName));
+          if (def && 'ColumnDef' in def && def.ColumnDef.colname) this.setColumn(key, def.ColumnDef.colname, columnFacts(def.ColumnDef, true));
           break;
         case 'AT_AlterColumnType':
-          if (def && 'ColumnDef' in def && command.name) this.setColumnType(key, command.name, typeInfo(def.ColumnDef.typeName));
+          if (def && 'ColumnDef' in def && command.name) this.updateColumn(key, command.name, { type: typeInfo(def.ColumnDef.typeName) });
+          break;
+        case 'AT_SetNotNull':
+        case 'AT_DropNotNull':
+          if (command.name) this.updateColumn(key, command.name, { notNull: command.subtype === 'AT_SetNotNull' });
           break;
         case 'AT_DropColumn':
           if (command.name) this.run.columnsOf(key)?.delete(command.name);
@@ -233,6 +288,9 @@ export class FileContext implements RuleContext {
           if (!def || !('Constraint' in def)) break;
           const constraint = def.Constraint;
           if (constraint.skip_validation && constraint.conname) this.notValidInTransaction.add(constraintKey(table, constraint.conname));
+          const referenced = tableOf(constraint.pktable);
+          if (constraint.contype === 'CONSTR_FOREIGN' && constraint.conname && referenced) this.foreignKeyTargets.set(constraintKey(table, constraint.conname), referenced);
+          for (const column of keysMadeNotNull(constraint)) this.updateColumn(key, column, { notNull: true });
           if (constraint.contype !== 'CONSTR_CHECK') break;
           const columns = notNullColumns(constraint.raw_expr);
           if (!constraint.skip_validation) {
@@ -254,25 +312,71 @@ export class FileContext implements RuleContext {
     }
   }
 
-  private setColumnType(tableKeyValue: string, column: string, type: ColumnTypeInfo | undefined): void {
+  private setColumn(tableKeyValue: string, column: string, facts: ColumnFacts): void {
     let columns = this.run.columnsOf(tableKeyValue);
     if (!columns) {
       columns = new Map();
       this.run.setColumns(tableKeyValue, columns);
     }
-    if (type) columns.set(column, type);
-    else columns.delete(column);
+    columns.set(column, facts);
+  }
+
+  /** Changes some facts of a column and keeps the others (a new type keeps NOT NULL). */
+  private updateColumn(tableKeyValue: string, column: string, change: ColumnFacts): void {
+    this.setColumn(tableKeyValue, column, { ...this.run.columnsOf(tableKeyValue)?.get(column), ...change });
   }
 }
 
-function declaredColumnTypes(node: CreateStmt): ColumnTypes {
-  const columns: ColumnTypes = new Map();
+/**
+ * A column as declared: its type, and whether it is NOT NULL. `ownColumn`: false for a column
+ * that may merge with an inherited one (INHERITS, PARTITION OF), which may bring NOT NULL along.
+ */
+function columnFacts(column: ColumnDef, ownColumn: boolean): ColumnFacts {
+  const notNull = declaresNotNull(column) || (ownColumn ? false : undefined);
+  return { type: typeInfo(column.typeName), ...(notNull === undefined ? {} : { notNull }) };
+}
+
+function declaredColumns(node: CreateStmt): Columns {
+  const columns: Columns = new Map();
+  const inherits = (node.inhRelations?.length ?? 0) > 0;
   for (const element of node.tableElts ?? []) {
-    if (!('ColumnDef' in element)) continue;
-    const type = typeInfo(element.ColumnDef.typeName);
-    if (element.ColumnDef.colname && type) columns.set(element.ColumnDef.colname, type);
+    if ('ColumnDef' in element && element.ColumnDef.colname) columns.set(element.ColumnDef.colname, columnFacts(element.ColumnDef, !inherits));
+  }
+  // Table constraints come after the columns: PRIMARY KEY (a, b) and NOT NULL a make their columns NOT NULL.
+  for (const element of node.tableElts ?? []) {
+    if (!('Constraint' in element)) continue;
+    for (const column of keysMadeNotNull(element.Constraint)) columns.set(column, { ...columns.get(column), notNull: true });
   }
   return columns;
+}
+
+/** The columns a table constraint makes NOT NULL: those of a PRIMARY KEY, or of a NOT NULL constraint (PostgreSQL 18). */
+function keysMadeNotNull(constraint: Constraint): string[] {
+  return constraint.contype === 'CONSTR_PRIMARY' || constraint.contype === 'CONSTR_NOTNULL' ? stringList(constraint.keys) : [];
+}
+
+/**
+ * The columns of a table made from a query (CREATE TABLE AS, SELECT INTO), all nullable: a query
+ * result carries no NOT NULL. Named by the column list, else by each selected column's name or alias
+ * (`*` and unnamed expressions name nothing the linter can know).
+ */
+function selectedColumns(into: IntoClause | undefined, query: Node | undefined): Columns {
+  const columns: Columns = new Map();
+  const listed = stringList(into?.colNames);
+  let select = query && 'SelectStmt' in query ? query.SelectStmt : undefined;
+  while (select?.larg) select = select.larg;
+  const names = listed.length ? listed : (select?.targetList ?? []).map(selectedName);
+  for (const name of names) if (name) columns.set(name, { notNull: false });
+  return columns;
+}
+
+function selectedName(item: Node): string | undefined {
+  if (!('ResTarget' in item)) return undefined;
+  const target = item.ResTarget;
+  if (target.name) return target.name;
+  const fields = target.val && 'ColumnRef' in target.val ? target.val.ColumnRef.fields : undefined;
+  const last = fields?.[fields.length - 1];
+  return last && 'String' in last ? last.String.sval : undefined;
 }
 
 function isZeroConstant(constant: { ival?: { ival?: number }; sval?: { sval?: string } }): boolean {

@@ -88,7 +88,7 @@ export function judgeStatements(statements: Iterable<Statement>, context: FileCo
           const result = findingAt(file, rule.id, base + (hit.offset ?? statement.offset), hit.message ?? rule.message, {
             category: rule.category,
             severity: rule.severity,
-            safeAlternative: rule.safeAlternative,
+            safeAlternative: hit.safeAlternative ?? rule.safeAlternative,
           });
           const suppression = findSuppression(file, rule.id, statement, base);
           if (suppression) {

@@ -59,6 +59,16 @@ class DeferredCreateTable implements Statement<'CreateStmt'> {
   }
 
   /**
+   * Whether `text` occurs in the statement's JSON, without reading it: a key (`"inhRelations"`) or
+   * an enum value (`"CONSTR_FOREIGN"`) cannot occur otherwise, except inside a string value, which
+   * only costs reading the tree.
+   */
+  mentions(text: string): boolean {
+    // Within the statement only: searching the rest of a large file's JSON for each CREATE TABLE would cost its square.
+    return this.json.slice(this.start, this.end).includes(text);
+  }
+
+  /**
    * The table's RangeVar, which comes first in the tree and holds no object (a CREATE TABLE's
    * relation has no alias), so it ends at the first closing brace, unless a quoted name contains
    * one: then the cut is inside a string, does not parse, and the whole tree is read instead.
@@ -77,6 +87,11 @@ class DeferredCreateTable implements Statement<'CreateStmt'> {
 /** The table a CREATE TABLE creates, without reading the rest of a deferred statement's tree. */
 export function createdRelation(statement: Statement<'CreateStmt'>): RangeVar | undefined {
   return statement instanceof DeferredCreateTable ? statement.relation : statement.node.relation;
+}
+
+/** Whether the CREATE TABLE's tree may contain `text` (see DeferredCreateTable.mentions); true when it was read already. */
+export function createTableMentions(statement: Statement<'CreateStmt'>, text: string): boolean {
+  return statement instanceof DeferredCreateTable ? statement.mentions(text) : true;
 }
 
 function deferredCreateTable(json: string, start: number, end: number, index: number, byteLength: number): Statement {

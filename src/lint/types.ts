@@ -49,16 +49,34 @@ export interface RuleContext {
   readonly inTransaction: boolean;
   /** A non-zero lock_timeout is in force for this statement. */
   readonly lockTimeoutSet: boolean;
-  /** The table was created earlier in this same migration file (so it is empty and unused). */
+  /**
+   * The table (or materialized view, or sequence) was created earlier in this same migration file: the code
+   * running does not use it yet, so locks on it block no one. It may hold rows (see isEmptyNewTable).
+   */
   isNewTable(table: TableName | undefined): boolean;
-  /** The index was created earlier in this same migration file. */
+  /**
+   * A new table that is also empty: created without rows (not by CREATE TABLE AS, SELECT INTO or a
+   * materialized view WITH DATA). Checking its rows (a foreign key, NOT NULL) costs nothing.
+   */
+  isEmptyNewTable(table: TableName | undefined): boolean;
+  /**
+   * The index was created earlier in this same migration file, on a table also new: locks on it
+   * block no one. (An index is opened by every query planned on its table, so a new index on a live table is live.)
+   */
   isNewIndex(name: string): boolean;
   /** A validated CHECK (column IS NOT NULL) exists on the column, seen in this run. */
   hasValidatedNotNullCheck(table: TableName, column: string): boolean;
   /** The constraint was added NOT VALID inside the transaction that is still open. */
   wasAddedNotValidInOpenTransaction(table: TableName, constraint: string): boolean;
+  /** The table a foreign key added earlier in this file references. */
+  foreignKeyTarget(table: TableName, constraint: string): TableName | undefined;
   /** The column's type as the migrations in this run declared it, when known. */
   columnType(table: TableName, column: string): ColumnTypeInfo | undefined;
+  /**
+   * Whether the column is NOT NULL as the migrations in this run left it (created so, by a primary
+   * key, by SET / DROP NOT NULL), across files; undefined when they do not say.
+   */
+  columnNotNull(table: TableName, column: string): boolean | undefined;
 }
 
 /** A column type reduced to what type-change rules compare. */
@@ -80,6 +98,8 @@ export interface RuleHit {
   readonly message?: string;
   /** Byte offset of the offending part (a constraint, a column); defaults to the statement start. */
   readonly offset?: number;
+  /** Replaces the rule's safe alternative when the generic one would not work here (PostgreSQL would refuse it). */
+  readonly safeAlternative?: string;
 }
 
 export interface LintRule<K extends NodeTypeName = NodeTypeName> {

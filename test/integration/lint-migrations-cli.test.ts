@@ -113,7 +113,8 @@ test('--base lints only the migrations added or changed since the ref, with earl
   assert.deepEqual(report.files, ['db/migrations/V3__widen.sql', 'db/migrations/V4__index.sql']);
   assert.deepEqual(
     report.findings.map((f: { ruleId: string }) => f.ruleId),
-    ['create-index-without-concurrently'],
+    // The SHARE lock of CREATE INDEX blocks writes while it waits: it needs a lock_timeout too.
+    ['create-index-without-concurrently', 'require-lock-timeout'],
   );
 
   const badRef = ship(['--base', 'no-such-branch'], dir);

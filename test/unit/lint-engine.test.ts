@@ -118,7 +118,11 @@ test('context: lock rules skip tables created earlier in the same file, not in a
   const report = await lintMigrations([create, index]);
   assert.deepEqual(
     report.findings.map((f) => [f.file, f.ruleId]),
-    [['V2__index.sql', 'create-index-without-concurrently']],
+    // A CREATE INDEX waits for SHARE, which blocks writes while it waits: it also needs a lock_timeout.
+    [
+      ['V2__index.sql', 'create-index-without-concurrently'],
+      ['V2__index.sql', 'require-lock-timeout'],
+    ],
   );
 });
 
@@ -207,7 +211,10 @@ test('a CREATE TABLE read lazily still tells its table, columns and place: quote
   const indexes = await lintSql(`${sql};\nCREATE INDEX ON "odd}name" (id);\nCREATE INDEX ON app.events (id);\nCREATE INDEX ON events (id);`);
   assert.deepEqual(
     indexes.findings.map((f) => [f.ruleId, f.line]),
-    [['create-index-without-concurrently', 6]],
+    [
+      ['create-index-without-concurrently', 6],
+      ['require-lock-timeout', 6],
+    ],
   );
 });
 
