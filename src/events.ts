@@ -30,7 +30,7 @@ export type ShipEventBody =
       type: 'plan';
       playbook: string;
       batches: Array<{ hosts: string[]; canary: boolean }>;
-      phases: Record<'stage' | 'activate' | 'verify' | 'rollback', string[]>;
+      phases: Record<'beforeRollout' | 'stage' | 'activate' | 'verify' | 'rollback' | 'afterRollout', string[]>;
       minHealthy: number;
       reloadInPlace: boolean;
     }

@@ -23,7 +23,7 @@ export function plainLine(event: ShipEvent): string | undefined {
           `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
         ),
         ...event.batches.map((b, i) => line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`)),
-        ...(['stage', 'activate', 'verify', 'rollback'] as const)
+        ...(['beforeRollout', 'stage', 'activate', 'verify', 'rollback', 'afterRollout'] as const)
           .filter((phase) => event.phases[phase].length > 0)
           .map((phase) => line(undefined, `  ${phase}: ${event.phases[phase].join(' → ')}`)),
       ].join('\n');

@@ -14,6 +14,7 @@ import { loadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
 import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
 import { capacityRefusal } from '../../rollout/rollout.js';
+import { runOnceLabel } from '../../playbook/run-once.js';
 import { execute } from './execute.js';
 import { appliesMigrations, schemaStagesFor } from './schema-wiring.js';
 import { preflightChecks } from './preflight-checks.js';
@@ -42,10 +43,12 @@ function announce(options: RunOptions, resolved: ResolvedTargets): void {
     playbook: playbook.name,
     batches: plan.batches.map((b) => ({ hosts: b.hosts.map((t) => t.name), canary: b.canary })),
     phases: {
+      beforeRollout: (playbook.beforeRollout?.steps ?? []).map((s) => `${s.name} (${runOnceLabel(playbook.beforeRollout?.on)})`),
       stage: playbook.stage.map((s) => s.name),
       activate: playbook.activate.map((s) => s.name),
       verify: playbook.verify.map((s) => s.name),
       rollback: playbook.rollback.map((s) => s.name),
+      afterRollout: (playbook.afterRollout?.steps ?? []).map((s) => `${s.name} (${runOnceLabel(playbook.afterRollout?.on)})`),
     },
     minHealthy: plan.floor,
     reloadInPlace: plan.reloadInPlace,
