@@ -5,12 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLintCli } from '../../src/cli/lint-migrations.js';
 import { discoverMigrations } from '../../src/migrations/discovery.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/layouts');
+const sha = (algorithm: string, file: string) => createHash(algorithm).update(readFileSync(file)).digest('hex');
 
 /** `ship lint-migrations <args> --format json` in a fixture project. */
 async function lint(project: string, ...args: string[]) {
@@ -63,4 +66,36 @@ test('ship lint-migrations detects Diesel: up.sql only, at its real lines, CONCU
     findings.filter((f) => !f.includes('require-lock-timeout')),
     ['migrations/2024-03-10-080000-0000_drop_books_isbn/up.sql:3 drop-column'],
   );
+});
+
+test('Prisma: a folder per migration named by its directory, in name order; one statement alone runs outside a transaction, several in one', async () => {
+  const dir = join(FIXTURES, 'prisma/prisma/migrations');
+  const { layout, migrations, unrecognised } = await discovered(dir);
+  assert.equal(layout, 'prisma');
+  assert.deepEqual(
+    migrations.map((m) => [m.version, m.name, m.transaction]),
+    [
+      ['20240105093000_init', 'init', true],
+      ['20240112150000_add_post', 'add_post', true],
+      ['20240112150000_add_post_published_index', 'add_post_published_index', false],
+      ['20240120101500_drop_user_name', 'drop_user_name', true],
+    ],
+  );
+  assert.deepEqual(unrecognised, []);
+  const init = (await discoverMigrations(dir)).migrations[0];
+  assert.equal(init?.checksum, sha('sha256', join(dir, '20240105093000_init/migration.sql')));
+});
+
+test('ship lint-migrations detects Prisma: CONCURRENTLY beside another statement runs in the implicit transaction, alone it does not', async () => {
+  const { code, files, findings } = await lint('prisma', 'prisma/migrations');
+  assert.equal(code, 1);
+  assert.deepEqual(files, [
+    'prisma/migrations/20240105093000_init/migration.sql',
+    'prisma/migrations/20240112150000_add_post/migration.sql',
+    'prisma/migrations/20240112150000_add_post_published_index/migration.sql',
+    'prisma/migrations/20240120101500_drop_user_name/migration.sql',
+  ]);
+  const concurrently = findings.filter((f) => f.endsWith('concurrently-in-transaction'));
+  assert.deepEqual(concurrently, ['prisma/migrations/20240120101500_drop_user_name/migration.sql:11 concurrently-in-transaction']);
+  assert.ok(findings.includes('prisma/migrations/20240120101500_drop_user_name/migration.sql:8 drop-column'), findings.join('\n'));
 });

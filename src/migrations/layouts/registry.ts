@@ -8,7 +8,9 @@
 import type { LayoutId } from '../migration-file.js';
 import { diesel } from './diesel.js';
 import type { Layout } from './layout.js';
+import { prisma } from './prisma.js';
 
 export const LAYOUTS: Readonly<Record<LayoutId, Layout>> = {
+  prisma,
   diesel,
 };
