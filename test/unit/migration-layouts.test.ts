@@ -99,3 +99,31 @@ test('ship lint-migrations detects Prisma: CONCURRENTLY beside another statement
   assert.deepEqual(concurrently, ['prisma/migrations/20240120101500_drop_user_name/migration.sql:11 concurrently-in-transaction']);
   assert.ok(findings.includes('prisma/migrations/20240120101500_drop_user_name/migration.sql:8 drop-column'), findings.join('\n'));
 });
+
+test('Drizzle: the journal decides what runs and in what order, `when` is the version, a file it does not name is reported', async () => {
+  const dir = join(FIXTURES, 'drizzle/drizzle');
+  const { layout, migrations, unrecognised } = await discovered(dir);
+  assert.equal(layout, 'drizzle');
+  // Two files numbered 0001 both run, in journal order (not name order).
+  assert.deepEqual(
+    migrations.map((m) => [m.version, m.name, m.file, m.transaction]),
+    [
+      ['1717171200000', '0000_brave_falcon', '0000_brave_falcon.sql', true],
+      ['1717430400000', '0001_tired_owl', '0001_tired_owl.sql', true],
+      ['1717516800000', '0001_silky_wolf', '0001_silky_wolf.sql', true],
+    ],
+  );
+  assert.deepEqual(unrecognised, ['0002_unlisted_draft.sql']);
+  const first = (await discoverMigrations(dir)).migrations[0];
+  assert.equal(first?.checksum, sha('sha256', join(dir, '0000_brave_falcon.sql')));
+});
+
+test('ship lint-migrations detects Drizzle: statement breakpoints lint as comments, the unlisted file is named and not linted', async () => {
+  const { code, stderr, files, findings } = await lint('drizzle', 'drizzle');
+  assert.equal(code, 1);
+  assert.deepEqual(files, ['drizzle/0000_brave_falcon.sql', 'drizzle/0001_tired_owl.sql', 'drizzle/0001_silky_wolf.sql']);
+  assert.match(stderr, /drizzle\/0002_unlisted_draft\.sql matches no migration layout and was not linted/);
+  assert.ok(!findings.some((f) => f.includes('syntax-error') || f.includes('0002_')), findings.join('\n'));
+  assert.ok(findings.includes('drizzle/0001_tired_owl.sql:1 drop-column'), findings.join('\n'));
+  assert.ok(findings.includes('drizzle/0001_tired_owl.sql:2 create-index-without-concurrently'), findings.join('\n'));
+});

@@ -7,10 +7,12 @@
  */
 import type { LayoutId } from '../migration-file.js';
 import { diesel } from './diesel.js';
+import { drizzle } from './drizzle.js';
 import type { Layout } from './layout.js';
 import { prisma } from './prisma.js';
 
 export const LAYOUTS: Readonly<Record<LayoutId, Layout>> = {
+  drizzle,
   prisma,
   diesel,
 };
