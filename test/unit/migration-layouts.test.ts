@@ -127,3 +127,28 @@ test('ship lint-migrations detects Drizzle: statement breakpoints lint as commen
   assert.ok(findings.includes('drizzle/0001_tired_owl.sql:1 drop-column'), findings.join('\n'));
   assert.ok(findings.includes('drizzle/0001_tired_owl.sql:2 create-index-without-concurrently'), findings.join('\n'));
 });
+
+test('goose: the Up section only, Go migrations skipped, NO TRANSACTION honoured', async () => {
+  const dir = join(FIXTURES, 'goose/db/migrations');
+  const discovery = await discoverMigrations(dir);
+  assert.equal(discovery.layout, 'goose');
+  assert.deepEqual(
+    discovery.migrations.map((m) => [m.version, m.name, m.transaction]),
+    [
+      ['00001', 'create_events', true],
+      ['00003', 'index_events_created_at', false],
+      ['00004', 'drop_event_payload', true],
+    ],
+  );
+  assert.deepEqual(discovery.unrecognised, []);
+  const last = discovery.migrations[2]!;
+  assert.ok(!last.sql.includes('ADD COLUMN'), 'the Down section is not part of the SQL');
+  assert.equal(last.sql.length, readFileSync(last.path, 'utf8').length, 'blanked, not cut: offsets still point into the file');
+});
+
+test('ship lint-migrations detects goose: findings at their lines in the real file, nothing from Down sections, NO TRANSACTION over --transaction-per-file', async () => {
+  const { code, files, findings } = await lint('goose', 'db/migrations', '--transaction-per-file');
+  assert.equal(code, 1);
+  assert.equal(files?.length, 3);
+  assert.deepEqual(findings, ['db/migrations/00004_drop_event_payload.sql:3 drop-column']);
+});

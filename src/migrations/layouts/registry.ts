@@ -8,6 +8,7 @@
 import type { LayoutId } from '../migration-file.js';
 import { diesel } from './diesel.js';
 import { drizzle } from './drizzle.js';
+import { goose } from './goose.js';
 import type { Layout } from './layout.js';
 import { prisma } from './prisma.js';
 
@@ -15,4 +16,5 @@ export const LAYOUTS: Readonly<Record<LayoutId, Layout>> = {
   drizzle,
   prisma,
   diesel,
+  goose,
 };
