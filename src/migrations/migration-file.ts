@@ -7,7 +7,7 @@ import { ERROR_CODES, type CodedError } from '../errors/codes.js';
 import type { MigrationLayout } from './file-name.js';
 
 /** The tools with a layout file of their own in layouts/, each registered in layouts/registry.ts. */
-export type LayoutId = 'prisma' | 'drizzle' | 'diesel' | 'goose';
+export type LayoutId = 'prisma' | 'drizzle' | 'diesel' | 'sqlx' | 'goose';
 
 export interface MigrationFile extends MigrationSource {
   readonly version: string;

@@ -152,3 +152,27 @@ test('ship lint-migrations detects goose: findings at their lines in the real fi
   assert.equal(files?.length, 3);
   assert.deepEqual(findings, ['db/migrations/00004_drop_event_payload.sql:3 drop-column']);
 });
+
+test('sqlx: told apart by the crate beside it; `-- no-transaction` on the first line, SHA-384 checksums', async () => {
+  const dir = join(FIXTURES, 'sqlx/migrations');
+  const { layout, migrations, unrecognised } = await discovered(dir);
+  assert.equal(layout, 'sqlx');
+  assert.deepEqual(
+    migrations.map((m) => [m.version, m.name, m.transaction]),
+    [
+      ['20240301120000', 'create_accounts', true],
+      ['20240315083000', 'index_accounts_email', false],
+      ['20240402110000', 'require_account_plan', true],
+    ],
+  );
+  assert.deepEqual(unrecognised, []);
+  const first = (await discoverMigrations(dir)).migrations[0];
+  assert.equal(first?.checksum, sha('sha384', join(dir, '20240301120000_create_accounts.sql')));
+});
+
+test('ship lint-migrations detects sqlx: each file in a transaction unless it opts out, whatever --transaction-per-file says', async () => {
+  const { code, findings } = await lint('sqlx', 'migrations', '--transaction-per-file');
+  assert.equal(code, 1);
+  assert.ok(!findings.some((f) => f.endsWith('concurrently-in-transaction')), findings.join('\n'));
+  assert.ok(findings.includes('migrations/20240402110000_require_account_plan.sql:3 set-not-null'), findings.join('\n'));
+});

@@ -11,10 +11,12 @@ import { drizzle } from './drizzle.js';
 import { goose } from './goose.js';
 import type { Layout } from './layout.js';
 import { prisma } from './prisma.js';
+import { sqlx } from './sqlx.js';
 
 export const LAYOUTS: Readonly<Record<LayoutId, Layout>> = {
   drizzle,
   prisma,
   diesel,
   goose,
+  sqlx,
 };
