@@ -30,6 +30,12 @@ const LAYOUT_HELP = `expected Flyway V1__name.sql, golang-migrate 1_name.up.sql,
   .map((layout) => layout.looksLike)
   .join(', ')}; set migrations.pattern for another layout`;
 
+/** Runners that refuse two migrations with one version; the others apply both, in name order. */
+const REFUSE_DUPLICATES: Partial<Record<MigrationFile['layout'], string>> = {
+  flyway: 'Flyway refuses to migrate with both',
+  'golang-migrate': 'golang-migrate refuses to migrate with both ("duplicate migration file")',
+};
+
 async function readText(path: string): Promise<SqlFileText> {
   try {
     return await readSqlFile(path);
@@ -82,7 +88,9 @@ async function listDirectory(dir: string): Promise<DirectoryListing> {
 
 /**
  * Every up-migration in `dir`, in the order its tool applies them. The tool is detected: a layout
- * of layouts/ that claims the directory, else each file's name (and dbmate's markers) tells.
+ * of layouts/ that claims the directory, else each file's name (and dbmate's markers) tells. Two
+ * files with one version are an error naming both where the tool refuses them, and otherwise
+ * both run, in name order.
  */
 export async function discoverMigrations(dir: string, options: DiscoveryOptions = {}): Promise<Discovery> {
   const listing = await listDirectory(dir);
@@ -108,12 +116,16 @@ export async function discoverMigrations(dir: string, options: DiscoveryOptions 
     const seen = others ? ` (found ${others} other entr${others === 1 ? 'y' : 'ies'})` : ' (it is empty)';
     throw new MigrationDiscoveryError(`no migration files in ${dir}${seen}: ${LAYOUT_HELP}`);
   }
-  migrations.sort((a, b) => compareVersions(a.version, b.version) || a.path.localeCompare(b.path));
+  // Name order among equal versions: code units, as the runners compare names.
+  migrations.sort((a, b) => compareVersions(a.version, b.version) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (let index = 1; index < migrations.length; index++) {
     const previous = migrations[index - 1] as MigrationFile;
     const current = migrations[index] as MigrationFile;
-    if (compareVersions(previous.version, current.version) === 0) {
-      throw new MigrationDiscoveryError(`two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; renumber one of them`);
+    const refusal = REFUSE_DUPLICATES[previous.layout] ?? REFUSE_DUPLICATES[current.layout];
+    if (refusal !== undefined && compareVersions(previous.version, current.version) === 0) {
+      throw new MigrationDiscoveryError(
+        `two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; ${refusal}; renumber one of them`,
+      );
     }
   }
   return { dir, migrations, unrecognised };
