@@ -73,7 +73,8 @@ export const sqlx: Layout = {
 
   versionTable: {
     table: TABLE,
-    recognises: (columns) => columns.has('version') && columns.has('checksum') && columns.has('success') && columns.has('execution_time'),
+    // Flyway's table has these columns too, and installed_rank besides.
+    recognises: (columns) => columns.has('version') && columns.has('checksum') && columns.has('success') && columns.has('execution_time') && !columns.has('installed_rank'),
     async read(client: SqlClient, table: string) {
       const { rows } = await client.query<{ version: string; success: boolean; checksum: string }>(
         `select version::text as version, success, encode(checksum, 'hex') as checksum from ${table} order by version`,
