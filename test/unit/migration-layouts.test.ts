@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLintCli } from '../../src/cli/lint-migrations.js';
@@ -16,7 +18,9 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/layo
 const sha = (algorithm: string, file: string) => createHash(algorithm).update(readFileSync(file)).digest('hex');
 
 /** `ship lint-migrations <args> --format json` in a fixture project. */
-async function lint(project: string, ...args: string[]) {
+const lint = (project: string, ...args: string[]) => lintIn(join(FIXTURES, project), ...args);
+
+async function lintIn(cwd: string, ...args: string[]) {
   let stdout = '';
   let stderr = '';
   const code = await runLintCli([...args, '--format', 'json'], {
@@ -26,7 +30,7 @@ async function lint(project: string, ...args: string[]) {
     stderr: (text) => {
       stderr += text;
     },
-    cwd: join(FIXTURES, project),
+    cwd,
   });
   const report = stdout ? JSON.parse(stdout) : undefined;
   const findings: string[] = (report?.findings ?? []).map((f: any) => `${f.file}:${f.line} ${f.ruleId}`);
@@ -175,4 +179,29 @@ test('ship lint-migrations detects sqlx: each file in a transaction unless it op
   assert.equal(code, 1);
   assert.ok(!findings.some((f) => f.endsWith('concurrently-in-transaction')), findings.join('\n'));
   assert.ok(findings.includes('migrations/20240402110000_require_account_plan.sql:3 set-not-null'), findings.join('\n'));
+});
+
+test('a file of a folder-per-migration layout, or of a file with both directions, is read as its tool reads it when named alone or changed since --base', async () => {
+  const repo = mkdtempSync(join(tmpdir(), 'ship-layouts-'));
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd: repo });
+  try {
+    cpSync(join(FIXTURES, 'prisma'), repo, { recursive: true });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'migrations so far');
+    mkdirSync(join(repo, 'prisma/migrations/20240201080000_post_title_index'));
+    writeFileSync(join(repo, 'prisma/migrations/20240201080000_post_title_index/migration.sql'), '-- CreateIndex\nCREATE INDEX "Post_title_idx" ON "Post"("title");\n');
+    writeFileSync(join(repo, 'prisma/seed.sql'), 'DELETE FROM "Post";\n');
+    git('add', '.');
+    git('commit', '-q', '-m', 'index post titles');
+    const { code, files, findings } = await lintIn(repo, '--base', 'main~1');
+    assert.equal(code, 1);
+    // The new migration only (not the seed), judged against the earlier ones: "Post" is an existing table, so the index blocks writes.
+    assert.deepEqual(files, ['prisma/migrations/20240201080000_post_title_index/migration.sql']);
+    assert.deepEqual(findings, ['prisma/migrations/20240201080000_post_title_index/migration.sql:2 create-index-without-concurrently']);
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
+  const alone = await lint('goose', 'db/migrations/00004_drop_event_payload.sql');
+  assert.deepEqual(alone.findings, ['db/migrations/00004_drop_event_payload.sql:3 drop-column']);
 });
