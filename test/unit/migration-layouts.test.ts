@@ -205,3 +205,24 @@ test('a file of a folder-per-migration layout, or of a file with both directions
   const alone = await lint('goose', 'db/migrations/00004_drop_event_payload.sql');
   assert.deepEqual(alone.findings, ['db/migrations/00004_drop_event_payload.sql:3 drop-column']);
 });
+
+test('a Prisma or Drizzle project for another database is refused by name, instead of failing to parse file after file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-layouts-'));
+  try {
+    mkdirSync(join(dir, 'prisma/migrations/20240101000000_init'), { recursive: true });
+    writeFileSync(join(dir, 'prisma/migrations/migration_lock.toml'), 'provider = "mysql"\n');
+    writeFileSync(join(dir, 'prisma/migrations/20240101000000_init/migration.sql'), 'CREATE TABLE `User` (`id` INTEGER NOT NULL AUTO_INCREMENT, PRIMARY KEY (`id`));\n');
+    await assert.rejects(discoverMigrations(join(dir, 'prisma/migrations')), /migration_lock\.toml says provider = "mysql": ship checks PostgreSQL migrations only/);
+    mkdirSync(join(dir, 'drizzle/meta'), { recursive: true });
+    writeFileSync(
+      join(dir, 'drizzle/meta/_journal.json'),
+      JSON.stringify({ version: '6', dialect: 'sqlite', entries: [{ idx: 0, when: 1, tag: '0000_init', breakpoints: true }] }),
+    );
+    writeFileSync(join(dir, 'drizzle/0000_init.sql'), 'CREATE TABLE `users` (`id` integer PRIMARY KEY NOT NULL);\n');
+    const { code, stderr } = await lintIn(dir, 'drizzle');
+    assert.equal(code, 2);
+    assert.match(stderr, /_journal\.json is for dialect "sqlite": ship checks PostgreSQL migrations only/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

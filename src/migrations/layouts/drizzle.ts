@@ -32,6 +32,10 @@ function journalEntries(text: string, path: string): JournalEntry[] {
   } catch (error) {
     throw new MigrationDiscoveryError(`${path} is not JSON (${(error as Error).message}): drizzle cannot migrate with it`);
   }
+  // drizzle-kit wrote "pg" before it wrote "postgresql"; another database's SQL would only fail to parse, file after file.
+  const dialect = (journal as { dialect?: unknown } | null)?.dialect;
+  if (dialect !== undefined && dialect !== 'postgresql' && dialect !== 'pg')
+    throw new MigrationDiscoveryError(`${path} is for dialect ${JSON.stringify(dialect)}: ship checks PostgreSQL migrations only`);
   const entries = (journal as { entries?: unknown } | null)?.entries;
   if (!Array.isArray(entries)) throw new MigrationDiscoveryError(`${path} has no "entries" list: drizzle cannot migrate with it`);
   return entries.map((entry: { when?: unknown; tag?: unknown } | null, index) => {

@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { MigrationDiscoveryError } from '../migration-file.js';
-import type { FoundMigration, Layout } from './layout.js';
+import { readIfPresent, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
 
@@ -35,6 +35,11 @@ export const prisma: Layout = {
   },
 
   async list(listing) {
+    // A project for another database: its SQL would only fail to parse, file after file.
+    const provider = /^\s*provider\s*=\s*"([^"]*)"/m.exec((await readIfPresent(join(listing.dir, 'migration_lock.toml'))) ?? '')?.[1];
+    if (provider !== undefined && provider !== 'postgresql') {
+      throw new MigrationDiscoveryError(`${join(listing.dir, 'migration_lock.toml')} says provider = "${provider}": ship checks PostgreSQL migrations only`);
+    }
     const migrations: FoundMigration[] = [];
     // listing.dirs is sorted by code unit, as Prisma sorts the names.
     for (const dir of listing.dirs) {
