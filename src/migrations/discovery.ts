@@ -24,11 +24,10 @@ export interface Discovery {
   readonly unrecognised: readonly string[];
 }
 
-const LAYOUT_HELP = `expected Flyway V1__name.sql, golang-migrate 1_name.up.sql, dbmate 20240101120000_name.sql with "-- migrate:up", numbered 001_name.sql, ${Object.values(
-  LAYOUTS,
-)
+const TOOL_LAYOUTS = Object.values(LAYOUTS)
   .map((layout) => layout.looksLike)
-  .join(', ')}; set migrations.pattern for another layout`;
+  .join(', ');
+const LAYOUT_HELP = `expected Flyway V1__name.sql, golang-migrate 1_name.up.sql, dbmate 20240101120000_name.sql with "-- migrate:up", numbered 001_name.sql, ${TOOL_LAYOUTS}; set migrations.pattern for another layout`;
 
 /** Runners that refuse two migrations with one version; the others apply both, in name order. */
 const REFUSE_DUPLICATES: Partial<Record<MigrationFile['layout'], string>> = {

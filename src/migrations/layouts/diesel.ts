@@ -8,9 +8,8 @@
  * then Diesel sends up.sql as one simple query, which PostgreSQL still runs as one implicit
  * transaction when it holds several statements.
  */
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
+import { entriesOf, readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { MigrationDiscoveryError } from '../migration-file.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
@@ -22,7 +21,7 @@ async function migrationDirs(listing: DirectoryListing): Promise<Array<{ dir: st
   const dirs: Array<{ dir: string; hasUp: boolean }> = [];
   for (const dir of listing.dirs) {
     if (dir.startsWith('.')) continue;
-    const entries = await readdir(join(listing.dir, dir));
+    const entries = await entriesOf(join(listing.dir, dir));
     if (entries.length === 0) continue;
     dirs.push({ dir, hasUp: entries.includes('up.sql') });
   }

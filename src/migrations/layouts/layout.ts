@@ -5,7 +5,7 @@
  * registered with one line in registry.ts; discovery asks each registered layout whether a
  * directory is its tool's, and the replica gate looks for each one's table.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { MigrationDiscoveryError, type LayoutId, type MigrationFile } from '../migration-file.js';
 import type { SqlClient, VersionTableAdapter } from './version-table.js';
 
@@ -86,6 +86,15 @@ export async function readIfPresent(path: string): Promise<string | undefined> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new MigrationDiscoveryError(`cannot read ${path}: ${code ?? (error as Error).message}`);
+  }
+}
+
+/** The names in a directory of a migrations directory (a folder per migration). */
+export async function entriesOf(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    throw new MigrationDiscoveryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

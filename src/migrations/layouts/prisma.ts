@@ -10,9 +10,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { readdir } from 'node:fs/promises';
 import { MigrationDiscoveryError } from '../migration-file.js';
-import { readIfPresent, type FoundMigration, type Layout } from './layout.js';
+import { entriesOf, readIfPresent, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
 
@@ -20,7 +19,7 @@ const TABLE = '_prisma_migrations';
 const MIGRATION_FILE = 'migration.sql';
 
 async function holdsMigrationFile(dir: string): Promise<boolean> {
-  return (await readdir(dir)).includes(MIGRATION_FILE);
+  return (await entriesOf(dir)).includes(MIGRATION_FILE);
 }
 
 export const prisma: Layout = {
