@@ -226,3 +226,22 @@ test('a Prisma or Drizzle project for another database is refused by name, inste
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('Drizzle: a breakpoint ends a statement, as the migrator splits there, so a hand-written migration without semicolons lints', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-layouts-'));
+  try {
+    cpSync(join(FIXTURES, 'drizzle'), dir, { recursive: true });
+    const journal = JSON.parse(readFileSync(join(dir, 'drizzle/meta/_journal.json'), 'utf8'));
+    journal.entries.push({ idx: 3, version: '7', when: 1717600000000, tag: '0002_custom_backfill', breakpoints: true });
+    writeFileSync(join(dir, 'drizzle/meta/_journal.json'), JSON.stringify(journal, null, 2));
+    writeFileSync(
+      join(dir, 'drizzle/0002_custom_backfill.sql'),
+      "UPDATE users SET bio = '' WHERE bio IS NULL\n--> statement-breakpoint\nALTER TABLE users DROP COLUMN created_at\n",
+    );
+    const { findings } = await lintIn(dir, 'drizzle');
+    assert.ok(!findings.some((f) => f.endsWith('syntax-error')), findings.join('\n'));
+    assert.ok(findings.includes('drizzle/0002_custom_backfill.sql:3 drop-column'), findings.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

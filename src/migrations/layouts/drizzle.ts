@@ -1,7 +1,6 @@
 /**
  * Drizzle (drizzle-kit and drizzle-orm's migrator): `drizzle/<nnnn>_<name>.sql` with
- * `--> statement-breakpoint` between statements (a SQL comment, so the files lint as they are),
- * and `meta/_journal.json`, which decides what runs and in what order: each entry names a file
+ * `--> statement-breakpoint` between statements, and `meta/_journal.json`, which decides what runs and in what order: each entry names a file
  * by its tag and carries `when`, the milliseconds drizzle records as the migration's created_at.
  * Files the journal does not name never run; two files with one number both run, in journal order.
  *
@@ -19,6 +18,15 @@ const SCHEMA = 'drizzle';
 const TABLE_NAME = '__drizzle_migrations';
 const TABLE = `"${SCHEMA}"."${TABLE_NAME}"`;
 const JOURNAL = join('meta', '_journal.json');
+/** A statement end in a breakpoint's place, padded to its length so offsets still point into the file. */
+const STATEMENT_END = ';'.padEnd('--> statement-breakpoint'.length);
+
+/** Whether the text before `at` ends with a semicolon, blanks aside. */
+function endsStatement(text: string, at: number): boolean {
+  let before = at - 1;
+  while (before >= 0 && /\s/.test(text[before] as string)) before--;
+  return text[before] === ';';
+}
 
 interface JournalEntry {
   readonly when: number;
@@ -70,7 +78,11 @@ export const drizzle: Layout = {
   },
 
   read(text) {
-    return { sql: text, transaction: true, checksum: createHash('sha256').update(text).digest('hex') };
+    // The migrator splits the file at each breakpoint and runs the pieces one by one, so a
+    // hand-written migration may leave out the semicolon before one; drizzle-kit's own files
+    // have it, and keep their text.
+    const sql = text.replace(/--> statement-breakpoint/g, (breakpoint, at: number) => (endsStatement(text, at) ? breakpoint : STATEMENT_END));
+    return { sql, transaction: true, checksum: createHash('sha256').update(text).digest('hex') };
   },
 
   versionTable: {
