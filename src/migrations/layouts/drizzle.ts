@@ -1,8 +1,9 @@
 /**
  * Drizzle (drizzle-kit and drizzle-orm's migrator): `drizzle/<nnnn>_<name>.sql` with
- * `--> statement-breakpoint` between statements, and `meta/_journal.json`, which decides what runs and in what order: each entry names a file
- * by its tag and carries `when`, the milliseconds drizzle records as the migration's created_at.
- * Files the journal does not name never run; two files with one number both run, in journal order.
+ * `--> statement-breakpoint` between statements, and `meta/_journal.json`, which decides what
+ * runs and in what order: each entry names a file by its tag and carries `when`, the
+ * milliseconds drizzle records as the migration's created_at. Files the journal does not name
+ * never run; two files with one number both run, in journal order.
  *
  * The migrator runs every pending migration in one transaction, and counts as applied every
  * migration whose `when` is not after the created_at of the last row in its table: that
