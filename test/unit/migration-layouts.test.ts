@@ -245,3 +245,16 @@ test('Drizzle: a breakpoint ends a statement, as the migrator splits there, so a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('goose: a SQL migration without "-- +goose Up" cannot be linted, as goose cannot run it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-layouts-'));
+  try {
+    cpSync(join(FIXTURES, 'goose'), dir, { recursive: true });
+    writeFileSync(join(dir, 'db/migrations/00005_add_index.sql'), 'CREATE INDEX events_kind_idx ON events (kind);\n');
+    const { code, stderr } = await lintIn(dir, 'db/migrations');
+    assert.equal(code, 2);
+    assert.match(stderr, /db\/migrations\/00005_add_index\.sql has no "-- \+goose Up" annotation: goose refuses to run it/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
