@@ -42,20 +42,20 @@ export const goose: Layout = {
   },
 
   async list(listing) {
-    const all: Array<FoundMigration & { order: bigint }> = [];
+    const all: FoundMigration[] = [];
     const unrecognised: string[] = [];
     for (const file of listing.files) {
-      const version = versionOf(file);
-      if (version === undefined) {
+      if (versionOf(file) === undefined) {
         if (file.endsWith('.sql')) unrecognised.push(join(listing.dir, file));
         continue;
       }
-      all.push({ path: join(listing.dir, file), version: file.slice(0, file.indexOf('_')), name: file.slice(file.indexOf('_') + 1).replace(/\.(sql|go)$/, ''), order: version });
+      const cut = file.indexOf('_');
+      all.push({ path: join(listing.dir, file), version: file.slice(0, cut), name: file.slice(cut + 1).replace(/\.(sql|go)$/, '') });
     }
+    // Go migrations count for goose's duplicate check, but are no SQL to lint.
     refuseDuplicateVersions(all, (version) => BigInt(version).toString(), 'goose refuses to run with both ("found duplicate migration version")');
-    all.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
-    // Go migrations keep their versions from clashing with SQL ones, but are no SQL to lint.
-    const migrations = all.filter((migration) => migration.path.endsWith('.sql')).map(({ order: _order, ...migration }) => migration);
+    const migrations = all.filter((migration) => migration.path.endsWith('.sql'));
+    migrations.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : BigInt(a.version) > BigInt(b.version) ? 1 : 0));
     return { migrations, unrecognised };
   },
 
