@@ -1,18 +1,14 @@
 import { readdir } from 'node:fs/promises';
 import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, join } from 'node:path';
-import type { MigrationSource } from '../lint/types.js';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
-import { compareVersions, parseMigrationFileName, versionParts, type MigrationLayout } from './file-name.js';
-import { ERROR_CODES, type CodedError } from '../errors/codes.js';
-import { readMigrationPhase, type MigrationPhase } from './phase.js';
+import { compareVersions, parseMigrationFileName, versionParts } from './file-name.js';
+import type { DirectoryListing, FoundMigration, Layout } from './layouts/layout.js';
+import { LAYOUTS } from './layouts/registry.js';
+import { MigrationDiscoveryError, type LayoutId, type MigrationFile } from './migration-file.js';
+import { readMigrationPhase } from './phase.js';
 
-export interface MigrationFile extends MigrationSource {
-  readonly version: string;
-  readonly name: string;
-  readonly layout: MigrationLayout;
-  readonly phase: MigrationPhase;
-}
+export { MigrationDiscoveryError, type MigrationFile } from './migration-file.js';
 
 export interface DiscoveryOptions {
   /** A regular expression with a named group `version` (and optionally `name`) for other layouts. */
@@ -21,33 +17,42 @@ export interface DiscoveryOptions {
 
 export interface Discovery {
   readonly dir: string;
+  /** The tool whose layout the directory has, when one of layouts/ claimed it (else the files' names tell). */
+  readonly layout?: LayoutId;
   /** In the order the runner applies them. */
   readonly migrations: readonly MigrationFile[];
   /** `.sql` files whose names match no layout: listed so a misnamed migration does not go unnoticed. */
   readonly unrecognised: readonly string[];
 }
 
-export class MigrationDiscoveryError extends Error implements CodedError {
-  override readonly name = 'MigrationDiscoveryError';
+const TOOL_LAYOUTS = Object.values(LAYOUTS)
+  .map((layout) => layout.looksLike)
+  .join(', ');
+const LAYOUT_HELP = `expected Flyway V1__name.sql, golang-migrate 1_name.up.sql, dbmate 20240101120000_name.sql with "-- migrate:up", numbered 001_name.sql, ${TOOL_LAYOUTS}; set migrations.pattern for another layout`;
 
-  get shipCode() {
-    return ERROR_CODES.migrationInputUnreadable;
-  }
-}
+/**
+ * Runners that refuse two migrations with one version; the others apply both, in name order.
+ * `V1__x.sql` is Flyway's alone. `1_x.up.sql` is golang-migrate's naming, but other runners that
+ * order files by name use it too (a project whose migrate refused its duplicates could not have
+ * shipped them), so those are linted in name order rather than refused.
+ */
+const REFUSE_DUPLICATES: Partial<Record<MigrationFile['layout'], string>> = {
+  flyway: 'Flyway refuses to migrate with both',
+};
 
-const LAYOUT_HELP =
-  'expected Flyway V1__name.sql, golang-migrate 1_name.up.sql, dbmate 20240101120000_name.sql with "-- migrate:up", or numbered 001_name.sql; set migrations.pattern for another layout';
-
-/** Reads one migration file: its version from the name, and the SQL the runner would execute. */
-export async function readMigrationFile(path: string, options: DiscoveryOptions = {}): Promise<MigrationFile | undefined> {
-  const parsed = parseMigrationFileName(basename(path), options.pattern);
-  if (!parsed) return undefined;
-  let text: SqlFileText;
+async function readText(path: string): Promise<SqlFileText> {
   try {
-    text = await readSqlFile(path);
+    return await readSqlFile(path);
   } catch (error) {
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+/** Reads one migration file by its name alone: its version, and the SQL the runner would execute. */
+export async function readMigrationFile(path: string, options: DiscoveryOptions = {}): Promise<MigrationFile | undefined> {
+  const parsed = parseMigrationFileName(basename(path), options.pattern);
+  if (!parsed) return undefined;
+  const text = await readText(path);
   // Not refused here: discovery cannot tell a file to lint from one read for context (see lintMigrations).
   if (text.problem !== undefined) return { path, version: parsed.version, name: parsed.name, layout: parsed.layout, phase: 'expand', sql: '', problem: text.problem };
   // Read from the whole file: a dbmate header above "-- migrate:up" is outside the up section.
@@ -62,33 +67,70 @@ function migrationOf(path: string, parsed: NonNullable<ReturnType<typeof parseMi
   return { path, version: parsed.version, name: parsed.name, layout: parsed.layout, sql: text };
 }
 
-/** Every up-migration in `dir`, sorted by version; two files with one version are an error naming both. */
-export async function discoverMigrations(dir: string, options: DiscoveryOptions = {}): Promise<Discovery> {
-  let entries: string[];
+/** A migration of a layout in layouts/, read as its tool reads it. */
+async function readLayoutMigration(layout: Layout, found: FoundMigration): Promise<MigrationFile> {
+  const text = await readText(found.path);
+  const base = { path: found.path, version: found.version, name: found.name, layout: layout.id };
+  if (text.problem !== undefined) return { ...base, phase: 'expand', sql: '', problem: text.problem };
+  return { ...base, ...layout.read(text.sql, found), phase: readMigrationPhase(text.sql, found.path) };
+}
+
+async function listDirectory(dir: string): Promise<DirectoryListing> {
+  const files: string[] = [];
+  const dirs: string[] = [];
   try {
-    entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isFile()) files.push(entry.name);
+      else if (entry.isDirectory()) dirs.push(entry.name);
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' ? 'it is not a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new MigrationDiscoveryError(`cannot read migrations directory ${dir}: ${why}; check database.migrations.dir`);
   }
+  return { dir, files: files.sort(), dirs: dirs.sort() };
+}
+
+/**
+ * Every up-migration in `dir`, in the order its tool applies them. The tool is detected: a layout
+ * of layouts/ that claims the directory, else each file's name (and dbmate's markers) tells. Two
+ * files with one version are an error naming both where the tool refuses them, and otherwise
+ * both run, in name order.
+ */
+export async function discoverMigrations(dir: string, options: DiscoveryOptions = {}): Promise<Discovery> {
+  const listing = await listDirectory(dir);
+  if (options.pattern === undefined) {
+    for (const layout of Object.values(LAYOUTS)) {
+      if (!(await layout.detect(listing))) continue;
+      const { migrations, unrecognised } = await layout.list(listing);
+      if (migrations.length === 0) throw new MigrationDiscoveryError(`no migration files in ${dir} (${layout.tool} layout, ${layout.looksLike})`);
+      const read: MigrationFile[] = [];
+      for (const found of migrations) read.push(await readLayoutMigration(layout, found));
+      return { dir, layout: layout.id, migrations: read, unrecognised };
+    }
+  }
   const migrations: MigrationFile[] = [];
   const unrecognised: string[] = [];
-  for (const entry of entries.sort()) {
+  for (const entry of listing.files) {
     const migration = await readMigrationFile(join(dir, entry), options);
     if (migration) migrations.push(migration);
     else if (entry.endsWith('.sql') && !entry.endsWith('.down.sql')) unrecognised.push(join(dir, entry));
   }
   if (migrations.length === 0) {
-    const seen = entries.length ? ` (found ${entries.length} other file${entries.length === 1 ? '' : 's'})` : ' (it is empty)';
+    const others = listing.files.length + listing.dirs.length;
+    const seen = others ? ` (found ${others} other entr${others === 1 ? 'y' : 'ies'})` : ' (it is empty)';
     throw new MigrationDiscoveryError(`no migration files in ${dir}${seen}: ${LAYOUT_HELP}`);
   }
-  migrations.sort((a, b) => compareVersions(a.version, b.version) || a.path.localeCompare(b.path));
+  // Name order among equal versions: code units, as the runners compare names.
+  migrations.sort((a, b) => compareVersions(a.version, b.version) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (let index = 1; index < migrations.length; index++) {
     const previous = migrations[index - 1] as MigrationFile;
     const current = migrations[index] as MigrationFile;
-    if (compareVersions(previous.version, current.version) === 0) {
-      throw new MigrationDiscoveryError(`two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; renumber one of them`);
+    const refusal = REFUSE_DUPLICATES[previous.layout] ?? REFUSE_DUPLICATES[current.layout];
+    if (refusal !== undefined && compareVersions(previous.version, current.version) === 0) {
+      throw new MigrationDiscoveryError(
+        `two migrations have version ${versionParts(current.version).join('.')}: ${previous.path} and ${current.path}; ${refusal}; renumber one of them`,
+      );
     }
   }
   return { dir, migrations, unrecognised };

@@ -3,7 +3,7 @@ import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
 import { changedFilesSince } from './changed-files.js';
-import { discoverMigrations, MigrationDiscoveryError, readMigrationFile, type DiscoveryOptions, type MigrationFile } from './discovery.js';
+import { discoverMigrations, MigrationDiscoveryError, readMigrationFile, type Discovery, type DiscoveryOptions, type MigrationFile } from './discovery.js';
 import { compareVersions, parseMigrationFileName } from './file-name.js';
 import { readMigrationPhase } from './phase.js';
 
@@ -22,6 +22,40 @@ export interface SelectOptions extends DiscoveryOptions {
   readonly base?: string;
 }
 
+/** A migration file as its directory's discovery reads it, or by its name alone. */
+type Located = { readonly discovery: Discovery; readonly index: number } | { readonly migration: MigrationFile };
+
+/**
+ * Reads each file the way its tool does, through the discovery of the directory it belongs to:
+ * its own for tools with a flat directory, its parent's for those with a folder per migration
+ * (Prisma's migration.sql, Diesel's up.sql). Discoveries are made once per directory.
+ */
+class MigrationFinder {
+  private readonly discoveries = new Map<string, Promise<Discovery | undefined>>();
+
+  constructor(private readonly options: DiscoveryOptions) {}
+
+  /** A directory's discovery, or undefined where there is none (a file given alone, a directory its tool would refuse). */
+  discoveryOf(dir: string): Promise<Discovery | undefined> {
+    let discovery = this.discoveries.get(dir);
+    if (!discovery) {
+      discovery = discoverMigrations(dir, this.options).catch(() => undefined);
+      this.discoveries.set(dir, discovery);
+    }
+    return discovery;
+  }
+
+  async locate(path: string): Promise<Located | undefined> {
+    for (const dir of [dirname(path), dirname(dirname(path))]) {
+      const discovery = await this.discoveryOf(dir);
+      const index = discovery?.migrations.findIndex((migration) => migration.path === path) ?? -1;
+      if (discovery && index !== -1) return { discovery, index };
+    }
+    const migration = await readMigrationFile(path, this.options);
+    return migration ? { migration } : undefined;
+  }
+}
+
 /**
  * Turns command-line paths (directories of migrations, or single files) into what to lint.
  * Paths are shown relative to `cwd`, which is what CI annotations expect.
@@ -29,12 +63,13 @@ export interface SelectOptions extends DiscoveryOptions {
 export async function selectMigrations(paths: readonly string[], options: SelectOptions): Promise<Selection> {
   const notices: string[] = [];
   const absolutePaths = paths.map((path) => resolve(options.cwd, path));
+  const finder = new MigrationFinder(options);
   let candidates: string[];
   if (options.base !== undefined) {
     const changed = await changedFilesSince(options.base, options.cwd);
     candidates = changed.filter(
       (file) =>
-        parseMigrationFileName(basename(file), options.pattern) !== undefined &&
+        (file.endsWith('.sql') || parseMigrationFileName(basename(file), options.pattern) !== undefined) &&
         (absolutePaths.length === 0 || absolutePaths.some((root) => file === root || file.startsWith(root + sep))),
     );
   } else {
@@ -48,6 +83,7 @@ export async function selectMigrations(paths: readonly string[], options: Select
         },
       );
       if (kind === 'dir') {
+        // Not through the finder's cache: a directory named on the command line that its tool would refuse is an error.
         const discovery = await discoverMigrations(path, options);
         candidates.push(...discovery.migrations.map((migration) => migration.path));
         for (const file of discovery.unrecognised) notices.push(`${relative(options.cwd, file)} matches no migration layout and was not linted`);
@@ -56,17 +92,43 @@ export async function selectMigrations(paths: readonly string[], options: Select
       }
     }
   }
-  const unique = [...new Set(candidates)];
-  const files: Array<MigrationSource & { version?: string }> = [];
-  for (const path of unique) {
-    const migration = await readMigrationFile(path, options);
-    if (migration) files.push(migration);
-    else files.push(await readPlainFile(path));
+  const located: Located[] = [];
+  const plain: MigrationSource[] = [];
+  for (const path of new Set(candidates)) {
+    const found = await finder.locate(path);
+    if (found) located.push(found);
+    // A changed file that is no migration (a seed, a schema dump) is not linted; a file named on the command line is.
+    else if (options.base === undefined) plain.push(await readPlainFile(path));
   }
-  files.sort((a, b) => (a.version !== undefined && b.version !== undefined ? compareVersions(a.version, b.version) : 0));
-  const history = await historyFor(files, options);
+  const { files, history } = inRunOrder(located);
   const display = (source: MigrationSource): MigrationSource => ({ ...source, path: relative(options.cwd, source.path) || source.path });
-  return { files: files.map(display), history: history.map(display), notices };
+  return { files: [...files, ...plain].map(display), history: history.map(display), notices };
+}
+
+/**
+ * The files to lint in the order their tools run them: each directory's in its discovery's order,
+ * then those known by name alone in version order. The history is every migration of those
+ * directories that runs before the last linted one and is not linted itself.
+ */
+function inRunOrder(located: readonly Located[]): { files: MigrationFile[]; history: MigrationFile[] } {
+  const byDiscovery = new Map<Discovery, number[]>();
+  const byName: MigrationFile[] = [];
+  for (const found of located) {
+    if ('migration' in found) byName.push(found.migration);
+    else byDiscovery.set(found.discovery, [...(byDiscovery.get(found.discovery) ?? []), found.index]);
+  }
+  const files: MigrationFile[] = [];
+  const history: MigrationFile[] = [];
+  for (const [discovery, indexes] of byDiscovery) {
+    const linted = new Set(indexes);
+    const last = Math.max(...indexes);
+    discovery.migrations.forEach((migration, index) => {
+      if (linted.has(index)) files.push(migration);
+      else if (index < last) history.push(migration);
+    });
+  }
+  byName.sort((a, b) => compareVersions(a.version, b.version));
+  return { files: [...files, ...byName], history };
 }
 
 /** A file named on the command line that matches no layout: linted all the same, with the phase it declares. */
@@ -78,20 +140,4 @@ async function readPlainFile(path: string): Promise<MigrationSource> {
     throw new MigrationDiscoveryError(`cannot read migration ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   return { path, ...text, phase: text.problem === undefined ? readMigrationPhase(text.sql, path) : 'expand' };
-}
-
-/** Migrations in the linted files' directories that come before them and are not linted themselves. */
-async function historyFor(files: ReadonlyArray<MigrationSource & { version?: string }>, options: SelectOptions): Promise<MigrationFile[]> {
-  const linted = new Set(files.map((file) => file.path));
-  const history: MigrationFile[] = [];
-  for (const dir of new Set(files.map((file) => dirname(file.path)))) {
-    const versions = files.filter((file) => dirname(file.path) === dir && file.version !== undefined).map((file) => file.version as string);
-    if (versions.length === 0) continue;
-    const latest = versions.reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b));
-    const discovery = await discoverMigrations(dir, options).catch(() => undefined);
-    for (const migration of discovery?.migrations ?? []) {
-      if (!linted.has(migration.path) && compareVersions(migration.version, latest) < 0) history.push(migration);
-    }
-  }
-  return history.sort((a, b) => compareVersions(a.version, b.version));
 }

@@ -74,9 +74,11 @@ export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
         const result = await checkDatabase({
           primaryUrl: database.primary,
           onDiskVersions: discovery?.migrations.map((m) => m.version) ?? [],
+          onDiskChecksums: discovery?.migrations ?? [],
           versionSource: {
             ...(database.versionTable ? { versionTable: database.versionTable } : {}),
             ...(database.versionQuery ? { versionQuery: database.versionQuery } : {}),
+            ...(discovery?.layout ? { layout: discovery.layout } : {}),
           },
           replicas: database.replicas,
           readPaths: database.readPaths,

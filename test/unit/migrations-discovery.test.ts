@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { discoverMigrations, MigrationDiscoveryError } from '../../src/migrations/discovery.js';
 import { compileMigrationPattern, compareVersions } from '../../src/migrations/file-name.js';
 import { allRules } from '../../schema-checks/index.js';
@@ -10,7 +10,10 @@ import { lintMigrations } from '../../src/lint/engine.js';
 
 async function dirWith(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ship-discovery-'));
-  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, name)), { recursive: true });
+    await writeFile(join(dir, name), content);
+  }
   return dir;
 }
 
@@ -137,6 +140,48 @@ test('two files with the same version are an error naming both', async () => {
   });
   await withDir({ '001_a.up.sql': '', '1_b.up.sql': '' }, async (dir) => {
     await assert.rejects(discoverMigrations(dir), /version 1: .*001_a\.up\.sql and .*1_b\.up\.sql/);
+  });
+});
+
+test('one version twice: runners that order by name run both, in name order; the tools that refuse them are refused', async () => {
+  // numbered (a runner ship does not know), dbmate (it sorts file names) and a configured pattern: both files, in name order.
+  await withDir({ '0000_b.sql': 'SELECT 2;', '0000_a.sql': 'SELECT 1;', '0001_c.sql': 'SELECT 3;' }, async (dir) => {
+    assert.deepEqual(
+      (await discoverMigrations(dir)).migrations.map((m) => basename(m.path)),
+      ['0000_a.sql', '0000_b.sql', '0001_c.sql'],
+    );
+  });
+  await withDir({ '20240101000000_b.sql': '-- migrate:up\nSELECT 2;\n', '20240101000000_a.sql': '-- migrate:up\nSELECT 1;\n' }, async (dir) => {
+    assert.deepEqual(
+      (await discoverMigrations(dir)).migrations.map((m) => [basename(m.path), m.layout]),
+      [
+        ['20240101000000_a.sql', 'dbmate'],
+        ['20240101000000_b.sql', 'dbmate'],
+      ],
+    );
+  });
+  await withDir({ 'release-2-b.sql': 'SELECT 2;', 'release-2-a.sql': 'SELECT 1;' }, async (dir) => {
+    const discovery = await discoverMigrations(dir, { pattern: compileMigrationPattern('^release-(?<version>\\d+)-.*\\.sql$') });
+    assert.deepEqual(
+      discovery.migrations.map((m) => basename(m.path)),
+      ['release-2-a.sql', 'release-2-b.sql'],
+    );
+  });
+  // `.up.sql` names are golang-migrate's, which refuses duplicates, but runners that order by name use them too: linted in name order.
+  await withDir({ '0000_b.up.sql': 'SELECT 2;', '0000_a.up.sql': 'SELECT 1;' }, async (dir) => {
+    assert.deepEqual(
+      (await discoverMigrations(dir)).migrations.map((m) => basename(m.path)),
+      ['0000_a.up.sql', '0000_b.up.sql'],
+    );
+  });
+  await withDir({ 'migrations/00001_a.sql': '-- +goose Up\nSELECT 1;\n', 'migrations/1_b.go': 'package migrations\n' }, async (dir) => {
+    await assert.rejects(discoverMigrations(join(dir, 'migrations')), /version 1: .*00001_a\.sql and .*1_b\.go; goose refuses/);
+  });
+  await withDir({ 'Cargo.toml': '[dependencies]\nsqlx = "0.8"\n', 'migrations/0001_a.sql': 'SELECT 1;', 'migrations/1_b.sql': 'SELECT 2;' }, async (dir) => {
+    await assert.rejects(discoverMigrations(join(dir, 'migrations')), /version 1: .*0001_a\.sql and .*1_b\.sql; sqlx cannot record both/);
+  });
+  await withDir({ '2024-01-01-000000_a/up.sql': 'SELECT 1;', '20240101000000_b/up.sql': 'SELECT 2;' }, async (dir) => {
+    await assert.rejects(discoverMigrations(dir), /version 20240101000000: .*2024-01-01-000000_a\/up\.sql and .*20240101000000_b\/up\.sql; Diesel would run only one/);
   });
 });
 

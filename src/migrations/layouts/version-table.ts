@@ -3,7 +3,7 @@
  * rows the tool itself would, so a team can still run its tool by hand after ship applied a file
  * (and the other way round). One file per tool in this folder, registered in `registry.ts`.
  */
-import type { MigrationFile } from '../discovery.js';
+import type { MigrationFile } from '../migration-file.js';
 
 /** The slice of a `pg` client the adapters use: one connection, inside or outside a transaction. */
 export interface SqlClient {

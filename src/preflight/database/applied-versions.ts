@@ -8,18 +8,25 @@
  * - dbmate and Rails: `schema_migrations(version varchar)`, one row per applied version.
  * - Flyway: `flyway_schema_history`, one row per attempt; only `success` rows with a version count
  *   (repeatable migrations have none).
+ * - The tools with a layout of their own (src/migrations/layouts/: Prisma, Drizzle, Diesel, sqlx,
+ *   goose): each reads its table as the tool does.
  * Anything else: a configured query whose first column lists the applied versions.
  */
 import type pg from 'pg';
 import { compareVersions, versionParts } from '../../migrations/file-name.js';
+import type { VersionTableState } from '../../migrations/layouts/layout.js';
+import { LAYOUTS } from '../../migrations/layouts/registry.js';
+import type { LayoutId, MigrationFile } from '../../migrations/migration-file.js';
 import { DatabaseCheckError, driverMessage } from './connect.js';
 import { describeDatabase } from '../../util/redact-url.js';
 
 export interface VersionSource {
-  /** Table holding the versions, optionally schema-qualified; default: schema_migrations, then flyway_schema_history. */
+  /** Table holding the versions, optionally schema-qualified; default: the first of DEFAULT_TABLES that exists. */
   versionTable?: string;
   /** A query whose first column lists the applied versions; takes precedence over versionTable. */
   versionQuery?: string;
+  /** The tool whose layout discovery found on disk: its table is looked for first, before other tools' leftovers. */
+  layout?: LayoutId;
 }
 
 export interface AppliedVersions {
@@ -29,13 +36,17 @@ export interface AppliedVersions {
   versions: string[];
   /** The highest applied version, or null when nothing is applied. */
   latest: string | null;
-  /** golang-migrate's flag for a migration that failed halfway. */
+  /** A migration failed halfway (golang-migrate's dirty flag, a failed Prisma or sqlx row). */
   dirty: boolean;
+  /** For a dirty table of a tool in layouts/: which migration failed and how to repair it. */
+  repair?: string;
+  /** Checksums the tool recorded, by version key (see sameVersion), for a tool that refuses to run when an applied file changed (sqlx). */
+  checksums?: ReadonlyMap<string, string>;
   /** Where the versions came from, for messages: `schema_migrations (golang-migrate)`, `versionQuery`. */
   source: string;
 }
 
-const DEFAULT_TABLES = ['schema_migrations', 'flyway_schema_history'];
+const DEFAULT_TABLES = ['schema_migrations', 'flyway_schema_history', ...Object.values(LAYOUTS).map((layout) => layout.versionTable.table)];
 
 const NUMERIC_VERSION = /^\d+(?:[._]\d+)*$/;
 
@@ -87,6 +98,32 @@ function fromList(raw: Array<string | null>, source: string): AppliedVersions {
   return { semantics: 'each', versions, latest: versions.at(-1) ?? null, dirty: false, source };
 }
 
+function fromState(state: VersionTableState, source: string): AppliedVersions {
+  const applied = fromList([...state.versions], source);
+  return {
+    ...applied,
+    semantics: state.semantics,
+    dirty: state.dirty !== undefined,
+    ...(state.dirty ? { repair: `says migration ${state.dirty.version} failed halfway: ${state.dirty.repair}` } : {}),
+    ...(state.checksums ? { checksums: new Map([...state.checksums].map(([version, checksum]) => [versionKey(version), checksum])) } : {}),
+  };
+}
+
+/**
+ * Applied migrations whose file on disk no longer has the checksum the tool recorded: a tool that
+ * records checksums to catch this (sqlx) refuses to run any migration until it is put right.
+ */
+export function changedAppliedFiles(applied: AppliedVersions, onDisk: ReadonlyArray<Pick<MigrationFile, 'path' | 'version' | 'checksum'>>): string[] {
+  const recorded = applied.checksums;
+  if (!recorded) return [];
+  return onDisk
+    .filter((file) => file.checksum !== undefined && recorded.has(versionKey(file.version)) && recorded.get(versionKey(file.version)) !== file.checksum)
+    .map(
+      (file) =>
+        `${file.path} changed after it was applied: its checksum is not the one ${applied.source} recorded for version ${file.version}, and the tool refuses to run migrations until the file is as it was applied; put it back and make the change in a new migration`,
+    );
+}
+
 async function firstExistingTable(client: pg.Client, candidates: string[]): Promise<{ oid: number; name: string } | undefined> {
   for (const candidate of candidates) {
     const { rows } = await client.query<{ oid: number | null; name: string | null }>('select to_regclass($1)::oid as oid, to_regclass($1)::text as name', [candidate]);
@@ -115,7 +152,8 @@ export async function readAppliedVersions(client: pg.Client, source: VersionSour
     );
   }
 
-  const candidates = source.versionTable ? [source.versionTable] : DEFAULT_TABLES;
+  const preferred = source.layout ? LAYOUTS[source.layout].versionTable.table : undefined;
+  const candidates = source.versionTable ? [source.versionTable] : preferred ? [preferred, ...DEFAULT_TABLES.filter((name) => name !== preferred)] : DEFAULT_TABLES;
   let table: { oid: number; name: string } | undefined;
   try {
     table = await firstExistingTable(client, candidates);
@@ -153,6 +191,9 @@ export async function readAppliedVersions(client: pg.Client, source: VersionSour
       dirty: row?.dirty ?? false,
       source: `${table.name} (golang-migrate)`,
     };
+  }
+  for (const layout of Object.values(LAYOUTS)) {
+    if (layout.versionTable.recognises(columns)) return fromState(await layout.versionTable.read(client, table.name), `${table.name} (${layout.tool})`);
   }
   if (columns.has('version')) {
     const { rows } = await client.query<{ version: string | null }>(`select version::text as version from ${table.name}`);

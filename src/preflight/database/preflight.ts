@@ -5,7 +5,8 @@
  * Problems refuse the deploy unless an override with a reason is given; the override and the
  * problems it waived are returned so the caller can record them.
  */
-import { describeSchemaVersion, pendingVersions, readAppliedVersions, type AppliedVersions, type VersionSource } from './applied-versions.js';
+import type { MigrationFile } from '../../migrations/migration-file.js';
+import { changedAppliedFiles, describeSchemaVersion, pendingVersions, readAppliedVersions, type AppliedVersions, type VersionSource } from './applied-versions.js';
 import { connect, DEFAULT_CONNECT_TIMEOUT_MS } from './connect.js';
 import { planConnectionBudget, readConnectionCapacity, type ConnectionBudget, type FleetDemand } from './connection-budget.js';
 import { checkReadPaths, readPathProblems, type ReadPathResult } from './read-paths.js';
@@ -16,6 +17,8 @@ export interface DatabasePreflightOptions {
   primaryUrl: string;
   /** Versions of the migration files on disk (from migration discovery). */
   onDiskVersions: readonly string[];
+  /** The files on disk with the checksums their tool records, for a version table that keeps them (sqlx): an applied one that changed is a problem. */
+  onDiskChecksums?: ReadonlyArray<Pick<MigrationFile, 'path' | 'version' | 'checksum'>>;
   versionSource?: VersionSource;
   replicas?: readonly string[];
   readPaths?: readonly string[];
@@ -64,10 +67,10 @@ export async function checkDatabase(options: DatabasePreflightOptions): Promise<
     const applied = await readAppliedVersions(primary, versionSource, { databaseUrl: options.primaryUrl, role: 'primary' });
     const problems: string[] = [];
     if (applied.dirty) {
-      problems.push(
-        `primary ${primaryName}: ${applied.source} is dirty at version ${describeSchemaVersion(applied)}: a migration failed halfway; repair it (e.g. \`migrate force\`) before deploying`,
-      );
+      const what = applied.repair ?? `is dirty at version ${describeSchemaVersion(applied)}: a migration failed halfway; repair it (e.g. \`migrate force\`)`;
+      problems.push(`primary ${primaryName}: ${applied.source} ${what} before deploying`);
     }
+    problems.push(...changedAppliedFiles(applied, options.onDiskChecksums ?? []).map((problem) => `primary ${primaryName}: ${problem}`));
     const [replicas, readPaths] = await Promise.all([
       checkReplicas({
         primary,

@@ -1,0 +1,114 @@
+/**
+ * One migration tool's layout: how its migrations sit in a directory, the order it applies them,
+ * what it runs of each file and whether in a transaction, and its version table (read for the
+ * replica gate, written when ship applies a migration). Each tool is one file in this folder,
+ * registered with one line in registry.ts; discovery asks each registered layout whether a
+ * directory is its tool's, and the replica gate looks for each one's table.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { MigrationDiscoveryError, type LayoutId, type MigrationFile } from '../migration-file.js';
+import type { SqlClient, VersionTableAdapter } from './version-table.js';
+
+/** A migrations directory as discovery read it. */
+export interface DirectoryListing {
+  readonly dir: string;
+  /** Names of its regular files (links followed), sorted. */
+  readonly files: readonly string[];
+  /** Names of its subdirectories, sorted. */
+  readonly dirs: readonly string[];
+}
+
+/** A migration a layout found, before its file is read. */
+export interface FoundMigration {
+  /** The file the tool executes. */
+  readonly path: string;
+  readonly version: string;
+  readonly name: string;
+  /** What the directory says of the transaction when the file itself does not (Diesel's metadata.toml). */
+  readonly runInTransaction?: boolean;
+}
+
+export interface LayoutListing {
+  /** In the order the tool applies them. */
+  readonly migrations: readonly FoundMigration[];
+  /** SQL files the tool would skip: listed so a misnamed migration does not go unnoticed. */
+  readonly unrecognised: readonly string[];
+}
+
+/**
+ * What the tool executes of one file and how: `sql` keeps the file's offsets (parts it skips are
+ * blanked); `problem` when the tool would refuse the file (then `sql` is '').
+ */
+export type MigrationText = Pick<MigrationFile, 'sql' | 'transaction' | 'checksum' | 'problem'>;
+
+/** A version table's content, read the way its tool reads it. */
+export interface VersionTableState {
+  /** Each listed version is applied ('each'), or everything up to the only one listed ('up-to'). */
+  readonly semantics: 'each' | 'up-to';
+  readonly versions: readonly string[];
+  /** A migration that failed halfway, which the tool refuses to go past until someone repairs it. */
+  readonly dirty?: { readonly version: string; readonly repair: string };
+  /** Checksums recorded per version, for a tool that refuses to run when an applied file has changed. */
+  readonly checksums?: ReadonlyMap<string, string>;
+}
+
+export interface VersionTable {
+  /** The table as the tool names it unless configured otherwise, schema-qualified when the tool keeps it in a schema of its own. */
+  readonly table: string;
+  /** Tells the tool's table by its columns, for a table configured under another name. */
+  recognises(columns: ReadonlySet<string>): boolean;
+  /** `table` is regclass text: quoted and schema-qualified as needed. */
+  read(client: SqlClient, table: string): Promise<VersionTableState>;
+  /** Writes rows as the tool does; a new one for each run (Prisma remembers the row it started). */
+  adapter(): VersionTableAdapter;
+}
+
+export interface Layout {
+  readonly id: LayoutId;
+  /** The tool, for messages. */
+  readonly tool: string;
+  /** The file layout in a few words, for the message that lists what discovery knows. */
+  readonly looksLike: string;
+  /** Whether the directory holds this tool's migrations: from names and marker files, reading at most a file or two. */
+  detect(listing: DirectoryListing): Promise<boolean>;
+  /** The tool's migrations in the directory; throws MigrationDiscoveryError where the tool would refuse the directory. */
+  list(listing: DirectoryListing): Promise<LayoutListing>;
+  /** What the tool runs of one migration's text, whether in a transaction, and the checksum it records. */
+  read(text: string, found: FoundMigration): MigrationText;
+  readonly versionTable: VersionTable;
+}
+
+/** A small file's text (a journal, a TOML file), or undefined when there is none. */
+export async function readIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new MigrationDiscoveryError(`cannot read ${path}: ${code ?? (error as Error).message}`);
+  }
+}
+
+/** The names in a directory of a migrations directory (a folder per migration). */
+export async function entriesOf(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    throw new MigrationDiscoveryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * For tools that cannot run two migrations with one version: the first pair (by `key`, the version
+ * as the tool compares it) is an error naming both files and what the tool would do.
+ */
+export function refuseDuplicateVersions(migrations: readonly FoundMigration[], key: (version: string) => string, consequence: string): void {
+  const seen = new Map<string, FoundMigration>();
+  for (const migration of migrations) {
+    const earlier = seen.get(key(migration.version));
+    if (earlier) {
+      throw new MigrationDiscoveryError(`two migrations have version ${key(migration.version)}: ${earlier.path} and ${migration.path}; ${consequence}; renumber one of them`);
+    }
+    seen.set(key(migration.version), migration);
+  }
+}
