@@ -198,7 +198,10 @@ test('a file of a folder-per-migration layout, or of a file with both directions
     assert.equal(code, 1);
     // The new migration only (not the seed), judged against the earlier ones: "Post" is an existing table, so the index blocks writes.
     assert.deepEqual(files, ['prisma/migrations/20240201080000_post_title_index/migration.sql']);
-    assert.deepEqual(findings, ['prisma/migrations/20240201080000_post_title_index/migration.sql:2 create-index-without-concurrently']);
+    assert.deepEqual(findings, [
+      'prisma/migrations/20240201080000_post_title_index/migration.sql:2 create-index-without-concurrently',
+      'prisma/migrations/20240201080000_post_title_index/migration.sql:2 require-lock-timeout',
+    ]);
   } finally {
     rmSync(repo, { recursive: true, force: true });
   }
