@@ -18,7 +18,7 @@ const NOTHING_LEFT: Readonly<Record<string, string>> = {
   succeeded: 'it succeeded',
   planned: 'it was a plan',
   checked: 'it was a check',
-  refused: 'it was refused before any change; start it again',
+  refused: 'it was refused before any instance changed; start it again',
 };
 
 async function runToContinue(store: StateStore, app: string): Promise<JournalEntry | undefined> {

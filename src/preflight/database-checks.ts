@@ -11,6 +11,8 @@ import { checkDatabase } from './database/preflight.js';
 import { traceMigrations, type TraceFinding, type TraceResult } from './database/trace.js';
 import type { PreflightCheck } from './preflight.js';
 import { basename } from 'node:path';
+import type { VersionSource } from './database/applied-versions.js';
+import type { LayoutId } from '../migrations/migration-file.js';
 
 /** What the command line adds to the config's `database` section for one run. */
 export interface DatabaseRunOptions {
@@ -47,15 +49,33 @@ export interface DatabaseCheckInput {
  * and connection-budget problems only, and is announced as a warning. Lint and trace findings are
  * waived per statement in the SQL (`-- ship:allow <rule> <reason>`), where a reviewer sees them.
  */
+/**
+ * Where the applied versions are read: the config's table or query, else the table of the tool
+ * found on disk first. When ship applies the files it creates the table with the first one, so a
+ * database without it yet has applied none.
+ */
+export function versionSourceFor(database: DatabaseConfig, layout: LayoutId | undefined, migrating: boolean): VersionSource {
+  return {
+    ...(database.versionTable ? { versionTable: database.versionTable } : {}),
+    ...(database.versionQuery ? { versionQuery: database.versionQuery } : {}),
+    ...(layout ? { layout } : {}),
+    ...(migrating && database.migrate?.run === 'ship' ? { missingMeansNone: true } : {}),
+  };
+}
+
+type DatabaseConfig = NonNullable<LoadedConfig['config']['database']>;
+
 export interface DatabasePreflight {
   readonly checks: PreflightCheck[];
   /** The migrations on disk the primary has not applied, in the order they apply; known once the checks ran. */
   pending(): readonly MigrationFile[];
+  /** Where the applied versions are read, as the checks read them. */
+  versionSource(): VersionSource;
 }
 
 export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
   const database = input.loaded.config.database;
-  if (!database) return { checks: [], pending: () => [] };
+  if (!database) return { checks: [], pending: () => [], versionSource: () => ({}) };
   const migrations = database.migrations;
   const allowUnsafe = input.run?.allowUnsafe ?? database.allowUnsafe;
   let discovery: Discovery | undefined;
@@ -75,11 +95,8 @@ export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
           primaryUrl: database.primary,
           onDiskVersions: discovery?.migrations.map((m) => m.version) ?? [],
           onDiskChecksums: discovery?.migrations ?? [],
-          versionSource: {
-            ...(database.versionTable ? { versionTable: database.versionTable } : {}),
-            ...(database.versionQuery ? { versionQuery: database.versionQuery } : {}),
-            ...(discovery?.layout ? { layout: discovery.layout } : {}),
-          },
+          versionSource: versionSourceFor(database, discovery?.layout, input.migrating ?? false),
+          ...(input.migrating ? { versionWaitedFor: true } : {}),
           replicas: database.replicas,
           readPaths: database.readPaths,
           readPathSamples: database.readPathSamples,
@@ -112,7 +129,7 @@ export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
       },
     },
   ];
-  const preflight: DatabasePreflight = { checks, pending: () => pendingFiles };
+  const preflight: DatabasePreflight = { checks, pending: () => pendingFiles, versionSource: () => versionSourceFor(database, discovery?.layout, input.migrating ?? false) };
   if (!migrations) return preflight;
 
   checks.push({

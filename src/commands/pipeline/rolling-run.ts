@@ -146,7 +146,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     );
     if (options.checkOnly) return await finish({ status: 'checked', summary: { hosts: [], outOfRotation: [] } });
     changing = true;
-    const schema = database && appliesMigrations(options) ? await schemaStagesFor(options, resolved, journal, database.pending()) : undefined;
+    const schema = database && appliesMigrations(options) ? schemaStagesFor(options, resolved, journal, database) : undefined;
     return await finish(await execute(options, resolved, lb, journal, schema));
   } catch (error) {
     if (error instanceof PreflightRefused) return await finish({ status: 'refused', summary: { hosts: [], outOfRotation: [], error: error.message, ...codeOf(error) } });

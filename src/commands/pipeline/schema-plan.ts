@@ -6,7 +6,8 @@
 import type { LoadedConfig } from '../../config/load.js';
 import { resolvePath } from '../../config/load.js';
 import type { EventBus } from '../../events.js';
-import { discoverMigrations, type MigrationFile } from '../../migrations/discovery.js';
+import { discoverMigrations, type Discovery, type MigrationFile } from '../../migrations/discovery.js';
+import { versionSourceFor } from '../../preflight/database-checks.js';
 import { compileMigrationPattern } from '../../migrations/file-name.js';
 import { pendingVersions, readAppliedVersions, sameVersion } from '../../preflight/database/applied-versions.js';
 import { withConnection } from '../../preflight/database/connect.js';
@@ -21,23 +22,20 @@ export async function announceMigrationPlan(loaded: LoadedConfig, bus: EventBus)
     bus.emit({ type: 'migrations.planned', run, expand: [], contract: [], detail: 'no database.migrations: your command decides what it applies' });
     return;
   }
-  let files: readonly MigrationFile[];
+  let discovery: Discovery;
   try {
     const pattern = migrations.pattern ? compileMigrationPattern(migrations.pattern) : undefined;
-    files = (await discoverMigrations(resolvePath(loaded.dir, migrations.dir), pattern ? { pattern } : {})).migrations;
+    discovery = await discoverMigrations(resolvePath(loaded.dir, migrations.dir), pattern ? { pattern } : {});
   } catch (error) {
     bus.emit({ type: 'migrations.planned', run, expand: [], contract: [], detail: (error as Error).message });
     return;
   }
+  const files = discovery.migrations;
   let pending = files;
   let detail: string | undefined;
   try {
     const applied = await withConnection(database.primary, { role: 'primary', connectTimeoutMs: database.connectTimeout }, (client) =>
-      readAppliedVersions(
-        client,
-        { ...(database.versionTable ? { versionTable: database.versionTable } : {}), ...(database.versionQuery ? { versionQuery: database.versionQuery } : {}) },
-        { databaseUrl: database.primary, role: 'primary' },
-      ),
+      readAppliedVersions(client, versionSourceFor(database, discovery.layout, true), { databaseUrl: database.primary, role: 'primary' }),
     );
     const versions = pendingVersions(
       files.map((file) => file.version),

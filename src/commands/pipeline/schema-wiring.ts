@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { applyMigrations } from '../../migrations/apply/apply.js';
 import { runMigrationCommand } from '../../migrations/command/run-command.js';
 import type { MigrationFile } from '../../migrations/discovery.js';
+import type { DatabasePreflight } from '../../preflight/database-checks.js';
 import { versionTableFor } from '../../migrations/layouts/registry.js';
 import { readAppliedVersions, pendingVersions, type VersionSource } from '../../preflight/database/applied-versions.js';
 import { withConnection } from '../../preflight/database/connect.js';
@@ -27,17 +28,15 @@ export function appliesMigrations(options: RunOptions): boolean {
   return options.loaded.config.database?.migrate !== undefined && options.work.kind === 'playbook' && options.work.playbook === 'deploy';
 }
 
-function versionSourceOf(database: Database): VersionSource {
-  return { ...(database.versionTable ? { versionTable: database.versionTable } : {}), ...(database.versionQuery ? { versionQuery: database.versionQuery } : {}) };
-}
-
-export async function schemaStagesFor(options: RunOptions, resolved: ResolvedTargets, journal: RunJournal, pending: readonly MigrationFile[]): Promise<SchemaStages> {
+export function schemaStagesFor(options: RunOptions, resolved: ResolvedTargets, journal: RunJournal, preflight: DatabasePreflight): SchemaStages {
   const database = options.loaded.config.database!;
+  const pending = preflight.pending();
+  const versionSource = preflight.versionSource();
   const migrate = database.migrate!;
   const signal = AbortSignal.any([options.signals.graceful, journal.lost]);
   const byFile = new Map(pending.map((file) => [basename(file.path), file]));
-  const runner = migrate.run === 'ship' ? shipRunner(database, migrate, byFile, signal) : commandRunner(options, resolved, database, migrate, signal);
-  const gate = database.replicas.length > 0 || database.readPaths.length > 0 ? replicaGate(database, migrate, signal) : undefined;
+  const runner = migrate.run === 'ship' ? shipRunner(database, migrate, byFile, signal) : commandRunner(options, resolved, database, migrate, versionSource, signal);
+  const gate = database.replicas.length > 0 || database.readPaths.length > 0 ? replicaGate(database, migrate, versionSource, signal) : undefined;
   return new SchemaStages({
     bus: options.bus,
     record: journal.recordStage,
@@ -56,7 +55,7 @@ function shipRunner(database: Database, migrate: Migrate, byFile: ReadonlyMap<st
       await applyMigrations({
         databaseUrl: database.primary,
         migrations: [file],
-        versionTable: versionTableFor(file.layout, versionSourceOf(database)),
+        versionTable: versionTableFor(file.layout, { ...(database.versionTable ? { versionTable: database.versionTable } : {}) }),
         lockTimeoutMs: migrate.lockTimeout,
         statementTimeoutMs: migrate.statementTimeout,
         retries: migrate.retries,
@@ -72,11 +71,11 @@ function shipRunner(database: Database, migrate: Migrate, byFile: ReadonlyMap<st
   };
 }
 
-function commandRunner(options: RunOptions, resolved: ResolvedTargets, database: Database, migrate: Migrate, signal: AbortSignal): MigrationRunner {
+function commandRunner(options: RunOptions, resolved: ResolvedTargets, database: Database, migrate: Migrate, versionSource: VersionSource, signal: AbortSignal): MigrationRunner {
   const run = migrate.run as Exclude<Migrate['run'], 'ship'>;
   const appliedNow = () =>
     withConnection(database.primary, { role: 'primary', connectTimeoutMs: database.connectTimeout }, (client) =>
-      readAppliedVersions(client, versionSourceOf(database), { databaseUrl: database.primary, role: 'primary' }),
+      readAppliedVersions(client, versionSource, { databaseUrl: database.primary, role: 'primary' }),
     );
   return {
     kind: 'command',
@@ -101,13 +100,13 @@ function commandRunner(options: RunOptions, resolved: ResolvedTargets, database:
   };
 }
 
-function replicaGate(database: Database, migrate: Migrate, signal: AbortSignal): ReplicaGate {
+function replicaGate(database: Database, migrate: Migrate, versionSource: VersionSource, signal: AbortSignal): ReplicaGate {
   return async (onProgress) => {
     const result = await waitForSchemaVersion({
       primaryUrl: database.primary,
       replicas: database.replicas,
       readPaths: database.readPaths,
-      versionSource: versionSourceOf(database),
+      versionSource,
       timeoutMs: migrate.waitForReplicas,
       connectTimeoutMs: database.connectTimeout,
       readPathSamples: database.readPathSamples,

@@ -27,6 +27,8 @@ export interface VersionSource {
   versionQuery?: string;
   /** The tool whose layout discovery found on disk: its table is looked for first, before other tools' leftovers. */
   layout?: LayoutId;
+  /** ship applies the migrations and creates the table with the first one (database.migrate.run 'ship'): no table yet means none applied. */
+  missingMeansNone?: boolean;
 }
 
 export interface AppliedVersions {
@@ -160,6 +162,7 @@ export async function readAppliedVersions(client: pg.Client, source: VersionSour
   } catch (error) {
     throw new DatabaseCheckError(`${at}: cannot look up the version table ${candidates.join(', ')}: ${driverMessage(error, where.databaseUrl)}`);
   }
+  if (!table && source.missingMeansNone) return { semantics: 'each', versions: [], latest: null, dirty: false, source: `${candidates[0]} (not created yet)` };
   if (!table) {
     const named = candidates.map((name) => `"${name}"`).join(' or ');
     throw new DatabaseCheckError(

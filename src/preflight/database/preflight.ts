@@ -28,6 +28,8 @@ export interface DatabasePreflightOptions {
   connectTimeoutMs?: number;
   /** Checked when given: the fleet's demand, and the role the app connects as (its current connections are part of the demand). */
   connectionBudget?: FleetDemand & { appRole?: string };
+  /** The run waits for replicas and read paths to show the primary's schema version after its migrations (database.migrate). */
+  versionWaitedFor?: boolean;
   /** Go on despite the problems found; the reason is required and is returned for the journal. */
   allowUnsafe?: { reason: string };
 }
@@ -80,6 +82,7 @@ export async function checkDatabase(options: DatabasePreflightOptions): Promise<
         maxLagMs: options.maxLagMs,
         maxLagBytes: options.maxLagBytes,
         connectTimeoutMs,
+        ...(options.versionWaitedFor ? { versionWaitedFor: true } : {}),
       }),
       checkReadPaths({
         readPaths: options.readPaths ?? [],
@@ -87,6 +90,7 @@ export async function checkDatabase(options: DatabasePreflightOptions): Promise<
         versionSource,
         samples: options.readPathSamples,
         connectTimeoutMs,
+        ...(options.versionWaitedFor ? { versionWaitedFor: true } : {}),
       }),
     ]);
     problems.push(...replicaProblems(replicas), ...readPathProblems(readPaths));
