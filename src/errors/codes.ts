@@ -51,6 +51,10 @@ const catalogue = {
   waitTimeout: { code: 'SHIP-E034', title: 'A wait ran out of time' },
   lockAlive: { code: 'SHIP-E035', title: 'The deploy lock is alive and was not broken' },
   stateStoreUnusable: { code: 'SHIP-E036', title: 'State store unreachable or unusable' },
+  migrationFailed: { code: 'SHIP-E040', title: 'A migration failed on the primary' },
+  migrationLockTimeout: { code: 'SHIP-E041', title: 'A migration could not take its locks' },
+  migrationCommandFailed: { code: 'SHIP-E042', title: 'The migration command failed' },
+  versionTableUnusable: { code: 'SHIP-E043', title: 'The version table cannot record migrations' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
