@@ -1,6 +1,7 @@
 /**
  * ship records the migrations it applies in each tool's version table, row for row as the tool
- * would, so the team can still run its tool by hand afterwards. Real PostgreSQL, one fresh database per test.
+ * would, so the team can still run its tool by hand afterwards; and `ship check` can tell whether
+ * the role may do so. Real PostgreSQL, one fresh database per test.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import type { MigrationFile } from '../../src/migrations/discovery.js';
 import { versionTableFor } from '../../src/migrations/layouts/registry.js';
 import type { VersionTableAdapter } from '../../src/migrations/layouts/version-table.js';
 import { VersionTableError } from '../../src/migrations/layouts/version-table-error.js';
+import { checkMigrationPrivileges } from '../../src/migrations/privileges.js';
 import { readAppliedVersions } from '../../src/preflight/database/applied-versions.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
 import { flywayReferenceChecksum, freshDatabase, migrationFiles, removeMigrationFiles, session, sql } from '../support/migration-files.js';
@@ -261,4 +263,49 @@ test('numbered files with no table to record in, or only a versionQuery, are ref
     return true;
   });
   assert.deepEqual(await sql(db.url, `select 1 from pg_class where relname = 'n'`), [], 'nothing was applied');
+});
+
+test('ship check: a role that may read but not write the version table is told what it lacks, naming the table and the role', async () => {
+  const db = await freshDatabase(fleet);
+  const password = 'reader-password-0123';
+  await sql(
+    fleet.primaryAdminUrl,
+    `do $$ begin if not exists (select from pg_roles where rolname = 'reader') then create role reader login password '${password}'; end if; end $$`,
+  );
+  const adapter = versionTableFor('dbmate');
+  const owner = await connected(db.url);
+  await adapter.ensure(owner);
+  assert.deepEqual(await checkMigrationPrivileges(owner, adapter), [], 'the owner may do everything');
+
+  await sql(db.adminUrl, 'grant select on schema_migrations to reader');
+  const readerUrl = db.url.replace(/\/\/ship:[^@]*@/, `//reader:${password}@`);
+  const reader = await connected(readerUrl);
+  const problems = await checkMigrationPrivileges(reader, adapter);
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(
+    problems[0]!,
+    /role "reader" cannot record migrations in the version table schema_migrations \(dbmate\) on database "apply_\d+_\d+": it lacks INSERT; GRANT INSERT ON "public"."schema_migrations" TO "reader"/,
+  );
+  assert.match(problems[1]!, /role "reader" cannot lock the version table schema_migrations \(dbmate\).*permission denied/);
+
+  // A table that does not exist yet: the role must be able to create it.
+  const missing = await checkMigrationPrivileges(reader, versionTableFor('golang-migrate', { versionTable: 'migrate_versions' }));
+  assert.equal(missing.length, 1);
+  assert.match(missing[0]!, /role "reader" cannot create the version table migrate_versions \(golang-migrate\): it lacks CREATE on schema "public"/);
+
+  await sql(db.adminUrl, 'grant insert, update on schema_migrations to reader');
+  assert.deepEqual(await checkMigrationPrivileges(reader, adapter), []);
+
+  // The lock is tried without waiting: a session holding a conflicting lock is reported, not waited for.
+  const holder = await session(db.adminUrl);
+  await holder.query('begin');
+  await holder.query('lock table schema_migrations in access exclusive mode');
+  try {
+    const busy = await checkMigrationPrivileges(owner, adapter);
+    assert.equal(busy.length, 1);
+    assert.match(busy[0]!, /could not lock the version table schema_migrations \(dbmate\) on database "apply_\d+_\d+" right now: another session holds a conflicting lock/);
+  } finally {
+    await holder.query('rollback');
+    await holder.end();
+  }
 });
