@@ -1,291 +1,311 @@
 /**
- * Each layout's version table on a real PostgreSQL: created and written as the tool itself does
- * (so the team can still run its tool by hand after ship applied a migration), then read back
- * for the replica gate as the tool reads it, found without configuration.
+ * ship records the migrations it applies in each tool's version table, row for row as the tool
+ * would, so the team can still run its tool by hand afterwards; and `ship check` can tell whether
+ * the role may do so. Real PostgreSQL, one fresh database per test.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { discoverMigrations } from '../../src/migrations/discovery.js';
-import { LAYOUTS } from '../../src/migrations/layouts/registry.js';
-import type { LayoutId, MigrationFile } from '../../src/migrations/migration-file.js';
-import { changedAppliedFiles, pendingVersions, readAppliedVersions, type VersionSource } from '../../src/preflight/database/applied-versions.js';
-import { checkDatabase } from '../../src/preflight/database/preflight.js';
+import { applyMigrations, type ApplyOptions } from '../../src/migrations/apply/apply.js';
+import { MigrationFailedError } from '../../src/migrations/apply/errors.js';
+import type { MigrationFile } from '../../src/migrations/discovery.js';
+import { versionTableFor } from '../../src/migrations/layouts/registry.js';
+import type { VersionTableAdapter } from '../../src/migrations/layouts/version-table.js';
+import { VersionTableError } from '../../src/migrations/layouts/version-table-error.js';
+import { checkMigrationPrivileges } from '../../src/migrations/privileges.js';
+import { readAppliedVersions } from '../../src/preflight/database/applied-versions.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
-
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/layouts');
-const FIXTURE_DIRS: Record<LayoutId, string> = {
-  prisma: 'prisma/prisma/migrations',
-  drizzle: 'drizzle/drizzle',
-  diesel: 'diesel/migrations',
-  sqlx: 'sqlx/migrations',
-  goose: 'goose/db/migrations',
-};
+import { flywayReferenceChecksum, freshDatabase, migrationFiles, removeMigrationFiles, session, sql } from '../support/migration-files.js';
 
 let fleet: PostgresFleet;
-let databases = 0;
 
 before(async () => {
   fleet = await startPostgres({ replica: false });
 });
 
+const clients: pg.Client[] = [];
+
 after(async () => {
+  await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+  await removeMigrationFiles();
   await fleet?.stop();
 });
 
-/** A database of its own, owned by the app role, so each tool's table is the only one there. */
-async function withDatabase(body: (client: pg.Client, url: string) => Promise<void>): Promise<void> {
-  const name = `layouts_${++databases}`;
-  const admin = new pg.Client({ connectionString: fleet.primaryAdminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name} owner ship`);
-  await admin.end();
-  const url = new URL(fleet.primaryUrl);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
+/** A connection the test keeps open; closed before the server stops. */
+async function connected(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  clients.push(client);
+  return client;
+}
+
+function apply(url: string, migrations: readonly MigrationFile[], versionTable: VersionTableAdapter, overrides: Partial<ApplyOptions> = {}) {
+  return applyMigrations({ databaseUrl: url, migrations, versionTable, lockTimeoutMs: 2000, statementTimeoutMs: 0, retries: 0, ...overrides });
+}
+
+async function appliedAccordingToPreflight(url: string) {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await body(client, url.toString());
+    return await readAppliedVersions(client, {}, { databaseUrl: url, role: 'primary' });
   } finally {
     await client.end();
   }
 }
 
-async function fixture(layout: LayoutId): Promise<MigrationFile[]> {
-  const discovery = await discoverMigrations(join(FIXTURES, FIXTURE_DIRS[layout]));
-  assert.equal(discovery.layout, layout);
-  return [...discovery.migrations];
-}
+test("Flyway: flyway_schema_history is created as Flyway creates it, and each row is Flyway's own, checksum included", async () => {
+  const db = await freshDatabase(fleet);
+  const texts = {
+    'V1__create_users.sql': '\uFEFF-- the users\r\nCREATE TABLE users (id int PRIMARY KEY);\r\n',
+    'V1_1__add_email_to_users.sql': "ALTER TABLE users ADD COLUMN email text;\nCOMMENT ON COLUMN users.email IS 'adresse élue';\n",
+  };
+  const migrations = await migrationFiles(texts);
+  await apply(db.url, migrations, versionTableFor('flyway'));
 
-/** What ship's applier does around each migration: ensure the table, then mark and record in the migration's transaction. */
-async function recordAll(client: pg.Client, layout: LayoutId, migrations: readonly MigrationFile[]): Promise<void> {
-  const adapter = LAYOUTS[layout].versionTable.adapter();
-  await adapter.ensure(client);
-  await adapter.ensure(client);
-  for (const migration of migrations) {
-    await client.query('begin');
-    await adapter.markStarted?.(client, migration);
-    await adapter.recordApplied(client, migration, { executionMs: 12.5 });
-    await client.query('commit');
-  }
-}
-
-const where = { databaseUrl: 'postgres://ship@db.internal/app', role: 'primary' };
-const read = (client: pg.Client, source: VersionSource = {}) => readAppliedVersions(client, source, where);
-const sha = (algorithm: string, path: string) => createHash(algorithm).update(readFileSync(path)).digest('hex');
-
-async function columns(client: pg.Client, schema: string, table: string): Promise<string[]> {
-  const { rows } = await client.query<{ column: string }>(
-    `select column_name || ' ' || data_type || case when is_nullable = 'NO' then ' not null' else '' end as column
-       from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position`,
-    [schema, table],
+  const columns = await sql(
+    db.url,
+    `select column_name, data_type, character_maximum_length as width, is_nullable, column_default
+       from information_schema.columns where table_name = 'flyway_schema_history' order by ordinal_position`,
   );
-  return rows.map((row) => row.column);
-}
+  assert.deepEqual(
+    columns.map((c) => [c.column_name, c.data_type, c.width, c.is_nullable, c.column_default]),
+    [
+      ['installed_rank', 'integer', null, 'NO', null],
+      ['version', 'character varying', 50, 'YES', null],
+      ['description', 'character varying', 200, 'NO', null],
+      ['type', 'character varying', 20, 'NO', null],
+      ['script', 'character varying', 1000, 'NO', null],
+      ['checksum', 'integer', null, 'YES', null],
+      ['installed_by', 'character varying', 100, 'NO', null],
+      ['installed_on', 'timestamp without time zone', null, 'NO', 'now()'],
+      ['execution_time', 'integer', null, 'NO', null],
+      ['success', 'boolean', null, 'NO', null],
+    ],
+  );
+  const indexes = await sql(db.url, `select indexname, indexdef from pg_indexes where tablename = 'flyway_schema_history' order by indexname`);
+  assert.deepEqual(
+    indexes.map((i) => i.indexname),
+    ['flyway_schema_history_pk', 'flyway_schema_history_s_idx'],
+  );
+  assert.match(indexes[0].indexdef, /UNIQUE INDEX .* \(installed_rank\)/);
 
-describe('version tables written as each tool writes them and read as it reads them', () => {
-  test('Prisma: one row per migration, started then finished, SHA-256 of the file; a failed row is dirty, a rolled-back one not applied', async () => {
-    await withDatabase(async (client) => {
-      const migrations = await fixture('prisma');
-      await recordAll(client, 'prisma', migrations);
-      assert.deepEqual(await columns(client, 'public', '_prisma_migrations'), [
-        'id character varying not null',
-        'checksum character varying not null',
-        'finished_at timestamp with time zone',
-        'migration_name character varying not null',
-        'logs text',
-        'rolled_back_at timestamp with time zone',
-        'started_at timestamp with time zone not null',
-        'applied_steps_count integer not null',
-      ]);
-      const { rows } = await client.query(
-        `select id, checksum, migration_name, logs, rolled_back_at, applied_steps_count, finished_at >= started_at as finished from _prisma_migrations order by started_at`,
-      );
-      assert.equal(rows.length, 4);
-      assert.match(rows[0].id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      assert.deepEqual(
-        rows.map((row) => [row.migration_name, row.checksum, row.logs, row.rolled_back_at, row.applied_steps_count, row.finished]),
-        migrations.map((m) => [m.version, sha('sha256', m.path), null, null, 1, true]),
-      );
+  const rows = await sql(db.url, 'select * from flyway_schema_history order by installed_rank');
+  assert.deepEqual(
+    rows.map((r) => [r.installed_rank, r.version, r.description, r.type, r.script, r.checksum, r.installed_by, r.success]),
+    [
+      [1, '1', 'create users', 'SQL', 'V1__create_users.sql', flywayReferenceChecksum(texts['V1__create_users.sql']), 'ship', true],
+      [2, '1.1', 'add email to users', 'SQL', 'V1_1__add_email_to_users.sql', flywayReferenceChecksum(texts['V1_1__add_email_to_users.sql']), 'ship', true],
+    ],
+  );
+  for (const row of rows) {
+    assert.ok(Number.isInteger(row.execution_time) && row.execution_time >= 0 && row.execution_time < 60_000);
+    assert.ok(row.installed_on instanceof Date);
+  }
+  // The file with a BOM and CRLF line ends has the checksum of the same lines without them.
+  assert.equal(rows[0].checksum, flywayReferenceChecksum('-- the users\nCREATE TABLE users (id int PRIMARY KEY);\n'));
 
-      const applied = await read(client);
-      assert.equal(applied.source, '_prisma_migrations (Prisma)');
-      assert.deepEqual(applied.versions, ['20240105093000_init', '20240112150000_add_post', '20240112150000_add_post_published_index', '20240120101500_drop_user_name']);
-      assert.deepEqual(pendingVersions([...migrations.map((m) => m.version), '20240201000000_next'], applied), ['20240201000000_next']);
-
-      // As `prisma migrate resolve --rolled-back` leaves a migration: not applied, nothing dirty.
-      await client.query(`update _prisma_migrations set rolled_back_at = now() where migration_name = '20240120101500_drop_user_name'`);
-      const rolledBack = await read(client);
-      assert.equal(rolledBack.versions.length, 3);
-      assert.equal(rolledBack.dirty, false);
-      // As Prisma leaves a migration that failed: started, never finished.
-      await client.query(`insert into _prisma_migrations (id, checksum, migration_name, logs) values (gen_random_uuid(), 'x', '20240201000000_next', 'ERROR: ...')`);
-      const failed = await read(client);
-      assert.equal(failed.dirty, true);
-      assert.match(failed.repair ?? '', /20240201000000_next failed halfway: .*prisma migrate resolve --rolled-back 20240201000000_next/);
-    });
-  });
-
-  test("Drizzle: its own schema, the file's SHA-256 and the journal's when; applied is everything up to the last created_at, as drizzle decides", async () => {
-    await withDatabase(async (client) => {
-      const migrations = await fixture('drizzle');
-      await recordAll(client, 'drizzle', migrations);
-      assert.deepEqual(await columns(client, 'drizzle', '__drizzle_migrations'), ['id integer not null', 'hash text not null', 'created_at bigint']);
-      const { rows } = await client.query(`select id, hash, created_at from drizzle.__drizzle_migrations order by id`);
-      assert.deepEqual(
-        rows.map((row) => [row.id, row.hash, row.created_at]),
-        migrations.map((m, index) => [index + 1, sha('sha256', m.path), m.version]),
-      );
-      const applied = await read(client);
-      assert.equal(applied.source, 'drizzle.__drizzle_migrations (Drizzle)');
-      assert.equal(applied.semantics, 'up-to');
-      assert.equal(applied.latest, '1717516800000');
-      // A journal entry older than the last row counts as applied even if it never ran: drizzle would skip it too.
-      assert.deepEqual(pendingVersions(['1717171200000', '1717300000000', '1717516800000', '1717600000000'], applied), ['1717600000000']);
-    });
-  });
-
-  test('Diesel: the version as Diesel stores it, run_on by default', async () => {
-    await withDatabase(async (client) => {
-      const migrations = await fixture('diesel');
-      await recordAll(client, 'diesel', migrations);
-      assert.deepEqual(await columns(client, 'public', '__diesel_schema_migrations'), ['version character varying not null', 'run_on timestamp without time zone not null']);
-      const { rows } = await client.query(`select version, run_on is not null as run from __diesel_schema_migrations order by version`);
-      assert.deepEqual(
-        rows.map((row) => [row.version, row.run]),
-        migrations.map((m) => [m.version, true]),
-      );
-      const applied = await read(client);
-      assert.equal(applied.source, '__diesel_schema_migrations (Diesel)');
-      assert.deepEqual(pendingVersions([...migrations.map((m) => m.version), '20240401000000'], applied), ['20240401000000']);
-    });
-  });
-
-  test('sqlx: SHA-384 as bytea, the description from the name, execution time in nanoseconds; a changed applied file is a problem naming it', async () => {
-    await withDatabase(async (client) => {
-      const migrations = await fixture('sqlx');
-      await recordAll(client, 'sqlx', migrations);
-      assert.deepEqual(await columns(client, 'public', '_sqlx_migrations'), [
-        'version bigint not null',
-        'description text not null',
-        'installed_on timestamp with time zone not null',
-        'success boolean not null',
-        'checksum bytea not null',
-        'execution_time bigint not null',
-      ]);
-      const { rows } = await client.query(
-        `select version::text, description, success, encode(checksum, 'hex') as checksum, execution_time::int from _sqlx_migrations order by version`,
-      );
-      assert.deepEqual(rows[0], {
-        version: '20240301120000',
-        description: 'create accounts',
-        success: true,
-        checksum: sha('sha384', migrations[0]!.path),
-        execution_time: 12_500_000,
-      });
-      const applied = await read(client);
-      assert.equal(applied.source, '_sqlx_migrations (sqlx)');
-      assert.deepEqual(
-        pendingVersions(
-          migrations.map((m) => m.version),
-          applied,
-        ),
-        [],
-      );
-      assert.deepEqual(changedAppliedFiles(applied, migrations), []);
-
-      const edited = { ...migrations[2]!, checksum: createHash('sha384').update('alter table accounts alter column plan drop not null;').digest('hex') };
-      const problems = changedAppliedFiles(applied, [migrations[0]!, edited]);
-      assert.equal(problems.length, 1);
-      assert.match(problems[0]!, /20240402110000_require_account_plan\.sql changed after it was applied: .*_sqlx_migrations \(sqlx\)/);
-
-      // As sqlx leaves a migration that failed on a database without transactional DDL.
-      await client.query(`insert into _sqlx_migrations (version, description, success, checksum, execution_time) values (20240501000000, 'half', false, '\\x00', -1)`);
-      const dirty = await read(client);
-      assert.equal(dirty.dirty, true);
-      assert.match(dirty.repair ?? '', /20240501000000 failed halfway: .*delete its row from _sqlx_migrations/);
-    });
-  });
-
-  test('sqlx: the database pre-flight refuses a changed applied file, naming it', async () => {
-    await withDatabase(async (client, url) => {
-      const migrations = await fixture('sqlx');
-      await recordAll(client, 'sqlx', migrations);
-      const edited = migrations.map((m, index) => (index === 1 ? { ...m, checksum: 'ff'.repeat(48) } : m));
-      const result = await checkDatabase({ primaryUrl: url, onDiskVersions: migrations.map((m) => m.version), onDiskChecksums: edited, versionSource: { layout: 'sqlx' } });
-      assert.equal(result.ok, false);
-      assert.equal(result.problems.length, 1);
-      assert.match(result.problems[0]!, /^primary .*: .*20240315083000_index_accounts_email\.sql changed after it was applied/);
-    });
-  });
-
-  test('goose: the table with its version 0 row, one row per migration; applied is the newest row per version, as goose reads it', async () => {
-    await withDatabase(async (client) => {
-      const migrations = await fixture('goose');
-      await recordAll(client, 'goose', migrations);
-      assert.deepEqual(await columns(client, 'public', 'goose_db_version'), [
-        'id integer not null',
-        'version_id bigint not null',
-        'is_applied boolean not null',
-        'tstamp timestamp without time zone not null',
-      ]);
-      const { rows } = await client.query(`select version_id::int, is_applied from goose_db_version order by id`);
-      assert.deepEqual(
-        rows.map((row) => [row.version_id, row.is_applied]),
-        [
-          [0, true],
-          [1, true],
-          [3, true],
-          [4, true],
-        ],
-      );
-      const applied = await read(client);
-      assert.equal(applied.source, 'goose_db_version (goose)');
-      assert.deepEqual(applied.versions, ['1', '3', '4']);
-      assert.deepEqual(pendingVersions(['00001', '00003', '00004', '00005'], applied), ['00005']);
-      // Older goose records a rollback as a newer row saying not applied.
-      await client.query(`insert into goose_db_version (version_id, is_applied) values (4, false)`);
-      assert.deepEqual(pendingVersions(['00001', '00003', '00004'], await read(client)), ['00004']);
-    });
-  });
+  // A later run ranks after the highest rank, and the pre-flight reads the history as Flyway's.
+  await apply(db.url, await migrationFiles({ 'V2__drop_nothing.sql': 'SELECT 1;' }), versionTableFor('flyway'));
+  assert.deepEqual(
+    (await sql(db.url, 'select installed_rank from flyway_schema_history order by 1')).map((r) => r.installed_rank),
+    [1, 2, 3],
+  );
+  assert.deepEqual((await appliedAccordingToPreflight(db.url)).versions, ['1', '1.1', '2']);
 });
 
-describe('the version table is found without configuration', () => {
-  test("each tool's table under its own name; under another name, by its columns", async () => {
-    await withDatabase(async (client) => {
-      await recordAll(client, 'goose', await fixture('goose'));
-      assert.equal((await read(client)).source, 'goose_db_version (goose)');
-      await client.query('alter table goose_db_version rename to eventlog_versions');
-      const renamed = await read(client, { versionTable: 'eventlog_versions' });
-      assert.equal(renamed.source, 'eventlog_versions (goose)');
-      assert.deepEqual(renamed.versions, ['1', '3', '4']);
-    });
-  });
+test('Flyway in a schema of its own: the schema is created and noted in a first row, as Flyway does', async () => {
+  const db = await freshDatabase(fleet);
+  await apply(db.url, await migrationFiles({ 'V1__t.sql': 'CREATE TABLE t (id int);' }), versionTableFor('flyway', { versionTable: 'history.flyway_schema_history' }));
+  const rows = await sql(db.url, 'select installed_rank, version, description, type, script from history.flyway_schema_history order by installed_rank');
+  assert.deepEqual(
+    rows.map((r) => [r.installed_rank, r.version, r.description, r.type, r.script]),
+    [
+      [1, null, '<< Flyway Schema Creation >>', 'SCHEMA', '"history"'],
+      [2, '1', 't', 'SQL', 'V1__t.sql'],
+    ],
+  );
+});
 
-  test("the tool found on disk is looked for first, before another tool's leftover table", async () => {
-    await withDatabase(async (client) => {
-      // A database that moved from dbmate to Prisma keeps dbmate's table.
-      await client.query(`create table schema_migrations (version varchar(128) primary key); insert into schema_migrations values ('20230101000000')`);
-      await recordAll(client, 'prisma', await fixture('prisma'));
-      assert.equal((await read(client)).source, 'schema_migrations (one row per version)');
-      const prisma = await read(client, { layout: 'prisma' });
-      assert.equal(prisma.source, '_prisma_migrations (Prisma)');
-      assert.equal(prisma.versions.length, 4);
-    });
+test('golang-migrate: the version is dirty while its file runs, clean after, and left dirty when the file fails', async () => {
+  const db = await freshDatabase(fleet);
+  const adapter = versionTableFor('golang-migrate');
+  const migrations = await migrationFiles({
+    '1_create.up.sql': 'CREATE TABLE g (id int);',
+    '2_wait.up.sql': 'SELECT pg_advisory_xact_lock(4242);\nINSERT INTO g VALUES (2);',
+    '3_broken.up.sql': 'INSERT INTO g VALUES (3);\nINSERT INTO missing_table VALUES (1);\n',
   });
+  const gate = await session(db.url);
+  await gate.query('select pg_advisory_lock(4242)');
+  // lock_timeout off: file 2 waits at the gate for as long as the test holds it.
+  const applying = apply(db.url, migrations.slice(0, 2), adapter, { lockTimeoutMs: 0 });
+  try {
+    const deadline = Date.now() + 10_000;
+    let seen: unknown[] = [];
+    while (Date.now() < deadline) {
+      // Until ship has created the table, there is nothing to see.
+      const table = await sql(db.url, `select to_regclass('schema_migrations') is not null as exists`);
+      if (table[0].exists) seen = (await sql(db.url, 'select version::text, dirty from schema_migrations')).map((r) => [r.version, r.dirty]);
+      if (JSON.stringify(seen) === JSON.stringify([['2', true]])) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(seen, [['2', true]], 'while file 2 runs, another session sees version 2 dirty');
+  } finally {
+    await gate.query('select pg_advisory_unlock(4242)');
+    await gate.end();
+  }
+  await applying;
+  assert.deepEqual(
+    (await sql(db.url, 'select version::text, dirty from schema_migrations')).map((r) => [r.version, r.dirty]),
+    [['2', false]],
+  );
+  const columns = await sql(db.url, `select column_name, data_type, is_nullable from information_schema.columns where table_name = 'schema_migrations' order by ordinal_position`);
+  assert.deepEqual(
+    columns.map((c) => [c.column_name, c.data_type, c.is_nullable]),
+    [
+      ['version', 'bigint', 'NO'],
+      ['dirty', 'boolean', 'NO'],
+    ],
+  );
 
-  test('a Flyway table is not mistaken for sqlx, which shares most of its columns', async () => {
-    await withDatabase(async (client) => {
-      await client.query(
-        `create table flyway_schema_history (installed_rank int primary key, version varchar(50), description varchar(200), type varchar(20), script varchar(1000),
-           checksum int, installed_by varchar(100), installed_on timestamp default now(), execution_time int, success boolean not null)`,
-      );
-      await client.query(`insert into flyway_schema_history (installed_rank, version, script, success) values (1, '1', 'V1__init.sql', true)`);
-      assert.equal((await read(client)).source, 'flyway_schema_history (Flyway)');
-    });
+  await assert.rejects(apply(db.url, migrations.slice(2), adapter), (error: Error) => {
+    assert.ok(error instanceof MigrationFailedError);
+    assert.match(error.message, /3_broken\.up\.sql:2: relation "missing_table" does not exist \(SQLSTATE 42P01\)/);
+    assert.match(error.message, /schema_migrations keeps the mark golang-migrate leaves after a failed run/);
+    return true;
   });
+  assert.deepEqual(
+    (await sql(db.url, 'select version::text, dirty from schema_migrations')).map((r) => [r.version, r.dirty]),
+    [['3', true]],
+    'left dirty, exactly as migrate leaves it',
+  );
+  assert.deepEqual(
+    (await sql(db.url, 'select id from g order by id')).map((r) => r.id),
+    [2],
+    "the failed file's first insert was rolled back",
+  );
+  const applied = await appliedAccordingToPreflight(db.url);
+  assert.equal(applied.dirty, true);
+});
+
+test('dbmate: one row per file in schema_migrations; the down section never runs; transaction:false files work', async () => {
+  const db = await freshDatabase(fleet);
+  await apply(
+    db.url,
+    await migrationFiles({
+      '20240101000000_create.sql': '-- migrate:up\nCREATE TABLE d (id int);\n\n-- migrate:down\nDROP TABLE d;\n',
+      '20240102000000_index.sql': '-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY d_id ON d (id);\n\n-- migrate:down\nDROP INDEX d_id;\n',
+    }),
+    versionTableFor('dbmate'),
+  );
+  assert.deepEqual(
+    (await sql(db.url, 'select version from schema_migrations order by version')).map((r) => r.version),
+    ['20240101000000', '20240102000000'],
+  );
+  const [column] = await sql(db.url, `select data_type, character_maximum_length as width from information_schema.columns where table_name = 'schema_migrations'`);
+  assert.deepEqual([column.data_type, column.width], ['character varying', 128]);
+  const [index] = await sql(db.url, `select i.indisvalid from pg_index i where i.indexrelid = 'd_id'::regclass`);
+  assert.equal(index.indisvalid, true);
+});
+
+test('numbered files are recorded in the shape of the table the team has, read from its columns', async () => {
+  const files = { '001_create.sql': 'CREATE TABLE n (id int);', '002_fill.sql': 'INSERT INTO n VALUES (1);' };
+
+  const perVersion = await freshDatabase(fleet);
+  await sql(perVersion.url, 'create table schema_migrations (version varchar(255) primary key, applied_at timestamptz not null default now())');
+  await apply(perVersion.url, await migrationFiles(files), versionTableFor('numbered'));
+  assert.deepEqual(
+    (await sql(perVersion.url, 'select version from schema_migrations order by version')).map((r) => r.version),
+    ['001', '002'],
+  );
+
+  const singleRow = await freshDatabase(fleet);
+  await sql(singleRow.url, 'create table schema_migrations (version bigint not null primary key, dirty boolean not null)');
+  await apply(singleRow.url, await migrationFiles(files), versionTableFor('numbered'));
+  assert.deepEqual(
+    (await sql(singleRow.url, 'select version::text, dirty from schema_migrations')).map((r) => [r.version, r.dirty]),
+    [['2', false]],
+  );
+
+  const history = await freshDatabase(fleet);
+  await versionTableFor('flyway').ensure(await connected(history.url));
+  await apply(history.url, await migrationFiles(files), versionTableFor('numbered', { versionTable: 'flyway_schema_history' }));
+  assert.deepEqual(
+    (await sql(history.url, 'select installed_rank, version, description, script from flyway_schema_history order by 1')).map((r) => [
+      r.installed_rank,
+      r.version,
+      r.description,
+      r.script,
+    ]),
+    [
+      [1, '001', 'create', '001_create.sql'],
+      [2, '002', 'fill', '002_fill.sql'],
+    ],
+  );
+});
+
+test('numbered files with no table to record in, or only a versionQuery, are refused before anything runs', async () => {
+  assert.throws(
+    () => versionTableFor('numbered', { versionQuery: 'select v from my_versions' }),
+    (error: Error) => error instanceof VersionTableError && /versionQuery tells ship how to read the applied versions, not how to record one/.test(error.message),
+  );
+  assert.throws(() => versionTableFor('liquibase'), /ship cannot record migrations of layout "liquibase"/);
+
+  const db = await freshDatabase(fleet);
+  await assert.rejects(apply(db.url, await migrationFiles({ '001_create.sql': 'CREATE TABLE n (id int);' }), versionTableFor('numbered')), (error: Error) => {
+    assert.ok(error instanceof VersionTableError);
+    assert.equal(error.shipCode.code, 'SHIP-E043');
+    assert.match(
+      error.message,
+      new RegExp(`primary 127\\.0\\.0\\.1:${fleet.primaryPort}/${db.name}: the version table "schema_migrations" or "flyway_schema_history" does not exist`),
+    );
+    assert.ok(!error.message.includes(fleet.password));
+    return true;
+  });
+  assert.deepEqual(await sql(db.url, `select 1 from pg_class where relname = 'n'`), [], 'nothing was applied');
+});
+
+test('ship check: a role that may read but not write the version table is told what it lacks, naming the table and the role', async () => {
+  const db = await freshDatabase(fleet);
+  const password = 'reader-password-0123';
+  await sql(
+    fleet.primaryAdminUrl,
+    `do $$ begin if not exists (select from pg_roles where rolname = 'reader') then create role reader login password '${password}'; end if; end $$`,
+  );
+  const adapter = versionTableFor('dbmate');
+  const owner = await connected(db.url);
+  await adapter.ensure(owner);
+  assert.deepEqual(await checkMigrationPrivileges(owner, adapter), [], 'the owner may do everything');
+
+  await sql(db.adminUrl, 'grant select on schema_migrations to reader');
+  const readerUrl = db.url.replace(/\/\/ship:[^@]*@/, `//reader:${password}@`);
+  const reader = await connected(readerUrl);
+  const problems = await checkMigrationPrivileges(reader, adapter);
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(
+    problems[0]!,
+    /role "reader" cannot record migrations in the version table schema_migrations \(dbmate\) on database "apply_\d+_\d+": it lacks INSERT; GRANT INSERT ON "public"."schema_migrations" TO "reader"/,
+  );
+  assert.match(problems[1]!, /role "reader" cannot lock the version table schema_migrations \(dbmate\).*permission denied/);
+
+  // A table that does not exist yet: the role must be able to create it.
+  const missing = await checkMigrationPrivileges(reader, versionTableFor('golang-migrate', { versionTable: 'migrate_versions' }));
+  assert.equal(missing.length, 1);
+  assert.match(missing[0]!, /role "reader" cannot create the version table migrate_versions \(golang-migrate\): it lacks CREATE on schema "public"/);
+
+  await sql(db.adminUrl, 'grant insert, update on schema_migrations to reader');
+  assert.deepEqual(await checkMigrationPrivileges(reader, adapter), []);
+
+  // The lock is tried without waiting: a session holding a conflicting lock is reported, not waited for.
+  const holder = await session(db.adminUrl);
+  await holder.query('begin');
+  await holder.query('lock table schema_migrations in access exclusive mode');
+  try {
+    const busy = await checkMigrationPrivileges(owner, adapter);
+    assert.equal(busy.length, 1);
+    assert.match(busy[0]!, /could not lock the version table schema_migrations \(dbmate\) on database "apply_\d+_\d+" right now: another session holds a conflicting lock/);
+  } finally {
+    await holder.query('rollback');
+    await holder.end();
+  }
 });

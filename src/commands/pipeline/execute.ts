@@ -27,10 +27,20 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
   // Losing the deploy lock (broken by someone) stops new batches like a first Ctrl-C.
   const graceful = AbortSignal.any([signals.graceful, journal.lost]);
   const beforeOnce = await runOnceStage(options, resolved, journal, 'beforeRollout');
-  if (!beforeOnce.ok) return stoppedBefore(beforeOnce, schema, targets.map((t) => t.name));
+  if (!beforeOnce.ok)
+    return stoppedBefore(
+      beforeOnce,
+      schema,
+      targets.map((t) => t.name),
+    );
   if (schema) {
     const before = await schema.beforeRollout();
-    if (!before.ok) return stoppedBefore(before, schema, targets.map((t) => t.name));
+    if (!before.ok)
+      return stoppedBefore(
+        before,
+        schema,
+        targets.map((t) => t.name),
+      );
   }
   const result = await runRollout({
     targets,
@@ -43,7 +53,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
     fleet,
     record: journal.record,
   });
-  if (journal.lost.aborted && !signals.graceful.aborted) return withMigrations({ status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } }, schema);
+  if (journal.lost.aborted && !signals.graceful.aborted)
+    return withMigrations({ status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } }, schema);
   if (result.status !== 'succeeded') return withMigrations(result, schema);
   for (const stage of [() => runOnceStage(options, resolved, journal, 'afterRollout'), () => schema?.afterRollout() ?? { ok: true as const }]) {
     const after = await stage();

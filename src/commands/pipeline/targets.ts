@@ -133,7 +133,11 @@ export async function resolveTargets(options: RunOptions): Promise<ResolvedTarge
     };
   });
   checkVars(playbook, file, targets, loaded.file);
-  checkRunOnceHosts(playbook, file, inventory.map((h) => h.name));
+  checkRunOnceHosts(
+    playbook,
+    file,
+    inventory.map((h) => h.name),
+  );
   const settings = settingsFrom(loaded, options);
   // A restore puts everything named back at once: it only adds capacity.
   const planned = options.work.kind === 'restore' ? { ...settings, batchSize: Math.max(1, targets.length), canary: false, minHealthy: 0 } : settings;
