@@ -23,7 +23,7 @@ test('a command runs locally unless it names a host', () => {
 
 test('a command may run on a host of the fleet, and only on one', () => {
   const migrate = (on: string) => ({ ...minimalConfig, database: { ...database, migrate: { run: { command: 'bin/migrate', on } } } });
-  assert.equal((validateConfig(migrate('web1'), 'f').config.database?.migrate?.run as { on: string }).on, 'web1');
+  assert.deepEqual(validateConfig(migrate('web1'), 'f').config.database?.migrate?.run, { command: 'bin/migrate', on: 'web1' });
   assert.deepEqual(configProblems(migrate('web9')), ["database.migrate.run.on: no host named 'web9' in hosts (web1): name one of them, or 'local'"]);
 });
 
