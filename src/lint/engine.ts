@@ -1,5 +1,5 @@
 import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
-import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
+import { buildDispatch, findingAt, judgeEndOfFile, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
 import { defaultThreads, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, parseRemotely } from './parallel.js';
 import { loadParser, parseSqlToJson, SqlParserFailure, SqlSyntaxError } from './parser.js';
 import { readSqlFile } from './read-sql-file.js';
@@ -28,21 +28,35 @@ export interface LintOptionsWithRules extends LintOptions {
   rules: readonly LintRule[];
 }
 
-/** Each rule set's dispatch table, built once: the CLI and the pre-flight lint with the same `allRules` every time. */
-const dispatchByRules = new WeakMap<readonly LintRule[], Dispatch>();
+/**
+ * Each rule set's dispatch tables, without and with the hygiene rules, built once: the CLI and the
+ * pre-flight lint with the same `allRules` every time.
+ */
+const dispatchByRules = new WeakMap<readonly LintRule[], { without?: Dispatch; with?: Dispatch }>();
 
-function dispatchFor(rules: readonly LintRule[]): Dispatch {
-  let dispatch = dispatchByRules.get(rules);
-  if (!dispatch) {
-    dispatch = buildDispatch(rules);
-    dispatchByRules.set(rules, dispatch);
-  }
-  return dispatch;
+/** A project turns the hygiene rules on (settings.hygiene); every other rule it is given always judges. */
+function isActive(rule: LintRule, settings: LintSettings): boolean {
+  return rule.category !== 'hygiene' || settings.hygiene;
 }
 
-/** Statement types some rule judges (`AlterTableStmt`, `IndexStmt`, ...): what static lint sees into. */
+function dispatchFor(rules: readonly LintRule[], settings: LintSettings): Dispatch {
+  let built = dispatchByRules.get(rules);
+  if (!built) {
+    built = {};
+    dispatchByRules.set(rules, built);
+  }
+  const key = settings.hygiene ? 'with' : 'without';
+  built[key] ??= buildDispatch(rules.filter((rule) => isActive(rule, settings)));
+  return built[key];
+}
+
+/**
+ * Statement types some rule judges for what it does to running code (`AlterTableStmt`, `IndexStmt`,
+ * ...): what static lint sees into. Hygiene rules judge the schema's style, not its locks: a CREATE
+ * TABLE they read is not thereby one whose locks the lint accepted.
+ */
 export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string> {
-  return new Set(rules.flatMap((rule) => rule.nodeTypes));
+  return new Set(rules.flatMap((rule) => (rule.category === 'hygiene' ? [] : rule.nodeTypes)));
 }
 
 /**
@@ -61,15 +75,18 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
   const settings: LintSettings = {
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
+    hygiene: options.hygiene ?? DEFAULT_SETTINGS.hygiene,
+    requireStatementTimeout: options.requireStatementTimeout ?? DEFAULT_SETTINGS.requireStatementTimeout,
   };
   const { rules } = options;
-  const dispatch = dispatchFor(rules);
+  const dispatch = dispatchFor(rules, settings);
   const lint: FileLintSetup = {
     settings,
     run: new RunState(),
     dispatch,
     wanted: wantedTypes(dispatch),
     knownRuleIds: new Set(rules.map((rule) => rule.id)),
+    inactiveRuleIds: new Set(rules.filter((rule) => !isActive(rule, settings)).map((rule) => rule.id)),
     threads: options.threads ?? defaultThreads(),
   };
   const skippedContext: SkippedContext[] = [];
@@ -134,7 +151,9 @@ interface FileLintSetup {
   readonly run: RunState;
   readonly dispatch: Dispatch;
   readonly wanted: ReadonlySet<string>;
+  /** Suppressions may name every rule given; one naming only rules the project left off is not reported unused. */
   readonly knownRuleIds: ReadonlySet<string>;
+  readonly inactiveRuleIds: ReadonlySet<string>;
   readonly threads: number;
 }
 
@@ -168,8 +187,11 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
     return 0;
   }
   const file = startFile(source, map, lint, out);
-  judgeStatements(parsed, new FileContext(lint.settings, lint.run, wrapped), lint.dispatch, file, 0, out);
-  reportUnusedSuppressions(file, out);
+  const context = new FileContext(lint.settings, lint.run, wrapped, map);
+  context.enterPart(0, parsed.count - 1);
+  judgeStatements(parsed, context, lint.dispatch, file, 0, out);
+  judgeEndOfFile(context, lint.dispatch, file, out);
+  reportUnusedSuppressions(file, lint, out);
   return parsed.count;
 }
 
@@ -198,24 +220,28 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
   // Judged against a copy of the run, into a scratch list: if a later part fails, the whole-file
   // lint starts from an untouched run and nothing is reported twice.
   const run = lint.run.copy();
-  const context = new FileContext(lint.settings, run, wrapped);
+  const context = new FileContext(lint.settings, run, wrapped, map);
   const mine: Verdicts = { findings: [], suppressed: [] };
   const file = startFile(source, map, lint, mine);
+  // The first part never holds the file's last statement.
+  context.enterPart(0, -1);
   judgeStatements(local, context, lint.dispatch, file, 0, mine);
   let count = local.count;
   let byteBase = map.byteOffsetOfCharacter(cut);
   for (;;) {
     const part = await remote.next();
     if (!part) return undefined;
+    context.enterPart(byteBase, part.last ? count + part.count - 1 : -1);
     judgeStatements(new StatementList(part.json, part.byteLength, part.ranges, part.count, count), context, lint.dispatch, file, byteBase, mine);
     count += part.count;
     byteBase += part.byteLength;
     if (part.last) break;
   }
+  judgeEndOfFile(context, lint.dispatch, file, mine);
   lint.run.adopt(run);
   out.findings.push(...mine.findings);
   out.suppressed.push(...mine.suppressed);
-  reportUnusedSuppressions(file, out);
+  reportUnusedSuppressions(file, lint, out);
   return count;
 }
 
@@ -238,9 +264,9 @@ function startFile(source: MigrationSource, map: SourceMap, lint: FileLintSetup,
   return file;
 }
 
-function reportUnusedSuppressions(file: FileUnderLint, out: Verdicts): void {
+function reportUnusedSuppressions(file: FileUnderLint, lint: FileLintSetup, out: Verdicts): void {
   for (const suppression of file.suppressions) {
-    if (suppression.used) continue;
+    if (suppression.used || suppression.ruleIds.every((id) => lint.inactiveRuleIds.has(id))) continue;
     out.findings.push({
       ruleId: 'unused-suppression',
       category: 'hygiene',

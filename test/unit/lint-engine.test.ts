@@ -18,7 +18,7 @@ test('every rule has an id, a category, a message and a safe alternative, and id
   assert.equal(new Set(ids).size, ids.length);
   for (const rule of allRules) {
     assert.match(rule.id, /^[a-z]+(-[a-z]+)*$/);
-    assert.ok(['compat', 'lock', 'rewrite', 'hygiene'].includes(rule.category), rule.id);
+    assert.ok(['compat', 'lock', 'rewrite', 'transaction', 'hygiene'].includes(rule.category), rule.id);
     assert.ok(rule.message.length > 20 && rule.safeAlternative.length > 20, rule.id);
     assert.ok(rule.nodeTypes.length > 0, rule.id);
   }
@@ -158,11 +158,11 @@ test('json output is the report itself', async () => {
   assert.deepEqual(JSON.parse(formatJson(report)), JSON.parse(JSON.stringify(report)));
 });
 
-/** A rule that finds nothing and hands each statement that reaches it to `record`. */
+/** A rule that finds nothing and hands each statement that reaches it to `record` (not a hygiene rule: those judge only when turned on). */
 function probeRule<K extends NodeTypeName>(type: K, record: (statement: Statement<K>) => void, alterTableCommands?: readonly AlterTableCommandKind[]): LintRule<K> {
   return {
     id: 'probe',
-    category: 'hygiene',
+    category: 'lock',
     severity: 'warning',
     message: 'a rule that records what reaches it',
     safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
@@ -226,4 +226,37 @@ test('the engine judges with the rules it is given and no others', async () => {
   const sql = 'ALTER TABLE users DROP COLUMN email;';
   assert.ok((await lintSql(sql)).findings.some((f) => f.ruleId === 'drop-column'));
   assert.deepEqual((await lintSqlWith(sql, { rules: [] })).findings, []);
+});
+
+test('hygiene rules judge only when the project turns them on; a suppression naming one is neither unknown nor unused while they are off', async () => {
+  const seen: string[] = [];
+  const hygiene: LintRule<'CreateStmt'> = {
+    ...probeRule('CreateStmt', (statement) => seen.push(statement.node.relation?.relname ?? '?')),
+    id: 'style-probe',
+    category: 'hygiene',
+  };
+  const sql = '-- ship:allow style-probe legacy naming\nCREATE TABLE a (id bigint);';
+  const off = await lintSqlWith(sql, { rules: [hygiene] });
+  assert.deepEqual([seen, off.findings], [[], []]);
+  await lintSqlWith(sql, { rules: [hygiene], hygiene: true });
+  assert.deepEqual(seen, ['a']);
+  // The same rule set, the other way round: each setting has its own dispatch.
+  await lintSqlWith(sql, { rules: [hygiene] });
+  assert.deepEqual(seen, ['a']);
+});
+
+test('a rule that judges the whole file reports at the end of the file, at the offset it names, and can be suppressed there', async () => {
+  const wholeFile: LintRule<'TransactionStmt'> = {
+    ...probeRule('TransactionStmt', () => {}),
+    id: 'file-probe',
+    atEndOfFile: (context) => (context.transactionBegunAt === undefined ? [] : [{ message: 'still open', offset: context.transactionBegunAt }]),
+  };
+  const open = await lintSqlWith('SELECT 1;\nBEGIN;\nSELECT 2;', { rules: [wholeFile] });
+  assert.deepEqual(
+    open.findings.map((f) => [f.ruleId, f.line, f.column, f.message]),
+    [['file-probe', 2, 1, 'still open']],
+  );
+  const suppressed = await lintSqlWith('SELECT 1;\n-- ship:allow file-probe the runner commits\nBEGIN;\nSELECT 2;', { rules: [wholeFile] });
+  assert.deepEqual([suppressed.findings, suppressed.suppressed.map((f) => f.line)], [[], [3]]);
+  assert.deepEqual((await lintSqlWith('BEGIN;\nSELECT 2;\nCOMMIT;', { rules: [wholeFile] })).findings, []);
 });
