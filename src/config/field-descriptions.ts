@@ -96,6 +96,10 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'database.migrations.pattern': 'A regular expression with a named group `version` (and optionally `name`) for file layouts ship does not know.',
   'database.migrations.transactionPerFile': 'The migration runner wraps each file in a transaction.',
   'database.migrations.pgVersion': "Major PostgreSQL version the migrations run on; defaults to the primary's.",
+  'database.migrations.hygiene':
+    'Also lint schema style (the `hygiene` rules): `varchar(n)` over `text`, `int` keys, `serial`, `timestamp` without time zone, names over 63 bytes, tables without the schema the project uses.',
+  'database.migrations.requireStatementTimeout':
+    'Flag statements that scan or rewrite a table under a blocking lock with no `statement_timeout` set in the migration; `false` when the migration role sets one (`ALTER ROLE ... SET statement_timeout`).',
   state: 'Where runs, instance transitions and the deploy lock are recorded.',
   "state.path [store: 'file']": 'Folder for the journal, relative to this file.',
   "state.url [store: 'postgres']": 'Connection string of the PostgreSQL database that keeps the journal (shared by laptops and CI).',

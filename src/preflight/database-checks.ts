@@ -106,6 +106,8 @@ export function databaseChecks(input: DatabaseCheckInput): PreflightCheck[] {
         rules: allRules,
         pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
         transactionPerFile: migrations.transactionPerFile,
+        hygiene: migrations.hygiene,
+        requireStatementTimeout: migrations.requireStatementTimeout,
         history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
       });
       for (const skipped of lint.skippedContext) {
