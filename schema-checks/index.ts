@@ -24,6 +24,7 @@ import renameSchema from './rename-schema.js';
 import renameTable from './rename-table.js';
 import requireLockTimeout from './require-lock-timeout.js';
 import setNotNull from './set-not-null.js';
+import transactionNesting from './transaction-nesting.js';
 import truncateCascade from './truncate-cascade.js';
 import uniqueConstraintWithoutIndex from './unique-constraint-without-index.js';
 import vacuumFull from './vacuum-full.js';
@@ -47,6 +48,7 @@ export const allRules: readonly LintRule[] = [
   createIndexWithoutConcurrently,
   dropIndexWithoutConcurrently,
   concurrentlyInTransaction,
+  transactionNesting,
   reindexWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
