@@ -26,6 +26,7 @@ import requireLockTimeout from './require-lock-timeout.js';
 import setNotNull from './set-not-null.js';
 import transactionNesting from './transaction-nesting.js';
 import truncateCascade from './truncate-cascade.js';
+import uncommittedTransaction from './uncommitted-transaction.js';
 import uniqueConstraintWithoutIndex from './unique-constraint-without-index.js';
 import vacuumFull from './vacuum-full.js';
 import validateInSameTransaction from './validate-in-same-transaction.js';
@@ -49,6 +50,7 @@ export const allRules: readonly LintRule[] = [
   dropIndexWithoutConcurrently,
   concurrentlyInTransaction,
   transactionNesting,
+  uncommittedTransaction,
   reindexWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
