@@ -16,6 +16,7 @@ import dropTable from './drop-table.js';
 import exclusionConstraint from './exclusion-constraint.js';
 import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
+import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
 import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
 import reindexWithoutConcurrently from './reindex-without-concurrently.js';
 import renameColumn from './rename-column.js';
@@ -51,6 +52,7 @@ export const allRules: readonly LintRule[] = [
   concurrentlyInTransaction,
   transactionNesting,
   uncommittedTransaction,
+  notRerunnableOutsideTransaction,
   reindexWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
