@@ -9,6 +9,7 @@ import cluster from './cluster.js';
 import concurrentlyInTransaction from './concurrently-in-transaction.js';
 import createDomainWithCheck from './create-domain-with-check.js';
 import createIndexWithoutConcurrently from './create-index-without-concurrently.js';
+import detachPartitionWithoutConcurrently from './detach-partition-without-concurrently.js';
 import dropColumn from './drop-column.js';
 import dropIndexWithoutConcurrently from './drop-index-without-concurrently.js';
 import dropNotNull from './drop-not-null.js';
@@ -54,6 +55,7 @@ export const allRules: readonly LintRule[] = [
   uncommittedTransaction,
   notRerunnableOutsideTransaction,
   reindexWithoutConcurrently,
+  detachPartitionWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
   validateInSameTransaction,
