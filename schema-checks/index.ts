@@ -11,6 +11,7 @@ import createDomainWithCheck from './create-domain-with-check.js';
 import createIndexWithoutConcurrently from './create-index-without-concurrently.js';
 import detachPartitionWithoutConcurrently from './detach-partition-without-concurrently.js';
 import dropColumn from './drop-column.js';
+import dropDatabase from './drop-database.js';
 import dropIndexWithoutConcurrently from './drop-index-without-concurrently.js';
 import dropNotNull from './drop-not-null.js';
 import dropTable from './drop-table.js';
@@ -37,6 +38,7 @@ import validateInSameTransaction from './validate-in-same-transaction.js';
 export const allRules: readonly LintRule[] = [
   dropColumn,
   dropTable,
+  dropDatabase,
   renameColumn,
   renameTable,
   renameSchema,
