@@ -1,5 +1,6 @@
 import type { LintRule } from '../src/lint/types.js';
 import addColumnVolatileDefault from './add-column-volatile-default.js';
+import addJsonColumn from './add-json-column.js';
 import addSerialColumn from './add-serial-column.js';
 import addStoredGeneratedColumn from './add-stored-generated-column.js';
 import alterDomainAddConstraint from './alter-domain-add-constraint.js';
@@ -50,6 +51,7 @@ export const allRules: readonly LintRule[] = [
   addColumnVolatileDefault,
   addStoredGeneratedColumn,
   addSerialColumn,
+  addJsonColumn,
   createIndexWithoutConcurrently,
   dropIndexWithoutConcurrently,
   concurrentlyInTransaction,
