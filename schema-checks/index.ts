@@ -18,6 +18,7 @@ import dropNotNull from './drop-not-null.js';
 import dropTable from './drop-table.js';
 import exclusionConstraint from './exclusion-constraint.js';
 import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
+import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
 import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
@@ -53,6 +54,7 @@ export const allRules: readonly LintRule[] = [
   addSerialColumn,
   addJsonColumn,
   createIndexWithoutConcurrently,
+  indexTooManyColumns,
   dropIndexWithoutConcurrently,
   concurrentlyInTransaction,
   transactionNesting,

@@ -1,0 +1,29 @@
+import { defineRule } from '../src/lint/define-rule.js';
+import { formatTable, tableOf } from '../src/lint/ast.js';
+
+const MAX_KEY_COLUMNS = 3;
+
+export default defineRule({
+  id: 'index-too-many-columns',
+  category: 'rewrite',
+  severity: 'warning',
+  message:
+    'A non-unique btree index on more than three columns rarely serves a query better than its first three: it is searched by its leading columns, while every INSERT and every UPDATE of a key column writes the whole wider entry, and the index grows with each column.',
+  safeAlternative: [
+    '1. Index the one to three columns that narrow the results most, most selective first.',
+    '2. Columns a query only needs to read go in INCLUDE, outside the key: CREATE INDEX CONCURRENTLY orders_account_status ON orders (account_id, status) INCLUDE (created_at);',
+    '3. A UNIQUE index needs all its columns and is not flagged.',
+  ].join('\n'),
+  nodeTypes: ['IndexStmt'],
+  check(statement) {
+    const index = statement.node;
+    const keys = index.indexParams?.length ?? 0;
+    // Unique indexes enforce a constraint over all their columns; GIN, GiST and BRIN search each column on its own.
+    if (index.unique || keys <= MAX_KEY_COLUMNS || (index.accessMethod ?? 'btree') !== 'btree') return [];
+    return [
+      {
+        message: `Index${index.idxname ? ` "${index.idxname}"` : ''} on ${formatTable(tableOf(index.relation))} has ${keys} key columns: past the first three they rarely help a query, and every write pays for them.`,
+      },
+    ];
+  },
+});
