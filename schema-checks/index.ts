@@ -28,6 +28,7 @@ import renameEnumValue from './rename-enum-value.js';
 import renameSchema from './rename-schema.js';
 import renameTable from './rename-table.js';
 import requireLockTimeout from './require-lock-timeout.js';
+import requireStatementTimeout from './require-statement-timeout.js';
 import setNotNull from './set-not-null.js';
 import transactionNesting from './transaction-nesting.js';
 import truncateCascade from './truncate-cascade.js';
@@ -74,4 +75,5 @@ export const allRules: readonly LintRule[] = [
   cluster,
   truncateCascade,
   requireLockTimeout,
+  requireStatementTimeout,
 ] as readonly LintRule[];
