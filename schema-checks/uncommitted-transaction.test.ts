@@ -5,6 +5,11 @@ import rule from './uncommitted-transaction.js';
 
 async function findings(sql: string, options: LintOptions = {}) {
   const report = await lintSql(sql, { ...options, rules: [rule] });
+  // SQL that does not parse would pass every "passes on" test: make it fail them instead.
+  assert.deepEqual(
+    report.findings.filter((finding) => finding.ruleId === 'syntax-error'),
+    [],
+  );
   return report.findings.filter((finding) => finding.ruleId === rule.id);
 }
 
