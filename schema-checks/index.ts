@@ -32,6 +32,7 @@ import requireStatementTimeout from './require-statement-timeout.js';
 import setNotNull from './set-not-null.js';
 import transactionNesting from './transaction-nesting.js';
 import truncateCascade from './truncate-cascade.js';
+import unbatchedBackfill from './unbatched-backfill.js';
 import uncommittedTransaction from './uncommitted-transaction.js';
 import uniqueConstraintWithoutIndex from './unique-constraint-without-index.js';
 import vacuumFull from './vacuum-full.js';
@@ -74,6 +75,7 @@ export const allRules: readonly LintRule[] = [
   vacuumFull,
   cluster,
   truncateCascade,
+  unbatchedBackfill,
   requireLockTimeout,
   requireStatementTimeout,
 ] as readonly LintRule[];
