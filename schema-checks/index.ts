@@ -21,6 +21,7 @@ import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
 import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
+import preferJsonb from './prefer-jsonb.js';
 import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
 import reindexWithoutConcurrently from './reindex-without-concurrently.js';
 import renameColumn from './rename-column.js';
@@ -78,4 +79,5 @@ export const allRules: readonly LintRule[] = [
   unbatchedBackfill,
   requireLockTimeout,
   requireStatementTimeout,
+  preferJsonb,
 ] as readonly LintRule[];

@@ -146,17 +146,20 @@ export function offsetOf(node: { location?: number } | undefined, fallback: numb
   return node?.location !== undefined && node.location >= 0 ? node.location : fallback;
 }
 
-/** The columns a CREATE TABLE or an ALTER TABLE ... ADD COLUMN declares with a type, and the table they belong to. */
-export function declaredColumns(statement: Statement<'CreateStmt' | 'AlterTableStmt'>): { table: TableName | undefined; columns: ColumnDef[] } {
+/**
+ * The columns a CREATE TABLE or an ALTER TABLE ... ADD COLUMN declares with a type, the table they
+ * belong to, and whether it is a temporary table (scratch space of the migration itself).
+ */
+export function declaredColumns(statement: Statement<'CreateStmt' | 'AlterTableStmt'>): { table: TableName | undefined; columns: ColumnDef[]; temporary: boolean } {
   const columns: ColumnDef[] = [];
   if (statement.type === 'CreateStmt') {
     for (const element of statement.node.tableElts ?? []) if ('ColumnDef' in element && element.ColumnDef.typeName) columns.push(element.ColumnDef);
-    return { table: tableOf(statement.node.relation), columns };
+    return { table: tableOf(statement.node.relation), columns, temporary: statement.node.relation?.relpersistence === 't' };
   }
   const { table, commands } = tableCommands(statement.node);
   for (const command of commands) {
     const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
     if (column?.typeName) columns.push(column);
   }
-  return { table, columns };
+  return { table, columns, temporary: false };
 }
