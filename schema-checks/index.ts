@@ -22,6 +22,7 @@ import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
 import preferJsonb from './prefer-jsonb.js';
+import preferTextOverVarchar from './prefer-text-over-varchar.js';
 import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
 import reindexWithoutConcurrently from './reindex-without-concurrently.js';
 import renameColumn from './rename-column.js';
@@ -80,4 +81,5 @@ export const allRules: readonly LintRule[] = [
   requireLockTimeout,
   requireStatementTimeout,
   preferJsonb,
+  preferTextOverVarchar,
 ] as readonly LintRule[];
