@@ -23,6 +23,7 @@ import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
 import preferJsonb from './prefer-jsonb.js';
 import preferTextOverVarchar from './prefer-text-over-varchar.js';
+import preferTimestamptz from './prefer-timestamptz.js';
 import primaryKeyOnExistingTable from './primary-key-on-existing-table.js';
 import reindexWithoutConcurrently from './reindex-without-concurrently.js';
 import renameColumn from './rename-column.js';
@@ -82,4 +83,5 @@ export const allRules: readonly LintRule[] = [
   requireStatementTimeout,
   preferJsonb,
   preferTextOverVarchar,
+  preferTimestamptz,
 ] as readonly LintRule[];
