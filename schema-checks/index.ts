@@ -21,6 +21,7 @@ import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
 import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
+import preferIdentity from './prefer-identity.js';
 import preferJsonb from './prefer-jsonb.js';
 import preferTextOverVarchar from './prefer-text-over-varchar.js';
 import preferTimestamptz from './prefer-timestamptz.js';
@@ -84,4 +85,5 @@ export const allRules: readonly LintRule[] = [
   preferJsonb,
   preferTextOverVarchar,
   preferTimestamptz,
+  preferIdentity,
 ] as readonly LintRule[];
