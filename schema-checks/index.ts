@@ -21,6 +21,7 @@ import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
 import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
+import preferBigintForKeys from './prefer-bigint-for-keys.js';
 import preferIdentity from './prefer-identity.js';
 import preferJsonb from './prefer-jsonb.js';
 import preferTextOverVarchar from './prefer-text-over-varchar.js';
@@ -86,4 +87,5 @@ export const allRules: readonly LintRule[] = [
   preferTextOverVarchar,
   preferTimestamptz,
   preferIdentity,
+  preferBigintForKeys,
 ] as readonly LintRule[];
