@@ -68,6 +68,9 @@ function constraintKey(table: TableName, constraint: string): string {
 
 const ZERO_DURATION = /^\s*0+(\.0+)?\s*(ms|s|min|h|d)?\s*$/i;
 
+/** Renames that lock the table they name ACCESS EXCLUSIVE (RENAME CONSTRAINT leaves relationType unset). */
+const TABLE_RENAMES: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_TABCONSTRAINT']);
+
 /** Statement types `FileContext.observe` learns from; every other type leaves the context as it was. */
 export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'TransactionStmt',
@@ -240,7 +243,7 @@ export class FileContext implements RuleContext {
         const rename = statement.node;
         const table = tableOf(rename.relation);
         if (!table || !rename.newname) return;
-        if (rename.renameType === 'OBJECT_TABLE' || rename.relationType === 'OBJECT_TABLE') this.lockInTransaction(table);
+        if (TABLE_RENAMES.has(rename.renameType ?? '')) this.lockInTransaction(table);
         const columns = this.run.columnsOf(tableKey(table));
         if (rename.renameType === 'OBJECT_COLUMN' && columns && rename.subname) {
           const type = columns.get(rename.subname);
