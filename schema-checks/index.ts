@@ -18,6 +18,7 @@ import dropNotNull from './drop-not-null.js';
 import dropTable from './drop-table.js';
 import exclusionConstraint from './exclusion-constraint.js';
 import foreignKeyWithoutNotValid from './foreign-key-without-not-valid.js';
+import identifierTooLong from './identifier-too-long.js';
 import indexTooManyColumns from './index-too-many-columns.js';
 import notNullColumnWithoutDefault from './not-null-column-without-default.js';
 import notRerunnableOutsideTransaction from './not-rerunnable-outside-transaction.js';
@@ -88,4 +89,5 @@ export const allRules: readonly LintRule[] = [
   preferTimestamptz,
   preferIdentity,
   preferBigintForKeys,
+  identifierTooLong,
 ] as readonly LintRule[];
