@@ -36,6 +36,7 @@ import renameTable from './rename-table.js';
 import requireLockTimeout from './require-lock-timeout.js';
 import requireStatementTimeout from './require-statement-timeout.js';
 import setNotNull from './set-not-null.js';
+import tableWithoutSchema from './table-without-schema.js';
 import transactionNesting from './transaction-nesting.js';
 import truncateCascade from './truncate-cascade.js';
 import unbatchedBackfill from './unbatched-backfill.js';
@@ -90,4 +91,5 @@ export const allRules: readonly LintRule[] = [
   preferIdentity,
   preferBigintForKeys,
   identifierTooLong,
+  tableWithoutSchema,
 ] as readonly LintRule[];
