@@ -26,11 +26,13 @@ CREATE INDEX ON orders USING btree (a, b, lower(c), (d + 1));`);
   assert.match(found[0]?.message ?? '', /"orders_wide" on "orders" has 4 key columns/);
 });
 
-test('passes on three key columns with INCLUDE, on unique indexes, and on GIN', async () => {
+test('passes on three key columns with INCLUDE, on unique indexes, on GIN, and on an index shaped for an ORDER BY', async () => {
   assert.deepEqual(
     await findings(`CREATE INDEX CONCURRENTLY i ON orders (account_id, status, created_at) INCLUDE (kind, total);
 CREATE UNIQUE INDEX CONCURRENTLY u ON orders (account_id, status, created_at, kind);
-CREATE INDEX CONCURRENTLY g ON docs USING gin (a, b, c, d);`),
+CREATE INDEX CONCURRENTLY g ON docs USING gin (a, b, c, d);
+CREATE INDEX CONCURRENTLY page ON posts (community_id, featured DESC, score DESC, id DESC);
+CREATE INDEX CONCURRENTLY page2 ON posts (community_id, featured, score, published NULLS LAST);`),
     [],
   );
 });
