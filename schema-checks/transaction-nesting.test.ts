@@ -36,7 +36,9 @@ COMMIT;`;
     wrapped.map((f) => f.line),
     [3],
   );
-  assert.match(wrapped[0]?.message ?? '', /runner wraps this file in a transaction; this COMMIT ends it early/);
+  assert.match(wrapped[0]?.message ?? '', /runner wraps this file in a transaction; this COMMIT ends it early: the runner then records the migration outside it/);
+  const followed = await findings(`${sql}\nALTER TABLE users ADD COLUMN b int;`, { transactionPerFile: true });
+  assert.match(followed[0]?.message ?? '', /this COMMIT ends it early: the statements after it run one by one/);
   // dbmate and goose mark a file's own wrapping in the file; the marker wins over the setting.
   const marked = await lintMigrations([{ path: 'V1.sql', sql: 'ALTER TABLE users ADD COLUMN a int;\nROLLBACK;', transaction: true }], { rules: [rule] });
   assert.deepEqual(

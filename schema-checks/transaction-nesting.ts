@@ -28,12 +28,18 @@ export default defineRule({
     }
     // A BEGIN inside the runner's transaction is harmless on its own: the COMMIT that goes with it ends that transaction early.
     if (ENDS.has(kind) && context.wrappedByRunner && context.transactionBegunAt === undefined) {
-      const word = kind === 'TRANS_STMT_ROLLBACK' ? 'ROLLBACK' : 'COMMIT';
-      const what =
-        word === 'ROLLBACK'
-          ? 'undoes every statement before it, then the rest of the file runs outside a transaction and the runner records the migration as applied'
-          : 'ends it early: the statements after it run one by one, and a failure among them leaves the migration half applied and not recorded, so it cannot simply be run again';
-      return [{ message: `The runner wraps this file in a transaction; this ${word} ${what}.` }];
+      if (kind === 'TRANS_STMT_ROLLBACK') {
+        return [
+          {
+            message:
+              'The runner wraps this file in a transaction; this ROLLBACK undoes every statement before it, then the rest of the file runs outside a transaction and the runner records the migration as applied.',
+          },
+        ];
+      }
+      const after = context.isLastStatement(statement)
+        ? 'the runner then records the migration outside it, so a failure there leaves the schema changed but the migration unrecorded, to be run again on a schema that already has it'
+        : 'the statements after it run one by one, and a failure among them leaves the migration half applied and not recorded, so it cannot simply be run again';
+      return [{ message: `The runner wraps this file in a transaction; this COMMIT ends it early: ${after}.` }];
     }
     return [];
   },
