@@ -51,12 +51,19 @@ function dispatchFor(rules: readonly LintRule[], settings: LintSettings): Dispat
 }
 
 /**
+ * Data statements: a rule reads them for how much they change, while the locks they take come from
+ * triggers and foreign keys the lint does not see.
+ */
+const DATA_STATEMENTS: ReadonlySet<string> = new Set(['UpdateStmt', 'DeleteStmt', 'InsertStmt', 'MergeStmt']);
+
+/**
  * Statement types some rule judges for what it does to running code (`AlterTableStmt`, `IndexStmt`,
- * ...): what static lint sees into. Hygiene rules judge the schema's style, not its locks: a CREATE
- * TABLE they read is not thereby one whose locks the lint accepted.
+ * ...): what static lint sees into, so the locks --trace sees them take were already judged.
+ * Hygiene rules judge the schema's style, not its locks: a CREATE TABLE they read is not thereby one
+ * whose locks the lint accepted; nor is an UPDATE that a backfill rule read.
  */
 export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string> {
-  return new Set(rules.flatMap((rule) => (rule.category === 'hygiene' ? [] : rule.nodeTypes)));
+  return new Set(rules.flatMap((rule) => (rule.category === 'hygiene' ? [] : rule.nodeTypes.filter((type) => !DATA_STATEMENTS.has(type)))));
 }
 
 /**

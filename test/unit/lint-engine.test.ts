@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
+import { judgedNodeTypes, lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
 import { formatGithub } from '../../src/lint/format/github.js';
 import { formatJson } from '../../src/lint/format/json.js';
 import { formatText } from '../../src/lint/format/text.js';
@@ -260,4 +260,13 @@ test('a rule that judges the whole file reports at the end of the file, at the o
   const suppressed = await lintSqlWith('SELECT 1;\n-- ship:allow file-probe the runner commits\nBEGIN;\nSELECT 2;', { rules: [wholeFile] });
   assert.deepEqual([suppressed.findings, suppressed.suppressed.map((f) => f.line)], [[], [3]]);
   assert.deepEqual((await lintSqlWith('BEGIN;\nSELECT 2;\nCOMMIT;', { rules: [wholeFile] })).findings, []);
+});
+
+test('--trace takes as judged only the locks of statement types a rule judges for their effect: not those only hygiene rules read, nor data statements', () => {
+  const judged = judgedNodeTypes(allRules);
+  assert.ok(judged.has('AlterTableStmt') && judged.has('IndexStmt'));
+  // CREATE TABLE ... REFERENCES locks the referenced table; only hygiene rules read CREATE TABLE, for its style.
+  assert.ok(!judged.has('CreateStmt'));
+  // An UPDATE's blocking locks come from triggers, which unbatched-backfill does not see.
+  assert.ok(!judged.has('UpdateStmt') && !judged.has('DeleteStmt'));
 });
