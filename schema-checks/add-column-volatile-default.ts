@@ -2,7 +2,7 @@ import { defineRule } from '../src/lint/define-rule.js';
 import { calledFunctions, columnConstraints, columnDefOf, formatTable, offsetOf, tableCommands } from '../src/lint/ast.js';
 
 /** Built-ins whose value changes per row: a default calling them is evaluated for every existing row. */
-const VOLATILE = new Set([
+export const VOLATILE: ReadonlySet<string> = new Set([
   'random',
   'random_normal',
   'clock_timestamp',

@@ -28,7 +28,7 @@ function concurrentOperation(statement: ConcurrentCapable): string | undefined {
 
 export default defineRule({
   id: 'concurrently-in-transaction',
-  category: 'hygiene',
+  category: 'transaction',
   severity: 'error',
   message: 'A CONCURRENTLY operation cannot run inside a transaction block: PostgreSQL rejects it and the migration fails.',
   safeAlternative: [

@@ -3,7 +3,7 @@ import { offsetOf, stringList } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'create-domain-with-check',
-  category: 'hygiene',
+  category: 'lock',
   severity: 'warning',
   message: 'A domain with a CHECK ties every column that uses it to the constraint: changing the rule later scans all of them under lock.',
   safeAlternative: [

@@ -3,7 +3,7 @@ import { formatTable, tableOf } from '../src/lint/ast.js';
 
 export default defineRule({
   id: 'truncate-cascade',
-  category: 'hygiene',
+  category: 'compat',
   severity: 'error',
   message: 'TRUNCATE ... CASCADE also empties every table that references these, through foreign keys the migration does not name.',
   safeAlternative: [

@@ -23,6 +23,10 @@ export interface LintMigrationsArgs {
   'pg-version'?: number;
   /** Unset: the config's database.migrations.transactionPerFile when it is read, else false. */
   'transaction-per-file'?: boolean;
+  /** Unset: the config's database.migrations.hygiene when it is read, else false. */
+  hygiene?: boolean;
+  /** Unset: the config's database.migrations.requireStatementTimeout when it is read, else true. */
+  'require-statement-timeout'?: boolean;
   pattern?: string;
   /** Read for database.migrations when neither paths nor --base are given. */
   config?: string;
@@ -54,6 +58,11 @@ const OPTIONS = {
   format: { type: 'string', choices: OUTPUT_FORMATS, default: 'text', describe: 'text, github (workflow annotations) or json' },
   'pg-version': { type: 'number', describe: `major PostgreSQL version the migrations run on (default: the config's, else ${DEFAULT_SETTINGS.pgVersion})` },
   'transaction-per-file': { type: 'boolean', describe: "the migration runner wraps each file in a transaction (default: the config's, else false)" },
+  hygiene: { type: 'boolean', describe: "also lint schema style: varchar(n), int keys, serial, timestamp, long names, missing schema (default: the config's, else false)" },
+  'require-statement-timeout': {
+    type: 'boolean',
+    describe: "flag scans and rewrites under a blocking lock with no statement_timeout; --no-require-statement-timeout when the role sets one (default: the config's, else true)",
+  },
   pattern: { type: 'string', describe: 'regular expression with a named group "version" for other file layouts' },
   config: { type: 'string', alias: 'c', describe: `with no paths and no --base: lint database.migrations.dir of this config (default ${DEFAULT_CONFIG_FILE})` },
 } as const satisfies Record<string, { type: 'string' | 'number' | 'boolean'; describe: string; alias?: string; choices?: readonly string[]; default?: string }>;
@@ -86,13 +95,18 @@ function parseLintArgs(argv: readonly string[]): LintMigrationsArgs | 'help' {
     throw new UsageProblem(`--format ${JSON.stringify(format)}: Choices: ${OUTPUT_FORMATS.map((choice) => JSON.stringify(choice)).join(', ')}`);
   }
   const version = values['pg-version'] as string | undefined;
-  const transaction = values['no-transaction-per-file'] ? false : (values['transaction-per-file'] as boolean | undefined);
+  const flag = (name: string) => (values[`no-${name}`] ? false : (values[name] as boolean | undefined));
+  const transaction = flag('transaction-per-file');
+  const hygiene = flag('hygiene');
+  const statementTimeout = flag('require-statement-timeout');
   return {
     paths: parsed.positionals,
     format: format as OutputFormat,
     ...(values.base !== undefined ? { base: values.base as string } : {}),
     ...(version !== undefined ? { 'pg-version': Number(version) } : {}),
     ...(transaction !== undefined ? { 'transaction-per-file': transaction } : {}),
+    ...(hygiene !== undefined ? { hygiene } : {}),
+    ...(statementTimeout !== undefined ? { 'require-statement-timeout': statementTimeout } : {}),
     ...(values.pattern !== undefined ? { pattern: values.pattern as string } : {}),
     ...(values.config !== undefined ? { config: values.config as string } : {}),
   };
@@ -120,7 +134,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
   try {
     let paths = args.paths ?? [];
     // Flags win over the config, the config over the defaults.
-    let configured: Partial<Pick<ConfiguredMigrations, 'pattern' | 'transactionPerFile' | 'pgVersion'>> = {};
+    let configured: Partial<Pick<ConfiguredMigrations, 'pattern' | 'transactionPerFile' | 'pgVersion' | 'hygiene' | 'requireStatementTimeout'>> = {};
     if (paths.length === 0 && args.base === undefined) {
       // Loaded only here: linting named files never pays for evaluating a TypeScript config.
       const { readConfiguredMigrations } = await import('../migrations/configured.js');
@@ -130,6 +144,8 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
     }
     const pgVersion = flagVersion ?? configured.pgVersion ?? DEFAULT_SETTINGS.pgVersion;
     const transactionPerFile = args['transaction-per-file'] ?? configured.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile;
+    const hygiene = args.hygiene ?? configured.hygiene ?? DEFAULT_SETTINGS.hygiene;
+    const requireStatementTimeout = args['require-statement-timeout'] ?? configured.requireStatementTimeout ?? DEFAULT_SETTINGS.requireStatementTimeout;
     const patternSource = args.pattern ?? configured.pattern;
     const pattern = patternSource === undefined ? undefined : compileMigrationPattern(patternSource);
     const selection = await selectMigrations(paths, {
@@ -144,7 +160,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
         io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0, skippedContext: [] }, 'json'));
       return LINT_EXIT.clean;
     }
-    const report = await lintMigrations(selection.files, { rules: allRules, pgVersion, transactionPerFile, history: selection.history });
+    const report = await lintMigrations(selection.files, { rules: allRules, pgVersion, transactionPerFile, hygiene, requireStatementTimeout, history: selection.history });
     for (const skipped of report.skippedContext) {
       io.stderr(
         `ship lint-migrations: warning: earlier migration ${skipped.file} was not read for context: it ${skipped.reason.replace(/; split .*$/, '')}; rules that need the tables and columns it made may misjudge the files linted\n`,

@@ -103,6 +103,10 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'database.migrate.statementTimeout': '`SET statement_timeout` for every statement ship applies (`0`: none).',
   'database.migrate.retries': 'Retries, with backoff, of a statement that hit `lockTimeout`.',
   'database.migrate.waitForReplicas': 'How long to wait, after the expand migrations, for every replica and read path to show the new schema version.',
+  'database.migrations.hygiene':
+    'Also lint schema style (the `hygiene` rules): `varchar(n)` over `text`, `int` keys, `serial`, `timestamp` without time zone, names over 63 bytes, tables without the schema the project uses.',
+  'database.migrations.requireStatementTimeout':
+    'Flag statements that scan or rewrite a table under a blocking lock with no `statement_timeout` set in the migration; `false` when the migration role sets one (`ALTER ROLE ... SET statement_timeout`).',
   state: 'Where runs, instance transitions and the deploy lock are recorded.',
   "state.path [store: 'file']": 'Folder for the journal, relative to this file.',
   "state.url [store: 'postgres']": 'Connection string of the PostgreSQL database that keeps the journal (shared by laptops and CI).',

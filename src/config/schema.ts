@@ -103,6 +103,8 @@ export const migrationsSchema = z.strictObject({
     .optional(),
   transactionPerFile: z.boolean().default(true),
   pgVersion: z.number().int().min(9).max(99).optional(),
+  hygiene: z.boolean().default(false),
+  requireStatementTimeout: z.boolean().default(true),
 });
 
 /**

@@ -1,5 +1,5 @@
 import type { AlterTableCmd, AlterTableStmt, ColumnDef, Constraint, DefElem, Node, RangeVar, TypeName } from 'libpg-query';
-import type { ColumnTypeInfo, TableName } from './types.js';
+import type { ColumnTypeInfo, Statement, TableName } from './types.js';
 
 /** Small readers over libpg-query's JSON AST, shared by the engine's context tracking and the rules. */
 
@@ -210,4 +210,22 @@ export function addedConstraints(command: AlterTableCmd): Array<Constraint | und
 /** `AlterTableStmt` etc. keep their statement offset; nodes with a location point inside it. */
 export function offsetOf(node: { location?: number } | undefined, fallback: number): number {
   return node?.location !== undefined && node.location >= 0 ? node.location : fallback;
+}
+
+/**
+ * The columns a CREATE TABLE or an ALTER TABLE ... ADD COLUMN declares with a type, the table they
+ * belong to, and whether it is a temporary table (scratch space of the migration itself).
+ */
+export function declaredColumns(statement: Statement<'CreateStmt' | 'AlterTableStmt'>): { table: TableName | undefined; columns: ColumnDef[]; temporary: boolean } {
+  const columns: ColumnDef[] = [];
+  if (statement.type === 'CreateStmt') {
+    for (const element of statement.node.tableElts ?? []) if ('ColumnDef' in element && element.ColumnDef.typeName) columns.push(element.ColumnDef);
+    return { table: tableOf(statement.node.relation), columns, temporary: statement.node.relation?.relpersistence === 't' };
+  }
+  const { table, commands } = tableCommands(statement.node);
+  for (const command of commands) {
+    const column = command.subtype === 'AT_AddColumn' ? columnDefOf(command) : undefined;
+    if (column?.typeName) columns.push(column);
+  }
+  return { table, columns, temporary: false };
 }

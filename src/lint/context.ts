@@ -1,5 +1,6 @@
 import { declaresNotNull, notNullColumns, objectNames, stringList, tableKey, tableOf, typeInfo } from './ast.js';
-import type { ColumnDef, Constraint, CreateStmt, IntoClause, Node } from 'libpg-query';
+import type { ColumnDef, Constraint, CreateStmt, IntoClause, Node, VariableSetStmt } from 'libpg-query';
+import type { SourceMap } from './source-map.js';
 import { createdRelation } from './statements.js';
 import type { ColumnTypeInfo, LintSettings, RuleContext, Statement, TableName } from './types.js';
 
@@ -21,6 +22,8 @@ export class RunState {
   readonly pendingNotNullChecks = new Map<string, string[]>();
   /** `schema.table` → what is known of its columns; a function for a created table not looked at since (see `columnsOf`). */
   private readonly columnTypes = new Map<string, Columns | (() => Columns)>();
+  /** Permanent tables created so far, named with a schema or without: whether the project qualifies its table names. */
+  readonly createdTableNaming = { qualified: 0, unqualified: 0 };
 
   /** What is known of a table's columns, read from its CREATE TABLE the first time something asks. */
   columnsOf(table: string): Columns | undefined {
@@ -52,6 +55,8 @@ export class RunState {
     this.validatedNotNull.clear();
     this.pendingNotNullChecks.clear();
     this.columnTypes.clear();
+    this.createdTableNaming.qualified = other.createdTableNaming.qualified;
+    this.createdTableNaming.unqualified = other.createdTableNaming.unqualified;
     for (const key of other.validatedNotNull) this.validatedNotNull.add(key);
     for (const [key, columns] of other.pendingNotNullChecks) this.pendingNotNullChecks.set(key, columns);
     // Observing a statement changes a table's column map in place: copy each. A deferred one makes a new map when called.
@@ -69,6 +74,9 @@ function constraintKey(table: TableName, constraint: string): string {
 
 const ZERO_DURATION = /^\s*0+(\.0+)?\s*(ms|s|min|h|d)?\s*$/i;
 
+/** Renames that lock the table they name ACCESS EXCLUSIVE (RENAME CONSTRAINT leaves relationType unset). */
+const TABLE_RENAMES: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_TABCONSTRAINT']);
+
 /** Statement types `FileContext.observe` learns from; every other type leaves the context as it was. */
 export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'TransactionStmt',
@@ -84,11 +92,57 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'DropStmt',
 ]);
 
+/** A timeout setting as SET and SET LOCAL leave it: SET LOCAL lasts until the transaction ends, SET until the session does. */
+class Timeout {
+  private transaction: boolean | undefined;
+
+  /** `session`: in force from the start, when the runner sets it before the file (lockTimeoutPreset). */
+  constructor(private session = false) {}
+
+  get active(): boolean {
+    return this.transaction ?? this.session;
+  }
+
+  set(set: VariableSetStmt, inTransaction: boolean): void {
+    const value = set.args?.[0];
+    const isZero = value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const);
+    const active = set.kind === 'VAR_SET_VALUE' && !isZero;
+    if (set.is_local) {
+      if (inTransaction) this.transaction = active;
+    } else {
+      // A plain SET overrides an earlier SET LOCAL of the same transaction and outlives it.
+      this.session = active;
+      this.transaction = undefined;
+    }
+  }
+
+  /** RESET ALL takes it back to the server's default (none, unless configured there). */
+  reset(): void {
+    this.session = false;
+    this.transaction = undefined;
+  }
+
+  endTransaction(): void {
+    this.transaction = undefined;
+  }
+}
+
 /** The state one migration file builds up statement by statement; rules read it before `observe` moves it on. */
 export class FileContext implements RuleContext {
   inTransaction: boolean;
-  private sessionLockTimeout: boolean;
-  private transactionLockTimeout: boolean | undefined;
+  readonly wrappedByRunner: boolean;
+  transactionBegunAt: number | undefined;
+  tableLockedInTransaction: TableName | undefined;
+  searchPathSet = false;
+  /** Byte offset in the file of the part being judged: a large file is parsed and judged in parts. */
+  private partBase = 0;
+  /** Index of the file's last statement when the part being judged holds it, else -1. */
+  private lastStatementIndex = -1;
+  private readonly lockTimeout: Timeout;
+  private readonly statementTimeout = new Timeout();
+  /** Existing tables (not created in the file) that an ALTER TABLE of the file changed. */
+  private readonly alteredTables = new Set<string>();
+  private readonly indexesDroppedIfExists = new Set<string>();
   private readonly createdTables = new Set<string>();
   /** Unqualified names of every table created in the file, even if dropped since: a cheap first check for isNewTable. */
   private readonly createdTableNames = new Set<string>();
@@ -104,13 +158,46 @@ export class FileContext implements RuleContext {
     readonly settings: LintSettings,
     private readonly run: RunState,
     wrappedInTransaction: boolean,
+    /** The file's text; absent when the file is only replayed for context. */
+    private readonly source?: SourceMap,
   ) {
     this.inTransaction = wrappedInTransaction;
-    this.sessionLockTimeout = settings.lockTimeoutPreset;
+    this.wrappedByRunner = wrappedInTransaction;
+    this.lockTimeout = new Timeout(settings.lockTimeoutPreset);
+  }
+
+  /** Called before judging a part of the file: where it starts, and the index of the file's last statement if the part holds it (else -1). */
+  enterPart(base: number, lastStatementIndex: number): void {
+    this.partBase = base;
+    this.lastStatementIndex = lastStatementIndex;
   }
 
   get lockTimeoutSet(): boolean {
-    return this.transactionLockTimeout ?? this.sessionLockTimeout;
+    return this.lockTimeout.active;
+  }
+
+  get statementTimeoutSet(): boolean {
+    return this.statementTimeout.active;
+  }
+
+  get createdTableNaming(): { readonly qualified: number; readonly unqualified: number } {
+    return this.run.createdTableNaming;
+  }
+
+  wasAlteredInFile(table: TableName): boolean {
+    return this.alteredTables.has(tableKey(table));
+  }
+
+  wasIndexDroppedIfExists(name: string): boolean {
+    return this.indexesDroppedIfExists.has(name);
+  }
+
+  isLastStatement(statement: Statement): boolean {
+    return statement.index === this.lastStatementIndex;
+  }
+
+  statementText(statement: Statement): string {
+    return this.source?.textAt(this.partBase + statement.offset, statement.length) ?? '';
   }
 
   isNewTable(table: TableName | undefined): boolean {
@@ -151,32 +238,26 @@ export class FileContext implements RuleContext {
   observe(statement: Statement): void {
     switch (statement.type) {
       case 'TransactionStmt':
-        this.observeTransaction(statement.node.kind);
+        this.observeTransaction(statement.node.kind, this.partBase + statement.offset);
         return;
       case 'VariableSetStmt': {
         const set = statement.node;
-        // RESET ALL takes lock_timeout back to the server's default too (none, unless configured there).
         if (set.kind === 'VAR_RESET_ALL') {
-          this.sessionLockTimeout = false;
-          this.transactionLockTimeout = undefined;
-          return;
-        }
-        if (set.name !== 'lock_timeout') return;
-        const value = set.args?.[0];
-        const isZero = value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const);
-        const active = set.kind === 'VAR_SET_VALUE' && !isZero;
-        if (set.is_local) {
-          if (this.inTransaction) this.transactionLockTimeout = active;
-        } else {
-          // A plain SET overrides an earlier SET LOCAL of the same transaction and outlives it.
-          this.sessionLockTimeout = active;
-          this.transactionLockTimeout = undefined;
-        }
+          this.lockTimeout.reset();
+          this.statementTimeout.reset();
+        } else if (set.name === 'lock_timeout') this.lockTimeout.set(set, this.inTransaction);
+        else if (set.name === 'statement_timeout') this.statementTimeout.set(set, this.inTransaction);
+        else if (set.name === 'search_path' && set.kind === 'VAR_SET_VALUE') this.searchPathSet = true;
         return;
       }
       case 'CreateStmt': {
-        const table = tableOf(createdRelation(statement));
+        const relation = createdRelation(statement);
+        const table = tableOf(relation);
         if (!table) return;
+        if (relation?.relpersistence !== 't') {
+          if (table.schema) this.run.createdTableNaming.qualified++;
+          else this.run.createdTableNaming.unqualified++;
+        }
         this.addCreatedTable(table, false);
         // Most created tables never have a column altered later in the run: read the column
         // definitions (most of a CREATE TABLE's tree) only when one is.
@@ -208,9 +289,12 @@ export class FileContext implements RuleContext {
         if (sequence) this.addCreatedTable(sequence, false);
         return;
       }
-      case 'IndexStmt':
-        if (statement.node.idxname) this.createdIndexes.set(statement.node.idxname, tableOf(statement.node.relation));
+      case 'IndexStmt': {
+        const index = statement.node;
+        if (index.idxname) this.createdIndexes.set(index.idxname, tableOf(index.relation));
+        if (!index.concurrent) this.lockInTransaction(tableOf(index.relation));
         return;
+      }
       case 'AlterTableStmt':
         this.observeAlterTable(statement as Statement<'AlterTableStmt'>);
         return;
@@ -218,6 +302,7 @@ export class FileContext implements RuleContext {
         const rename = statement.node;
         const table = tableOf(rename.relation);
         if (!table || !rename.newname) return;
+        if (TABLE_RENAMES.has(rename.renameType ?? '')) this.lockInTransaction(table);
         const columns = this.run.columnsOf(tableKey(table));
         if (rename.renameType === 'OBJECT_COLUMN' && columns && rename.subname) {
           const facts = columns.get(rename.subname);
@@ -232,6 +317,9 @@ export class FileContext implements RuleContext {
         return;
       }
       case 'DropStmt':
+        if (statement.node.removeType === 'OBJECT_INDEX' && statement.node.missing_ok) {
+          for (const index of objectNames(statement.node.objects)) this.indexesDroppedIfExists.add(index.name);
+        }
         if (statement.node.removeType !== 'OBJECT_TABLE') return;
         for (const table of objectNames(statement.node.objects)) {
           this.run.forgetTable(tableKey(table));
@@ -252,20 +340,34 @@ export class FileContext implements RuleContext {
     else this.populatedTables.delete(key);
   }
 
-  private observeTransaction(kind: string | undefined): void {
+  private observeTransaction(kind: string | undefined, offset: number): void {
     if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
+      // A BEGIN inside a transaction only draws a warning from PostgreSQL: the open one goes on.
+      if (!this.inTransaction) this.transactionBegunAt = offset;
       this.inTransaction = true;
     } else if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK' || kind === 'TRANS_STMT_PREPARE') {
       this.inTransaction = false;
-      this.transactionLockTimeout = undefined;
+      this.transactionBegunAt = undefined;
+      this.tableLockedInTransaction = undefined;
+      this.lockTimeout.endTransaction();
+      this.statementTimeout.endTransaction();
       this.notValidInTransaction.clear();
     }
+  }
+
+  /** DDL on `table` in an open transaction keeps its lock until COMMIT; a table created in the file locks nobody out. */
+  private lockInTransaction(table: TableName | undefined): void {
+    if (this.inTransaction && table && !this.tableLockedInTransaction && !this.isNewTable(table)) this.tableLockedInTransaction = table;
   }
 
   private observeAlterTable(statement: Statement<'AlterTableStmt'>): void {
     const table = tableOf(statement.node.relation);
     if (!table) return;
     const key = tableKey(table);
+    if (statement.node.objtype === 'OBJECT_TABLE' && !this.isNewTable(table)) {
+      this.alteredTables.add(key);
+      this.lockInTransaction(table);
+    }
     for (const item of statement.node.cmds ?? []) {
       if (!('AlterTableCmd' in item)) continue;
       const command = item.AlterTableCmd;

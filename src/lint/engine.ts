@@ -1,5 +1,5 @@
 import { FileContext, OBSERVED_NODE_TYPES, RunState } from './context.js';
-import { buildDispatch, findingAt, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
+import { buildDispatch, findingAt, judgeEndOfFile, judgeStatements, wantedTypes, type Dispatch, type FileUnderLint, type Verdicts } from './judge.js';
 import { defaultThreads, MAIN_THREAD_SHARE, PARALLEL_MIN_BYTES, parseRemotely } from './parallel.js';
 import { loadParser, parseSqlToJson, SqlParserFailure, SqlSyntaxError } from './parser.js';
 import { readSqlFile } from './read-sql-file.js';
@@ -29,28 +29,52 @@ export interface LintOptionsWithRules extends LintOptions {
 }
 
 /**
- * Each rule set's dispatch tables, built once (the CLI and the pre-flight lint with the same
- * `allRules` every time): one per phase, a contract migration going only before the rules that
- * still matter once the old code is gone.
+ * Each rule set's dispatch tables, built once per phase and hygiene setting (the CLI and the
+ * pre-flight lint with the same `allRules` every time): a contract migration goes only before the
+ * rules that still matter once the old code is gone; the hygiene rules judge only when a project
+ * turns them on.
  */
-const dispatchByRules = new WeakMap<readonly LintRule[], Record<MigrationPhase, Dispatch>>();
+const dispatchByRules = new WeakMap<readonly LintRule[], Map<string, Record<MigrationPhase, Dispatch>>>();
 
-function dispatchFor(rules: readonly LintRule[]): Record<MigrationPhase, Dispatch> {
-  let dispatch = dispatchByRules.get(rules);
-  if (!dispatch) {
-    dispatch = { expand: buildDispatch(rules), contract: buildDispatch(rules.filter(judgesContract)) };
-    dispatchByRules.set(rules, dispatch);
-  }
-  return dispatch;
+/** A project turns the hygiene rules on (settings.hygiene); every other rule it is given always judges. */
+function isActive(rule: LintRule, settings: LintSettings): boolean {
+  return rule.category !== 'hygiene' || settings.hygiene;
 }
 
 function judgesContract(rule: LintRule): boolean {
   return rule.category !== 'compat' || rule.judgesContract === true;
 }
 
-/** Statement types some rule judges (`AlterTableStmt`, `IndexStmt`, ...): what static lint sees into. */
+function dispatchFor(rules: readonly LintRule[], settings: LintSettings): Record<MigrationPhase, Dispatch> {
+  let built = dispatchByRules.get(rules);
+  if (!built) {
+    built = new Map();
+    dispatchByRules.set(rules, built);
+  }
+  const key = settings.hygiene ? 'with hygiene' : 'without';
+  let dispatch = built.get(key);
+  if (!dispatch) {
+    const active = rules.filter((rule) => isActive(rule, settings));
+    dispatch = { expand: buildDispatch(active), contract: buildDispatch(active.filter(judgesContract)) };
+    built.set(key, dispatch);
+  }
+  return dispatch;
+}
+
+/**
+ * Data statements: a rule reads them for how much they change, while the locks they take come from
+ * triggers and foreign keys the lint does not see.
+ */
+const DATA_STATEMENTS: ReadonlySet<string> = new Set(['UpdateStmt', 'DeleteStmt', 'InsertStmt', 'MergeStmt']);
+
+/**
+ * Statement types some rule judges for what it does to running code (`AlterTableStmt`, `IndexStmt`,
+ * ...): what static lint sees into, so the locks --trace sees them take were already judged.
+ * Hygiene rules judge the schema's style, not its locks: a CREATE TABLE they read is not thereby one
+ * whose locks the lint accepted; nor is an UPDATE that a backfill rule read.
+ */
 export function judgedNodeTypes(rules: readonly LintRule[]): ReadonlySet<string> {
-  return new Set(rules.flatMap((rule) => rule.nodeTypes));
+  return new Set(rules.flatMap((rule) => (rule.category === 'hygiene' ? [] : rule.nodeTypes.filter((type) => !DATA_STATEMENTS.has(type)))));
 }
 
 /**
@@ -70,9 +94,11 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
     pgVersion: options.pgVersion ?? DEFAULT_SETTINGS.pgVersion,
     transactionPerFile: options.transactionPerFile ?? DEFAULT_SETTINGS.transactionPerFile,
     lockTimeoutPreset: options.lockTimeoutPreset ?? DEFAULT_SETTINGS.lockTimeoutPreset,
+    hygiene: options.hygiene ?? DEFAULT_SETTINGS.hygiene,
+    requireStatementTimeout: options.requireStatementTimeout ?? DEFAULT_SETTINGS.requireStatementTimeout,
   };
   const { rules } = options;
-  const dispatchByPhase = dispatchFor(rules);
+  const dispatchByPhase = dispatchFor(rules, settings);
   const lint: FileLintSetup = {
     settings,
     run: new RunState(),
@@ -80,6 +106,7 @@ export async function lintMigrations(files: ReadonlyArray<string | MigrationSour
     // Every phase's rules are a subset of expand's.
     wanted: wantedTypes(dispatchByPhase.expand),
     knownRuleIds: new Set(rules.map((rule) => rule.id)),
+    inactiveRuleIds: new Set(rules.filter((rule) => !isActive(rule, settings)).map((rule) => rule.id)),
     threads: options.threads ?? defaultThreads(),
   };
   const skippedContext: SkippedContext[] = [];
@@ -144,7 +171,9 @@ interface FileLintSetup {
   readonly run: RunState;
   readonly dispatchByPhase: Readonly<Record<MigrationPhase, Dispatch>>;
   readonly wanted: ReadonlySet<string>;
+  /** Suppressions may name every rule given; one naming only rules the project left off is not reported unused. */
   readonly knownRuleIds: ReadonlySet<string>;
+  readonly inactiveRuleIds: ReadonlySet<string>;
   readonly threads: number;
 }
 
@@ -179,8 +208,11 @@ async function lintFile(source: MigrationSource, lint: FileLintSetup, out: Verdi
     return 0;
   }
   const file = startFile(source, map, lint, out);
-  judgeStatements(parsed, new FileContext(lint.settings, lint.run, wrapped), dispatch, file, 0, out);
-  reportUnusedSuppressions(file, out);
+  const context = new FileContext(lint.settings, lint.run, wrapped, map);
+  context.enterPart(0, parsed.count - 1);
+  judgeStatements(parsed, context, dispatch, file, 0, out);
+  judgeEndOfFile(context, dispatch, file, out);
+  reportUnusedSuppressions(file, lint, out);
   return parsed.count;
 }
 
@@ -209,24 +241,28 @@ async function lintFileInParts(source: MigrationSource, map: SourceMap, wrapped:
   // Judged against a copy of the run, into a scratch list: if a later part fails, the whole-file
   // lint starts from an untouched run and nothing is reported twice.
   const run = lint.run.copy();
-  const context = new FileContext(lint.settings, run, wrapped);
+  const context = new FileContext(lint.settings, run, wrapped, map);
   const mine: Verdicts = { findings: [], suppressed: [] };
   const file = startFile(source, map, lint, mine);
+  // The first part never holds the file's last statement.
+  context.enterPart(0, -1);
   judgeStatements(local, context, dispatch, file, 0, mine);
   let count = local.count;
   let byteBase = map.byteOffsetOfCharacter(cut);
   for (;;) {
     const part = await remote.next();
     if (!part) return undefined;
+    context.enterPart(byteBase, part.last ? count + part.count - 1 : -1);
     judgeStatements(new StatementList(part.json, part.byteLength, part.ranges, part.count, count), context, dispatch, file, byteBase, mine);
     count += part.count;
     byteBase += part.byteLength;
     if (part.last) break;
   }
+  judgeEndOfFile(context, dispatch, file, mine);
   lint.run.adopt(run);
   out.findings.push(...mine.findings);
   out.suppressed.push(...mine.suppressed);
-  reportUnusedSuppressions(file, out);
+  reportUnusedSuppressions(file, lint, out);
   return count;
 }
 
@@ -249,9 +285,9 @@ function startFile(source: MigrationSource, map: SourceMap, lint: FileLintSetup,
   return file;
 }
 
-function reportUnusedSuppressions(file: FileUnderLint, out: Verdicts): void {
+function reportUnusedSuppressions(file: FileUnderLint, lint: FileLintSetup, out: Verdicts): void {
   for (const suppression of file.suppressions) {
-    if (suppression.used) continue;
+    if (suppression.used || suppression.ruleIds.every((id) => lint.inactiveRuleIds.has(id))) continue;
     out.findings.push({
       ruleId: 'unused-suppression',
       category: 'hygiene',

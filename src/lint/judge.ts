@@ -3,7 +3,7 @@ import type { SourceMap } from './source-map.js';
 import { coversStatement, type Suppression } from './suppressions.js';
 import type { AlterTableStmt } from 'libpg-query';
 import { addedConstraints } from './ast.js';
-import type { Finding, LintRule, Statement, SuppressedFinding } from './types.js';
+import type { Finding, LintRule, RuleHit, Statement, SuppressedFinding } from './types.js';
 
 /**
  * Rules by the statement type they judge: dispatch is a map lookup, not a scan. An ALTER TABLE
@@ -13,6 +13,8 @@ import type { Finding, LintRule, Statement, SuppressedFinding } from './types.js
 export interface Dispatch {
   readonly byType: ReadonlyMap<string, ReadonlyArray<{ readonly rule: LintRule; readonly mask: number }>>;
   readonly bits: ReadonlyMap<string, number>;
+  /** The rules that also judge the whole file once its last statement is judged. */
+  readonly atEndOfFile: readonly LintRule[];
 }
 
 export function buildDispatch(rules: readonly LintRule[]): Dispatch {
@@ -33,7 +35,7 @@ export function buildDispatch(rules: readonly LintRule[]): Dispatch {
       byType.set(type, list);
     }
   }
-  return { byType, bits };
+  return { byType, bits, atEndOfFile: rules.filter((rule) => rule.atEndOfFile !== undefined) };
 }
 
 /** The bits (see Dispatch) of what an ALTER TABLE's commands are and the constraints they add. */
@@ -85,18 +87,7 @@ export function judgeStatements(statements: Iterable<Statement>, context: FileCo
           if ((mask & wants) === 0) continue;
         }
         for (const hit of rule.check(statement, context)) {
-          const result = findingAt(file, rule.id, base + (hit.offset ?? statement.offset), hit.message ?? rule.message, {
-            category: rule.category,
-            severity: rule.severity,
-            safeAlternative: hit.safeAlternative ?? rule.safeAlternative,
-          });
-          const suppression = findSuppression(file, rule.id, statement, base);
-          if (suppression) {
-            suppression.used = true;
-            out.suppressed.push({ ...result, reason: suppression.reason, suppressionLine: suppression.line });
-          } else {
-            out.findings.push(result);
-          }
+          report(file, rule, hit, base + (hit.offset ?? statement.offset), base + statement.offset, statement.length, out);
         }
       }
     }
@@ -104,16 +95,44 @@ export function judgeStatements(statements: Iterable<Statement>, context: FileCo
   }
 }
 
-function findSuppression(file: FileUnderLint, ruleId: string, statement: Statement, base: number): Suppression | undefined {
+/** Asks the rules that judge whole files, once the file's last statement has been judged; hits are placed at their own offset. */
+export function judgeEndOfFile(context: FileContext, dispatch: Dispatch, file: FileUnderLint, out: Verdicts): void {
+  for (const rule of dispatch.atEndOfFile) {
+    for (const hit of rule.atEndOfFile?.(context) ?? []) {
+      const at = hit.offset ?? file.map.byteLength;
+      report(file, rule, hit, at, at, 1, out);
+    }
+  }
+}
+
+/**
+ * A hit at byte `at` of the file as a finding, or as a suppressed one when a suppression covers the
+ * statement of `length` bytes from byte `start`.
+ */
+function report(file: FileUnderLint, rule: LintRule, hit: RuleHit, at: number, start: number, length: number, out: Verdicts): void {
+  const result = findingAt(file, rule.id, at, hit.message ?? rule.message, {
+    category: rule.category,
+    severity: rule.severity,
+    safeAlternative: hit.safeAlternative ?? rule.safeAlternative,
+  });
+  const suppression = findSuppression(file, rule.id, start, length);
+  if (suppression) {
+    suppression.used = true;
+    out.suppressed.push({ ...result, reason: suppression.reason, suppressionLine: suppression.line });
+  } else {
+    out.findings.push(result);
+  }
+}
+
+function findSuppression(file: FileUnderLint, ruleId: string, start: number, length: number): Suppression | undefined {
   if (file.suppressions.length === 0) return undefined;
   let startLine: number | undefined;
   let endLine: number | undefined;
   for (const suppression of file.suppressions) {
     if (!suppression.ruleIds.includes(ruleId)) continue;
     if (suppression.scope === 'file') return suppression;
-    const start = base + statement.offset;
     startLine ??= file.map.lineOf(start);
-    endLine ??= file.map.lineOf(Math.max(start, start + statement.length - 1));
+    endLine ??= file.map.lineOf(Math.max(start, start + length - 1));
     if (coversStatement(suppression, startLine, endLine, file.map)) return suppression;
   }
   return undefined;

@@ -52,6 +52,11 @@ export class SourceMap {
     return text.endsWith('\r') ? text.slice(0, -1) : text;
   }
 
+  /** The text of `length` bytes from byte `offset`. */
+  textAt(offset: number, length: number): string {
+    return this.ascii ? this.text.slice(offset, offset + length) : this.bytes.toString('utf8', offset, offset + length);
+  }
+
   get lineCount(): number {
     return this.lineStarts.length;
   }

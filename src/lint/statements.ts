@@ -35,8 +35,9 @@ export class StatementList implements Iterable<Statement> {
 const CREATE_TABLE_START = '{"stmt":{"CreateStmt":{"relation":{';
 
 /**
- * A CREATE TABLE whose parse tree is turned into objects only when something reads it. No rule
- * judges CREATE TABLE; the context needs its table's name at once (`createdRelation`) and its
+ * A CREATE TABLE whose parse tree is turned into objects only when something reads it. Only the
+ * hygiene rules, when a project turns them on, read a CREATE TABLE's columns (table-without-schema
+ * reads its name only); the context needs its table's name at once (`createdRelation`) and its
  * column types only if a later statement alters one of its columns, which most never do. Its
  * column definitions are the largest statements of a typical migration.
  */
@@ -114,7 +115,7 @@ const STATEMENT_START = '{"stmt":{"';
 
 /**
  * The statements of a parse tree in JSON (parseSqlToJson), keeping only those of a wanted type:
- * INSERTs, UPDATEs and COMMENTs, which no rule reads, are never turned into objects. Offsets are
+ * INSERTs and COMMENTs, which no rule reads, are never turned into objects. Offsets are
  * bytes in the text that was parsed; `byteLength` is that text's length.
  */
 export function readStatements(json: string, byteLength: number, wanted: ReadonlySet<string>): StatementList {

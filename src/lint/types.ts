@@ -1,7 +1,13 @@
 import type { MigrationPhase } from '../events.js';
 import type { AlterTableCmd, Constraint, Node } from 'libpg-query';
 
-export type RuleCategory = 'compat' | 'lock' | 'rewrite' | 'hygiene';
+/**
+ * What a finding puts at risk: the code still running (compat), the site's reads and writes while
+ * a lock is held (lock), heavy work proportional to the table (rewrite), the migration itself
+ * failing half-way or not being re-runnable because of how it uses transactions (transaction), or
+ * a schema style choice that costs later (hygiene: off unless the project turns it on).
+ */
+export type RuleCategory = 'compat' | 'lock' | 'rewrite' | 'transaction' | 'hygiene';
 export type Severity = 'error' | 'warning';
 
 /** Every statement node name the parser can produce (`AlterTableStmt`, `IndexStmt`, ...). */
@@ -18,9 +24,16 @@ export interface LintSettings {
    * applies): each file starts with one in force, until the file itself sets it to 0 or resets it.
    */
   lockTimeoutPreset: boolean;
+  /** Judge with the rules of category `hygiene` too (schema style: text over varchar(n), bigint keys, ...). */
+  hygiene: boolean;
+  /**
+   * Statements that scan or rewrite a table under a blocking lock need a statement_timeout set in
+   * the migration; false where the migration role has one (ALTER ROLE ... SET statement_timeout).
+   */
+  requireStatementTimeout: boolean;
 }
 
-export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false, lockTimeoutPreset: false };
+export const DEFAULT_SETTINGS: LintSettings = { pgVersion: 15, transactionPerFile: false, lockTimeoutPreset: false, hygiene: false, requireStatementTimeout: true };
 
 /** When a migration runs in a deploy (src/migrations/phase.ts); one type with the events that report it. */
 export type { MigrationPhase } from '../events.js';
@@ -49,6 +62,29 @@ export interface RuleContext {
   readonly inTransaction: boolean;
   /** A non-zero lock_timeout is in force for this statement. */
   readonly lockTimeoutSet: boolean;
+  /** A non-zero statement_timeout is in force for this statement. */
+  readonly statementTimeoutSet: boolean;
+  /** The runner wraps this file in a transaction of its own (settings.transactionPerFile, or the file's own marker). */
+  readonly wrappedByRunner: boolean;
+  /**
+   * Byte offset in the file of the BEGIN that opened the transaction in progress; undefined when
+   * none is open or the open one is the runner's (a BEGIN inside it opens nothing).
+   */
+  readonly transactionBegunAt: number | undefined;
+  /** An existing table that DDL earlier in the open transaction locked (ALTER TABLE, CREATE INDEX, RENAME): its lock is held until COMMIT. */
+  readonly tableLockedInTransaction: TableName | undefined;
+  /** An ALTER TABLE earlier in this file changed this table, which the file did not create. */
+  wasAlteredInFile(table: TableName): boolean;
+  /** An earlier `DROP INDEX ... IF EXISTS` of this file named the index. */
+  wasIndexDroppedIfExists(name: string): boolean;
+  /** SET search_path ran earlier in this file: unqualified names resolve through it. */
+  readonly searchPathSet: boolean;
+  /** How the permanent tables created so far in this run (history included) were named: with a schema or without. */
+  readonly createdTableNaming: { readonly qualified: number; readonly unqualified: number };
+  /** The statement is the file's last: nothing runs after it in the file. */
+  isLastStatement(statement: Statement): boolean;
+  /** The statement's SQL as written (the parse tree has identifiers cut to 63 bytes, as PostgreSQL does). */
+  statementText(statement: Statement): string;
   /**
    * The table (or materialized view, or sequence) was created earlier in this same migration file: the code
    * running does not use it yet, so locks on it block no one. It may hold rows (see isEmptyNewTable).
@@ -125,6 +161,11 @@ export interface LintRule<K extends NodeTypeName = NodeTypeName> {
    */
   readonly alterTableCommands?: readonly AlterTableCommandKind[];
   check(statement: Statement<K>, context: RuleContext): readonly RuleHit[];
+  /**
+   * Asked once after the file's last statement, for what only the whole file shows (a BEGIN never
+   * committed). A hit's offset is a byte offset in the file.
+   */
+  atEndOfFile?(context: RuleContext): readonly RuleHit[];
 }
 
 export interface Finding {

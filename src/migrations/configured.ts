@@ -12,6 +12,8 @@ export interface ConfiguredMigrations {
   readonly pattern?: string;
   readonly transactionPerFile: boolean;
   readonly pgVersion?: number;
+  readonly hygiene: boolean;
+  readonly requireStatementTimeout: boolean;
 }
 
 /**
@@ -45,12 +47,14 @@ export async function readConfiguredMigrations(file: string, cwd: string): Promi
     const problems = parsed.error.issues.map((issue) => `database.migrations${issue.path.length ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`);
     throw new MigrationDiscoveryError(`${file}: invalid config: ${problems.join('; ')}`);
   }
-  const { dir, pattern, transactionPerFile, pgVersion } = parsed.data;
+  const { dir, pattern, transactionPerFile, pgVersion, hygiene, requireStatementTimeout } = parsed.data;
   return {
     configFile: absolute,
     dir: resolvePath(dirname(absolute), dir),
     ...(pattern !== undefined ? { pattern } : {}),
     transactionPerFile,
     ...(pgVersion !== undefined ? { pgVersion } : {}),
+    hygiene,
+    requireStatementTimeout,
   };
 }

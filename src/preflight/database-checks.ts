@@ -143,6 +143,8 @@ export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
         pgVersion: migrations.pgVersion ?? (Math.floor(serverVersionNum / 10_000) || 15),
         transactionPerFile: migrations.transactionPerFile,
         lockTimeoutPreset: input.lockTimeoutPreset ?? false,
+        hygiene: migrations.hygiene,
+        requireStatementTimeout: migrations.requireStatementTimeout,
         history: discovery?.migrations.filter((m) => !pending.has(m)) ?? [],
       });
       for (const skipped of lint.skippedContext) {

@@ -225,6 +225,22 @@ test('with no paths and no --base, the config names the directory and the settin
   assert.match(bad.stderr, /bad\.config\.ts: invalid config: database\.migrations\.pgVersion: /);
 });
 
+test('--hygiene and --no-require-statement-timeout, and the config fields they override', () => {
+  const dir = project('hygiene', {
+    'V1__init.sql': 'CREATE TABLE users (id int PRIMARY KEY, seen timestamp);\n',
+    'V2__retype.sql': "SET lock_timeout = '2s';\n-- ship:allow change-column-type users has 40 rows\nALTER TABLE users ALTER COLUMN seen TYPE timestamptz;\n",
+  });
+  const ruleIds = (result: { stdout: string }) => (JSON.parse(result.stdout) as { findings: Array<{ ruleId: string }> }).findings.map((f) => f.ruleId).sort();
+  assert.deepEqual(ruleIds(ship(['db/migrations', '--format', 'json'], dir)), ['require-statement-timeout']);
+  const hygiene = ship(['db/migrations', '--format', 'json', '--hygiene', '--no-require-statement-timeout'], dir);
+  assert.equal(hygiene.status, 0, hygiene.stderr);
+  assert.deepEqual(ruleIds(hygiene), ['prefer-bigint-for-keys', 'prefer-timestamptz']);
+
+  writeFileSync(join(dir, 'orchestrator.config.ts'), "export default { database: { migrations: { dir: 'db/migrations', hygiene: true, requireStatementTimeout: false } } };\n");
+  assert.deepEqual(ruleIds(ship(['--format', 'json'], dir)), ['prefer-bigint-for-keys', 'prefer-timestamptz']);
+  assert.deepEqual(ruleIds(ship(['--format', 'json', '--no-hygiene', '--require-statement-timeout'], dir)), ['require-statement-timeout']);
+});
+
 test('`ship lint-migrations` through the published bin: findings, lines and exit code, for a file large enough to be parsed in parts', () => {
   const dir = project('bin', {
     'V1__drop.sql': `${"INSERT INTO audit_log (kind, note) VALUES ('seed', 'a row that no rule minds, repeated to make the file large');\n".repeat(3000)}ALTER TABLE users DROP COLUMN email;\n`,

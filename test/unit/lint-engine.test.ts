@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
+import { judgedNodeTypes, lintMigrations as lintMigrationsWith, lintSql as lintSqlWith, type LintOptions } from '../../src/lint/engine.js';
 import { formatGithub } from '../../src/lint/format/github.js';
 import { formatJson } from '../../src/lint/format/json.js';
 import { formatText } from '../../src/lint/format/text.js';
@@ -11,14 +11,15 @@ import type { AlterTableCommandKind, LintRule, NodeTypeName, Statement } from '.
 const lintSql = (sql: string, options: LintOptions & { path?: string; rules?: readonly LintRule[] } = {}) => lintSqlWith(sql, { rules: allRules, ...options });
 const lintMigrations = (files: Parameters<typeof lintMigrationsWith>[0], options: LintOptions = {}) => lintMigrationsWith(files, { rules: allRules, ...options });
 
-const SAFE_PREFIX = "SET lock_timeout = '2s';\n";
+/** The timeouts a safe migration sets, on one line so that line numbers below stay simple. */
+const SAFE_PREFIX = "SET lock_timeout = '2s'; SET statement_timeout = '5min';\n";
 
 test('every rule has an id, a category, a message and a safe alternative, and ids are unique', () => {
   const ids = allRules.map((rule) => rule.id);
   assert.equal(new Set(ids).size, ids.length);
   for (const rule of allRules) {
     assert.match(rule.id, /^[a-z]+(-[a-z]+)*$/);
-    assert.ok(['compat', 'lock', 'rewrite', 'hygiene'].includes(rule.category), rule.id);
+    assert.ok(['compat', 'lock', 'rewrite', 'transaction', 'hygiene'].includes(rule.category), rule.id);
     assert.ok(rule.message.length > 20 && rule.safeAlternative.length > 20, rule.id);
     assert.ok(rule.nodeTypes.length > 0, rule.id);
   }
@@ -137,7 +138,7 @@ test('context: the PostgreSQL version setting changes what is flagged', async ()
 
 test('the report counts errors and warnings, and statements', async () => {
   const report = await lintSql(`${SAFE_PREFIX}ALTER TABLE users ALTER COLUMN a DROP NOT NULL;\nALTER TABLE users DROP COLUMN b;`);
-  assert.deepEqual([report.statementCount, report.errorCount, report.warningCount], [3, 1, 1]);
+  assert.deepEqual([report.statementCount, report.errorCount, report.warningCount], [4, 1, 1]);
 });
 
 test('text output shows the offending line with a caret under the column, and the safe alternative', async () => {
@@ -146,7 +147,7 @@ test('text output shows the offending line with a caret under the column, and th
   assert.match(text, /^db\/V2__qty\.sql:3:6: error \[check-without-not-valid\] \(lock\)$/m);
   assert.ok(text.includes('  3 | \tADD CONSTRAINT qty CHECK (qty > 0);\n    | \t    ^\n'), text);
   assert.match(text, /Safe alternative:\n {4}1\. /);
-  assert.match(text, /1 error, 0 warnings in 1 file \(2 statements checked\)\n$/);
+  assert.match(text, /1 error, 0 warnings in 1 file \(3 statements checked\)\n$/);
 });
 
 test('github output is one workflow command per finding, with properties and data escaped', async () => {
@@ -162,11 +163,11 @@ test('json output is the report itself', async () => {
   assert.deepEqual(JSON.parse(formatJson(report)), JSON.parse(JSON.stringify(report)));
 });
 
-/** A rule that finds nothing and hands each statement that reaches it to `record`. */
+/** A rule that finds nothing and hands each statement that reaches it to `record` (not a hygiene rule: those judge only when turned on). */
 function probeRule<K extends NodeTypeName>(type: K, record: (statement: Statement<K>) => void, alterTableCommands?: readonly AlterTableCommandKind[]): LintRule<K> {
   return {
     id: 'probe',
-    category: 'hygiene',
+    category: 'lock',
     severity: 'warning',
     message: 'a rule that records what reaches it',
     safeAlternative: 'nothing to do: this rule only records the statements it is asked about',
@@ -233,4 +234,46 @@ test('the engine judges with the rules it is given and no others', async () => {
   const sql = 'ALTER TABLE users DROP COLUMN email;';
   assert.ok((await lintSql(sql)).findings.some((f) => f.ruleId === 'drop-column'));
   assert.deepEqual((await lintSqlWith(sql, { rules: [] })).findings, []);
+});
+
+test('hygiene rules judge only when the project turns them on; a suppression naming one is neither unknown nor unused while they are off', async () => {
+  const seen: string[] = [];
+  const hygiene: LintRule<'CreateStmt'> = {
+    ...probeRule('CreateStmt', (statement) => seen.push(statement.node.relation?.relname ?? '?')),
+    id: 'style-probe',
+    category: 'hygiene',
+  };
+  const sql = '-- ship:allow style-probe legacy naming\nCREATE TABLE a (id bigint);';
+  const off = await lintSqlWith(sql, { rules: [hygiene] });
+  assert.deepEqual([seen, off.findings], [[], []]);
+  await lintSqlWith(sql, { rules: [hygiene], hygiene: true });
+  assert.deepEqual(seen, ['a']);
+  // The same rule set, the other way round: each setting has its own dispatch.
+  await lintSqlWith(sql, { rules: [hygiene] });
+  assert.deepEqual(seen, ['a']);
+});
+
+test('a rule that judges the whole file reports at the end of the file, at the offset it names, and can be suppressed there', async () => {
+  const wholeFile: LintRule<'TransactionStmt'> = {
+    ...probeRule('TransactionStmt', () => {}),
+    id: 'file-probe',
+    atEndOfFile: (context) => (context.transactionBegunAt === undefined ? [] : [{ message: 'still open', offset: context.transactionBegunAt }]),
+  };
+  const open = await lintSqlWith('SELECT 1;\nBEGIN;\nSELECT 2;', { rules: [wholeFile] });
+  assert.deepEqual(
+    open.findings.map((f) => [f.ruleId, f.line, f.column, f.message]),
+    [['file-probe', 2, 1, 'still open']],
+  );
+  const suppressed = await lintSqlWith('SELECT 1;\n-- ship:allow file-probe the runner commits\nBEGIN;\nSELECT 2;', { rules: [wholeFile] });
+  assert.deepEqual([suppressed.findings, suppressed.suppressed.map((f) => f.line)], [[], [3]]);
+  assert.deepEqual((await lintSqlWith('BEGIN;\nSELECT 2;\nCOMMIT;', { rules: [wholeFile] })).findings, []);
+});
+
+test('--trace takes as judged only the locks of statement types a rule judges for their effect: not those only hygiene rules read, nor data statements', () => {
+  const judged = judgedNodeTypes(allRules);
+  assert.ok(judged.has('AlterTableStmt') && judged.has('IndexStmt'));
+  // Hygiene rules read statements for their style, not their locks: none of what they read counts as judged.
+  assert.deepEqual([...judgedNodeTypes(allRules.filter((rule) => rule.category === 'hygiene'))], []);
+  // An UPDATE's blocking locks come from triggers, which unbatched-backfill does not see.
+  assert.ok(!judged.has('UpdateStmt') && !judged.has('DeleteStmt'));
 });

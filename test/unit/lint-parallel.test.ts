@@ -117,6 +117,40 @@ test('what a file linted on two threads established carries on to the next file'
   assert.match(narrowing.message, /from text/);
 });
 
+test('facts only the whole file or its text show come out the same on two threads: the last statement, an open BEGIN, long names', async () => {
+  const long = `accounts_${'x'.repeat(60)}`;
+  const ending = (last: string) =>
+    [
+      'ALTER TABLE accounts ADD COLUMN flag boolean;',
+      filler(900, 'd'),
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${long} ON accounts (flag);`,
+      'UPDATE accounts SET flag = false;',
+      'DROP TABLE legacy_three;',
+      filler(300, 'e'),
+      last,
+    ].join('\n');
+  const line = (sql: string, text: string) => sql.slice(0, sql.indexOf(text)).split('\n').length;
+  // The last statement: a DROP there can be re-run (nothing follows it); a BEGIN there is never committed.
+  for (const [last, atLastLine] of [
+    ['DROP TABLE legacy_four', ['drop-table', 'require-lock-timeout']],
+    ['BEGIN;\nSELECT 1', ['uncommitted-transaction']],
+  ] as const) {
+    const sql = ending(last);
+    assert.ok(cuts(sql)[0]! < sql.indexOf('CREATE INDEX CONCURRENTLY'), 'the long name and the backfill are in a part the worker parses');
+    const one = await lintSql(sql, { threads: 1, hygiene: true });
+    assert.deepEqual(await lintSql(sql, { threads: 2, hygiene: true }), one);
+    const ids = one.findings.map((f) => `${f.line}:${f.ruleId}`);
+    assert.ok(ids.includes(`${line(sql, long)}:identifier-too-long`), ids.join(' '));
+    assert.equal(one.findings.find((f) => f.ruleId === 'identifier-too-long')?.column, 'CREATE INDEX CONCURRENTLY IF NOT EXISTS '.length + 1);
+    assert.ok(ids.includes(`${line(sql, 'UPDATE accounts')}:unbatched-backfill`), ids.join(' '));
+    assert.ok(ids.includes(`${line(sql, 'DROP TABLE legacy_three')}:not-rerunnable-outside-transaction`), ids.join(' '));
+    assert.deepEqual(
+      one.findings.filter((f) => f.line === line(sql, last.split('\n')[0]!)).map((f) => f.ruleId),
+      atLastLine,
+    );
+  }
+});
+
 test('a syntax error in either part, or a cut the splitter got wrong, falls back to one whole-file parse', async () => {
   const sql = bigMigration();
   for (const broken of [sql.replace('UPDATE settings SET value = $v$b;299$v$', 'UPDATE settings SET SET'), sql.replace("'row 3 –", "'row 3 –' ,, '")]) {

@@ -8,6 +8,7 @@ import { allRules } from '../../schema-checks/index.js';
 const CONTRACT_SQL = [
   '-- ship:phase contract',
   "SET lock_timeout = '2s';",
+  "SET statement_timeout = '5min';",
   'ALTER TABLE users DROP COLUMN email;',
   'ALTER TABLE users RENAME COLUMN name TO legacy_name;',
   'DROP TABLE old_sessions;',
@@ -26,10 +27,16 @@ test('a contract migration is not judged by the compat rules; lock and rewrite r
     'drop-column',
     'drop-table',
     'not-null-column-without-default',
+    'not-rerunnable-outside-transaction',
     'rename-column',
   ]);
   const asContract = await lintMigrations([{ path: 'V2__contract.sql', sql: CONTRACT_SQL, phase: 'contract' }], { rules: allRules });
-  assert.deepEqual(ruleIds(asContract.findings), ['change-column-type', 'create-index-without-concurrently', 'not-null-column-without-default']);
+  assert.deepEqual(ruleIds(asContract.findings), [
+    'change-column-type',
+    'create-index-without-concurrently',
+    'not-null-column-without-default',
+    'not-rerunnable-outside-transaction',
+  ]);
 });
 
 test('each file is judged by its own phase within one run', async () => {
