@@ -51,6 +51,10 @@ const catalogue = {
   waitTimeout: { code: 'SHIP-E034', title: 'A wait ran out of time' },
   lockAlive: { code: 'SHIP-E035', title: 'The deploy lock is alive and was not broken' },
   stateStoreUnusable: { code: 'SHIP-E036', title: 'State store unreachable or unusable' },
+  analysisFailed: { code: 'SHIP-E055', title: 'Canary analysis failed' },
+  analysisInconclusive: { code: 'SHIP-E056', title: 'Not enough requests to judge a batch' },
+  analysisUnavailable: { code: 'SHIP-E057', title: 'Canary analysis could not be read' },
+  fleetRollbackIncomplete: { code: 'SHIP-E058', title: 'Fleet rollback did not finish' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
