@@ -1,14 +1,16 @@
 import pLimit from 'p-limit';
 import type { EventBus, HostSummary, RunStatus, RunSummary } from '../events.js';
-import type { LoadBalancer, MemberState } from '../lb/load-balancer.js';
+import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
-import { pollUntil, DeadlineError } from '../util/deadline.js';
 import { checkHealth, phaseOptionsFor, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { codeFor, codeOf, type Coded } from '../errors/coded.js';
-import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { ERROR_CODES } from '../errors/codes.js';
+import { waitForCapacity } from './capacity.js';
+
+export { CapacityError } from './capacity.js';
 
 export interface RolloutSettings extends InstanceSettings {
   batchSize: number | string;
@@ -43,17 +45,6 @@ export interface RolloutInput {
 export interface RolloutResult {
   status: Exclude<RunStatus, 'refused' | 'planned'>;
   summary: RunSummary;
-}
-
-export class CapacityError extends Error implements CodedError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CapacityError';
-  }
-
-  get shipCode() {
-    return ERROR_CODES.capacityFloor;
-  }
 }
 
 export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | 'playbook' | 'fleet'>) {
@@ -198,53 +189,9 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   return finish(failures > 0 ? 'failed' : 'succeeded', failures > 0 ? `${failures} instance(s) failed` : undefined, firstCode(results.filter((r) => r.code)));
 }
 
-/**
- * Counts healthy, in-service instances as the load balancer sees them; taking the batch out must
- * leave at least `floor`. Waits up to capacityWait for capacity to come back, then stops.
- */
-async function waitForCapacity(
-  lb: LoadBalancer,
-  allNames: string[],
-  batchNames: string[],
-  floor: number,
-  settings: RolloutSettings,
-  bus: EventBus,
-  signals: InstanceSignals,
-): Promise<void> {
-  const count = (members: MemberState[]) => members.filter((m) => m.healthy && m.inService && !batchNames.includes(m.name)).length;
-  let last: MemberState[] = [];
-  try {
-    await pollUntil(
-      async () => {
-        last = await lb.members(allNames);
-        const remaining = count(last);
-        if (remaining < floor && settings.capacityWaitMs > 0) {
-          bus.emit({ type: 'capacity.waiting', healthy: remaining, needed: floor, detail: unhealthyList(last) });
-        }
-        return { done: remaining >= floor, seen: remaining, describe: `${remaining} healthy besides the batch` };
-      },
-      { instance: batchNames.join(','), step: 'capacity check', deadlineMs: settings.capacityWaitMs, intervalMs: settings.capacityPollMs, signal: signals.graceful },
-    );
-  } catch (error) {
-    if (!(error instanceof DeadlineError)) throw new CapacityError(`capacity check failed: the load balancer could not be asked (${(error as Error).message})`);
-    throw new CapacityError(
-      `capacity floor: taking out ${batchNames.join(', ')} would leave ${count(last)} healthy instance(s) in service, ` +
-        `fewer than minHealthy ${floor}; not healthy now: ${unhealthyList(last) || 'none'}`,
-    );
-  }
-  bus.emit({ type: 'capacity.checked', healthy: last.filter((m) => m.healthy && m.inService).length, total: allNames.length, takingOut: batchNames.length, minHealthy: floor });
-}
-
 function firstCode(hosts: HostSummary[]): Coded {
   const coded = hosts.find((h) => h.code);
   return coded?.code ? { code: coded.code, ...(coded.runbook ? { runbook: coded.runbook } : {}) } : {};
-}
-
-function unhealthyList(members: MemberState[]): string {
-  return members
-    .filter((m) => !(m.healthy && m.inService))
-    .map((m) => `${m.name} (${m.detail})`)
-    .join(', ');
 }
 
 /** The in-place path for a fleet that cannot spare the instance: it keeps serving throughout. */
