@@ -33,6 +33,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
     restoreCommand: options.restoreCommand,
     fleet,
     record: journal.record,
+    recordStage: journal.recordStage,
+    analysis: resolved.analysis.sources(lb),
   });
   if (journal.lost.aborted && !signals.graceful.aborted) return { status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } };
   return result;

@@ -48,6 +48,7 @@ function announce(options: RunOptions, resolved: ResolvedTargets): void {
     },
     minHealthy: plan.floor,
     reloadInPlace: plan.reloadInPlace,
+    ...(resolved.settings.bakeMs ? { bake: { durationMs: resolved.settings.bakeMs, analysis: resolved.analysis.lines, onFailure: resolved.settings.onFailure ?? 'stop' } } : {}),
   });
 }
 
@@ -118,6 +119,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
         ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter(
           (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
         ),
+        ...(restoring || !resolved.analysis.settings ? [] : [resolved.analysis.check(lb)]),
         ...(options.checks ?? []),
         // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
         ...(loaded.config.database && !restoring
@@ -145,6 +147,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
   } finally {
     await Promise.allSettled(targets.map((t) => t.transport.close()));
     await lb?.close().catch(() => undefined);
+    await resolved.analysis.close();
     await journal?.close().catch(() => undefined);
   }
 }

@@ -3,7 +3,7 @@ import type { EventBus, RunStatus, RunSummary } from '../../events.js';
 import { currentActor, type Actor } from '../../journal/actor.js';
 import { stateStoreFor } from '../../journal/from-config.js';
 import { DEFAULT_STALE_AFTER_MS, DeployLock, LockHeldError } from '../../journal/lock.js';
-import type { RunRecord, StateStore, Transition } from '../../journal/state-store.js';
+import type { RunRecord, StageRecord, StateStore, Transition } from '../../journal/state-store.js';
 import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { ResumeRecord } from './resume-record.js';
 
@@ -59,6 +59,9 @@ export class RunJournal {
   }
 
   readonly record = (transition: Transition): Promise<void> => this.store.recordTransition(transition);
+
+  /** A stage record of this run (a bake's verdict, a host's rollback), stamped now. */
+  readonly recordStage = (stage: Omit<StageRecord, 'runId' | 'at'>): Promise<void> => this.store.recordStage({ ...stage, runId: this.bus.runId, at: new Date().toISOString() });
 
   lockCheck(): PreflightCheck {
     return {

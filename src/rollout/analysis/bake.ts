@@ -67,7 +67,7 @@ export async function bakeBatch(input: BakeInput): Promise<BakeOutcome> {
       if (elapsed() < bakeMs) continue;
       const pending = sources.filter((source) => !judged.has(source) || judged.get(source)!.verdict === 'short');
       const findings = await Promise.all(pending.map((source) => source.judge()));
-      pending.forEach((source, i) => judged.set(source, findings[i]!));
+      for (const [i, source] of pending.entries()) judged.set(source, findings[i]!);
       const all = sources.map((source) => judged.get(source)!);
       const short = all.filter((f) => f.verdict === 'short');
       if (short.length === 0 || all.some((f) => f.verdict === 'fail')) return outcome(overallVerdict(all, false), all);
