@@ -149,8 +149,8 @@ export function verdictLine(
   extra: string[] = [],
 ): string {
   const label = batch.canary ? 'canary' : `batch ${batch.index}`;
-  const deciding = (f: Finding) => (verdict === 'pass' ? 0 : f.verdict === 'pass' ? 1 : 0);
-  const ordered = [...findings].sort((a, b) => deciding(a) - deciding(b));
+  const rank: Record<FindingVerdict, number> = { fail: 0, inconclusive: 1, short: 2, pass: 3 };
+  const ordered = verdict === 'pass' ? findings : [...findings].sort((a, b) => rank[a.verdict] - rank[b.verdict]);
   const parts = [...extra, ...ordered.map((f) => f.detail)];
   return `${label} ${batch.hosts.join(', ')}: ${VERDICT_WORDS[verdict]}${parts.length ? `: ${parts.join('; ')}` : ''}`;
 }
