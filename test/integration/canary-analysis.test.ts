@@ -16,8 +16,8 @@ import { sleep } from '../../src/util/deadline.js';
 import { APP_SERVER_SOURCE } from '../fleet/app/app.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startLoad } from '../fleet/loadgen.js';
-import { runShip, type ShipRun } from '../support/cli.js';
-import { assertAllOn, assertInvariants, describeRun, finishedEvent, lastJournalRun, resetFleet } from '../support/fleet-assertions.js';
+import { finished, runShip, startShip, type ShipRun } from '../support/cli.js';
+import { assertAllOn, assertInvariants, describeRun, finishedEvent, lastJournalRun, resetFleet, watchEvents } from '../support/fleet-assertions.js';
 
 const RPS = 200;
 const HOSTS = 4;
@@ -115,8 +115,8 @@ test('under load, a release whose / fails a fifth of requests while /healthz pas
   assert.match(status.stdout, /rollback of web1 to v1: done/);
 });
 
-test("with onFailure 'rollback', a release unhealthy only on the third host ends with every host back on the previous release, zero failed requests", async (t) => {
-  const version = nextVersion();
+/** A config whose release `version` is unhealthy (/healthz 500) on the third host only, bake 1s, onFailure 'rollback'. */
+async function unhealthyOnThirdHost(version: string, name: string): Promise<string> {
   const broken = fleet.hosts[2]!;
   const current = `${broken.appDir}/current`;
   const restartOf = (appDir: string) => `sh ${quote(`${appDir}/restart.sh`)} ${quote(appDir)}`;
@@ -134,20 +134,28 @@ server.listen(Number(process.env.APP_PORT), process.env.APP_ADDRESS, () => {
 process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
 `,
   );
-  const config = await fleet.writeConfig({
-    rollout: { healthyTimeout: '3s', bake: '1s', analysis: { minRequests: 5 }, onFailure: 'rollback' },
-    hosts: fleet.hosts.map((h) => ({
-      name: h.name,
-      address: h.address,
-      vars: {
-        appDir: h.appDir,
-        restart:
-          h === broken
-            ? `case "$(readlink ${quote(current)})" in */${version}) cp ${quote(brokenServer)} ${quote(`${current}/server.mjs`)};; esac; ${restartOf(h.appDir)}`
-            : restartOf(h.appDir),
-      },
-    })),
-  });
+  return fleet.writeConfig(
+    {
+      rollout: { healthyTimeout: '3s', bake: '1s', analysis: { minRequests: 5 }, onFailure: 'rollback' },
+      hosts: fleet.hosts.map((h) => ({
+        name: h.name,
+        address: h.address,
+        vars: {
+          appDir: h.appDir,
+          restart:
+            h === broken
+              ? `case "$(readlink ${quote(current)})" in */${version}) cp ${quote(brokenServer)} ${quote(`${current}/server.mjs`)};; esac; ${restartOf(h.appDir)}`
+              : restartOf(h.appDir),
+        },
+      })),
+    },
+    name,
+  );
+}
+
+test("with onFailure 'rollback', a release unhealthy only on the third host ends with every host back on the previous release, zero failed requests", async (t) => {
+  const version = nextVersion();
+  const config = await unhealthyOnThirdHost(version, 'rollback.config.ts');
   const load = await startLoad({ url: fleet.frontendUrl, rps: RPS, durationMs: 120_000 });
   await sleep(300);
   const run = await deploy(config, version, await fleet.artifact(version));
@@ -192,6 +200,49 @@ process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeI
       ['web1', 'started', 'v1'],
       ['web2', 'done', 'v1'],
       ['web1', 'done', 'v1'],
+    ],
+  );
+});
+
+test('a rollback killed half-way (SIGKILL) is in ship status as unfinished, and ship resume finishes it: every host back on the previous release, zero failed requests', async (t) => {
+  const version = nextVersion();
+  const config = await unhealthyOnThirdHost(version, 'rollback-killed.config.ts');
+  const load = await startLoad({ url: fleet.frontendUrl, rps: RPS, durationMs: 120_000 });
+  await sleep(300);
+  const child = startShip(['deploy', '--config', config, '--version', version, '--artifact', await fleet.artifact(version), '--json']);
+  t.after(() => void child.kill('SIGKILL'));
+  let goingBack = false;
+  watchEvents(child, (event) => {
+    if (event.type === 'rollback.started' && event.batches.length === 2) goingBack = true;
+    // web2 is back and web1 starts to leave (its drain is in the journal first): ship dies there.
+    if (goingBack && event.type === 'instance.state' && event.host === 'web1' && event.to === 'draining') child.kill('SIGKILL');
+  });
+  const killed = await finished(child);
+  assert.equal(killed.code, -1, describeRun(killed));
+  const status = await runShip(['status', '--config', config]);
+  assert.equal(status.code, 1);
+  assert.match(status.stdout, /rollback of web2 to v1: done/);
+  assert.match(status.stdout, /rollback of web1 to v1: STARTED, not finished: `ship resume` finishes it/);
+
+  const resumed = await runShip(['resume', '--config', config, '--json']);
+  await sleep(300);
+  const tally = await load.stop();
+  await assertInvariants(fleet, resumed, { code: 1, configPath: config });
+  assert.equal(tally.failed, 0, `failed requests: ${JSON.stringify({ byStatus: tally.byStatus, errors: tally.errors, first: tally.firstFailures })}`);
+  const { summary } = finishedEvent(resumed);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome, h.release]),
+    [['web1', 'rolled-back', 'v1']],
+  );
+  assert.match(summary.error ?? '', /^the rollback of run \S+ is finished: web1 back on the release they ran before/);
+  assert.equal(eventsOf(resumed, 'batch.started').length, 0, 'nothing is rolled forward');
+  await assertAllOn(fleet, 'v1');
+  const journal = await lastJournalRun(config);
+  assert.deepEqual(
+    journal?.stages.filter((s) => s.stage === 'rollback').map((s) => [s.name, s.status]),
+    [
+      ['web1', 'started'],
+      ['web1', 'done'],
     ],
   );
 });

@@ -7,6 +7,7 @@ import type { LoadBalancer } from '../../lb/load-balancer.js';
 import { runRollout } from '../../rollout/rollout.js';
 import { InstanceTracker } from '../../rollout/tracker.js';
 import type { RunSummary } from '../../events.js';
+import { finishRollback } from './finish-rollback.js';
 import { reconcileInFlight, type LeftOut, type ResumePlan } from './reconcile.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions, RunResult } from './run-options.js';
@@ -16,6 +17,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
   if (options.work.kind === 'restore') return restoreInstances(options, resolved, lb, journal);
   const { bus, signals } = options;
   const { targets, settings, fleet, playbook } = resolved;
+  const rollback = options.resume?.plan.rollback;
+  if (rollback) return finishRollback(options, resolved, lb, journal, rollback);
   const inFlight = options.resume?.plan.inFlight ?? [];
   if (inFlight.length > 0) {
     const leftOut = await reconcile(options, resolved, lb, journal, inFlight);
