@@ -33,6 +33,8 @@ export type ShipEventBody =
       phases: Record<'beforeRollout' | 'stage' | 'activate' | 'verify' | 'rollback' | 'afterRollout', string[]>;
       minHealthy: number;
       reloadInPlace: boolean;
+      /** After each batch: how long it bakes, what judges it, and what a failure does. */
+      bake?: { durationMs: number; analysis: string[]; onFailure: 'stop' | 'rollback' };
     }
   | { type: 'migrations.planned'; run: 'ship' | 'command'; expand: string[]; contract: string[]; detail?: string }
   | { type: 'migration.started'; file: string; version: string; phase: MigrationPhase }
@@ -46,6 +48,27 @@ export type ShipEventBody =
   | { type: 'stage.finished'; durationMs: number }
   | { type: 'batch.started'; index: number; total: number; hosts: string[]; canary: boolean }
   | { type: 'batch.finished'; index: number; durationMs: number; failed: string[] }
+  | { type: 'analysis.started'; index: number; hosts: string[]; canary: boolean; bakeMs: number; sources: string[] }
+  | { type: 'analysis.extended'; index: number; hosts: string[]; detail: string; untilMs: number }
+  | ({
+      type: 'analysis.verdict';
+      index: number;
+      hosts: string[];
+      canary: boolean;
+      verdict: AnalysisVerdictName;
+      /** The verdict in one line, with the numbers that decided it. */
+      line: string;
+      durationMs: number;
+      requests?: number;
+      errors?: number;
+      rate?: number;
+      fleetRequests?: number;
+      fleetErrors?: number;
+      fleetRate?: number;
+      findings: Array<{ source: string; verdict: string; detail: string }>;
+    } & Coded)
+  | { type: 'rollback.started'; reason: string; batches: string[][] }
+  | { type: 'rollback.finished'; durationMs: number; complete: boolean; hosts: Array<{ host: string; outcome: HostSummary['outcome']; release?: string }> }
   | { type: 'capacity.checked'; healthy: number; total: number; takingOut: number; minHealthy: number }
   | { type: 'capacity.waiting'; healthy: number; needed: number; detail: string }
   | { type: 'instance.state'; host: string; from: InstanceState; to: InstanceState }
@@ -60,6 +83,26 @@ export type ShipEventBody =
   | ({ type: 'interrupt'; graceful: boolean; outOfRotation: string[]; restoreCommand?: string } & Coded)
   | ({ type: 'warning'; host?: string; message: string } & Coded)
   | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
+
+/** 'inconclusive': not enough requests to judge; 'unreadable': a source of the analysis failed. Only 'pass' lets the run go on. */
+export type AnalysisVerdictName = 'pass' | 'fail' | 'inconclusive' | 'unreadable';
+
+/** The verdict of one batch's bake, as summaries and notifications carry it. */
+export interface AnalysisVerdict {
+  /** The batch's number in the run (1 is the canary when there is one). */
+  batch: number;
+  hosts: string[];
+  canary: boolean;
+  verdict: AnalysisVerdictName;
+  /** The verdict in one line, with the numbers that decided it. */
+  line: string;
+  requests?: number;
+  errors?: number;
+  rate?: number;
+  fleetRequests?: number;
+  fleetErrors?: number;
+  fleetRate?: number;
+}
 
 /**
  * 'incomplete': the maintenance window (--window) ended before every batch had started.
@@ -76,6 +119,8 @@ export interface HostSummary {
   error?: string;
   /** What the playbook's steps captured on the host (e.g. packages upgraded), for reports. */
   facts?: Record<string, string>;
+  /** The release the host ends the run on, where ship knows it: the version deployed, or the one a rollback went back to. */
+  release?: string;
   /** With an error: its stable code (SHIP-E0xx) and the runbook section for it. */
   code?: string;
   runbook?: string;
@@ -87,6 +132,8 @@ export interface RunSummary {
   migrations?: { applied: string[]; pending: string[] };
   /** Instances still out of the load balancer when the run ended: each needs a person. */
   outOfRotation: string[];
+  /** The last bake's verdict: the one that stopped the run, or the last batch's pass. */
+  analysis?: AnalysisVerdict;
   error?: string;
   /** With an error: its stable code (SHIP-E0xx) and the runbook section for it. */
   code?: string;

@@ -6,7 +6,7 @@
 
 import { ERROR_CODES, type CodedError, type ErrorCode } from '../errors/codes.js';
 
-export type AwsService = 'EC2' | 'ELBv2';
+export type AwsService = 'EC2' | 'ELBv2' | 'CloudWatch';
 
 export type AwsFailureKind = 'credentials' | 'permissions' | 'throttled' | 'unavailable' | 'network' | 'not-found' | 'api';
 

@@ -8,7 +8,8 @@ import type { ShipConfig } from '../config/schema.js';
  * `ship iam-policy`: the least-privilege IAM policy for what this config makes ship do.
  * Register/deregister are granted on the configured target groups only. ELBv2 Describe* and
  * ec2:DescribeInstances have no resource-level permissions in IAM, so they need Resource "*";
- * they are narrowed to the configured regions with aws:RequestedRegion instead.
+ * they are narrowed to the configured regions with aws:RequestedRegion instead. CloudWatch
+ * DescribeAlarms does take alarm ARNs, so canary analysis is granted exactly the alarms it names.
  */
 
 export interface IamStatement {
@@ -24,7 +25,7 @@ export interface IamPolicyDocument {
   Statement: IamStatement[];
 }
 
-export type IamPolicyConfig = Pick<ShipConfig, 'loadBalancer' | 'inventory'>;
+export type IamPolicyConfig = Pick<ShipConfig, 'loadBalancer' | 'inventory'> & { rollout?: Pick<ShipConfig['rollout'], 'analysis'> };
 
 function inRegions(regions: string[]): IamStatement['Condition'] {
   return { StringEquals: { 'aws:RequestedRegion': [...new Set(regions)].sort() } };
@@ -58,6 +59,17 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
         Resource: arns,
       },
     );
+    // Canary analysis reads the named alarms only, in the load balancer's region and the target groups' account.
+    const alarms = config.rollout?.analysis?.alarms;
+    if (alarms?.length) {
+      const { partition, accountId } = parseTargetGroupArn(lb.targetGroupArns[0]!);
+      statements.push({
+        Sid: 'ShipReadCanaryAlarms',
+        Effect: 'Allow',
+        Action: ['cloudwatch:DescribeAlarms'],
+        Resource: [...new Set(alarms)].sort().map((name) => `arn:${partition}:cloudwatch:${lb.region}:${accountId}:alarm:${name}`),
+      });
+    }
   }
   const ec2 = config.inventory?.ec2;
   if (ec2) {

@@ -1,7 +1,8 @@
 /**
  * `ship resume`: which run to continue, and what it left. Any run that did not roll all its hosts
  * can be continued (one or two Ctrl-C, SIGTERM, SIGKILL, a lost laptop, a window that ended, a
- * lost lock), unless an instance of it failed: resume never rolls past a failure. A restore run
+ * lost lock), unless an instance of it failed: resume never rolls past a failure. A rollback the
+ * run decided and did not finish is finished instead, without rolling anything forward. A restore run
  * points at the run whose instances it put back, and that run is the one continued.
  */
 import type { LoadedConfig } from '../config/load.js';
@@ -44,6 +45,7 @@ export async function findRunToResume(loaded: LoadedConfig): Promise<ResumeTarge
         'check `ship status`, put instances back with `ship restore`, and start a new run',
     );
   }
+  if (plan.rollback) return { entry, record: readResumeRecord(entry), plan };
   const left = entry.run.hosts.filter((host) => !plan.completed.includes(host));
   if (left.length === 0 && plan.inFlight.length === 0) return { nothing: `nothing to resume: ${described} rolled all its hosts` };
   return { entry, record: readResumeRecord(entry), plan };

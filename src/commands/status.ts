@@ -47,6 +47,25 @@ export function migrationLines(entry: JournalEntry | undefined): string[] {
   );
 }
 
+/**
+ * Each bake of the run by its last record (`batch 1 (canary): canary web1: FAIL: ...`), then each
+ * host's rollback (`web2 back to v1: done`), so `ship status` shows what decided and how far the
+ * going back got.
+ */
+export function analysisLines(entry: JournalEntry | undefined): string[] {
+  const last = new Map<string, StageRecord>();
+  for (const stage of entry?.stages ?? []) if (stage.stage === 'analysis' || stage.stage === 'rollback') last.set(`${stage.stage} ${stage.name}`, stage);
+  const stages = [...last.values()];
+  const bakes = stages
+    .filter((s) => s.stage === 'analysis')
+    .map((s) => `${s.name}: ${s.status === 'started' ? `baking, not judged (the run stopped during its bake): ${s.detail ?? ''}` : (s.detail ?? s.status)}`);
+  const word = { started: 'STARTED, not finished: `ship resume` finishes it', done: 'done', failed: 'FAILED' } as const;
+  const rollbacks = stages
+    .filter((s) => s.stage === 'rollback')
+    .map((s) => `rollback of ${s.name}${s.version ? ` to ${s.version}` : ''}: ${word[s.status]}${s.status === 'failed' && s.detail ? `: ${s.detail}` : ''}`);
+  return [...bakes, ...rollbacks];
+}
+
 /** `ship status`: the current or last run, the lock holder, and every instance out of rotation, live. */
 export async function status(loaded: LoadedConfig, store: StateStore): Promise<StatusReport> {
   const app = loaded.config.app;
@@ -105,6 +124,8 @@ export function formatStatus(report: StatusReport): string {
     for (const warning of run.warnings ?? []) lines.push(`journal: ${warning}`);
     const migrations = migrationLines(run);
     if (migrations.length) lines.push('migrations of this run:', ...migrations.map((line) => `  ${line}`));
+    const analysis = analysisLines(run);
+    if (analysis.length) lines.push('canary analysis and rollback of this run:', ...analysis.map((line) => `  ${line}`));
   } else {
     lines.push('last run: none recorded');
   }

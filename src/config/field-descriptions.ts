@@ -74,6 +74,21 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'rollout.healthyTimeout': "How long an instance may take to pass its health checks, and the load balancer's.",
   'rollout.maxFailures': 'Failed instances tolerated before the rollout stops.',
   'rollout.stageConcurrency': 'Hosts staged (upload, unpack) at the same time before the rollout.',
+  'rollout.bake': 'After a batch is back in service, watch it this long (`analysis`, and its health in the load balancer) before the next batch; `0` moves on at once.',
+  'rollout.analysis':
+    'What decides, at the end of each bake, whether the batch may stay: HAProxy counters, CloudWatch alarms, a command. A batch that fails is rolled back and the run stops (see `onFailure`).',
+  'rollout.analysis.maxErrorRate':
+    "HAProxy only. Highest error rate of the batch's servers over the bake: (5xx responses + response errors + connection errors) / requests, summed over every HAProxy node. Default `'1%'`.",
+  'rollout.analysis.minRequests':
+    'HAProxy only. Fewest requests the batch must serve during the bake to be judged; below it the bake is extended (up to 3 times `bake`), then the batch fails as not enough requests to judge. Default 50.',
+  'rollout.analysis.compareToFleet': "HAProxy only. Also fail when the batch's error rate exceeds that of the servers not yet rolled by more than `margin`. Default true.",
+  'rollout.analysis.margin': "HAProxy only. How far above the untouched servers' error rate the batch may be, with `compareToFleet`. Default `'0.5%'`.",
+  'rollout.analysis.alarms': "ELBv2 only. CloudWatch alarms (names, in the load balancer's region) that must not be in ALARM during the bake, like CodeDeploy.",
+  'rollout.analysis.command':
+    "Shell text run on this machine (in this file's folder) at the end of each bake; exit 0 keeps the batch. It sees SHIP_APP, SHIP_VERSION, SHIP_HOSTS, SHIP_BATCH, SHIP_CANARY, SHIP_BAKE_STARTED and SHIP_BAKE_SECONDS.",
+  'rollout.analysis.commandTimeout': 'How long `command` may run; past it the command is killed and the batch fails (it could not be judged).',
+  'rollout.onFailure':
+    "`'stop'`: the failed batch is rolled back and the run stops, earlier batches stay on the new release. `'rollback'`: every instance the run moved goes back to the release it ran before, in reverse order, batch by batch.",
   playbooks: 'Playbook name (`deploy`, `patch`, or your own) → path of a TypeScript playbook, relative to this file. Built-ins are used when not set.',
   database: "The schema pre-flight: replicas caught up and on the primary's schema version, the connection budget, and a lint of pending migrations.",
   'database.primary': "Connection string of the primary, usually `env('DATABASE_URL')`.",

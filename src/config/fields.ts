@@ -29,6 +29,19 @@ const POSITIVE = { message: "expected a positive count or a percentage like '25%
  */
 export const positiveCountOrPercent = z.union([z.number().int(POSITIVE).min(1, POSITIVE), z.string().regex(/^(?=[\d.]*[1-9])\d+(\.\d+)?%$/, POSITIVE)]);
 
+/**
+ * A rate as a percentage, '1%' or '0.5%', at most '100%'; resolves to a fraction (0.01). A bare
+ * number is refused: 1 could mean 1% or 100%, and an error rate limit must not be guessed.
+ */
+export const percent = z.string().transform((value, ctx) => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
+  if (!match || Number(match[1]) > 100) {
+    ctx.addIssue({ code: 'custom', message: `expected a percentage from '0%' to '100%' like '1%' or '0.5%', got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return Number(match[1]) / 100;
+});
+
 /** A JavaScript regular expression, compiled at load so a typo is a config error, not a failure mid-rollout. */
 export const regex = z.string().superRefine((source, ctx) => {
   try {

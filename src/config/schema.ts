@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadBalancerSchema } from '../lb/registry.js';
 import { notifySchema } from '../notify/config.js';
-import { countOrPercent, duration, positiveCountOrPercent, regex, secret, varName } from './fields.js';
+import { countOrPercent, duration, percent, positiveCountOrPercent, regex, secret, varName } from './fields.js';
 import { hostClashes, type HostClash } from './host-identity.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -64,6 +64,22 @@ const healthSchema = z
     message: 'at least one health check (http, tcp or command) is required: ship never puts an instance back unchecked',
   });
 
+/**
+ * `rollout.analysis`: what decides whether a baked batch may stay. The counter fields judge
+ * HAProxy's own per-server counters and default (in src/rollout/analysis/settings.ts) when the load
+ * balancer is HAProxy; other load balancers have no per-server counters, so setting them there is
+ * refused rather than silently ignored (see the refinement of appConfigSchema).
+ */
+const analysisSchema = z.strictObject({
+  maxErrorRate: percent.optional(),
+  minRequests: z.number().int().min(1).optional(),
+  compareToFleet: z.boolean().optional(),
+  margin: percent.optional(),
+  alarms: z.array(z.string().trim().min(1)).min(1).optional(),
+  command: z.string().trim().min(1).optional(),
+  commandTimeout: duration.default(60_000),
+});
+
 const rolloutSchema = z.strictObject({
   batchSize: positiveCountOrPercent.default(1),
   /** Roll a batch of one first and stop there if it fails. */
@@ -77,6 +93,10 @@ const rolloutSchema = z.strictObject({
   maxFailures: z.number().int().min(0).default(0),
   /** Hosts staged at the same time before the rollout. */
   stageConcurrency: z.number().int().min(1).default(16),
+  /** After a batch is back in service, watch it this long before the next. */
+  bake: duration.default(0),
+  analysis: analysisSchema.optional(),
+  onFailure: z.enum(['stop', 'rollback']).default('stop'),
 });
 
 const ec2InventorySchema = z.strictObject({
@@ -191,6 +211,7 @@ const appConfigSchema = z
         });
       }
     }
+    for (const problem of analysisProblems(config.rollout, config.loadBalancer.type)) ctx.addIssue({ code: 'custom', ...problem });
     // A host from the EC2 inventory is only known at run time; a config host can be checked now.
     const on = migrate && migrate.run !== 'ship' ? migrate.run.on : 'local';
     if (on !== 'local' && !config.inventory?.ec2 && !config.hosts.some((host) => host.name === on)) {
@@ -201,6 +222,38 @@ const appConfigSchema = z
       });
     }
   });
+
+const COUNTER_FIELDS = ['maxErrorRate', 'minRequests', 'compareToFleet', 'margin'] as const;
+
+/**
+ * An analysis that cannot judge anything is refused at load, naming the field: counters only
+ * HAProxy keeps per server, alarms only CloudWatch holds (next to an ELBv2 load balancer, in its
+ * region), and every signal needs a bake window to be read over.
+ */
+function analysisProblems(rollout: z.output<typeof rolloutSchema>, lbType: string): Array<{ path: PropertyKey[]; message: string }> {
+  const analysis = rollout.analysis;
+  if (!analysis) return [];
+  const at = (field: string) => ['rollout', 'analysis', field];
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  if (rollout.bake === 0) {
+    problems.push({ path: ['rollout', 'bake'], message: "analysis judges a batch over its bake: set rollout.bake, e.g. '60s'" });
+  }
+  if (lbType !== 'haproxy') {
+    for (const field of COUNTER_FIELDS.filter((f) => analysis[f] !== undefined)) {
+      problems.push({
+        path: at(field),
+        message: `${field} judges HAProxy's per-server counters; a '${lbType}' load balancer has none: judge with alarms (CloudWatch) or a command instead`,
+      });
+    }
+    if (!analysis.alarms && !analysis.command) {
+      problems.push({ path: ['rollout', 'analysis'], message: `with a '${lbType}' load balancer, analysis needs alarms (CloudWatch, with elbv2) or a command to judge by` });
+    }
+  }
+  if (analysis.alarms && lbType !== 'elbv2') {
+    problems.push({ path: at('alarms'), message: "CloudWatch alarms are read in the region of an 'elbv2' load balancer; behind HAProxy, use its counters or a command" });
+  }
+  return problems;
+}
 
 /** A clash between two config hosts, on the field of the later one to change. */
 function describeClash(hosts: ReadonlyArray<{ name: string; lbName?: string | undefined }>, clash: HostClash): { path: PropertyKey[]; message: string } {

@@ -58,6 +58,10 @@ const catalogue = {
   replicaWaitTimeout: { code: 'SHIP-E045', title: 'Replicas did not show the new schema version in time' },
   migrationPhaseInvalid: { code: 'SHIP-E046', title: "A migration's phase marker is invalid" },
   runOnceStepFailed: { code: 'SHIP-E047', title: 'A run-once playbook step failed' },
+  analysisFailed: { code: 'SHIP-E055', title: 'Canary analysis failed' },
+  analysisInconclusive: { code: 'SHIP-E056', title: 'Not enough requests to judge a batch' },
+  analysisUnavailable: { code: 'SHIP-E057', title: 'Canary analysis could not be read' },
+  fleetRollbackIncomplete: { code: 'SHIP-E058', title: 'Fleet rollback did not finish' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -101,6 +101,11 @@ const MIGRATIONS: Array<{ version: number; statements: string[] }> = [
       'create index if not exists ship_stages_run_seq on ship_stages (run_id, seq)',
     ],
   },
+  {
+    version: 3,
+    // A rollback's facts (the release a host goes back to), so a resume can finish the rollback.
+    statements: ['alter table ship_stages add column if not exists facts jsonb'],
+  },
 ];
 const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
 
@@ -154,6 +159,7 @@ interface StageRow {
   version: string | null;
   phase: StageRecord['phase'] | null;
   detail: string | null;
+  facts: Record<string, string> | null;
 }
 
 interface LockRow {
@@ -363,9 +369,9 @@ export class PostgresStateStore implements StateStore {
     const clean = scrubbed(stage);
     const result = await this.query(
       `record ${stage.stage} ${stage.name} ${stage.status} for run ${stage.runId}`,
-      `insert into ship_stages (run_id, stage, name, status, at, version, phase, detail)
-       select run_id, $2, $3, $4, $5, $6, $7, $8 from ship_runs where run_id = $1`,
-      [clean.runId, clean.stage, clean.name, clean.status, clean.at, clean.version ?? null, clean.phase ?? null, clean.detail ?? null],
+      `insert into ship_stages (run_id, stage, name, status, at, version, phase, detail, facts)
+       select run_id, $2, $3, $4, $5, $6, $7, $8, $9::jsonb from ship_runs where run_id = $1`,
+      [clean.runId, clean.stage, clean.name, clean.status, clean.at, clean.version ?? null, clean.phase ?? null, clean.detail ?? null, clean.facts ? json(clean.facts) : null],
     );
     if (result.rowCount !== 1) throw new StateDatabaseError(`state store postgres ${this.where}: no run ${stage.runId} to record ${stage.name} in; beginRun must come first`);
   }
@@ -395,7 +401,7 @@ export class PostgresStateStore implements StateStore {
     const stages = (
       await this.query<StageRow>(
         `read the stages of run ${row.run_id}`,
-        'select seq, stage, name, status, at, version, phase, detail from ship_stages where run_id = $1 order by seq',
+        'select seq, stage, name, status, at, version, phase, detail, facts from ship_stages where run_id = $1 order by seq',
         [row.run_id],
       )
     ).rows;
@@ -421,6 +427,7 @@ export class PostgresStateStore implements StateStore {
         if (s.version !== null) stage.version = s.version;
         if (s.phase !== null) stage.phase = s.phase;
         if (s.detail !== null) stage.detail = s.detail;
+        if (s.facts !== null) stage.facts = s.facts;
         return stage;
       }),
     };

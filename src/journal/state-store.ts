@@ -31,8 +31,12 @@ export interface Transition {
   detail?: string;
 }
 
-/** A stage of a run that belongs to the run, not to one instance. */
-export type RunStage = 'before-rollout' | 'migration' | 'replica-wait' | 'after-rollout';
+/**
+ * A stage of a run that belongs to the run, not to one instance. 'analysis': a batch's bake, its
+ * verdict in `detail`. 'rollback': a host going back to the release it ran before, recorded
+ * 'started' when decided (with the facts its rollback phase needs), so a resume can finish it.
+ */
+export type RunStage = 'before-rollout' | 'migration' | 'replica-wait' | 'after-rollout' | 'analysis' | 'rollback';
 
 /**
  * One step of such a stage, written before it is acted on ('started') and after ('done' or
@@ -45,11 +49,13 @@ export interface StageRecord {
   name: string;
   status: 'started' | 'done' | 'failed';
   at: string;
-  /** A migration's version and phase. */
+  /** A migration's version and phase; the release a host's rollback goes back to. */
   version?: string;
   phase?: 'expand' | 'contract';
   /** What happened, for failures: never a secret, callers pass redacted text. */
   detail?: string;
+  /** A rollback's: what the host's playbook captured in stage, which its rollback phase reads. */
+  facts?: Record<string, string>;
 }
 
 export interface RunOutcome {

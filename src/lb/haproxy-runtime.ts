@@ -10,7 +10,7 @@
 import { connect as connectNet } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client as SshClient } from 'ssh2';
-import { LoadBalancerError } from './load-balancer.js';
+import { LoadBalancerError, type ServerCounters } from './load-balancer.js';
 
 export type RuntimeEndpoint =
   | { kind: 'tcp'; host: string; port: number }
@@ -179,7 +179,11 @@ export interface ServerStatRow {
   status: string;
   /** Result of the last health check (L7OK, L4CON, ...), empty without checks. */
   checkStatus: string;
+  /** Cumulative request and error counters, for canary analysis. */
+  counters: ServerCounters;
 }
+
+const RESPONSE_CLASSES = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'] as const;
 
 /**
  * Parses `show stat` CSV (the `# pxname,svname,...` header names the columns). Only server rows
@@ -197,6 +201,17 @@ export function parseStatCsv(text: string): ServerStatRow[] {
     return i;
   };
   const at = { backend: index('pxname'), name: index('svname'), scur: index('scur'), qcur: index('qcur'), status: index('status'), checkStatus: index('check_status') };
+  // Counter columns are read where present: a missing one counts 0 rather than refusing the drain and health views.
+  const optional = (name: string) => columns.indexOf(name);
+  const counterAt = {
+    reqTot: optional('req_tot'),
+    hrsp: RESPONSE_CLASSES.map(optional),
+    http5xx: optional('hrsp_5xx'),
+    eresp: optional('eresp'),
+    econ: optional('econ'),
+    wretr: optional('wretr'),
+    srvAbrt: optional('srv_abrt'),
+  };
   const rows: ServerStatRow[] = [];
   for (const line of lines.slice(1)) {
     const fields = line.split(',');
@@ -214,6 +229,14 @@ export function parseStatCsv(text: string): ServerStatRow[] {
       queued: count(at.qcur, 'qcur'),
       status: fields[at.status] ?? '',
       checkStatus: fields[at.checkStatus] ?? '',
+      counters: {
+        requests: counterAt.reqTot >= 0 ? count(counterAt.reqTot, 'req_tot') : counterAt.hrsp.reduce((sum, i) => sum + (i >= 0 ? count(i, 'hrsp') : 0), 0),
+        http5xx: counterAt.http5xx >= 0 ? count(counterAt.http5xx, 'hrsp_5xx') : 0,
+        eresp: counterAt.eresp >= 0 ? count(counterAt.eresp, 'eresp') : 0,
+        econ: counterAt.econ >= 0 ? count(counterAt.econ, 'econ') : 0,
+        wretr: counterAt.wretr >= 0 ? count(counterAt.wretr, 'wretr') : 0,
+        srvAbrt: counterAt.srvAbrt >= 0 ? count(counterAt.srvAbrt, 'srv_abrt') : 0,
+      },
     });
   }
   return rows;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { duration } from '../config/fields.js';
 import { pollUntil } from '../util/deadline.js';
 import { defineLoadBalancer } from './adapter.js';
-import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOptions } from './load-balancer.js';
+import { LoadBalancerError, type LoadBalancer, type MemberState, type ServerCounters, type WaitOptions } from './load-balancer.js';
 import {
   ADMIN,
   OP_STATE,
@@ -153,6 +153,12 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     );
   }
 
+  /** Each server's counters summed over every node: a request counts wherever it came in. */
+  async counters(names: string[]): Promise<Map<string, ServerCounters>> {
+    const perName = await this.snapshot(names);
+    return new Map(names.map((name, i) => [name, sumCounters(perName[i]!.map((view) => view.stat.counters))]));
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.clients.map((client) => client.close()));
   }
@@ -203,6 +209,12 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     }
     return results.map((result) => (result as PromiseFulfilledResult<T>).value);
   }
+}
+
+function sumCounters(rows: ServerCounters[]): ServerCounters {
+  const total: ServerCounters = { requests: 0, http5xx: 0, eresp: 0, econ: 0, wretr: 0, srvAbrt: 0 };
+  for (const row of rows) for (const key of Object.keys(total) as Array<keyof ServerCounters>) total[key] += row[key];
+  return total;
 }
 
 /** UP by HAProxy's own checks (or it has none), fully enabled, on this node. */

@@ -17,6 +17,22 @@ export interface MemberState {
   detail: string;
 }
 
+/** The response counters of one server HAProxy keeps since it started (`show stat`). */
+export interface ServerCounters {
+  /** `req_tot`: requests sent to the server; where a HAProxy lacks the column and the `hrsp_*` sum stands in. */
+  requests: number;
+  /** `hrsp_5xx`: 5xx answers the server gave. */
+  http5xx: number;
+  /** `eresp`: responses that failed (server closed, timed out, invalid); `srv_abrt` is counted in it too. */
+  eresp: number;
+  /** `econ`: requests that could not connect to the server; not in `req_tot` (measured on 2.6). */
+  econ: number;
+  /** `wretr`: connection retries (each a failed connect HAProxy retried elsewhere or again). */
+  wretr: number;
+  /** `srv_abrt`: transfers the server aborted. */
+  srvAbrt: number;
+}
+
 export interface WaitOptions {
   deadlineMs: number;
   signal?: AbortSignal;
@@ -45,6 +61,12 @@ export interface LoadBalancer {
   putBack(name: string): Promise<void>;
   /** Resolves when the load balancer's own health checks say the member is healthy. */
   waitHealthy(name: string, options: WaitOptions): Promise<void>;
+  /**
+   * Cumulative request counters per member, where the load balancer keeps them (HAProxy); a
+   * canary's bake compares two readings. Absent where there are none (ELBv2 has no per-target
+   * counters, only CloudWatch metrics).
+   */
+  counters?(memberNames: string[]): Promise<Map<string, ServerCounters>>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NotifyTrigger } from './triggers.js';
 import { ERROR_CODES, findCode, runbookLink, type ErrorCodeInfo } from '../errors/codes.js';
-import type { EventBus, HostSummary, RunStatus, RunSummary, ShipEvent } from '../events.js';
+import type { AnalysisVerdict, EventBus, HostSummary, RunStatus, RunSummary, ShipEvent } from '../events.js';
 import { redactDeep } from '../util/redact.js';
 import { sleep } from '../util/deadline.js';
 import { postWithRetries, type HttpRequest } from './http.js';
@@ -29,6 +29,8 @@ export interface RunNotice {
   restoreCommand?: string;
   /** Hosts that did not end deployed (rolled back, left out, failed in place). */
   failedHosts: Array<{ host: string; outcome: HostSummary['outcome']; error?: string }>;
+  /** The canary analysis verdict that stopped the run, or the last batch's pass. */
+  analysis?: AnalysisVerdict;
 }
 
 /** One destination. `request` returns undefined when the destination has nothing to say about this trigger. */
@@ -147,6 +149,7 @@ export class NotifierHub {
         ...(code ? { code: { code: code.code, title: code.title, runbook: runbookLink(code, this.options.runbookUrl) } } : {}),
         outOfRotation: summary.outOfRotation,
         failedHosts: summary.hosts.filter((h) => FAILED_OUTCOMES.has(h.outcome)).map((h) => ({ host: h.host, outcome: h.outcome, ...(h.error ? { error: h.error } : {}) })),
+        ...(summary.analysis ? { analysis: summary.analysis } : {}),
       });
     }
   }

@@ -27,6 +27,7 @@ export function slackMessage(notice: RunNotice): { text: string; blocks: unknown
         : `*Runbook:* ${escapeMrkdwn(label)} (${escapeMrkdwn(notice.code.runbook)})`,
     );
   }
+  if (notice.analysis) lines.push(`*Canary analysis:* ${escapeMrkdwn(notice.analysis.line)}`);
   if (notice.outOfRotation.length > 0) lines.push(`*Still out of the load balancer:* ${escapeMrkdwn(notice.outOfRotation.join(', '))}`);
   if (notice.restoreCommand && notice.outOfRotation.length > 0) lines.push(`*Put them back:* \`${escapeMrkdwn(notice.restoreCommand)}\``);
   if (notice.error) lines.push(`\`\`\`${escapeMrkdwn(excerpt(notice.error, 1500))}\`\`\``);

@@ -70,7 +70,7 @@ export class ListrView {
           { title: 'pre-flight', task: this.wait('preflight') },
           ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
           ...event.batches.map((batch, i) => ({
-            title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}`,
+            title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}${event.bake ? `, then bake ${formatDuration(event.bake.durationMs)}` : ''}`,
             task: (_ctx: unknown, task: Task) =>
               task.newListr(
                 batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
@@ -120,6 +120,9 @@ export class ListrView {
           event.outcome === 'deployed' ? undefined : (event.error ?? event.outcome),
           `${event.host}: ${event.outcome}, out of rotation ${formatDuration(event.outOfRotationMs)}`,
         );
+        break;
+      case 'analysis.verdict':
+        for (const host of event.hosts) this.update(`host:${host}`, { output: event.line });
         break;
       case 'run.finished':
         this.summary = formatSummary(event.status, event.durationMs, event.summary);

@@ -22,7 +22,18 @@ export function plainLine(event: ShipEvent): string | undefined {
           undefined,
           `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
         ),
-        ...event.batches.map((b, i) => line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`)),
+        ...event.batches.map((b, i) =>
+          line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}${event.bake ? `, then bake ${formatDuration(event.bake.durationMs)}` : ''}`),
+        ),
+        ...(event.bake
+          ? [
+              line(undefined, `  each bake keeps its batch only if: ${event.bake.analysis.join('; ')}`),
+              line(
+                undefined,
+                `  on failure: ${event.bake.onFailure === 'rollback' ? 'every instance moved goes back to the release it ran before, last batch first' : 'the failed batch goes back, the run stops'}`,
+              ),
+            ]
+          : []),
         ...(['beforeRollout', 'stage', 'activate', 'verify', 'rollback', 'afterRollout'] as const)
           .filter((phase) => event.phases[phase].length > 0)
           .map((phase) => line(undefined, `  ${phase}: ${event.phases[phase].join(' → ')}`)),
@@ -55,6 +66,22 @@ export function plainLine(event: ShipEvent): string | undefined {
       return line(undefined, `batch ${event.index}/${event.total}${event.canary ? ' (canary)' : ''}: ${event.hosts.join(', ')}`);
     case 'batch.finished':
       return event.failed.length ? line(undefined, `batch ${event.index} failed: ${event.failed.join(', ')}`) : undefined;
+    case 'analysis.started':
+      return line(
+        undefined,
+        `baking ${event.canary ? 'the canary' : `batch ${event.index}`} (${event.hosts.join(', ')}) for ${formatDuration(event.bakeMs)}: ${event.sources.join(', ')}`,
+      );
+    case 'analysis.extended':
+      return line(undefined, `bake of ${event.hosts.join(', ')} extended, up to ${formatDuration(event.untilMs)}: ${event.detail}`);
+    case 'analysis.verdict':
+      return line(undefined, `verdict: ${event.line}${event.code ? ` [${event.code}]` : ''}`);
+    case 'rollback.started':
+      return line(undefined, `rolling back ${event.batches.flat().join(', ')}, batch by batch (${event.batches.map((b) => b.join(', ')).join(' → ')}): ${event.reason}`);
+    case 'rollback.finished':
+      return line(
+        undefined,
+        `rollback ${event.complete ? 'finished' : 'DID NOT FINISH'} in ${formatDuration(event.durationMs)}: ${event.hosts.map((h) => `${h.host} ${h.outcome}${h.release ? ` (${h.release})` : ''}`).join(', ')}`,
+      );
     case 'capacity.checked':
       return line(undefined, `capacity: ${event.healthy}/${event.total} healthy, taking out ${event.takingOut}, floor ${event.minHealthy}`);
     case 'capacity.waiting':

@@ -17,15 +17,16 @@ export function formatSummary(status: RunStatus, durationMs: number, summary: Ru
   const rolled = summary.hosts.filter((h) => h.outcome !== 'not-started');
   if (rolled.length > 0) {
     const width = Math.max(...summary.hosts.map((h) => h.host.length), 4);
-    lines.push(`  ${'host'.padEnd(width)}  outcome       out of rotation  to healthy`);
+    lines.push(`  ${'host'.padEnd(width)}  outcome       out of rotation  to healthy  release`);
     for (const host of summary.hosts) {
       lines.push(
-        `  ${host.host.padEnd(width)}  ${host.outcome.padEnd(12)}  ${(host.outOfRotationMs ? formatDuration(host.outOfRotationMs) : '-').padEnd(15)}  ${host.timeToHealthyMs ? formatDuration(host.timeToHealthyMs) : '-'}`,
+        `  ${host.host.padEnd(width)}  ${host.outcome.padEnd(12)}  ${(host.outOfRotationMs ? formatDuration(host.outOfRotationMs) : '-').padEnd(15)}  ${(host.timeToHealthyMs ? formatDuration(host.timeToHealthyMs) : '-').padEnd(10)}  ${host.release ?? '-'}`,
       );
     }
   }
   if (summary.migrations?.applied.length) lines.push(`  migrations applied: ${summary.migrations.applied.join(', ')}`);
   if (summary.migrations?.pending.length) lines.push(`  MIGRATIONS STILL PENDING: ${summary.migrations.pending.join(', ')} (\`ship resume\` or the next deploy applies them)`);
+  if (summary.analysis) lines.push(`  analysis: ${summary.analysis.line}`);
   if (summary.error) lines.push(summary.error.replace(/^/gm, '  '));
   if (summary.code) lines.push(`  ${summary.code}: what to do next: ${summary.runbook ?? 'docs/runbook.md'}`);
   if (summary.outOfRotation.length > 0) lines.push(`  STILL OUT OF THE LOAD BALANCER: ${summary.outOfRotation.join(', ')}`);

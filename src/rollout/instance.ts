@@ -70,41 +70,8 @@ export async function rollInstance(
   } catch (error) {
     return summary('not-started', 0, `${host}: not taken out of the load balancer, it cannot be reached: ${describe(error)}`, codeOf(error));
   }
-  // Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
-  await tracker.set(host, 'draining');
-  if (tracker.journalError) {
-    // The journal could not record that it leaves, so it does not leave (written before acted on).
-    await tracker.set(host, 'in-service');
-    return summary('not-started', 0, tracker.journalError);
-  }
-  try {
-    await lb.startDrain(target.lbName);
-    const drainStarted = performance.now();
-    let timedOut = false;
-    let detail = 'no open connections';
-    try {
-      await lb.waitDrained(target.lbName, { deadlineMs: settings.drainTimeoutMs, signal: signals.hard });
-    } catch (error) {
-      if (!(error instanceof DeadlineError)) throw error;
-      // The drain deadline is a decision, not a failure: connections still open are cut, and the event says how many.
-      timedOut = true;
-      detail = error.lastSeen;
-      bus.emit({
-        type: 'warning',
-        host,
-        message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway`,
-        ...codeFor(ERROR_CODES.drainTimeout),
-      });
-    }
-    bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
-    await lb.takeOut(target.lbName);
-    await tracker.set(host, 'out');
-  } catch (error) {
-    // The load balancer could not be driven: its view is unknown, so the instance counts as out (fail closed).
-    const message = `${host}: could not take it out of the load balancer: ${describe(error)}`;
-    await tracker.set(host, 'failed-out', message);
-    return summary('failed-out', 0, message, codeOf(error));
-  }
+  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals);
+  if (!leaving.ok) return summary(leaving.outcome, 0, leaving.message, leaving.coded);
 
   let failure: string | undefined;
   let failureCode: Coded = {};
@@ -141,6 +108,97 @@ export async function rollInstance(
     return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
   }
   return putBack(target, lb, tracker, bus, settings, signals, summary, 'rolled-back', failure, failureCode);
+}
+
+type Leaving = { ok: true } | { ok: false; outcome: 'not-started' | 'failed-out'; message: string; coded: Coded };
+
+/**
+ * Drain: no new connections, wait for open ones to finish (up to drainTimeout), then fully out.
+ * Each state is journalled before the load balancer is told; an instance the journal could not
+ * record as leaving does not leave.
+ */
+async function leaveRotation(target: Target, lb: LoadBalancer, tracker: InstanceTracker, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<Leaving> {
+  const host = target.name;
+  await tracker.set(host, 'draining');
+  if (tracker.journalError) {
+    await tracker.set(host, 'in-service');
+    return { ok: false, outcome: 'not-started', message: tracker.journalError, coded: {} };
+  }
+  try {
+    await lb.startDrain(target.lbName);
+    const drainStarted = performance.now();
+    let timedOut = false;
+    let detail = 'no open connections';
+    try {
+      await lb.waitDrained(target.lbName, { deadlineMs: settings.drainTimeoutMs, signal: signals.hard });
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      // The drain deadline is a decision, not a failure: connections still open are cut, and the event says how many.
+      timedOut = true;
+      detail = error.lastSeen;
+      bus.emit({
+        type: 'warning',
+        host,
+        message: `drain did not finish within ${settings.drainTimeoutMs}ms (${error.lastSeen}); taking it out anyway`,
+        ...codeFor(ERROR_CODES.drainTimeout),
+      });
+    }
+    bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
+    await lb.takeOut(target.lbName);
+    await tracker.set(host, 'out');
+    return { ok: true };
+  } catch (error) {
+    // The load balancer could not be driven: its view is unknown, so the instance counts as out (fail closed).
+    const message = `${host}: could not take it out of the load balancer: ${describe(error)}`;
+    await tracker.set(host, 'failed-out', message);
+    return { ok: false, outcome: 'failed-out', message, coded: codeOf(error) };
+  }
+}
+
+/**
+ * Takes an instance in service back to the release it ran before (a batch the analysis failed,
+ * or every batch with `onFailure: 'rollback'`): in-service → draining → out → rolling-back →
+ * verifying → registering → in-service, through the playbook's rollback phase. An instance whose
+ * rollback does not bring it back healthy stays out (failed-out); one that cannot be reached is
+ * not touched and stays on the new release, which its error says.
+ */
+export async function revertInstance(
+  target: Target,
+  playbook: Playbook,
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: InstanceSettings,
+  signals: InstanceSignals,
+  reason: string,
+): Promise<HostSummary> {
+  const started = performance.now();
+  const host = target.name;
+  const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
+    const outOfRotationMs = performance.now() - started;
+    const withError = error ? { error, ...coded } : {};
+    bus.emit({ type: 'instance.finished', host, outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...withError, facts: { ...target.ctx.facts } };
+  };
+  if (tracker.journalError) return summary('not-started', 0, `${host}: not rolled back: ${tracker.journalError}`);
+  try {
+    await target.transport.connect();
+  } catch (error) {
+    return summary('not-started', 0, `${host}: not rolled back, it cannot be reached (it still runs the new release): ${describe(error)}`, codeOf(error));
+  }
+  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals);
+  if (!leaving.ok) return summary(leaving.outcome, 0, leaving.message, leaving.coded);
+  await tracker.set(host, 'rolling-back', reason);
+  try {
+    await runPhase(playbook.rollback, phaseOptionsFor(target, 'rollback', bus, settings, signals));
+    await tracker.set(host, 'verifying');
+    await checkHealth(target, bus, settings, signals);
+  } catch (error) {
+    const message = `${host}: rollback did not bring it back healthy: ${describe(error)}`;
+    await tracker.set(host, 'failed-out', message);
+    return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
+  }
+  return putBack(target, lb, tracker, bus, settings, signals, summary, 'rolled-back', reason);
 }
 
 /** How every phase of one instance runs: on its transport, killed by a hard interrupt. */

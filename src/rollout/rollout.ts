@@ -1,14 +1,19 @@
 import pLimit from 'p-limit';
-import type { EventBus, HostSummary, RunStatus, RunSummary } from '../events.js';
-import type { LoadBalancer, MemberState } from '../lb/load-balancer.js';
+import type { AnalysisVerdict, EventBus, HostSummary, RunStatus, RunSummary } from '../events.js';
+import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
-import { pollUntil, DeadlineError } from '../util/deadline.js';
 import { checkHealth, phaseOptionsFor, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { codeFor, codeOf, type Coded } from '../errors/coded.js';
-import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { ERROR_CODES } from '../errors/codes.js';
+import { waitForCapacity } from './capacity.js';
+import type { AnalysisSources } from './analysis/source.js';
+import { bakeAndJudge } from './bake.js';
+import { previousRelease, revertBatches, type StageRecorder } from './revert.js';
+
+export { CapacityError } from './capacity.js';
 
 export interface RolloutSettings extends InstanceSettings {
   batchSize: number | string;
@@ -20,6 +25,10 @@ export interface RolloutSettings extends InstanceSettings {
   capacityPollMs: number;
   /** End of the maintenance window (epoch ms): no batch starts after it. */
   windowEndsAt?: number;
+  /** After each batch is back in service, watch and judge it this long (default 0: go on at once). */
+  bakeMs?: number;
+  /** What a failure does to the batches already moved: they stay (default), or go back to the release they ran before. */
+  onFailure?: 'stop' | 'rollback';
 }
 
 export interface RolloutInput {
@@ -33,6 +42,10 @@ export interface RolloutInput {
   restoreCommand: (hosts: string[]) => string;
   /** The journal: every transition is written before it is acted on. */
   record?: TransitionRecorder;
+  /** The journal's stage records: each bake and its verdict, each host's rollback. */
+  recordStage?: StageRecorder;
+  /** What judges a batch during its bake besides the load balancer's view of it. */
+  analysis?: AnalysisSources;
   /**
    * Load-balancer names of the whole fleet behind the load balancer, when only some hosts are
    * rolled (--hosts): capacity is always counted over all of them. Defaults to the targets.
@@ -43,17 +56,6 @@ export interface RolloutInput {
 export interface RolloutResult {
   status: Exclude<RunStatus, 'refused' | 'planned'>;
   summary: RunSummary;
-}
-
-export class CapacityError extends Error implements CodedError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CapacityError';
-  }
-
-  get shipCode() {
-    return ERROR_CODES.capacityFloor;
-  }
 }
 
 export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | 'playbook' | 'fleet'>) {
@@ -111,7 +113,56 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       bus.emit({ type: 'interrupt', graceful: !signals.hard.aborted, outOfRotation, restoreCommand: input.restoreCommand(outOfRotation), ...codeFor(ERROR_CODES.interrupted) });
     }
     const fallback = status === 'interrupted' ? codeFor(ERROR_CODES.interrupted) : status === 'incomplete' ? codeFor(ERROR_CODES.windowEnded) : {};
-    return { status, summary: { hosts: [...results, ...notStarted], outOfRotation, ...(error ? { error, ...fallback, ...coded } : {}) } };
+    const hosts = [...results, ...notStarted].map((h) =>
+      withRelease(
+        h,
+        targets.find((t) => t.name === h.host),
+      ),
+    );
+    return { status, summary: { hosts, outOfRotation, ...(lastVerdict ? { analysis: lastVerdict } : {}), ...(error ? { error, ...fallback, ...coded } : {}) } };
+  };
+  const recordStage: StageRecorder = async (stage) => {
+    try {
+      await input.recordStage?.(stage);
+    } catch (error) {
+      tracker.journalError ??= `the journal could not be written (${(error as Error).message}); no further instance is taken out`;
+    }
+  };
+  /** Hosts this run deployed, batch by batch: what `onFailure: 'rollback'` takes back. */
+  const moved: Target[][] = [];
+  /** Load-balancer names this run has taken out: the rest is the baseline a batch is compared with. */
+  const touched = new Set<string>();
+  let lastVerdict: AnalysisVerdict | undefined;
+  /**
+   * A failure stops the run; first the failing batch goes back (when its bake failed), or with
+   * onFailure 'rollback' every batch moved, last first. The summary's hosts then end rolled back.
+   */
+  const stopAndGoBack = async (message: string, coded: Coded, failingBatch: Target[]): Promise<RolloutResult> => {
+    const back = (settings.onFailure === 'rollback' ? [...moved].reverse() : [failingBatch]).filter((b) => b.length > 0);
+    if (back.length === 0) return finish('failed', message, coded);
+    const reverted = await revertBatches({
+      batches: back,
+      reason: message.split('\n', 1)[0]!,
+      playbook,
+      lb,
+      tracker,
+      bus,
+      settings,
+      signals,
+      fleet: allNames,
+      floor,
+      recordStage,
+    });
+    for (const host of reverted.hosts)
+      results.splice(
+        results.findIndex((r) => r.host === host.host),
+        1,
+        host,
+      );
+    const names = back.flat().map((t) => t.name);
+    if (!reverted.complete) return finish(signals.graceful.aborted ? 'interrupted' : 'failed', `${message}\n${reverted.error}`, reverted.coded);
+    const gone = settings.onFailure === 'rollback' ? `every instance this run moved is back on the release it ran before: ${names.join(', ')}` : `rolled back: ${names.join(', ')}`;
+    return finish('failed', `${message}\n${gone}`, coded);
   };
 
   // Slow work first, while every instance still serves (DESIGN principle 6).
@@ -171,6 +222,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     } catch (error) {
       return finish('failed', (error as Error).message, codeOf(error));
     }
+    for (const target of batch.hosts) touched.add(target.lbName);
     bus.emit({ type: 'batch.started', index: index + 1, total: batches.length, hosts: batch.hosts.map((t) => t.name), canary: batch.canary });
     const batchStarted = performance.now();
     const outcomes = await Promise.all(
@@ -181,6 +233,8 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       ),
     );
     results.push(...outcomes);
+    const deployed = batch.hosts.filter((_, i) => outcomes[i]!.outcome === 'deployed');
+    moved.push(deployed);
     // A host left untouched with an error (unreachable when its turn came) is a failure too.
     const failedHosts = outcomes.filter(
       (o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined),
@@ -192,59 +246,40 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     if (failures > settings.maxFailures) {
       const detail = failedHosts.map((o) => o.error ?? o.host).join('\n');
       const what = batch.canary ? 'the canary failed' : `${failures} instance(s) failed (maxFailures ${settings.maxFailures})`;
-      return finish('failed', `rollout stopped: ${what}\n${detail}`, firstCode(failedHosts));
+      return stopAndGoBack(`rollout stopped: ${what}\n${detail}`, firstCode(failedHosts), []);
+    }
+    if (settings.bakeMs && deployed.length > 0) {
+      const scope = {
+        index: index + 1,
+        canary: batch.canary,
+        hosts: deployed.map((t) => t.name),
+        members: deployed.map((t) => t.lbName),
+        untouched: allNames.filter((name) => !touched.has(name)),
+      };
+      const baked = await bakeAndJudge({ bakeMs: settings.bakeMs, lb, bus, recordStage, signal: signals.graceful, ...(input.analysis ? { analysis: input.analysis } : {}) }, scope);
+      if (baked.verdict) lastVerdict = baked.verdict;
+      if (baked.outcome.verdict === 'interrupted') return finish('interrupted', interruption());
+      if (tracker.journalError) return finish('failed', tracker.journalError);
+      if (baked.outcome.verdict !== 'pass') return stopAndGoBack(`rollout stopped: ${baked.outcome.line}`, baked.coded, deployed);
     }
   }
   return finish(failures > 0 ? 'failed' : 'succeeded', failures > 0 ? `${failures} instance(s) failed` : undefined, firstCode(results.filter((r) => r.code)));
 }
 
 /**
- * Counts healthy, in-service instances as the load balancer sees them; taking the batch out must
- * leave at least `floor`. Waits up to capacityWait for capacity to come back, then stops.
+ * The release a host ends on, where ship knows it: the version it was deployed (or reloaded)
+ * with, else the one its playbook remembered in stage (a host not changed, or changed back).
  */
-async function waitForCapacity(
-  lb: LoadBalancer,
-  allNames: string[],
-  batchNames: string[],
-  floor: number,
-  settings: RolloutSettings,
-  bus: EventBus,
-  signals: InstanceSignals,
-): Promise<void> {
-  const count = (members: MemberState[]) => members.filter((m) => m.healthy && m.inService && !batchNames.includes(m.name)).length;
-  let last: MemberState[] = [];
-  try {
-    await pollUntil(
-      async () => {
-        last = await lb.members(allNames);
-        const remaining = count(last);
-        if (remaining < floor && settings.capacityWaitMs > 0) {
-          bus.emit({ type: 'capacity.waiting', healthy: remaining, needed: floor, detail: unhealthyList(last) });
-        }
-        return { done: remaining >= floor, seen: remaining, describe: `${remaining} healthy besides the batch` };
-      },
-      { instance: batchNames.join(','), step: 'capacity check', deadlineMs: settings.capacityWaitMs, intervalMs: settings.capacityPollMs, signal: signals.graceful },
-    );
-  } catch (error) {
-    if (!(error instanceof DeadlineError)) throw new CapacityError(`capacity check failed: the load balancer could not be asked (${(error as Error).message})`);
-    throw new CapacityError(
-      `capacity floor: taking out ${batchNames.join(', ')} would leave ${count(last)} healthy instance(s) in service, ` +
-        `fewer than minHealthy ${floor}; not healthy now: ${unhealthyList(last) || 'none'}`,
-    );
-  }
-  bus.emit({ type: 'capacity.checked', healthy: last.filter((m) => m.healthy && m.inService).length, total: allNames.length, takingOut: batchNames.length, minHealthy: floor });
+function withRelease(host: HostSummary, target: Target | undefined): HostSummary {
+  if (host.release || !target) return host;
+  const changed = host.outcome === 'deployed' || host.outcome === 'reloaded';
+  const release = changed ? target.ctx.version : host.outcome === 'failed-out' || host.outcome === 'failed-in-place' ? undefined : previousRelease(target);
+  return release ? { ...host, release } : host;
 }
 
 function firstCode(hosts: HostSummary[]): Coded {
   const coded = hosts.find((h) => h.code);
   return coded?.code ? { code: coded.code, ...(coded.runbook ? { runbook: coded.runbook } : {}) } : {};
-}
-
-function unhealthyList(members: MemberState[]): string {
-  return members
-    .filter((m) => !(m.healthy && m.inService))
-    .map((m) => `${m.name} (${m.detail})`)
-    .join(', ');
 }
 
 /** The in-place path for a fleet that cannot spare the instance: it keeps serving throughout. */

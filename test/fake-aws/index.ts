@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CLOUDWATCH_TARGET_PREFIX, handleCloudWatch } from './cloudwatch-api.js';
 import { handleEc2 } from './ec2-api.js';
 import { handleElbv2 } from './elbv2-api.js';
 import { AwsFault, faultFor, type PresetFault } from './faults.js';
@@ -10,7 +11,8 @@ import { element, escapeXml } from './xml.js';
 /**
  * A local stand-in for the EC2 and ELBv2 APIs, for tests: it speaks their query protocols
  * (form-encoded POST, XML answers, AWS error XML) so the real SDK clients, with their
- * serialisation, signing and retries, run unchanged against `endpoint`.
+ * serialisation, signing and retries, run unchanged against `endpoint`. CloudWatch's
+ * DescribeAlarms too, in the JSON 1.0 protocol its client uses (./cloudwatch-api.ts).
  */
 
 export type { FakeInstanceSpec, FakeTargetGroupSpec, TargetHealthView, TransitionRecord } from './state.js';
@@ -107,7 +109,35 @@ export async function startFakeAws(options: FakeAwsOptions = {}): Promise<FakeAw
     return faultFor(rule.error);
   }
 
+  /** A JSON 1.0 request (CloudWatch): the action is in the target header, errors are JSON with the query error code beside. */
+  async function answerJson(request: http.IncomingMessage, response: http.ServerResponse, target: string): Promise<void> {
+    const requestId = randomUUID();
+    const body = await readBody(request);
+    const action = target.slice(CLOUDWATCH_TARGET_PREFIX.length);
+    let status = 200;
+    let answerBody: string;
+    const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId };
+    try {
+      if (!String(request.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
+        throw new AwsFault('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+      }
+      const injected = takeInjection(action);
+      if (injected) throw injected;
+      answerBody = JSON.stringify(handleCloudWatch(action, body, state));
+    } catch (error) {
+      const fault = error instanceof AwsFault ? error : new AwsFault('InternalFailure', String(error), 500);
+      status = fault.status;
+      answerBody = JSON.stringify({ __type: fault.code, message: fault.message });
+      headers['x-amzn-query-error'] = `${fault.code};${fault.status >= 500 ? 'Receiver' : 'Sender'}`;
+    }
+    state.calls.push({ service: 'cloudwatch', action, params: { body }, status, at: Date.now() });
+    response.writeHead(status, headers);
+    response.end(answerBody);
+  }
+
   async function answer(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const target = String(request.headers['x-amz-target'] ?? '');
+    if (target.startsWith(CLOUDWATCH_TARGET_PREFIX)) return answerJson(request, response, target);
     const requestId = randomUUID();
     const params = new URLSearchParams(await readBody(request));
     const action = params.get('Action') ?? '';

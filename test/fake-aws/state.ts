@@ -55,8 +55,19 @@ export interface FakeStateOptions {
   unhealthyThreshold?: number;
   checkIntervalMs?: number;
   checkTimeoutMs?: number;
+  /** CloudWatch alarms (DescribeAlarms); a test changes their state with setAlarm. */
+  alarms?: Array<{ name: string; state?: FakeAlarmState; reason?: string }>;
   /** State of the targets listed in `targetGroups[].targets` at start: an already running fleet is 'healthy'. */
   initialTargetState?: 'healthy' | 'initial';
+}
+
+export type FakeAlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+
+export interface FakeAlarm {
+  name: string;
+  state: FakeAlarmState;
+  reason: string;
+  updatedAt: number;
 }
 
 export type TargetHealthState = 'initial' | 'healthy' | 'unhealthy' | 'draining';
@@ -104,7 +115,7 @@ export interface TransitionRecord {
 }
 
 export interface CallRecord {
-  service: 'ec2' | 'elbv2';
+  service: 'ec2' | 'elbv2' | 'cloudwatch';
   action: string;
   params: Record<string, string>;
   status: number;
@@ -125,6 +136,7 @@ export class FakeAwsState {
   readonly instances = new Map<string, FakeInstance>();
   readonly targetGroups = new Map<string, FakeTargetGroup>();
   readonly calls: CallRecord[] = [];
+  readonly alarms = new Map<string, FakeAlarm>();
   readonly transitions: TransitionRecord[] = [];
   readonly healthyThreshold: number;
   readonly unhealthyThreshold: number;
@@ -134,6 +146,11 @@ export class FakeAwsState {
   /** Target ids whose health checks the load balancer cannot reach (time out), as after a security group change. */
   private readonly unreachable = new Set<string>();
 
+  /** Creates the alarm or changes its state, as CloudWatch's evaluation would. */
+  setAlarm(name: string, state: FakeAlarmState, reason = `set to ${state} by the test`): void {
+    this.alarms.set(name, { name, state, reason, updatedAt: Date.now() });
+  }
+
   constructor(options: FakeStateOptions) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -142,6 +159,7 @@ export class FakeAwsState {
     this.checkIntervalMs = options.checkIntervalMs ?? 100;
     this.checkTimeoutMs = options.checkTimeoutMs ?? 500;
     for (const spec of options.instances ?? []) this.addInstance(spec);
+    for (const alarm of options.alarms ?? []) this.setAlarm(alarm.name, alarm.state ?? 'OK', alarm.reason);
     for (const spec of options.targetGroups ?? []) {
       const group = this.addTargetGroup(spec);
       for (const target of spec.targets ?? []) {

@@ -15,6 +15,7 @@ import { sleep } from '../../src/util/deadline.js';
 import { FAKE_CREDENTIALS, fakeCredentialsEnv, startFakeAws, type FakeAws, type FakeTargetGroupSpec } from '../fake-aws/index.js';
 import { fleetConfig, startFleet, type Fleet } from '../fleet/fleet.js';
 import { finished, runShip, startShip, type ShipRun } from '../support/cli.js';
+import { watchEvents } from '../support/fleet-assertions.js';
 
 const REGION = 'eu-central-1';
 /** Planted in the environment so a leak anywhere in ship's output would show up. */
@@ -406,5 +407,52 @@ test('varsFromTags: an instance without the tag has no value for that variable, 
   const run = await runShip(await deployArgs(await writeAwsConfig(fake)), { env: ENV });
   assert.equal(run.code, 3, explain(run));
   assert.match(output(run), /playbook deploy-release needs variables that are not set: web2: appDir \(set them in vars, per host, or with --var\)/);
+  assertNothingChanged(fake, run);
+});
+
+test('canary analysis on ELBv2: an alarm going to ALARM during the canary bake stops the rollout (SHIP-E055), the canary is rolled back, nothing else is rolled', async (t) => {
+  const fake = await startAws(t);
+  fake.state.setAlarm('web-5xx-high', 'OK');
+  const config = await writeAwsConfig(fake, { rollout: { bake: '3s', analysis: { alarms: ['web-5xx-high'] } } });
+  const args = await deployArgs(config);
+  const before = await Promise.all(fleet.hosts.map((host) => servedVersion(host.appUrl)));
+  const child = startShip(args, { env: ENV });
+  t.after(() => void child.kill());
+  // CloudWatch's own evaluation, as it would turn on the canary's 5xx: the moment its bake starts.
+  watchEvents(child, (event) => {
+    if (event.type === 'analysis.started') fake.state.setAlarm('web-5xx-high', 'ALARM', 'Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0)');
+  });
+  const run = await finished(child);
+  assert.equal(run.code, 1, explain(run));
+  const verdict = run.events.find((event) => event.type === 'analysis.verdict');
+  assert.ok(verdict?.type === 'analysis.verdict', explain(run));
+  assert.equal(verdict.verdict, 'fail');
+  assert.equal(verdict.code, 'SHIP-E055');
+  assert.match(verdict.line, /^canary web1: FAIL: alarm web-5xx-high is ALARM \(Threshold Crossed: 1 datapoint \[12\.0\] was greater than the threshold \(5\.0\)\)/);
+  const done = run.events.find((event) => event.type === 'run.finished');
+  assert.ok(done?.type === 'run.finished');
+  assert.equal(done.summary.code, 'SHIP-E055');
+  assert.deepEqual(
+    done.summary.hosts.map((host) => [host.host, host.outcome, host.release]),
+    [
+      ['web1', 'rolled-back', before[0]],
+      ['web2', 'not-started', before[1]],
+      ['web3', 'not-started', before[2]],
+    ],
+  );
+  assert.deepEqual(await Promise.all(fleet.hosts.map((host) => servedVersion(host.appUrl))), before, 'every host serves what it served before the run');
+  assert.deepEqual(deregistered(fake), [instanceId(0), instanceId(0)], 'only the canary left, once to be deployed and once to be rolled back');
+  assertEveryTargetHealthy(fake);
+  const describes = fake.state.calls.filter((call) => call.service === 'cloudwatch');
+  assert.ok(describes.length >= 2 && describes.every((call) => call.action === 'DescribeAlarms' && call.status === 200), 'the alarm was read through the SDK');
+});
+
+test('canary analysis on ELBv2: an alarm that does not exist is refused at pre-flight (exit 3, SHIP-E057), before anything changes', async (t) => {
+  const fake = await startAws(t);
+  const run = await runShip(await deployArgs(await writeAwsConfig(fake, { rollout: { bake: '3s', analysis: { alarms: ['no-such-alarm'] } } })), { env: ENV });
+  assert.equal(run.code, 3, explain(run));
+  assert.match(output(run), /CloudWatch has no alarm no-such-alarm/);
+  const done = run.events.find((event) => event.type === 'run.finished');
+  assert.ok(done?.type === 'run.finished' && done.summary.code === 'SHIP-E057', explain(run));
   assertNothingChanged(fake, run);
 });

@@ -273,3 +273,21 @@ test('over SSH: the runtime API unix socket on the LB host, through one reused S
   t.after(() => wrongPath.close());
   await assert.rejects(wrongPath.members(['web1']), new RegExp(`haproxy ssh://root@${block.replace(/\./g, '\\.')}\\.20:2222/.*nothing\\.sock: 'show .*' failed`));
 });
+
+test("counters: each server's requests and errors summed over both nodes, so a request counts whichever node it came in through", async () => {
+  const total = (counters: Map<string, { requests: number; http5xx: number }>) => [...counters.values()].reduce((sum, c) => sum + c.requests, 0);
+  const before = await lb.counters(NAMES);
+  for (const [n, times] of [
+    [1, 4],
+    [2, 3],
+  ] as const) {
+    for (let i = 0; i < times; i++) {
+      const response = await fetch(`http://${block}.${n}:8080/`, { headers: { connection: 'close' } });
+      assert.equal(response.status, 200);
+      await response.text();
+    }
+  }
+  const after = await lb.counters(NAMES);
+  assert.equal(total(after) - total(before), 7);
+  assert.deepEqual([...after.keys()], NAMES);
+});

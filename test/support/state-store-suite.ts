@@ -104,6 +104,17 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
       { runId: run.runId, stage: 'migration', name: 'V2__email.sql', status: 'started', at: new Date().toISOString(), version: '2', phase: 'expand' },
       { runId: run.runId, stage: 'migration', name: 'V2__email.sql', status: 'done', at: new Date().toISOString(), version: '2', phase: 'expand', detail: 'applied in 12 ms' },
       { runId: run.runId, stage: 'replica-wait', name: 'replicas', status: 'failed', at: new Date().toISOString(), detail: 'replica db2:5432/app lags' },
+      { runId: run.runId, stage: 'analysis', name: 'batch 1 (canary)', status: 'failed', at: new Date().toISOString(), detail: 'canary web1: FAIL: 48 errors in 240 requests' },
+      {
+        runId: run.runId,
+        stage: 'rollback',
+        name: 'web1',
+        status: 'started',
+        at: new Date().toISOString(),
+        version: 'v1',
+        detail: 'canary analysis failed',
+        facts: { previousRelease: '/srv/app/releases/v1' },
+      },
     ];
     for (const stage of stages) await writer.recordStage(stage);
     await writer.finishRun(run.runId, outcome);

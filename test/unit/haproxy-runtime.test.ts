@@ -132,3 +132,14 @@ test('server and backend names that could smuggle a second runtime API command a
     assert.throws(() => assertHaproxyName('server', bad), LoadBalancerError);
   }
 });
+
+test('parseStatCsv reads the response counters canary analysis compares, by column name; without req_tot the hrsp_* sum stands in', () => {
+  const header = '# pxname,svname,qcur,scur,econ,eresp,wretr,status,check_status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,req_tot,srv_abrt';
+  const [row] = parseStatCsv(`${header}\napp,web1,0,0,3,2,1,UP,L7OK,0,180,5,4,11,0,200,1\n`);
+  assert.deepEqual(row!.counters, { requests: 200, http5xx: 11, eresp: 2, econ: 3, wretr: 1, srvAbrt: 1 });
+  const older = header.replace(',req_tot', '');
+  const [withoutReqTot] = parseStatCsv(`${older}\napp,web1,0,0,3,2,1,UP,L7OK,0,180,5,4,11,0,1\n`);
+  assert.equal(withoutReqTot!.counters.requests, 200);
+  const [none] = parseStatCsv('# pxname,svname,qcur,scur,status,check_status\napp,web1,0,0,UP,L7OK\n');
+  assert.deepEqual(none!.counters, { requests: 0, http5xx: 0, eresp: 0, econ: 0, wretr: 0, srvAbrt: 0 });
+});

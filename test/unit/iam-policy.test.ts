@@ -115,3 +115,21 @@ test('the iam-policy command loads the config file and prints the policy as JSON
   const writes = policy.Statement.find((statement) => statement.Action.includes('elasticloadbalancing:RegisterTargets'));
   assert.deepEqual(writes?.Resource, [WEB]);
 });
+
+test('canary analysis alarms: DescribeAlarms on exactly the named alarms, in the region and account of the target groups', () => {
+  const policy = iamPolicy(
+    config({
+      loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [WEB] },
+      rollout: { bake: '60s', analysis: { alarms: ['web-5xx-high', 'web-latency', 'web-5xx-high'] } },
+    }),
+  );
+  const statement = policy.Statement.find((s) => s.Sid === 'ShipReadCanaryAlarms');
+  assert.deepEqual(statement, {
+    Sid: 'ShipReadCanaryAlarms',
+    Effect: 'Allow',
+    Action: ['cloudwatch:DescribeAlarms'],
+    Resource: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx-high', 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-latency'],
+  });
+  const without = iamPolicy(config({ loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [WEB] } }));
+  assert.ok(!actionsOf(without).includes('cloudwatch:DescribeAlarms'));
+});

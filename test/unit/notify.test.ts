@@ -411,3 +411,29 @@ test('a run that fails before it starts sends one failure notice with its code; 
   const late = hook.received.slice(1).map((r) => (JSON.parse(r.body) as { trigger: string }).trigger);
   assert.deepEqual(late, ['start', 'failure'], 'a started run is told about by its own run.finished, not a second time');
 });
+
+test('the canary analysis verdict travels with the notice: a line in the Slack message, the numbers in the webhook JSON', async () => {
+  const slack = await listener();
+  const hook = await listener();
+  const h = hub([new SlackNotifier(`${slack.base}/services/T000/B000/slackTokenCANARY1`), new WebhookNotifier({ url: `${hook.base}/hook` })], { on: ['failure'] });
+  const analysis = {
+    batch: 1,
+    hosts: ['web1'],
+    canary: true,
+    verdict: 'fail' as const,
+    line: 'canary web1: FAIL: 48 errors in 240 requests (20.00%) above maxErrorRate 1.00%; untouched servers 0 errors in 721 requests (0.00%)',
+    requests: 240,
+    errors: 48,
+    rate: 0.2,
+    fleetRequests: 721,
+    fleetErrors: 0,
+    fleetRate: 0,
+  };
+  run(h, 'failed', { analysis, error: `rollout stopped: ${analysis.line}\nrolled back: web1`, code: 'SHIP-E055' });
+  assert.deepEqual(await h.flush(5000), []);
+  const section = (JSON.parse(slack.received[0]!.body) as { blocks: Array<{ text?: { text: string } }> }).blocks[0]!.text!.text;
+  assert.match(section, /\*Canary analysis:\* canary web1: FAIL: 48 errors in 240 requests \(20\.00%\) above maxErrorRate 1\.00%/);
+  const notice = JSON.parse(hook.received[0]!.body) as { analysis: typeof analysis; code: { code: string } };
+  assert.deepEqual(notice.analysis, analysis);
+  assert.equal(notice.code.code, 'SHIP-E055');
+});

@@ -10,6 +10,7 @@ import type { RunSummary } from '../../events.js';
 import { codeOf as errorCodeOf } from '../../errors/coded.js';
 import { runOnceStage } from './once-stages.js';
 import type { SchemaStages, StageOutcome } from './schema-stages.js';
+import { finishRollback } from './finish-rollback.js';
 import { reconcileInFlight, type LeftOut, type ResumePlan } from './reconcile.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions, RunResult } from './run-options.js';
@@ -19,6 +20,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
   if (options.work.kind === 'restore') return restoreInstances(options, resolved, lb, journal);
   const { bus, signals } = options;
   const { targets, settings, fleet, playbook } = resolved;
+  const rollback = options.resume?.plan.rollback;
+  if (rollback) return finishRollback(options, resolved, lb, journal, rollback);
   const inFlight = options.resume?.plan.inFlight ?? [];
   if (inFlight.length > 0) {
     const leftOut = await reconcile(options, resolved, lb, journal, inFlight);
@@ -52,6 +55,8 @@ export async function execute(options: RunOptions, resolved: ResolvedTargets, lb
     restoreCommand: options.restoreCommand,
     fleet,
     record: journal.record,
+    recordStage: journal.recordStage,
+    analysis: resolved.analysis.sources(lb),
   });
   if (journal.lost.aborted && !signals.graceful.aborted)
     return withMigrations({ status: 'failed', summary: { ...result.summary, error: (journal.lost.reason as Error).message } }, schema);

@@ -12,6 +12,29 @@ export interface ResumePlan {
   inFlight: Array<{ host: string; state: InstanceState }>;
   /** Hosts the interrupted run rolled back or left out: a resume must not roll past a failure. */
   failed: string[];
+  /**
+   * A rollback the run decided and did not finish (a failed bake, onFailure 'rollback'): the hosts
+   * still to go back, in order, with the facts their rollback phase reads. A resume finishes it.
+   */
+  rollback?: RollbackLeft[];
+}
+
+export interface RollbackLeft {
+  host: string;
+  facts: Record<string, string>;
+  /** The state the journal last recorded for it (it may be out, mid-rollback). */
+  state: InstanceState;
+}
+
+/** Hosts whose last rollback record is 'started', in the order the rollback was decided. */
+export function rollbackLeft(entry: JournalEntry, states: ReadonlyMap<string, InstanceState>): RollbackLeft[] {
+  const last = new Map<string, { status: string; facts: Record<string, string> }>();
+  for (const stage of entry.stages) {
+    if (stage.stage !== 'rollback') continue;
+    const facts = stage.facts ?? last.get(stage.name)?.facts ?? {};
+    last.set(stage.name, { status: stage.status, facts });
+  }
+  return [...last].filter(([, record]) => record.status === 'started').map(([host, record]) => ({ host, facts: record.facts, state: states.get(host) ?? 'in-service' }));
 }
 
 /**
@@ -28,6 +51,10 @@ export function planResume(entry: JournalEntry): ResumePlan {
     states.push(t.to);
     history.set(t.host, states);
   }
+  const lastStates = new Map([...history].map(([host, states]) => [host, states[states.length - 1]!]));
+  const rollback = rollbackLeft(entry, lastStates);
+  // A rollback left unfinished is what a resume does: nothing is rolled forward or reconciled.
+  if (rollback.length > 0) return { completed: [], inFlight: [], failed: [], rollback };
   const plan: ResumePlan = { completed: [], inFlight: [], failed: [] };
   for (const [host, states] of history) {
     const last = states[states.length - 1]!;

@@ -52,6 +52,7 @@ function announce(options: RunOptions, resolved: ResolvedTargets): void {
     },
     minHealthy: plan.floor,
     reloadInPlace: plan.reloadInPlace,
+    ...(resolved.settings.bakeMs ? { bake: { durationMs: resolved.settings.bakeMs, analysis: resolved.analysis.lines, onFailure: resolved.settings.onFailure ?? 'stop' } } : {}),
   });
 }
 
@@ -138,6 +139,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
         ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter(
           (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
         ),
+        ...(restoring || !resolved.analysis.settings ? [] : [resolved.analysis.check(lb)]),
         ...(options.checks ?? []),
         ...(database?.checks ?? []),
       ],
@@ -157,6 +159,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
   } finally {
     await Promise.allSettled(targets.map((t) => t.transport.close()));
     await lb?.close().catch(() => undefined);
+    await resolved.analysis.close();
     await journal?.close().catch(() => undefined);
   }
 }

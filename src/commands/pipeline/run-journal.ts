@@ -60,7 +60,7 @@ export class RunJournal {
 
   readonly record = (transition: Transition): Promise<void> => this.store.recordTransition(transition);
 
-  /** A stage of the run itself (a migration, the replica wait, a run-once step), durable before it resolves. */
+  /** A stage of the run itself (a migration, the replica wait, a run-once step, a bake's verdict, a host's rollback), stamped now; durable before it resolves. */
   readonly recordStage = (stage: Omit<StageRecord, 'runId' | 'at'>): Promise<void> => this.store.recordStage({ ...stage, runId: this.bus.runId, at: new Date().toISOString() });
 
   lockCheck(): PreflightCheck {

@@ -15,6 +15,7 @@ import type { Target } from '../../rollout/instance.js';
 import { planRollout, type RolloutSettings } from '../../rollout/rollout.js';
 import { transportFor } from '../../transport/from-config.js';
 import { UsageError } from '../errors.js';
+import { analysisPlan, type AnalysisPlan } from './analysis.js';
 import { RESTORE_PLAYBOOK, type RunOptions } from './run-options.js';
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -31,6 +32,8 @@ export interface ResolvedTargets {
   targets: Target[];
   settings: RolloutSettings;
   plan: ReturnType<typeof planRollout>;
+  /** What judges each batch's bake. */
+  analysis: AnalysisPlan;
 }
 
 /** A config's `playbooks.<name>`, a built-in one, or a file (recorded absolute, so a resume finds it from anywhere). */
@@ -93,6 +96,8 @@ function settingsFrom(loaded: LoadedConfig, options: RunOptions): RolloutSetting
     healthyTimeoutMs: rollout.healthyTimeout,
     commandTimeoutMs: ssh.commandTimeout,
     sudo: ssh.sudo,
+    bakeMs: rollout.bake,
+    onFailure: rollout.onFailure,
     ...(options.windowEndsAt !== undefined ? { windowEndsAt: options.windowEndsAt } : {}),
   };
 }
@@ -142,5 +147,5 @@ export async function resolveTargets(options: RunOptions): Promise<ResolvedTarge
   // A restore puts everything named back at once: it only adds capacity.
   const planned = options.work.kind === 'restore' ? { ...settings, batchSize: Math.max(1, targets.length), canary: false, minHealthy: 0 } : settings;
   const plan = planRollout({ targets, settings: planned, playbook, fleet });
-  return { inventory, hosts, fleet, playbook, playbookRef: ref, targets, settings: planned, plan };
+  return { inventory, hosts, fleet, playbook, playbookRef: ref, targets, settings: planned, plan, analysis: analysisPlan(loaded, options.version) };
 }

@@ -38,6 +38,10 @@ const pidFile = process.env.APP_PID_FILE;
 // process started from, and switching `current` later doesn't change what it reports.
 const releaseDir = dirname(fileURLToPath(import.meta.url));
 const version = readFileSync(join(releaseDir, 'VERSION'), 'utf8').trim();
+// A release holding a FAIL_EVERY file (a number n) answers every nth `/` with a 500, while
+// /healthz passes: the bad release only canary analysis can catch.
+const failEvery = readOptionalNumber(join(releaseDir, 'FAIL_EVERY'));
+let served = 0;
 const body = JSON.stringify({ version, host });
 const MAX_SLOW_MS = 60_000;
 const EXIT_DEADLINE_MS = 30_000;
@@ -52,6 +56,11 @@ const server = createServer((request, response) => {
   if (url.pathname === '/healthz') {
     response.writeHead(stopping ? 503 : 200, { 'Content-Type': 'text/plain' });
     response.end(stopping ? 'stopping\n' : 'ok\n');
+    return;
+  }
+  if (url.pathname === '/' && failEvery > 0 && ++served % failEvery === 0) {
+    response.writeHead(500, { 'Content-Type': 'text/plain' });
+    response.end('failing on purpose (FAIL_EVERY)\n');
     return;
   }
   const delay = url.pathname === '/slow' ? Math.min(Number(url.searchParams.get('ms')) || 0, MAX_SLOW_MS) : 0;
@@ -140,4 +149,12 @@ function readPool() {
   // An idle connection that breaks (the replica restarted) must not crash the app; the next query reconnects.
   client.on('error', (error) => console.error(`${host} ${version}: idle database connection failed: ${error.message}`));
   return { client, query: readFileSync(queryFile, 'utf8') };
+}
+
+function readOptionalNumber(file) {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
