@@ -11,6 +11,9 @@ import { checkDatabase } from './database/preflight.js';
 import { traceMigrations, type TraceFinding, type TraceResult } from './database/trace.js';
 import type { PreflightCheck } from './preflight.js';
 import { basename } from 'node:path';
+import { versionTableFor } from '../migrations/layouts/registry.js';
+import { checkMigrationPrivileges } from '../migrations/privileges.js';
+import { withConnection } from './database/connect.js';
 import type { VersionSource } from './database/applied-versions.js';
 import type { LayoutId } from '../migrations/migration-file.js';
 
@@ -164,6 +167,22 @@ export function databaseChecks(input: DatabaseCheckInput): DatabasePreflight {
       return `${pendingFiles.length} pending migration(s) linted, ${lint.warningCount} warning(s)${lint.suppressed.length ? `, ${lint.suppressed.length} suppressed` : ''}`;
     },
   });
+
+  if (input.migrating && database.migrate?.run === 'ship') {
+    checks.push({
+      name: 'migration role',
+      async run() {
+        const layout = discovery?.migrations[0]?.layout;
+        if (!layout) return 'no migration files';
+        const adapter = versionTableFor(layout, database.versionTable ? { versionTable: database.versionTable } : {});
+        const problems = await withConnection(database.primary, { role: 'primary', connectTimeoutMs: database.connectTimeout }, (client) =>
+          checkMigrationPrivileges(client, adapter),
+        );
+        if (problems.length > 0) throw new Error(`ship cannot record the migrations it applies:\n${problems.join('\n')}`);
+        return `can write ${adapter.table} (${adapter.tool}) and take its lock`;
+      },
+    });
+  }
 
   if (input.run?.trace) {
     checks.push({

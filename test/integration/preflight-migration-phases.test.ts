@@ -72,3 +72,41 @@ test('with lockTimeoutPreset (ship applies the files and sets lock_timeout) both
   const [, migrations] = await runChecks(true);
   assert.match(migrations ?? '', /^migrations: 2 pending migration\(s\) linted, 0 warning/);
 });
+
+test('a deploy that applies the files checks that its role can record them: a role without INSERT on the version table is refused, naming both', async () => {
+  const admin = new pg.Client({ connectionString: db.primaryAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`do $$ begin if not exists (select from pg_roles where rolname = 'reader') then create role reader login password 'reader-pw-123'; end if; end $$;
+      grant select on schema_migrations, accounts to reader;`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(db.primaryUrl);
+  url.username = 'reader';
+  url.password = 'reader-pw-123';
+  const migrate = (primary: string): LoadedConfig => {
+    const config = {
+      ...loaded.config,
+      database: { ...loaded.config.database!, primary, migrate: { run: 'ship' as const, lockTimeout: 2000, statementTimeout: 0, retries: 5, waitForReplicas: 60_000 } },
+    };
+    return { ...loaded, config };
+  };
+  const outcomes = async (config: LoadedConfig) => {
+    const { checks } = databaseChecks({ loaded: config, bus: new EventBus('t'), instances: 1, batchSize: 1, migrating: true, lockTimeoutPreset: true });
+    const results: string[] = [];
+    for (const check of checks)
+      results.push(
+        await check.run().then(
+          (detail) => `${check.name}: ${detail ?? 'ok'}`,
+          (error: Error) => `${check.name} refused: ${error.message}`,
+        ),
+      );
+    return results;
+  };
+  const refused = (await outcomes(migrate(url.toString()))).find((line) => line.startsWith('migration role'));
+  assert.match(refused ?? '', /^migration role refused: ship cannot record the migrations it applies:\n.*"reader".*schema_migrations/s);
+  assert.ok(!refused?.includes('reader-pw-123'), refused);
+  const allowed = (await outcomes(migrate(db.primaryUrl))).find((line) => line.startsWith('migration role'));
+  assert.match(allowed ?? '', /^migration role: can write schema_migrations .* and take its lock$/);
+});
