@@ -7,7 +7,7 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import { stateStoreFor } from '../journal/from-config.js';
-import type { JournalEntry, StateStore } from '../journal/state-store.js';
+import type { JournalEntry, StageRecord, StateStore } from '../journal/state-store.js';
 import { UsageError } from './errors.js';
 import { planResume, type ResumePlan } from './pipeline/reconcile.js';
 import { readResumeRecord, type ResumeRecord } from './pipeline/resume-record.js';
@@ -47,8 +47,21 @@ export async function findRunToResume(loaded: LoadedConfig): Promise<ResumeTarge
   }
   if (plan.rollback) return { entry, record: readResumeRecord(entry), plan };
   const left = entry.run.hosts.filter((host) => !plan.completed.includes(host));
-  if (left.length === 0 && plan.inFlight.length === 0) return { nothing: `nothing to resume: ${described} rolled all its hosts` };
+  // With every host rolled, what may be left runs after the rollout (afterRollout steps, contract migrations).
+  if (left.length === 0 && plan.inFlight.length === 0 && stagesLeft(entry).length === 0) return { nothing: `nothing to resume: ${described} rolled all its hosts` };
   return { entry, record: readResumeRecord(entry), plan };
+}
+
+/**
+ * What a run left undone after its rollout: stages it started and did not finish (a kill while
+ * applying a contract migration), and migrations its summary names as still pending (a contract
+ * migration that failed).
+ */
+export function stagesLeft(entry: JournalEntry): string[] {
+  const last = new Map<string, StageRecord>();
+  for (const stage of entry.stages) if (stage.stage === 'migration' || stage.stage === 'after-rollout') last.set(`${stage.stage} ${stage.name}`, stage);
+  const unfinished = [...last.values()].filter((stage) => stage.status !== 'done').map((stage) => stage.name);
+  return [...new Set([...unfinished, ...(entry.outcome?.summary.migrations?.pending ?? [])])];
 }
 
 /** The run a restore puts instances back for (recorded, so a resume afterwards continues it), if it did not finish its hosts. */

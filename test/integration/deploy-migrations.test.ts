@@ -463,3 +463,37 @@ test('a migration that fails leaves no host changed and nothing recorded, and is
     await restoreStart();
   }
 });
+
+test('a contract migration that fails after the rollout stays pending and is named; once fixed, ship resume applies it without moving a host', async () => {
+  try {
+    await withPending(
+      { 'V2__email.sql': 'alter table accounts add column email text;\n', 'V3__drop_nickname.sql': '-- ship:phase contract\nalter table accounts drop column nickname;\n' },
+      async () => {
+        const config = await migrateConfig('30s');
+        const run = await deploy('v2', config);
+        assert.equal(run.code, 1, output(run));
+        const finishedEvent = run.events.find((event) => event.type === 'run.finished') as { summary: { migrations?: { applied: string[]; pending: string[] }; error?: string } };
+        assert.deepEqual(finishedEvent.summary.migrations, { applied: ['V2__email.sql'], pending: ['V3__drop_nickname.sql'] });
+        assert.match(finishedEvent.summary.error ?? '', /V3__drop_nickname\.sql:2.*column "nickname" of relation "accounts" does not exist/);
+        for (const host of fleet.hosts) assert.equal((await answerOf(host.appUrl)).version, 'v2', `${host.name} is on v2`);
+
+        await writeFile(join(migrationsDir, 'V3__drop_nickname.sql'), '-- ship:phase contract\nalter table accounts drop column age;\n');
+        const resumed = checked(await finished(startShip(['resume', '--config', config, '--json'])));
+        assert.equal(resumed.code, 0, output(resumed));
+        assert.deepEqual(
+          resumed.events.filter((event) => event.type === 'instance.state'),
+          [],
+          'resume moved an instance',
+        );
+        assert.ok(resumed.events.some((event) => event.type === 'migration.applied' && (event as { file?: string }).file === 'V3__drop_nickname.sql'));
+        assert.deepEqual(
+          (await history()).map((row) => row.script),
+          ['V1__accounts.sql', 'V2__email.sql', 'V3__drop_nickname.sql'],
+        );
+        assert.deepEqual(await columnsOf(db.primaryUrl), ['id', 'name', 'email']);
+      },
+    );
+  } finally {
+    await restoreStart();
+  }
+});
