@@ -255,6 +255,19 @@ test('a CREATE INDEX CONCURRENTLY cancelled by lock_timeout leaves an invalid in
   assert.deepEqual(await recorded(db.url), ['001']);
 });
 
+test('an invalid index an interrupted earlier attempt of the file left (a killed deploy, resumed) is dropped and built again, not kept invalid', async () => {
+  const db = await freshDatabase(fleet);
+  // A unique CIC that fails on duplicates leaves its index INVALID, as a kill mid-build does.
+  await sql(db.url, "create table accounts (id int, email text); insert into accounts values (1, 'a@x'), (2, 'a@x')");
+  await assert.rejects(sql(db.url, 'create unique index concurrently accounts_email on accounts (email)'), /could not create unique index/);
+  await sql(db.url, 'delete from accounts where id = 2');
+  await apply(db.url, await migrationFiles({ '001_email.sql': 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS accounts_email ON accounts (email);' }));
+  assert.deepEqual(await sql(db.url, `select c.relname, i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = 'accounts'::regclass`), [
+    { relname: 'accounts_email', indisvalid: true },
+  ]);
+  assert.deepEqual(await recorded(db.url), ['001']);
+});
+
 test('an abort between files stops before the next one; what was applied stays applied and recorded', async () => {
   const db = await freshDatabase(fleet);
   const stop = new AbortController();

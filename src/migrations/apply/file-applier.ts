@@ -156,7 +156,14 @@ export class FileApplier {
         leftovers.shift();
       }
     }
-    const before = index ? await invalidIndexes(client, index) : [];
+    let before = index ? await invalidIndexes(client, index) : [];
+    // An invalid index of the very name this unrecorded file creates is what an earlier, interrupted
+    // attempt of it left (a killed deploy resumed): IF NOT EXISTS would keep it invalid for good, and
+    // without it the statement fails on "already exists". Unnamed ones may be another session's build.
+    if (index?.name && before.length > 0) {
+      for (const leftover of before) await dropIndexConcurrently(client, leftover);
+      before = [];
+    }
     const started = performance.now();
     try {
       await client.query(statement.text);
