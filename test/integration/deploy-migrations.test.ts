@@ -15,17 +15,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pg from 'pg';
-import { ADMIN, OP_STATE, parseServersState } from '../../src/lb/haproxy-runtime.js';
 import { sleep } from '../../src/util/deadline.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startLoad, type LoadTally } from '../fleet/loadgen.js';
 import { startPostgres, type PostgresFleet } from '../fleet/postgres.js';
 import { finished, startShip, type ShipRun } from '../support/cli.js';
+import { lbView } from '../support/fleet-assertions.js';
 
 const QUERIES = {
   v1: 'select id, name, age from accounts order by id limit 1',
@@ -201,17 +200,6 @@ async function readFailuresSince(mark: Map<string, number>): Promise<{ byVersion
   return { byVersion, errors };
 }
 
-function runtimeApi(command: string): Promise<string> {
-  const [host, port] = fleet.runtimeApi.split(':') as [string, string];
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp({ host, port: Number(port) }, () => socket.end(`${command}\n`));
-    let answer = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
-    socket.on('end', () => resolve(answer));
-    socket.on('error', reject);
-  });
-}
-
 /** No instance left the load balancer: none moved, HAProxy has every one in service and up, each still serving v1. */
 async function assertNoHostChanged(run: ShipRun): Promise<void> {
   assert.deepEqual(
@@ -219,12 +207,9 @@ async function assertNoHostChanged(run: ShipRun): Promise<void> {
     [],
     'an instance changed state',
   );
-  const servers = parseServersState(await runtimeApi('show servers state app'));
-  assert.equal(servers.length, fleet.hosts.length);
-  for (const server of servers) {
-    assert.equal(server.adminState & (ADMIN.maint | ADMIN.drain), 0, `${server.name} is not in service: admin state ${server.adminState}`);
-    assert.equal(server.opState, OP_STATE.running, `${server.name} is not up`);
-  }
+  const view = await lbView(fleet);
+  assert.equal(view.size, fleet.hosts.length);
+  for (const [name, member] of view) assert.ok(member.inService && member.up && !member.adminOut, `${name} is not in service: ${member.detail}`);
   for (const host of fleet.hosts) assert.deepEqual(await answerOf(host.appUrl), { status: 200, version: 'v1', error: undefined }, `${host.name} changed`);
 }
 
