@@ -482,3 +482,26 @@ test('a contract migration that fails after the rollout stays pending and is nam
     await restoreStart();
   }
 });
+
+test('ship plan lists the pending migrations of each phase, read from the primary, and changes nothing', async () => {
+  await withPending(
+    { 'V2__email.sql': 'alter table accounts add column email text;\n', 'V3__drop_age.sql': '-- ship:phase contract\nalter table accounts drop column age;\n' },
+    async () => {
+      const run = checked(await finished(startShip([...(await deployArgs('v2', await migrateConfig('30s'))).map((arg) => (arg === 'deploy' ? 'plan' : arg))])));
+      assert.equal(run.code, 0, output(run));
+      const planned = run.events.find((event) => event.type === 'migrations.planned');
+      assert.deepEqual(planned && { ...planned, time: undefined, runId: undefined }, {
+        type: 'migrations.planned',
+        run: 'ship',
+        expand: ['V2__email.sql'],
+        contract: ['V3__drop_age.sql'],
+        time: undefined,
+        runId: undefined,
+      });
+      assert.deepEqual(
+        (await history()).map((row) => row.script),
+        ['V1__accounts.sql'],
+      );
+    },
+  );
+});
