@@ -68,7 +68,7 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     const versions = await sql<{ version: number }>(url, 'select version from ship_schema_version order by version');
     assert.deepEqual(
       versions.map((row) => row.version),
-      [1, 2],
+      [1, 2, 3],
     );
     const tables = await sql<{ table_name: string }>(url, "select table_name from information_schema.tables where table_schema = 'public' order by 1");
     assert.deepEqual(
@@ -79,7 +79,7 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     const again = new PostgresStateStore(url);
     await again.currentLock('shop');
     await again.close();
-    assert.equal((await sql(url, 'select * from ship_schema_version')).length, 2);
+    assert.equal((await sql(url, 'select * from ship_schema_version')).length, 3);
   });
 
   test('refuses a database migrated by a newer ship', async () => {
@@ -90,7 +90,7 @@ describe('postgres store: its own tables, its clock, its secrets', () => {
     await sql(url, 'insert into ship_schema_version (version) values (99)');
     const store = new PostgresStateStore(url);
     try {
-      await assert.rejects(store.lastRun('shop'), /schema version 99, newer than this ship knows \(2\); upgrade ship/);
+      await assert.rejects(store.lastRun('shop'), /schema version 99, newer than this ship knows \(3\); upgrade ship/);
     } finally {
       await store.close();
     }
