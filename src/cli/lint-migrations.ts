@@ -134,7 +134,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
   try {
     let paths = args.paths ?? [];
     // Flags win over the config, the config over the defaults.
-    let configured: Partial<Pick<ConfiguredMigrations, 'pattern' | 'transactionPerFile' | 'pgVersion' | 'hygiene' | 'requireStatementTimeout'>> = {};
+    let configured: Partial<Pick<ConfiguredMigrations, 'pattern' | 'transactionPerFile' | 'pgVersion' | 'hygiene' | 'requireStatementTimeout' | 'lockTimeoutPreset'>> = {};
     if (paths.length === 0 && args.base === undefined) {
       // Loaded only here: linting named files never pays for evaluating a TypeScript config.
       const { readConfiguredMigrations } = await import('../migrations/configured.js');
@@ -160,7 +160,16 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
         io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0, skippedContext: [] }, 'json'));
       return LINT_EXIT.clean;
     }
-    const report = await lintMigrations(selection.files, { rules: allRules, pgVersion, transactionPerFile, hygiene, requireStatementTimeout, history: selection.history });
+    const lockTimeoutPreset = configured.lockTimeoutPreset ?? false;
+    const report = await lintMigrations(selection.files, {
+      rules: allRules,
+      pgVersion,
+      transactionPerFile,
+      hygiene,
+      requireStatementTimeout,
+      lockTimeoutPreset,
+      history: selection.history,
+    });
     for (const skipped of report.skippedContext) {
       io.stderr(
         `ship lint-migrations: warning: earlier migration ${skipped.file} was not read for context: it ${skipped.reason.replace(/; split .*$/, '')}; rules that need the tables and columns it made may misjudge the files linted\n`,

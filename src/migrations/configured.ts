@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, formatPath } from '../config/errors.js';
 import { describeThrown, evaluateConfigFile, resolvePath } from '../config/load.js';
-import { migrationsSchema } from '../config/schema.js';
+import { migrateSchema, migrationsSchema } from '../config/schema.js';
 import { MigrationDiscoveryError } from './discovery.js';
 
 /** `database.migrations` of a config file, with its directory made absolute. */
@@ -12,6 +12,8 @@ export interface ConfiguredMigrations {
   readonly pattern?: string;
   readonly transactionPerFile: boolean;
   readonly pgVersion?: number;
+  /** `database.migrate.run: 'ship'` with a lockTimeout: ship sets lock_timeout before every statement it applies. */
+  readonly lockTimeoutPreset: boolean;
   readonly hygiene: boolean;
   readonly requireStatementTimeout: boolean;
 }
@@ -29,11 +31,14 @@ export async function readConfiguredMigrations(file: string, cwd: string): Promi
     );
   }
   let migrations: unknown;
+  let migrate: unknown;
   try {
     // No transpile cache on disk: a pull-request job reads the file once.
     const exported = await evaluateConfigFile(file, absolute, { fsCache: false });
     // Reading may run a getter of the file's own; its error is the file's.
-    migrations = (exported as { database?: { migrations?: unknown } } | null | undefined)?.database?.migrations;
+    const database = (exported as { database?: { migrations?: unknown; migrate?: unknown } } | null | undefined)?.database;
+    migrations = database?.migrations;
+    migrate = database?.migrate;
   } catch (error) {
     if (error instanceof ConfigError) throw new MigrationDiscoveryError(`${error.file}: ${error.problems.join('; ')}`);
     throw new MigrationDiscoveryError(`${file}: reading database.migrations threw: ${describeThrown(error)}`);
@@ -48,6 +53,13 @@ export async function readConfiguredMigrations(file: string, cwd: string): Promi
     throw new MigrationDiscoveryError(`${file}: invalid config: ${problems.join('; ')}`);
   }
   const { dir, pattern, transactionPerFile, pgVersion, hygiene, requireStatementTimeout } = parsed.data;
+  // ship applying the files sets lock_timeout before each statement itself (database.migrate).
+  const applied = migrate === undefined ? undefined : migrateSchema.safeParse(migrate);
+  if (applied && !applied.success) {
+    const problems = applied.error.issues.map((issue) => `database.migrate${issue.path.length ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`);
+    throw new MigrationDiscoveryError(`${file}: invalid config: ${problems.join('; ')}`);
+  }
+  const lockTimeoutPreset = applied?.data.run === 'ship' && applied.data.lockTimeout > 0;
   return {
     configFile: absolute,
     dir: resolvePath(dirname(absolute), dir),
@@ -56,5 +68,6 @@ export async function readConfiguredMigrations(file: string, cwd: string): Promi
     ...(pgVersion !== undefined ? { pgVersion } : {}),
     hygiene,
     requireStatementTimeout,
+    lockTimeoutPreset,
   };
 }

@@ -241,6 +241,29 @@ test('--hygiene and --no-require-statement-timeout, and the config fields they o
   assert.deepEqual(ruleIds(ship(['--format', 'json', '--no-hygiene', '--require-statement-timeout'], dir)), ['require-statement-timeout']);
 });
 
+test("with database.migrate.run 'ship' in the config, ship sets lock_timeout itself, so the files need not; without it they must", () => {
+  const dir = project('preset', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY);\n',
+    'V2__nickname.sql': 'ALTER TABLE users ADD COLUMN nickname text;\n',
+  });
+  const ruleIds = (result: { stdout: string }) => (JSON.parse(result.stdout) as { findings: Array<{ ruleId: string }> }).findings.map((f) => f.ruleId);
+  writeFileSync(join(dir, 'orchestrator.config.ts'), "export default { database: { migrations: { dir: 'db/migrations' } } };\n");
+  assert.deepEqual(ruleIds(ship(['--format', 'json'], dir)), ['require-lock-timeout']);
+  writeFileSync(join(dir, 'orchestrator.config.ts'), "export default { database: { migrations: { dir: 'db/migrations' }, migrate: { run: 'ship', lockTimeout: '2s' } } };\n");
+  const preset = ship(['--format', 'json'], dir);
+  assert.equal(preset.status, 0, preset.stderr);
+  assert.deepEqual(ruleIds(preset), []);
+  writeFileSync(
+    join(dir, 'orchestrator.config.ts'),
+    "export default { database: { migrations: { dir: 'db/migrations' }, migrate: { run: { command: 'npx prisma migrate deploy' } } } };\n",
+  );
+  assert.deepEqual(ruleIds(ship(['--format', 'json'], dir)), ['require-lock-timeout']);
+  writeFileSync(join(dir, 'orchestrator.config.ts'), "export default { database: { migrations: { dir: 'db/migrations' }, migrate: { run: 'flyway' } } };\n");
+  const bad = ship(['--format', 'json'], dir);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /database\.migrate\.run/);
+});
+
 test('`ship lint-migrations` through the published bin: findings, lines and exit code, for a file large enough to be parsed in parts', () => {
   const dir = project('bin', {
     'V1__drop.sql': `${"INSERT INTO audit_log (kind, note) VALUES ('seed', 'a row that no rule minds, repeated to make the file large');\n".repeat(3000)}ALTER TABLE users DROP COLUMN email;\n`,
