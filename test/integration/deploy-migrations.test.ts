@@ -505,3 +505,44 @@ test('ship plan lists the pending migrations of each phase, read from the primar
     },
   );
 });
+
+test('ship killed during the replica wait: ship resume picks up there, never applies the recorded migration again, and rolls', async () => {
+  try {
+    await withPending({ 'V2__email.sql': 'alter table accounts add column email text;\n' }, async () => {
+      const config = await migrateConfig('60s');
+      await holdReplica();
+      const child = startShip(await deployArgs('v2', config));
+      let buffered = '';
+      const waiting = new Promise<void>((resolve) => {
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          buffered += chunk;
+          if (buffered.includes('"type":"replicas.waiting"')) resolve();
+        });
+      });
+      try {
+        await Promise.race([waiting, child.then(() => assert.fail(`ship ended before the replica wait: ${buffered.slice(-2000)}`))]);
+      } finally {
+        child.kill('SIGKILL');
+        await child.catch(() => undefined);
+      }
+      assert.deepEqual((await history()).at(-1), { version: '2', script: 'V2__email.sql', success: true });
+      await releaseReplica();
+
+      const resumed = checked(await finished(startShip(['resume', '--config', config, '--json'])));
+      assert.equal(resumed.code, 0, output(resumed));
+      assert.deepEqual(
+        resumed.events.filter((event) => event.type === 'migration.started'),
+        [],
+        'the recorded migration was applied again',
+      );
+      assert.ok(resumed.events.some((event) => event.type === 'replicas.ready'));
+      assert.deepEqual(
+        (await history()).map((row) => row.script),
+        ['V1__accounts.sql', 'V2__email.sql'],
+      );
+      for (const host of fleet.hosts) assert.equal((await answerOf(host.appUrl)).version, 'v2', `${host.name} is on v2`);
+    });
+  } finally {
+    await restoreStart();
+  }
+});
