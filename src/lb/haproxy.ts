@@ -166,6 +166,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
       return undefined;
     }
     const node = this.clients.length > 1 ? ` on ${client.name}` : '';
+    const started = performance.now();
     // A check that began before the restart may still be running; maintenance starts no new one.
     if (state.checkInProgress) {
       await pollUntil(
@@ -176,9 +177,12 @@ export class HaproxyLoadBalancer implements LoadBalancer {
         this.waitOptions(name, 'load balancer health', options),
       );
     }
+    // Still in maintenance, so no check can start or end until the next command: the last result from before the restart.
+    const before = await this.viewOn(client, name);
     await client.runSilent(`set server ${server} state drain; set server ${server} health down`);
     const left = performance.now();
-    const before = await this.viewOn(client, name);
+    // One deadline for both waits.
+    const remaining = { ...options, deadlineMs: Math.max(0, options.deadlineMs - Math.round(left - started)) };
     let checkSeen = false;
     const passed = await pollUntil(
       async () => {
@@ -193,8 +197,12 @@ export class HaproxyLoadBalancer implements LoadBalancer {
         const last = !checkSeen ? 'no health check has finished since it left maintenance' : `last check ${describeCheck(view.stat)}`;
         return { done, seen: view, describe: `${view.stat.status}${node}, ${last}` };
       },
-      this.waitOptions(name, 'load balancer health', options),
-    );
+      this.waitOptions(name, 'load balancer health', remaining),
+    ).catch((error: unknown) => {
+      // Said with the deadline the caller gave, which both waits shared.
+      if (error instanceof DeadlineError) throw new DeadlineError(error.instance, error.step, options.deadlineMs, error.lastSeen);
+      throw error;
+    });
     await client.runSilent(`set server ${server} health up; set server ${server} state ready`);
     const waitedMs = Math.round(performance.now() - left);
     const skipped = (passed.stat.rise ?? 1) > 1 ? `, without waiting for rise ${passed.stat.rise}` : '';
