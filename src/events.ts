@@ -79,7 +79,7 @@ export type ShipEventBody =
   | { type: 'output'; host: string; stream: 'stdout' | 'stderr'; line: string }
   | { type: 'health.passed'; host: string; check: string; durationMs: number; attempts: number }
   | ({ type: 'health.failed'; host: string; check: string; detail: string } & Coded)
-  | { type: 'lb.healthy'; host: string; durationMs: number }
+  | { type: 'lb.healthy'; host: string; durationMs: number; detail?: string }
   | ({ type: 'interrupt'; graceful: boolean; outOfRotation: string[]; restoreCommand?: string } & Coded)
   | ({ type: 'warning'; host?: string; message: string } & Coded)
   | { type: 'run.finished'; status: RunStatus; durationMs: number; summary: RunSummary };
@@ -105,6 +105,18 @@ export interface AnalysisVerdict {
 }
 
 /**
+ * The load balancer's settings made the hosts wait: the medians it was judged on, and one line
+ * naming the settings read and the one to change.
+ */
+export interface LoadBalancerWaitNote {
+  /** Median per host of the time from being put back to the load balancer agreeing it is healthy. */
+  medianWaitMs: number;
+  /** Median per host of the time out of rotation. */
+  medianOutOfRotationMs: number;
+  line: string;
+}
+
+/**
  * 'incomplete': the maintenance window (--window) ended before every batch had started.
  * 'checked': `ship check` passed every pre-flight check and changed nothing.
  */
@@ -116,6 +128,8 @@ export interface HostSummary {
   outcome: 'deployed' | 'rolled-back' | 'failed-out' | 'put-back' | 'not-started' | 'reloaded' | 'skipped' | 'failed-in-place';
   outOfRotationMs: number;
   timeToHealthyMs: number;
+  /** Of the time out of rotation, how long it waited for the load balancer: its drain, and its own health checks once put back. */
+  lbWaitMs?: number;
   error?: string;
   /** What the playbook's steps captured on the host (e.g. packages upgraded), for reports. */
   facts?: Record<string, string>;
@@ -134,6 +148,8 @@ export interface RunSummary {
   outOfRotation: string[];
   /** The last bake's verdict: the one that stopped the run, or the last batch's pass. */
   analysis?: AnalysisVerdict;
+  /** Said once per run when waiting for the load balancer's own checks was most of the hosts' time out of rotation. */
+  loadBalancerWait?: LoadBalancerWaitNote;
   error?: string;
   /** With an error: its stable code (SHIP-E0xx) and the runbook section for it. */
   code?: string;

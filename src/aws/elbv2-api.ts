@@ -17,6 +17,9 @@ export interface TargetGroupInfo {
   port?: number;
   /** From the `deregistration_delay.timeout_seconds` attribute. */
   deregistrationDelayMs: number;
+  /** `HealthCheckIntervalSeconds` and `HealthyThresholdCount`: how long a registered target waits to be called healthy. */
+  healthCheckIntervalSeconds?: number;
+  healthyThresholdCount?: number;
 }
 
 export interface TargetRef {
@@ -71,6 +74,8 @@ export class Elbv2Api {
           targetType: group.TargetType ?? 'instance',
           port: group.Port,
           deregistrationDelayMs: (await this.deregistrationDelaySeconds(arn)) * 1000,
+          ...(group.HealthCheckIntervalSeconds === undefined ? {} : { healthCheckIntervalSeconds: group.HealthCheckIntervalSeconds }),
+          ...(group.HealthyThresholdCount === undefined ? {} : { healthyThresholdCount: group.HealthyThresholdCount }),
         };
       }),
     );

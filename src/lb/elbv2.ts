@@ -5,7 +5,7 @@ import { awsClientConfig, describeEndpoint } from '../aws/clients.js';
 import { Elbv2Api, type TargetGroupInfo, type TargetHealthEntry, type TargetRef } from '../aws/elbv2-api.js';
 import { formatDuration } from '../util/duration.js';
 import { DeadlineError, pollUntil } from '../util/deadline.js';
-import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOptions } from './load-balancer.js';
+import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOptions, type WaitSettings } from './load-balancer.js';
 
 /**
  * ELBv2 (ALB/NLB) target groups. A member is one target (an instance id, or an IP for `ip`
@@ -250,6 +250,21 @@ export class Elbv2LoadBalancer implements LoadBalancer {
         signal: options.signal,
       },
     );
+  }
+
+  /** The group whose checks take longest to call a registered target healthy: HealthCheckIntervalSeconds x HealthyThresholdCount. */
+  async waitSettings(_memberNames: string[]): Promise<WaitSettings | undefined> {
+    const groups = (await this.targetGroups()).filter((group) => group.healthCheckIntervalSeconds !== undefined && group.healthyThresholdCount !== undefined);
+    if (groups.length === 0) return undefined;
+    const slowest = groups.reduce((a, b) => (b.healthCheckIntervalSeconds! * b.healthyThresholdCount! > a.healthCheckIntervalSeconds! * a.healthyThresholdCount! ? b : a));
+    const interval = slowest.healthCheckIntervalSeconds!;
+    const threshold = slowest.healthyThresholdCount!;
+    return {
+      cause:
+        `target group ${slowest.name} checks a registered target every ${interval} s (HealthCheckIntervalSeconds) and calls it healthy after ` +
+        `${threshold} passing checks (HealthyThresholdCount): up to ${interval * threshold} s`,
+      change: `lower HealthCheckIntervalSeconds (5 at the least) or HealthyThresholdCount (2 at the least) of target group ${slowest.name}`,
+    };
   }
 
   async close(): Promise<void> {

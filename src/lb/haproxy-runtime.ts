@@ -105,7 +105,8 @@ export const ADMIN = {
 /** Server operational state of `show servers state` (HAProxy's SRV_ST_*). */
 export const OP_STATE = { stopped: 0, starting: 1, running: 2, stopping: 3 } as const;
 
-/** Health-check state bits of `show servers state` (HAProxy's CHK_ST_*). */
+/** Health-check state bits of `show servers state` (HAProxy's CHK_ST_*, dumped as they are). */
+const CHECK_IN_PROGRESS = 0x01;
 const CHECK_CONFIGURED = 0x02;
 const CHECK_ENABLED = 0x04;
 
@@ -117,7 +118,14 @@ export interface ServerStateRow {
   adminState: number;
   /** Health checks are configured and enabled (not counting the pause maintenance causes). */
   checked: boolean;
+  /**
+   * HAProxy's health counter (`srv_check_health`): 0 to rise-1 is DOWN, rise to rise+fall-1 is UP.
+   * A passing check adds one (jumping to rise+fall-1 once it reaches rise), a failing one takes
+   * one off (dropping to 0 below rise); entering maintenance sets 0, leaving it sets rise.
+   */
   checkHealth: number;
+  /** A health check of this server is running right now (CHK_ST_INPROGRESS). */
+  checkInProgress: boolean;
 }
 
 /**
@@ -164,6 +172,7 @@ export function parseServersState(text: string): ServerStateRow[] {
       adminState: int(at.adminState, 'srv_admin_state'),
       checked: (checkState & (CHECK_CONFIGURED | CHECK_ENABLED)) === (CHECK_CONFIGURED | CHECK_ENABLED),
       checkHealth: int(at.checkHealth, 'srv_check_health'),
+      checkInProgress: (checkState & CHECK_IN_PROGRESS) !== 0,
     };
   });
 }
@@ -177,8 +186,13 @@ export interface ServerStatRow {
   queued: number;
   /** HAProxy's status: UP, DOWN, MAINT, DRAIN, NOLB, 'UP 1/2' (going down), 'DOWN 1/3' (going up), 'no check'. */
   status: string;
-  /** Result of the last health check (L7OK, L4CON, ...), empty without checks. */
+  /** Result of the last health check (L7OK, L4CON, ...), empty without checks; '* L7OK' while a check runs. */
   checkStatus: string;
+  /** The HTTP status the last check got (`check_code`), empty when there was none. */
+  checkCode: string;
+  /** The server's `rise` and `fall` (`check_rise`, `check_fall`), where HAProxy reports them (checked servers, 1.9 and later). */
+  rise?: number;
+  fall?: number;
   /** Cumulative request and error counters, for canary analysis. */
   counters: ServerCounters;
 }
@@ -203,6 +217,7 @@ export function parseStatCsv(text: string): ServerStatRow[] {
   const at = { backend: index('pxname'), name: index('svname'), scur: index('scur'), qcur: index('qcur'), status: index('status'), checkStatus: index('check_status') };
   // Counter columns are read where present: a missing one counts 0 rather than refusing the drain and health views.
   const optional = (name: string) => columns.indexOf(name);
+  const checkAt = { code: optional('check_code'), rise: optional('check_rise'), fall: optional('check_fall') };
   const counterAt = {
     reqTot: optional('req_tot'),
     hrsp: RESPONSE_CLASSES.map(optional),
@@ -229,6 +244,9 @@ export function parseStatCsv(text: string): ServerStatRow[] {
       queued: count(at.qcur, 'qcur'),
       status: fields[at.status] ?? '',
       checkStatus: fields[at.checkStatus] ?? '',
+      checkCode: checkAt.code >= 0 ? (fields[checkAt.code] ?? '') : '',
+      ...setting('rise', checkAt.rise >= 0 ? fields[checkAt.rise] : undefined),
+      ...setting('fall', checkAt.fall >= 0 ? fields[checkAt.fall] : undefined),
       counters: {
         requests: counterAt.reqTot >= 0 ? count(counterAt.reqTot, 'req_tot') : counterAt.hrsp.reduce((sum, i) => sum + (i >= 0 ? count(i, 'hrsp') : 0), 0),
         http5xx: counterAt.http5xx >= 0 ? count(counterAt.http5xx, 'hrsp_5xx') : 0,
@@ -240,6 +258,12 @@ export function parseStatCsv(text: string): ServerStatRow[] {
     });
   }
   return rows;
+}
+
+/** `{ [key]: n }` for a positive integer field, `{}` for an empty or missing one. */
+function setting(key: 'rise' | 'fall', field: string | undefined): { rise?: number; fall?: number } {
+  const n = Number(field);
+  return field && Number.isInteger(n) && n > 0 ? { [key]: n } : {};
 }
 
 function firstLine(text: string): string {

@@ -40,6 +40,18 @@ export interface WaitOptions {
   onProgress?: (state: MemberState) => void;
 }
 
+/**
+ * What makes a host that was put back wait for the load balancer, read from the load balancer's
+ * own settings, and the setting to change to shorten that wait: said once per run when that wait
+ * is most of a host's time out of rotation.
+ */
+export interface WaitSettings {
+  /** What the wait is made of, with the values read (e.g. HAProxy's check interval, a target group's interval and threshold). */
+  cause: string;
+  /** The setting to change, named as the load balancer names it (`inter`, `fastinter`, `rise`, `HealthCheckIntervalSeconds`). */
+  change: string;
+}
+
 export interface LoadBalancer {
   readonly kind: string;
   /** Reachability and member existence check, for pre-flight. Throws naming what is missing. */
@@ -57,8 +69,12 @@ export interface LoadBalancer {
   waitDrained(name: string, options: WaitOptions): Promise<void>;
   /** Fully out of rotation (HAProxy maint, ELBv2 deregistered). */
   takeOut(name: string): Promise<void>;
-  /** Back into rotation. */
-  putBack(name: string): Promise<void>;
+  /**
+   * Back into rotation. May wait (up to the options' deadline) for the load balancer's own check of
+   * the instance before letting traffic in (HAProxy does); returns a line saying how the load
+   * balancer confirmed it, where there is one. `waitHealthy` follows it either way.
+   */
+  putBack(name: string, options: WaitOptions): Promise<string | void>;
   /** Resolves when the load balancer's own health checks say the member is healthy. */
   waitHealthy(name: string, options: WaitOptions): Promise<void>;
   /**
@@ -67,6 +83,8 @@ export interface LoadBalancer {
    * counters, only CloudWatch metrics).
    */
   counters?(memberNames: string[]): Promise<Map<string, ServerCounters>>;
+  /** The settings that make a host wait after it is put back (see WaitSettings), where they can be read. */
+  waitSettings?(memberNames: string[]): Promise<WaitSettings | undefined>;
   close(): Promise<void>;
 }
 

@@ -107,7 +107,7 @@ export function plainLine(event: ShipEvent): string | undefined {
     case 'health.failed':
       return line(event.host, `health check failed: ${event.check}: ${event.detail}`);
     case 'lb.healthy':
-      return line(event.host, `load balancer reports healthy after ${formatDuration(event.durationMs)}`);
+      return line(event.host, `load balancer reports healthy after ${formatDuration(event.durationMs)}${event.detail ? ` (${event.detail})` : ''}`);
     case 'interrupt':
       return line(
         undefined,

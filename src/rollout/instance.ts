@@ -35,6 +35,18 @@ export interface InstanceSignals {
 
 type Summarise = (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string, coded?: Coded) => HostSummary;
 
+/** What one instance spent waiting for the load balancer while out of rotation: its drain, and its confirmation once put back. */
+interface LbWaits {
+  drainMs: number;
+  confirmMs: number;
+}
+
+/** The summary's lbWaitMs, for an instance that waited for the load balancer at all. */
+function lbWait(waits: LbWaits): { lbWaitMs?: number } {
+  const total = waits.drainMs + waits.confirmMs;
+  return total > 0 ? { lbWaitMs: total } : {};
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -56,11 +68,12 @@ export async function rollInstance(
   const started = performance.now();
   const host = target.name;
   const phaseOptions = (phase: Phase) => phaseOptionsFor(target, phase, bus, settings, signals);
+  const waits: LbWaits = { drainMs: 0, confirmMs: 0 };
   const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
     const outOfRotationMs = performance.now() - started;
     const withError = error ? { error, ...coded } : {};
     bus.emit({ type: 'instance.finished', host, outcome: outcome === 'not-started' ? 'put-back' : outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...withError, facts: { ...target.ctx.facts } };
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...lbWait(waits), ...withError, facts: { ...target.ctx.facts } };
   };
 
   if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
@@ -70,14 +83,14 @@ export async function rollInstance(
   } catch (error) {
     return summary('not-started', 0, `${host}: not taken out of the load balancer, it cannot be reached: ${describe(error)}`, codeOf(error));
   }
-  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals);
+  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals, waits);
   if (!leaving.ok) return summary(leaving.outcome, 0, leaving.message, leaving.coded);
 
   let failure: string | undefined;
   let failureCode: Coded = {};
   if (signals.graceful.aborted) {
     // Interrupted before any change on the host: just put it back.
-    return putBack(target, lb, tracker, bus, settings, signals, summary, 'put-back');
+    return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'put-back');
   }
   try {
     await tracker.set(host, 'activating');
@@ -90,7 +103,7 @@ export async function rollInstance(
     failureCode = codeOf(error);
     if (error instanceof DeadlineError) bus.emit({ type: 'health.failed', host, check: error.step, detail: error.lastSeen, ...failureCode });
   }
-  if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, summary, 'deployed');
+  if (failure === undefined) return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'deployed');
   if (signals.hard.aborted) {
     // Stopped at once, not failed: the journal keeps the state it was caught in, so `ship resume`
     // reconciles it and rolls it again rather than refusing to roll past a failure.
@@ -107,7 +120,7 @@ export async function rollInstance(
     await tracker.set(host, 'failed-out', message);
     return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
   }
-  return putBack(target, lb, tracker, bus, settings, signals, summary, 'rolled-back', failure, failureCode);
+  return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'rolled-back', failure, failureCode);
 }
 
 type Leaving = { ok: true } | { ok: false; outcome: 'not-started' | 'failed-out'; message: string; coded: Coded };
@@ -117,7 +130,15 @@ type Leaving = { ok: true } | { ok: false; outcome: 'not-started' | 'failed-out'
  * Each state is journalled before the load balancer is told; an instance the journal could not
  * record as leaving does not leave.
  */
-async function leaveRotation(target: Target, lb: LoadBalancer, tracker: InstanceTracker, bus: EventBus, settings: InstanceSettings, signals: InstanceSignals): Promise<Leaving> {
+async function leaveRotation(
+  target: Target,
+  lb: LoadBalancer,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: InstanceSettings,
+  signals: InstanceSignals,
+  waits: LbWaits,
+): Promise<Leaving> {
   const host = target.name;
   await tracker.set(host, 'draining');
   if (tracker.journalError) {
@@ -143,7 +164,8 @@ async function leaveRotation(target: Target, lb: LoadBalancer, tracker: Instance
         ...codeFor(ERROR_CODES.drainTimeout),
       });
     }
-    bus.emit({ type: 'instance.drained', host, durationMs: performance.now() - drainStarted, timedOut, detail });
+    waits.drainMs = performance.now() - drainStarted;
+    bus.emit({ type: 'instance.drained', host, durationMs: waits.drainMs, timedOut, detail });
     await lb.takeOut(target.lbName);
     await tracker.set(host, 'out');
     return { ok: true };
@@ -174,11 +196,12 @@ export async function revertInstance(
 ): Promise<HostSummary> {
   const started = performance.now();
   const host = target.name;
+  const waits: LbWaits = { drainMs: 0, confirmMs: 0 };
   const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
     const outOfRotationMs = performance.now() - started;
     const withError = error ? { error, ...coded } : {};
     bus.emit({ type: 'instance.finished', host, outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...withError, facts: { ...target.ctx.facts } };
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...lbWait(waits), ...withError, facts: { ...target.ctx.facts } };
   };
   if (tracker.journalError) return summary('not-started', 0, `${host}: not rolled back: ${tracker.journalError}`);
   try {
@@ -186,7 +209,7 @@ export async function revertInstance(
   } catch (error) {
     return summary('not-started', 0, `${host}: not rolled back, it cannot be reached (it still runs the new release): ${describe(error)}`, codeOf(error));
   }
-  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals);
+  const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals, waits);
   if (!leaving.ok) return summary(leaving.outcome, 0, leaving.message, leaving.coded);
   await tracker.set(host, 'rolling-back', reason);
   try {
@@ -198,7 +221,7 @@ export async function revertInstance(
     await tracker.set(host, 'failed-out', message);
     return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
   }
-  return putBack(target, lb, tracker, bus, settings, signals, summary, 'rolled-back', reason);
+  return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'rolled-back', reason);
 }
 
 /** How every phase of one instance runs: on its transport, killed by a hard interrupt. */
@@ -224,6 +247,7 @@ async function putBack(
   settings: InstanceSettings,
   signals: InstanceSignals,
   summary: Summarise,
+  waits: LbWaits,
   outcome: HostSummary['outcome'],
   error?: string,
   errorCode: Coded = {},
@@ -231,16 +255,21 @@ async function putBack(
   const host = target.name;
   await tracker.set(host, 'registering');
   const registering = performance.now();
+  let confirmed: string | void;
   try {
-    await lb.putBack(target.lbName);
-    await lb.waitHealthy(target.lbName, { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard });
+    // One deadline for the whole confirmation, however the load balancer splits it between the two.
+    const wait = { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard };
+    confirmed = await lb.putBack(target.lbName, wait);
+    await lb.waitHealthy(target.lbName, { ...wait, deadlineMs: Math.max(0, settings.healthyTimeoutMs - (performance.now() - registering)) });
   } catch (lbError) {
+    waits.confirmMs = performance.now() - registering;
     const message = [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n');
     await tracker.set(host, 'failed-out', message);
     return summary('failed-out', 0, message, codeOf(lbError));
   }
   const timeToHealthyMs = performance.now() - registering;
-  bus.emit({ type: 'lb.healthy', host, durationMs: timeToHealthyMs });
+  waits.confirmMs = timeToHealthyMs;
+  bus.emit({ type: 'lb.healthy', host, durationMs: timeToHealthyMs, ...(confirmed ? { detail: confirmed } : {}) });
   await tracker.set(host, 'in-service');
   return summary(outcome, timeToHealthyMs, error, errorCode);
 }

@@ -11,6 +11,7 @@ import { ERROR_CODES } from '../errors/codes.js';
 import { waitForCapacity } from './capacity.js';
 import type { AnalysisSources } from './analysis/source.js';
 import { bakeAndJudge } from './bake.js';
+import { loadBalancerWaitNote } from './lb-wait.js';
 import { previousRelease, revertBatches, type StageRecorder } from './revert.js';
 
 export { CapacityError } from './capacity.js';
@@ -119,7 +120,17 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
         targets.find((t) => t.name === h.host),
       ),
     );
-    return { status, summary: { hosts, outOfRotation, ...(lastVerdict ? { analysis: lastVerdict } : {}), ...(error ? { error, ...fallback, ...coded } : {}) } };
+    const lbWait = await loadBalancerWaitNote(hosts, lb, (host) => targets.find((t) => t.name === host)?.lbName);
+    return {
+      status,
+      summary: {
+        hosts,
+        outOfRotation,
+        ...(lastVerdict ? { analysis: lastVerdict } : {}),
+        ...(lbWait ? { loadBalancerWait: lbWait } : {}),
+        ...(error ? { error, ...fallback, ...coded } : {}),
+      },
+    };
   };
   const recordStage: StageRecorder = async (stage) => {
     try {

@@ -63,8 +63,12 @@ export interface ConfigOverrides {
 export interface FleetOptions {
   hosts: number;
   version?: string;
-  /** HAProxy's own health check of the apps. */
-  check?: { inter: string; fall: number; rise: number };
+  /**
+   * HAProxy's own health check of the apps; `path` defaults to `/healthz` (ship's own check), `/ready`
+   * makes HAProxy check what a release can break for HAProxy alone (ReleaseOptions.readyStatus);
+   * `log` logs every check that moves a server's health to haproxy.log.
+   */
+  check?: { inter: string; fall: number; rise: number; path?: string; log?: boolean };
   /**
    * PostgreSQL URL the apps read through (written into each host's app.env): a release made with a
    * `query` runs it there on every `GET /` and answers 500 when it fails. `/healthz` never reads.

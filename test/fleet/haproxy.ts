@@ -33,7 +33,8 @@ export interface StartHaproxyOptions {
   socketPath?: string;
   backend: string;
   servers: HaproxyServer[];
-  check: { path: string; inter: string; fall: number; rise: number };
+  /** HAProxy's own health check of the servers; `log` adds `option log-health-checks` (every check that moves a server's health is logged). */
+  check: { path: string; inter: string; fall: number; rise: number; log?: boolean };
 }
 
 export interface HaproxyHandle {
@@ -148,6 +149,7 @@ function renderConfig(options: StartHaproxyOptions, socketPath: string, maxconn:
     `backend ${backend}`,
     '  balance roundrobin',
     `  option httpchk GET ${check.path}`,
+    ...(check.log ? ['  option log-health-checks'] : []),
     '  http-reuse safe',
     `  default-server check inter ${check.inter} fall ${check.fall} rise ${check.rise}`,
     ...servers,

@@ -88,7 +88,7 @@ test('the same restarts through the load balancer (drain, out, restart, back, he
     await lb.takeOut(name);
     await unpackRelease(apps.get(name)!.appDir, artifact, 'v2');
     await apps.get(name)!.restart();
-    await lb.putBack(name);
+    await lb.putBack(name, { deadlineMs: 5000 });
     await lb.waitHealthy(name, { deadlineMs: 5000 });
     await sleep(400);
   }

@@ -366,3 +366,14 @@ test('an endpoint nobody answers on: a clear error naming the endpoint, after th
     await lb.close();
   }
 });
+
+test('waitSettings names the target group whose health checks make a registered target wait longest, with HealthCheckIntervalSeconds and HealthyThresholdCount', async (t) => {
+  const { arn, provider } = await fleet(t, 1, [{ name: 'web' }], { healthyThreshold: 4 });
+  const lb = provider([arn('web')]);
+  const settings = await lb.waitSettings(['web1']);
+  // The fake reports its 50 ms interval as AWS's smallest, 5 s.
+  assert.deepEqual(settings, {
+    cause: 'target group web checks a registered target every 5 s (HealthCheckIntervalSeconds) and calls it healthy after 4 passing checks (HealthyThresholdCount): up to 20 s',
+    change: 'lower HealthCheckIntervalSeconds (5 at the least) or HealthyThresholdCount (2 at the least) of target group web',
+  });
+});

@@ -138,11 +138,12 @@ test('drain waits for a long in-flight request, on both nodes; maint, then back 
   const [out] = await lb.members(['web1']);
   assert.deepEqual(out, { name: 'web1', healthy: false, inService: false, sessions: 0, detail: 'MAINT' });
 
-  await lb.putBack('web1');
   const details: string[] = [];
+  const confirmed = await lb.putBack('web1', { deadlineMs: 5000, onProgress: (state) => details.push(state.detail) });
+  // Forced down on leaving maintenance on each node, until a HAProxy check that started after it passed.
+  assert.ok(details.length > 0 && details.every((detail) => /^DOWN/.test(detail)), `expected web1 DOWN until its first check, saw ${details.join(' -> ')}`);
+  assert.match(String(confirmed), /^HAProxy's first check after the restart passed on .*\(L7OK 200\) \d+ ms after it left maintenance, without waiting for rise 2/);
   await lb.waitHealthy('web1', { deadlineMs: 5000, onProgress: (state) => details.push(state.detail) });
-  // Forced down on leaving maintenance: HAProxy counted `rise` passing checks before calling it UP.
-  assert.match(details[0] ?? '', /^DOWN/, `expected a forced health check after maintenance, saw ${details.join(' -> ')}`);
   assert.equal(details.at(-1), 'UP');
   const [back] = await lb.members(['web1']);
   assert.deepEqual(back, { name: 'web1', healthy: true, inService: true, sessions: 0, detail: 'UP' });
@@ -161,22 +162,53 @@ test('HAProxy itself marks a server UP on leaving maintenance without checking i
   await lb.waitHealthy('web2', { deadlineMs: 5000 });
 });
 
-test('putBack of a server whose app is dead: HAProxy keeps it DOWN and waitHealthy runs into its deadline', async () => {
+test('putBack of a server whose app is dead: HAProxy keeps it DOWN, putBack runs into its deadline and leaves it in maintenance', async () => {
   await lb.startDrain('web2');
   await lb.takeOut('web2');
   await apps.get('web2')!.stop();
-  await lb.putBack('web2');
+  const putBack = lb.putBack('web2', { deadlineMs: 600 });
   const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => get(lbs[i % 2]!.frontendUrl)));
   assert.ok(
     answers.every((r) => r.status === 200),
     `requests were sent to the dead app: ${JSON.stringify(answers)}`,
   );
   await assert.rejects(
-    lb.waitHealthy('web2', { deadlineMs: 600 }),
+    putBack,
     (error: unknown) => error instanceof DeadlineError && error.instance === 'web2' && error.step === 'load balancer health' && /DOWN/.test(error.lastSeen),
   );
+  for (const endpoint of nodes) assert.equal(await nodeStatus(endpoint, 'web2'), 'MAINT');
   await apps.get('web2')!.restart();
+  await lb.putBack('web2', { deadlineMs: 5000 });
   await lb.waitHealthy('web2', { deadlineMs: 5000 });
+});
+
+test("confirm 'rise': back with forced health down, and HAProxy counts its own `rise` passing checks before calling it UP", async () => {
+  const rise = new HaproxyLoadBalancer({ backend: 'app', nodes, pollIntervalMs: 20, confirm: 'rise' });
+  try {
+    await rise.startDrain('web2');
+    await rise.takeOut('web2');
+    assert.equal(await rise.putBack('web2', { deadlineMs: 5000 }), undefined);
+    const details: string[] = [];
+    await rise.waitHealthy('web2', { deadlineMs: 5000, onProgress: (state) => details.push(state.detail) });
+    assert.match(details[0] ?? '', /^DOWN/, `expected a forced health check after maintenance, saw ${details.join(' -> ')}`);
+    assert.equal(details.at(-1), 'UP');
+  } finally {
+    await rise.close();
+  }
+});
+
+test('waitSettings: the settings that make a host wait, as read from the runtime API (rise), and the one to change for each confirm mode', async () => {
+  const oneCheck = await lb.waitSettings(NAMES);
+  assert.match(oneCheck?.cause ?? '', /HAProxy's first health check after the restart.*once every `inter` of the servers of backend 'app' \(not rise 2/);
+  assert.match(oneCheck?.change ?? '', /^lower `inter` on the servers of backend 'app'/);
+  const rise = new HaproxyLoadBalancer({ backend: 'app', nodes, confirm: 'rise' });
+  try {
+    const settings = await rise.waitSettings(NAMES);
+    assert.match(settings?.cause ?? '', /HAProxy needs rise 2 passing health checks after the restart/);
+    assert.match(settings?.change ?? '', /^set `fastinter` .* or lower `rise` on the servers of backend 'app'/);
+  } finally {
+    await rise.close();
+  }
 });
 
 test('waitDrained past its deadline is a DeadlineError naming the server and the sessions left', async () => {
@@ -190,7 +222,7 @@ test('waitDrained past its deadline is a DeadlineError naming the server and the
     return true;
   });
   assert.equal((await slow.done).status, 200);
-  await lb.putBack('web3');
+  await lb.putBack('web3', { deadlineMs: 5000 });
   await lb.waitHealthy('web3', { deadlineMs: 5000 });
 });
 
@@ -201,7 +233,7 @@ test('waitDrained refuses a server that is not draining on a node instead of cou
   const [member] = await lb.members(['web3']);
   assert.equal(member!.inService, false, 'draining on one node is not in service');
   assert.match(member!.detail, /DRAIN on .*9999, UP on unix@/);
-  await lb.putBack('web3');
+  await lb.putBack('web3', { deadlineMs: 5000 });
   await lb.waitHealthy('web3', { deadlineMs: 5000 });
 });
 
@@ -236,7 +268,7 @@ test('an unreachable or silent runtime API is a LoadBalancerError, and one bad n
   const halfDown = new HaproxyLoadBalancer({ backend: 'app', nodes: [nodes[0]!, parseRuntimeApi(`${block}.3:9999`)] });
   await assert.rejects(halfDown.startDrain('web2'), new RegExp(`${block.replace(/\./g, '\\.')}\\.3:9999: 'set server app/web2 state drain' failed`));
   await assert.rejects(halfDown.members(['web2']), LoadBalancerError);
-  await lb.putBack('web2');
+  await lb.putBack('web2', { deadlineMs: 5000 });
   await lb.waitHealthy('web2', { deadlineMs: 5000 });
 });
 
@@ -263,7 +295,7 @@ test('over SSH: the runtime API unix socket on the LB host, through one reused S
   await viaSsh.startDrain('web3');
   assert.equal(await nodeStatus(nodes[0]!, 'web3'), 'DRAIN', 'the drain sent over SSH did not reach HAProxy');
   await viaSsh.waitDrained('web3', { deadlineMs: 5000 });
-  await viaSsh.putBack('web3');
+  await viaSsh.putBack('web3', { deadlineMs: 5000 });
   await viaSsh.waitHealthy('web3', { deadlineMs: 5000 });
   assert.deepEqual((await viaSsh.members(['web3']))[0], { name: 'web3', healthy: true, inService: true, sessions: 0, detail: 'UP' });
   assert.deepEqual(targets, [{ user: 'root', host: `${block}.20`, port: 2222 }], 'one SSH connection for every command');

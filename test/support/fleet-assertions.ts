@@ -123,7 +123,7 @@ export async function resetFleet(fleet: Fleet, baseline: string): Promise<void> 
   const lb = haproxyOf(fleet);
   try {
     const names = fleet.hosts.map((h) => h.name);
-    for (const member of await lb.members(names)) if (!member.inService) await lb.putBack(member.name);
+    for (const member of await lb.members(names)) if (!member.inService) await lb.putBack(member.name, { deadlineMs: 5_000 });
     await Promise.all(names.map((name) => lb.waitHealthy(name, { deadlineMs: 5_000 })));
   } finally {
     await lb.close();

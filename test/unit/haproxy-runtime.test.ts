@@ -47,7 +47,26 @@ test('parseServersState reads op state, admin state bits and check state per ser
 test('parseServersState finds columns by the header, not by position', () => {
   const reordered = ['1', '# srv_name be_name srv_admin_state srv_op_state srv_check_state srv_check_health srv_addr', 'web9 app 1 0 6 0 10.0.0.9', ''].join('\n');
   const [row] = parseServersState(reordered);
-  assert.deepEqual(row, { backend: 'app', name: 'web9', address: '10.0.0.9', opState: 0, adminState: 1, checked: true, checkHealth: 0 });
+  assert.deepEqual(row, { backend: 'app', name: 'web9', address: '10.0.0.9', opState: 0, adminState: 1, checked: true, checkHealth: 0, checkInProgress: false });
+});
+
+test('parseServersState tells a health check running right now (srv_check_state 0x01), in maintenance too', () => {
+  // Captured from HAProxy 2.6.12 (inter 500ms rise 2 fall 2): a check running while the server is
+  // DOWN after a forced `health down` (state 0x7), and one running in maintenance (0xf: paused,
+  // yet the check that started before maintenance goes on).
+  const header =
+    '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state';
+  const rows = parseServersState(
+    ['1', header, '3 app 1 web1 127.0.0.1 0 8 1 1 0 15 0 0 7 0', '3 app 2 web2 127.0.0.1 0 1 1 1 0 15 0 0 15 0', '3 app 3 web3 127.0.0.1 0 1 1 1 0 15 3 0 14 0', ''].join('\n'),
+  );
+  assert.deepEqual(
+    rows.map((row) => [row.name, row.checked, row.checkInProgress, row.checkHealth]),
+    [
+      ['web1', true, true, 0],
+      ['web2', true, true, 0],
+      ['web3', true, false, 0],
+    ],
+  );
 });
 
 test('parseServersState refuses error answers instead of reading them as "no servers"', () => {
@@ -70,6 +89,22 @@ test('parseStatCsv gives sessions, queue and status of server rows only', () => 
     ],
   );
   assert.ok(rows.every((row) => row.backend === 'app'));
+});
+
+test("parseStatCsv gives each checked server's last check code, rise and fall", () => {
+  const rows = parseStatCsv(STAT);
+  assert.deepEqual(
+    rows.map((row) => [row.name, row.checkCode, row.rise, row.fall]),
+    [
+      ['web1', '200', 3, 2],
+      ['web2', '', 3, 2],
+      ['web3', '200', 3, 2],
+      // No checks: HAProxy leaves check_rise and check_fall empty.
+      ['web4', '', undefined, undefined],
+    ],
+  );
+  const [old] = parseStatCsv('# pxname,svname,scur,qcur,status,check_status\napp,web1,0,0,UP,L7OK\n');
+  assert.deepEqual([old!.checkCode, old!.rise, old!.fall], ['', undefined, undefined]);
 });
 
 test('parseStatCsv refuses error answers and malformed counters', () => {

@@ -96,7 +96,7 @@ export async function reconcileInFlight(
         await tracker.set(host, 'verifying', `resume: was ${state}`);
         await waitUntilHealthy(target.checks, { host, deadlineMs: healthyTimeoutMs });
         await tracker.set(host, 'registering');
-        await lb.putBack(target.lbName);
+        await lb.putBack(target.lbName, { deadlineMs: healthyTimeoutMs });
         await lb.waitHealthy(target.lbName, { deadlineMs: healthyTimeoutMs });
         await tracker.set(host, 'in-service', 'resume: healthy, put back');
       } catch (error) {

@@ -33,6 +33,8 @@ export const PG_MODULE_PATH = createRequire(import.meta.url).resolve('pg');
 export interface ReleaseOptions {
   /** SQL the release runs on every `GET /` through APP_READ_URL (written to the release's QUERY file). */
   query?: string;
+  /** The status the release answers on `/ready` (its READY_STATUS file), while `/healthz` stays 200. */
+  readyStatus?: number;
 }
 
 /**
@@ -50,6 +52,10 @@ export async function makeReleaseArtifact(dir: string, version: string, options:
     if (options.query !== undefined) {
       await writeFile(join(staging, 'QUERY'), `${options.query}\n`);
       files.push('QUERY');
+    }
+    if (options.readyStatus !== undefined) {
+      await writeFile(join(staging, 'READY_STATUS'), `${options.readyStatus}\n`);
+      files.push('READY_STATUS');
     }
     const artifact = join(dir, `app-${version}.tgz`);
     await execa('tar', ['-czf', artifact, '-C', staging, ...files]);

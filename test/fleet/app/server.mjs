@@ -6,6 +6,9 @@
  *   GET /            {"version":"v2","host":"web1"}   (version from VERSION next to this file)
  *   GET /slow?ms=N   the same after N milliseconds (at most 60 s), for in-flight requests
  *   GET /healthz     200 while serving, 503 once stopping (never touches the database)
+ *   GET /ready       the same, unless the release holds a READY_STATUS file (an HTTP status): then
+ *                    that status while serving. A test that points HAProxy's check at /ready and
+ *                    ship's at /healthz gets a release only the load balancer's check sees broken.
  *
  * A release that reads from PostgreSQL: when APP_READ_URL is set and the release holds a QUERY
  * file (SQL text, next to VERSION), `/` and `/slow` run that query through a small pool on
@@ -41,6 +44,7 @@ const version = readFileSync(join(releaseDir, 'VERSION'), 'utf8').trim();
 // A release holding a FAIL_EVERY file (a number n) answers every nth `/` with a 500, while
 // /healthz passes: the bad release only canary analysis can catch.
 const failEvery = readOptionalNumber(join(releaseDir, 'FAIL_EVERY'));
+const readyStatus = readOptionalNumber(join(releaseDir, 'READY_STATUS')) || 200;
 let served = 0;
 const body = JSON.stringify({ version, host });
 const MAX_SLOW_MS = 60_000;
@@ -53,9 +57,10 @@ let stopping = false;
 const server = createServer((request, response) => {
   const url = new URL(request.url ?? '/', 'http://app');
   if (stopping) response.setHeader('Connection', 'close');
-  if (url.pathname === '/healthz') {
-    response.writeHead(stopping ? 503 : 200, { 'Content-Type': 'text/plain' });
-    response.end(stopping ? 'stopping\n' : 'ok\n');
+  if (url.pathname === '/healthz' || url.pathname === '/ready') {
+    const status = stopping ? 503 : url.pathname === '/ready' ? readyStatus : 200;
+    response.writeHead(status, { 'Content-Type': 'text/plain' });
+    response.end(stopping ? 'stopping\n' : status === 200 ? 'ok\n' : 'not ready\n');
     return;
   }
   if (url.pathname === '/' && failEvery > 0 && ++served % failEvery === 0) {

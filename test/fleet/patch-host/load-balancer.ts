@@ -24,7 +24,7 @@ export async function everyHostBackInService(fleet: Fleet, hosts: Iterable<Reboo
   try {
     for (const member of await lb.members(fleet.hosts.map((h) => h.name))) {
       if (!member.inService) {
-        await lb.putBack(member.name);
+        await lb.putBack(member.name, { deadlineMs: 10_000 });
         await lb.waitHealthy(member.name, { deadlineMs: 10_000 });
       }
     }
