@@ -142,7 +142,7 @@ export function podman(dir: string, registriesConf: string, args: string[], inpu
  * Builds `<repo>:<version>` from scratch (busybox-static httpd; SIGTERM ends it at once) in the
  * controller's podman under `dir`, and pushes it to the registry.
  */
-export async function buildAndPush(dir: string, registry: Registry, repo: string, version: string): Promise<void> {
+export async function buildAndPush(dir: string, registry: Registry, repo: string, version: string, options: { broken?: boolean } = {}): Promise<void> {
   const registriesConf = join(dir, 'registries.conf');
   const controller = join(dir, 'controller');
   if (!existsSync(join(controller, 'podman', 'containers.conf'))) await writePodmanConfig(controller);
@@ -157,7 +157,8 @@ export async function buildAndPush(dir: string, registry: Registry, repo: string
   await writeFile(join(root, 'www', 'healthz'), 'ok\n');
   const image = `${registry.address}/${repo}:${version}`;
   const tar = await execa('tar', ['-C', root, '-c', '.'], { encoding: 'buffer' });
-  const cmd = 'CMD ["/bin/sh","-c","trap \'exit 0\' TERM; /bin/busybox httpd -f -p \\"$APP_BIND\\" -h /www & wait"]';
+  // A broken image names a command it does not have: the engine refuses to start it.
+  const cmd = options.broken ? 'CMD ["/bin/no-such-server"]' : 'CMD ["/bin/sh","-c","trap \'exit 0\' TERM; /bin/busybox httpd -f -p \\"$APP_BIND\\" -h /www & wait"]';
   const imported = await execa('podman', ['import', '--change', cmd, '-', image], { env: podmanEnv(controller, registriesConf), input: tar.stdout, reject: false });
   if (imported.exitCode !== 0) throw new Error(`podman import failed: ${imported.stderr}`);
   const pushed = await podman(controller, registriesConf, ['push', '--quiet', '--creds', `${REGISTRY_USER}:${registry.password}`, image]);

@@ -114,6 +114,7 @@ before(async () => {
   registry = await startRegistry(fleet.dir, `${block}.1:5000`, PASSWORD);
   image = `${registry.address}/${REPO}`;
   for (const v of ['v1', 'v2', 'v3']) await buildAndPush(fleet.dir, registry, REPO, v);
+  await buildAndPush(fleet.dir, registry, REPO, 'broken', { broken: true });
   // The fleet as a previous deploy left it: v1 running under ship's label, recorded as staged.
   await Promise.all(
     fleet.hosts.map(async (h) => {
@@ -224,6 +225,31 @@ test('a pull of a tag that does not exist stops in stage: SHIP-E067, every host 
   for (const h of fleet.hosts) assert.equal(await servedVersion(h), 'v1');
 });
 
+test('under load, a new container that does not start (SHIP-E068) is rolled back to the previous image: zero failed requests', async (t) => {
+  const load = await startLoad({ url: fleet.frontendUrl, rps: 200, durationMs: 120_000 });
+  await sleep(300);
+  const run = await runShip(['deploy', '--config', config, '--version', 'broken', '--json'], { env: shipEnv });
+  await sleep(300);
+  const tally = await load.stop();
+  t.diagnostic(`requests: ${tally.sent} sent, ${tally.failed} failed; versions ${JSON.stringify(tally.versions)}`);
+  await assertInvariants(fleet, run, { code: 1, configPath: config });
+  assert.equal(tally.failed, 0, `failed requests: ${JSON.stringify({ byStatus: tally.byStatus, errors: tally.errors, first: tally.firstFailures })}`);
+  const { summary } = finishedEvent(run);
+  assert.deepEqual(
+    summary.hosts.map((h) => [h.host, h.outcome]),
+    [
+      ['web1', 'rolled-back'],
+      ['web2', 'not-started'],
+      ['web3', 'not-started'],
+    ],
+  );
+  assert.equal(summary.hosts[0]!.code, 'SHIP-E068', describeRun(run));
+  assert.deepEqual(summary.outOfRotation, []);
+  for (const h of fleet.hosts) assert.equal(await servedVersion(h), 'v1');
+  const label = await hostPodman(fleet.hosts[0]!, ['container', 'inspect', '--format', '{{ index .Config.Labels "ship.release" }}', NAME]);
+  assert.equal(label.stdout.trim(), 'v1');
+});
+
 test('with the registry down the run stops in stage (SHIP-E066); --image-archive then deploys without it and prunes to keep', async () => {
   const archive = join(fleet.dir, 'v3.tar');
   await saveImage(fleet.dir, `${image}:v3`, archive);
@@ -238,7 +264,7 @@ test('with the registry down the run stops in stage (SHIP-E066); --image-archive
   await assertInvariants(fleet, run, { code: 0, configPath: config });
   for (const h of fleet.hosts) {
     assert.equal(await servedVersion(h), 'v3');
-    // keep: 2 keeps the new image and the one it replaced (v1); v2 is pruned.
+    // keep: 2 keeps the new image and the one it replaced (v1); v2 and broken are pruned.
     const tags = await hostPodman(h, ['images', '--format', '{{.Tag}}', image]);
     assert.deepEqual(tags.stdout.trim().split('\n').sort(), ['v1', 'v3']);
   }
