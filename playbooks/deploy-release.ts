@@ -1,21 +1,25 @@
 /**
  * Deploys a release tarball:
  *   stage (while serving): upload to <appDir>/releases/<version>.tgz, unpack into releases/<version>,
- *                           remember the current release, prune old releases
+ *                           remember the current release, prune old releases; with the config's
+ *                           `secrets`, write them to <appDir>/shared/.env (0600, through stdin)
+ *                           and link releases/<version>/.env to it
  *   activate (while out):  switch <appDir>/current atomically, run the `restart` command
  *   rollback:              switch back to the remembered release, restart
  * Variables: appDir (required), restart (required; shell text from the config, run as written),
  * keepReleases (default 5: a whole number, at least 2, since the new release and the one it
  * replaces are always kept).
  */
-import { definePlaybook, run, sh, upload, type StepContext, type VarCheck } from '../src/index.js';
-import { currentLink, releasesDir, restart, switchBack, switchToRelease } from './lib/release-layout.js';
+import { definePlaybook, run, sh, upload, writeSecretsFile, type StepContext, type VarCheck } from '../src/index.js';
+import { appDir, currentLink, releaseDir, releasesDir, restart, switchBack, switchToRelease } from './lib/release-layout.js';
 
 const DEFAULT_KEEP_RELEASES = 5;
 
 /** A value such as 2.5 or 'five' used to reach `tail -n +x` on the host, fail there unseen, and stop pruning. */
 const keepReleasesProblem: VarCheck = (value) =>
   /^\d+$/.test(String(value).trim()) && Number(value) >= 2 ? undefined : 'expected a whole number of releases to keep, at least 2 (the new one and the one it replaces)';
+
+const hasSecrets = (ctx: StepContext) => Object.keys(ctx.secrets ?? {}).length > 0;
 
 function keepReleases(ctx: StepContext): number {
   const value = ctx.vars.keepReleases ?? DEFAULT_KEEP_RELEASES;
@@ -41,6 +45,8 @@ export default definePlaybook({
         sh`set -e; cd ${releasesDir(ctx)}; v=${ctx.version!}; rm -rf "$v.unpack"; mkdir "$v.unpack"; tar -xzf "$v.tgz" -C "$v.unpack"; rm -rf "$v"; mv "$v.unpack" "$v"; rm -f "$v.tgz"`,
       { name: 'unpack release' },
     ),
+    writeSecretsFile((ctx) => sh`${appDir(ctx)}/shared/.env`, { name: 'write secrets', when: hasSecrets }),
+    run((ctx) => sh`ln -sfn ../../shared/.env ${`${releaseDir(ctx)}/.env`}`, { name: 'link secrets', when: hasSecrets }),
     run(
       // Newest first; keep the new release, the current one and the newest others up to keepReleases.
       (ctx) =>

@@ -35,6 +35,10 @@ export type ShipEventBody =
       reloadInPlace: boolean;
       /** After each batch: how long it bakes, what judges it, and what a failure does. */
       bake?: { durationMs: number; analysis: string[]; onFailure: 'stop' | 'rollback' };
+      /** The image and container a container deploy rolls (`<image>:<version>`). */
+      container?: { image: string; name: string; engine: string; keep: number; registry?: string };
+      /** The names of the secrets written to every host (never their values), with where each comes from. */
+      secrets?: string[];
     }
   | { type: 'migrations.planned'; run: 'ship' | 'command'; expand: string[]; contract: string[]; detail?: string }
   | { type: 'migration.started'; file: string; version: string; phase: MigrationPhase }

@@ -19,6 +19,13 @@ command -v dnf >/dev/null 2>&1 || need+=(dnf)
 command -v rpmbuild >/dev/null 2>&1 || need+=(rpm)
 command -v createrepo_c >/dev/null 2>&1 || need+=(createrepo-c)
 [ -e /usr/lib/python3/dist-packages/dnf-plugins/needs_restarting.py ] || need+=(dnf-plugins-core)
+# The container tests run podman (rootful, with runc: crun refuses this machine's cgroup layout)
+# against a local registry (htpasswd needs bcrypt: apache2-utils), with images built from busybox-static.
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2

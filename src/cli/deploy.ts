@@ -1,4 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
+import type { LoadedConfig } from '../config/load.js';
 import { UsageError } from '../commands/errors.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import type { DatabaseRunOptions } from '../preflight/database-checks.js';
@@ -8,6 +10,7 @@ import { parseRollFlags, rollOptions, type RollArgs } from './roll-flags.js';
 
 interface DeployArgs extends RollArgs {
   trace?: boolean;
+  'image-archive'?: string;
   'allow-unsafe-database'?: string;
 }
 
@@ -17,6 +20,13 @@ function databaseRunOptions(args: DeployArgs): DatabaseRunOptions {
     throw new UsageError('--allow-unsafe-database needs a reason, e.g. --allow-unsafe-database "replica db2 is being rebuilt (INC-42)"; it is recorded');
   }
   return { ...(args.trace ? { trace: true } : {}), ...(reason !== undefined ? { allowUnsafe: { reason: reason.trim() } } : {}) };
+}
+
+/** `--image-archive app.tar`: a container image saved with `docker save`, loaded on each host instead of pulled. */
+function imageArchive(path: string, app: LoadedConfig): string {
+  if (!app.config.container) throw new UsageError(`--image-archive: the config (${app.file}) has no container section; a tarball release is --artifact`);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--image-archive ${path}: no such file`);
+  return path;
 }
 
 /** Deploy, plan and check: the deploy playbook through the pipeline, all the way, up to the plan, or up to the pre-flight. */
@@ -36,6 +46,7 @@ async function deployLike(args: DeployArgs, command: 'deploy' | 'plan' | 'check'
         ...flags,
         ...(args.version ? { version: args.version } : {}),
         ...(args.artifact ? { artifact: args.artifact } : {}),
+        ...(args['image-archive'] ? { artifact: imageArchive(args['image-archive'], app) } : {}),
         dryRun: command === 'plan' || flags.dryRun,
         database,
         ...(command === 'check' ? { checkOnly: true } : {}),
@@ -52,6 +63,7 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, De
     appOption(rollOptions(yargs))
       .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
       .option('artifact', { type: 'string', describe: 'the release tarball to upload' })
+      .option('image-archive', { type: 'string', describe: 'with container: an image archive (docker save) to upload and load instead of pulling' })
       .option('trace', {
         type: 'boolean',
         describe: 'pre-flight: also run the pending migrations on a scratch copy of the schema, watch locks, rewrites and catalog changes, roll back',

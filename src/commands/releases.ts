@@ -3,7 +3,9 @@
  * of the deploy-release playbook), for `ship releases` and for choosing a rollback target.
  */
 import type { LoadedConfig } from '../config/load.js';
-import { resolveHosts } from '../inventory/resolve.js';
+import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
+import { listContainerReleases } from '../playbook/container.js';
+import { containerSpec } from './pipeline/targets.js';
 import type { VarValue } from '../playbook/define.js';
 import { sh } from '../shell/sh.js';
 import { transportFor, type TransportOverrides } from '../transport/from-config.js';
@@ -56,6 +58,7 @@ export async function listReleases(loaded: LoadedConfig, query: ReleasesQuery = 
   const hosts = query.hosts?.length ? known.filter((h) => query.hosts!.includes(h.name)) : known;
   return Promise.all(
     hosts.map(async (host): Promise<HostReleases> => {
+      if (loaded.config.container) return containerReleases(loaded, host, query);
       const appDir = { ...loaded.config.vars, ...host.vars, ...query.vars }.appDir;
       if (appDir === undefined || appDir === '') {
         return { host: host.name, releases: [], error: `variable 'appDir' is not set (set vars.appDir in the config, per host, or --var appDir=...)` };
@@ -77,6 +80,20 @@ export async function listReleases(loaded: LoadedConfig, query: ReleasesQuery = 
       }
     }),
   );
+}
+
+/** A container host's releases: the images it keeps (recorded when staged), and the release label of the running container. */
+async function containerReleases(loaded: LoadedConfig, host: ResolvedHost, query: ReleasesQuery): Promise<HostReleases> {
+  const transport = transportFor(host, loaded, query.transport);
+  try {
+    const result = await transport.exec(listContainerReleases(containerSpec(loaded.config.container!)), { timeoutMs: QUERY_TIMEOUT_MS });
+    if (result.code !== 0) return { host: host.name, releases: [], error: `listing the container's images failed (exit ${result.code}): ${result.stderr.trim()}` };
+    return parseListing(host.name, result.stdout);
+  } catch (error) {
+    return { host: host.name, releases: [], error: (error as Error).message };
+  } finally {
+    await transport.close();
+  }
 }
 
 export interface ReleasesAgreement {

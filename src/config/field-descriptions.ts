@@ -125,6 +125,25 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   state: 'Where runs, instance transitions and the deploy lock are recorded.',
   "state.path [store: 'file']": 'Folder for the journal, relative to this file.',
   "state.url [store: 'postgres']": 'Connection string of the PostgreSQL database that keeps the journal (shared by laptops and CI).',
+  container:
+    'The app ships as a container image: `ship deploy --version 1.4.2` rolls `<image>:1.4.2` with the built-in deploy-container playbook (pull in stage while serving, swap the container while out of the load balancer).',
+  'container.engine': "The host's container CLI, `docker` or `podman`; detected on each host (docker first) when left out.",
+  'container.image': 'Image reference without a tag, e.g. `registry.example.com/acme/shop`; `--version` is the tag.',
+  'container.registry': 'Registry to log in to in stage, before the pull. Left out: no login (a public registry, or `--image-archive`).',
+  'container.registry.server': 'Registry host (and port) to log in to.',
+  'container.registry.username': 'Registry user.',
+  'container.registry.password':
+    "Registry password or token: `env('REGISTRY_TOKEN')`, `command('...')` or `file('...')`, resolved once per run in the pre-flight; it reaches the host through stdin (`--password-stdin`), never a command line.",
+  'container.name': 'Container name on every host; the running release is its `ship.release` label.',
+  'container.run': 'How the container is started.',
+  'container.run.network': "`--network` (e.g. `'host'`).",
+  'container.run.ports': "`--publish` mappings, e.g. `['8080:8080']`.",
+  'container.run.volumes': "`--volume` mounts, e.g. `['/srv/shop/data:/data']`.",
+  'container.run.args': "More `run` options, passed as written, each as one argument (e.g. `['--restart', 'unless-stopped']`).",
+  'container.stopTimeout': 'How long the old container has to stop (SIGTERM, then SIGKILL) while the instance is out.',
+  'container.keep': 'Images kept per host for rollback, the new and the running one included (at least 2).',
+  secrets:
+    "Environment for the app: `NAME: env('X') | command('...') | file('...')`, resolved once per run on this machine (a missing one stops the pre-flight), written in stage to a 0600 env file on every host: the container's `--env-file`, `<appDir>/shared/.env` for the tarball playbook. Values never reach output, events, the journal, notifications or a command line.",
   notify: 'Who is told about runs. Notifications are sent in the background, never fail or hold up a rollout, and failures to deliver are listed in the summary.',
   apps: 'More apps in the same file: app name → any top-level field. Each app inherits the top-level fields it does not set (`vars` are merged key by key).',
 };

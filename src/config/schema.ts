@@ -3,6 +3,8 @@ import { loadBalancerSchema } from '../lb/registry.js';
 import { notifySchema } from '../notify/config.js';
 import { countOrPercent, duration, percent, positiveCountOrPercent, regex, secret, varName } from './fields.js';
 import { hostClashes, type HostClash } from './host-identity.js';
+import { containerSchema } from './container.js';
+import { secretsSchema } from './secrets.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 const vars = z.record(varName, varValue);
@@ -192,6 +194,8 @@ const appConfigSchema = z
     database: databaseSchema.optional(),
     state: stateSchema.default({ store: 'file', path: '.ship' }),
     notify: notifySchema.optional(),
+    container: containerSchema.optional(),
+    secrets: secretsSchema.default({}),
   })
   .superRefine((config, ctx) => {
     for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });

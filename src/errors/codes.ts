@@ -62,6 +62,11 @@ const catalogue = {
   analysisInconclusive: { code: 'SHIP-E056', title: 'Not enough requests to judge a batch' },
   analysisUnavailable: { code: 'SHIP-E057', title: 'Canary analysis could not be read' },
   fleetRollbackIncomplete: { code: 'SHIP-E058', title: 'Fleet rollback did not finish' },
+  secretUnavailable: { code: 'SHIP-E065', title: 'A secret could not be resolved' },
+  registryLoginFailed: { code: 'SHIP-E066', title: 'Container registry login failed' },
+  imagePullFailed: { code: 'SHIP-E067', title: 'Container image could not be pulled or loaded' },
+  containerStartFailed: { code: 'SHIP-E068', title: 'The new container did not start' },
+  containerImageMissing: { code: 'SHIP-E069', title: 'The image to go back to is not on the host' },
   unexpected: { code: 'SHIP-E099', title: 'Unexpected error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors/codes.js';
 import { isShellCommand, sh, type ShellCommand } from '../shell/sh.js';
 import { readDuration } from '../util/duration.js';
 
@@ -14,6 +15,25 @@ export interface StepContext {
   artifact?: string;
   /** Values captured from earlier steps' output (`capture`), per host. */
   facts: Record<string, string>;
+  /**
+   * The config's `secrets`, resolved once per run on the controller (empty before the pre-flight
+   * resolves them). In memory only: never in facts, events or the journal; steps hand them to a
+   * host through stdin (see writeSecretsFile).
+   */
+  secrets?: Readonly<Record<string, string>>;
+  /** The config's `container` section, with its registry password resolved, for the container playbooks. */
+  container?: ContainerSpec;
+}
+
+/** `container` as the container playbooks read it (see src/config/container.ts). */
+export interface ContainerSpec {
+  engine?: 'docker' | 'podman';
+  image: string;
+  registry?: { server: string; username: string; password?: string };
+  name: string;
+  run: { network?: string; ports: string[]; volumes: string[]; args: string[] };
+  stopTimeoutMs: number;
+  keep: number;
 }
 
 type Dynamic<T> = T | ((ctx: StepContext) => T);
@@ -38,6 +58,13 @@ export interface RunStep {
   when?: (ctx: StepContext) => boolean;
   /** Store the trimmed stdout as `ctx.facts[capture]`. */
   capture?: string;
+  /**
+   * Written to the command's standard input (then closed): for a secret, which must never be on the
+   * command line (`ps` shows it on the host). The text is never put in an event or the journal.
+   */
+  stdin?: (ctx: StepContext) => string;
+  /** The error code a failure of this step carries, when it says more than its phase's (a registry login, an image pull). */
+  code?: ErrorCode;
 }
 
 export interface UploadStep {
@@ -207,7 +234,7 @@ function describeCommand(command: Dynamic<ShellCommand>): string {
 }
 
 /** A shell command on the host, built with `sh` so every value is quoted. */
-export function run(command: Dynamic<ShellCommand>, options: StepOptions & { capture?: string } = {}): RunStep {
+export function run(command: Dynamic<ShellCommand>, options: StepOptions & { capture?: string; stdin?: (ctx: StepContext) => string; code?: ErrorCode } = {}): RunStep {
   const name = options.name ?? describeCommand(command);
   return {
     kind: 'run',
@@ -218,6 +245,8 @@ export function run(command: Dynamic<ShellCommand>, options: StepOptions & { cap
     sudo: options.sudo ?? false,
     ...(options.when ? { when: options.when } : {}),
     ...(options.capture ? { capture: options.capture } : {}),
+    ...(options.stdin ? { stdin: options.stdin } : {}),
+    ...(options.code ? { code: options.code } : {}),
   };
 }
 

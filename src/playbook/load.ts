@@ -20,6 +20,8 @@ export const BUILT_IN_PLAYBOOKS: Record<string, string> = {
   deploy: 'playbooks/deploy-release',
   patch: 'playbooks/security-patch',
   rollback: 'playbooks/rollback-release',
+  'deploy-container': 'playbooks/deploy-container',
+  'rollback-container': 'playbooks/rollback-container',
 };
 
 export function builtInPlaybookPath(kind: string): string | undefined {

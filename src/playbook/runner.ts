@@ -27,13 +27,15 @@ export class StepFailedError extends Error implements CodedError {
     readonly step: string,
     readonly reason: string,
     readonly stderrTail: string,
+    /** The step's own code, when it says more than the phase's. */
+    readonly stepCode?: ErrorCode,
   ) {
     super(`${host}: ${phase} step '${step}' ${reason}${stderrTail ? `\n${stderrTail.replace(/^/gm, '    | ')}` : ''}`);
     this.name = 'StepFailedError';
   }
 
   get shipCode(): ErrorCode {
-    return STEP_PHASE_CODES[this.phase] ?? ERROR_CODES.stepFailed;
+    return this.stepCode ?? STEP_PHASE_CODES[this.phase] ?? ERROR_CODES.stepFailed;
   }
 }
 
@@ -135,6 +137,7 @@ async function attemptStep(step: Step, options: PhaseOptions): Promise<number | 
   const stderr = lineEmitter((line) => bus.emit({ type: 'output', host, stream: 'stderr', line }));
   const result = await transport.exec(command, {
     timeoutMs,
+    ...(step.stdin ? { stdin: step.stdin(ctx) } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     onStdout: (chunk) => stdout.push(chunk),
     onStderr: (chunk) => stderr.push(chunk),
@@ -142,7 +145,7 @@ async function attemptStep(step: Step, options: PhaseOptions): Promise<number | 
   stdout.flush();
   stderr.flush();
   if (result.code !== 0) {
-    throw new StepFailedError(host, phase, step.name, `exited with code ${result.code}`, tail(result.stderr || result.stdout, STDERR_TAIL_LINES));
+    throw new StepFailedError(host, phase, step.name, `exited with code ${result.code}`, tail(result.stderr || result.stdout, STDERR_TAIL_LINES), step.code);
   }
   if (step.capture) ctx.facts[step.capture] = result.stdout.trim();
   return result.code;

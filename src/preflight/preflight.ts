@@ -20,6 +20,7 @@ const CHECK_CODES: Record<string, ErrorCode> = {
   migrations: ERROR_CODES.migrationRefused,
   lock: ERROR_CODES.lockHeld,
   capacity: ERROR_CODES.capacityPlanRefused,
+  secrets: ERROR_CODES.secretUnavailable,
 };
 
 export class PreflightRefused extends Error implements CodedError {

@@ -22,6 +22,15 @@ export function plainLine(event: ShipEvent): string | undefined {
           undefined,
           `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
         ),
+        ...(event.container
+          ? [
+              line(
+                undefined,
+                `  container ${event.container.name}: ${event.container.image} (engine ${event.container.engine}${event.container.registry ? `, registry ${event.container.registry}` : ''}, keeps ${event.container.keep} images per host)`,
+              ),
+            ]
+          : []),
+        ...(event.secrets?.length ? [line(undefined, `  secrets: ${event.secrets.join(', ')}`)] : []),
         ...event.batches.map((b, i) =>
           line(undefined, `  batch ${i + 1}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}${event.bake ? `, then bake ${formatDuration(event.bake.durationMs)}` : ''}`),
         ),

@@ -51,7 +51,7 @@ export class LocalTransport implements Transport {
       detached: true, // its own process group, killed as a whole
       buffer: false,
       reject: false,
-      stdin: 'ignore',
+      ...(options.stdin === undefined ? { stdin: 'ignore' as const } : { input: options.stdin }),
       encoding: 'utf8',
       ...(this.options.cwd ? { cwd: this.options.cwd } : {}),
     });

@@ -111,6 +111,7 @@ export function execOverSsh(connection: Connection, command: ShellCommand, optio
       // Even when the caller was already answered (stopped before the channel opened), the
       // command has started now: the handlers below still read its pid and kill it.
       channel = opened;
+      if (options.stdin !== undefined) opened.end(options.stdin);
       const outDecoder = new StringDecoder('utf8');
       const errDecoder = new StringDecoder('utf8');
       const takeStdout = (text: string) => {

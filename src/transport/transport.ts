@@ -11,6 +11,12 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void;
   /** Aborting kills the command on the host. */
   signal?: AbortSignal;
+  /**
+   * Written to the command's standard input, which is then closed: the way a secret (a registry
+   * password, an env file) reaches a host without ever being on a command line, where `ps` shows it.
+   * Without it the command's stdin is left as the transport opens it (empty for a local command).
+   */
+  stdin?: string;
 }
 
 export interface ExecResult {

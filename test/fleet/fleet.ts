@@ -12,6 +12,7 @@ import { generateKeyPair } from './keys.js';
 import { installApp, makeReleaseArtifact, stopApp, type AppInstance, type ReleaseOptions } from './app/app.js';
 import { startHaproxy, type HaproxyHandle } from './haproxy.js';
 import { killStale, startSshd, type SshdHandle } from './sshd.js';
+import { cleanupContainers } from './containers.js';
 
 export const FLEET_ROOT = '/tmp/ship-fleet';
 const SSH_PORT = 22;
@@ -76,6 +77,10 @@ export interface FleetOptions {
   readUrl?: string;
   /** SQL the first release (`version`) runs through readUrl on every `GET /`. */
   query?: string;
+  /** The port HAProxy sends to and checks on each host (default the demo app's, 8080), e.g. a container's. */
+  backendPort?: number;
+  /** More environment for every SSH session on a host (sshd `SetEnv`), e.g. a container engine's config files. */
+  sshEnv?: (host: { name: string; address: string; hostDir: string }) => Record<string, string>;
 }
 
 function randomBlock(): string {
@@ -105,6 +110,8 @@ export async function reapStaleFleets(): Promise<void> {
 
 async function teardownDir(dir: string): Promise<void> {
   const hostDirs = (await readdir(join(dir, 'hosts')).catch(() => [] as string[])).map((h) => join(dir, 'hosts', h));
+  // Containers, the engine's processes and the registry a container test started under this fleet.
+  await cleanupContainers(dir, hostDirs);
   await Promise.all(hostDirs.map((h) => stopApp(join(h, 'app')).catch(() => undefined)));
   await Promise.all(hostDirs.map((h) => killStale(join(h, 'sshd')).catch(() => undefined)));
   const haproxyPid = Number((await readFile(join(dir, 'haproxy', 'haproxy.pid'), 'utf8').catch(() => '0')).trim());
@@ -148,7 +155,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const address = `${block}.${10 + i}`;
         const hostDir = join(dir, 'hosts', name);
         const appDir = join(hostDir, 'app');
-        const sshd = await startSshd({ address, port: SSH_PORT, dir: join(hostDir, 'sshd'), authorizedKeys: [key.publicKey], env: { HOME: join(hostDir, 'home') } });
+        const sshd = await startSshd({
+          address,
+          port: SSH_PORT,
+          dir: join(hostDir, 'sshd'),
+          authorizedKeys: [key.publicKey],
+          env: { HOME: join(hostDir, 'home'), ...options.sshEnv?.({ name, address, hostDir }) },
+        });
         stoppers.push(() => sshd.stop());
         const app = await installApp({
           appDir,
@@ -171,7 +184,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       frontend: { address: `${block}.1`, port: FRONTEND_PORT },
       runtimeApi: { address: `${block}.1`, port: RUNTIME_API_PORT },
       backend: 'app',
-      servers: hosts.map((h) => ({ name: h.name, address: h.address, port: APP_PORT })),
+      servers: hosts.map((h) => ({ name: h.name, address: h.address, port: options.backendPort ?? APP_PORT })),
       check: { path: '/healthz', ...(options.check ?? { inter: '100ms', fall: 2, rise: 1 }) },
     });
     stoppers.push(() => haproxy.stop());

@@ -251,7 +251,7 @@ describe('a fleet of one and plans', { concurrency: true }, () => {
     const run = await runShip(['plan', '--config', config, '--version', 'v2', '--artifact', artifact]);
     assert.equal(run.code, 0, describeRun(run));
     assert.match(run.stdout, /batch 1 \(canary\): web1\n.*batch 2: web2\n/);
-    assert.match(run.stdout, /stage: remember current release → upload artifact → unpack release → prune old releases/);
+    assert.match(run.stdout, /stage: remember current release → upload artifact → unpack release → write secrets → link secrets → prune old releases/);
     assert.match(run.stdout, /activate: switch current → restart/);
     assert.match(run.stdout, /rollback: switch back → restart/);
     assert.match(run.stdout, /plan only, nothing changed/);

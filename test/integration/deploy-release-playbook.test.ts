@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -80,4 +80,16 @@ test('a hostile version string stays one path component', async () => {
   await runPhase(playbook.stage, { phase: 'stage', transport, ctx, bus, defaultTimeoutMs: 10_000, sudo: false });
   assert.ok(existsSync(join(appDir, 'releases', ctx.version)));
   assert.ok(!existsSync(join(appDir, 'releases', 'pwned')) && !existsSync('pwned'));
+});
+
+test("the run's secrets are written to shared/.env, mode 0600, and linked into the release", async () => {
+  const ctx = { ...context('v-secrets'), secrets: { DATABASE_URL: 'postgres://u:p4ssw0rd-long@db/x', API_TOKEN: "tok 'quoted' $(nope)" } };
+  await deploy(ctx);
+  const envFile = join(appDir, 'shared', '.env');
+  assert.equal(statSync(envFile).mode & 0o777, 0o600);
+  assert.equal(readFileSync(envFile, 'utf8'), `DATABASE_URL=postgres://u:p4ssw0rd-long@db/x\nAPI_TOKEN=tok 'quoted' $(nope)\n`);
+  assert.equal(readFileSync(join(appDir, 'current', '.env'), 'utf8'), readFileSync(envFile, 'utf8'));
+  // Without secrets nothing is written or linked.
+  await deploy(context('v-plain'));
+  assert.ok(!existsSync(join(appDir, 'releases', 'v-plain', '.env')));
 });

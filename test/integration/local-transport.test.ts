@@ -51,6 +51,13 @@ test('exec: exit code, separate streams, streamed chunks', async () => {
   assert.equal((await local.exec(sh`printf %s ${quoted}`)).stdout, quoted);
 });
 
+test('stdin reaches the command, and is closed after it', async () => {
+  const local = new LocalTransport({ host: 'laptop' });
+  const value = `secret 'x' $(nope)\nline two`;
+  assert.equal((await local.exec(sh`cat`, { stdin: value })).stdout, value);
+  assert.equal((await local.exec(sh`wc -c`, { stdin: '' })).stdout.trim(), '0');
+});
+
 test('stored output keeps the tail of a very long output; callbacks still see all of it', async () => {
   let streamed = 0;
   const result = await new LocalTransport().exec(sh`head -c 6000000 /dev/zero | tr '\\0' a; echo END`, { onStdout: (c) => (streamed += c.length) });

@@ -115,6 +115,16 @@ test('interpolated values reach the host as literal arguments', async () => {
   assert.equal(result.stdout, value);
 });
 
+test('stdin reaches the command (with and without sudo) and never its command line', async () => {
+  const ssh = transport(hostA);
+  const value = `pw-${randomBytes(8).toString('hex')} 'q' $(nope)\nsecond line`;
+  const result = await ssh.exec(sh`cat; echo; ps -eo args | grep -c -F ${'pw-'} || true`, { stdin: value });
+  // The grep itself holds 'pw-' on its command line; the value never is.
+  assert.ok(result.stdout.startsWith(`${value}\n`), result.stdout);
+  assert.equal((await ssh.exec(sh`cat`, { stdin: value, sudo: true })).stdout, value);
+  assert.equal((await ssh.exec(sh`wc -c`, { stdin: '' })).stdout.trim(), '0');
+});
+
 test('one connection serves many commands, including more in parallel than MaxSessions allows', async () => {
   const before = await hostA.acceptedConnections();
   const ssh = transport(hostA);

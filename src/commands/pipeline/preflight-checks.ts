@@ -3,13 +3,53 @@
  * the capacity plan, every host reachable, the load balancer answering and agreeing on the fleet.
  * (The database pre-flight adds its own when the config has a database.)
  */
+import type { LoadedConfig } from '../../config/load.js';
 import type { LoadBalancer } from '../../lb/load-balancer.js';
+import { resolveSecrets, type SecretRequest } from '../../preflight/secrets.js';
 import type { Playbook } from '../../playbook/define.js';
 import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { Target } from '../../rollout/instance.js';
 
-export function preflightChecks(targets: Target[], fleet: string[], playbook: Playbook, lb: LoadBalancer, refusal: string | undefined, drainTimeoutMs: number): PreflightCheck[] {
+const REGISTRY_PASSWORD = 'container.registry.password';
+
+/**
+ * The config's secrets and registry password, resolved on this machine once for the run and
+ * handed to every host's steps in memory (StepContext.secrets, .container.registry.password).
+ */
+function secretsCheck(targets: Target[], loaded: LoadedConfig): PreflightCheck[] {
+  const { secrets, container } = loaded.config;
+  const requests: SecretRequest[] = Object.entries(secrets).map(([name, source]) => ({ label: `secrets.${name}`, source }));
+  if (container?.registry) requests.push({ label: REGISTRY_PASSWORD, source: container.registry.password });
+  if (requests.length === 0) return [];
   return [
+    {
+      name: 'secrets',
+      async run() {
+        const values = await resolveSecrets(requests, loaded.dir);
+        const resolved = Object.fromEntries(Object.keys(secrets).map((name) => [name, values.get(`secrets.${name}`)!]));
+        const password = values.get(REGISTRY_PASSWORD);
+        for (const target of targets) {
+          target.ctx.secrets = resolved;
+          if (password !== undefined && target.ctx.container?.registry)
+            target.ctx.container = { ...target.ctx.container, registry: { ...target.ctx.container.registry, password } };
+        }
+        return `${requests.map((r) => r.label).join(', ')} resolved`;
+      },
+    },
+  ];
+}
+
+export function preflightChecks(
+  targets: Target[],
+  fleet: string[],
+  playbook: Playbook,
+  lb: LoadBalancer,
+  refusal: string | undefined,
+  drainTimeoutMs: number,
+  loaded: LoadedConfig,
+): PreflightCheck[] {
+  return [
+    ...secretsCheck(targets, loaded),
     {
       name: 'playbook variables',
       async run() {

@@ -10,6 +10,7 @@ import type { RunSummary } from '../../events.js';
 import { codeOf } from '../../errors/coded.js';
 import { ConfigError } from '../../config/errors.js';
 import { resolvePath } from '../../config/load.js';
+import { describeSource } from '../../config/secrets.js';
 import { loadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
 import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
@@ -52,8 +53,29 @@ function announce(options: RunOptions, resolved: ResolvedTargets): void {
     },
     minHealthy: plan.floor,
     reloadInPlace: plan.reloadInPlace,
+    ...containerPlan(options),
     ...(resolved.settings.bakeMs ? { bake: { durationMs: resolved.settings.bakeMs, analysis: resolved.analysis.lines, onFailure: resolved.settings.onFailure ?? 'stop' } } : {}),
   });
+}
+
+/** The container and the secrets' names (never values) for the plan. */
+function containerPlan(options: RunOptions) {
+  const { container, secrets } = options.loaded.config;
+  const names = Object.entries(secrets).map(([name, source]) => `${name} (${describeSource(source)})`);
+  return {
+    ...(container
+      ? {
+          container: {
+            image: `${container.image}:${options.version ?? '<version>'}`,
+            name: container.name,
+            engine: container.engine ?? 'detected on each host',
+            keep: container.keep,
+            ...(container.registry ? { registry: container.registry.server } : {}),
+          },
+        }
+      : {}),
+    ...(names.length > 0 ? { secrets: names } : {}),
+  };
 }
 
 /** What `ship resume` needs to continue this run, written with it. */
@@ -136,7 +158,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     await runPreflight(
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
-        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs).filter(
+        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs, loaded).filter(
           (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
         ),
         ...(restoring || !resolved.analysis.settings ? [] : [resolved.analysis.check(lb)]),

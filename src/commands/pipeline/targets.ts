@@ -8,7 +8,8 @@ import type { LoadedConfig } from '../../config/load.js';
 import { resolvePath } from '../../config/load.js';
 import { checksFor } from '../../health/from-config.js';
 import { resolveHosts, type ResolvedHost } from '../../inventory/resolve.js';
-import type { Playbook, StepContext } from '../../playbook/define.js';
+import type { ContainerConfig } from '../../config/container.js';
+import type { ContainerSpec, Playbook, StepContext } from '../../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../../playbook/load.js';
 import { checkRunOnceHosts } from '../../playbook/run-once.js';
 import type { Target } from '../../rollout/instance.js';
@@ -41,7 +42,8 @@ async function resolvePlaybook(loaded: LoadedConfig, options: RunOptions): Promi
   if (options.work.kind === 'restore') return { playbook: RESTORE_PLAYBOOK, file: '', ref: 'restore' };
   const which = options.work.playbook;
   const configured = loaded.config.playbooks[which];
-  const builtIn = builtInPlaybookPath(which);
+  // With `container`, the built-in deploy and rollback are the container ones (a configured playbook still wins).
+  const builtIn = builtInPlaybookPath(loaded.config.container && (which === 'deploy' || which === 'rollback') ? `${which}-container` : which);
   const file = configured ? resolvePath(loaded.dir, configured) : (builtIn ?? resolvePath(process.cwd(), which));
   return { playbook: await loadPlaybook(file), file, ref: configured || builtIn ? which : file };
 }
@@ -112,6 +114,25 @@ export function stepContextFor(host: ResolvedHost, options: RunOptions): StepCon
     ...(options.version ? { version: options.version } : {}),
     ...(options.artifact ? { artifact: options.artifact } : {}),
     facts: {},
+    ...(config.container ? { container: containerSpec(config.container) } : {}),
+  };
+}
+
+/** The config's container section as the playbooks read it; the registry password is filled in by the pre-flight. */
+export function containerSpec(container: ContainerConfig): ContainerSpec {
+  return {
+    ...(container.engine ? { engine: container.engine } : {}),
+    image: container.image,
+    ...(container.registry ? { registry: { server: container.registry.server, username: container.registry.username } } : {}),
+    name: container.name,
+    run: {
+      ...(container.run.network ? { network: container.run.network } : {}),
+      ports: container.run.ports,
+      volumes: container.run.volumes,
+      args: container.run.args,
+    },
+    stopTimeoutMs: container.stopTimeout,
+    keep: container.keep,
   };
 }
 
