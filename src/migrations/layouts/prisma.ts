@@ -8,12 +8,12 @@
  * statements run as one implicit transaction, a lone one outside any (which is how a Prisma
  * migration can hold a `CREATE INDEX CONCURRENTLY`, alone in its file).
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { MigrationDiscoveryError } from '../migration-file.js';
 import { entriesOfSubdirectory, readIfPresent, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
+import { hexDigest, nodeCrypto } from '../../util/digest.js';
 
 const TABLE = '_prisma_migrations';
 const MIGRATION_FILE = 'migration.sql';
@@ -54,7 +54,7 @@ export const prisma: Layout = {
   },
 
   read(text) {
-    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: createHash('sha256').update(text).digest('hex') };
+    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: hexDigest('sha256', text) };
   },
 
   versionTable: {
@@ -102,7 +102,7 @@ export const prisma: Layout = {
         },
         async markStarted(client, migration) {
           if (migration.checksum === undefined) throw new Error(`${migration.path}: no checksum to record in ${TABLE}`);
-          const id = randomUUID();
+          const id = nodeCrypto().randomUUID();
           await client.query(`INSERT INTO ${TABLE} (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)`, [id, migration.checksum, migration.version]);
           started.set(migration.path, id);
         },
