@@ -4,8 +4,14 @@
  * (fresh processes, alternating, medians), the findings per rule of both, and the hand review of
  * a sample of ship's findings (bench/lint-corpus-review.json) against what ship reports now.
  *
- *   node --import tsx bench/lint-corpus.ts [--runs 15] [--only lemmy,ente] [--git-url 'https://github.com/{repo}.git']
+ *   node --import tsx bench/lint-corpus.ts [--runs 15] [--only lemmy,ente] [--git-url 'https://github.com/{repo}.git'] [--before <git ref>]
  *   node --import tsx bench/lint-corpus.ts --sample 40   # print a sample of findings to review
+ *
+ * With --before, ship as it was at that commit is built (exported with git archive into
+ * bench/.corpus/ship-<commit>/, node_modules linked, `npm run build`) and timed in the same
+ * alternation: the before and after of a change. Where the time goes is measured too: node's own
+ * start (`node -e 0`), ship's start and module loading (`lint-migrations --help`, which lints
+ * nothing), and the phases inside a run (bench/lib/lint-phases.mjs).
  *
  * The corpora are fetched with git (only the migrations folder, at the pinned commit) into
  * bench/.corpus/ (gitignored) and reused from there. Offline, a corpus that is not cached yet is
@@ -20,7 +26,7 @@
  * Progress goes to stderr; the last line of stdout is the result as one JSON object.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,12 +149,36 @@ interface SquawkFinding {
   level: string;
 }
 
-function shipArgs(dir: string): [string, string[]] {
-  return [process.execPath, [shipBin, 'lint-migrations', dir, '--format', 'json']];
+function shipArgs(dir: string, bin = shipBin): [string, string[]] {
+  return [process.execPath, [bin, 'lint-migrations', dir, '--format', 'json']];
 }
 
 function squawkArgs(files: readonly string[]): [string, string[]] {
   return [squawkBin, ['--reporter', 'json', ...files]];
+}
+
+/**
+ * ship as it was at `ref`, built: the path of its bin/ship.js, or why it cannot be had. Exported
+ * with git archive (the repository's worktrees are left alone) and built against this checkout's
+ * node_modules.
+ */
+function buildBefore(ref: string): { bin: string; commit: string } | { skipped: string } {
+  const resolved = spawnSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' });
+  if (resolved.status !== 0) return { skipped: `--before ${ref}: no such commit here` };
+  const commit = resolved.stdout.trim();
+  const dir = join(CACHE, `ship-${commit.slice(0, 12)}`);
+  const bin = join(dir, 'bin/ship.js');
+  if (existsSync(join(dir, '.built'))) return { bin, commit };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`lint-corpus: building ship at ${commit.slice(0, 12)} in ${relative(root, dir)}\n`);
+  const exported = spawnSync('sh', ['-c', `git archive ${commit} | tar -x -C "${dir}"`], { cwd: root, encoding: 'utf8' });
+  if (exported.status !== 0) return { skipped: `--before ${ref}: git archive failed: ${exported.stderr.trim()}` };
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: dir, encoding: 'utf8' });
+  if (build.status !== 0) return { skipped: `--before ${ref}: its build failed: ${(build.stdout + build.stderr).trim().split('\n').at(-1)}` };
+  writeFileSync(join(dir, '.built'), `${commit}\n`);
+  return { bin, commit };
 }
 
 function run(command: string, args: string[]): { ms: number; stdout: string } {
@@ -211,6 +241,32 @@ export interface ReviewEntry {
   readonly why: string;
 }
 
+interface Timing {
+  medianMs: number;
+  runsMs: number[];
+}
+
+/** Medians of the phases bench/lib/lint-phases.mjs measures, over `runs` fresh processes of each mode. */
+function phases(dir: string, runs: number): Record<string, number> {
+  const samples: Record<string, number[]> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const mode of ['lint', 'parse-first']) {
+      const result = spawnSync(process.execPath, [join(root, 'bench/lib/lint-phases.mjs'), dir, mode], { cwd: root, env: benchEnv, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`lint-phases exited ${result.status}: ${result.stderr.slice(0, 500)}`);
+      for (const [key, value] of Object.entries(JSON.parse(result.stdout) as Record<string, number | undefined>)) {
+        if (typeof value !== 'number' || key === 'files') continue;
+        // The lint after a parse-first pass judges a warm parser: kept apart.
+        const name = mode === 'parse-first' && key === 'lint' ? 'lintAfterParse' : key;
+        if (mode === 'parse-first' && key !== 'lint' && key !== 'parseCold') continue;
+        const values = samples[name] ?? [];
+        values.push(value);
+        samples[name] = values;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, Math.round(median(values) * 10) / 10]));
+}
+
 interface CorpusResult {
   name: string;
   repo: string;
@@ -223,26 +279,46 @@ interface CorpusResult {
   ship: { medianMs: number; runsMs: number[]; findings: number; errors: number; warnings: number; byRule: Record<string, number> };
   squawk: { medianMs: number; runsMs: number[]; findings: number; byRule: Record<string, number> };
   ratio: number;
+  /** ship at the --before commit, in the same alternation. */
+  before?: Timing & { commit: string; ratio: number };
+  /** `node -e 0` and `ship lint-migrations --help`, in the same alternation: node's start, and ship's start with its modules loaded. */
+  nodeStart: Timing;
+  shipStart: Timing;
+  phases: Record<string, number>;
   load: [number, number];
 }
 
-function race(corpus: Corpus, dir: string, runs: number): { result: CorpusResult; findings: ShipFinding[] } {
+function race(corpus: Corpus, dir: string, runs: number, before: { bin: string; commit: string } | undefined): { result: CorpusResult; findings: ShipFinding[] } {
   const ship = shipArgs(relative(root, dir));
   const first = run(...ship);
   const report = JSON.parse(first.stdout) as ShipReport;
   const files = report.files.map((file) => resolve(root, file));
   const squawk = squawkArgs(files);
   const squawkFindings = JSON.parse(run(...squawk).stdout) as SquawkFinding[];
+  const sides: Record<string, [string, string[]]> = {
+    ship,
+    squawk,
+    nodeStart: [process.execPath, ['-e', '0']],
+    shipStart: [process.execPath, [shipBin, 'lint-migrations', '--help']],
+    ...(before ? { before: shipArgs(relative(root, dir), before.bin) } : {}),
+  };
+  const names = Object.keys(sides);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   const loadBefore = loadavg()[0] ?? 0;
-  const shipRuns: number[] = [];
-  const squawkRuns: number[] = [];
+  // One untimed run each warms the page cache.
+  for (const name of names) run(...sides[name]!);
   for (let i = 0; i < runs; i++) {
-    // Alternating, and each one first every other run, so that load from elsewhere falls on both alike.
-    const pair = i % 2 === 0 ? [ship, squawk] : [squawk, ship];
-    for (const side of pair) (side === ship ? shipRuns : squawkRuns).push(run(...side).ms);
-    process.stderr.write(`lint-corpus ${corpus.name} ${i + 1}/${runs}: ship ${Math.round(shipRuns[i]!)} ms, squawk ${Math.round(squawkRuns[i]!)} ms\n`);
+    // Alternating, each side's place turning every run, so that load from elsewhere falls on all alike.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length]!;
+      samples[name]!.push(run(...sides[name]!).ms);
+    }
+    process.stderr.write(`lint-corpus ${corpus.name} ${i + 1}/${runs}: ${names.map((name) => `${name} ${Math.round(samples[name]![i]!)} ms`).join(', ')}\n`);
   }
   const round = (values: number[]) => values.map((value) => Math.round(value));
+  const timing = (name: string): Timing => ({ medianMs: Math.round(median(samples[name]!)), runsMs: round(samples[name]!) });
+  const shipRuns = samples.ship!;
+  const squawkRuns = samples.squawk!;
   const bytes = files.reduce((sum, file) => sum + readFileSync(file).length, 0);
   return {
     findings: report.findings.map((finding) => ({ ...finding, file: relative(dir, resolve(root, finding.file)) })),
@@ -270,6 +346,10 @@ function race(corpus: Corpus, dir: string, runs: number): { result: CorpusResult
         byRule: countBy(squawkFindings, (finding) => finding.rule_name),
       },
       ratio: Number((median(shipRuns) / median(squawkRuns)).toFixed(3)),
+      ...(before ? { before: { ...timing('before'), commit: before.commit, ratio: Number((median(samples.before!) / median(squawkRuns)).toFixed(3)) } } : {}),
+      nodeStart: timing('nodeStart'),
+      shipStart: timing('shipStart'),
+      phases: runs > 0 ? phases(dir, Math.max(3, Math.ceil(runs / 2))) : {},
       load: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
     },
   };
@@ -341,10 +421,17 @@ function main(): void {
     const install = spawnSync('npm', ['install', '--no-save', `squawk-cli@${SQUAWK_VERSION}`], { cwd: root, stdio: 'inherit' });
     if (install.status !== 0 || !existsSync(squawkBin)) throw new Error(`could not install squawk-cli@${SQUAWK_VERSION} (npm exited ${install.status})`);
   }
+  const beforeRef = option('before');
+  const built = beforeRef === undefined || process.argv.includes('--sample') ? undefined : buildBefore(beforeRef);
+  if (built && 'skipped' in built) {
+    process.stderr.write(`lint-corpus: ${built.skipped}; timing without it\n`);
+    skipped.push(built.skipped);
+  }
+  const before = built && !('skipped' in built) ? built : undefined;
   const results: CorpusResult[] = [];
   const findings = new Map<string, ShipFinding[]>();
   for (const { corpus, dir } of available) {
-    const raced = race(corpus, dir, process.argv.includes('--sample') ? 0 : runs);
+    const raced = race(corpus, dir, process.argv.includes('--sample') ? 0 : runs, before);
     results.push(raced.result);
     findings.set(corpus.name, raced.findings);
   }
@@ -359,7 +446,7 @@ function main(): void {
       name: 'lint-corpus',
       runs,
       machine: `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}`,
-      command: `node --import tsx bench/lint-corpus.ts --runs ${runs}`,
+      command: `node --import tsx bench/lint-corpus.ts --runs ${runs}${beforeRef ? ` --before ${beforeRef}` : ''}`,
       ship: 'node bin/ship.js lint-migrations <dir> --format json (compiled by tsc and bundled by esbuild: npm run build, as published)',
       squawk: `${squawkVersion} (node_modules/.bin/squawk --reporter json <the files ship linted>)`,
       environment: 'both without NODE_EXTRA_CA_CERTS',

@@ -240,7 +240,8 @@ const KNOWN: Benchmark[] = [
   {
     name: 'lint-corpus',
     title: "Migration lint on real projects' migration folders, against squawk",
-    args: [],
+    // The before: main when issue 15's measuring began.
+    args: ['--runs', '15', '--before', '0511f4a31dfb8bba888960fa0122faee1f61e61e'],
     verdicts(r) {
       return ((r.corpora as Json[] | undefined) ?? []).map((c) => {
         const ship = c.ship as Json;
@@ -272,7 +273,23 @@ function lintCorpusDetail(r: Json): string {
       return `| [${c.repo}](https://github.com/${c.repo}) | \`${String(c.commit).slice(0, 12)}\` | \`${c.dir}\` (${c.layout}) | ${c.files} | ${c.statements} | ${c.bytes} | ${list(ship.runsMs)} | ${list(squawk.runsMs)} | ${list(c.load)} |`;
     }),
     '',
-    `Commands: ${r.ship}; ${r.squawk}; ${r.environment}. Sides alternate, each going first every other run. Skipped: ${(r.skipped as string[] | undefined)?.join('; ') || 'none'}.`,
+    `Commands: ${r.ship}; ${r.squawk}; ${r.environment}. Sides alternate, each going first in turn. Skipped: ${(r.skipped as string[] | undefined)?.join('; ') || 'none'}.`,
+    '',
+    'Before and after, and where the time goes (medians, ms). `node -e 0`: node alone. `--help`: ship started with its lint modules loaded, linting nothing. ' +
+      "The phases are measured inside fresh processes (bench/lib/lint-phases.mjs, on the tsc output, so module loading there is not the bundle's): " +
+      "the parser's WebAssembly compiled and instantiated (from the first import; it overlaps the imports), finding and reading the files, the lint the first time (cold) " +
+      "and again in the same process (warm), and parsing alone cold and warm: cold minus warm is mostly V8 compiling the parser's WebAssembly functions and the rules' JavaScript on first call.",
+    '',
+    '| project | ship before | ship now | squawk | `node -e 0` | ship `--help` | parser ready | select | lint cold (parse cold) | lint warm (parse warm) | JSON out |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...corpora.map((c) => {
+      const before = c.before as Json | undefined;
+      const p = (c.phases as Record<string, number> | undefined) ?? {};
+      return (
+        `| ${c.name} | ${before ? `${before.medianMs} (${before.ratio}x, \`${String(before.commit).slice(0, 7)}\`)` : '-'} | ${(c.ship as Json).medianMs} (${c.ratio}x) | ${(c.squawk as Json).medianMs} | ` +
+        `${(c.nodeStart as Json | undefined)?.medianMs ?? '-'} | ${(c.shipStart as Json | undefined)?.medianMs ?? '-'} | ${p.parserReady ?? '-'} | ${p.select ?? '-'} | ${p.lint ?? '-'} (${p.parseCold ?? '-'}) | ${p.lintWarm ?? '-'} (${p.parseWarm ?? '-'}) | ${p.format ?? '-'} |`
+      );
+    }),
     '',
     "Findings per rule. squawk's rule on the same line flags the same hazard (roughly: each tool words its rules its own way); ship's hygiene rules are off by default, squawk's prefer-* rules are on.",
     '',
