@@ -24,6 +24,23 @@
  * machine-readable output (ship --format json, squawk --reporter json). squawk is given the very
  * files ship linted, named one by one (ship finds them itself from the directory, by its layout).
  * Progress goes to stderr; the last line of stdout is the result as one JSON object.
+ *
+ * Tried on these corpora and not kept (A/B medians of 15 to 25 alternating runs, two cores under a
+ * 1-minute load of 3 to 5 from other work, December 2026):
+ * - Parsing the files on the worker thread too (it takes files from the last one back, the main
+ *   thread from the first, each claiming a file through a SharedArrayBuffer): slower everywhere,
+ *   e.g. ente 132-197 ms against 117-137, a directory of 3 tiny files 129 against 96 (a worker booted
+ *   early and torn down at exit); under load it boots in ~70 ms, after the main thread is done.
+ * - --no-wasm-lazy-compilation (the whole parser compiled up front on V8's background threads):
+ *   ente 145-151 ms against 117. Without --no-opt, or with --no-sparkplug: no difference.
+ * - A V8 code cache (the lint bundled as CommonJS, run through vm.Script with cachedData made after
+ *   a training run): ~15 ms less on ente (min 114 against 131), but Node 20 cannot run the lint's
+ *   dynamic import()s (execa for --base, ESM only) inside a vm.Script without
+ *   --experimental-vm-modules or an API that prints an ExperimentalWarning. On Node 22,
+ *   module.enableCompileCache() would give this to ES modules (not measurable here: Node 20).
+ * What is left is mostly fixed: node's own start (~23 ms, squawk's launcher pays it too), loading
+ * the lint's modules and instantiating the parser (~30 ms), and the first parse of each statement
+ * shape, where V8 compiles the parser's WebAssembly functions as they are first called (~13 ms on ente).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
