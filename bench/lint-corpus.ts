@@ -32,7 +32,7 @@
  *   e.g. ente 132-197 ms against 117-137, a directory of 3 tiny files 129 against 96 (a worker booted
  *   early and torn down at exit); under load it boots in ~70 ms, after the main thread is done.
  * - --no-wasm-lazy-compilation (the whole parser compiled up front on V8's background threads):
- *   ente 145-151 ms against 117. Without --no-opt, or with --no-sparkplug: no difference.
+ *   ente 145-151 ms against 117-137. Without --no-opt, or with --no-sparkplug: no difference.
  * - A V8 code cache (the lint bundled as CommonJS, run through vm.Script with cachedData made after
  *   a training run): ~15 ms less on ente (min 114 against 131), but Node 20 cannot run the lint's
  *   dynamic import()s (execa for --base, ESM only) inside a vm.Script without
