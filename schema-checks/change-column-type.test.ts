@@ -70,3 +70,34 @@ ALTER TABLE t ALTER COLUMN a TYPE bigint;`),
     [],
   );
 });
+
+// lemmy's fix-timezones and crates.io's timezones migrations: SET timezone = 'UTC' first, then
+// timestamp to timestamptz, which PostgreSQL 12 and later do in the catalog alone.
+const TIMESTAMPS = { history: [{ path: 'V1.sql', sql: 'CREATE TABLE events (at timestamp, until timestamptz, stamp timestamp(3));' }] };
+
+test('passes on timestamp to timestamptz and back after SET TIME ZONE UTC (PostgreSQL 12 on)', async () => {
+  assert.deepEqual(
+    await findings(
+      `SET timezone = 'UTC';
+ALTER TABLE events ALTER COLUMN at TYPE timestamptz USING at;
+ALTER TABLE events ALTER COLUMN until TYPE timestamp;`,
+      TIMESTAMPS,
+    ),
+    [],
+  );
+  assert.deepEqual(await findings(`SET TIME ZONE 'Etc/UTC';\nALTER TABLE events ALTER at TYPE timestamp with time zone;`, TIMESTAMPS), []);
+  assert.deepEqual(await findings(`BEGIN;\nSET LOCAL TIME ZONE 0;\nALTER TABLE events ALTER at TYPE timestamptz;\nCOMMIT;`, TIMESTAMPS), []);
+});
+
+test('flags timestamp to timestamptz in another time zone, before PostgreSQL 12, or with another USING or precision', async () => {
+  const cases: Array<[string, LintOptions]> = [
+    [`ALTER TABLE events ALTER COLUMN at TYPE timestamptz;`, TIMESTAMPS],
+    [`SET timezone = 'Europe/London';\nALTER TABLE events ALTER COLUMN at TYPE timestamptz;`, TIMESTAMPS],
+    [`SET timezone = 'UTC';\nRESET timezone;\nALTER TABLE events ALTER COLUMN at TYPE timestamptz;`, TIMESTAMPS],
+    [`BEGIN;\nSET LOCAL timezone = 'UTC';\nCOMMIT;\nALTER TABLE events ALTER COLUMN at TYPE timestamptz;`, TIMESTAMPS],
+    [`SET timezone = 'UTC';\nALTER TABLE events ALTER COLUMN at TYPE timestamptz;`, { ...TIMESTAMPS, pgVersion: 11 }],
+    [`SET timezone = 'UTC';\nALTER TABLE events ALTER COLUMN at TYPE timestamptz USING at + interval '1 hour';`, TIMESTAMPS],
+    [`SET timezone = 'UTC';\nALTER TABLE events ALTER COLUMN stamp TYPE timestamptz;`, TIMESTAMPS],
+  ];
+  for (const [sql, options] of cases) assert.equal((await findings(sql, options)).length, 1, sql);
+});

@@ -1,6 +1,7 @@
 import { defineRule } from '../src/lint/define-rule.js';
 import { columnDefOf, formatTable, formatType, tableCommands, typeInfo } from '../src/lint/ast.js';
-import type { ColumnTypeInfo } from '../src/lint/types.js';
+import type { Node } from 'libpg-query';
+import type { ColumnTypeInfo, RuleContext } from '../src/lint/types.js';
 
 /** Types whose typmod is a length or precision that PostgreSQL can widen without touching rows. */
 const WIDENABLE = new Set(['varchar', 'varbit', 'timestamp', 'timestamptz', 'time', 'timetz', 'interval']);
@@ -29,6 +30,27 @@ export function isSafeTypeChange(from: ColumnTypeInfo, to: ColumnTypeInfo): bool
   return false;
 }
 
+/**
+ * timestamp to timestamptz or back, the precision kept, with no USING other than the column itself:
+ * from PostgreSQL 12 on, a session whose TimeZone is UTC makes this a catalog-only change
+ * (ATColumnChangeRequiresRewrite lets the conversion through when the zone's offset is 0).
+ */
+function isUtcTimestampChange(from: ColumnTypeInfo, to: ColumnTypeInfo, column: string, using: Node | undefined, context: RuleContext): boolean {
+  if (!context.timeZoneIsUtc || context.settings.pgVersion < 12) return false;
+  const names = new Set([from.name, to.name]);
+  if (from.name === to.name || !names.has('timestamp') || !names.has('timestamptz') || from.isArray || to.isArray) return false;
+  if (to.modifiers.join(',') !== from.modifiers.join(',')) return false;
+  return using === undefined || isColumnItself(using, column);
+}
+
+/** `USING col`: the column's own value, converted as it would be without USING. */
+function isColumnItself(using: Node, column: string): boolean {
+  if (!('ColumnRef' in using)) return false;
+  const fields = using.ColumnRef.fields ?? [];
+  const last = fields.at(-1);
+  return fields.length === 1 && last !== undefined && 'String' in last && last.String.sval === column;
+}
+
 export default defineRule({
   id: 'change-column-type',
   category: 'rewrite',
@@ -39,7 +61,7 @@ export default defineRule({
     '2. Backfill the new column in batches.',
     '3. Deploy code that reads the new column.',
     '4. Contract: drop the old column (and rename with a view, if the name matters) in a later migration.',
-    'Catalog-only changes are not flagged: varchar(n) to text or a wider varchar, numeric(p,s) to a larger p with the same s, cidr to inet.',
+    "Catalog-only changes are not flagged: varchar(n) to text or a wider varchar, numeric(p,s) to a larger p with the same s, cidr to inet, and (PostgreSQL 12 on) timestamp to timestamptz or back after SET TIME ZONE 'UTC'.",
   ].join('\n'),
   nodeTypes: ['AlterTableStmt'],
   alterTableCommands: ['AT_AlterColumnType'],
@@ -55,6 +77,7 @@ export default defineRule({
       const hasUsing = column?.raw_default !== undefined;
       const changesCollation = column?.collClause !== undefined;
       if (from && to && !hasUsing && !changesCollation && isSafeTypeChange(from, to)) continue;
+      if (from && to && !changesCollation && isUtcTimestampChange(from, to, command.name, column?.raw_default, context)) continue;
       const change = to ? ` to ${formatType(to)}` : '';
       const known = from
         ? `from ${formatType(from)}${change}`

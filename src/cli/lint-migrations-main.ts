@@ -20,5 +20,7 @@ const { startParseWorkerEarly } = await import('../lint/early-worker.js');
 // A large file will be parsed partly on a worker thread: boot it while this thread loads the rules.
 await startParseWorkerEarly(argv);
 const { runLintCli } = await import('./lint-migrations.js');
-await parserReady;
+// Not awaited here: the migrations are found and read while the parser compiles (the lint asks for
+// it when it has files to parse). A parser that fails to load fails that request the same way.
+parserReady.catch(() => {});
 process.exitCode = await runLintCli(argv);

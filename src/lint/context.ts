@@ -92,21 +92,48 @@ export const OBSERVED_NODE_TYPES: ReadonlySet<string> = new Set([
   'DropStmt',
 ]);
 
-/** A timeout setting as SET and SET LOCAL leave it: SET LOCAL lasts until the transaction ends, SET until the session does. */
-class Timeout {
+/** A non-zero timeout. */
+function timeoutIsOn(value: Node | undefined): boolean {
+  return !(value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const));
+}
+
+/**
+ * Time zones at UTC's offset all year, as PostgreSQL names them (case-insensitively): with one of
+ * these as the session's TimeZone, ALTER COLUMN ... TYPE between timestamp and timestamptz keeps
+ * the rows as they are (PostgreSQL 12 on; TimestampTimestampTzRequiresRewrite asks for a zone whose
+ * offset is fixed at 0).
+ */
+const UTC_ZONES: ReadonlySet<string> = new Set(
+  ['UTC', 'UCT', 'GMT', 'GMT0', 'GMT+0', 'GMT-0', 'Greenwich', 'Universal', 'Zulu'].flatMap((zone) => [zone, `Etc/${zone}`]).map((zone) => zone.toLowerCase()),
+);
+
+/** SET TIME ZONE 'UTC' (or another name of it), or the offset 0. */
+function timeZoneIsUtc(value: Node | undefined): boolean {
+  if (value === undefined || !('A_Const' in value)) return false;
+  const constant = value.A_Const as { ival?: { ival?: number }; sval?: { sval?: string } };
+  if (constant.ival) return (constant.ival.ival ?? 0) === 0;
+  return UTC_ZONES.has((constant.sval?.sval ?? '').trim().toLowerCase());
+}
+
+/**
+ * A setting as SET and SET LOCAL leave it, on or off: SET LOCAL lasts until the transaction ends,
+ * SET until the session does. `isOn` tells from the value SET gives it (a timeout is on unless 0).
+ */
+class Setting {
   private transaction: boolean | undefined;
 
   /** `session`: in force from the start, when the runner sets it before the file (lockTimeoutPreset). */
-  constructor(private session = false) {}
+  constructor(
+    private session = false,
+    private readonly isOn: (value: Node | undefined) => boolean = timeoutIsOn,
+  ) {}
 
   get active(): boolean {
     return this.transaction ?? this.session;
   }
 
   set(set: VariableSetStmt, inTransaction: boolean): void {
-    const value = set.args?.[0];
-    const isZero = value !== undefined && 'A_Const' in value && isZeroConstant(value.A_Const);
-    const active = set.kind === 'VAR_SET_VALUE' && !isZero;
+    const active = set.kind === 'VAR_SET_VALUE' && this.isOn(set.args?.[0]);
     if (set.is_local) {
       if (inTransaction) this.transaction = active;
     } else {
@@ -138,8 +165,9 @@ export class FileContext implements RuleContext {
   private partBase = 0;
   /** Index of the file's last statement when the part being judged holds it, else -1. */
   private lastStatementIndex = -1;
-  private readonly lockTimeout: Timeout;
-  private readonly statementTimeout = new Timeout();
+  private readonly lockTimeout: Setting;
+  private readonly statementTimeout = new Setting();
+  private readonly timeZone = new Setting(false, timeZoneIsUtc);
   /** Existing tables (not created in the file) that an ALTER TABLE of the file changed. */
   private readonly alteredTables = new Set<string>();
   private readonly indexesDroppedIfExists = new Set<string>();
@@ -163,7 +191,7 @@ export class FileContext implements RuleContext {
   ) {
     this.inTransaction = wrappedInTransaction;
     this.wrappedByRunner = wrappedInTransaction;
-    this.lockTimeout = new Timeout(settings.lockTimeoutPreset);
+    this.lockTimeout = new Setting(settings.lockTimeoutPreset);
   }
 
   /** Called before judging a part of the file: where it starts, and the index of the file's last statement if the part holds it (else -1). */
@@ -178,6 +206,10 @@ export class FileContext implements RuleContext {
 
   get statementTimeoutSet(): boolean {
     return this.statementTimeout.active;
+  }
+
+  get timeZoneIsUtc(): boolean {
+    return this.timeZone.active;
   }
 
   get createdTableNaming(): { readonly qualified: number; readonly unqualified: number } {
@@ -245,8 +277,10 @@ export class FileContext implements RuleContext {
         if (set.kind === 'VAR_RESET_ALL') {
           this.lockTimeout.reset();
           this.statementTimeout.reset();
+          this.timeZone.reset();
         } else if (set.name === 'lock_timeout') this.lockTimeout.set(set, this.inTransaction);
         else if (set.name === 'statement_timeout') this.statementTimeout.set(set, this.inTransaction);
+        else if (set.name === 'timezone') this.timeZone.set(set, this.inTransaction);
         else if (set.name === 'search_path' && set.kind === 'VAR_SET_VALUE') this.searchPathSet = true;
         return;
       }
@@ -351,6 +385,7 @@ export class FileContext implements RuleContext {
       this.tableLockedInTransaction = undefined;
       this.lockTimeout.endTransaction();
       this.statementTimeout.endTransaction();
+      this.timeZone.endTransaction();
       this.notValidInTransaction.clear();
     }
   }

@@ -64,6 +64,12 @@ export interface RuleContext {
   readonly lockTimeoutSet: boolean;
   /** A non-zero statement_timeout is in force for this statement. */
   readonly statementTimeoutSet: boolean;
+  /**
+   * The file set the session's TimeZone to one at UTC's offset all year (SET TIME ZONE 'UTC'), in
+   * force for this statement: from PostgreSQL 12 on, timestamp and timestamptz then convert
+   * without a rewrite.
+   */
+  readonly timeZoneIsUtc: boolean;
   /** The runner wraps this file in a transaction of its own (settings.transactionPerFile, or the file's own marker). */
   readonly wrappedByRunner: boolean;
   /**

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, join } from 'node:path';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
@@ -79,7 +79,8 @@ async function listDirectory(dir: string): Promise<DirectoryListing> {
   const files: string[] = [];
   const dirs: string[] = [];
   try {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
+    // Synchronous, like every read of discovery's (see layouts/layout.ts).
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isFile()) files.push(entry.name);
       else if (entry.isDirectory()) dirs.push(entry.name);
     }

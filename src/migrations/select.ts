@@ -45,7 +45,24 @@ class MigrationFinder {
     return discovery;
   }
 
+  /** Migrations of the directories named on the command line, by path. */
+  private readonly named = new Map<string, Located>();
+
+  /**
+   * A directory named on the command line, discovered already: its files are where it put them.
+   * Asking each file's own folder first (a Diesel or Prisma migration's) would discover every
+   * folder, and then the directory, again.
+   */
+  remember(discovery: Discovery): void {
+    this.discoveries.set(discovery.dir, Promise.resolve(discovery));
+    discovery.migrations.forEach((migration, index) => {
+      if (!this.named.has(migration.path)) this.named.set(migration.path, { discovery, index });
+    });
+  }
+
   async locate(path: string): Promise<Located | undefined> {
+    const named = this.named.get(path);
+    if (named) return named;
     for (const dir of [dirname(path), dirname(dirname(path))]) {
       const discovery = await this.discoveryOf(dir);
       const index = discovery?.migrations.findIndex((migration) => migration.path === path) ?? -1;
@@ -85,6 +102,7 @@ export async function selectMigrations(paths: readonly string[], options: Select
       if (kind === 'dir') {
         // Not through the finder's cache: a directory named on the command line that its tool would refuse is an error.
         const discovery = await discoverMigrations(path, options);
+        finder.remember(discovery);
         candidates.push(...discovery.migrations.map((migration) => migration.path));
         for (const file of discovery.unrecognised) notices.push(`${relative(options.cwd, file)} matches no migration layout and was not linted`);
       } else {
@@ -115,7 +133,11 @@ function inRunOrder(located: readonly Located[]): { files: MigrationFile[]; hist
   const byName: MigrationFile[] = [];
   for (const found of located) {
     if ('migration' in found) byName.push(found.migration);
-    else byDiscovery.set(found.discovery, [...(byDiscovery.get(found.discovery) ?? []), found.index]);
+    else {
+      const indexes = byDiscovery.get(found.discovery);
+      if (indexes) indexes.push(found.index);
+      else byDiscovery.set(found.discovery, [found.index]);
+    }
   }
   const files: MigrationFile[] = [];
   const history: MigrationFile[] = [];

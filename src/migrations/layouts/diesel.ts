@@ -9,7 +9,7 @@
  * transaction when it holds several statements.
  */
 import { join } from 'node:path';
-import { entriesOf, readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
+import { entriesOfSubdirectory, readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { MigrationDiscoveryError } from '../migration-file.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
@@ -17,13 +17,13 @@ import type { SqlClient } from './version-table.js';
 const TABLE = '__diesel_schema_migrations';
 
 /** Diesel skips dot-directories and empty ones; every other directory must hold up.sql. */
-async function migrationDirs(listing: DirectoryListing): Promise<Array<{ dir: string; hasUp: boolean }>> {
-  const dirs: Array<{ dir: string; hasUp: boolean }> = [];
+async function migrationDirs(listing: DirectoryListing): Promise<Array<{ dir: string; hasUp: boolean; hasMetadata: boolean }>> {
+  const dirs: Array<{ dir: string; hasUp: boolean; hasMetadata: boolean }> = [];
   for (const dir of listing.dirs) {
     if (dir.startsWith('.')) continue;
-    const entries = await entriesOf(join(listing.dir, dir));
+    const entries = await entriesOfSubdirectory(listing, dir);
     if (entries.length === 0) continue;
-    dirs.push({ dir, hasUp: entries.includes('up.sql') });
+    dirs.push({ dir, hasUp: entries.includes('up.sql'), hasMetadata: entries.includes('metadata.toml') });
   }
   return dirs;
 }
@@ -49,7 +49,7 @@ export const diesel: Layout = {
 
   async list(listing) {
     const migrations: FoundMigration[] = [];
-    for (const { dir, hasUp } of await migrationDirs(listing)) {
+    for (const { dir, hasUp, hasMetadata } of await migrationDirs(listing)) {
       const path = join(listing.dir, dir);
       if (!hasUp) throw new MigrationDiscoveryError(`${path} has no up.sql: Diesel refuses a migrations directory with such a folder; add up.sql or move the folder out`);
       const cut = dir.indexOf('_');
@@ -57,7 +57,8 @@ export const diesel: Layout = {
         path: join(path, 'up.sql'),
         version: (cut === -1 ? dir : dir.slice(0, cut)).replace(/-/g, ''),
         name: cut === -1 ? dir : dir.slice(cut + 1),
-        runInTransaction: runInTransaction(await readIfPresent(join(path, 'metadata.toml'))),
+        // Read only where the folder lists it: a failed read costs an exception per migration.
+        runInTransaction: runInTransaction(hasMetadata ? await readIfPresent(join(path, 'metadata.toml')) : undefined),
       });
     }
     // Diesel collects the migrations into a map keyed by version: of two with one version it silently runs only one.

@@ -9,11 +9,11 @@
  * migration whose `when` is not after the created_at of the last row in its table: that
  * created_at is the version the replica gate compares ('up-to'), and `when` is a migration's version.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { MigrationDiscoveryError } from '../migration-file.js';
 import { readIfPresent, type FoundMigration, type Layout } from './layout.js';
 import type { SqlClient } from './version-table.js';
+import { hexDigest } from '../../util/digest.js';
 
 const SCHEMA = 'drizzle';
 const TABLE_NAME = '__drizzle_migrations';
@@ -83,7 +83,7 @@ export const drizzle: Layout = {
     // hand-written migration may leave out the semicolon before one; drizzle-kit's own files
     // have it, and keep their text.
     const sql = text.replace(/--> statement-breakpoint/g, (breakpoint, at: number) => (endsStatement(text, at) ? breakpoint : STATEMENT_END));
-    return { sql, transaction: true, checksum: createHash('sha256').update(text).digest('hex') };
+    return { sql, transaction: true, checksum: hexDigest('sha256', text) };
   },
 
   versionTable: {

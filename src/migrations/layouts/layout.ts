@@ -5,7 +5,8 @@
  * registered with one line in registry.ts; discovery asks each registered layout whether a
  * directory is its tool's, and the replica gate looks for each one's table.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MigrationDiscoveryError, type LayoutId, type MigrationFile } from '../migration-file.js';
 import type { SqlClient, VersionTableAdapter } from './version-table.js';
 
@@ -78,10 +79,19 @@ export interface Layout {
   readonly versionTable: VersionTable;
 }
 
+/*
+ * The reads here and in discovery are synchronous: a migrations directory is hundreds of small
+ * files, and each asynchronous call is a round trip through libuv's thread pool. Measured on
+ * crates.io's 285 Diesel migrations: 5 ms to read every up.sql synchronously, 35 ms one awaited
+ * call after another, 40 to 100 ms with all of them in flight at once (on two busy cores).
+ * Discovery is the whole of a `ship lint-migrations <dir>` run until the parser starts, so
+ * nothing waits on the event loop meanwhile.
+ */
+
 /** A small file's text (a journal, a TOML file), or undefined when there is none. */
 export async function readIfPresent(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -92,10 +102,27 @@ export async function readIfPresent(path: string): Promise<string | undefined> {
 /** The names in a directory of a migrations directory (a folder per migration). */
 export async function entriesOf(path: string): Promise<string[]> {
   try {
-    return await readdir(path);
+    return readdirSync(path);
   } catch (error) {
     throw new MigrationDiscoveryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+const subdirectoryEntries = new WeakMap<DirectoryListing, Map<string, Promise<string[]>>>();
+
+/**
+ * The names in the subdirectory `name` of a listed directory, read once per listing: detection asks
+ * several layouts about a directory of folders (Prisma's, Diesel's), and each would read them all.
+ */
+export function entriesOfSubdirectory(listing: DirectoryListing, name: string): Promise<string[]> {
+  const read = subdirectoryEntries.get(listing) ?? new Map<string, Promise<string[]>>();
+  subdirectoryEntries.set(listing, read);
+  let entries = read.get(name);
+  if (!entries) {
+    entries = entriesOf(join(listing.dir, name));
+    read.set(name, entries);
+  }
+  return entries;
 }
 
 /**

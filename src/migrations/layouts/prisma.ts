@@ -8,18 +8,18 @@
  * statements run as one implicit transaction, a lone one outside any (which is how a Prisma
  * migration can hold a `CREATE INDEX CONCURRENTLY`, alone in its file).
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { MigrationDiscoveryError } from '../migration-file.js';
-import { entriesOf, readIfPresent, type FoundMigration, type Layout } from './layout.js';
+import { entriesOfSubdirectory, readIfPresent, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
+import { hexDigest, nodeCrypto } from '../../util/digest.js';
 
 const TABLE = '_prisma_migrations';
 const MIGRATION_FILE = 'migration.sql';
 
-async function holdsMigrationFile(dir: string): Promise<boolean> {
-  return (await entriesOf(dir)).includes(MIGRATION_FILE);
+async function holdsMigrationFile(listing: DirectoryListing, dir: string): Promise<boolean> {
+  return (await entriesOfSubdirectory(listing, dir)).includes(MIGRATION_FILE);
 }
 
 export const prisma: Layout = {
@@ -29,7 +29,7 @@ export const prisma: Layout = {
 
   async detect(listing) {
     if (listing.files.includes('migration_lock.toml')) return true;
-    for (const dir of listing.dirs) if (await holdsMigrationFile(join(listing.dir, dir))) return true;
+    for (const dir of listing.dirs) if (await holdsMigrationFile(listing, dir)) return true;
     return false;
   },
 
@@ -44,7 +44,7 @@ export const prisma: Layout = {
     for (const dir of listing.dirs) {
       if (dir.startsWith('.')) continue;
       const path = join(listing.dir, dir);
-      if (!(await holdsMigrationFile(path))) {
+      if (!(await holdsMigrationFile(listing, dir))) {
         throw new MigrationDiscoveryError(`${path} has no ${MIGRATION_FILE}: Prisma refuses to migrate with it (P3015); restore the file or delete the folder`);
       }
       const cut = dir.indexOf('_');
@@ -54,7 +54,7 @@ export const prisma: Layout = {
   },
 
   read(text) {
-    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: createHash('sha256').update(text).digest('hex') };
+    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: hexDigest('sha256', text) };
   },
 
   versionTable: {
@@ -102,7 +102,7 @@ export const prisma: Layout = {
         },
         async markStarted(client, migration) {
           if (migration.checksum === undefined) throw new Error(`${migration.path}: no checksum to record in ${TABLE}`);
-          const id = randomUUID();
+          const id = nodeCrypto().randomUUID();
           await client.query(`INSERT INTO ${TABLE} (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)`, [id, migration.checksum, migration.version]);
           started.set(migration.path, id);
         },

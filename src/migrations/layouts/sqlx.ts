@@ -10,11 +10,11 @@
  * holds several statements. sqlx records the SHA-384 of each file and refuses to run when an
  * applied file has changed.
  */
-import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { readIfPresent, refuseDuplicateVersions, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
+import { hexDigest } from '../../util/digest.js';
 
 const TABLE = '_sqlx_migrations';
 
@@ -68,7 +68,7 @@ export const sqlx: Layout = {
 
   read(text) {
     const transaction = text.startsWith('-- no-transaction') ? runsAsImplicitTransaction(text) : true;
-    return { sql: text, transaction, checksum: createHash('sha384').update(text).digest('hex') };
+    return { sql: text, transaction, checksum: hexDigest('sha384', text) };
   },
 
   versionTable: {

@@ -1,0 +1,479 @@
+/**
+ * Lint on real migration folders: `ship lint-migrations <dir>` against squawk-cli on the same
+ * files, on public projects' migrations pinned at one commit each. Reports the wall time of both
+ * (fresh processes, alternating, medians), the findings per rule of both, and the hand review of
+ * a sample of ship's findings (bench/lint-corpus-review.json) against what ship reports now.
+ *
+ *   node --import tsx bench/lint-corpus.ts [--runs 15] [--only lemmy,ente] [--git-url 'https://github.com/{repo}.git'] [--before <git ref>]
+ *   node --import tsx bench/lint-corpus.ts --sample 40   # print a sample of findings to review
+ *
+ * With --before, ship as it was at that commit is built (exported with git archive into
+ * bench/.corpus/ship-<commit>/, node_modules linked, `npm run build`) and timed in the same
+ * alternation: the before and after of a change. Where the time goes is measured too: node's own
+ * start (`node -e 0`), ship's start and module loading (`lint-migrations --help`, which lints
+ * nothing), and the phases inside a run (bench/lib/lint-phases.mjs).
+ *
+ * The corpora are fetched with git (only the migrations folder, at the pinned commit) into
+ * bench/.corpus/ (gitignored) and reused from there. Offline, a corpus that is not cached yet is
+ * skipped with a message saying so; with none available the benchmark prints `skipped` and
+ * bench/run.ts keeps the figures RESULTS.md had. `--git-url` replaces where the repositories come
+ * from ({repo} is owner/name, {owner} and {name} its parts), e.g. a folder of local mirrors.
+ *
+ * ship runs as published (bin/ship.js, after `npm run build`), squawk as npm installs it (its node
+ * launcher and native binary), both without NODE_EXTRA_CA_CERTS (see lint-throughput.ts), both with
+ * machine-readable output (ship --format json, squawk --reporter json). squawk is given the very
+ * files ship linted, named one by one (ship finds them itself from the directory, by its layout).
+ * Progress goes to stderr; the last line of stdout is the result as one JSON object.
+ *
+ * Tried on these corpora and not kept (A/B medians of 15 to 25 alternating runs, two cores under a
+ * 1-minute load of 3 to 5 from other work, December 2026):
+ * - Parsing the files on the worker thread too (it takes files from the last one back, the main
+ *   thread from the first, each claiming a file through a SharedArrayBuffer): slower everywhere,
+ *   e.g. ente 132-197 ms against 117-137, a directory of 3 tiny files 129 against 96 (a worker booted
+ *   early and torn down at exit); under load it boots in ~70 ms, after the main thread is done.
+ * - --no-wasm-lazy-compilation (the whole parser compiled up front on V8's background threads):
+ *   ente 145-151 ms against 117-137. Without --no-opt, or with --no-sparkplug: no difference.
+ * - A V8 code cache (the lint bundled as CommonJS, run through vm.Script with cachedData made after
+ *   a training run): ~15 ms less on ente (min 114 against 131), but Node 20 cannot run the lint's
+ *   dynamic import()s (execa for --base, ESM only) inside a vm.Script without
+ *   --experimental-vm-modules or an API that prints an ExperimentalWarning. On Node 22,
+ *   module.enableCompileCache() would give this to ES modules (not measurable here: Node 20).
+ * What is left is mostly fixed: node's own start (~23 ms, squawk's launcher pays it too), loading
+ * the lint's modules and instantiating the parser (~30 ms), and the first parse of each statement
+ * shape, where V8 compiles the parser's WebAssembly functions as they are first called (~13 ms on ente).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { argument, median } from './lib/common.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const shipBin = join(root, 'bin/ship.js');
+const squawkBin = join(root, 'node_modules/.bin/squawk');
+const CACHE = join(root, 'bench/.corpus');
+const REVIEW = join(root, 'bench/lint-corpus-review.json');
+/** The squawk-cli release compared against (the same as lint-throughput.ts). */
+const SQUAWK_VERSION = '2.66.0';
+
+export interface Corpus {
+  /** Short name, used in the review file and on the command line. */
+  readonly name: string;
+  /** GitHub owner/name. */
+  readonly repo: string;
+  readonly commit: string;
+  /** The migrations folder, as given to ship. */
+  readonly dir: string;
+  readonly layout: string;
+}
+
+export const CORPORA: readonly Corpus[] = [
+  {
+    name: 'lemmy',
+    repo: 'LemmyNet/lemmy',
+    commit: '439734dd638a2c06a2f907beab7dcf4646e88f86',
+    dir: 'migrations',
+    layout: 'Diesel (<timestamp>_<name>/up.sql, metadata.toml)',
+  },
+  {
+    name: 'crates.io',
+    repo: 'rust-lang/crates.io',
+    commit: '57fa000662f511321daa61e6769f190ea0e80771',
+    dir: 'migrations',
+    layout: 'Diesel (<timestamp>_<name>/up.sql, metadata.toml)',
+  },
+  {
+    name: 'ente',
+    repo: 'ente-io/ente',
+    commit: 'a621d733154a834f23754e7e874de769be532d9d',
+    dir: 'server/migrations',
+    layout: 'golang-migrate (<n>_<name>.up.sql)',
+  },
+];
+
+const benchEnv = { ...process.env };
+delete benchEnv.NODE_EXTRA_CA_CERTS;
+
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+
+function git(args: string[], cwd: string): { ok: boolean; why: string } {
+  const result = spawnSync('git', args, { cwd, encoding: 'utf8', timeout: 300_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  const why = (result.error?.message ?? result.stderr ?? '').trim().split('\n').filter(Boolean).at(-1) ?? `exit ${result.status}`;
+  return { ok: result.status === 0, why };
+}
+
+/**
+ * The corpus's checkout (only its migrations folder), fetched once at the pinned commit; a string
+ * saying why when it cannot be had.
+ */
+export function fetchCorpus(corpus: Corpus, urlTemplate: string): { dir: string } | { skipped: string } {
+  const target = join(CACHE, `${corpus.name}-${corpus.commit.slice(0, 12)}`);
+  if (existsSync(join(target, '.fetched'))) return { dir: join(target, corpus.dir) };
+  const [owner = '', name = ''] = corpus.repo.split('/');
+  const url = urlTemplate.replaceAll('{repo}', corpus.repo).replaceAll('{owner}', owner).replaceAll('{name}', name);
+  const partial = `${target}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  process.stderr.write(`lint-corpus: fetching ${corpus.dir} of ${corpus.repo} at ${corpus.commit.slice(0, 12)} from ${url}\n`);
+  // Blobs only for the migrations folder: a shallow, blobless fetch of the commit, then a sparse checkout.
+  const steps: string[][] = [
+    ['init', '-q'],
+    ['remote', 'add', 'origin', url],
+    ['fetch', '-q', '--depth', '1', '--filter=blob:none', 'origin', corpus.commit],
+    ['sparse-checkout', 'set', '--no-cone', `/${corpus.dir}/`],
+    ['-c', 'advice.detachedHead=false', 'checkout', '-q', corpus.commit],
+  ];
+  for (const step of steps) {
+    const { ok, why } = git(step, partial);
+    if (!ok) {
+      rmSync(partial, { recursive: true, force: true });
+      return {
+        skipped: `could not fetch ${corpus.repo} at ${corpus.commit} from ${url} (offline, or the host is unreachable?): git ${step[0] === '-c' ? step[2] : step[0]}: ${why}`,
+      };
+    }
+  }
+  rmSync(join(partial, '.git'), { recursive: true, force: true });
+  writeFileSync(join(partial, '.fetched'), `${corpus.repo} ${corpus.commit}\n`);
+  rmSync(target, { recursive: true, force: true });
+  renameSync(partial, target);
+  return { dir: join(target, corpus.dir) };
+}
+
+interface ShipFinding {
+  ruleId: string;
+  file: string;
+  line: number;
+  severity: string;
+  message: string;
+}
+
+interface ShipReport {
+  files: string[];
+  statementCount: number;
+  findings: ShipFinding[];
+  errorCount: number;
+  warningCount: number;
+}
+
+interface SquawkFinding {
+  file: string;
+  line: number;
+  rule_name: string;
+  level: string;
+}
+
+function shipArgs(dir: string, bin = shipBin): [string, string[]] {
+  return [process.execPath, [bin, 'lint-migrations', dir, '--format', 'json']];
+}
+
+function squawkArgs(files: readonly string[]): [string, string[]] {
+  return [squawkBin, ['--reporter', 'json', ...files]];
+}
+
+/**
+ * ship as it was at `ref`, built: the path of its bin/ship.js, or why it cannot be had. Exported
+ * with git archive (the repository's worktrees are left alone) and built against this checkout's
+ * node_modules.
+ */
+function buildBefore(ref: string): { bin: string; commit: string } | { skipped: string } {
+  const resolved = spawnSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' });
+  if (resolved.status !== 0) return { skipped: `--before ${ref}: no such commit here` };
+  const commit = resolved.stdout.trim();
+  const dir = join(CACHE, `ship-${commit.slice(0, 12)}`);
+  const bin = join(dir, 'bin/ship.js');
+  if (existsSync(join(dir, '.built'))) return { bin, commit };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`lint-corpus: building ship at ${commit.slice(0, 12)} in ${relative(root, dir)}\n`);
+  const exported = spawnSync('sh', ['-c', `git archive ${commit} | tar -x -C "${dir}"`], { cwd: root, encoding: 'utf8' });
+  if (exported.status !== 0) return { skipped: `--before ${ref}: git archive failed: ${exported.stderr.trim()}` };
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: dir, encoding: 'utf8' });
+  if (build.status !== 0) return { skipped: `--before ${ref}: its build failed: ${(build.stdout + build.stderr).trim().split('\n').at(-1)}` };
+  writeFileSync(join(dir, '.built'), `${commit}\n`);
+  return { bin, commit };
+}
+
+function run(command: string, args: string[]): { ms: number; stdout: string } {
+  const started = performance.now();
+  const result = spawnSync(command, args, { cwd: root, env: benchEnv, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = performance.now() - started;
+  // Both exit 1 when they find problems, which every corpus has.
+  if (result.status !== 0 && result.status !== 1) throw new Error(`${command} ${args.slice(0, 4).join(' ')} ... exited ${result.status}: ${String(result.stderr).slice(0, 500)}`);
+  return { ms, stdout: result.stdout };
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+}
+
+/**
+ * squawk's rules that flag the same hazard as a ship rule (for the side-by-side table). ship's
+ * hygiene rules are off unless a project turns them on; squawk's prefer-* rules are on by default.
+ */
+export const SQUAWK_EQUIVALENTS: Readonly<Record<string, readonly string[]>> = {
+  'require-lock-timeout': ['require-lock-timeout', 'require-timeout-settings'],
+  'require-statement-timeout': ['require-statement-timeout'],
+  'create-index-without-concurrently': ['require-concurrent-index-creation'],
+  'drop-index-without-concurrently': ['require-concurrent-index-deletion'],
+  'concurrently-in-transaction': ['ban-concurrent-index-creation-in-transaction'],
+  'not-rerunnable-outside-transaction': ['prefer-robust-stmts'],
+  'not-null-column-without-default': ['adding-required-field'],
+  'set-not-null': ['adding-not-nullable-field'],
+  'add-column-volatile-default': ['adding-field-with-default'],
+  'change-column-type': ['changing-column-type'],
+  'check-without-not-valid': ['constraint-missing-not-valid'],
+  'foreign-key-without-not-valid': ['adding-foreign-key-constraint'],
+  'unique-constraint-without-index': ['disallowed-unique-constraint'],
+  'primary-key-on-existing-table': ['adding-serial-primary-key-field'],
+  'drop-column': ['ban-drop-column'],
+  'drop-table': ['ban-drop-table'],
+  'drop-not-null': ['ban-drop-not-null'],
+  'drop-database': ['ban-drop-database'],
+  'rename-column': ['renaming-column'],
+  'rename-table': ['renaming-table'],
+  'transaction-nesting': ['transaction-nesting'],
+  'add-json-column': ['prefer-jsonb'],
+  'prefer-bigint-for-keys': ['prefer-bigint-over-int', 'prefer-bigint-over-smallint'],
+  'prefer-identity': ['prefer-identity'],
+  'prefer-timestamptz': ['prefer-timestamp-tz'],
+  'prefer-text-over-varchar': ['prefer-text-field'],
+  'identifier-too-long': ['identifier-too-long'],
+};
+
+export interface ReviewEntry {
+  readonly corpus: string;
+  /** Relative to the corpus's migrations folder. */
+  readonly file: string;
+  readonly line: number;
+  readonly ruleId: string;
+  /** 'true': the hazard is real as the finding says; 'false': a false positive. */
+  readonly verdict: 'true' | 'false';
+  readonly why: string;
+}
+
+interface Timing {
+  medianMs: number;
+  runsMs: number[];
+}
+
+/** Medians of the phases bench/lib/lint-phases.mjs measures, over `runs` fresh processes of each mode. */
+function phases(dir: string, runs: number): Record<string, number> {
+  const samples: Record<string, number[]> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const mode of ['lint', 'parse-first']) {
+      const result = spawnSync(process.execPath, [join(root, 'bench/lib/lint-phases.mjs'), dir, mode], { cwd: root, env: benchEnv, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`lint-phases exited ${result.status}: ${result.stderr.slice(0, 500)}`);
+      for (const [key, value] of Object.entries(JSON.parse(result.stdout) as Record<string, number | undefined>)) {
+        if (typeof value !== 'number' || key === 'files') continue;
+        // The lint after a parse-first pass judges a warm parser: kept apart.
+        const name = mode === 'parse-first' && key === 'lint' ? 'lintAfterParse' : key;
+        if (mode === 'parse-first' && key !== 'lint' && key !== 'parseCold') continue;
+        const values = samples[name] ?? [];
+        values.push(value);
+        samples[name] = values;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, Math.round(median(values) * 10) / 10]));
+}
+
+interface CorpusResult {
+  name: string;
+  repo: string;
+  commit: string;
+  dir: string;
+  layout: string;
+  files: number;
+  statements: number;
+  bytes: number;
+  ship: { medianMs: number; runsMs: number[]; findings: number; errors: number; warnings: number; byRule: Record<string, number> };
+  squawk: { medianMs: number; runsMs: number[]; findings: number; byRule: Record<string, number> };
+  ratio: number;
+  /** ship at the --before commit, in the same alternation. */
+  before?: Timing & { commit: string; ratio: number };
+  /** `node -e 0` and `ship lint-migrations --help`, in the same alternation: node's start, and ship's start with its modules loaded. */
+  nodeStart: Timing;
+  shipStart: Timing;
+  phases: Record<string, number>;
+  load: [number, number];
+}
+
+function race(corpus: Corpus, dir: string, runs: number, before: { bin: string; commit: string } | undefined): { result: CorpusResult; findings: ShipFinding[] } {
+  const ship = shipArgs(relative(root, dir));
+  const first = run(...ship);
+  const report = JSON.parse(first.stdout) as ShipReport;
+  const files = report.files.map((file) => resolve(root, file));
+  const squawk = squawkArgs(files);
+  const squawkFindings = JSON.parse(run(...squawk).stdout) as SquawkFinding[];
+  const sides: Record<string, [string, string[]]> = {
+    ship,
+    squawk,
+    nodeStart: [process.execPath, ['-e', '0']],
+    shipStart: [process.execPath, [shipBin, 'lint-migrations', '--help']],
+    ...(before ? { before: shipArgs(relative(root, dir), before.bin) } : {}),
+  };
+  const names = Object.keys(sides);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const loadBefore = loadavg()[0] ?? 0;
+  // One untimed run each warms the page cache.
+  for (const name of names) run(...sides[name]!);
+  for (let i = 0; i < runs; i++) {
+    // Alternating, each side's place turning every run, so that load from elsewhere falls on all alike.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length]!;
+      samples[name]!.push(run(...sides[name]!).ms);
+    }
+    process.stderr.write(`lint-corpus ${corpus.name} ${i + 1}/${runs}: ${names.map((name) => `${name} ${Math.round(samples[name]![i]!)} ms`).join(', ')}\n`);
+  }
+  const round = (values: number[]) => values.map((value) => Math.round(value));
+  const timing = (name: string): Timing => ({ medianMs: Math.round(median(samples[name]!)), runsMs: round(samples[name]!) });
+  const shipRuns = samples.ship!;
+  const squawkRuns = samples.squawk!;
+  const bytes = files.reduce((sum, file) => sum + readFileSync(file).length, 0);
+  return {
+    findings: report.findings.map((finding) => ({ ...finding, file: relative(dir, resolve(root, finding.file)) })),
+    result: {
+      name: corpus.name,
+      repo: corpus.repo,
+      commit: corpus.commit,
+      dir: corpus.dir,
+      layout: corpus.layout,
+      files: files.length,
+      statements: report.statementCount,
+      bytes,
+      ship: {
+        medianMs: Math.round(median(shipRuns)),
+        runsMs: round(shipRuns),
+        findings: report.findings.length,
+        errors: report.errorCount,
+        warnings: report.warningCount,
+        byRule: countBy(report.findings, (finding) => finding.ruleId),
+      },
+      squawk: {
+        medianMs: Math.round(median(squawkRuns)),
+        runsMs: round(squawkRuns),
+        findings: squawkFindings.length,
+        byRule: countBy(squawkFindings, (finding) => finding.rule_name),
+      },
+      ratio: Number((median(shipRuns) / median(squawkRuns)).toFixed(3)),
+      ...(before ? { before: { ...timing('before'), commit: before.commit, ratio: Number((median(samples.before!) / median(squawkRuns)).toFixed(3)) } } : {}),
+      nodeStart: timing('nodeStart'),
+      shipStart: timing('shipStart'),
+      phases: runs > 0 ? phases(dir, Math.max(3, Math.ceil(runs / 2))) : {},
+      load: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
+    },
+  };
+}
+
+/** The reviewed findings, each marked with whether ship still reports it. */
+function checkReview(findings: ReadonlyMap<string, ShipFinding[]>): {
+  entries: Array<ReviewEntry & { reported: boolean }>;
+  reported: number;
+  falsePositives: number;
+  rate: number;
+} {
+  const review = existsSync(REVIEW) ? (JSON.parse(readFileSync(REVIEW, 'utf8')) as ReviewEntry[]) : [];
+  const entries = review
+    .filter((entry) => findings.has(entry.corpus))
+    .map((entry) => ({
+      ...entry,
+      reported: (findings.get(entry.corpus) ?? []).some((finding) => finding.file === entry.file && finding.line === entry.line && finding.ruleId === entry.ruleId),
+    }));
+  const reported = entries.filter((entry) => entry.reported);
+  const falsePositives = reported.filter((entry) => entry.verdict === 'false').length;
+  return { entries, reported: reported.length, falsePositives, rate: reported.length ? Number((falsePositives / reported.length).toFixed(3)) : 0 };
+}
+
+/** A deterministic sample spread over the rules and corpora, to review by hand (--sample N). */
+function sample(findings: ReadonlyMap<string, ShipFinding[]>, size: number): void {
+  const byRule = new Map<string, Array<ShipFinding & { corpus: string }>>();
+  for (const [corpus, list] of findings) {
+    for (const finding of list) byRule.set(finding.ruleId, [...(byRule.get(finding.ruleId) ?? []), { ...finding, corpus }]);
+  }
+  // Round-robin over the rules, taking evenly spaced findings of each: every rule is sampled, the frequent ones more.
+  const picked: Array<ShipFinding & { corpus: string }> = [];
+  const rules = [...byRule.keys()].sort();
+  for (let round = 0; picked.length < size && round < size; round++) {
+    for (const rule of rules) {
+      const list = byRule.get(rule) ?? [];
+      const take = Math.min(list.length, Math.ceil((size * list.length) / [...findings.values()].flat().length) + 1);
+      if (round >= take || picked.length >= size) continue;
+      picked.push(list[Math.floor(((round + 0.5) * list.length) / take)]!);
+    }
+  }
+  for (const finding of picked) console.log(JSON.stringify({ corpus: finding.corpus, file: finding.file, line: finding.line, ruleId: finding.ruleId, message: finding.message }));
+}
+
+function main(): void {
+  const runs = argument('runs', 15);
+  const only = option('only')?.split(',');
+  const urlTemplate = option('git-url') ?? 'https://github.com/{repo}.git';
+  const corpora = CORPORA.filter((corpus) => !only || only.includes(corpus.name));
+  const available: Array<{ corpus: Corpus; dir: string }> = [];
+  const skipped: string[] = [];
+  for (const corpus of corpora) {
+    const fetched = fetchCorpus(corpus, urlTemplate);
+    if ('skipped' in fetched) {
+      process.stderr.write(`lint-corpus: skipping ${corpus.name}: ${fetched.skipped}\n`);
+      skipped.push(`${corpus.name}: ${fetched.skipped}`);
+    } else {
+      available.push({ corpus, dir: fetched.dir });
+    }
+  }
+  if (available.length === 0) {
+    console.log(JSON.stringify({ name: 'lint-corpus', skipped: `no corpus could be had: ${skipped.join('; ')}` }));
+    return;
+  }
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'ignore' });
+  if (build.status !== 0) throw new Error(`npm run build exited ${build.status}`);
+  if (!existsSync(squawkBin)) {
+    // Installed here, not as a dependency (see lint-throughput.ts).
+    const install = spawnSync('npm', ['install', '--no-save', `squawk-cli@${SQUAWK_VERSION}`], { cwd: root, stdio: 'inherit' });
+    if (install.status !== 0 || !existsSync(squawkBin)) throw new Error(`could not install squawk-cli@${SQUAWK_VERSION} (npm exited ${install.status})`);
+  }
+  const beforeRef = option('before');
+  const built = beforeRef === undefined || process.argv.includes('--sample') ? undefined : buildBefore(beforeRef);
+  if (built && 'skipped' in built) {
+    process.stderr.write(`lint-corpus: ${built.skipped}; timing without it\n`);
+    skipped.push(built.skipped);
+  }
+  const before = built && !('skipped' in built) ? built : undefined;
+  const results: CorpusResult[] = [];
+  const findings = new Map<string, ShipFinding[]>();
+  for (const { corpus, dir } of available) {
+    const raced = race(corpus, dir, process.argv.includes('--sample') ? 0 : runs, before);
+    results.push(raced.result);
+    findings.set(corpus.name, raced.findings);
+  }
+  if (process.argv.includes('--sample')) {
+    sample(findings, argument('sample', 40));
+    return;
+  }
+  const target = 1.5;
+  const squawkVersion = spawnSync(squawkBin, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  console.log(
+    JSON.stringify({
+      name: 'lint-corpus',
+      runs,
+      machine: `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}`,
+      command: `node --import tsx bench/lint-corpus.ts --runs ${runs}${beforeRef ? ` --before ${beforeRef}` : ''}`,
+      ship: 'node bin/ship.js lint-migrations <dir> --format json (compiled by tsc and bundled by esbuild: npm run build, as published)',
+      squawk: `${squawkVersion} (node_modules/.bin/squawk --reporter json <the files ship linted>)`,
+      environment: 'both without NODE_EXTRA_CA_CERTS',
+      target: `ship wall time <= ${target} x squawk`,
+      corpora: results.map((result) => ({ ...result, met: result.ratio <= target })),
+      skipped,
+      squawkEquivalents: SQUAWK_EQUIVALENTS,
+      review: checkReview(findings),
+    }),
+  );
+}
+
+main();
