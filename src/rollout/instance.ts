@@ -260,7 +260,13 @@ async function putBack(
     // One deadline for the whole confirmation, however the load balancer splits it between the two.
     const wait = { deadlineMs: settings.healthyTimeoutMs, signal: signals.hard };
     confirmed = await lb.putBack(target.lbName, wait);
-    await lb.waitHealthy(target.lbName, { ...wait, deadlineMs: Math.max(0, settings.healthyTimeoutMs - (performance.now() - registering)) });
+    try {
+      await lb.waitHealthy(target.lbName, { ...wait, deadlineMs: Math.max(0, settings.healthyTimeoutMs - (performance.now() - registering)) });
+    } catch (error) {
+      // What ran out is rollout.healthyTimeout, not the remainder this second wait was given.
+      if (error instanceof DeadlineError) throw new DeadlineError(error.instance, error.step, settings.healthyTimeoutMs, error.lastSeen);
+      throw error;
+    }
   } catch (lbError) {
     waits.confirmMs = performance.now() - registering;
     const message = [error, `${host}: not confirmed healthy by the load balancer: ${describe(lbError)}`].filter(Boolean).join('\n');
