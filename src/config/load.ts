@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { configSchema, type ShipConfig } from './schema.js';
 import { ConfigError, configErrorFromZod } from './errors.js';
 import { DEFAULT_CONFIG_FILE } from './default-file.js';
+import { jiti as loadJiti } from '../util/jiti.js';
 
 export { DEFAULT_CONFIG_FILE };
 
@@ -87,8 +88,7 @@ async function evaluate(file: string, absolute: string, deadlineMs: number, fsCa
     // moduleCache off so a config is read afresh each time; the file cache spares re-transpiling it (~0.2 s).
     // interopDefault off: jiti's interop proxy throws on a null default export when awaited; the default is picked below.
     // jiti is loaded here, not at the top: commands that read no config (`ship --help`, init) never pay for it.
-    const { createJiti } = await import('jiti');
-    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache, interopDefault: false });
+    const jiti = loadJiti()(import.meta.url, { moduleCache: false, fsCache, interopDefault: false });
     const module = await Promise.race([jiti.import<unknown>(absolute), stuck]);
     // An ES module's default export; a CommonJS file's module.exports.
     if (typeof module !== 'object' || module === null) return module;

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOncePhaseProblem, type Playbook } from './define.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { jiti } from '../util/jiti.js';
 
 /**
  * Where the built-in playbooks are: the TypeScript sources beside src/ when ship runs from its
@@ -48,9 +49,7 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   if (!existsSync(absolute)) throw new PlaybookError(file, 'playbook file not found');
   let exported: unknown;
   try {
-    // Loaded on first use: the built-in playbooks need it as much as a user's, but nothing before a playbook does.
-    const { createJiti } = await import('jiti');
-    exported = await createJiti(import.meta.url).import(absolute, { default: true });
+    exported = await jiti()(import.meta.url).import(absolute, { default: true });
   } catch (error) {
     throw new PlaybookError(file, `could not be loaded: ${(error as Error).message}`);
   }
