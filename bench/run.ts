@@ -237,6 +237,33 @@ const KNOWN: Benchmark[] = [
         });
     },
   },
+  {
+    name: 'startup',
+    title: "Start-up: `ship --help`, and a deploy's first event",
+    args: ['--runs', '11'],
+    verdicts(r) {
+      const first = r.deployFirstEvent as Json;
+      const help = r.help as Json;
+      const targets = r.targets as Json;
+      return [
+        {
+          figure: `\`ship deploy --json\` on a 2-host HAProxy fleet, spawn to the first event on stdout, median of ${r.runs}`,
+          value: `${ms(first.medianMs)} (\`node -e 0\`: ${ms((r.nodeAlone as Json).medianMs)})`,
+          target: String(targets.firstEvent),
+          met: first.met === true,
+        },
+        { figure: `\`ship --help\`, spawn to exit, median of ${r.runs}`, value: ms(help.medianMs), target: String(targets.help), met: help.met === true },
+      ];
+    },
+    detail(r) {
+      return [
+        `Runs (ms): first event ${list((r.deployFirstEvent as Json).runsMs)}; --help ${list((r.help as Json).runsMs)}; the whole deploy (2 hosts) ${list((r.deployWall as Json).runsMs)}. ` +
+          `First event with jiti's transpile cache cold (a config never run before): ${ms(r.deployFirstEventColdCacheMs)}. 1-minute load average around the runs: ${list(r.load1)}.`,
+        '',
+        `Settings: ${r.ship}; ${r.config}; ${r.fleet}.`,
+      ].join('\n');
+    },
+  },
 ];
 
 function ms(value: unknown): string {
