@@ -15,6 +15,12 @@ import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOption
  *
  * Deregistration is both "stop new traffic" and "out of rotation" for ELBv2, so `startDrain`
  * deregisters and `takeOut` has nothing left to do.
+ *
+ * A batch's instances drain, wait and come back side by side; their calls are made per target
+ * group, not per instance: the target-health reads and the (de)registrations asked for in the same
+ * turn of the event loop go out as one call per group (DescribeTargetHealth answers for every
+ * target of a group), and the waits, which poll in step, keep sharing them. A read already sent is
+ * never shared with a later caller: it may predate that caller's own change.
  */
 
 export interface Elbv2Options {
@@ -46,6 +52,13 @@ interface DrainRecord {
   deregistered: Map<string, TargetRef[]>;
 }
 
+type Change = 'register' | 'deregister';
+
+interface PendingChange {
+  targets: TargetRef[];
+  callers: Array<{ targets: TargetRef[]; resolve: () => void; reject: (error: unknown) => void }>;
+}
+
 function matches(entry: TargetHealthEntry, target: TargetRef): boolean {
   return entry.id === target.id && (target.port === undefined || entry.port === target.port);
 }
@@ -71,6 +84,10 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   private readonly marginMs: number;
   private groups: Promise<TargetGroupInfo[]> | undefined;
   private readonly drains = new Map<string, DrainRecord>();
+  /** Per group, the target-health read not sent yet, that callers of this turn share. */
+  private readonly healthReads = new Map<string, Promise<TargetHealthEntry[]>>();
+  /** Per group and kind, the (de)registration not sent yet, that callers of this turn share. */
+  private readonly changes = new Map<string, PendingChange>();
 
   constructor(private readonly options: Elbv2Options) {
     if (options.targetGroupArns.length === 0) {
@@ -160,10 +177,10 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     await this.wrap(`drain ${this.label(name, target)}`, () =>
       Promise.all(
         groups.map(async (group) => {
-          const live = (await this.api.targetHealth(group.arn)).filter((entry) => matches(entry, target) && entry.state !== 'unused');
+          const live = (await this.groupHealth(group.arn)).filter((entry) => matches(entry, target) && entry.state !== 'unused');
           // Deregister every port the target is registered with; deregistering a target that is not there is a no-op in AWS.
           const refs = live.length ? live.map((entry) => ({ id: entry.id, port: entry.port })) : [target];
-          await this.api.deregister(group.arn, refs);
+          await this.change('deregister', group.arn, refs);
           deregistered.set(group.arn, refs);
         }),
       ),
@@ -228,7 +245,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const target = this.target(name);
     const groups = await this.targetGroups();
     const deregistered = this.drains.get(name)?.deregistered;
-    await this.wrap(`register ${this.label(name, target)}`, () => Promise.all(groups.map((group) => this.api.register(group.arn, deregistered?.get(group.arn) ?? [target]))));
+    await this.wrap(`register ${this.label(name, target)}`, () => Promise.all(groups.map((group) => this.change('register', group.arn, deregistered?.get(group.arn) ?? [target]))));
     this.drains.delete(name);
   }
 
@@ -266,7 +283,56 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   }
 
   private allTargetHealth(groups: TargetGroupInfo[]): Promise<Array<{ group: TargetGroupInfo; entries: TargetHealthEntry[] }>> {
-    return this.wrap('read target health', () => Promise.all(groups.map(async (group) => ({ group, entries: await this.api.targetHealth(group.arn) }))));
+    return this.wrap('read target health', () => Promise.all(groups.map(async (group) => ({ group, entries: await this.groupHealth(group.arn) }))));
+  }
+
+  /** Every target's health in the group, read once for all who ask in this turn of the event loop (sent when it ends). */
+  private groupHealth(arn: string): Promise<TargetHealthEntry[]> {
+    let read = this.healthReads.get(arn);
+    if (!read) {
+      read = new Promise((resolve, reject) => {
+        setImmediate(() => {
+          this.healthReads.delete(arn);
+          this.api.targetHealth(arn).then(resolve, reject);
+        });
+      });
+      this.healthReads.set(arn, read);
+    }
+    return read;
+  }
+
+  /**
+   * Registers or deregisters `targets` in the group together with the others asked for in this
+   * turn of the event loop, in one call. Should that call fail, each caller's targets go again on
+   * their own, so one bad target fails its own instance only, as when every call was its own.
+   */
+  private change(kind: Change, arn: string, targets: TargetRef[]): Promise<void> {
+    const key = `${kind} ${arn}`;
+    return new Promise((resolve, reject) => {
+      let pending = this.changes.get(key);
+      if (!pending) {
+        const batch: PendingChange = { targets: [], callers: [] };
+        pending = batch;
+        this.changes.set(key, batch);
+        setImmediate(() => {
+          this.changes.delete(key);
+          void this.sendChange(kind, arn, batch);
+        });
+      }
+      pending.targets.push(...targets);
+      pending.callers.push({ targets, resolve, reject });
+    });
+  }
+
+  private async sendChange(kind: Change, arn: string, batch: PendingChange): Promise<void> {
+    const send = (targets: TargetRef[]) => (kind === 'register' ? this.api.register(arn, targets) : this.api.deregister(arn, targets));
+    try {
+      await send(batch.targets);
+      for (const caller of batch.callers) caller.resolve();
+    } catch (error) {
+      if (batch.callers.length === 1) return batch.callers[0]!.reject(error);
+      for (const caller of batch.callers) send(caller.targets).then(caller.resolve, caller.reject);
+    }
   }
 
   private async views(target: TargetRef, groups: TargetGroupInfo[]): Promise<GroupView[]> {

@@ -296,6 +296,56 @@ test('an instance in two target groups is drained from both and healthy only whe
   assert.equal((await lb.members(['web1']))[0]!.healthy, true);
 });
 
+test("a batch's instances are drained, watched and registered with one call per target group, not one per instance", async (t) => {
+  const { fake, arn, provider } = await fleet(t, 3, [
+    { name: 'web', deregistrationDelaySeconds: 5, drainConnectionsMs: 100 },
+    { name: 'api', deregistrationDelaySeconds: 5, drainConnectionsMs: 100 },
+  ]);
+  // A poll interval far longer than the test: only each wait's first look can happen, and it is counted.
+  const lb = provider([arn('web'), arn('api')], { pollIntervalMs: 600_000 });
+  const batch = ['web1', 'web2', 'web3'];
+  await lb.verify(batch);
+  const callsSince = (from: number) => {
+    const calls = fake.state.calls.slice(from);
+    const targets = (action: string) =>
+      calls
+        .filter((call) => call.action === action)
+        .map((call) => [call.params.TargetGroupArn, Object.keys(call.params).filter((key) => /^Targets\.member\.\d+\.Id$/.test(key)).length]);
+    return { health: calls.filter((call) => call.action === 'DescribeTargetHealth').length, deregister: targets('DeregisterTargets'), register: targets('RegisterTargets') };
+  };
+  const both = (count: number) => [
+    [arn('web'), count],
+    [arn('api'), count],
+  ];
+
+  // Drained side by side: one read (the ports each target is registered with) and one deregistration per group for the three.
+  let from = fake.state.calls.length;
+  await Promise.all(batch.map((name) => lb.startDrain(name)));
+  assert.deepEqual(callsSince(from), { health: 2, deregister: both(3), register: [] });
+
+  // The three drain waits look together: one read per group.
+  from = fake.state.calls.length;
+  let stop = new AbortController();
+  const draining = batch.map((name) => lb.waitDrained(name, { deadlineMs: 600_000, signal: stop.signal }).catch((error: unknown) => error));
+  await eventually('the waits to look once', () => callsSince(from).health > 0);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(callsSince(from).health, 2);
+  stop.abort(new Error('seen enough'));
+  await Promise.all(draining);
+  await eventually('the drains to end', () => batch.every((_, index) => fake.state.targetHealth('web', instanceId(index)).state === 'unused'));
+
+  // Back side by side: one registration per group for the three, and their health waits look together.
+  from = fake.state.calls.length;
+  await Promise.all(batch.map((name) => lb.putBack(name)));
+  stop = new AbortController();
+  const coming = batch.map((name) => lb.waitHealthy(name, { deadlineMs: 600_000, signal: stop.signal }).catch((error: unknown) => error));
+  await eventually('the waits to look once', () => callsSince(from).health > 0);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(callsSince(from), { health: 2, deregister: [], register: both(3) });
+  stop.abort(new Error('seen enough'));
+  await Promise.all(coming);
+});
+
 test('ip target groups: the member resolves to its address and is drained and registered by IP', async (t) => {
   const { apps, fake, arn, provider } = await fleet(t, 1, [{ name: 'web-ip', targetType: 'ip', deregistrationDelaySeconds: 5, drainConnectionsMs: 50 }]);
   const address = apps.apps[0]!.address;
