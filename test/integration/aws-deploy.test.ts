@@ -217,7 +217,7 @@ test('a clean rollout: hosts from EC2 tags, plan shows their source, every host 
   }
 });
 
-test('a batch of two: deregistered in one call per target group, the target groups read once per poll for both, every host on the new version', async (t) => {
+test('a batch of two: deregistered in one call per target group (the waits share their reads too), every host on the new version', async (t) => {
   const fake = await startAws(t, { groups: [{ name: 'web' }, { name: 'api', healthCheckPath: '/' }] });
   const args = await deployArgs(await writeAwsConfig(fake, { rollout: { batchSize: 2 } }));
   const run = await runShip(args, { env: ENV });
