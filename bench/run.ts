@@ -163,7 +163,7 @@ const KNOWN: Benchmark[] = [
         .filter((c) => c.journal !== false)
         .flatMap((c): Verdict[] => [
           {
-            figure: `${c.instances ?? r.instances} instances, ${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
+            figure: `${String(c.label).includes('instances') ? '' : `${c.instances ?? r.instances} instances, `}${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
             value: `${ms(c.cpuPerInstanceMs)}`,
             target: String(targets.cpuPerInstance),
             met: c.cpuMet === true,
@@ -236,6 +236,36 @@ const KNOWN: Benchmark[] = [
             met: race.met === true,
           };
         });
+    },
+  },
+  {
+    name: 'aws-calls',
+    title: 'AWS API calls per instance rolled through ELBv2 (the AWS test path, 8 hosts)',
+    args: ['--hosts', '8', '--runs', '3'],
+    verdicts(r) {
+      return (r.configurations as Json[]).map((c) => ({
+        figure: `${c.label}${Number(c.groups) > 1 ? '' : ', one target group'}: ELBv2 calls per instance rolled, median of ${r.runs} deploys`,
+        value: `${c.perInstanceMedian} (runs: ${list(c.perInstanceRuns)})`,
+        target: String(r.target),
+        met: c.met === true,
+      }));
+    },
+    detail(r) {
+      const settings = r.settings as Json;
+      const rows = (r.configurations as Json[]).map((c) => {
+        const run = c.medianRun as Json;
+        const actions = Object.entries(run.byAction as Record<string, number>)
+          .map(([action, n]) => `${action} ${n}`)
+          .join(', ');
+        return `| ${c.label} | ${c.perInstanceMedian} | ${run.rolling} | ${run.perRun} | ${actions} |`;
+      });
+      return [
+        '| configuration | per instance | rolling calls (median run) | once per run | by action (median run) |',
+        '| --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+        `Settings: ${settings.ship}; target group ${settings.targetGroup}. Counted: ${settings.counted}. Batches of 25% of 8 hosts are a canary of one, then two at a time.`,
+      ].join('\n');
     },
   },
   {
