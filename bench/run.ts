@@ -181,7 +181,7 @@ const KNOWN: Benchmark[] = [
   },
   {
     name: 'simulation',
-    title: "Simulated rollout of 1,000 instances: the orchestrator's CPU time per instance and peak memory",
+    title: "Simulated rollout of 1,000 and 10,000 instances: the orchestrator's CPU time per instance and peak memory",
     args: ['--runs', '5', '--instances', '1000'],
     verdicts(r) {
       const targets = r.targets as Json;
@@ -190,7 +190,7 @@ const KNOWN: Benchmark[] = [
         .filter((c) => c.journal !== false)
         .flatMap((c): Verdict[] => [
           {
-            figure: `${r.instances} instances, ${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
+            figure: `${String(c.label).includes('instances') ? '' : `${c.instances ?? r.instances} instances, `}${c.label} (${c.batches} batches): CPU time per instance (user + system), median of ${r.runs} fresh processes`,
             value: `${ms(c.cpuPerInstanceMs)}`,
             target: String(targets.cpuPerInstance),
             met: c.cpuMet === true,
@@ -198,7 +198,7 @@ const KNOWN: Benchmark[] = [
           {
             figure: `the same: peak RSS of the process (getrusage maxrss), median of ${r.runs}`,
             value: `${c.peakRssMb} MB (highest ${c.maxPeakRssMb} MB; ${c.startRssMb} MB with the modules loaded, before the run)`,
-            target: String(targets.peakMemory),
+            target: String(c.memoryTarget ?? targets.peakMemory),
             met: c.memoryMet === true,
           },
         ]);
@@ -218,10 +218,11 @@ const KNOWN: Benchmark[] = [
           'Real: `runRollout` (plan, canary, capacity check before every batch, the per-instance state machine), the built-in deploy-release playbook (steps and shell text built per host), ' +
           `the EventBus with the \`--json\` renderer writing each event to /dev/null, and the file journal: ${r.journal}, every transition written before it is acted on ` +
           '(the benchmark reads the journal back and checks every transition and the outcome are there). Simulated: hosts and load balancer (`test/support/memory.ts`: every command and upload ' +
-          'succeeds at once, the load balancer answers from memory) and health checks that pass on the first probe. Not included: node start and module loading, config loading, SSH, the deploy ' +
+          'succeeds at once, the load balancer answers from memory and neither keeps a log of what it was told) and health checks that pass on the first probe. Not included: node start and module loading, config loading, SSH, the deploy ' +
           "lock's heartbeat. The reference row is batch size 1 without journal transitions (run header and outcome still written): the difference to batch size 1 is what writing 6,000 " +
-          'transitions one at a time, each durable before the rollout goes on, costs (the O_DSYNC writes, and the thread-pool hand-off and event-loop wake-up around each); with 10% batches ' +
-          'the transitions of a batch are group-committed. Every batch also asks the load balancer for all 1,000 members for the capacity check (the in-memory one is counted too).',
+          "transitions costs. Of an instance's six transitions, three are durable before ship acts ('draining', 'activating', 'registering'); the other three ('out', 'verifying', 'in-service') " +
+          'follow an action already journalled and go to disk in the same O_DSYNC write as the next durable one (or when the event loop turns, whichever is first): three writes an instance at ' +
+          'batch size 1; with 10% batches the transitions of a batch are group-committed too. Every batch also asks the load balancer for every member for the capacity check (the in-memory one is counted too).',
       ].join('\n');
     },
   },
@@ -283,6 +284,63 @@ const KNOWN: Benchmark[] = [
     },
     detail(r) {
       return lintCorpusDetail(r);
+    },
+  },
+  {
+    name: 'aws-calls',
+    title: 'AWS API calls per instance rolled through ELBv2 (the AWS test path, 8 hosts)',
+    args: ['--hosts', '8', '--runs', '3'],
+    verdicts(r) {
+      return (r.configurations as Json[]).map((c) => ({
+        figure: `${c.label}${Number(c.groups) > 1 ? '' : ', one target group'}: ELBv2 calls per instance rolled, median of ${r.runs} deploys`,
+        value: `${c.perInstanceMedian} (runs: ${list(c.perInstanceRuns)})`,
+        target: String(r.target),
+        met: c.met === true,
+      }));
+    },
+    detail(r) {
+      const settings = r.settings as Json;
+      const rows = (r.configurations as Json[]).map((c) => {
+        const run = c.medianRun as Json;
+        const actions = Object.entries(run.byAction as Record<string, number>)
+          .map(([action, n]) => `${action} ${n}`)
+          .join(', ');
+        return `| ${c.label} | ${c.perInstanceMedian} | ${run.rolling} | ${run.perRun} | ${actions} |`;
+      });
+      return [
+        '| configuration | per instance | rolling calls (median run) | once per run | by action (median run) |',
+        '| --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+        `Settings: ${settings.ship}; target group ${settings.targetGroup}. Counted: ${settings.counted}. Batches of 25% of 8 hosts are a canary of one, then two at a time.`,
+      ].join('\n');
+    },
+  },
+  {
+    name: 'startup',
+    title: "Start-up: `ship --help`, and a deploy's first event",
+    args: ['--runs', '11'],
+    verdicts(r) {
+      const first = r.deployFirstEvent as Json;
+      const help = r.help as Json;
+      const targets = r.targets as Json;
+      return [
+        {
+          figure: `\`ship deploy --json\` on a 2-host HAProxy fleet, spawn to the first event on stdout, median of ${r.runs}`,
+          value: `${ms(first.medianMs)} (\`node -e 0\`: ${ms((r.nodeAlone as Json).medianMs)})`,
+          target: String(targets.firstEvent),
+          met: first.met === true,
+        },
+        { figure: `\`ship --help\`, spawn to exit, median of ${r.runs}`, value: ms(help.medianMs), target: String(targets.help), met: help.met === true },
+      ];
+    },
+    detail(r) {
+      return [
+        `Runs (ms): first event ${list((r.deployFirstEvent as Json).runsMs)}; --help ${list((r.help as Json).runsMs)}; the whole deploy (2 hosts) ${list((r.deployWall as Json).runsMs)}. ` +
+          `First event with jiti's transpile cache cold (a config never run before): ${ms(r.deployFirstEventColdCacheMs)}. 1-minute load average around the runs: ${list(r.load1)}.`,
+        '',
+        `Settings: ${r.ship}; ${r.config}; ${r.fleet}.`,
+      ].join('\n');
     },
   },
 ];

@@ -37,10 +37,21 @@ import { median } from './lib/common.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** This file as tsc compiles it: the child runs the compiled code, as ship is published. */
 const COMPILED = join(ROOT, 'dist', 'bench', 'simulation.js');
-const TARGETS = { cpuPerInstanceMs: 2, peakMemoryMb: 150 };
-const CONFIGURATIONS = [
+/** Issue 17: <= 1 ms CPU per instance (it was 2 ms); 10,000 instances at 10% within 200 MB. */
+const TARGETS = { cpuPerInstanceMs: 1, peakMemoryMb: 150 };
+interface Configuration {
+  label: string;
+  batchSize: string;
+  journal: boolean;
+  /** Default: --instances. */
+  instances?: number;
+  /** Default: TARGETS.peakMemoryMb. */
+  peakMemoryMb?: number;
+}
+const CONFIGURATIONS: Configuration[] = [
   { label: 'batch size 1', batchSize: '1', journal: true },
   { label: 'batch size 10%', batchSize: '10%', journal: true },
+  { label: '10,000 instances, batch size 10%', batchSize: '10%', journal: true, instances: 10_000, peakMemoryMb: 200 },
   // No target: shows how much of the batch-size-1 figure is the journal's durable writes.
   { label: 'batch size 1 without the journal (reference)', batchSize: '1', journal: false },
 ];
@@ -109,14 +120,15 @@ async function simulate(instances: number, batchSize: string, journaled: boolean
     const started = performance.now();
 
     const names = Array.from({ length: instances }, (_, i) => `web${String(i + 1).padStart(4, '0')}`);
-    const lb = new MemoryLoadBalancer(names);
+    // The simulated hosts and load balancer keep no log of what they were told: it is not ship's memory.
+    const lb = new MemoryLoadBalancer(names, { keepLog: false });
     const targets: Target[] = names.map((name, i) => {
       const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
       return {
         name,
         address,
         lbName: name,
-        transport: new MemoryTransport(name, answer),
+        transport: new MemoryTransport(name, answer, { keepLog: false }),
         checks: [passingCheck],
         ctx: {
           app: 'storefront',
@@ -256,21 +268,23 @@ async function parent(): Promise<void> {
   for (let run = 0; run < runs; run++) {
     // Each configuration goes first in turn.
     for (const configuration of CONFIGURATIONS.map((_, i) => CONFIGURATIONS[(i + run) % CONFIGURATIONS.length]!)) {
-      const result = await child(instances, configuration.batchSize, configuration.journal, cpuProfDir);
+      const result = await child(configuration.instances ?? instances, configuration.batchSize, configuration.journal, cpuProfDir);
       samples.get(configuration.label)!.push(result);
       process.stderr.write(
         `simulation ${run + 1}/${runs}, ${configuration.label}: ${result.cpuPerInstanceMs} ms CPU per instance, peak RSS ${result.peakRssMb} MB, ${result.wallMs} ms wall\n`,
       );
     }
   }
-  const configurations = CONFIGURATIONS.map(({ label, batchSize, journal }) => {
+  const configurations = CONFIGURATIONS.map(({ label, batchSize, journal, ...configuration }) => {
     const results = samples.get(label)!;
+    const memoryTargetMb = configuration.peakMemoryMb ?? TARGETS.peakMemoryMb;
     const pick = (key: keyof ChildResult) => results.map((r) => Number(r[key]));
     const cpuPerInstanceMs = round(median(pick('cpuPerInstanceMs')), 3);
     const peakRssMb = round(median(pick('peakRssMb')));
     const first = results[0]!;
     return {
       label,
+      instances: first.instances,
       batchSize,
       journal,
       batches: first.batches,
@@ -278,7 +292,8 @@ async function parent(): Promise<void> {
       cpuMet: cpuPerInstanceMs <= TARGETS.cpuPerInstanceMs,
       peakRssMb,
       maxPeakRssMb: Math.max(...pick('peakRssMb')),
-      memoryMet: peakRssMb <= TARGETS.peakMemoryMb,
+      memoryTarget: `<= ${memoryTargetMb} MB peak RSS`,
+      memoryMet: peakRssMb <= memoryTargetMb,
       startRssMb: round(median(pick('startRssMb'))),
       cpuUserMs: round(median(pick('cpuUserMs'))),
       cpuSystemMs: round(median(pick('cpuSystemMs'))),

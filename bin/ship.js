@@ -14,5 +14,12 @@ if (process.argv[2] === 'lint-migrations') {
   process.argv.splice(2, 1);
   await import('../dist/lint/lint-migrations.js');
 } else {
-  await import('../dist/src/cli/main.js');
+  // The bundled CLI (scripts/bundle-cli.mjs: the same code in a few files, ~0.1 s sooner to start),
+  // unless tsc alone has rebuilt dist/src since it was made: then the compiled modules, never a stale bundle.
+  const { statSync } = await import('node:fs');
+  const bundle = new URL('../dist/cli/bundle/ship.js', import.meta.url);
+  const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
+  const modified = (url) => statSync(url, { throwIfNoEntry: false })?.mtimeMs;
+  const bundled = modified(bundle);
+  await import((bundled !== undefined && !(modified(compiled) > bundled) ? bundle : compiled).href);
 }

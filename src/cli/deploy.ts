@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import type { LoadedConfig } from '../config/load.js';
+import { COMMAND_LINES } from './commands.js';
 import { UsageError } from '../commands/errors.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import type { DatabaseRunOptions } from '../preflight/database-checks.js';
@@ -57,8 +58,7 @@ async function deployLike(args: DeployArgs, command: 'deploy' | 'plan' | 'check'
 }
 
 export const deployCommand: CommandModule<{ config: string; json?: boolean }, DeployArgs> = {
-  command: 'deploy',
-  describe: 'roll a release across the fleet, one batch at a time, without dropping a request',
+  ...COMMAND_LINES.deploy,
   builder: (yargs) =>
     appOption(rollOptions(yargs))
       .option('version', { type: 'string', describe: 'the release version (names releases/<version> on every host)' })
@@ -78,8 +78,7 @@ export const deployCommand: CommandModule<{ config: string; json?: boolean }, De
 };
 
 export const checkCommand: CommandModule<{ config: string; json?: boolean }, DeployArgs> = {
-  command: 'check',
-  describe: 'run every pre-flight check (connectivity, host keys, load balancer, capacity, replicas, migrations, lock); changes nothing',
+  ...COMMAND_LINES.check,
   builder: (yargs) =>
     appOption(rollOptions(yargs))
       .option('version', { type: 'string' })
@@ -91,8 +90,7 @@ export const checkCommand: CommandModule<{ config: string; json?: boolean }, Dep
 };
 
 export const planCommand: CommandModule<{ config: string; json?: boolean }, DeployArgs> = {
-  command: 'plan',
-  describe: 'print the batches and steps a deploy would run; changes nothing',
+  ...COMMAND_LINES.plan,
   builder: (yargs) => appOption(rollOptions(yargs)).option('version', { type: 'string' }).option('artifact', { type: 'string' }),
   handler: async (args) => {
     process.exitCode = await deployLike(args, 'plan');

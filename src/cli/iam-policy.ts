@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { parseTargetGroupArn } from '../aws/arn.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -88,8 +89,7 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
 }
 
 export const iamPolicyCommand: CommandModule<{ config: string }, { config: string }> = {
-  command: 'iam-policy',
-  describe: 'print the least-privilege IAM policy for the configured target groups and EC2 inventory',
+  ...COMMAND_LINES['iam-policy'],
   handler: async (args) => {
     const { config, file } = await loadConfig(args.config);
     process.stdout.write(`${JSON.stringify(iamPolicy(config, file), null, 2)}\n`);

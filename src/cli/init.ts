@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { UsageError } from '../commands/errors.js';
 import { LOAD_BALANCER_TYPES, loadBalancerAdapter, type LoadBalancerType } from '../lb/registry.js';
 import { NOTIFIERS } from '../notify/registry.js';
@@ -91,8 +92,7 @@ export async function writeInitConfig(path: string, lb: InitLoadBalancer, force:
 }
 
 export const initCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean; lb: InitLoadBalancer; force?: boolean }> = {
-  command: 'init',
-  describe: 'write a commented orchestrator.config.ts (or --config <file>) for your load balancer',
+  ...COMMAND_LINES.init,
   builder: (yargs) =>
     yargs
       .option('lb', { choices: INIT_LOAD_BALANCERS, default: 'haproxy' as InitLoadBalancer, describe: 'the load balancer in front of the fleet' })

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Argv, CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { formatReport, OUTPUT_FORMATS, type OutputFormat } from '../lint/format/index.js';
 import { allRules } from '../../schema-checks/index.js';
 import { lintMigrations } from '../lint/engine.js';
@@ -113,7 +114,7 @@ function parseLintArgs(argv: readonly string[]): LintMigrationsArgs | 'help' {
 }
 
 function usage(): string {
-  const lines = [`ship lint-migrations [paths..]\n\n${DESCRIPTION}\n`, `  paths  ${PATHS_DESCRIPTION}`];
+  const lines = [`ship ${COMMAND_LINES['lint-migrations'].command}\n\n${COMMAND_LINES['lint-migrations'].describe}\n`, `  paths  ${PATHS_DESCRIPTION}`];
   for (const [name, option] of Object.entries(OPTIONS)) {
     const flag = `${'alias' in option ? `-${option.alias}, ` : ''}--${name}`;
     const choices = 'choices' in option ? ` [${option.choices.join(', ')}]` : '';
@@ -121,8 +122,6 @@ function usage(): string {
   }
   return `${lines.join('\n')}\n`;
 }
-
-const DESCRIPTION = 'check SQL migrations for changes that break running code or lock tables';
 
 /** The lint itself, after argument parsing: returns the exit code. */
 export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = processIo): Promise<number> {
@@ -190,8 +189,7 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
 }
 
 export const lintMigrationsCommand: CommandModule<object, LintMigrationsArgs> = {
-  command: 'lint-migrations [paths..]',
-  describe: DESCRIPTION,
+  ...COMMAND_LINES['lint-migrations'],
   builder: (argv) => lintOptions(argv) as unknown as Argv<LintMigrationsArgs>,
   handler: async (args) => {
     process.exitCode = await runLintMigrations(args);

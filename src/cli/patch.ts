@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { loadConfig } from '../config/load.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { UsageError } from '../commands/errors.js';
@@ -59,8 +60,7 @@ async function runPatch(args: PatchArgs): Promise<number> {
 }
 
 export const patchCommand: CommandModule<{ config: string; json?: boolean }, PatchArgs> = {
-  command: 'patch',
-  describe: 'install OS security updates one batch at a time, rebooting where needed, and report what changed',
+  ...COMMAND_LINES.patch,
   builder: (yargs) =>
     appOption(rollOptions(yargs))
       .option('all', { type: 'boolean', describe: 'patch every app of the config in parallel (each one batch at a time), with one report' })

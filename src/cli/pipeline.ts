@@ -12,7 +12,6 @@ import type { LoadedConfig } from '../config/load.js';
 import { codeFor } from '../errors/coded.js';
 import { classifyError } from '../errors/codes.js';
 import { EventBus } from '../events.js';
-import { notifierHubFor } from '../notify/from-config.js';
 import type { NotifierHub } from '../notify/notifier.js';
 import type { InstanceSignals } from '../rollout/instance.js';
 import { redact } from '../util/redact.js';
@@ -91,7 +90,8 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutcome
           }, 'the interrupt handler');
         }
         input.observe?.(app, bus);
-        const hub = notifierHubFor(loaded.config.notify);
+        // The notifiers are loaded only for a config that has some.
+        const hub = loaded.config.notify ? (await import('../notify/from-config.js')).notifierHubFor(loaded.config.notify) : undefined;
         hub?.attach(bus);
         try {
           const result = await input.run(loaded, { bus, signals, restoreCommand: restoreFor(app) });

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { agreement, formatReleases, listReleases } from '../commands/releases.js';
 import { redact, redactDeep } from '../util/redact.js';
 import { appOption, loadApp } from './app-option.js';
@@ -15,8 +16,7 @@ interface ReleasesArgs {
 }
 
 export const releasesCommand: CommandModule<{ config: string; json?: boolean }, ReleasesArgs> = {
-  command: 'releases',
-  describe: "list each host's releases and current one; flags hosts that disagree (exit 1 when any does or cannot be read)",
+  ...COMMAND_LINES.releases,
   builder: (yargs) =>
     appOption(yargs)
       .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })

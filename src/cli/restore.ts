@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { interruptedRunId } from '../commands/resume.js';
 import { appOption, loadApp } from './app-option.js';
@@ -15,8 +16,7 @@ interface RestoreArgs {
 }
 
 export const restoreCommand: CommandModule<{ config: string; json?: boolean }, RestoreArgs> = {
-  command: 'restore',
-  describe: 'put instances back into the load balancer once they pass health checks (after an interrupted run)',
+  ...COMMAND_LINES.restore,
   builder: (yargs) =>
     appOption(yargs)
       .option('hosts', { type: 'string', demandOption: true, describe: 'comma-separated host names' })

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { findRunToResume } from '../commands/resume.js';
 import { appOption, loadApp } from './app-option.js';
@@ -13,9 +14,7 @@ interface ResumeArgs {
 }
 
 export const resumeCommand: CommandModule<{ config: string; json?: boolean }, ResumeArgs> = {
-  command: 'resume',
-  describe:
-    'continue a run that did not roll all its hosts (Ctrl-C, SIGTERM, SIGKILL, a lost machine): reconcile the instances it left mid-way, then roll the rest with the same playbook, release and flags',
+  ...COMMAND_LINES.resume,
   builder: (yargs) => appOption(yargs).option('lock-wait', { type: 'string', describe: "wait this long (e.g. '5m') for another run's deploy lock instead of refusing at once" }),
   handler: async (args) => {
     const lockWaitMs = parseLockWait(args['lock-wait']);

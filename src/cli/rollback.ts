@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { loadConfig } from '../config/load.js';
 import { rollback } from '../commands/rollback.js';
 import { appOption } from './app-option.js';
@@ -10,8 +11,7 @@ interface RollbackArgs extends RollArgs {
 }
 
 export const rollbackCommand: CommandModule<{ config: string; json?: boolean }, RollbackArgs> = {
-  command: 'rollback',
-  describe: 'switch every host back to the previous release (or --to one), one batch at a time, through the same rolling procedure',
+  ...COMMAND_LINES.rollback,
   builder: (yargs) => appOption(rollOptions(yargs)).option('to', { type: 'string', describe: 'the release to go back to (default: the one before the current release)' }),
   handler: async (args) => {
     const flags = parseRollFlags(args);

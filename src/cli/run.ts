@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { loadConfig } from '../config/load.js';
 import { rollingRun } from '../commands/pipeline/rolling-run.js';
 import { appOption } from './app-option.js';
@@ -10,8 +11,7 @@ interface RunArgs extends RollArgs {
 }
 
 export const runCommand: CommandModule<{ config: string; json?: boolean }, RunArgs> = {
-  command: 'run <playbook>',
-  describe: "roll your own playbook (a TypeScript file, or a name from the config's playbooks) through the same rolling procedure",
+  ...COMMAND_LINES.run,
   builder: (yargs) =>
     appOption(rollOptions(yargs))
       .positional('playbook', { type: 'string', demandOption: true, describe: 'a playbook file, or a name under playbooks in the config' })

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { formatStatus, status } from '../commands/status.js';
 import { stateStoreFor } from '../journal/from-config.js';
 import { redact, redactDeep } from '../util/redact.js';
@@ -6,8 +7,7 @@ import { appOption, loadApp } from './app-option.js';
 import { EXIT } from './exit-codes.js';
 
 export const statusCommand: CommandModule<{ config: string; json?: boolean }, { config: string; json?: boolean; app?: string }> = {
-  command: 'status',
-  describe: 'the current or last run, the lock holder, and every instance out of the load balancer (live), with disagreements',
+  ...COMMAND_LINES.status,
   builder: (yargs) => appOption(yargs),
   handler: async (args) => {
     const loaded = await loadApp(args);

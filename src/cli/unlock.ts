@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { COMMAND_LINES } from './commands.js';
 import { UsageError } from '../commands/errors.js';
 import { currentActor } from '../journal/actor.js';
 import { stateStoreFor } from '../journal/from-config.js';
@@ -13,8 +14,7 @@ interface UnlockArgs {
 }
 
 export const unlockCommand: CommandModule<{ config: string; json?: boolean }, UnlockArgs> = {
-  command: 'unlock',
-  describe: "break the app's deploy lock when its run is gone (its heartbeat stopped); recorded with who and why",
+  ...COMMAND_LINES.unlock,
   builder: (yargs) =>
     appOption(yargs)
       .option('force', { type: 'boolean', describe: 'required: breaking a lock is never a default' })

@@ -1,11 +1,12 @@
 import { statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { createJiti } from 'jiti';
 import { configSchema, type ShipConfig } from './schema.js';
 import { ConfigError, configErrorFromZod } from './errors.js';
+import { DEFAULT_CONFIG_FILE } from './default-file.js';
+import { jiti as loadJiti } from '../util/jiti.js';
 
-export const DEFAULT_CONFIG_FILE = 'orchestrator.config.ts';
+export { DEFAULT_CONFIG_FILE };
 
 export interface LoadedConfig {
   config: ShipConfig;
@@ -86,7 +87,8 @@ async function evaluate(file: string, absolute: string, deadlineMs: number, fsCa
   try {
     // moduleCache off so a config is read afresh each time; the file cache spares re-transpiling it (~0.2 s).
     // interopDefault off: jiti's interop proxy throws on a null default export when awaited; the default is picked below.
-    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache, interopDefault: false });
+    // jiti is loaded here, not at the top: commands that read no config (`ship --help`, init) never pay for it.
+    const jiti = loadJiti()(import.meta.url, { moduleCache: false, fsCache, interopDefault: false });
     const module = await Promise.race([jiti.import<unknown>(absolute), stuck]);
     // An ES module's default export; a CommonJS file's module.exports.
     if (typeof module !== 'object' || module === null) return module;

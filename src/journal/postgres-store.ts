@@ -351,7 +351,22 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
-  async recordTransition(transition: Transition): Promise<void> {
+  /** Each host's last transition insert: the next waits for it, so concurrent calls keep their order (seq). */
+  private readonly hostWrites = new Map<string, Promise<unknown>>();
+
+  recordTransition(transition: Transition): Promise<void> {
+    const key = `${transition.runId}\u0000${transition.host}`;
+    const written = (this.hostWrites.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => this.insertTransition(transition));
+    this.hostWrites.set(key, written);
+    void written
+      .finally(() => {
+        if (this.hostWrites.get(key) === written) this.hostWrites.delete(key);
+      })
+      .catch(() => undefined);
+    return written;
+  }
+
+  private async insertTransition(transition: Transition): Promise<void> {
     const clean = scrubbed(transition);
     const result = await this.query(
       `record ${transition.host} ${transition.from} -> ${transition.to} for run ${transition.runId}`,

@@ -78,7 +78,10 @@ export interface JournalEntry {
 export interface StateStore extends LockStore {
   readonly kind: string;
   beginRun(run: RunRecord): Promise<void>;
-  /** Durable before it resolves (fsync / committed). */
+  /**
+   * Durable before it resolves (fsync / committed). One host's transitions are stored in the order
+   * of the calls, even when a call is made before the one before it resolved.
+   */
   recordTransition(transition: Transition): Promise<void>;
   /** Durable before it resolves, like a transition. */
   recordStage(stage: StageRecord): Promise<void>;

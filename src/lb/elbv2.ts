@@ -15,6 +15,14 @@ import { LoadBalancerError, type LoadBalancer, type MemberState, type WaitOption
  *
  * Deregistration is both "stop new traffic" and "out of rotation" for ELBv2, so `startDrain`
  * deregisters and `takeOut` has nothing left to do.
+ *
+ * A batch's instances drain, wait and come back side by side; their calls are made per target
+ * group, not per instance. DescribeTargetHealth answers for every target of a group: the reads
+ * asked for in the same turn of the event loop go out as one, and a wait also takes a read another
+ * wait sent less than a poll interval ago, as long as it was sent after this wait's own
+ * (de)registration (so it cannot predate the change it waits on). (De)registrations asked for in
+ * the same turn are one call per group. Right after a (de)registration a target is always
+ * 'draining' or 'initial', so the waits look first one poll interval later.
  */
 
 export interface Elbv2Options {
@@ -42,8 +50,17 @@ interface GroupView {
 
 interface DrainRecord {
   startedAt: number;
+  /** performance.now() once the deregistration was accepted: reads sent since then show it. */
+  changedAt: number;
   /** What was deregistered from each group, so putBack registers exactly that again. */
   deregistered: Map<string, TargetRef[]>;
+}
+
+type Change = 'register' | 'deregister';
+
+interface PendingChange {
+  targets: TargetRef[];
+  callers: Array<{ targets: TargetRef[]; resolve: () => void; reject: (error: unknown) => void }>;
 }
 
 function matches(entry: TargetHealthEntry, target: TargetRef): boolean {
@@ -71,6 +88,14 @@ export class Elbv2LoadBalancer implements LoadBalancer {
   private readonly marginMs: number;
   private groups: Promise<TargetGroupInfo[]> | undefined;
   private readonly drains = new Map<string, DrainRecord>();
+  /** Per group, the target-health read not sent yet, that callers of this turn share. */
+  private readonly healthReads = new Map<string, Promise<TargetHealthEntry[]>>();
+  /** Per group, the last read sent and when (performance.now()): waits changed before it may use it. */
+  private readonly lastReads = new Map<string, { sentAt: number; entries: Promise<TargetHealthEntry[]> }>();
+  /** performance.now() once each member's registration was accepted (putBack). */
+  private readonly registeredAt = new Map<string, number>();
+  /** Per group and kind, the (de)registration not sent yet, that callers of this turn share. */
+  private readonly changes = new Map<string, PendingChange>();
 
   constructor(private readonly options: Elbv2Options) {
     if (options.targetGroupArns.length === 0) {
@@ -160,15 +185,17 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     await this.wrap(`drain ${this.label(name, target)}`, () =>
       Promise.all(
         groups.map(async (group) => {
-          const live = (await this.api.targetHealth(group.arn)).filter((entry) => matches(entry, target) && entry.state !== 'unused');
+          // A read up to one poll interval old (usually the capacity check's, just before) tells the ports, as the waits'
+          // reads tell the state; a port registered since would keep the drain wait from ending: it fails closed.
+          const live = (await this.groupHealth(group.arn, performance.now() - this.pollIntervalMs)).filter((entry) => matches(entry, target) && entry.state !== 'unused');
           // Deregister every port the target is registered with; deregistering a target that is not there is a no-op in AWS.
           const refs = live.length ? live.map((entry) => ({ id: entry.id, port: entry.port })) : [target];
-          await this.api.deregister(group.arn, refs);
+          await this.change('deregister', group.arn, refs);
           deregistered.set(group.arn, refs);
         }),
       ),
     );
-    this.drains.set(name, { startedAt, deregistered });
+    this.drains.set(name, { startedAt, changedAt: performance.now(), deregistered });
   }
 
   async waitDrained(name: string, options: WaitOptions): Promise<void> {
@@ -178,9 +205,10 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const sinceDrain = Date.now() - (this.drains.get(name)?.startedAt ?? Date.now());
     // Draining ends when connections close or the delay runs out, whichever is first; past delay + margin something is wrong.
     const deadlineMs = Math.max(0, Math.min(options.deadlineMs, longestDelayMs + this.marginMs - sinceDrain));
+    const since = this.drains.get(name)?.changedAt ?? performance.now();
     await pollUntil(
       async () => {
-        const views = await this.views(target, groups);
+        const views = await this.views(target, groups, since);
         const state = this.memberState(name, views);
         options.onProgress?.(state);
         return { done: views.every(goneFrom), seen: state, describe: state.detail };
@@ -191,6 +219,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
         deadlineMs,
         intervalMs: this.pollIntervalMs,
         signal: options.signal,
+        ...(this.drains.has(name) ? { firstAfterMs: this.pollIntervalMs } : {}),
       },
     );
   }
@@ -228,16 +257,20 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     const target = this.target(name);
     const groups = await this.targetGroups();
     const deregistered = this.drains.get(name)?.deregistered;
-    await this.wrap(`register ${this.label(name, target)}`, () => Promise.all(groups.map((group) => this.api.register(group.arn, deregistered?.get(group.arn) ?? [target]))));
+    await this.wrap(`register ${this.label(name, target)}`, () => Promise.all(groups.map((group) => this.change('register', group.arn, deregistered?.get(group.arn) ?? [target]))));
     this.drains.delete(name);
+    this.registeredAt.set(name, performance.now());
   }
 
   async waitHealthy(name: string, options: WaitOptions): Promise<void> {
     const target = this.target(name);
     const groups = await this.targetGroups();
+    const registeredAt = this.registeredAt.get(name);
+    this.registeredAt.delete(name);
+    const since = registeredAt ?? performance.now();
     await pollUntil(
       async () => {
-        const views = await this.views(target, groups);
+        const views = await this.views(target, groups, since);
         const state = this.memberState(name, views);
         options.onProgress?.(state);
         return { done: state.healthy, seen: state, describe: state.detail };
@@ -248,6 +281,7 @@ export class Elbv2LoadBalancer implements LoadBalancer {
         deadlineMs: options.deadlineMs,
         intervalMs: this.pollIntervalMs,
         signal: options.signal,
+        ...(registeredAt !== undefined ? { firstAfterMs: this.pollIntervalMs } : {}),
       },
     );
   }
@@ -280,12 +314,74 @@ export class Elbv2LoadBalancer implements LoadBalancer {
     return this.groups;
   }
 
-  private allTargetHealth(groups: TargetGroupInfo[]): Promise<Array<{ group: TargetGroupInfo; entries: TargetHealthEntry[] }>> {
-    return this.wrap('read target health', () => Promise.all(groups.map(async (group) => ({ group, entries: await this.api.targetHealth(group.arn) }))));
+  /** `since` (performance.now()): the reads must have been sent after it; default now, a fresh read. */
+  private allTargetHealth(groups: TargetGroupInfo[], since = performance.now()): Promise<Array<{ group: TargetGroupInfo; entries: TargetHealthEntry[] }>> {
+    return this.wrap('read target health', () => Promise.all(groups.map(async (group) => ({ group, entries: await this.groupHealth(group.arn, since) }))));
   }
 
-  private async views(target: TargetRef, groups: TargetGroupInfo[]): Promise<GroupView[]> {
-    const health = await this.allTargetHealth(groups);
+  /**
+   * Every target's health in the group: the last read if it was sent after `since` and less than
+   * a poll interval ago, else a read sent when this turn of the event loop ends, for all who ask in it.
+   */
+  private groupHealth(arn: string, since: number): Promise<TargetHealthEntry[]> {
+    const last = this.lastReads.get(arn);
+    if (last && last.sentAt >= since && performance.now() - last.sentAt < this.pollIntervalMs) return last.entries;
+    let read = this.healthReads.get(arn);
+    if (!read) {
+      read = new Promise((resolve, reject) => {
+        setImmediate(() => {
+          this.healthReads.delete(arn);
+          const entries = this.api.targetHealth(arn);
+          const sent = { sentAt: performance.now(), entries };
+          this.lastReads.set(arn, sent);
+          // A failed read answers nobody else.
+          entries.catch(() => {
+            if (this.lastReads.get(arn) === sent) this.lastReads.delete(arn);
+          });
+          entries.then(resolve, reject);
+        });
+      });
+      this.healthReads.set(arn, read);
+    }
+    return read;
+  }
+
+  /**
+   * Registers or deregisters `targets` in the group together with the others asked for in this
+   * turn of the event loop, in one call. Should that call fail, each caller's targets go again on
+   * their own, so one bad target fails its own instance only, as when every call was its own.
+   */
+  private change(kind: Change, arn: string, targets: TargetRef[]): Promise<void> {
+    const key = `${kind} ${arn}`;
+    return new Promise((resolve, reject) => {
+      let pending = this.changes.get(key);
+      if (!pending) {
+        const batch: PendingChange = { targets: [], callers: [] };
+        pending = batch;
+        this.changes.set(key, batch);
+        setImmediate(() => {
+          this.changes.delete(key);
+          void this.sendChange(kind, arn, batch);
+        });
+      }
+      pending.targets.push(...targets);
+      pending.callers.push({ targets, resolve, reject });
+    });
+  }
+
+  private async sendChange(kind: Change, arn: string, batch: PendingChange): Promise<void> {
+    const send = (targets: TargetRef[]) => (kind === 'register' ? this.api.register(arn, targets) : this.api.deregister(arn, targets));
+    try {
+      await send(batch.targets);
+      for (const caller of batch.callers) caller.resolve();
+    } catch (error) {
+      if (batch.callers.length === 1) return batch.callers[0]!.reject(error);
+      for (const caller of batch.callers) send(caller.targets).then(caller.resolve, caller.reject);
+    }
+  }
+
+  private async views(target: TargetRef, groups: TargetGroupInfo[], since: number): Promise<GroupView[]> {
+    const health = await this.allTargetHealth(groups, since);
     return health.map(({ group, entries }) => ({ group, entries: entries.filter((entry) => matches(entry, target)) }));
   }
 

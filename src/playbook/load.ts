@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createJiti } from 'jiti';
 import { runOncePhaseProblem, type Playbook } from './define.js';
 import { ERROR_CODES, type CodedError } from '../errors/codes.js';
+import { jiti } from '../util/jiti.js';
 
 /**
  * Where the built-in playbooks are: the TypeScript sources beside src/ when ship runs from its
@@ -51,7 +51,7 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   if (!existsSync(absolute)) throw new PlaybookError(file, 'playbook file not found');
   let exported: unknown;
   try {
-    exported = await createJiti(import.meta.url).import(absolute, { default: true });
+    exported = await jiti()(import.meta.url).import(absolute, { default: true });
   } catch (error) {
     throw new PlaybookError(file, `could not be loaded: ${(error as Error).message}`);
   }

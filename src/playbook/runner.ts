@@ -128,8 +128,16 @@ async function attemptStep(step: Step, options: PhaseOptions): Promise<number | 
   if (step.kind === 'upload') {
     const from = resolveDynamic(step.from, ctx);
     const to = resolveDynamic(step.to, ctx);
-    const uploadSignal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])]);
-    await transport.upload(from, to, { signal: uploadSignal });
+    // Not AbortSignal.timeout: its timer (and the signals hanging on it) lives on for the whole
+    // timeout after the upload is done, one per host of a fleet staged in one go.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs);
+    timer.unref();
+    try {
+      await transport.upload(from, to, { signal: options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal });
+    } finally {
+      clearTimeout(timer);
+    }
     return undefined;
   }
   const command = withStepSudo(resolveDynamic(step.command, ctx), step.sudo, options);

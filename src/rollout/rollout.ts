@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import type { AnalysisVerdict, EventBus, HostSummary, RunStatus, RunSummary } from '../events.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
@@ -13,6 +12,7 @@ import type { AnalysisSources } from './analysis/source.js';
 import { bakeAndJudge } from './bake.js';
 import { loadBalancerWaitNote } from './lb-wait.js';
 import { previousRelease, revertBatches, type StageRecorder } from './revert.js';
+import { settleEach } from '../util/settle-each.js';
 
 export { CapacityError } from './capacity.js';
 
@@ -180,21 +180,16 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   if (playbook.stage.length > 0) {
     const stageStarted = performance.now();
     bus.emit({ type: 'stage.started', hosts: targets.map((t) => t.name) });
-    const limit = pLimit(settings.stageConcurrency);
-    const staged = await Promise.allSettled(
-      targets.map((target) =>
-        limit(() =>
-          runPhase(playbook.stage, {
-            phase: 'stage',
-            transport: target.transport,
-            ctx: target.ctx,
-            bus,
-            signal: signals.graceful,
-            defaultTimeoutMs: settings.commandTimeoutMs,
-            sudo: settings.sudo,
-          }),
-        ),
-      ),
+    const staged = await settleEach(targets, settings.stageConcurrency, (target) =>
+      runPhase(playbook.stage, {
+        phase: 'stage',
+        transport: target.transport,
+        ctx: target.ctx,
+        bus,
+        signal: signals.graceful,
+        defaultTimeoutMs: settings.commandTimeoutMs,
+        sudo: settings.sudo,
+      }),
     );
     bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
     const rejected = staged.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));

@@ -2,15 +2,20 @@ import type { EventBus, InstanceState } from '../events.js';
 import type { Transition } from '../journal/state-store.js';
 import { redact } from '../util/redact.js';
 
-/** Durable write of one transition (the journal); resolves once it is on disk or committed. */
+/**
+ * Durable write of one transition (the journal); resolves once it is on disk or committed. One
+ * host's transitions are kept in the order of the calls (StateStore.recordTransition), so the
+ * next may be handed over before the last resolved.
+ */
 export type TransitionRecorder = (transition: Transition) => Promise<void>;
 
 /**
  * States written durably before ship acts: each precedes a change to the load balancer (drain,
  * put back) or to the host (activate, rollback), or records an instance left out. The others
  * ('out', 'verifying', 'in-service') follow an action already recorded as under way and are
- * written behind, in order, ahead of the next durable one: an fsync less on each, where every
- * millisecond is time out of rotation.
+ * written behind, in order, ahead of the next durable one: handed over without waiting, so the file
+ * journal writes each with the record that follows it in the same turn ('out' with 'activating'),
+ * no fsync of its own where every millisecond is time out of rotation.
  */
 const DURABLE_BEFORE_ACTING: ReadonlySet<InstanceState> = new Set(['draining', 'activating', 'registering', 'rolling-back', 'failed-out', 'reloading']);
 
@@ -22,7 +27,7 @@ const DURABLE_BEFORE_ACTING: ReadonlySet<InstanceState> = new Set(['draining', '
  */
 export class InstanceTracker {
   private readonly states = new Map<string, InstanceState>();
-  /** Each host's journal writes, in the order its transitions happened (hosts write side by side). */
+  /** Each host's latest journal write: the store keeps a host's records in order, so flush waits for these. */
   private readonly writes = new Map<string, Promise<void>>();
   journalError: string | undefined;
 
@@ -41,14 +46,13 @@ export class InstanceTracker {
     const record = this.record;
     if (record) {
       const transition = { runId: this.bus.runId, host, from, to, at: new Date().toISOString(), ...(detail ? { detail: redact(detail) } : {}) };
-      const written = (this.writes.get(host) ?? Promise.resolve()).then(() =>
-        record(transition).catch((error: Error) => {
-          this.journalError ??= `the journal could not be written (${error.message}); no further instance is taken out`;
-          this.bus.emit({ type: 'warning', host, message: this.journalError });
-        }),
-      );
+      const durable = DURABLE_BEFORE_ACTING.has(to);
+      const written = record(transition).catch((error: Error) => {
+        this.journalError ??= `the journal could not be written (${error.message}); no further instance is taken out`;
+        this.bus.emit({ type: 'warning', host, message: this.journalError });
+      });
       this.writes.set(host, written);
-      if (DURABLE_BEFORE_ACTING.has(to)) await written;
+      if (durable) await written;
     }
     this.bus.emit({ type: 'instance.state', host, from, to });
   }

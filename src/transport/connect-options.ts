@@ -9,7 +9,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { defaultIdentityFiles, resolveSshConfig, type SshConfigResult } from './ssh-config.js';
 import { TransportError } from './transport.js';
 
@@ -182,6 +181,8 @@ async function loadCredentials(
   }
   if (!key || !keyPath) return agentPart;
 
+  // Loaded here, with the first connection's key, not with the command.
+  const { default: ssh2 } = await import('ssh2');
   const parsed = ssh2.utils.parseKey(key, source.passphrase);
   if (parsed instanceof Error) {
     const encrypted = /passphrase/i.test(parsed.message);

@@ -3,7 +3,6 @@
  * ProxyJump does), each hop's host key checked against known_hosts, kept alive, reused by every
  * command and upload, and re-dialed on next use after it drops (a reboot, a network blip).
  */
-import ssh2 from 'ssh2';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { planConnection, type ConnectPlan, type Hop, type SshTransportOptions } from './connect-options.js';
 import { knownHostsName, readKnownHosts } from './known-hosts.js';
@@ -99,6 +98,8 @@ export class SshConnection {
     const sock = via ? await forward(via, hop) : undefined;
     const entries = await readKnownHosts(this.options.knownHostsPath);
     const name = knownHostsName(hop.address, hop.port);
+    // ssh2 is loaded with the first connection, not with the command: a plan or a config error never needs it.
+    const { default: ssh2 } = await import('ssh2');
     const client = new ssh2.Client();
     client.once('close', () => closedClients.add(client));
     let refusal: TransportError | undefined;

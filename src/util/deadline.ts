@@ -40,14 +40,16 @@ export function sleep(milliseconds: number, signal?: AbortSignal): Promise<void>
 
 /**
  * Polls `probe` every `intervalMs` until it returns `{ done: true }` or the deadline passes.
- * The last observation is kept for the error message.
+ * The last observation is kept for the error message. `firstAfterMs`: the first look waits this
+ * long (within the deadline), for a state that cannot have changed sooner.
  */
 export async function pollUntil<T>(
   probe: () => Promise<{ done: boolean; seen: T; describe: string }>,
-  options: { instance: string; step: string; deadlineMs: number; intervalMs: number; signal?: AbortSignal },
+  options: { instance: string; step: string; deadlineMs: number; intervalMs: number; signal?: AbortSignal; firstAfterMs?: number },
 ): Promise<T> {
   const started = Date.now();
   let last = 'nothing yet';
+  if (options.firstAfterMs) await sleep(Math.max(0, Math.min(options.firstAfterMs, options.deadlineMs)), options.signal);
   for (;;) {
     const result = await probe();
     last = result.describe;

@@ -217,6 +217,39 @@ test('a clean rollout: hosts from EC2 tags, plan shows their source, every host 
   }
 });
 
+test('a batch of two: deregistered in one call per target group (the waits share their reads too), every host on the new version', async (t) => {
+  const fake = await startAws(t, { groups: [{ name: 'web' }, { name: 'api', healthCheckPath: '/' }] });
+  const args = await deployArgs(await writeAwsConfig(fake, { rollout: { batchSize: 2 } }));
+  const run = await runShip(args, { env: ENV });
+  assert.equal(run.code, 0, explain(run));
+  for (const host of fleet.hosts) assert.equal(await servedVersion(host.appUrl), versionOf(args), `${host.name} serves the new version`);
+  // Batches: the canary web1, then web2 and web3 together.
+  const deregistrations = fake.state.calls
+    .filter((call) => call.action === 'DeregisterTargets' && call.status === 200)
+    .map((call) => [
+      call.params.TargetGroupArn,
+      Object.entries(call.params)
+        .filter(([key]) => /^Targets\.member\.\d+\.Id$/.test(key))
+        .map(([, id]) => id)
+        .sort(),
+    ]);
+  const web = fake.state.group('web').arn;
+  const api = fake.state.group('api').arn;
+  assert.deepEqual(
+    deregistrations.sort((a, b) => String(a).localeCompare(String(b))),
+    [
+      [api, [instanceId(0)]],
+      [api, [instanceId(1), instanceId(2)]],
+      [web, [instanceId(0)]],
+      [web, [instanceId(1), instanceId(2)]],
+    ],
+  );
+  // Every read of target health is a whole target group's: the waits of a batch share them instead of asking per target.
+  assert.ok(fake.state.calls.filter((call) => call.action === 'DescribeTargetHealth').every((call) => !Object.keys(call.params).some((key) => key.startsWith('Targets.'))));
+  assert.equal(maxOutFromFake(fake), 2);
+  assertEveryTargetHealthy(fake);
+});
+
 test('throttling while draining (DeregisterTargets, DescribeTargetHealth) is retried and the rollout still succeeds', async (t) => {
   const fake = await startAws(t);
   const args = await deployArgs(await writeAwsConfig(fake));

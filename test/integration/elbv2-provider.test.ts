@@ -296,6 +296,48 @@ test('an instance in two target groups is drained from both and healthy only whe
   assert.equal((await lb.members(['web1']))[0]!.healthy, true);
 });
 
+test("a batch's instances are drained, watched and registered with one call per target group, not one per instance", async (t) => {
+  const { fake, arn, provider } = await fleet(t, 3, [
+    { name: 'web', deregistrationDelaySeconds: 5, drainConnectionsMs: 100 },
+    { name: 'api', deregistrationDelaySeconds: 5, drainConnectionsMs: 100 },
+  ]);
+  // Draining ends after 100 ms and health after two checks 50 ms apart, long before the waits first look (one interval on).
+  const lb = provider([arn('web'), arn('api')], { pollIntervalMs: 1_000 });
+  const batch = ['web1', 'web2', 'web3'];
+  await lb.verify(batch);
+  const callsSince = (from: number) => {
+    const calls = fake.state.calls.slice(from);
+    const targets = (action: string) =>
+      calls
+        .filter((call) => call.action === action)
+        .map((call) => [call.params.TargetGroupArn, Object.keys(call.params).filter((key) => /^Targets\.member\.\d+\.Id$/.test(key)).length]);
+    return { health: calls.filter((call) => call.action === 'DescribeTargetHealth').length, deregister: targets('DeregisterTargets'), register: targets('RegisterTargets') };
+  };
+  const both = (count: number) => [
+    [arn('web'), count],
+    [arn('api'), count],
+  ];
+
+  // The capacity check before the batch reads each group once for the three.
+  let from = fake.state.calls.length;
+  assert.equal((await lb.members(batch)).filter((member) => member.healthy).length, 3);
+  assert.deepEqual(callsSince(from), { health: 2, deregister: [], register: [] });
+  // Drained side by side: that read, a moment old, tells the ports each target is registered with; one deregistration per group for the three.
+  from = fake.state.calls.length;
+  await Promise.all(batch.map((name) => lb.startDrain(name)));
+  assert.deepEqual(callsSince(from), { health: 0, deregister: both(3), register: [] });
+  // The three waits look once, together: one read per group answers all three.
+  from = fake.state.calls.length;
+  await Promise.all(batch.map((name) => lb.waitDrained(name, { deadlineMs: 10_000 })));
+  assert.deepEqual(callsSince(from), { health: 2, deregister: [], register: [] });
+
+  // Back side by side: one registration per group for the three, and one read per group for their health waits.
+  from = fake.state.calls.length;
+  await Promise.all(batch.map((name) => lb.putBack(name)));
+  await Promise.all(batch.map((name) => lb.waitHealthy(name, { deadlineMs: 10_000 })));
+  assert.deepEqual(callsSince(from), { health: 2, deregister: [], register: both(3) });
+});
+
 test('ip target groups: the member resolves to its address and is drained and registered by IP', async (t) => {
   const { apps, fake, arn, provider } = await fleet(t, 1, [{ name: 'web-ip', targetType: 'ip', deregistrationDelaySeconds: 5, drainConnectionsMs: 50 }]);
   const address = apps.apps[0]!.address;

@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,6 +51,19 @@ test('installed from its tarball: ship --help lists the commands', async () => {
   const help = await execa(process.execPath, [ship, '--help'], { cwd: project, reject: false });
   assert.equal(help.exitCode, 0, help.stderr);
   for (const command of ['deploy', 'patch', 'resume', 'lint-migrations']) assert.match(help.stdout, new RegExp(`ship ${command}`));
+});
+
+test("installed from its tarball: the bundled CLI says what the sources say, in the user's language too (yargs finds its translations)", async () => {
+  assert.ok(existsSync(join(dirname(dirname(ship)), 'dist', 'cli', 'bundle', 'ship.js')), 'the tarball carries the bundled CLI');
+  const source = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+  for (const args of [['--help'], ['deploy', '--help'], ['deploi'], ['deploy', '--bogus']]) {
+    for (const lang of ['C', 'de_DE.UTF-8']) {
+      const env = { LANG: lang, LC_ALL: '', LC_MESSAGES: '', LANGUAGE: '' };
+      const bundled = await execa(process.execPath, [ship, ...args], { cwd: project, env, reject: false });
+      const fromSource = await execa(process.execPath, ['--import', 'tsx', source, ...args], { cwd: REPO_ROOT, env, reject: false });
+      assert.deepEqual([bundled.exitCode, bundled.stdout, bundled.stderr], [fromSource.exitCode, fromSource.stdout, fromSource.stderr], `ship ${args.join(' ')} with LANG=${lang}`);
+    }
+  }
 });
 
 test('installed from its tarball: ship lint-migrations finds an unsafe migration (exit 1)', async () => {

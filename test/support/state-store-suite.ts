@@ -129,6 +129,33 @@ export function stateStoreBehaviour(options: SuiteOptions): void {
     assert.deepEqual(await reader.run(run.runId), expected);
   });
 
+  test("one host's transitions are stored in the order of the calls, each handed over before the one before it is durable", async (t) => {
+    t.after(closeAll);
+    const app = uniqueApp();
+    const writer = open();
+    const run = { ...runRecord(app, 'run-unawaited'), hosts: Array.from({ length: 12 }, (_, i) => `web${i + 1}`) };
+    await writer.beginRun(run);
+    // As the rollout does with what it writes behind: no call waits for the last one, and hosts interleave.
+    const calls: Array<Promise<void>> = [];
+    const written: Transition[] = [];
+    for (let i = 1; i < PATH.length; i++) {
+      for (const host of run.hosts) {
+        const transition: Transition = { runId: run.runId, host, from: PATH[i - 1]!, to: PATH[i]!, at: new Date().toISOString() };
+        written.push(transition);
+        calls.push(writer.recordTransition(transition));
+      }
+    }
+    await Promise.all(calls);
+    const stored = (await open().run(run.runId))?.transitions ?? [];
+    for (const host of run.hosts) {
+      assert.deepEqual(
+        stored.filter((tr) => tr.host === host).map((tr) => tr.to),
+        written.filter((tr) => tr.host === host).map((tr) => tr.to),
+        host,
+      );
+    }
+  });
+
   test('lastRun is the newest run of the app; an unfinished run has no outcome; unknown runs and apps are undefined', async (t) => {
     t.after(closeAll);
     const app = uniqueApp();

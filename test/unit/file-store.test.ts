@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { FileStateStore } from '../../src/journal/file-store.js';
 import { StateFileError } from '../../src/journal/file/durable-files.js';
+import { JournalFile } from '../../src/journal/file/journal-file.js';
 import { stateStoreFor } from '../../src/journal/from-config.js';
 import { LockHeldError } from '../../src/journal/lock.js';
 import type { RunRecord, Transition } from '../../src/journal/state-store.js';
@@ -43,6 +44,58 @@ describe('file store: shared behaviour', () => {
       const then = new Date(Date.now() - ageMs);
       await utimes(join(dir, '.ship', 'locks', `${app}.json`), then, then);
     },
+  });
+});
+
+describe('file store: what is appended in one turn of the event loop goes to disk in one write', () => {
+  const record = (host: string, to: Transition['to']) => ({ type: 'transition' as const, transition: transition('run-group', host, to) });
+  const lines = async (file: string) =>
+    (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).transition.to as string);
+  const journalIn = async (name: string) => {
+    const file = join(await tempRoot(), name);
+    await mkdir(join(file, '..'), { recursive: true });
+    return { file, journal: await JournalFile.create(file, 'run-group') };
+  };
+
+  test("a record written behind ('out', not waited for) shares the write of the record after it ('activating'), ahead of it", async () => {
+    const { file, journal } = await journalIn('behind.jsonl');
+    try {
+      const out = journal.append(record('web1', 'out'));
+      const activating = journal.append(record('web1', 'activating'));
+      await Promise.all([out, activating]);
+      assert.equal(journal.writes, 1, 'one O_DSYNC write for both');
+      assert.deepEqual(await lines(file), ['out', 'activating']);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  test("a batch's instances leaving together are one write, and records that come while it is under way the next", async () => {
+    const { file, journal } = await journalIn('batch.jsonl');
+    try {
+      const first = Promise.all(['web1', 'web2', 'web3', 'web4'].map((host) => journal.append(record(host, 'draining'))));
+      // Appended in the next turn, while the first write may still be under way.
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = Promise.all(['web1', 'web2'].map((host) => journal.append(record(host, 'out'))));
+      await Promise.all([first, second]);
+      assert.equal(journal.writes, 2);
+      assert.deepEqual(await lines(file), ['draining', 'draining', 'draining', 'draining', 'out', 'out']);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  test('a record with nothing after it is on disk when its turn ends; close writes one still held', async () => {
+    const { file, journal } = await journalIn('alone.jsonl');
+    await journal.append(record('web1', 'in-service'));
+    assert.deepEqual(await lines(file), ['in-service']);
+    void journal.append(record('web2', 'in-service'));
+    await journal.close();
+    assert.deepEqual(await lines(file), ['in-service', 'in-service']);
+    assert.equal(journal.writes, 2);
   });
 });
 

@@ -11,17 +11,15 @@ import { codeOf } from '../../errors/coded.js';
 import { ConfigError } from '../../config/errors.js';
 import { resolvePath } from '../../config/load.js';
 import { describeSource } from '../../config/secrets.js';
-import { loadBalancerFor } from '../../lb/from-config.js';
+import type { loadBalancerFor as LoadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
 import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
 import { capacityRefusal } from '../../rollout/rollout.js';
 import { runOnceLabel } from '../../playbook/run-once.js';
-import { execute } from './execute.js';
-import { appliesMigrations, schemaStagesFor } from './schema-wiring.js';
 import { preflightChecks } from './preflight-checks.js';
 import type { ResumeRecord } from './resume-record.js';
-import { RunJournal } from './run-journal.js';
-import type { RunOptions, RunResult } from './run-options.js';
+import type { RunJournal } from './run-journal.js';
+import { appliesMigrations, type RunOptions, type RunResult } from './run-options.js';
 import { resolveTargets, type ResolvedTargets } from './targets.js';
 
 export type { RunOptions, RunResult } from './run-options.js';
@@ -95,7 +93,7 @@ function resumeRecordFor(options: RunOptions, resolved: ResolvedTargets): Resume
   };
 }
 
-async function openLoadBalancer(options: RunOptions, resolved: ResolvedTargets): Promise<LoadBalancer> {
+async function openLoadBalancer(options: RunOptions, resolved: ResolvedTargets, loadBalancerFor: typeof LoadBalancerFor): Promise<LoadBalancer> {
   try {
     return await loadBalancerFor(options.loaded, resolved.hosts);
   } catch (error) {
@@ -127,9 +125,14 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     return finish({ status: 'planned', summary: { hosts: [], outOfRotation: [], ...(refusal ? { error: refusal } : {}) } });
   }
 
+  // What runs from here on is loaded now, not with the command: the plan is out first. The rollout
+  // itself (execute) keeps loading while the pre-flight waits on the hosts and the load balancer.
+  const executing = import('./execute.js');
+  executing.catch(() => undefined);
   let lb: LoadBalancer | undefined;
   try {
-    lb = await openLoadBalancer(options, resolved);
+    const [{ RunJournal }, { loadBalancerFor }] = await Promise.all([import('./run-journal.js'), import('../../lb/from-config.js')]);
+    lb = await openLoadBalancer(options, resolved, loadBalancerFor);
     journal = await RunJournal.open(loaded, bus, {
       command: options.resume ? `resume ${options.resume.from.run.runId}` : options.command,
       ...(options.version ? { version: options.version } : {}),
@@ -170,7 +173,8 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     );
     if (options.checkOnly) return await finish({ status: 'checked', summary: { hosts: [], outOfRotation: [] } });
     changing = true;
-    const schema = database && appliesMigrations(options) ? schemaStagesFor(options, resolved, journal, database) : undefined;
+    const schema = database && appliesMigrations(options) ? (await import('./schema-wiring.js')).schemaStagesFor(options, resolved, journal, database) : undefined;
+    const { execute } = await executing;
     return await finish(await execute(options, resolved, lb, journal, schema));
   } catch (error) {
     if (error instanceof PreflightRefused) return await finish({ status: 'refused', summary: { hosts: [], outOfRotation: [], error: error.message, ...codeOf(error) } });

@@ -53,6 +53,11 @@ export interface RunResult {
   summary: RunSummary;
 }
 
+/** Whether this run applies the config's migrations itself (a deploy with database.migrate). */
+export function appliesMigrations(options: RunOptions): boolean {
+  return options.loaded.config.database?.migrate !== undefined && options.work.kind === 'playbook' && options.work.playbook === 'deploy';
+}
+
 /** The playbook of a restore: no step runs on the host. */
 export const RESTORE_PLAYBOOK: Playbook = {
   name: 'restore',

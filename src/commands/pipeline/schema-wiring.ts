@@ -24,10 +24,6 @@ const COMMAND_TIMEOUT_MS = 60 * 60_000;
 type Database = NonNullable<RunOptions['loaded']['config']['database']>;
 type Migrate = NonNullable<Database['migrate']>;
 
-export function appliesMigrations(options: RunOptions): boolean {
-  return options.loaded.config.database?.migrate !== undefined && options.work.kind === 'playbook' && options.work.playbook === 'deploy';
-}
-
 export function schemaStagesFor(options: RunOptions, resolved: ResolvedTargets, journal: RunJournal, preflight: DatabasePreflight): SchemaStages {
   const database = options.loaded.config.database!;
   const pending = preflight.pending();
