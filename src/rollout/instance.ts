@@ -52,6 +52,45 @@ function describe(error: unknown): string {
 }
 
 /**
+ * How an instance's run ends: its `instance.finished` event and its summary line, timed from
+ * `started`. `notStartedAs`: what the event calls a host never taken out (a roll reports it put back).
+ */
+function summariser(target: Target, bus: EventBus, waits: LbWaits, started: number, notStartedAs: HostSummary['outcome']): Summarise {
+  return (outcome, timeToHealthyMs, error, coded) => {
+    const host = target.name;
+    const outOfRotationMs = performance.now() - started;
+    const withError = error ? { error, ...coded } : {};
+    bus.emit({ type: 'instance.finished', host, outcome: outcome === 'not-started' ? notStartedAs : outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
+    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...lbWait(waits), ...withError, facts: { ...target.ctx.facts } };
+  };
+}
+
+/**
+ * The playbook's rollback phase on an instance already marked rolling-back, then ship's health
+ * checks; undefined when it is healthy again, else why not (the instance is then failed-out).
+ */
+async function rollBack(
+  target: Target,
+  playbook: Playbook,
+  tracker: InstanceTracker,
+  bus: EventBus,
+  settings: InstanceSettings,
+  signals: InstanceSignals,
+  failedBecause: (error: unknown) => string,
+): Promise<string | undefined> {
+  try {
+    await runPhase(playbook.rollback, phaseOptionsFor(target, 'rollback', bus, settings, signals));
+    await tracker.set(target.name, 'verifying');
+    await checkHealth(target, bus, settings, signals);
+    return undefined;
+  } catch (error) {
+    const message = failedBecause(error);
+    await tracker.set(target.name, 'failed-out', message);
+    return message;
+  }
+}
+
+/**
  * The per-instance state machine of DESIGN.md:
  * in-service → draining → out → activating → verifying → registering → in-service,
  * and on failure → rolling-back → verifying → registering, or → failed-out.
@@ -69,12 +108,7 @@ export async function rollInstance(
   const host = target.name;
   const phaseOptions = (phase: Phase) => phaseOptionsFor(target, phase, bus, settings, signals);
   const waits: LbWaits = { drainMs: 0, confirmMs: 0 };
-  const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
-    const outOfRotationMs = performance.now() - started;
-    const withError = error ? { error, ...coded } : {};
-    bus.emit({ type: 'instance.finished', host, outcome: outcome === 'not-started' ? 'put-back' : outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...lbWait(waits), ...withError, facts: { ...target.ctx.facts } };
-  };
+  const summary = summariser(target, bus, waits, started, 'put-back');
 
   if (tracker.journalError) return summary('not-started', 0, tracker.journalError);
   // A host that cannot be reached now could not be deployed or rolled back: it keeps serving.
@@ -111,15 +145,8 @@ export async function rollInstance(
   }
 
   await tracker.set(host, 'rolling-back');
-  try {
-    await runPhase(playbook.rollback, phaseOptions('rollback'));
-    await tracker.set(host, 'verifying');
-    await checkHealth(target, bus, settings, signals);
-  } catch (rollbackError) {
-    const message = `${failure}\nrollback did not bring it back healthy: ${describe(rollbackError)}`;
-    await tracker.set(host, 'failed-out', message);
-    return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
-  }
+  const unhealthy = await rollBack(target, playbook, tracker, bus, settings, signals, (error) => `${failure}\nrollback did not bring it back healthy: ${describe(error)}`);
+  if (unhealthy !== undefined) return summary('failed-out', 0, unhealthy, codeFor(ERROR_CODES.rollbackFailed));
   return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'rolled-back', failure, failureCode);
 }
 
@@ -197,12 +224,7 @@ export async function revertInstance(
   const started = performance.now();
   const host = target.name;
   const waits: LbWaits = { drainMs: 0, confirmMs: 0 };
-  const summary: Summarise = (outcome, timeToHealthyMs, error, coded) => {
-    const outOfRotationMs = performance.now() - started;
-    const withError = error ? { error, ...coded } : {};
-    bus.emit({ type: 'instance.finished', host, outcome, outOfRotationMs, durationMs: outOfRotationMs, ...withError });
-    return { host, outcome, outOfRotationMs, timeToHealthyMs, ...lbWait(waits), ...withError, facts: { ...target.ctx.facts } };
-  };
+  const summary = summariser(target, bus, waits, started, 'not-started');
   if (tracker.journalError) return summary('not-started', 0, `${host}: not rolled back: ${tracker.journalError}`);
   try {
     await target.transport.connect();
@@ -212,15 +234,8 @@ export async function revertInstance(
   const leaving = await leaveRotation(target, lb, tracker, bus, settings, signals, waits);
   if (!leaving.ok) return summary(leaving.outcome, 0, leaving.message, leaving.coded);
   await tracker.set(host, 'rolling-back', reason);
-  try {
-    await runPhase(playbook.rollback, phaseOptionsFor(target, 'rollback', bus, settings, signals));
-    await tracker.set(host, 'verifying');
-    await checkHealth(target, bus, settings, signals);
-  } catch (error) {
-    const message = `${host}: rollback did not bring it back healthy: ${describe(error)}`;
-    await tracker.set(host, 'failed-out', message);
-    return summary('failed-out', 0, message, codeFor(ERROR_CODES.rollbackFailed));
-  }
+  const unhealthy = await rollBack(target, playbook, tracker, bus, settings, signals, (error) => `${host}: rollback did not bring it back healthy: ${describe(error)}`);
+  if (unhealthy !== undefined) return summary('failed-out', 0, unhealthy, codeFor(ERROR_CODES.rollbackFailed));
   return putBack(target, lb, tracker, bus, settings, signals, summary, waits, 'rolled-back', reason);
 }
 
