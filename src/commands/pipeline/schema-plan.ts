@@ -9,8 +9,7 @@ import type { EventBus } from '../../events.js';
 import { discoverMigrations, type Discovery, type MigrationFile } from '../../migrations/discovery.js';
 import { versionSourceFor } from '../../preflight/database-checks.js';
 import { compileMigrationPattern } from '../../migrations/file-name.js';
-import { pendingVersions, readAppliedVersions, sameVersion } from '../../preflight/database/applied-versions.js';
-import { withConnection } from '../../preflight/database/connect.js';
+import { pendingVersions, readAppliedVersionsAt, sameVersion } from '../../preflight/database/applied-versions.js';
 import { basename } from 'node:path';
 
 export async function announceMigrationPlan(loaded: LoadedConfig, bus: EventBus): Promise<void> {
@@ -34,9 +33,10 @@ export async function announceMigrationPlan(loaded: LoadedConfig, bus: EventBus)
   let pending = files;
   let detail: string | undefined;
   try {
-    const applied = await withConnection(database.primary, { role: 'primary', connectTimeoutMs: database.connectTimeout }, (client) =>
-      readAppliedVersions(client, versionSourceFor(database, discovery.layout, true), { databaseUrl: database.primary, role: 'primary' }),
-    );
+    const applied = await readAppliedVersionsAt(database.primary, versionSourceFor(database, discovery.layout, true), {
+      role: 'primary',
+      connectTimeoutMs: database.connectTimeout,
+    });
     const versions = pendingVersions(
       files.map((file) => file.version),
       applied,

@@ -9,8 +9,7 @@ import { runMigrationCommand } from '../../migrations/command/run-command.js';
 import type { MigrationFile } from '../../migrations/discovery.js';
 import type { DatabasePreflight } from '../../preflight/database-checks.js';
 import { versionTableFor } from '../../migrations/layouts/registry.js';
-import { readAppliedVersions, pendingVersions, type VersionSource } from '../../preflight/database/applied-versions.js';
-import { withConnection } from '../../preflight/database/connect.js';
+import { pendingVersions, readAppliedVersionsAt, type VersionSource } from '../../preflight/database/applied-versions.js';
 import { waitForSchemaVersion } from '../../preflight/database/replica-wait.js';
 import { hostAccess } from './host-access.js';
 import type { RunJournal } from './run-journal.js';
@@ -69,10 +68,7 @@ function shipRunner(database: Database, migrate: Migrate, byFile: ReadonlyMap<st
 
 function commandRunner(options: RunOptions, resolved: ResolvedTargets, database: Database, migrate: Migrate, versionSource: VersionSource, signal: AbortSignal): MigrationRunner {
   const run = migrate.run as Exclude<Migrate['run'], 'ship'>;
-  const appliedNow = () =>
-    withConnection(database.primary, { role: 'primary', connectTimeoutMs: database.connectTimeout }, (client) =>
-      readAppliedVersions(client, versionSource, { databaseUrl: database.primary, role: 'primary' }),
-    );
+  const appliedNow = () => readAppliedVersionsAt(database.primary, versionSource, { role: 'primary', connectTimeoutMs: database.connectTimeout });
   return {
     kind: 'command',
     async runCommand() {

@@ -17,7 +17,7 @@ import { compareVersions, versionParts } from '../../migrations/file-name.js';
 import type { VersionTableState } from '../../migrations/layouts/layout.js';
 import { LAYOUTS } from '../../migrations/layouts/registry.js';
 import type { LayoutId, MigrationFile } from '../../migrations/migration-file.js';
-import { DatabaseCheckError, driverMessage } from './connect.js';
+import { DatabaseCheckError, driverMessage, withConnection } from './connect.js';
 import { describeDatabase } from '../../util/redact-url.js';
 
 export interface VersionSource {
@@ -207,5 +207,12 @@ export async function readAppliedVersions(client: pg.Client, source: VersionSour
   }
   throw new DatabaseCheckError(
     `${at}: ${table.name} has no "version" column (columns: ${[...columns].join(', ')}); set database.versionQuery to a query listing the applied versions`,
+  );
+}
+
+/** The applied versions of the database at `url`, on a connection of its own. */
+export function readAppliedVersionsAt(url: string, source: VersionSource, options: { role: string; connectTimeoutMs: number }): Promise<AppliedVersions> {
+  return withConnection(url, { role: options.role, connectTimeoutMs: options.connectTimeoutMs }, (client) =>
+    readAppliedVersions(client, source, { databaseUrl: url, role: options.role }),
   );
 }
