@@ -546,3 +546,51 @@ test('ship killed during the replica wait: ship resume picks up there, never app
     await restoreStart();
   }
 });
+
+test("run: { command }: the team's tool runs once before the rollout, with DATABASE_URL in its environment and its output scrubbed; what it applied is named", async () => {
+  const tool = join(work, 'migrate-tool.sh');
+  await writeFile(
+    tool,
+    [
+      'set -eu',
+      'echo "connecting to $DATABASE_URL"',
+      `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c "alter table accounts add column email text" -c "insert into flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) values (2, '2', 'email', 'SQL', 'V2__email.sql', 0, current_user, 1, true)"`,
+      '',
+    ].join('\n'),
+  );
+  try {
+    // Your own tool does not get ship's lock_timeout: the file sets its own, as the lint asks.
+    await withPending({ 'V2__email.sql': "set lock_timeout = '2s';\nalter table accounts add column email text;\n" }, async () => {
+      const config = await fleet.writeConfig(
+        {
+          database: {
+            primary: db.primaryUrl,
+            replicas: [db.replicaUrl],
+            connectTimeout: '2s',
+            migrations: { dir: migrationsDir },
+            migrate: { run: { command: `sh ${tool}` }, waitForReplicas: '30s' },
+          },
+        },
+        'migrate-command.config.ts',
+      );
+      const run = await deploy('v2', config);
+      assert.equal(run.code, 0, output(run));
+      // Streamed as the tool printed it, with the connection string (a secret) scrubbed whole.
+      assert.ok(
+        run.events.some((event) => event.type === 'output' && event.host === 'migrate@local' && event.line === 'connecting to ***'),
+        'the tool output is streamed, scrubbed',
+      );
+      const applied = run.events.filter((event) => event.type === 'migration.applied') as Array<{ file?: string }>;
+      assert.deepEqual(
+        applied.map((event) => event.file),
+        ['V2__email.sql'],
+      );
+      const firstOut = run.events.findIndex((event) => event.type === 'instance.state');
+      assert.ok(run.events.findIndex((event) => event.type === 'migration.applied') < firstOut, 'applied before the first host left');
+      for (const host of fleet.hosts) assert.equal((await answerOf(host.appUrl)).version, 'v2', `${host.name} is on v2`);
+    });
+  } finally {
+    await rm(tool, { force: true });
+    await restoreStart();
+  }
+});
