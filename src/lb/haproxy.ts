@@ -206,7 +206,8 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     await client.runSilent(`set server ${server} health up; set server ${server} state ready`);
     const waitedMs = Math.round(performance.now() - left);
     const skipped = (passed.stat.rise ?? 1) > 1 ? `, without waiting for rise ${passed.stat.rise}` : '';
-    return `HAProxy's first check after the restart passed${node} (${describeCheck(passed.stat)}) ${waitedMs} ms after it left maintenance${skipped}`;
+    const result = await this.settledCheck(client, name, passed.stat);
+    return `HAProxy's first check after the restart passed${node} (${describeCheck(result)}) ${waitedMs} ms after it left maintenance${skipped}`;
   }
 
   async waitHealthy(name: string, options: WaitOptions): Promise<void> {
@@ -263,6 +264,16 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     const state = (await client.serversState(this.backend)).find((row) => row.name === name);
     if (!state) throw new LoadBalancerError(`haproxy ${client.name}: backend '${this.backend}' has no server ${name}`);
     return state;
+  }
+
+  /**
+   * The state and stat rows are read on two connections at once, so the stat row may have been
+   * taken before the check the state row saw end had ended: the result is read again, after it.
+   */
+  private async settledCheck(client: RuntimeApiClient, name: string, polled: ServerStatRow): Promise<ServerStatRow> {
+    const after = (await client.serverStats(this.backend)).find((row) => row.name === name);
+    // A next check may already be running; the polled row is then the better of two partial views.
+    return after && !checkRunning(after) ? after : polled;
   }
 
   private async viewOn(client: RuntimeApiClient, name: string): Promise<Omit<NodeView, 'node'>> {
@@ -338,9 +349,15 @@ function isFullyUp(view: NodeView): boolean {
   return view.state.opState === OP_STATE.running && view.state.adminState === 0 && (view.stat.status === 'UP' || view.stat.status === 'no check');
 }
 
+/** HAProxy shows a running check as '* ' and the previous result, with that result's code already reset. */
+function checkRunning(stat: ServerStatRow): boolean {
+  return stat.checkStatus.startsWith('* ');
+}
+
 /** 'L7OK 200', 'L7STS 500', 'L4CON': the last check's result as HAProxy reports it. */
 function describeCheck(stat: ServerStatRow): string {
-  return [stat.checkStatus.replace(/^\* /, ''), stat.checkCode].filter(Boolean).join(' ') || 'no result';
+  const code = checkRunning(stat) ? '' : stat.checkCode;
+  return [stat.checkStatus.replace(/^\* /, ''), code].filter(Boolean).join(' ') || 'no result';
 }
 
 function combine(name: string, views: NodeView[]): MemberState {
