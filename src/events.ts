@@ -25,9 +25,13 @@ export type ShipEventBody =
       sources: Record<string, 'config' | 'ec2'>;
       batches: string[][];
       dryRun: boolean;
+      /** An app with roles: the hosts of each role, in the order the roles are rolled. */
+      roles?: Record<string, string[]>;
     }
   | {
       type: 'plan';
+      /** The role this plan is of: an app with roles has one plan per role, in rollout order. */
+      role?: string;
       playbook: string;
       batches: Array<{ hosts: string[]; canary: boolean }>;
       phases: Record<'beforeRollout' | 'stage' | 'activate' | 'verify' | 'rollback' | 'afterRollout', string[]>;
@@ -48,10 +52,11 @@ export type ShipEventBody =
   | { type: 'replicas.waiting'; detail: string }
   | { type: 'replicas.ready'; durationMs: number; detail: string }
   | ({ type: 'preflight.check'; name: string; status: 'passed' | 'failed' | 'warning'; detail: string } & Coded)
-  | { type: 'stage.started'; hosts: string[] }
-  | { type: 'stage.finished'; durationMs: number }
-  | { type: 'batch.started'; index: number; total: number; hosts: string[]; canary: boolean }
-  | { type: 'batch.finished'; index: number; durationMs: number; failed: string[] }
+  | { type: 'stage.started'; hosts: string[]; role?: string }
+  | { type: 'stage.finished'; durationMs: number; role?: string }
+  /** `index` and `total` count the batches of one role (of the app, without roles). */
+  | { type: 'batch.started'; index: number; total: number; hosts: string[]; canary: boolean; role?: string }
+  | { type: 'batch.finished'; index: number; durationMs: number; failed: string[]; role?: string }
   | { type: 'analysis.started'; index: number; hosts: string[]; canary: boolean; bakeMs: number; sources: string[] }
   | { type: 'analysis.extended'; index: number; hosts: string[]; detail: string; untilMs: number }
   | ({

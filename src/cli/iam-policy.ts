@@ -3,6 +3,7 @@ import { COMMAND_LINES } from './commands.js';
 import { parseTargetGroupArn } from '../aws/arn.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
+import { selectRoles } from '../config/roles.js';
 import type { ShipConfig } from '../config/schema.js';
 
 /**
@@ -88,10 +89,40 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
   return { Version: '2012-10-17', Statement: statements };
 }
 
+/**
+ * One policy for an app and its roles (each role may have its own target groups or inventory):
+ * each statement once, the resources and regions of its roles' versions together.
+ */
+export function iamPolicyOfRoles(configs: IamPolicyConfig[], file = 'config'): IamPolicyDocument {
+  const policies = configs.flatMap((config) => {
+    try {
+      return [iamPolicy(config, file)];
+    } catch (error) {
+      // A role without AWS (workers behind no load balancer) needs nothing; the others may.
+      if (configs.length > 1 && error instanceof ConfigError && /calls AWS/.test(error.message)) return [];
+      throw error;
+    }
+  });
+  if (policies.length === 0) return iamPolicy(configs[0]!, file);
+  const bySid = new Map<string, IamStatement>();
+  for (const statement of policies.flatMap((policy) => policy.Statement)) {
+    const seen = bySid.get(statement.Sid);
+    bySid.set(statement.Sid, seen ? mergeStatements(seen, statement) : statement);
+  }
+  return { Version: '2012-10-17', Statement: [...bySid.values()] };
+}
+
+function mergeStatements(a: IamStatement, b: IamStatement): IamStatement {
+  const resource = a.Resource === '*' || b.Resource === '*' ? '*' : [...new Set([...[a.Resource].flat(), ...[b.Resource].flat()])].sort();
+  const regions = [a, b].flatMap((statement) => statement.Condition?.StringEquals?.['aws:RequestedRegion'] ?? []);
+  return { ...a, Resource: resource, ...(regions.length > 0 ? { Condition: inRegions(regions) } : {}) };
+}
+
 export const iamPolicyCommand: CommandModule<{ config: string }, { config: string }> = {
   ...COMMAND_LINES['iam-policy'],
   handler: async (args) => {
-    const { config, file } = await loadConfig(args.config);
-    process.stdout.write(`${JSON.stringify(iamPolicy(config, file), null, 2)}\n`);
+    const loaded = await loadConfig(args.config);
+    const configs = selectRoles(loaded).map((role) => role.loaded.config);
+    process.stdout.write(`${JSON.stringify(iamPolicyOfRoles(configs, loaded.file), null, 2)}\n`);
   },
 };

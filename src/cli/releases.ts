@@ -3,7 +3,7 @@ import { COMMAND_LINES } from './commands.js';
 import { agreement, formatReleases, listReleases } from '../commands/releases.js';
 import { redact, redactDeep } from '../util/redact.js';
 import { appOption, loadApp } from './app-option.js';
-import { parseHosts, parseVars } from './roll-flags.js';
+import { parseHosts, parseRoles, parseVars } from './roll-flags.js';
 import { EXIT } from './exit-codes.js';
 
 interface ReleasesArgs {
@@ -11,6 +11,7 @@ interface ReleasesArgs {
   json?: boolean;
   app?: string;
   hosts?: string;
+  roles?: string;
   var?: string[];
   'accept-new-host-keys'?: boolean;
 }
@@ -20,12 +21,14 @@ export const releasesCommand: CommandModule<{ config: string; json?: boolean }, 
   builder: (yargs) =>
     appOption(yargs)
       .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })
+      .option('roles', { type: 'string', describe: 'an app with roles: only these roles (comma-separated)' })
       .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (e.g. appDir)' })
       .option('accept-new-host-keys', { type: 'boolean', describe: 'trust and record keys of hosts not yet in known_hosts' }),
   handler: async (args) => {
     const loaded = await loadApp(args);
     const hosts = await listReleases(loaded, {
       ...(args.hosts !== undefined ? { hosts: parseHosts(args.hosts)! } : {}),
+      ...(args.roles !== undefined ? { roles: parseRoles(args.roles)! } : {}),
       vars: parseVars(args.var),
       ...(args['accept-new-host-keys'] ? { transport: { acceptNewHostKeys: true } } : {}),
     });

@@ -39,6 +39,7 @@ export const resumeCommand: CommandModule<{ config: string; json?: boolean }, Re
           ...(record.artifact ? { artifact: record.artifact } : {}),
           ...(record.batchSize !== undefined ? { batchSize: record.batchSize } : {}),
           ...(record.hosts ? { hosts: record.hosts } : {}),
+          ...(record.roles ? { roles: record.roles } : {}),
           vars: record.vars,
           ...(record.database ? { database: record.database } : {}),
           lockWaitMs,

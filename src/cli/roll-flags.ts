@@ -21,6 +21,7 @@ export interface RollArgs {
   version?: string;
   artifact?: string;
   hosts?: string;
+  roles?: string;
   'batch-size'?: string;
   'dry-run'?: boolean;
   var?: string[];
@@ -31,6 +32,7 @@ export interface RollArgs {
 /** What the shared flags mean, parsed once for every app a command rolls. */
 export interface RollFlags {
   hosts?: string[];
+  roles?: string[];
   batchSize?: number | string;
   vars: Record<string, VarValue>;
   dryRun: boolean;
@@ -41,6 +43,7 @@ export interface RollFlags {
 export function rollOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })
+    .option('roles', { type: 'string', describe: 'an app with roles: only these roles (comma-separated), still in rollout.order' })
     .option('batch-size', { type: 'string', describe: "instances per batch: a count or a percentage like '25%'" })
     .option('dry-run', { type: 'boolean', describe: 'print the batches and steps, change nothing' })
     .option('var', { type: 'string', array: true, describe: 'key=value, overrides config variables (repeatable)' })
@@ -53,12 +56,21 @@ export function rollOptions<T>(yargs: Argv<T>) {
  * is refused: read as "no filter" it would roll the whole fleet.
  */
 export function parseHosts(value: string | undefined): string[] | undefined {
+  return parseNames('--hosts', 'host', value);
+}
+
+/** `--roles web,workers`, refused like `--hosts` when it names nothing. */
+export function parseRoles(value: string | undefined): string[] | undefined {
+  return parseNames('--roles', 'role', value);
+}
+
+function parseNames(flag: string, what: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const names = value
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new UsageError(`--hosts ${JSON.stringify(value)} names no host; give comma-separated host names, or leave --hosts out to roll every host`);
+  if (names.length === 0) throw new UsageError(`${flag} ${JSON.stringify(value)} names no ${what}; give comma-separated ${what} names, or leave ${flag} out to roll every ${what}`);
   return names;
 }
 
@@ -89,9 +101,11 @@ export function parseLockWait(value: string | undefined): number {
 
 export function parseRollFlags(args: RollArgs): RollFlags {
   const hosts = parseHosts(args.hosts);
+  const roles = parseRoles(args.roles);
   const batchSize = parseBatchSize(args['batch-size']);
   return {
     ...(hosts ? { hosts } : {}),
+    ...(roles ? { roles } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
     vars: parseVars(args.var),
     dryRun: args['dry-run'] ?? false,
@@ -107,7 +121,10 @@ export function appsToRoll(loaded: LoadedConfig, args: { app?: string; all?: boo
   if (args.hosts !== undefined) throw new UsageError('--all and --hosts: host names belong to one app; use --app <name> --hosts ...');
   const apps = allApps(loaded);
   const owners = new Map<string, string[]>();
-  for (const app of apps) for (const host of app.config.hosts) owners.set(host.address, [...(owners.get(host.address) ?? []), app.config.app]);
+  for (const app of apps) {
+    for (const host of [app.config, ...Object.values(app.config.roles)].flatMap((config) => config.hosts))
+      owners.set(host.address, [...(owners.get(host.address) ?? []), app.config.app]);
+  }
   const shared = [...owners].filter(([, names]) => names.length > 1);
   if (shared.length > 0) {
     // Two apps rolling one machine at once would fight over its package manager and reboot it twice.

@@ -3,6 +3,7 @@
  * of the deploy-release playbook), for `ship releases` and for choosing a rollback target.
  */
 import type { LoadedConfig } from '../config/load.js';
+import { selectRoles } from '../config/roles.js';
 import { resolveHosts, type ResolvedHost } from '../inventory/resolve.js';
 import { listContainerReleases } from '../playbook/container.js';
 import { containerSpec } from './pipeline/targets.js';
@@ -19,6 +20,8 @@ export interface Release {
 
 export interface HostReleases {
   host: string;
+  /** The host's role, in an app with roles. */
+  role?: string;
   /** Newest first. */
   releases: Release[];
   current?: string;
@@ -28,6 +31,8 @@ export interface HostReleases {
 
 export interface ReleasesQuery {
   hosts?: string[];
+  /** An app with roles: only these roles' hosts. */
+  roles?: string[];
   vars?: Record<string, VarValue>;
   transport?: TransportOverrides;
 }
@@ -50,36 +55,44 @@ function parseListing(host: string, stdout: string): HostReleases {
   return { host, releases, ...(current ? { current } : {}) };
 }
 
-/** Reads every host in parallel; a host that cannot be read is reported, not skipped. */
+/** Reads every host (of every role) in parallel; a host that cannot be read is reported, not skipped. */
 export async function listReleases(loaded: LoadedConfig, query: ReleasesQuery = {}): Promise<HostReleases[]> {
-  const known = await resolveHosts(loaded);
+  const roles = await Promise.all(selectRoles(loaded, query.roles).map(async (role) => ({ ...role, known: await resolveHosts(role.loaded) })));
+  const known = roles.flatMap((role) => role.known);
   const unknown = (query.hosts ?? []).filter((name) => !known.some((h) => h.name === name));
   if (unknown.length > 0) throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}; the config (${loaded.file}) has ${known.map((h) => h.name).join(', ')}`);
-  const hosts = query.hosts?.length ? known.filter((h) => query.hosts!.includes(h.name)) : known;
+  const wanted = (host: ResolvedHost) => !query.hosts?.length || query.hosts.includes(host.name);
   return Promise.all(
-    hosts.map(async (host): Promise<HostReleases> => {
-      if (loaded.config.container) return containerReleases(loaded, host, query);
-      const appDir = { ...loaded.config.vars, ...host.vars, ...query.vars }.appDir;
-      if (appDir === undefined || appDir === '') {
-        return { host: host.name, releases: [], error: `variable 'appDir' is not set (set vars.appDir in the config, per host, or --var appDir=...)` };
-      }
-      const transport = transportFor(host, loaded, query.transport);
-      try {
-        const releasesDir = `${appDir}/releases`;
-        // Directories only, without the deploy playbook's half-unpacked ones; change time and name.
-        const result = await transport.exec(
-          sh`cd ${releasesDir} 2>/dev/null && find . -mindepth 1 -maxdepth 1 -type d ! -name '*.unpack' -printf '%C@ %f\\n'; printf 'current=%s\\n' "$(readlink ${`${appDir}/current`} 2>/dev/null)"`,
-          { timeoutMs: QUERY_TIMEOUT_MS },
-        );
-        if (result.code !== 0) return { host: host.name, releases: [], error: `listing ${releasesDir} failed (exit ${result.code}): ${result.stderr.trim()}` };
-        return parseListing(host.name, result.stdout);
-      } catch (error) {
-        return { host: host.name, releases: [], error: (error as Error).message };
-      } finally {
-        await transport.close();
-      }
-    }),
+    roles.flatMap(({ role, loaded: config, known: hosts }) =>
+      hosts.filter(wanted).map(async (host) => {
+        const releases = await hostReleases(config, host, query);
+        return role === undefined ? releases : { ...releases, role };
+      }),
+    ),
   );
+}
+
+async function hostReleases(loaded: LoadedConfig, host: ResolvedHost, query: ReleasesQuery): Promise<HostReleases> {
+  if (loaded.config.container) return containerReleases(loaded, host, query);
+  const appDir = { ...loaded.config.vars, ...host.vars, ...query.vars }.appDir;
+  if (appDir === undefined || appDir === '') {
+    return { host: host.name, releases: [], error: `variable 'appDir' is not set (set vars.appDir in the config, per host, or --var appDir=...)` };
+  }
+  const transport = transportFor(host, loaded, query.transport);
+  try {
+    const releasesDir = `${appDir}/releases`;
+    // Directories only, without the deploy playbook's half-unpacked ones; change time and name.
+    const result = await transport.exec(
+      sh`cd ${releasesDir} 2>/dev/null && find . -mindepth 1 -maxdepth 1 -type d ! -name '*.unpack' -printf '%C@ %f\\n'; printf 'current=%s\\n' "$(readlink ${`${appDir}/current`} 2>/dev/null)"`,
+      { timeoutMs: QUERY_TIMEOUT_MS },
+    );
+    if (result.code !== 0) return { host: host.name, releases: [], error: `listing ${releasesDir} failed (exit ${result.code}): ${result.stderr.trim()}` };
+    return parseListing(host.name, result.stdout);
+  } catch (error) {
+    return { host: host.name, releases: [], error: (error as Error).message };
+  } finally {
+    await transport.close();
+  }
 }
 
 /** A container host's releases: the images it keeps (recorded when staged), and the release label of the running container. */
@@ -125,12 +138,13 @@ export function previousRelease(host: HostReleases): string | undefined {
 
 export function formatReleases(hosts: HostReleases[]): string {
   const { current, disagreeing, unreadable } = agreement(hosts);
-  const width = Math.max(4, ...hosts.map((h) => h.host.length));
+  const label = (h: HostReleases) => (h.role === undefined ? h.host : `${h.host} (${h.role})`);
+  const width = Math.max(4, ...hosts.map((h) => label(h).length));
   const lines = hosts.map((h) => {
-    if (h.error) return `${h.host.padEnd(width)}  UNREADABLE: ${h.error}`;
+    if (h.error) return `${label(h).padEnd(width)}  UNREADABLE: ${h.error}`;
     const list = h.releases.map((r) => (r.version === h.current ? `${r.version} (current)` : r.version)).join(', ') || 'none';
     const flag = disagreeing.includes(h.host) ? `   <- DISAGREES: runs ${h.current ?? 'no release'}, most hosts run ${current ?? 'none'}` : '';
-    return `${h.host.padEnd(width)}  current ${(h.current ?? '-').padEnd(12)}  releases: ${list}${flag}`;
+    return `${label(h).padEnd(width)}  current ${(h.current ?? '-').padEnd(12)}  releases: ${list}${flag}`;
   });
   if (disagreeing.length === 0 && unreadable.length === 0) lines.push(`all ${hosts.length} host(s) run ${current ?? 'no release'}`);
   else lines.push(`hosts that disagree: ${[...disagreeing, ...unreadable].join(', ')}`);

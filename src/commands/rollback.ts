@@ -85,6 +85,7 @@ function targetStillHolds(options: RollbackOptions, version: string): PreflightC
 function readReleases(options: RollbackOptions): Promise<HostReleases[]> {
   return listReleases(options.loaded, {
     ...(options.hosts ? { hosts: options.hosts } : {}),
+    ...(options.roles ? { roles: options.roles } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
   });

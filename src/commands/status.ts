@@ -1,4 +1,5 @@
 import type { LoadedConfig } from '../config/load.js';
+import { selectRoles } from '../config/roles.js';
 import type { InstanceState } from '../events.js';
 import { resolveHosts } from '../inventory/resolve.js';
 import type { JournalEntry, StageRecord, StateStore } from '../journal/state-store.js';
@@ -8,6 +9,8 @@ import type { MemberState } from '../lb/load-balancer.js';
 
 export interface InstanceStatus {
   host: string;
+  /** The host's role, in an app with roles. */
+  role?: string;
   /** The state the journal last recorded for the host in the newest run ('in-service' if untouched). */
   journal: InstanceState;
   /** What the load balancer says right now; undefined when it could not be asked. */
@@ -66,42 +69,50 @@ export function analysisLines(entry: JournalEntry | undefined): string[] {
   return [...bakes, ...rollbacks];
 }
 
-/** `ship status`: the current or last run, the lock holder, and every instance out of rotation, live. */
+/** `ship status`: the current or last run, the lock holder, and every instance (of every role) out of rotation, live. */
 export async function status(loaded: LoadedConfig, store: StateStore): Promise<StatusReport> {
   const app = loaded.config.app;
-  const [hosts, lastRun, lock] = await Promise.all([resolveHosts(loaded), store.lastRun(app), store.currentLock(app)]);
+  const [roles, lastRun, lock] = await Promise.all([
+    Promise.all(selectRoles(loaded).map(async (role) => ({ ...role, hosts: await resolveHosts(role.loaded) }))),
+    store.lastRun(app),
+    store.currentLock(app),
+  ]);
   const journal = lastStates(lastRun);
-  const lb = await loadBalancerFor(loaded, hosts);
-  let live: MemberState[] | undefined;
-  let lbError: string | undefined;
-  try {
-    live = await lb.members(hosts.map((h) => h.lbName ?? h.name));
-  } catch (error) {
-    lbError = (error as Error).message;
-  } finally {
-    await lb.close().catch(() => undefined);
-  }
-  const instances = hosts.map((host): InstanceStatus => {
-    const recorded = journal.get(host.name) ?? 'in-service';
-    const member = live?.find((m) => m.name === (host.lbName ?? host.name));
-    const journalOut = OUT_STATES.has(recorded);
-    const liveOut = member ? !member.inService : false;
-    const status: InstanceStatus = { host: host.name, journal: recorded, ...(member ? { live: member } : {}), out: journalOut || liveOut };
-    if (member && journalOut !== liveOut) {
-      status.disagreement = journalOut
-        ? `the journal says ${recorded}, the load balancer says in service (${member.detail})`
-        : `the journal says ${recorded}, the load balancer says out (${member.detail})`;
+  const lbErrors: string[] = [];
+  const instances: InstanceStatus[] = [];
+  for (const { role, loaded: config, hosts } of roles) {
+    const lb = await loadBalancerFor(config, hosts);
+    let live: MemberState[] | undefined;
+    try {
+      live = await lb.members(hosts.map((h) => h.lbName ?? h.name));
+    } catch (error) {
+      lbErrors.push(`${role === undefined ? '' : `${role}: `}${(error as Error).message}`);
+    } finally {
+      await lb.close().catch(() => undefined);
     }
-    return status;
-  });
+    instances.push(...hosts.map((host) => instanceStatus(host.name, host.lbName ?? host.name, journal.get(host.name) ?? 'in-service', live, role)));
+  }
   return {
     app,
     ...(lock ? { lock } : {}),
     ...(lastRun ? { lastRun } : {}),
     unfinished: lastRun !== undefined && lastRun.outcome === undefined,
     instances,
-    ...(lbError ? { lbError } : {}),
+    ...(lbErrors.length > 0 ? { lbError: lbErrors.join('; ') } : {}),
   };
+}
+
+function instanceStatus(host: string, lbName: string, recorded: InstanceState, live: MemberState[] | undefined, role: string | undefined): InstanceStatus {
+  const member = live?.find((m) => m.name === lbName);
+  const journalOut = OUT_STATES.has(recorded);
+  const liveOut = member ? !member.inService : false;
+  const status: InstanceStatus = { host, ...(role === undefined ? {} : { role }), journal: recorded, ...(member ? { live: member } : {}), out: journalOut || liveOut };
+  if (member && journalOut !== liveOut) {
+    status.disagreement = journalOut
+      ? `the journal says ${recorded}, the load balancer says in service (${member.detail})`
+      : `the journal says ${recorded}, the load balancer says out (${member.detail})`;
+  }
+  return status;
 }
 
 export function formatStatus(report: StatusReport): string {
@@ -130,11 +141,12 @@ export function formatStatus(report: StatusReport): string {
     lines.push('last run: none recorded');
   }
   if (report.lbError) lines.push(`load balancer: could not be asked: ${report.lbError}`);
-  const width = Math.max(4, ...report.instances.map((i) => i.host.length));
+  const label = (i: InstanceStatus) => (i.role === undefined ? i.host : `${i.host} (${i.role})`);
+  const width = Math.max(4, ...report.instances.map((i) => label(i).length));
   lines.push(`  ${'host'.padEnd(width)}  journal        load balancer`);
   for (const instance of report.instances) {
     lines.push(
-      `  ${instance.host.padEnd(width)}  ${instance.journal.padEnd(13)}  ${instance.live ? `${instance.live.inService ? 'in service' : 'OUT'} (${instance.live.detail})` : 'unknown'}` +
+      `  ${label(instance).padEnd(width)}  ${instance.journal.padEnd(13)}  ${instance.live ? `${instance.live.inService ? 'in service' : 'OUT'} (${instance.live.detail})` : 'unknown'}` +
         (instance.disagreement ? `  <- DISAGREE: ${instance.disagreement}` : ''),
     );
   }

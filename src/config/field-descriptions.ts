@@ -87,6 +87,7 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'rollout.analysis.command':
     "Shell text run on this machine (in this file's folder) at the end of each bake; exit 0 keeps the batch. It sees SHIP_APP, SHIP_VERSION, SHIP_HOSTS, SHIP_BATCH, SHIP_CANARY, SHIP_BAKE_STARTED and SHIP_BAKE_SECONDS.",
   'rollout.analysis.commandTimeout': 'How long `command` may run; past it the command is killed and the batch fails (it could not be judged).',
+  'rollout.order': 'With `roles`: the order the roles are rolled in, one after the other, each role once. Left out: the order they are written.',
   'rollout.onFailure':
     "`'stop'`: the failed batch is rolled back and the run stops, earlier batches stay on the new release. `'rollback'`: every instance the run moved goes back to the release it ran before, in reverse order, batch by batch.",
   playbooks: 'Playbook name (`deploy`, `patch`, or your own) → path of a TypeScript playbook, relative to this file. Built-ins are used when not set.',
@@ -145,6 +146,8 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   secrets:
     "Environment for the app: `NAME: env('X') | command('...') | file('...')`, resolved once per run on this machine (a missing one stops the pre-flight), written in stage to a 0600 env file on every host: the container's `--env-file`, `<appDir>/shared/.env` for the tarball playbook. Values never reach output, events, the journal, notifications or a command line.",
   notify: 'Who is told about runs. Notifications are sent in the background, never fail or hold up a rollout, and failures to deliver are listed in the summary.',
+  roles:
+    "Kinds of server of this app (web, workers): role name → any field of the app but `app`, `state`, `notify` and `database`, which a run's roles share. Each role inherits the app's fields it does not set (`vars`, `container` with its `run`, and `rollout` are merged key by key) and lists its own `hosts`. `ship deploy` rolls them one after the other in `rollout.order`, in one run with one lock and one journal; a role that fails stops the ones after it. `--roles web` limits a run.",
   apps: 'More apps in the same file: app name → any top-level field. Each app inherits the top-level fields it does not set (`vars` are merged key by key).',
 };
 

@@ -99,6 +99,8 @@ const rolloutSchema = z.strictObject({
   bake: duration.default(0),
   analysis: analysisSchema.optional(),
   onFailure: z.enum(['stop', 'rollback']).default('stop'),
+  /** With `roles`: the order they are rolled in (every role, once); default: the order they are written. */
+  order: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const ec2InventorySchema = z.strictObject({
@@ -178,54 +180,115 @@ const stateSchema = z.discriminatedUnion('store', [
   z.strictObject({ store: z.literal('postgres'), url: secret() }),
 ]);
 
-/** One app's config; the file's top level is one (see configSchema for `apps`). */
-const appConfigSchema = z
-  .strictObject({
-    app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'app names are letters, digits, ., _ and -' }),
-    hosts: z.array(hostSchema).default([]),
-    inventory: z.strictObject({ ec2: ec2InventorySchema.optional() }).optional(),
-    vars: vars.default({}),
-    transport: z.enum(['ssh', 'local']).default('ssh'),
-    ssh: sshSchema.default(sshSchema.parse({})),
-    loadBalancer: loadBalancerSchema,
-    health: healthSchema,
-    rollout: rolloutSchema.default(rolloutSchema.parse({})),
-    playbooks: z.record(z.string(), z.string().min(1)).default({}),
-    database: databaseSchema.optional(),
-    state: stateSchema.default({ store: 'file', path: '.ship' }),
-    notify: notifySchema.optional(),
-    container: containerSchema.optional(),
-    secrets: secretsSchema.default({}),
-  })
-  .superRefine((config, ctx) => {
-    for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });
-    if (config.hosts.length === 0 && !config.inventory?.ec2) {
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
-    }
-    const migrate = config.database?.migrate;
-    if (migrate?.run === 'ship') {
-      if (!config.database?.migrations) {
-        ctx.addIssue({ code: 'custom', path: ['database', 'migrate', 'run'], message: "run: 'ship' applies the files in database.migrations.dir: set database.migrations" });
-      } else if (config.database.versionQuery && !config.database.versionTable) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['database', 'migrate', 'run'],
-          message:
-            "run: 'ship' must record each file in the version table, and database.versionQuery only reads one: set database.versionTable, or run your tool with run: { command }",
-        });
-      }
-    }
-    for (const problem of analysisProblems(config.rollout, config.loadBalancer.type)) ctx.addIssue({ code: 'custom', ...problem });
-    // A host from the EC2 inventory is only known at run time; a config host can be checked now.
-    const on = migrate && migrate.run !== 'ship' ? migrate.run.on : 'local';
-    if (on !== 'local' && !config.inventory?.ec2 && !config.hosts.some((host) => host.name === on)) {
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** The fields of one app (and of one role of an app: see `roles`). */
+const appFields = z.strictObject({
+  app: z.string().regex(NAME, { message: 'app names are letters, digits, ., _ and -' }),
+  hosts: z.array(hostSchema).default([]),
+  inventory: z.strictObject({ ec2: ec2InventorySchema.optional() }).optional(),
+  vars: vars.default({}),
+  transport: z.enum(['ssh', 'local']).default('ssh'),
+  ssh: sshSchema.default(sshSchema.parse({})),
+  loadBalancer: loadBalancerSchema,
+  health: healthSchema,
+  rollout: rolloutSchema.default(rolloutSchema.parse({})),
+  playbooks: z.record(z.string(), z.string().min(1)).default({}),
+  database: databaseSchema.optional(),
+  state: stateSchema.default({ store: 'file', path: '.ship' }),
+  notify: notifySchema.optional(),
+  container: containerSchema.optional(),
+  secrets: secretsSchema.default({}),
+});
+
+type AppFields = z.output<typeof appFields>;
+
+/** What is wrong with one app's or one role's own fields. */
+function appProblems(config: AppFields, ctx: z.RefinementCtx): void {
+  for (const clash of hostClashes(config.hosts, config.ssh.port)) ctx.addIssue({ code: 'custom', ...describeClash(config.hosts, clash) });
+  const migrate = config.database?.migrate;
+  if (migrate?.run === 'ship') {
+    if (!config.database?.migrations) {
+      ctx.addIssue({ code: 'custom', path: ['database', 'migrate', 'run'], message: "run: 'ship' applies the files in database.migrations.dir: set database.migrations" });
+    } else if (config.database.versionQuery && !config.database.versionTable) {
       ctx.addIssue({
         code: 'custom',
-        path: ['database', 'migrate', 'run', 'on'],
-        message: `no host named '${on}' in hosts (${config.hosts.map((host) => host.name).join(', ')}): name one of them, or 'local'`,
+        path: ['database', 'migrate', 'run'],
+        message:
+          "run: 'ship' must record each file in the version table, and database.versionQuery only reads one: set database.versionTable, or run your tool with run: { command }",
       });
     }
-  });
+  }
+  for (const problem of analysisProblems(config.rollout, config.loadBalancer.type)) ctx.addIssue({ code: 'custom', ...problem });
+}
+
+function noHosts(config: AppFields, ctx: z.RefinementCtx): void {
+  if (config.hosts.length === 0 && !config.inventory?.ec2) {
+    ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'no hosts: list them in hosts or discover them with inventory.ec2' });
+  }
+}
+
+/** One role of an app: every field of an app, those it leaves out inherited from the app (see inheritRoles). */
+const roleSchema = appFields.superRefine((config, ctx) => {
+  appProblems(config, ctx);
+  noHosts(config, ctx);
+});
+
+/** One app: its own hosts, or roles that each have theirs. */
+const appConfigSchema = appFields.extend({ roles: z.record(z.string(), roleSchema).default({}) }).superRefine((config, ctx) => {
+  appProblems(config, ctx);
+  const roles = Object.entries(config.roles);
+  if (roles.length === 0) {
+    noHosts(config, ctx);
+    if (config.rollout.order) ctx.addIssue({ code: 'custom', path: ['rollout', 'order'], message: 'orders the roles, and this app has none: remove it, or define roles' });
+  } else {
+    rolesProblems(config, ctx);
+  }
+  // A host from the EC2 inventory is only known at run time; a config host can be checked now.
+  const migrate = config.database?.migrate;
+  const on = migrate && migrate.run !== 'ship' ? migrate.run.on : 'local';
+  const everyHost = [config, ...roles.map(([, role]) => role)];
+  const names = everyHost.flatMap((app) => app.hosts.map((host) => host.name));
+  if (on !== 'local' && !everyHost.some((app) => app.inventory?.ec2) && !names.includes(on)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['database', 'migrate', 'run', 'on'],
+      message: `no host named '${on}' in hosts (${names.join(', ')}): name one of them, or 'local'`,
+    });
+  }
+});
+
+/** Roles share one run: each host in one role, the app's own hosts list empty, rollout.order naming every role once. */
+function rolesProblems(config: AppFields & { roles: Record<string, AppFields> }, ctx: z.RefinementCtx): void {
+  const roleNames = Object.keys(config.roles);
+  if (config.hosts.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hosts'],
+      message: `with roles, each role lists its own hosts (roles.<name>.hosts); these would belong to no role: move them into ${roleNames.join(' or ')}`,
+    });
+  }
+  const seen = new Map<string, string>();
+  for (const [role, app] of Object.entries(config.roles)) {
+    for (const [index, host] of app.hosts.entries()) {
+      const other = seen.get(host.name);
+      if (other !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['roles', role, 'hosts', index, 'name'], message: `host '${host.name}' is also in role ${other}: a host belongs to one role` });
+      else seen.set(host.name, role);
+    }
+  }
+  const order = config.rollout.order;
+  if (!order) return;
+  const unknown = order.filter((name) => !roleNames.includes(name));
+  const twice = order.filter((name, i) => order.indexOf(name) !== i);
+  const missing = roleNames.filter((name) => !order.includes(name));
+  const problems = [
+    ...(unknown.length ? [`${unknown.join(', ')} ${unknown.length === 1 ? 'is not a role' : 'are not roles'} (roles: ${roleNames.join(', ')})`] : []),
+    ...(twice.length ? [`${[...new Set(twice)].join(', ')} listed twice`] : []),
+    ...(missing.length ? [`${missing.join(', ')} missing: list every role, or leave rollout.order out to roll them in the order they are written`] : []),
+  ];
+  if (problems.length > 0) ctx.addIssue({ code: 'custom', path: ['rollout', 'order'], message: problems.join('; ') });
+}
 
 const COUNTER_FIELDS = ['maxErrorRate', 'minRequests', 'compareToFleet', 'margin'] as const;
 
@@ -287,22 +350,77 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Each entry of `apps` gets every top-level field it does not set; `vars` are merged key by key. */
-function inheritTopLevel(input: unknown): unknown {
-  if (!isPlainObject(input) || !isPlainObject(input.apps)) return input;
+/**
+ * Each entry of `apps` gets every top-level field it does not set (its roles excepted); `vars`
+ * are merged key by key. Then each app's roles inherit from their app.
+ */
+function inheritTopLevel(input: unknown, ctx: z.RefinementCtx): unknown {
+  if (!isPlainObject(input)) return input;
   const { apps, ...topLevel } = input;
+  const top = inheritRoles(topLevel, [], ctx);
+  if (!isPlainObject(apps)) return { ...top, ...(apps === undefined ? {} : { apps }) };
+  const { roles: _ownRoles, ...inherited } = topLevel;
   const topVars = isPlainObject(topLevel.vars) ? topLevel.vars : {};
-  const merged = Object.entries(apps).map(([name, entry]) => [
-    name,
-    isPlainObject(entry) ? { ...topLevel, app: name, ...entry, vars: { ...topVars, ...(isPlainObject(entry.vars) ? entry.vars : {}) } } : entry,
-  ]);
-  return { ...input, apps: Object.fromEntries(merged) };
+  const merged = Object.entries(apps).map(([name, entry]) => {
+    if (!isPlainObject(entry)) return [name, entry];
+    // An app with roles lists its hosts under them: the top level's are not its.
+    const { hosts: _hosts, ...withoutHosts } = inherited;
+    const base = isPlainObject(entry.roles) ? withoutHosts : inherited;
+    return [name, inheritRoles({ ...base, app: name, ...entry, vars: { ...topVars, ...(isPlainObject(entry.vars) ? entry.vars : {}) } }, ['apps', name], ctx)];
+  });
+  return { ...top, apps: Object.fromEntries(merged) };
+}
+
+/** What one run, one lock and one journal mean for roles: these stay the app's, and a role may not set them. */
+const APP_ONLY = ['app', 'state', 'notify', 'database', 'roles', 'apps'] as const;
+/** Merged key by key into a role (a role changes the container's command, not its image); every other field is replaced whole. */
+const MERGED = ['vars', 'container', 'rollout'] as const;
+
+/**
+ * Each role gets every field of its app it does not set, except the app-wide ones (APP_ONLY) and
+ * `hosts` (with roles, the app has none of its own). `vars`, `container` (with `container.run`)
+ * and `rollout` are merged key by key.
+ */
+function inheritRoles(app: Record<string, unknown>, at: PropertyKey[], ctx: z.RefinementCtx): Record<string, unknown> {
+  if (!isPlainObject(app.roles)) return app;
+  const template = Object.fromEntries(Object.entries(app).filter(([key]) => key !== 'hosts' && !(APP_ONLY as readonly string[]).includes(key)));
+  const roles = Object.entries(app.roles).map(([name, entry]) => {
+    if (!NAME.test(name)) ctx.addIssue({ code: 'custom', path: [...at, 'roles', name], message: 'role names are letters, digits, ., _ and -', input: entry });
+    if (!isPlainObject(entry)) return [name, entry];
+    for (const key of APP_ONLY.filter((field) => field in entry)) {
+      ctx.addIssue({ code: 'custom', path: [...at, 'roles', name, key], message: `a role shares its app's ${key}: set it on the app, not in a role`, input: entry });
+    }
+    if (isPlainObject(entry.rollout) && 'order' in entry.rollout) {
+      ctx.addIssue({ code: 'custom', path: [...at, 'roles', name, 'rollout', 'order'], message: "orders the app's roles: set it on the app's rollout", input: entry });
+    }
+    const role: Record<string, unknown> = { ...template, ...entry, app: app.app };
+    for (const key of MERGED) {
+      const own = entry[key];
+      const base = template[key];
+      if (isPlainObject(own) && isPlainObject(base)) role[key] = { ...base, ...own };
+    }
+    const [ownRun, baseRun] = [(entry.container as Record<string, unknown> | undefined)?.run, (template.container as Record<string, unknown> | undefined)?.run];
+    if (isPlainObject(ownRun) && isPlainObject(baseRun)) role.container = { ...(role.container as object), run: { ...baseRun, ...ownRun } };
+    if (isPlainObject(role.rollout)) role.rollout = Object.fromEntries(Object.entries(role.rollout).filter(([key]) => key !== 'order'));
+    return [name, role];
+  });
+  // The app's own loadBalancer and health are only what its roles inherit: when every role sets its
+  // own, the first role's stand in, so the app is still whole for the schema.
+  const filled = Object.fromEntries(
+    (['loadBalancer', 'health'] as const).flatMap((key) => {
+      if (key in app) return [];
+      const first = roles.map(([, role]) => role).find((role) => isPlainObject(role) && key in role) as Record<string, unknown> | undefined;
+      return first ? [[key, first[key]]] : [];
+    }),
+  );
+  return { ...app, ...filled, roles: Object.fromEntries(roles) };
 }
 
 /**
  * Several apps in one file, without changing a single-app config: the top level is an app, and
  * `apps: { <name>: { hosts, loadBalancer, health, ... } }` adds more, each inheriting the top-level
- * fields it does not set. Each app is validated whole, with errors under apps.<name>.
+ * fields it does not set. Each app is validated whole, with errors under apps.<name>. Any app may
+ * have `roles`: kinds of server (web, workers) rolled one after the other in one run.
  */
 export const configSchema = z.preprocess(
   inheritTopLevel,
@@ -314,10 +432,12 @@ export const configSchema = z.preprocess(
   }),
 );
 
+/** One entry of `roles`: any field of its app but the app-wide ones, inherited when left out. */
+export type RoleConfigInput = Partial<Omit<z.input<typeof appFields>, (typeof APP_ONLY)[number]>>;
 /** One entry of `apps`: any top-level field, inherited when left out. */
-export type AppConfigInput = Partial<Omit<z.input<typeof appConfigSchema>, 'app'>>;
+export type AppConfigInput = Partial<Omit<z.input<typeof appFields>, 'app'>> & { roles?: Record<string, RoleConfigInput> };
 /** What a config file exports (durations as strings, defaults optional). */
-export type ShipConfigInput = z.input<typeof appConfigSchema> & { apps?: Record<string, AppConfigInput> };
+export type ShipConfigInput = z.input<typeof appFields> & { roles?: Record<string, RoleConfigInput>; apps?: Record<string, AppConfigInput> };
 /** The validated config with defaults applied and durations in milliseconds. */
 export type ShipConfig = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;

@@ -1,4 +1,4 @@
-import type { ListrTaskWrapper, ListrRendererFactory } from 'listr2';
+import type { Listr, ListrTaskWrapper, ListrRendererFactory } from 'listr2';
 import type { ShipEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
@@ -6,6 +6,7 @@ import { plainLine } from './plain.js';
 import { formatSummary } from './summary.js';
 
 type Task = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
+type PlanEvent = Extract<ShipEvent, { type: 'plan' }>;
 
 interface Pending {
   task?: Task;
@@ -57,33 +58,45 @@ export class ListrView {
     if (update.output) task.output = redact(update.output);
   }
 
-  readonly listener = (event: ShipEvent): void => {
-    switch (event.type) {
-      case 'plan': {
-        this.expect('preflight');
-        this.expect('stage');
-        for (const [i, batch] of event.batches.entries()) {
-          this.expect(`batch${i + 1}`);
-          for (const host of batch.hosts) this.expect(`host:${host}`);
-        }
-        const tasks = [
-          { title: 'pre-flight', task: this.wait('preflight') },
-          ...(event.phases.stage.length ? [{ title: `stage: ${event.phases.stage.join(' → ')}`, task: this.wait('stage') }] : []),
-          ...event.batches.map((batch, i) => ({
-            title: `batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}${event.bake ? `, then bake ${formatDuration(event.bake.durationMs)}` : ''}`,
-            task: (_ctx: unknown, task: Task) =>
-              task.newListr(
-                batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
-                { concurrent: true, exitOnError: false },
-              ),
-          })),
-        ];
-        // listr2 is loaded only for a terminal; tasks registered meanwhile are settled when it runs them.
-        this.running = import('listr2')
-          .then(({ Listr }) => new Listr(tasks, { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } }).run())
-          .catch(() => undefined);
-        break;
+  /** One plan per role of an app with roles, all emitted before anything else happens. */
+  private readonly plans: PlanEvent[] = [];
+
+  /** Draws the task list once every plan is in: pre-flight, then each role's stage and batches. */
+  private start(): void {
+    this.expect('preflight');
+    const tasks: Array<{ title: string; task: (ctx: unknown, task: Task) => Promise<void> | Listr<unknown> }> = [{ title: 'pre-flight', task: this.wait('preflight') }];
+    for (const plan of this.plans) {
+      const role = plan.role === undefined ? '' : `${plan.role}: `;
+      if (plan.phases.stage.length) {
+        this.expect(`stage:${plan.role ?? ''}`);
+        tasks.push({ title: `${role}stage: ${plan.phases.stage.join(' → ')}`, task: this.wait(`stage:${plan.role ?? ''}`) });
       }
+      for (const [i, batch] of plan.batches.entries()) {
+        for (const host of batch.hosts) this.expect(`host:${host}`);
+        tasks.push({
+          title: `${role}batch ${i + 1}${batch.canary ? ' (canary)' : ''}: ${batch.hosts.join(', ')}${plan.bake ? `, then bake ${formatDuration(plan.bake.durationMs)}` : ''}`,
+          task: (_ctx: unknown, task: Task) =>
+            task.newListr(
+              batch.hosts.map((host) => ({ title: host, task: this.wait(`host:${host}`) })),
+              { concurrent: true, exitOnError: false },
+            ),
+        });
+      }
+    }
+    this.plans.length = 0;
+    // listr2 is loaded only for a terminal; tasks registered meanwhile are settled when it runs them.
+    this.running = import('listr2')
+      .then(({ Listr }) => new Listr(tasks, { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } }).run())
+      .catch(() => undefined);
+  }
+
+  readonly listener = (event: ShipEvent): void => {
+    if (event.type === 'plan') {
+      this.plans.push(event);
+      return;
+    }
+    if (this.plans.length > 0) this.start();
+    switch (event.type) {
       case 'preflight.check':
         if (event.status === 'failed') this.settle('preflight', `${event.name}: ${event.detail}`);
         else this.update('preflight', { output: `${event.name}: ${event.detail}` });
@@ -102,11 +115,11 @@ export class ListrView {
         this.settle('preflight');
         break;
       case 'stage.finished':
-        this.settle('stage', undefined, `staged in ${formatDuration(event.durationMs)}`);
+        this.settle(`stage:${event.role ?? ''}`, undefined, `${event.role === undefined ? '' : `${event.role}: `}staged in ${formatDuration(event.durationMs)}`);
         break;
       case 'batch.started':
         this.settle('preflight');
-        this.settle('stage');
+        this.settle(`stage:${event.role ?? ''}`);
         break;
       case 'instance.state':
         this.update(`host:${event.host}`, { title: `${event.host}: ${event.to}` });
@@ -135,6 +148,7 @@ export class ListrView {
 
   /** Waits for the task list to finish drawing, then prints the summary below it. */
   async done(): Promise<void> {
+    if (this.plans.length > 0) this.start();
     await this.running;
     if (this.summary) this.write(`${redact(this.summary)}\n`);
   }

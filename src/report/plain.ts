@@ -3,6 +3,11 @@ import { formatDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
 import { formatSummary } from './summary.js';
 
+/** "web: " before a line about one role of an app with roles. */
+function role(event: { role?: string }): string {
+  return event.role === undefined ? '' : `${event.role}: `;
+}
+
 /** One readable line per event, for CI logs and pipes (no colours, no cursor movement). */
 export function plainLine(event: ShipEvent): string | undefined {
   const time = event.time.slice(11, 23);
@@ -12,7 +17,7 @@ export function plainLine(event: ShipEvent): string | undefined {
       return [
         line(
           undefined,
-          `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)`,
+          `${event.dryRun ? 'plan' : event.command} ${event.app}${event.version ? ` ${event.version}` : ''}: ${event.hosts.length} host(s) in ${event.batches.length} batch(es)${event.roles ? `, roles in order: ${Object.keys(event.roles).join(', ')}` : ''}`,
         ),
         ...(event.dryRun ? [line(undefined, `  hosts: ${event.hosts.map((h) => `${h} (${event.sources[h] ?? 'config'})`).join(', ')}`)] : []),
       ].join('\n');
@@ -20,7 +25,7 @@ export function plainLine(event: ShipEvent): string | undefined {
       return [
         line(
           undefined,
-          `playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
+          `${event.role === undefined ? '' : `role ${event.role}: `}playbook ${event.playbook}; at least ${event.minHealthy} instance(s) stay in service${event.reloadInPlace ? '; reloads in place where draining would breach that' : ''}`,
         ),
         ...(event.container
           ? [
@@ -68,13 +73,13 @@ export function plainLine(event: ShipEvent): string | undefined {
     case 'preflight.check':
       return line(undefined, `pre-flight ${event.name}: ${event.status}${event.detail ? ` (${event.detail})` : ''}${event.code ? ` [${event.code}]` : ''}`);
     case 'stage.started':
-      return line(undefined, `staging on ${event.hosts.length} host(s) while they serve`);
+      return line(undefined, `${role(event)}staging on ${event.hosts.length} host(s) while they serve`);
     case 'stage.finished':
-      return line(undefined, `staged in ${formatDuration(event.durationMs)}`);
+      return line(undefined, `${role(event)}staged in ${formatDuration(event.durationMs)}`);
     case 'batch.started':
-      return line(undefined, `batch ${event.index}/${event.total}${event.canary ? ' (canary)' : ''}: ${event.hosts.join(', ')}`);
+      return line(undefined, `${role(event)}batch ${event.index}/${event.total}${event.canary ? ' (canary)' : ''}: ${event.hosts.join(', ')}`);
     case 'batch.finished':
-      return event.failed.length ? line(undefined, `batch ${event.index} failed: ${event.failed.join(', ')}`) : undefined;
+      return event.failed.length ? line(undefined, `${role(event)}batch ${event.index} failed: ${event.failed.join(', ')}`) : undefined;
     case 'analysis.started':
       return line(
         undefined,

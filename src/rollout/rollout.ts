@@ -52,6 +52,8 @@ export interface RolloutInput {
    * rolled (--hosts): capacity is always counted over all of them. Defaults to the targets.
    */
   fleet?: string[];
+  /** The app's role these targets are (an app with roles rolls one after the other), for the events. */
+  role?: string;
 }
 
 export interface RolloutResult {
@@ -86,6 +88,7 @@ export function capacityRefusal(total: number, floor: number, breaching: Planned
 
 export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   const { targets, playbook, lb, bus, settings, signals } = input;
+  const role = input.role === undefined ? {} : { role: input.role };
   const tracker = new InstanceTracker(bus, input.record);
   const results: HostSummary[] = [];
   const { batches, floor, reloadInPlace, fleet: allNames } = planRollout(input);
@@ -179,7 +182,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
   // Slow work first, while every instance still serves (DESIGN principle 6).
   if (playbook.stage.length > 0) {
     const stageStarted = performance.now();
-    bus.emit({ type: 'stage.started', hosts: targets.map((t) => t.name) });
+    bus.emit({ type: 'stage.started', hosts: targets.map((t) => t.name), ...role });
     const staged = await settleEach(targets, settings.stageConcurrency, (target) =>
       runPhase(playbook.stage, {
         phase: 'stage',
@@ -191,7 +194,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
         sudo: settings.sudo,
       }),
     );
-    bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted });
+    bus.emit({ type: 'stage.finished', durationMs: performance.now() - stageStarted, ...role });
     const rejected = staged.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
     const failed = rejected.map((error) => error.message);
     if (signals.graceful.aborted)
@@ -229,7 +232,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
       return finish('failed', (error as Error).message, codeOf(error));
     }
     for (const target of batch.hosts) touched.add(target.lbName);
-    bus.emit({ type: 'batch.started', index: index + 1, total: batches.length, hosts: batch.hosts.map((t) => t.name), canary: batch.canary });
+    bus.emit({ type: 'batch.started', index: index + 1, total: batches.length, hosts: batch.hosts.map((t) => t.name), canary: batch.canary, ...role });
     const batchStarted = performance.now();
     const outcomes = await Promise.all(
       batch.hosts.map((target) =>
@@ -245,7 +248,7 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
     const failedHosts = outcomes.filter(
       (o) => o.outcome === 'failed-out' || o.outcome === 'rolled-back' || o.outcome === 'failed-in-place' || (o.outcome === 'not-started' && o.error !== undefined),
     );
-    bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host) });
+    bus.emit({ type: 'batch.finished', index: index + 1, durationMs: performance.now() - batchStarted, failed: failedHosts.map((o) => o.host), ...role });
     failures += failedHosts.length;
     if (signals.graceful.aborted) return finish('interrupted', interruption());
     if (tracker.journalError) return finish('failed', tracker.journalError);

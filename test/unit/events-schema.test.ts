@@ -101,7 +101,7 @@ const documentedEvents = new Map([...documented].filter(([heading]) => heading.s
 test('the source parser sees the union (a sanity check on this test itself)', () => {
   const events = sourceEvents();
   assert.ok(events.size >= 20, `found ${events.size} event types`);
-  assert.deepEqual(events.get('run.started'), ['command', 'app', 'version?', 'hosts', 'sources', 'batches', 'dryRun']);
+  assert.deepEqual(events.get('run.started'), ['command', 'app', 'version?', 'hosts', 'sources', 'batches', 'dryRun', 'roles?']);
   assert.deepEqual(events.get('warning'), ['host?', 'message']);
   assert.deepEqual(fieldsOf(' a: Array<{ b: string; c?: number }>; d?: Record<string, (x: number) => void>, e: string '), ['a', 'd?', 'e']);
 });

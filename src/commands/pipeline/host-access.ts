@@ -7,8 +7,8 @@ import type { StepContext } from '../../playbook/define.js';
 import type { Transport } from '../../transport/transport.js';
 import { transportFor } from '../../transport/from-config.js';
 import { UsageError } from '../errors.js';
-import type { RunOptions } from './run-options.js';
-import { stepContextFor, type ResolvedTargets } from './targets.js';
+import { stepContextFor } from './targets.js';
+import type { RunUnit } from './units.js';
 
 export interface HostAccess {
   readonly transport: Transport;
@@ -17,11 +17,18 @@ export interface HostAccess {
   close(): Promise<void>;
 }
 
-export function hostAccess(options: RunOptions, resolved: ResolvedTargets, name: string): HostAccess {
-  const target = resolved.targets.find((t) => t.name === name);
-  if (target) return { transport: target.transport, ctx: target.ctx, close: async () => undefined };
-  const host = resolved.inventory.find((h) => h.name === name);
-  if (!host) throw new UsageError(`host '${name}' is not in the fleet of ${options.loaded.config.app} (${resolved.inventory.map((h) => h.name).join(', ')})`);
-  const transport = transportFor(host, options.loaded, options.transport);
-  return { transport, ctx: stepContextFor(host, options), close: () => transport.close() };
+/** The host of any role of the run, with that role's transport settings and variables. */
+export function hostAccess(units: readonly RunUnit[], name: string): HostAccess {
+  for (const { resolved } of units) {
+    const target = resolved.targets.find((t) => t.name === name);
+    if (target) return { transport: target.transport, ctx: target.ctx, close: async () => undefined };
+  }
+  for (const { options, resolved } of units) {
+    const host = resolved.inventory.find((h) => h.name === name);
+    if (!host) continue;
+    const transport = transportFor(host, options.loaded, options.transport);
+    return { transport, ctx: stepContextFor(host, options), close: () => transport.close() };
+  }
+  const fleet = units.flatMap((unit) => unit.resolved.inventory.map((h) => h.name));
+  throw new UsageError(`host '${name}' is not in the fleet of ${units[0]!.options.loaded.config.app} (${fleet.join(', ')})`);
 }

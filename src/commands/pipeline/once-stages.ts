@@ -8,19 +8,35 @@ import type { RunOncePhaseName } from '../../playbook/define.js';
 import { runOnce, runOnceLabel } from '../../playbook/run-once.js';
 import { hostAccess, type HostAccess } from './host-access.js';
 import type { RunJournal } from './run-journal.js';
-import type { RunOptions } from './run-options.js';
 import type { StageOutcome } from './schema-stages.js';
-import type { ResolvedTargets } from './targets.js';
+import { rolePrefix, type RunUnit } from './units.js';
 
 const STAGE = { beforeRollout: 'before-rollout', afterRollout: 'after-rollout' } as const;
 
-export async function runOnceStage(options: RunOptions, resolved: ResolvedTargets, journal: RunJournal, phase: RunOncePhaseName): Promise<StageOutcome> {
+/**
+ * The phase of every role's playbook, in rollout order, each once: roles that roll the same
+ * playbook file share its phase (a migration tool must not run twice).
+ */
+export async function runOnceStages(units: readonly RunUnit[], journal: RunJournal, phase: RunOncePhaseName): Promise<StageOutcome> {
+  const seen = new Set<string>();
+  for (const unit of units) {
+    const file = unit.resolved.playbookFile;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const outcome = await runOnceStage(unit, units, journal, phase);
+    if (!outcome.ok) return outcome;
+  }
+  return { ok: true };
+}
+
+async function runOnceStage(unit: RunUnit, units: readonly RunUnit[], journal: RunJournal, phase: RunOncePhaseName): Promise<StageOutcome> {
+  const { options, resolved } = unit;
   const definition = resolved.playbook[phase];
   if (!definition || definition.steps.length === 0) return { ok: true };
   const stage = STAGE[phase];
-  const name = runOnceLabel(definition.on);
-  if (options.resume?.from.stages.some((record) => record.stage === stage && record.status === 'done')) {
-    options.bus.emit({ type: 'warning', message: `${phase} already ran in run ${options.resume.from.run.runId}; not run again` });
+  const name = `${rolePrefix(unit)}${runOnceLabel(definition.on)}`;
+  if (options.resume?.from.stages.some((record) => record.stage === stage && record.name === name && record.status === 'done')) {
+    options.bus.emit({ type: 'warning', message: `${rolePrefix(unit)}${phase} already ran in run ${options.resume.from.run.runId}; not run again` });
     return { ok: true };
   }
   const { config } = options.loaded;
@@ -36,7 +52,7 @@ export async function runOnceStage(options: RunOptions, resolved: ResolvedTarget
         ...(options.artifact ? { artifact: options.artifact } : {}),
       },
       host: (host) => {
-        access = hostAccess(options, resolved, host);
+        access = hostAccess(units, host);
         return access;
       },
       defaultTimeoutMs: resolved.settings.commandTimeoutMs,

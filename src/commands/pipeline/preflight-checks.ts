@@ -3,53 +3,72 @@
  * the capacity plan, every host reachable, the load balancer answering and agreeing on the fleet.
  * (The database pre-flight adds its own when the config has a database.)
  */
-import type { LoadedConfig } from '../../config/load.js';
 import type { LoadBalancer } from '../../lb/load-balancer.js';
 import { resolveSecrets, type SecretRequest } from '../../preflight/secrets.js';
 import type { Playbook } from '../../playbook/define.js';
 import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { Target } from '../../rollout/instance.js';
+import type { OpenUnit } from './execute.js';
+import type { RunUnit } from './units.js';
 
 const REGISTRY_PASSWORD = 'container.registry.password';
 
 /**
- * The config's secrets and registry password, resolved on this machine once for the run and
- * handed to every host's steps in memory (StepContext.secrets, .container.registry.password).
+ * The config's secrets and registry password, resolved on this machine once for the run (a
+ * `command()` runs once, however many roles use it) and handed to every host's steps in memory
+ * (StepContext.secrets, .container.registry.password).
  */
-function secretsCheck(targets: Target[], loaded: LoadedConfig): PreflightCheck[] {
-  const { secrets, container } = loaded.config;
-  const requests: SecretRequest[] = Object.entries(secrets).map(([name, source]) => ({ label: `secrets.${name}`, source }));
-  if (container?.registry) requests.push({ label: REGISTRY_PASSWORD, source: container.registry.password });
-  if (requests.length === 0) return [];
+function secretsCheck(units: readonly OpenUnit[]): PreflightCheck[] {
+  const requests = new Map<string, SecretRequest>();
+  const add = (label: string, source: SecretRequest['source']) => requests.set(`${label} ${JSON.stringify(source)}`, { label, source });
+  for (const { options } of units) {
+    const { secrets, container } = options.loaded.config;
+    for (const [name, source] of Object.entries(secrets)) add(`secrets.${name}`, source);
+    if (container?.registry) add(REGISTRY_PASSWORD, container.registry.password);
+  }
+  if (requests.size === 0) return [];
+  const dir = units[0]!.options.loaded.dir;
   return [
     {
       name: 'secrets',
       async run() {
-        const values = await resolveSecrets(requests, loaded.dir);
-        const resolved = Object.fromEntries(Object.keys(secrets).map((name) => [name, values.get(`secrets.${name}`)!]));
-        const password = values.get(REGISTRY_PASSWORD);
-        for (const target of targets) {
-          target.ctx.secrets = resolved;
-          if (password !== undefined && target.ctx.container?.registry)
-            target.ctx.container = { ...target.ctx.container, registry: { ...target.ctx.container.registry, password } };
+        // One request per distinct source (two roles may give one name different sources), all at once.
+        const entries = [...requests];
+        const settled = await Promise.allSettled(entries.map(([, request]) => resolveSecrets([request], dir)));
+        const failed = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [(outcome.reason as Error).message.replace(/^cannot resolve /, '')] : []));
+        if (failed.length > 0) throw new Error(`cannot resolve ${failed.join('; ')}`);
+        const resolved = new Map(entries.map(([key, request], i) => [key, (settled[i] as PromiseFulfilledResult<Map<string, string>>).value.get(request.label)!]));
+        const value = (label: string, source: SecretRequest['source']) => resolved.get(`${label} ${JSON.stringify(source)}`)!;
+        for (const { options, resolved: unit } of units) {
+          const { secrets, container } = options.loaded.config;
+          const mine = Object.fromEntries(Object.entries(secrets).map(([name, source]) => [name, value(`secrets.${name}`, source)]));
+          const password = container?.registry ? value(REGISTRY_PASSWORD, container.registry.password) : undefined;
+          for (const target of unit.targets) {
+            target.ctx.secrets = mine;
+            if (password !== undefined && target.ctx.container?.registry)
+              target.ctx.container = { ...target.ctx.container, registry: { ...target.ctx.container.registry, password } };
+          }
         }
-        return `${requests.map((r) => r.label).join(', ')} resolved`;
+        return `${[...new Set([...requests.values()].map((r) => r.label))].join(', ')} resolved`;
       },
     },
   ];
 }
 
-export function preflightChecks(
-  targets: Target[],
-  fleet: string[],
-  playbook: Playbook,
-  lb: LoadBalancer,
-  refusal: string | undefined,
-  drainTimeoutMs: number,
-  loaded: LoadedConfig,
-): PreflightCheck[] {
+/** The run's checks: the secrets once, then each role's own (named with the role, when the app has roles). */
+export function preflightChecks(units: readonly OpenUnit[], refusals: ReadonlyMap<RunUnit, string>): PreflightCheck[] {
   return [
-    ...secretsCheck(targets, loaded),
+    ...secretsCheck(units),
+    ...units.flatMap((unit) => {
+      const { targets, fleet, playbook, settings } = unit.resolved;
+      const checks = unitChecks(targets, fleet, playbook, unit.lb, refusals.get(unit), settings.drainTimeoutMs);
+      return unit.role === undefined ? checks : checks.map((check) => ({ ...check, name: `${check.name} (${unit.role})` }));
+    }),
+  ];
+}
+
+function unitChecks(targets: Target[], fleet: string[], playbook: Playbook, lb: LoadBalancer, refusal: string | undefined, drainTimeoutMs: number): PreflightCheck[] {
+  return [
     {
       name: 'playbook variables',
       async run() {

@@ -21,6 +21,8 @@ const resumeRecordSchema = z.object({
   batchSize: z.union([z.number(), z.string()]).optional(),
   /** The hosts this run was asked to roll, when not every host of the app. */
   hosts: z.array(z.string()).optional(),
+  /** The roles this run was asked to roll (`--roles`), when not every role of the app. */
+  roles: z.array(z.string()).optional(),
   vars: z.record(z.string(), varValue).default({}),
   database: z.object({ trace: z.boolean().optional(), allowUnsafe: z.object({ reason: z.string() }).optional() }).optional(),
   /** A restore run: the interrupted run whose instances it put back (resume continues that run). */

@@ -13,32 +13,42 @@ import { resolvePath } from '../../config/load.js';
 import { describeSource } from '../../config/secrets.js';
 import type { loadBalancerFor as LoadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
-import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
+import { PreflightRefused, runPreflight, type PreflightCheck } from '../../preflight/preflight.js';
 import { capacityRefusal } from '../../rollout/rollout.js';
 import { runOnceLabel } from '../../playbook/run-once.js';
 import { preflightChecks } from './preflight-checks.js';
+import type { OpenUnit } from './execute.js';
 import type { ResumeRecord } from './resume-record.js';
 import type { RunJournal } from './run-journal.js';
 import { appliesMigrations, type RunOptions, type RunResult } from './run-options.js';
-import { resolveTargets, type ResolvedTargets } from './targets.js';
+import type { ResolvedTargets } from './targets.js';
+import { allTargets, resolveUnits, rolePrefix, type RunUnit } from './units.js';
 
 export type { RunOptions, RunResult } from './run-options.js';
 
-function announce(options: RunOptions, resolved: ResolvedTargets): void {
+function announce(options: RunOptions, units: readonly RunUnit[]): void {
   const { bus, loaded } = options;
-  const { targets, hosts, playbook, plan } = resolved;
+  const targets = allTargets(units);
+  const withRoles = units[0]!.role !== undefined;
   bus.emit({
     type: 'run.started',
     command: options.command,
     app: loaded.config.app,
     ...(options.version ? { version: options.version } : {}),
     hosts: targets.map((t) => t.name),
-    sources: Object.fromEntries(hosts.map((h) => [h.name, h.source])),
-    batches: plan.batches.map((b) => b.hosts.map((t) => t.name)),
+    sources: Object.fromEntries(units.flatMap((unit) => unit.resolved.hosts.map((h) => [h.name, h.source]))),
+    batches: units.flatMap((unit) => unit.resolved.plan.batches.map((b) => b.hosts.map((t) => t.name))),
     dryRun: options.dryRun ?? false,
+    ...(withRoles ? { roles: Object.fromEntries(units.map((unit) => [unit.role!, unit.resolved.targets.map((t) => t.name)])) } : {}),
   });
-  bus.emit({
+  for (const unit of units) announcePlan(unit);
+}
+
+function announcePlan({ role, options, resolved }: RunUnit): void {
+  const { playbook, plan } = resolved;
+  options.bus.emit({
     type: 'plan',
+    ...(role === undefined ? {} : { role }),
     playbook: playbook.name,
     batches: plan.batches.map((b) => ({ hosts: b.hosts.map((t) => t.name), canary: b.canary })),
     phases: {
@@ -77,16 +87,17 @@ function containerPlan(options: RunOptions) {
 }
 
 /** What `ship resume` needs to continue this run, written with it. */
-function resumeRecordFor(options: RunOptions, resolved: ResolvedTargets): ResumeRecord {
+function resumeRecordFor(options: RunOptions, units: readonly RunUnit[]): ResumeRecord {
   // A resumption records the hosts it was left to roll, so resuming it in turn does not redo the first run's.
-  const hosts = options.resume ? resolved.targets.map((t) => t.name) : options.hosts;
+  const hosts = options.resume ? allTargets(units).map((t) => t.name) : options.hosts;
   return {
-    playbook: resolved.playbookRef,
+    playbook: units[0]!.resolved.playbookRef,
     command: options.command,
     ...(options.version ? { version: options.version } : {}),
     ...(options.artifact ? { artifact: resolvePath(process.cwd(), options.artifact) } : {}),
     ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     ...(hosts ? { hosts } : {}),
+    ...(options.roles ? { roles: options.roles } : {}),
     vars: options.vars ?? {},
     ...(options.database ? { database: options.database } : {}),
     ...(options.continues ? { continues: options.continues } : {}),
@@ -103,13 +114,25 @@ async function openLoadBalancer(options: RunOptions, resolved: ResolvedTargets, 
   }
 }
 
+/** Each role's capacity refusal, said with its role; undefined when every role can roll. */
+function capacityRefusals(options: RunOptions, units: readonly RunUnit[]): Map<RunUnit, string> {
+  const refusals = new Map<RunUnit, string>();
+  if (options.work.kind === 'restore') return refusals;
+  for (const unit of units) {
+    const { fleet, plan } = unit.resolved;
+    const refusal = capacityRefusal(fleet.length, plan.floor, plan.breaching, plan.reloadInPlace);
+    if (refusal) refusals.set(unit, `${rolePrefix(unit)}${refusal}`);
+  }
+  return refusals;
+}
+
 export async function rollingRun(options: RunOptions): Promise<RunResult> {
   const { loaded, bus } = options;
   const started = performance.now();
-  const resolved = await resolveTargets(options);
-  const { targets, fleet, playbook, plan, settings } = resolved;
-  announce(options, resolved);
-  const refusal = options.work.kind === 'restore' ? undefined : capacityRefusal(fleet.length, plan.floor, plan.breaching, plan.reloadInPlace);
+  const units = await resolveUnits(options);
+  const targets = allTargets(units);
+  announce(options, units);
+  const refusals = capacityRefusals(options, units);
 
   let journal: RunJournal | undefined;
   let changing = false;
@@ -122,6 +145,7 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
   };
   if (options.dryRun) {
     if (loaded.config.database?.migrate && appliesMigrations(options)) await (await import('./schema-plan.js')).announceMigrationPlan(loaded, bus);
+    const refusal = [...refusals.values()].join('\n');
     return finish({ status: 'planned', summary: { hosts: [], outOfRotation: [], ...(refusal ? { error: refusal } : {}) } });
   }
 
@@ -129,21 +153,21 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
   // itself (execute) keeps loading while the pre-flight waits on the hosts and the load balancer.
   const executing = import('./execute.js');
   executing.catch(() => undefined);
-  let lb: LoadBalancer | undefined;
+  const opened: OpenUnit[] = [];
   try {
     const [{ RunJournal }, { loadBalancerFor }] = await Promise.all([import('./run-journal.js'), import('../../lb/from-config.js')]);
-    lb = await openLoadBalancer(options, resolved, loadBalancerFor);
+    for (const unit of units) opened.push({ ...unit, lb: await openLoadBalancer(unit.options, unit.resolved, loadBalancerFor) });
     journal = await RunJournal.open(loaded, bus, {
       command: options.resume ? `resume ${options.resume.from.run.runId}` : options.command,
       ...(options.version ? { version: options.version } : {}),
       hosts: targets.map((t) => t.name),
-      resume: resumeRecordFor(options, resolved),
+      resume: resumeRecordFor(options, units),
       lockWaitMs: options.lockWaitMs ?? 0,
       // Ctrl-C ends a wait for the lock; without a wait the run starts on the record first, so its ending is journaled.
       ...(options.lockWaitMs ? { signal: options.signals.graceful } : {}),
       ...(options.resume || options.continues ? { takeOverFrom: options.resume?.from.run.runId ?? options.continues! } : {}),
     });
-    const largestBatch = Math.max(1, ...plan.batches.map((b) => b.hosts.length));
+    const largestBatch = Math.max(1, ...units.flatMap((unit) => unit.resolved.plan.batches.map((b) => b.hosts.length)));
     const restoring = options.work.kind === 'restore';
     // The database pre-flight (pg, the PostgreSQL parser) is loaded only for configs that have a database.
     const database =
@@ -161,10 +185,8 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     await runPreflight(
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
-        ...preflightChecks(targets, fleet, playbook, lb, refusal, settings.drainTimeoutMs, loaded).filter(
-          (check) => !restoring || check.name === 'connectivity' || check.name === 'load balancer',
-        ),
-        ...(restoring || !resolved.analysis.settings ? [] : [resolved.analysis.check(lb)]),
+        ...preflightChecks(opened, refusals).filter((check) => !restoring || check.name.startsWith('connectivity') || check.name.startsWith('load balancer')),
+        ...(restoring ? [] : opened.flatMap((unit) => (unit.resolved.analysis.settings ? [named(unit, unit.resolved.analysis.check(unit.lb))] : []))),
         ...(options.checks ?? []),
         ...(database?.checks ?? []),
       ],
@@ -173,9 +195,9 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     );
     if (options.checkOnly) return await finish({ status: 'checked', summary: { hosts: [], outOfRotation: [] } });
     changing = true;
-    const schema = database && appliesMigrations(options) ? (await import('./schema-wiring.js')).schemaStagesFor(options, resolved, journal, database) : undefined;
+    const schema = database && appliesMigrations(options) ? (await import('./schema-wiring.js')).schemaStagesFor(options, units, journal, database) : undefined;
     const { execute } = await executing;
-    return await finish(await execute(options, resolved, lb, journal, schema));
+    return await finish(await execute(options, opened, journal, schema));
   } catch (error) {
     if (error instanceof PreflightRefused) return await finish({ status: 'refused', summary: { hosts: [], outOfRotation: [], error: error.message, ...codeOf(error) } });
     // Whatever else ended the run still ends it on the record, then goes to the CLI for its exit code.
@@ -184,8 +206,13 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     throw error;
   } finally {
     await Promise.allSettled(targets.map((t) => t.transport.close()));
-    await lb?.close().catch(() => undefined);
-    await resolved.analysis.close();
+    await Promise.allSettled(opened.map((unit) => unit.lb.close()));
+    await Promise.allSettled(units.map((unit) => unit.resolved.analysis.close()));
     await journal?.close().catch(() => undefined);
   }
+}
+
+/** A role's check says whose it is. */
+function named(unit: RunUnit, check: PreflightCheck): PreflightCheck {
+  return unit.role === undefined ? check : { ...check, name: `${check.name} (${unit.role})` };
 }

@@ -24,6 +24,8 @@ export interface RunOptions {
   version?: string;
   artifact?: string;
   hosts?: string[];
+  /** `--roles web,workers`: only these of the app's roles, still in rollout.order. */
+  roles?: string[];
   batchSize?: number | string;
   vars?: Record<string, VarValue>;
   dryRun?: boolean;

@@ -15,7 +15,7 @@ import { hostAccess } from './host-access.js';
 import type { RunJournal } from './run-journal.js';
 import type { RunOptions } from './run-options.js';
 import { SchemaStages, type MigrationRunner, type PendingMigration, type ReplicaGate } from './schema-stages.js';
-import type { ResolvedTargets } from './targets.js';
+import type { RunUnit } from './units.js';
 
 /** A migration tool may run long (a backfill); this only keeps a hung one from holding the lock forever. */
 const COMMAND_TIMEOUT_MS = 60 * 60_000;
@@ -23,14 +23,14 @@ const COMMAND_TIMEOUT_MS = 60 * 60_000;
 type Database = NonNullable<RunOptions['loaded']['config']['database']>;
 type Migrate = NonNullable<Database['migrate']>;
 
-export function schemaStagesFor(options: RunOptions, resolved: ResolvedTargets, journal: RunJournal, preflight: DatabasePreflight): SchemaStages {
+export function schemaStagesFor(options: RunOptions, units: readonly RunUnit[], journal: RunJournal, preflight: DatabasePreflight): SchemaStages {
   const database = options.loaded.config.database!;
   const pending = preflight.pending();
   const versionSource = preflight.versionSource();
   const migrate = database.migrate!;
   const signal = AbortSignal.any([options.signals.graceful, journal.lost]);
   const byFile = new Map(pending.map((file) => [basename(file.path), file]));
-  const runner = migrate.run === 'ship' ? shipRunner(database, migrate, byFile, signal) : commandRunner(options, resolved, database, migrate, versionSource, signal);
+  const runner = migrate.run === 'ship' ? shipRunner(database, migrate, byFile, signal) : commandRunner(options, units, database, migrate, versionSource, signal);
   const gate = database.replicas.length > 0 || database.readPaths.length > 0 ? replicaGate(database, migrate, versionSource, signal) : undefined;
   return new SchemaStages({
     bus: options.bus,
@@ -66,14 +66,14 @@ function shipRunner(database: Database, migrate: Migrate, byFile: ReadonlyMap<st
   };
 }
 
-function commandRunner(options: RunOptions, resolved: ResolvedTargets, database: Database, migrate: Migrate, versionSource: VersionSource, signal: AbortSignal): MigrationRunner {
+function commandRunner(options: RunOptions, units: readonly RunUnit[], database: Database, migrate: Migrate, versionSource: VersionSource, signal: AbortSignal): MigrationRunner {
   const run = migrate.run as Exclude<Migrate['run'], 'ship'>;
   const appliedNow = () => readAppliedVersionsAt(database.primary, versionSource, { role: 'primary', connectTimeoutMs: database.connectTimeout });
   return {
     kind: 'command',
     async runCommand() {
       const before = await appliedNow().catch(() => undefined);
-      const host = run.on === 'local' ? undefined : hostAccess(options, resolved, run.on);
+      const host = run.on === 'local' ? undefined : hostAccess(units, run.on);
       try {
         await runMigrationCommand({
           command: run.command,

@@ -30,6 +30,8 @@ export interface ResolvedTargets {
   playbook: Playbook;
   /** How a resume names the playbook again: the config's or built-in name, else the absolute file. */
   playbookRef: string;
+  /** The playbook's file ('' for a restore): two roles rolling one file share its run-once phases. */
+  playbookFile: string;
   targets: Target[];
   settings: RolloutSettings;
   plan: ReturnType<typeof planRollout>;
@@ -48,10 +50,11 @@ async function resolvePlaybook(loaded: LoadedConfig, options: RunOptions): Promi
   return { playbook: await loadPlaybook(file), file, ref: configured || builtIn ? which : file };
 }
 
-function selectHosts(loaded: LoadedConfig, hosts: ResolvedHost[], names: string[] | undefined): ResolvedHost[] {
+/** `--hosts`: with roles, a name may be another role's (checked over every role by the caller). */
+function selectHosts(loaded: LoadedConfig, hosts: ResolvedHost[], names: string[] | undefined, elsewhere: boolean): ResolvedHost[] {
   if (!names || names.length === 0) return hosts;
   const unknown = names.filter((name) => !hosts.some((h) => h.name === name));
-  if (unknown.length > 0) {
+  if (unknown.length > 0 && !elsewhere) {
     throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}; the config (${loaded.file}) has ${hosts.map((h) => h.name).join(', ')}`);
   }
   return hosts.filter((h) => names.includes(h.name));
@@ -136,11 +139,12 @@ export function containerSpec(container: ContainerConfig): ContainerSpec {
   };
 }
 
-export async function resolveTargets(options: RunOptions): Promise<ResolvedTargets> {
+/** `hostsElsewhere`: `--hosts` may name hosts of the run's other roles. */
+export async function resolveTargets(options: RunOptions, { hostsElsewhere = false } = {}): Promise<ResolvedTargets> {
   const { loaded } = options;
   const { config } = loaded;
   const inventory = await resolveHosts(loaded);
-  const selected = selectHosts(loaded, inventory, options.hosts);
+  const selected = selectHosts(loaded, inventory, options.hosts, hostsElsewhere);
   // A resumed run rolls only what the interrupted one did not finish.
   const completed = new Set(options.resume?.plan.completed ?? []);
   const hosts = selected.filter((h) => !completed.has(h.name));
@@ -168,5 +172,5 @@ export async function resolveTargets(options: RunOptions): Promise<ResolvedTarge
   // A restore puts everything named back at once: it only adds capacity.
   const planned = options.work.kind === 'restore' ? { ...settings, batchSize: Math.max(1, targets.length), canary: false, minHealthy: 0 } : settings;
   const plan = planRollout({ targets, settings: planned, playbook, fleet });
-  return { inventory, hosts, fleet, playbook, playbookRef: ref, targets, settings: planned, plan, analysis: analysisPlan(loaded, options.version) };
+  return { inventory, hosts, fleet, playbook, playbookRef: ref, playbookFile: file, targets, settings: planned, plan, analysis: analysisPlan(loaded, options.version) };
 }
