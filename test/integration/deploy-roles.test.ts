@@ -13,7 +13,8 @@ import { startLoad } from '../fleet/loadgen.js';
 import { RuntimeApiClient, parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
 import type { ShipEvent } from '../../src/events.js';
 import { sleep } from '../../src/util/deadline.js';
-import { runShip } from '../support/cli.js';
+import { finished, runShip, startShip } from '../support/cli.js';
+import { watchEvents } from '../support/fleet-assertions.js';
 
 let fleet: Fleet;
 
@@ -154,4 +155,41 @@ test('--roles workers rolls only the workers, and --hosts may name a host of any
   const unknown = await runShip(['deploy', '--config', config, '--version', 'v4', '--artifact', artifact, '--roles', 'cron']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--roles: no role cron in app demo; its roles are web, workers/);
+});
+
+test('a Ctrl-C in the web role stops before the workers; ship resume rolls the rest of web, then the workers', async () => {
+  const { hosts } = fleetConfig(fleet);
+  // A slow restart, so the Ctrl-C lands while the canary is activating.
+  const slow = hosts
+    .slice(0, 2)
+    .map((host) => ({ ...host, vars: { ...(host.vars as Record<string, unknown>), restart: `sleep 1; ${(host.vars as { restart: string }).restart}` } }));
+  const config = await writeRolesConfig('resume.config.ts', { web: { hosts: slow } });
+  const artifact = await fleet.artifact('v5');
+  const child = startShip(['deploy', '--config', config, '--version', 'v5', '--artifact', artifact, '--json']);
+  let interrupted = false;
+  watchEvents(child, (event) => {
+    if (!interrupted && event.type === 'instance.state' && event.host === 'web1' && event.to === 'activating') {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  const run = await finished(child);
+  assert.ok(interrupted, 'the run never reached activation');
+  assert.equal(run.code, 130, run.stderr);
+  const stopped = summaryOf(run.events);
+  assert.equal(stopped.status, 'interrupted');
+  assert.deepEqual(
+    stopped.summary.hosts.map((h) => `${h.host}:${h.outcome}`),
+    ['web1:deployed', 'web2:not-started', 'web3:not-started', 'web4:not-started'],
+  );
+
+  const resumed = await runShip(['resume', '--config', config, '--json']);
+  assert.equal(resumed.code, 0, `${resumed.stderr}\n${resumed.stdout.slice(-2000)}`);
+  assert.equal(finishedHosts(resumed.events)[0], 'web2', 'the rest of web first');
+  assert.deepEqual(finishedHosts(resumed.events).slice(1).sort(), ['web3', 'web4']);
+  assert.deepEqual(
+    resumed.events.flatMap((e) => (e.type === 'plan' ? [e.role] : [])),
+    ['web', 'workers'],
+  );
+  for (const host of fleet.hosts) assert.equal(await versionOf(host.appUrl), 'v5', host.name);
 });
