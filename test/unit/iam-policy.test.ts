@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { iamPolicy, iamPolicyCommand } from '../../src/cli/iam-policy.js';
+import { iamPolicy, iamPolicyCommand, iamPolicyOfRoles } from '../../src/cli/iam-policy.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { validateConfig } from '../../src/config/load.js';
 
@@ -132,4 +132,35 @@ test('canary analysis alarms: DescribeAlarms on exactly the named alarms, in the
   });
   const without = iamPolicy(config({ loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [WEB] } }));
   assert.ok(!actionsOf(without).includes('cloudwatch:DescribeAlarms'));
+});
+
+test('an app with roles: one policy, each statement once, with every role’s target groups; a role without AWS adds nothing', async () => {
+  const loaded = {
+    config: validateConfig(
+      {
+        app: 'storefront',
+        health: HEALTH,
+        loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [WEB] },
+        roles: {
+          web: { hosts: [{ name: 'web1', address: '10.0.0.1' }] },
+          api: { hosts: [{ name: 'api1', address: '10.0.0.2' }], loadBalancer: { type: 'elbv2', region: 'us-east-1', targetGroupArns: [API] } },
+          workers: { hosts: [{ name: 'work1', address: '10.0.0.3' }], loadBalancer: { type: 'none' } },
+        },
+      },
+      'test.config.ts',
+    ).config,
+    file: '/x/test.config.ts',
+    dir: '/x',
+  };
+  const { selectRoles } = await import('../../src/config/roles.js');
+  const policy = iamPolicyOfRoles(selectRoles(loaded).map((role) => role.loaded.config));
+  assert.deepEqual(
+    policy.Statement.map((s) => s.Sid),
+    ['ShipReadTargetGroupHealth', 'ShipDrainAndRestoreTargets'],
+  );
+  assert.deepEqual(policy.Statement.find((s) => s.Sid === 'ShipDrainAndRestoreTargets')!.Resource, [API, WEB].sort());
+  assert.throws(
+    () => iamPolicyOfRoles(selectRoles(loaded, ['workers']).map((role) => role.loaded.config)),
+    (error: unknown) => error instanceof ConfigError && /ship needs no IAM policy/.test(error.message),
+  );
 });
