@@ -140,6 +140,8 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'container.run.ports': "`--publish` mappings, e.g. `['8080:8080']`.",
   'container.run.volumes': "`--volume` mounts, e.g. `['/srv/shop/data:/data']`.",
   'container.run.args': "More `run` options, passed as written, each as one argument (e.g. `['--restart', 'unless-stopped']`).",
+  'container.run.command':
+    "The command the container runs instead of the image's default (Kamal's `cmd`), each word one argument after the image, e.g. `['bundle', 'exec', 'sidekiq']`: workers often run the web image with another command.",
   'container.stopTimeout': 'How long the old container has to stop (SIGTERM, then SIGKILL) while the instance is out.',
   'container.keep': 'Images kept per host for rollback, the new and the running one included (at least 2).',
   secrets:

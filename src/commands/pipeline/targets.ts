@@ -130,6 +130,7 @@ export function containerSpec(container: ContainerConfig): ContainerSpec {
       ports: container.run.ports,
       volumes: container.run.volumes,
       args: container.run.args,
+      ...(container.run.command ? { command: container.run.command } : {}),
     },
     stopTimeoutMs: container.stopTimeout,
     keep: container.keep,
