@@ -29,6 +29,8 @@ export const containerSchema = z.strictObject({
       ports: z.array(z.string().min(1)).default([]),
       volumes: z.array(z.string().min(1)).default([]),
       args: z.array(z.string()).default([]),
+      /** What the container runs instead of the image's default command (a worker from the web image). */
+      command: z.array(z.string()).min(1, { message: "the command and its arguments, e.g. ['bundle', 'exec', 'sidekiq']; leave it out for the image's own" }).optional(),
     })
     .default({ ports: [], volumes: [], args: [] }),
   stopTimeout: duration.default(30_000),

@@ -141,8 +141,20 @@ const CORE_DESCRIPTIONS: Record<string, string> = {
   'container.run.ports': "`--publish` mappings, e.g. `['8080:8080']`.",
   'container.run.volumes': "`--volume` mounts, e.g. `['/srv/shop/data:/data']`.",
   'container.run.args': "More `run` options, passed as written, each as one argument (e.g. `['--restart', 'unless-stopped']`).",
+  'container.run.command':
+    "The command the container runs instead of the image's default (Kamal's `cmd`), each word one argument after the image, e.g. `['bundle', 'exec', 'sidekiq']`: workers often run the web image with another command.",
   'container.stopTimeout': 'How long the old container has to stop (SIGTERM, then SIGKILL) while the instance is out.',
   'container.keep': 'Images kept per host for rollback, the new and the running one included (at least 2).',
+  quiet:
+    'For instances no load balancer sends to (workers): before activate restarts one, ship tells it to stop taking new work, then waits until it is idle or `wait` passes. The signal goes to the container (`<engine> kill --signal`), or to the process in `pidFile`; or `command` is run instead (without `container`, one of `pidFile` and `command` is required). Deploy, rollback, patch and run all quiet each instance; a worker that is not running is said to be, and rolled.',
+  'quiet.signal': "The signal that makes the app stop taking new work (`'TSTP'` for Sidekiq), with or without `SIG`. KILL and STOP are refused: the app could not finish its jobs.",
+  'quiet.wait':
+    "How long the app may take to finish its running jobs. With `idleCommand`, the most ship waits (a note on stderr says when it passed; the restart then goes on and the app's own shutdown handles the rest); without, ship waits all of it. With `container` or `pidFile` the wait also ends when the worker is no longer running. Whole seconds, rounded up.",
+  'quiet.idleCommand':
+    'Shell text run on the host every second after the signal; exit 0 means idle and ends the wait. A command that cannot run (exit 126 or 127) fails the step rather than cost every host the whole `wait`.',
+  'quiet.pidFile':
+    "Without `container`: the file on the host holding the worker's pid (`~/` is the home of the user the steps run as). No file, or no such process: nothing to quiet, said and rolled. Refused with `container` (the pid inside a container is not the host's) and with `command`.",
+  'quiet.command': 'Shell text run on the host, as written, instead of sending `signal` (e.g. `sv 2 worker`, `systemctl kill -s TSTP worker`); a failure fails the instance.',
   secrets:
     "Environment for the app: `NAME: env('X') | command('...') | file('...')`, resolved once per run on this machine (a missing one stops the pre-flight), written in stage to a 0600 env file on every host: the container's `--env-file`, `<appDir>/shared/.env` for the tarball playbook. Values never reach output, events, the journal, notifications or a command line.",
   notify: 'Who is told about runs. Notifications are sent in the background, never fail or hold up a rollout, and failures to deliver are listed in the summary.',

@@ -4,6 +4,7 @@ import { notifySchema } from '../notify/config.js';
 import { countOrPercent, duration, percent, positiveCountOrPercent, regex, secret, varName } from './fields.js';
 import { hostClashes, type HostClash } from './host-identity.js';
 import { containerSchema } from './container.js';
+import { quietSchema } from './quiet.js';
 import { secretsSchema } from './secrets.js';
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -198,6 +199,7 @@ const appFields = z.strictObject({
   state: stateSchema.default({ store: 'file', path: '.ship' }),
   notify: notifySchema.optional(),
   container: containerSchema.optional(),
+  quiet: quietSchema.optional(),
   secrets: secretsSchema.default({}),
 });
 
@@ -220,6 +222,7 @@ function appProblems(config: AppFields, ctx: z.RefinementCtx): void {
     }
   }
   for (const problem of analysisProblems(config.rollout, config.loadBalancer.type)) ctx.addIssue({ code: 'custom', ...problem });
+  for (const problem of quietProblems(config.quiet, config.container !== undefined)) ctx.addIssue({ code: 'custom', ...problem });
 }
 
 function noHosts(config: AppFields, ctx: z.RefinementCtx): void {
@@ -320,6 +323,32 @@ function analysisProblems(rollout: z.output<typeof rolloutSchema>, lbType: strin
     problems.push({ path: at('alarms'), message: "CloudWatch alarms are read in the region of an 'elbv2' load balancer; behind HAProxy, use its counters or a command" });
   }
   return problems;
+}
+
+/**
+ * Where the quiet signal goes must be known at load: the container (`<engine> kill`), the process
+ * in `pidFile`, or the team's own `command`. A pidFile next to a container is refused: the pid a
+ * containerised app writes is the container's own, and on the host it names another process.
+ */
+function quietProblems(quiet: z.output<typeof quietSchema> | undefined, hasContainer: boolean): Array<{ path: PropertyKey[]; message: string }> {
+  if (!quiet) return [];
+  if (hasContainer && quiet.pidFile !== undefined) {
+    return [
+      {
+        path: ['quiet', 'pidFile'],
+        message: "with container, the signal goes to the container (`<engine> kill --signal`); a pid inside it is not the host's: leave quiet.pidFile out, or use quiet.command",
+      },
+    ];
+  }
+  if (!hasContainer && quiet.pidFile === undefined && quiet.command === undefined) {
+    return [
+      {
+        path: ['quiet'],
+        message: `nothing to send ${quiet.signal} to: without container, set quiet.pidFile (the worker's pid file on the host) or quiet.command (run instead of sending the signal)`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** A clash between two config hosts, on the field of the later one to change. */

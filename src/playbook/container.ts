@@ -40,7 +40,8 @@ export const releaseFormat = `{{ index .Config.Labels "${RELEASE_LABEL}" }}`;
 
 /**
  * Stops and removes the running container (within stopTimeout), then starts `image` under the
- * container's name with the env file and the run options, labelled with the release; then checks
+ * container's name with the env file and the run options, labelled with the release, running
+ * `run.command` when set instead of the image's default; then checks
  * it runs the expected image id (when given) and is running.
  */
 export function replaceContainer(ctx: StepContext, release: string, image: string, expectedId?: string): ShellCommand {
@@ -53,12 +54,14 @@ export function replaceContainer(ctx: StepContext, release: string, image: strin
     ...run.volumes.flatMap((v) => ['--volume', v]),
     ...run.args,
   ];
+  // After the image, each word quoted: the command the container runs instead of the image's own.
+  const command = run.command ? sh` ${run.command}` : sh``;
   const check = expectedId
     ? sh`id=$("$E" container inspect --format '{{.Image}}' ${spec.name}); case "$id" in *${expectedId.replace(/^sha256:/, '')}*) ;; *) echo "ship: container ${spec.name} runs image $id, expected ${expectedId}" >&2; exit 1;; esac;`
     : sh``;
   return sh`set -e; ${engine(spec)}
 if "$E" container inspect ${spec.name} >/dev/null 2>&1; then "$E" stop --time ${stopSeconds} ${spec.name} >/dev/null; "$E" rm --force ${spec.name} >/dev/null; fi
-"$E" run --detach --name ${spec.name} --label ${`${RELEASE_LABEL}=${release}`} --label ${`ship.app=${ctx.app}`} --env-file ${containerDir(spec)}/env ${options} ${image}
+"$E" run --detach --name ${spec.name} --label ${`${RELEASE_LABEL}=${release}`} --label ${`ship.app=${ctx.app}`} --env-file ${containerDir(spec)}/env ${options} ${image}${command}
 ${check}
 [ "$("$E" container inspect --format '{{.State.Running}}' ${spec.name})" = true ] || { echo ${`ship: container ${spec.name} exited right after it started:`} >&2; "$E" logs --tail 20 ${spec.name} >&2; exit 1; }`;
 }

@@ -31,7 +31,7 @@ export interface ContainerSpec {
   image: string;
   registry?: { server: string; username: string; password?: string };
   name: string;
-  run: { network?: string; ports: string[]; volumes: string[]; args: string[] };
+  run: { network?: string; ports: string[]; volumes: string[]; args: string[]; command?: string[] };
   stopTimeoutMs: number;
   keep: number;
 }

@@ -83,8 +83,10 @@ test('ship plan shows each role in rollout order with its own load balancer proc
   for (const host of fleet.hosts) assert.equal(await versionOf(host.appUrl), 'v1', `${host.name} was changed by a plan`);
 });
 
-test('ship deploy rolls web under load with zero failed requests, then the workers, in one run', async () => {
-  const config = await writeRolesConfig('deploy.config.ts');
+test('ship deploy rolls web under load with zero failed requests, then quiets and restarts the workers, in one run', async () => {
+  // The workers are told to stop taking work (a marker their idle check reads) before they restart.
+  const quiet = { command: 'date +%s%N > "$APP_DIR/quieted"', idleCommand: 'test -s "$APP_DIR/quieted"', wait: '20s' };
+  const config = await writeRolesConfig('deploy.config.ts', { workers: { quiet } });
   const artifact = await fleet.artifact('v2');
   const load = await startLoad({ url: fleet.frontendUrl, rps: 300, durationMs: 120_000 });
   await sleep(300);
@@ -105,6 +107,19 @@ test('ship deploy rolls web under load with zero failed requests, then the worke
     batches.every((b, i) => i === 0 || !(b.startsWith('web:') && batches[i - 1]!.startsWith('workers:'))),
     `web batches came after a workers batch: ${batches.join(', ')}`,
   );
+  // Each worker: quieted first in activate, the wait ended by its idle check (not the 20 s), then restarted.
+  for (const worker of ['web3', 'web4']) {
+    const steps = run.events.flatMap((e) => (e.type === 'step.finished' && e.host === worker && e.phase === 'activate' ? [e] : []));
+    assert.deepEqual(
+      steps.map((e) => e.step),
+      ['quiet: run quiet.command', 'quiet: wait until idle (up to 20s)', 'switch current', 'restart'],
+    );
+    assert.ok(steps.every((e) => e.ok));
+    assert.ok(steps[1]!.durationMs < 5_000, `the idle check should end the wait at once, it took ${steps[1]!.durationMs} ms`);
+  }
+  const webDone = Math.max(...['web1', 'web2'].map((web) => run.events.findIndex((e) => e.type === 'instance.finished' && e.host === web)));
+  const firstQuiet = run.events.findIndex((e) => e.type === 'step.started' && e.step.startsWith('quiet:'));
+  assert.ok(webDone >= 0 && firstQuiet > webDone, 'the workers are quieted only after the web role finished');
   // One run: one run.started, one lock, one outcome for all four hosts.
   assert.equal(run.events.filter((e) => e.type === 'run.started').length, 1);
   const outcome = summaryOf(run.events);

@@ -11,6 +11,7 @@ import { resolveHosts, type ResolvedHost } from '../../inventory/resolve.js';
 import type { ContainerConfig } from '../../config/container.js';
 import type { ContainerSpec, Playbook, StepContext } from '../../playbook/define.js';
 import { builtInPlaybookPath, loadPlaybook } from '../../playbook/load.js';
+import { withQuiet } from '../../playbook/quiet.js';
 import { checkRunOnceHosts } from '../../playbook/run-once.js';
 import type { Target } from '../../rollout/instance.js';
 import { planRollout, type RolloutSettings } from '../../rollout/rollout.js';
@@ -39,7 +40,10 @@ export interface ResolvedTargets {
   analysis: AnalysisPlan;
 }
 
-/** A config's `playbooks.<name>`, a built-in one, or a file (recorded absolute, so a resume finds it from anywhere). */
+/**
+ * A config's `playbooks.<name>`, a built-in one, or a file (recorded absolute, so a resume finds it
+ * from anywhere), with the config's `quiet` steps first in its activate.
+ */
 async function resolvePlaybook(loaded: LoadedConfig, options: RunOptions): Promise<{ playbook: Playbook; file: string; ref: string }> {
   if (options.work.kind === 'restore') return { playbook: RESTORE_PLAYBOOK, file: '', ref: 'restore' };
   const which = options.work.playbook;
@@ -47,7 +51,10 @@ async function resolvePlaybook(loaded: LoadedConfig, options: RunOptions): Promi
   // With `container`, the built-in deploy and rollback are the container ones (a configured playbook still wins).
   const builtIn = builtInPlaybookPath(loaded.config.container && (which === 'deploy' || which === 'rollback') ? `${which}-container` : which);
   const file = configured ? resolvePath(loaded.dir, configured) : (builtIn ?? resolvePath(process.cwd(), which));
-  return { playbook: await loadPlaybook(file), file, ref: configured || builtIn ? which : file };
+  const playbook = await loadPlaybook(file);
+  // Whatever the playbook, an instance with `quiet` is told to stop taking work (and waited for) before its activate.
+  const { quiet, container } = loaded.config;
+  return { playbook: quiet ? withQuiet(playbook, quiet, container && containerSpec(container)) : playbook, file, ref: configured || builtIn ? which : file };
 }
 
 /** `--hosts`: with roles, a name may be another role's (checked over every role by the caller). */
@@ -133,6 +140,7 @@ export function containerSpec(container: ContainerConfig): ContainerSpec {
       ports: container.run.ports,
       volumes: container.run.volumes,
       args: container.run.args,
+      ...(container.run.command ? { command: container.run.command } : {}),
     },
     stopTimeoutMs: container.stopTimeout,
     keep: container.keep,
