@@ -2,8 +2,9 @@
  * Quieting an instance before it is restarted (the config's `quiet`): a worker serves no
  * load-balancer traffic, so nothing is drained; instead it is told to stop taking new work, and
  * ship waits until it says it is idle (or `wait` passes) before activate restarts it. A pure
- * transform of the playbook: two steps put first in `activate` (not in `gracefulReload`, which
- * keeps the instance serving), built here as text so they are tested by comparing strings.
+ * transform of the playbook: two steps put first in `activate` and `rollback` (not in
+ * `gracefulReload`, which keeps the instance serving), built here as text so they are tested by
+ * comparing strings.
  *
  *   quiet: send <signal> ...  the signal to the container (`<engine> kill --signal`), or to the
  *                             pid in `pidFile`; or the config's `command`, run as written. A
@@ -24,9 +25,13 @@ const POLL_SECONDS = 1;
 /** The wait step's own timeout is `wait` plus this: room for the engine and a last slow poll. */
 const WAIT_STEP_MARGIN_MS = 30_000;
 
-/** The playbook with the quiet steps first in activate. */
+/**
+ * The playbook with the quiet steps first in activate, and first in rollback: a failed verify
+ * restarts the new worker, which may already have taken jobs.
+ */
 export function withQuiet(playbook: Playbook, quiet: QuietConfig, container?: ContainerSpec): Playbook {
-  return { ...playbook, activate: [...quietSteps(quiet, container), ...playbook.activate] };
+  const steps = quietSteps(quiet, container);
+  return { ...playbook, activate: [...steps, ...playbook.activate], ...(playbook.rollback.length > 0 ? { rollback: [...steps, ...playbook.rollback] } : {}) };
 }
 
 export function quietSteps(quiet: QuietConfig, container?: ContainerSpec): RunStep[] {

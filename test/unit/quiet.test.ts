@@ -76,7 +76,7 @@ test("refused: pidFile with container (a pid inside the container is not the hos
 
 // ---- the transform
 
-test('withQuiet puts the two quiet steps first in activate and leaves the rest of the playbook alone', () => {
+test('withQuiet puts the two quiet steps first in activate and rollback and leaves the rest of the playbook alone', () => {
   const restart = run(sh`systemctl restart shop-worker`, { name: 'restart' });
   const reload = run(sh`kill -USR2 1`, { name: 'reload' });
   const playbook = definePlaybook({ name: 'p', stage: [run(sh`true`, { name: 'stage' })], activate: [restart], rollback: [restart], gracefulReload: [reload] });
@@ -87,7 +87,12 @@ test('withQuiet puts the two quiet steps first in activate and leaves the rest o
   );
   assert.deepEqual(quieted.gracefulReload, [reload], 'a graceful reload keeps serving: nothing to quiet');
   assert.equal(quieted.stage, playbook.stage);
-  assert.equal(quieted.rollback, playbook.rollback);
+  assert.deepEqual(
+    quieted.rollback.map((s) => s.name),
+    ['quiet: send TSTP to container shop-worker', 'quiet: wait until idle (up to 45s)', 'restart'],
+    'a failed verify restarts the new worker: it is quieted first too',
+  );
+  assert.deepEqual(withQuiet(definePlaybook({ name: 'q', activate: [restart] }), quiet({ wait: '5s' }), container).rollback, [], 'no rollback phase, none added');
   assert.deepEqual(playbook.activate, [restart], 'the playbook given is not changed');
 });
 
