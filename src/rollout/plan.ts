@@ -22,12 +22,14 @@ export function planBatches<T>(hosts: T[], batchSize: number | string, canary: b
 }
 
 /**
- * Healthy instances that must stay in service. Never below one: a rollout must not take the
- * whole service out, whatever the config says. Defaults to all but the largest batch.
+ * Healthy instances that must stay in service. Defaults to all but the largest batch, and never
+ * below one behind a load balancer: a rollout must not take the whole service out, whatever the
+ * config says. Behind none (`idleAllowed`), a configured 0 stands: workers whose jobs wait in a
+ * queue may all be restarted at once, and a single worker must be.
  */
-export function capacityFloor(total: number, minHealthy: number | string | undefined, largestBatch: number): number {
+export function capacityFloor(total: number, minHealthy: number | string | undefined, largestBatch: number, idleAllowed = false): number {
   const configured = minHealthy === undefined ? total - largestBatch : resolveCount(minHealthy, total);
-  return Math.max(1, configured);
+  return Math.max(idleAllowed && minHealthy !== undefined ? 0 : 1, configured);
 }
 
 /** Batches that would leave fewer than `floor` in service even with every other instance healthy. */

@@ -20,6 +20,8 @@ export interface RolloutSettings extends InstanceSettings {
   batchSize: number | string;
   canary: boolean;
   minHealthy: number | string | undefined;
+  /** No load balancer sends the fleet traffic (workers): an explicit minHealthy of 0 is allowed. */
+  idleAllowed?: boolean;
   capacityWaitMs: number;
   maxFailures: number;
   stageConcurrency: number;
@@ -65,7 +67,7 @@ export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | '
   const batches = planBatches(input.targets, input.settings.batchSize, input.settings.canary);
   const largest = Math.max(...batches.map((b) => b.hosts.length));
   const fleet = input.fleet ?? input.targets.map((t) => t.lbName);
-  const floor = capacityFloor(fleet.length, input.settings.minHealthy, largest);
+  const floor = capacityFloor(fleet.length, input.settings.minHealthy, largest, input.settings.idleAllowed);
   const breaching = batchesBreachingFloor(batches, fleet.length, floor);
   return { batches, floor, breaching, fleet, reloadInPlace: breaching.length > 0 && input.playbook.gracefulReload !== undefined };
 }
@@ -74,7 +76,7 @@ export function planRollout(input: Pick<RolloutInput, 'targets' | 'settings' | '
  * Explains why a plan cannot run, with the numbers, or returns undefined. A batch that would
  * leave fewer than the floor in service is refused unless the playbook can reload in place.
  */
-export function capacityRefusal(total: number, floor: number, breaching: PlannedBatch<Target>[], canReload: boolean): string | undefined {
+export function capacityRefusal(total: number, floor: number, breaching: PlannedBatch<Target>[], canReload: boolean, idleAllowed = false): string | undefined {
   if (breaching.length === 0 || canReload) return undefined;
   const batch = breaching[0]!;
   return (
@@ -82,7 +84,8 @@ export function capacityRefusal(total: number, floor: number, breaching: Planned
     `${total - batch.hosts.length} in service, below the floor of ${floor}. ` +
     (total === 1
       ? 'A fleet of one is never drained: add a host, or give the playbook a gracefulReload phase that keeps it serving.'
-      : 'Lower rollout.batchSize, lower rollout.minHealthy, or add hosts.')
+      : 'Lower rollout.batchSize, lower rollout.minHealthy, or add hosts.') +
+    (idleAllowed ? ' With no load balancer (workers whose jobs wait in a queue), rollout.minHealthy: 0 lets every instance restart.' : '')
   );
 }
 

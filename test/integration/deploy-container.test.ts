@@ -4,7 +4,9 @@
  * busybox-static. Under load: a rolling container deploy and a rollback with zero failed
  * requests; a pull that fails (a wrong tag, the registry down) stops in stage with every host in
  * rotation; the registry password and the secrets never reach the process list, the output or
- * the journal; the env file is 0600; --image-archive deploys without a registry and prunes to keep.
+ * the journal; the env file is 0600; --image-archive deploys without a registry and prunes to keep;
+ * as two roles, the web containers roll, then a worker container running the image with its own
+ * command is quieted (TSTP) and replaced.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import { buildAndPush, CONTAINER_PORT, containerHostEnv, podman, REGISTRY_USER, 
 import { startLoad } from '../fleet/loadgen.js';
 import { REPO_ROOT, runShip, startShip, finished, type ShipRun } from '../support/cli.js';
 import { assertInvariants, describeRun, finishedEvent, lbView } from '../support/fleet-assertions.js';
+import { RuntimeApiClient, parseRuntimeApi } from '../../src/lb/haproxy-runtime.js';
 
 const REPO = 'acme/shop';
 const NAME = 'shop';
@@ -109,7 +112,14 @@ async function assertInRotationUntouched(run: ShipRun): Promise<void> {
 }
 
 before(async () => {
-  fleet = await startFleet({ hosts: 3, backendPort: CONTAINER_PORT, sshEnv: containerHostEnv((hostDir) => dirname(dirname(hostDir))) });
+  // HAProxy's checks tolerate a slow answer or two (fall 3): on a busy 2-core machine a check can
+  // time out, and with one server out for its deploy a second false DOWN would be a 503 ship did not cause.
+  fleet = await startFleet({
+    hosts: 3,
+    backendPort: CONTAINER_PORT,
+    sshEnv: containerHostEnv((hostDir) => dirname(dirname(hostDir))),
+    check: { inter: '200ms', fall: 3, rise: 2 },
+  });
   const block = fleet.hosts[0]!.address.split('.').slice(0, 3).join('.');
   registry = await startRegistry(fleet.dir, `${block}.1:5000`, PASSWORD);
   image = `${registry.address}/${REPO}`;
@@ -267,5 +277,56 @@ test('with the registry down the run stops in stage (SHIP-E066); --image-archive
     // keep: 2 keeps the new image and the one it replaced (v1); v2 and broken are pruned.
     const tags = await hostPodman(h, ['images', '--format', '{{.Tag}}', image]);
     assert.deepEqual(tags.stdout.trim().split('\n').sort(), ['v1', 'v3']);
+  }
+});
+
+/** The same app as two roles: web1 and web2 behind HAProxy, web3 a worker running the image with its own command. */
+async function writeRolesContainerConfig(): Promise<string> {
+  const text = await readFile(config, 'utf8');
+  const path = join(fleet.dir, 'roles.config.ts');
+  // The worker: the same image with another command, which marks itself quiet on TSTP and stops on TERM.
+  const worker = {
+    hosts: [{ name: 'web3', address: fleet.hosts[2]!.address }],
+    loadBalancer: { type: 'none' },
+    // The only worker: its jobs wait in the queue while it restarts.
+    rollout: { minHealthy: 0 },
+    health: { command: { run: 'test "$(podman container inspect --format "{{.State.Running}}" shop-worker)" = true', successThreshold: 1, interval: '100ms', timeout: '5s' } },
+    container: { name: 'shop-worker', run: { command: ['/bin/sh', '-c', 'trap "touch /tmp/quiet" TSTP; trap "exit 0" TERM; while :; do sleep 1; done'] } },
+    quiet: { signal: 'TSTP', idleCommand: 'podman exec shop-worker test -f /tmp/quiet', wait: '30s' },
+  };
+  const roles = `roles: { web: { hosts: ${JSON.stringify(fleet.hosts.slice(0, 2).map((h) => ({ name: h.name, address: h.address })))} }, workers: ${JSON.stringify(worker)} },`;
+  await writeFile(path, text.replace(/export default \{\n/, `export default {\n  ${roles}\n`).replace('container: {', 'hosts: [],\n  container: {'));
+  return path;
+}
+
+test('roles: the web containers roll under load with zero failed requests, then the worker container (its own command) is quieted with TSTP and replaced', async (t) => {
+  const lb = new RuntimeApiClient(parseRuntimeApi(fleet.runtimeApi));
+  // web3 serves no traffic in this test: it is the worker.
+  await lb.runSilent('set server app/web3 state maint');
+  const worker = fleet.hosts[2]!;
+  const webContainerStarted = async () => (await hostPodman(worker, ['container', 'inspect', '--format', '{{.State.StartedAt}}', NAME])).stdout.trim();
+  const before = await webContainerStarted();
+  try {
+    const rolesConfig = await writeRolesContainerConfig();
+    const load = await startLoad({ url: fleet.frontendUrl, rps: 200, durationMs: 120_000 });
+    await sleep(300);
+    // The registry is down since the test before: the image comes as an archive, loaded on each host.
+    const run = await runShip(['deploy', '--config', rolesConfig, '--version', 'v3', '--image-archive', join(fleet.dir, 'v3.tar'), '--json'], { env: shipEnv });
+    await sleep(300);
+    const tally = await load.stop();
+    t.diagnostic(`requests: ${tally.sent} sent, ${tally.failed} failed; versions ${JSON.stringify(tally.versions)}`);
+    assert.equal(run.code, 0, describeRun(run));
+    assert.equal(tally.failed, 0, `failed requests: ${JSON.stringify({ byStatus: tally.byStatus, errors: tally.errors, first: tally.firstFailures })}`);
+    for (const h of fleet.hosts.slice(0, 2)) assert.equal(await servedVersion(h), 'v3');
+    const order = run.events.flatMap((e) => (e.type === 'instance.finished' ? [e.host] : []));
+    assert.equal(order[2], 'web3', `the worker rolls after the web role: ${order.join(', ')}`);
+    const steps = run.events.flatMap((e) => (e.type === 'step.finished' && e.host === 'web3' && e.phase === 'activate' ? [e.step] : []));
+    assert.deepEqual(steps.slice(0, 2), ['quiet: send TSTP to container shop-worker', 'quiet: wait until idle (up to 30s)']);
+    const inspected = await hostPodman(worker, ['container', 'inspect', '--format', '{{ index .Config.Labels "ship.release" }} {{ .Config.Cmd }}', 'shop-worker']);
+    assert.match(inspected.stdout.trim(), /^v3 \[\/bin\/sh -c trap/);
+    assert.equal(await webContainerStarted(), before, 'the worker role does not touch the web container on its host');
+  } finally {
+    await lb.runSilent('set server app/web3 state ready');
+    await allInService();
   }
 });

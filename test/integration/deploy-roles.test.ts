@@ -20,7 +20,9 @@ let fleet: Fleet;
 
 before(async () => {
   // Each host's sessions know its app's folder, so one command check serves every worker.
-  fleet = await startFleet({ hosts: 4, sshEnv: ({ hostDir }) => ({ APP_DIR: join(hostDir, 'app') }) });
+  // With the workers in maintenance one web server serves alone while the other deploys: HAProxy's
+  // checks tolerate a slow answer or two (fall 3), so a busy machine does not fake a DOWN.
+  fleet = await startFleet({ hosts: 4, sshEnv: ({ hostDir }) => ({ APP_DIR: join(hostDir, 'app') }), check: { inter: '200ms', fall: 3, rise: 2 } });
   // The workers take no traffic: HAProxy keeps them in maintenance for the whole file.
   const haproxy = new RuntimeApiClient(parseRuntimeApi(fleet.runtimeApi));
   for (const worker of ['web3', 'web4']) await haproxy.runSilent(`set server app/${worker} state maint`);
@@ -153,6 +155,18 @@ test('a role that fails stops the roles after it: the workers are not touched', 
   assert.equal(byHost.get('web4'), 'not-started');
   assert.ok(!finishedHosts(run.events).some((h) => h === 'web3' || h === 'web4'), 'no worker was rolled');
   for (const worker of fleet.hosts.slice(2)) assert.equal(await versionOf(worker.appUrl), 'v2', `${worker.name} was changed`);
+});
+
+test('a role whose plan breaches its capacity floor is refused in the pre-flight, before any role rolls', async () => {
+  const { hosts } = fleetConfig(fleet);
+  const config = await writeRolesConfig('floor.config.ts', { workers: { hosts: hosts.slice(2, 3) } });
+  const run = await runShip(['deploy', '--config', config, '--version', 'v9', '--artifact', await fleet.artifact('v9'), '--json']);
+  assert.equal(run.code, 3, run.stderr);
+  const failed = run.events.find((e) => e.type === 'preflight.check' && e.status === 'failed');
+  assert.ok(failed && failed.type === 'preflight.check');
+  assert.equal(failed.name, 'capacity plan (workers)');
+  assert.match(failed.detail, /^workers: taking out 1 of 1 instance\(s\) \(web3\).*rollout\.minHealthy: 0 lets every instance restart/);
+  assert.ok(!run.events.some((e) => e.type === 'instance.state'), 'no instance moved');
 });
 
 test('--roles workers rolls only the workers, and --hosts may name a host of any role', async () => {

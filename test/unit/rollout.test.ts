@@ -92,6 +92,17 @@ test('the capacity floor is never below one and defaults to all but a batch', ()
   assert.equal(capacityFloor(4, 0, 4), 1);
 });
 
+test('behind no load balancer, an explicit minHealthy of 0 stands (workers); the default still keeps one', () => {
+  assert.equal(capacityFloor(1, 0, 1, true), 0);
+  assert.equal(capacityFloor(3, '0%', 3, true), 0);
+  assert.equal(capacityFloor(1, undefined, 1, true), 1);
+  const one = fleet(['worker1']);
+  const plan = planRollout({ targets: one.targets, settings: { ...settings, idleAllowed: true }, playbook });
+  assert.match(capacityRefusal(1, plan.floor, plan.breaching, plan.reloadInPlace, true)!, /rollout\.minHealthy: 0 lets every instance restart/);
+  const idle = planRollout({ targets: one.targets, settings: { ...settings, idleAllowed: true, minHealthy: 0 }, playbook });
+  assert.equal(capacityRefusal(1, idle.floor, idle.breaching, idle.reloadInPlace, true), undefined);
+});
+
 test('a fleet of one is refused with the numbers, unless the playbook reloads in place', () => {
   const one = fleet(['solo']);
   const plan = planRollout({ targets: one.targets, settings, playbook });

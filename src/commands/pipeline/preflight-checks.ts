@@ -9,7 +9,7 @@ import type { Playbook } from '../../playbook/define.js';
 import type { PreflightCheck } from '../../preflight/preflight.js';
 import type { Target } from '../../rollout/instance.js';
 import type { OpenUnit } from './execute.js';
-import type { RunUnit } from './units.js';
+import type { ResolvedTargets } from './targets.js';
 
 const REGISTRY_PASSWORD = 'container.registry.password';
 
@@ -56,12 +56,12 @@ function secretsCheck(units: readonly OpenUnit[]): PreflightCheck[] {
 }
 
 /** The run's checks: the secrets once, then each role's own (named with the role, when the app has roles). */
-export function preflightChecks(units: readonly OpenUnit[], refusals: ReadonlyMap<RunUnit, string>): PreflightCheck[] {
+export function preflightChecks(units: readonly OpenUnit[], refusals: ReadonlyMap<ResolvedTargets, string>): PreflightCheck[] {
   return [
     ...secretsCheck(units),
     ...units.flatMap((unit) => {
       const { targets, fleet, playbook, settings } = unit.resolved;
-      const checks = unitChecks(targets, fleet, playbook, unit.lb, refusals.get(unit), settings.drainTimeoutMs);
+      const checks = unitChecks(targets, fleet, playbook, unit.lb, refusals.get(unit.resolved), settings.drainTimeoutMs);
       return unit.role === undefined ? checks : checks.map((check) => ({ ...check, name: `${check.name} (${unit.role})` }));
     }),
   ];

@@ -114,14 +114,14 @@ async function openLoadBalancer(options: RunOptions, resolved: ResolvedTargets, 
   }
 }
 
-/** Each role's capacity refusal, said with its role; undefined when every role can roll. */
-function capacityRefusals(options: RunOptions, units: readonly RunUnit[]): Map<RunUnit, string> {
-  const refusals = new Map<RunUnit, string>();
+/** Each role's capacity refusal (keyed by its resolved targets), said with its role. */
+function capacityRefusals(options: RunOptions, units: readonly RunUnit[]): Map<ResolvedTargets, string> {
+  const refusals = new Map<ResolvedTargets, string>();
   if (options.work.kind === 'restore') return refusals;
   for (const unit of units) {
-    const { fleet, plan } = unit.resolved;
-    const refusal = capacityRefusal(fleet.length, plan.floor, plan.breaching, plan.reloadInPlace);
-    if (refusal) refusals.set(unit, `${rolePrefix(unit)}${refusal}`);
+    const { fleet, plan, settings } = unit.resolved;
+    const refusal = capacityRefusal(fleet.length, plan.floor, plan.breaching, plan.reloadInPlace, settings.idleAllowed);
+    if (refusal) refusals.set(unit.resolved, `${rolePrefix(unit)}${refusal}`);
   }
   return refusals;
 }

@@ -100,6 +100,7 @@ function settingsFrom(loaded: LoadedConfig, options: RunOptions): RolloutSetting
     batchSize: options.batchSize ?? rollout.batchSize,
     canary: rollout.canary,
     minHealthy: rollout.minHealthy,
+    idleAllowed: loadBalancer.type === 'none',
     capacityWaitMs: rollout.capacityWait,
     maxFailures: rollout.maxFailures,
     stageConcurrency: rollout.stageConcurrency,
