@@ -35,7 +35,15 @@
  * The config files that compose the schema, its field descriptions and its loading from the
  * adapters' pieces. define.ts is one of them: defineConfig is typed with the composed schema's input.
  */
-const CONFIG_COMPOSITION = ['src/config/schema.ts', 'src/config/field-descriptions.ts', 'src/config/doc.ts', 'src/config/load.ts', 'src/config/apps.ts', 'src/config/roles.ts', 'src/config/define.ts'];
+const CONFIG_COMPOSITION = [
+  'src/config/schema.ts',
+  'src/config/field-descriptions.ts',
+  'src/config/doc.ts',
+  'src/config/load.ts',
+  'src/config/apps.ts',
+  'src/config/roles.ts',
+  'src/config/define.ts',
+];
 
 /**
  * The factories that build an adapter (or the host list) from the whole loaded config: they read
