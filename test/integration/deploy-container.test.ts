@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { sleep } from '../../src/util/deadline.js';
 import { fleetConfig, startFleet, type Fleet, type FleetHost } from '../fleet/fleet.js';
@@ -72,15 +73,28 @@ export default {
   return path;
 }
 
-/** Every command line on this machine (the hosts share it), sampled until stopped. */
+/**
+ * Every command line on this machine (the hosts share it), sampled until stopped. Read from /proc
+ * in this process rather than by spawning ps: on a busy machine a ps every few milliseconds falls
+ * behind, and a login that lasts a few milliseconds slips between two samples.
+ */
 function sampleProcesses(): { stop(): Promise<string[]> } {
   let running = true;
   const seen = new Set<string>();
   const loop = (async () => {
     while (running) {
-      const ps = await execa('ps', ['-eo', 'args', '--no-headers'], { reject: false });
-      for (const line of String(ps.stdout).split('\n')) seen.add(line);
-      await sleep(15);
+      // Synchronous reads of /proc take microseconds each: a sweep costs far less than one ps.
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          continue;
+        }
+        if (cmdline) seen.add(cmdline.replace(/\0+$/, '').replaceAll('\0', ' '));
+      }
+      await sleep(5);
     }
   })();
   return {
