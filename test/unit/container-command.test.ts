@@ -9,15 +9,9 @@ import { validateConfig } from '../../src/config/load.js';
 import type { ContainerSpec, StepContext } from '../../src/playbook/define.js';
 import { replaceContainer } from '../../src/playbook/container.js';
 import { configProblems, minimalConfig } from '../support/config-problems.js';
+import { WORKER_CONTAINER } from '../support/container-spec.js';
 
-const base: ContainerSpec = {
-  engine: 'podman',
-  image: 'registry.example.com/acme/shop',
-  name: 'shop-worker',
-  run: { ports: [], volumes: [], args: [] },
-  stopTimeoutMs: 5_000,
-  keep: 3,
-};
+const base: ContainerSpec = WORKER_CONTAINER;
 
 function ctx(container: ContainerSpec): StepContext {
   return { app: 'shop', host: { name: 'worker1', address: '10.0.0.5', lbName: 'worker1' }, vars: {}, facts: {}, container };

@@ -11,15 +11,9 @@ import { definePlaybook, run, type ContainerSpec, type RunStep } from '../../src
 import { quietSteps, signalCommand, waitCommand, withQuiet } from '../../src/playbook/quiet.js';
 import { sh } from '../../src/shell/sh.js';
 import { configProblems, minimalConfig } from '../support/config-problems.js';
+import { WORKER_CONTAINER } from '../support/container-spec.js';
 
-const container: ContainerSpec = {
-  engine: 'podman',
-  image: 'registry.example.com/acme/shop',
-  name: 'shop-worker',
-  run: { ports: [], volumes: [], args: [] },
-  stopTimeoutMs: 5_000,
-  keep: 3,
-};
+const container: ContainerSpec = WORKER_CONTAINER;
 const quiet = (input: Record<string, unknown>): QuietConfig => quietSchema.parse(input);
 const containerConfig = { image: 'registry.example.com/acme/shop', name: 'shop-worker' };
 
