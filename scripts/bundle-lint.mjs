@@ -1,17 +1,24 @@
 #!/usr/bin/env node
-// Bundles the compiled `ship lint-migrations` entry (after tsc) into a few files under dist/lint.
+// Bundles the compiled `ship lint-migrations` entry (after tsc) into dist/lint.
 // Pull-request CI runs this command on its own, often on large files, and node's module loader
 // spends ~25 ms on its ~50 separate modules, a tenth of the lint of a 10,000-statement migration.
 // npm packages stay external: they load from node_modules as they do for every other command.
+//
+// Two bundles: ES modules (the entry, the parse worker, and the modules the entry falls back on),
+// and the whole lint as one script that the entry compiles with a V8 code cache
+// (src/cli/lint-script-cache.ts), made here by linting scripts/lint-cache-sample/ once.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist/lint');
+const { LINT_SCRIPT } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
 
 // Chunk names carry content hashes: clear out the last build's.
-await rm(join(root, 'dist/lint'), { recursive: true, force: true });
+await rm(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: {
@@ -28,3 +35,40 @@ await build({
   packages: 'external',
   logLevel: 'warning',
 });
+
+// The script: CommonJS, wrapped in a function that loadLintScript() calls with what a CommonJS
+// module gets, the entry's import.meta, and an import() of the entry's (a script compiled by
+// node:vm cannot import() on Node 20): execa, ES modules only, loads on demand for --base.
+const script = await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/lint-script.js'],
+  write: false,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  define: { 'import.meta': '__shipImportMeta' },
+  logLevel: 'warning',
+});
+let body = script.outputFiles[0].text.replace(/\bimport\((?="[^"]+"\))/g, '__shipImport(');
+// (Not jiti.import(), nor the import() in the text of the worker that runs the TypeScript source.)
+const left = body.match(/(?<![.\w$])import\s*\((?!\$\{)|\bimport\.meta\b/);
+if (left) throw new Error(`bundle-lint: the lint script still uses ${left[0]}, which a node:vm script cannot run`);
+body = `(function (exports, require, module, __filename, __dirname, __shipImportMeta, __shipImport) {\n${body}\n})`;
+await writeFile(join(outdir, LINT_SCRIPT), body);
+
+// The code cache: the sample linted once, in a fresh node, by the code the entry runs.
+const train = `
+import { setFlagsFromString } from 'node:v8';
+const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
+for (const flag of cache.LINT_V8_FLAGS) setFlagsFromString(flag);
+const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
+const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
+const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
+const code = await exports.runLintCli(['--format', 'json', 'scripts/lint-cache-sample'], quiet);
+if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
+cache.saveLintCache(dir, script);
+`;
+const trained = spawnSync(process.execPath, ['--input-type=module', '-e', train], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+if (trained.status !== 0) throw new Error(`bundle-lint: making the lint's code cache failed (node exited ${trained.status})`);
