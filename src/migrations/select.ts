@@ -119,9 +119,29 @@ export async function selectMigrations(paths: readonly string[], options: Select
     else if (options.base === undefined) plain.push(await readPlainFile(path));
   }
   const { files, history } = inRunOrder(located);
-  const display = (source: MigrationSource): MigrationSource => ({ ...source, path: relative(options.cwd, source.path) || source.path });
+  const shown = displayPath(options.cwd);
+  const display = (source: MigrationSource): MigrationSource => ({ ...source, path: shown(source.path) });
   return { files: [...files, ...plain].map(display), history: history.map(display), notices };
 }
+
+/**
+ * relative(cwd, path) || path, for every path of a selection. A path under `cwd` that is already
+ * normalised (as discovery writes them: resolved, then joined with entry names) is cut directly:
+ * path.relative resolves both of its arguments on each call, ~10 µs under the lint's V8 flags, 3 ms
+ * for a directory of 285 migrations. Windows paths compare without case: relative() decides there.
+ */
+function displayPath(cwd: string): (path: string) => string {
+  const base = resolve(cwd);
+  const prefix = base.endsWith(sep) ? base : base + sep;
+  return (path) => {
+    const rest = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+    if (sep === '/' && rest !== undefined && rest !== '' && !UNNORMALISED.test(rest)) return rest;
+    return relative(cwd, path) || path;
+  };
+}
+
+/** A path part that path.relative would change: an empty, `.` or `..` segment. */
+const UNNORMALISED = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 /**
  * The files to lint in the order their tools run them: each directory's in its discovery's order,
