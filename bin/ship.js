@@ -3,14 +3,9 @@
 // The SDK's notice that its future releases need Node 22 is for ship's maintainers, not for someone deploying.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 if (process.argv[2] === 'lint-migrations') {
-  // Output piped into `head` or a pager that quits early: the rest of the lint's output is lost,
-  // but it carries on and exits with its own code. (The other commands watch their output in
-  // src/cli/stdout.ts, and stop a rollout gracefully when it is lost.)
-  process.stdout.on('error', (error) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
   // Pull-request CI runs only this command: its own bundled entry (scripts/bundle-lint.mjs) skips
-  // yargs and the deploy machinery.
+  // yargs and the deploy machinery. It writes its output itself, also when a reader quits early
+  // (src/cli/lint-migrations.ts); the other commands watch theirs in src/cli/stdout.ts.
   process.argv.splice(2, 1);
   await import('../dist/lint/lint-migrations.js');
 } else {
