@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Bundles the compiled `ship lint-migrations` entry (after tsc) into dist/lint.
+// Bundles the compiled `ship lint-migrations` (after tsc) into dist/lint.
 // Pull-request CI runs this command on its own, often on large files, and node's module loader
 // spends ~25 ms on its ~50 separate modules, a tenth of the lint of a 10,000-statement migration.
 // npm packages stay external: they load from node_modules as they do for every other command.
 //
-// Two bundles: ES modules (the entry, the parse worker, and the modules the entry falls back on),
-// and the whole lint as one script that the entry compiles with a V8 code cache
-// (src/cli/lint-script-cache.ts), made here by linting scripts/lint-cache-sample/ once.
+// Three bundles: the entry (CommonJS, which bin/ship.js requires: src/cli/lint-migrations-bundled.ts),
+// the whole lint as one script that the entry compiles with a V8 code cache
+// (src/cli/lint-script-cache.ts), made here by linting scripts/lint-cache-sample/ once, and the
+// parse worker (an ES module, started by the lint for a large file).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
@@ -17,22 +18,34 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/lint');
 const { LINT_SCRIPT } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
 
-// Chunk names carry content hashes: clear out the last build's.
+// What an earlier build left (its files had other names).
 await rm(outdir, { recursive: true, force: true });
+// The parse worker must sit next to the code that starts it: parallel.ts names it './parse-worker.js'
+// from the script's import.meta.url, which loadLintScript() gives as the entry's folder.
 await build({
   absWorkingDir: root,
-  entryPoints: {
-    // parse-worker must sit next to the code that starts it: parallel.ts names it './parse-worker.js'.
-    'lint-migrations': 'dist/src/cli/lint-migrations-main.js',
-    'parse-worker': 'dist/src/lint/parse-worker.js',
-  },
+  entryPoints: { 'parse-worker': 'dist/src/lint/parse-worker.js' },
   outdir: 'dist/lint',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   packages: 'external',
+  logLevel: 'warning',
+});
+
+// The entry: CommonJS, its import.meta made from its file name.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/lint-migrations-bundled.js'],
+  outfile: join(outdir, 'lint-migrations.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  banner: { js: 'var __shipEntryMeta = { url: require("node:url").pathToFileURL(__filename).href };' },
+  define: { 'import.meta': '__shipEntryMeta' },
   logLevel: 'warning',
 });
 

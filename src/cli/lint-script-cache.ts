@@ -15,6 +15,8 @@ import type * as LintScript from './lint-script.js';
 
 export const LINT_SCRIPT = 'lint-script.cjs';
 export const LINT_CACHE = 'lint-script.cache';
+/** The entry beside them (lint-migrations-bundled.ts, bundled): the script's import.meta.url and require() are its. */
+export const LINT_ENTRY = 'lint-migrations.cjs';
 
 export type LintExports = typeof LintScript;
 
@@ -52,7 +54,7 @@ export function loadLintScript(
   }
   const script = new Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
   const module = { exports: {} as LintExports };
-  const self = new URL('lint-migrations.js', dir);
+  const self = new URL(LINT_ENTRY, dir);
   const run = script.runInThisContext() as (
     exports: object,
     require: NodeRequire,
