@@ -10,6 +10,7 @@
 // parse worker (an ES module, started by the lint for a large file).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,6 +50,17 @@ await build({
   logLevel: 'warning',
 });
 
+// The parser's Emscripten glue (61 KB of JavaScript, CommonJS) goes into the script rather than
+// loading from node_modules: so its compiled code is in the code cache. (Not into the worker: an
+// ES module, where the glue's require() and __dirname are not defined.)
+const require = createRequire(import.meta.url);
+const inlineParserGlue = {
+  name: 'inline-parser-glue',
+  setup(build) {
+    build.onResolve({ filter: /^libpg-query\/wasm\/libpg-query\.js$/ }, (args) => ({ path: require.resolve(args.path) }));
+  },
+};
+
 // The script: CommonJS, wrapped in a function that loadLintScript() calls with what a CommonJS
 // module gets, the entry's import.meta, and an import() of the entry's (a script compiled by
 // node:vm cannot import() on Node 20): execa, ES modules only, loads on demand for --base.
@@ -62,6 +74,7 @@ const script = await build({
   target: 'node20',
   packages: 'external',
   define: { 'import.meta': '__shipImportMeta' },
+  plugins: [inlineParserGlue],
   logLevel: 'warning',
 });
 let body = script.outputFiles[0].text.replace(/\bimport\((?="[^"]+"\))/g, '__shipImport(');

@@ -6,11 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { PgQueryWasm, PgQueryWasmOptions } from 'libpg-query/wasm/libpg-query.js';
+// The Emscripten factory, a CommonJS file. scripts/bundle-lint.mjs bundles it into the lint script,
+// where its compiled code is in the code cache; elsewhere node imports it from node_modules.
+import createPgQueryModule, { type PgQueryWasm } from 'libpg-query/wasm/libpg-query.js';
 
 const require = createRequire(import.meta.url);
-// The factory is a CommonJS file; require() skips the export-name scan an ESM import runs on it.
-const createPgQueryModule = require('libpg-query/wasm/libpg-query.js') as (options?: PgQueryWasmOptions) => Promise<PgQueryWasm>;
 
 /** SQL that PostgreSQL's parser rejects, with where it gave up. */
 export class SqlSyntaxError extends Error {
