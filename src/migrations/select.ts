@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
@@ -93,12 +93,14 @@ export async function selectMigrations(paths: readonly string[], options: Select
     if (absolutePaths.length === 0) throw new MigrationDiscoveryError('name the migration files or directories to lint, or pass --base <git ref>');
     candidates = [];
     for (const path of absolutePaths) {
-      const kind = await stat(path).then(
-        (stats) => (stats.isDirectory() ? 'dir' : 'file'),
-        (error: NodeJS.ErrnoException) => {
-          throw new MigrationDiscoveryError(`cannot read ${relative(options.cwd, path) || path}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.code}`);
-        },
-      );
+      let kind: 'dir' | 'file';
+      try {
+        // Synchronous, like discovery's reads (see layouts/layout.ts).
+        kind = statSync(path).isDirectory() ? 'dir' : 'file';
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new MigrationDiscoveryError(`cannot read ${relative(options.cwd, path) || path}: ${code === 'ENOENT' ? 'no such file or directory' : code}`);
+      }
       if (kind === 'dir') {
         // Not through the finder's cache: a directory named on the command line that its tool would refuse is an error.
         const discovery = await discoverMigrations(path, options);
