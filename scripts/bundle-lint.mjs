@@ -92,8 +92,11 @@ for (const flag of cache.LINT_V8_FLAGS) setFlagsFromString(flag);
 const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
 const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
 const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
-const code = await exports.runLintCli(['--format', 'json', 'scripts/lint-cache-sample'], quiet);
-if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
+// Every output format: CI reads github's, people text, tools json.
+for (const format of ['json', 'text', 'github']) {
+  const code = await exports.runLintCli(['--format', format, 'scripts/lint-cache-sample'], quiet);
+  if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
+}
 cache.saveLintCache(dir, script);
 `;
 const trained = spawnSync(process.execPath, ['--input-type=module', '-e', train], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
