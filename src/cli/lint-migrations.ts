@@ -62,18 +62,21 @@ function directWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): (text: strin
   };
   return (text) => {
     if (lost) return;
-    const bytes = Buffer.from(text, 'utf8');
-    if (fallback || process.platform === 'win32') return write(bytes);
-    for (let at = 0; at < bytes.length; ) {
-      try {
-        at += writeSync(fd, bytes, at);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') lost = true;
-        else if (code === 'EAGAIN') write(bytes.subarray(at));
-        else throw error;
-        return;
-      }
+    if (fallback || process.platform === 'win32') return write(Buffer.from(text, 'utf8'));
+    let bytes: Buffer | undefined;
+    let at = 0;
+    try {
+      // The string as it is, without a copy into a Buffer: one write takes it whole unless a
+      // signal or a non-blocking reader cuts it short; then the rest goes as bytes.
+      at = writeSync(fd, text);
+      if (at === Buffer.byteLength(text, 'utf8')) return;
+      bytes = Buffer.from(text, 'utf8');
+      while (at < bytes.length) at += writeSync(fd, bytes, at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') lost = true;
+      else if (code === 'EAGAIN') write((bytes ?? Buffer.from(text, 'utf8')).subarray(at));
+      else throw error;
     }
   };
 }
