@@ -25,22 +25,33 @@
  * files ship linted, named one by one (ship finds them itself from the directory, by its layout).
  * Progress goes to stderr; the last line of stdout is the result as one JSON object.
  *
- * Tried on these corpora and not kept (A/B medians of 15 to 25 alternating runs, two cores under a
- * 1-minute load of 3 to 5 from other work, December 2026):
+ * Tried on these corpora and not kept, before issue 15's second round (A/B medians of 15 to 25
+ * alternating runs, two cores under a 1-minute load of 3 to 5 from other work, December 2026):
  * - Parsing the files on the worker thread too (it takes files from the last one back, the main
  *   thread from the first, each claiming a file through a SharedArrayBuffer): slower everywhere,
  *   e.g. ente 132-197 ms against 117-137, a directory of 3 tiny files 129 against 96 (a worker booted
  *   early and torn down at exit); under load it boots in ~70 ms, after the main thread is done.
- * - --no-wasm-lazy-compilation (the whole parser compiled up front on V8's background threads):
- *   ente 145-151 ms against 117-137. Without --no-opt, or with --no-sparkplug: no difference.
- * - A V8 code cache (the lint bundled as CommonJS, run through vm.Script with cachedData made after
- *   a training run): ~15 ms less on ente (min 114 against 131), but Node 20 cannot run the lint's
- *   dynamic import()s (execa for --base, ESM only) inside a vm.Script without
- *   --experimental-vm-modules or an API that prints an ExperimentalWarning. On Node 22,
- *   module.enableCompileCache() would give this to ES modules (not measurable here: Node 20).
- * What is left is mostly fixed: node's own start (~23 ms, squawk's launcher pays it too), loading
- * the lint's modules and instantiating the parser (~30 ms), and the first parse of each statement
- * shape, where V8 compiles the parser's WebAssembly functions as they are first called (~13 ms on ente).
+ * - Node's user-land startup snapshot (node --build-snapshot, lint bundled as one CommonJS script):
+ *   on Node 20 WebAssembly is not defined while the snapshot is built, so only the JavaScript can be
+ *   in it; run directly (`node --snapshot-blob lint.blob <dir>`) ente took 102.6 ms against 116.3
+ *   (21 alternating runs, load 4), but bin/ship.js is already a running node, and starting a second
+ *   one with the blob took 135.9 ms. An empty snapshot alone costs ~7 ms over `node -e 0` (a 4 MB
+ *   blob read). It only pays with a shell launcher instead of bin/ship.js (not portable to Windows).
+ * Issue 15's second round (the commits after main 1ac555e; STARTUP_WORK below lists each with its
+ * figures, and RESULTS.md shows the list): kept, the code cache (branch lintstart's), discovery
+ * without path.join/relative per file, output written with fs.writeSync, a CommonJS start (bin and
+ * lint entry), the parser's glue in the cached script, no fs/promises, --wasm-lazy-validation, the
+ * machine's load read only for a large file, SourceMap without a UTF-8 copy for ASCII, the cache
+ * trained on every format, parse results decoded from one Buffer. Measured on this machine while
+ * other sessions ran test suites (load 4 to 28): wall times swing twice over, so CPU time (user +
+ * system of the process and its threads) decided where the wall times could not.
+ * What is left, per crates.io lint (CPU, ms, load ~5): node's own start ~23 (squawk's launcher pays
+ * it too), node:v8 for the flags ~2 (it loads node's stream modules), the script from its cache ~11,
+ * finding and reading the 285 files ~15 (readdir of each folder and open/fstat/read/close of each
+ * file), the parser made ready ~12 (Emscripten's set-up 3, instantiation 5-8 with the full
+ * collection that its 128 MB of memory sets off), the lint ~43 (of which ~12 is V8 compiling the
+ * parser's WebAssembly functions with Liftoff as they are first called, on the main thread) and the
+ * output ~1.5. squawk's 60 is its node launcher (~25) and a native binary.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -50,6 +61,28 @@ import { fileURLToPath } from 'node:url';
 import { argument, median } from './lib/common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * Start-up work for issue 15's 1.5x, measured apart from this benchmark (A/B medians of alternating
+ * fresh processes; the header says more): shown in RESULTS.md under the figures.
+ */
+const STARTUP_WORK: readonly string[] = [
+  'Kept: a V8 code cache for the lint (branch lintstart: dist/lint/lint-script.cjs compiled through node:vm with dist/lint/lint-script.cache, made by npm run build). Cherry-picked first, against main 1ac555e: crates.io 160.0 -> 146.1 ms (15 alternating runs, load 2.8 to 6.6); on top of everything below, without the cache file against with it: crates.io 111.5 -> 98.1 ms (CPU 108.7 -> 96.4), ente 126.6 -> 102.5 (CPU 104.5 -> 89.8), 21 runs, load 4.3.',
+  'Kept: discovery writes paths by concatenation, not path.join/relative per file (~6 and ~10 µs a call under --no-opt): crates.io 151.2 -> 133.6 ms (21 runs, load 3.5).',
+  'Kept: output written with fs.writeSync, not through process.stdout (a pipe made node load its net and stream modules): crates.io 116.2 -> 113.0 ms, CPU 111.2 -> 109.1 (25 runs, load 8).',
+  'Kept: a CommonJS start, bin/ship.js (bin/package.json) and dist/lint/lint-migrations.cjs: a bare chain of the same files took 29.8 ms against 36.0 as ES modules; crates.io 113.0 -> 110.8 ms, CPU 109.1 -> 106.5 (25 runs, load 8).',
+  "Kept: the parser's Emscripten glue inside the cached script (dropped on lintstart, where there was no cache to hold it): CPU crates.io 126.7 -> 122.0 ms, ente 111.8 -> 106.2 (21 runs, load 14 to 15).",
+  'Kept: no fs/promises on the lint path (the WebAssembly file read synchronously, so V8 compiles it during discovery; the named paths stat()ed synchronously): no change measurable under load 8 (115.8 against 116.2 ms).',
+  'Kept: --wasm-lazy-validation (validating all 526 functions took ~4 ms of CPU on background threads): CPU crates.io 106.6 -> 103.4 and 115.5 -> 109.6 ms, ente 102.7 -> 102.4 (21 runs, load 18 to 20). Dropped with the same runs: --no-wasm-lazy-compilation (CPU 138.7), --no-wasm-tier-up in place of --liftoff-only (372: TurboFan).',
+  'Kept: the load read (node:os, /proc/loadavg) only for a file large enough to parse in parts, and SourceMap without a UTF-8 copy of ASCII text: CPU crates.io 114.1 -> 111.0 ms, ente 106.3 -> 102.7 (21 runs, load 23 to 28).',
+  'Kept: the code cache trained on the text and github formats too, with more kinds of statement: ente (text) 104.0 -> 100.8 ms, crates.io (json) unchanged (21 runs, load 8).',
+  'Kept: parse results decoded from one Buffer over the parser memory, the output written as a string: CPU crates.io 110.2 -> 108.9 ms, ente 98.5 -> 97.1 (21 runs, load 7).',
+  'Dropped: the parser memory declared at 45 MB instead of 128 (patched before compiling; it grows itself): ready in 5.9 ms instead of 10.4 alone, but the full collection it avoided at instantiation then came later and atomic (7 to 13 ms): CPU crates.io 109.8 against 110.7, ente 96.3 against 93.0.',
+  'Dropped: V8 compilation hints (--experimental-wasm-compilation-hints, the 103 functions the corpora call compiled eagerly in the background): the first parse of crates.io 17.3 -> 5.1 ms, but the background compile then finished 27 to 80 ms after a 30 ms busy main thread at load 7 (no free core), on an experimental flag.',
+  'Dropped: discovery and the engine without an async function per file: CPU crates.io 111.1 against 109.3 ms, ente 101.8 against 102.5 (a bare benchmark of 570 async calls had promised 2 to 10 ms).',
+  "Dropped: --always-sparkplug (CPU 124.9 against 121.4 ms), --no-lazy-feedback-allocation (120.1, no change), dropping --no-opt (132.8); process.binding('v8') for the flags (prints DEP0111); --single-threaded-gc set at run time (V8 aborts).",
+  "Not done: reading each file with one readFileSync(path) (2.7 against 5 to 7 ms for the 285 files) would give up read-sql-file.ts's no FIFO, no device, size-before-read guarantee.",
+  "Dropped earlier (lintstart): node's user-land startup snapshot (WebAssembly cannot be in it on Node 20; a second node from bin/ship.js took 135.9 ms against 116.3).",
+];
 const shipBin = join(root, 'bin/ship.js');
 const squawkBin = join(root, 'node_modules/.bin/squawk');
 const CACHE = join(root, 'bench/.corpus');
@@ -472,6 +505,7 @@ function main(): void {
       skipped,
       squawkEquivalents: SQUAWK_EQUIVALENTS,
       review: checkReview(findings),
+      startupWork: STARTUP_WORK,
     }),
   );
 }

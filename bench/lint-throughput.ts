@@ -26,7 +26,7 @@ import { argument, median } from './lib/common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shipBin = join(root, 'bin/ship.js');
-const shipEntry = join(root, 'dist/lint/lint-migrations.js');
+const shipEntry = join(root, 'dist/lint/lint-migrations.cjs');
 const squawkBin = join(root, 'node_modules/.bin/squawk');
 
 /** A realistic mix: schema changes, safe and unsafe, with data fixes and seed rows in between. */

@@ -376,6 +376,14 @@ function lintCorpusDetail(r: Json): string {
       );
     }),
     '',
+    ...(((r.startupWork as string[] | undefined) ?? []).length > 0
+      ? [
+          "Start-up work for the 1.5x target, measured apart from this run (A/B medians of alternating fresh processes; bench/lint-corpus.ts's header has the detail):",
+          '',
+          ...(r.startupWork as string[]).map((line) => `- ${line}`),
+          '',
+        ]
+      : []),
     "Findings per rule. squawk's rule on the same line flags the same hazard (roughly: each tool words its rules its own way); ship's hygiene rules are off by default, squawk's prefer-* rules are on.",
     '',
   ];

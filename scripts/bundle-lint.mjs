@@ -1,30 +1,103 @@
 #!/usr/bin/env node
-// Bundles the compiled `ship lint-migrations` entry (after tsc) into a few files under dist/lint.
+// Bundles the compiled `ship lint-migrations` (after tsc) into dist/lint.
 // Pull-request CI runs this command on its own, often on large files, and node's module loader
 // spends ~25 ms on its ~50 separate modules, a tenth of the lint of a 10,000-statement migration.
 // npm packages stay external: they load from node_modules as they do for every other command.
+//
+// Three bundles: the entry (CommonJS, which bin/ship.js requires: src/cli/lint-migrations-bundled.ts),
+// the whole lint as one script that the entry compiles with a V8 code cache
+// (src/cli/lint-script-cache.ts), made here by linting scripts/lint-cache-sample/ once, and the
+// parse worker (an ES module, started by the lint for a large file).
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist/lint');
+const { LINT_SCRIPT } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
 
-// Chunk names carry content hashes: clear out the last build's.
-await rm(join(root, 'dist/lint'), { recursive: true, force: true });
+// What an earlier build left (its files had other names).
+await rm(outdir, { recursive: true, force: true });
+// The parse worker must sit next to the code that starts it: parallel.ts names it './parse-worker.js'
+// from the script's import.meta.url, which loadLintScript() gives as the entry's folder.
 await build({
   absWorkingDir: root,
-  entryPoints: {
-    // parse-worker must sit next to the code that starts it: parallel.ts names it './parse-worker.js'.
-    'lint-migrations': 'dist/src/cli/lint-migrations-main.js',
-    'parse-worker': 'dist/src/lint/parse-worker.js',
-  },
+  entryPoints: { 'parse-worker': 'dist/src/lint/parse-worker.js' },
   outdir: 'dist/lint',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   packages: 'external',
   logLevel: 'warning',
 });
+
+// The entry: CommonJS, its import.meta made from its file name.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/lint-migrations-bundled.js'],
+  outfile: join(outdir, 'lint-migrations.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  banner: { js: 'var __shipEntryMeta = { url: require("node:url").pathToFileURL(__filename).href };' },
+  define: { 'import.meta': '__shipEntryMeta' },
+  logLevel: 'warning',
+});
+
+// The parser's Emscripten glue (61 KB of JavaScript, CommonJS) goes into the script rather than
+// loading from node_modules: so its compiled code is in the code cache. (Not into the worker: an
+// ES module, where the glue's require() and __dirname are not defined.)
+const require = createRequire(import.meta.url);
+const inlineParserGlue = {
+  name: 'inline-parser-glue',
+  setup(build) {
+    build.onResolve({ filter: /^libpg-query\/wasm\/libpg-query\.js$/ }, (args) => ({ path: require.resolve(args.path) }));
+  },
+};
+
+// The script: CommonJS, wrapped in a function that loadLintScript() calls with what a CommonJS
+// module gets, the entry's import.meta, and an import() of the entry's (a script compiled by
+// node:vm cannot import() on Node 20): execa, ES modules only, loads on demand for --base.
+const script = await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/lint-script.js'],
+  write: false,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  define: { 'import.meta': '__shipImportMeta' },
+  plugins: [inlineParserGlue],
+  logLevel: 'warning',
+});
+let body = script.outputFiles[0].text.replace(/\bimport\((?="[^"]+"\))/g, '__shipImport(');
+// (Not jiti.import(), nor the import() in the text of the worker that runs the TypeScript source.)
+const left = body.match(/(?<![.\w$])import\s*\((?!\$\{)|\bimport\.meta\b/);
+if (left) throw new Error(`bundle-lint: the lint script still uses ${left[0]}, which a node:vm script cannot run`);
+body = `(function (exports, require, module, __filename, __dirname, __shipImportMeta, __shipImport) {\n${body}\n})`;
+await writeFile(join(outdir, LINT_SCRIPT), body);
+
+// The code cache: the sample linted once, in a fresh node, by the code the entry runs.
+const train = `
+import { setFlagsFromString } from 'node:v8';
+const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
+for (const flag of cache.LINT_V8_FLAGS) setFlagsFromString(flag);
+const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
+const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
+const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
+// Every output format: CI reads github's, people text, tools json.
+for (const format of ['json', 'text', 'github']) {
+  const code = await exports.runLintCli(['--format', format, 'scripts/lint-cache-sample'], quiet);
+  if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
+}
+cache.saveLintCache(dir, script);
+`;
+const trained = spawnSync(process.execPath, ['--input-type=module', '-e', train], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+if (trained.status !== 0) throw new Error(`bundle-lint: making the lint's code cache failed (node exited ${trained.status})`);

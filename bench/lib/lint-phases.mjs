@@ -19,9 +19,10 @@
 import { setFlagsFromString } from 'node:v8';
 
 const start = performance.now();
-// As src/cli/lint-migrations-main.ts does.
+// As src/cli/lint-migrations-main.ts does (LINT_V8_FLAGS in src/cli/lint-script-cache.ts).
 setFlagsFromString('--liftoff-only');
 setFlagsFromString('--no-opt');
+setFlagsFromString('--wasm-lazy-validation');
 
 const [dir, mode] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node bench/lib/lint-phases.mjs <dir> [parse-first]');

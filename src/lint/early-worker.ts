@@ -8,7 +8,6 @@ import { defaultThreads, PARALLEL_MIN_BYTES, warmUpParseWorker } from './paralle
  * which never need the worker.
  */
 export async function startParseWorkerEarly(argv: readonly string[]): Promise<void> {
-  if (defaultThreads() < 2) return;
   for (const argument of argv) {
     if (argument.startsWith('-')) continue;
     let size = 0;
@@ -20,7 +19,8 @@ export async function startParseWorkerEarly(argv: readonly string[]): Promise<vo
       // Unreadable: the lint itself says why.
     }
     if (size >= PARALLEL_MIN_BYTES) {
-      warmUpParseWorker();
+      // Asked only now: reading how busy the machine is costs ~1 ms that most lints need not pay.
+      if (defaultThreads() >= 2) warmUpParseWorker();
       return;
     }
   }

@@ -3,19 +3,25 @@
  * character columns, and hands out the text of a line for display.
  */
 export class SourceMap {
-  private readonly bytes: Buffer;
+  /** The text as UTF-8; made only for text that is not ASCII (see `ascii`). */
+  #bytes: Buffer | undefined;
   private readonly lineStarts: number[] = [0];
   /** Bytes and characters coincide: positions are plain arithmetic, no decoding. */
   private readonly ascii: boolean;
+  readonly byteLength: number;
 
   constructor(readonly text: string) {
-    this.bytes = Buffer.from(text, 'utf8');
-    this.ascii = this.bytes.length === text.length;
-    for (let at = this.bytes.indexOf(10); at !== -1; at = this.bytes.indexOf(10, at + 1)) this.lineStarts.push(at + 1);
+    this.byteLength = Buffer.byteLength(text, 'utf8');
+    this.ascii = this.byteLength === text.length;
+    // Most migrations are ASCII: their lines are found in the string itself, without a UTF-8 copy
+    // and without Buffer.indexOf's JavaScript around each search (a file is linted once, cold).
+    if (this.ascii) for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lineStarts.push(at + 1);
+    else for (let at = this.bytes.indexOf(10); at !== -1; at = this.bytes.indexOf(10, at + 1)) this.lineStarts.push(at + 1);
   }
 
-  get byteLength(): number {
-    return this.bytes.length;
+  private get bytes(): Buffer {
+    this.#bytes ??= Buffer.from(this.text, 'utf8');
+    return this.#bytes;
   }
 
   /** The parser reports syntax errors in characters but statement locations in bytes. */
@@ -37,7 +43,7 @@ export class SourceMap {
   }
 
   position(offset: number): { line: number; column: number } {
-    const clamped = Math.max(0, Math.min(offset, this.bytes.length));
+    const clamped = Math.max(0, Math.min(offset, this.byteLength));
     const line = this.lineOf(clamped);
     const start = this.lineStarts[line - 1] as number;
     return { line, column: (this.ascii ? clamped - start : this.bytes.toString('utf8', start, clamped).length) + 1 };
@@ -47,7 +53,7 @@ export class SourceMap {
     const start = this.lineStarts[line - 1];
     if (start === undefined) return '';
     const next = this.lineStarts[line];
-    const end = next === undefined ? this.bytes.length : next - 1;
+    const end = next === undefined ? this.byteLength : next - 1;
     const text = this.ascii ? this.text.slice(start, end) : this.bytes.toString('utf8', start, end);
     return text.endsWith('\r') ? text.slice(0, -1) : text;
   }

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { extractDbmateUp, hasDbmateMarkers } from './dbmate.js';
 import { compareVersions, parseMigrationFileName, versionParts } from './file-name.js';
-import type { DirectoryListing, FoundMigration, Layout } from './layouts/layout.js';
+import { entryPath, listingPrefix, type DirectoryListing, type FoundMigration, type Layout } from './layouts/layout.js';
 import { LAYOUTS } from './layouts/registry.js';
 import { MigrationDiscoveryError, type LayoutId, type MigrationFile } from './migration-file.js';
 import { readMigrationPhase } from './phase.js';
@@ -89,7 +89,7 @@ async function listDirectory(dir: string): Promise<DirectoryListing> {
     const why = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' ? 'it is not a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new MigrationDiscoveryError(`cannot read migrations directory ${dir}: ${why}; check database.migrations.dir`);
   }
-  return { dir, files: files.sort(), dirs: dirs.sort() };
+  return { dir, prefix: listingPrefix(dir), files: files.sort(), dirs: dirs.sort() };
 }
 
 /**
@@ -113,9 +113,9 @@ export async function discoverMigrations(dir: string, options: DiscoveryOptions 
   const migrations: MigrationFile[] = [];
   const unrecognised: string[] = [];
   for (const entry of listing.files) {
-    const migration = await readMigrationFile(join(dir, entry), options);
+    const migration = await readMigrationFile(entryPath(listing, entry), options);
     if (migration) migrations.push(migration);
-    else if (entry.endsWith('.sql') && !entry.endsWith('.down.sql')) unrecognised.push(join(dir, entry));
+    else if (entry.endsWith('.sql') && !entry.endsWith('.down.sql')) unrecognised.push(entryPath(listing, entry));
   }
   if (migrations.length === 0) {
     const others = listing.files.length + listing.dirs.length;

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { readSqlFile, type SqlFileText } from '../lint/read-sql-file.js';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { MigrationSource } from '../lint/types.js';
@@ -93,12 +93,14 @@ export async function selectMigrations(paths: readonly string[], options: Select
     if (absolutePaths.length === 0) throw new MigrationDiscoveryError('name the migration files or directories to lint, or pass --base <git ref>');
     candidates = [];
     for (const path of absolutePaths) {
-      const kind = await stat(path).then(
-        (stats) => (stats.isDirectory() ? 'dir' : 'file'),
-        (error: NodeJS.ErrnoException) => {
-          throw new MigrationDiscoveryError(`cannot read ${relative(options.cwd, path) || path}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.code}`);
-        },
-      );
+      let kind: 'dir' | 'file';
+      try {
+        // Synchronous, like discovery's reads (see layouts/layout.ts).
+        kind = statSync(path).isDirectory() ? 'dir' : 'file';
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new MigrationDiscoveryError(`cannot read ${relative(options.cwd, path) || path}: ${code === 'ENOENT' ? 'no such file or directory' : code}`);
+      }
       if (kind === 'dir') {
         // Not through the finder's cache: a directory named on the command line that its tool would refuse is an error.
         const discovery = await discoverMigrations(path, options);
@@ -119,9 +121,29 @@ export async function selectMigrations(paths: readonly string[], options: Select
     else if (options.base === undefined) plain.push(await readPlainFile(path));
   }
   const { files, history } = inRunOrder(located);
-  const display = (source: MigrationSource): MigrationSource => ({ ...source, path: relative(options.cwd, source.path) || source.path });
+  const shown = displayPath(options.cwd);
+  const display = (source: MigrationSource): MigrationSource => ({ ...source, path: shown(source.path) });
   return { files: [...files, ...plain].map(display), history: history.map(display), notices };
 }
+
+/**
+ * relative(cwd, path) || path, for every path of a selection. A path under `cwd` that is already
+ * normalised (as discovery writes them: resolved, then joined with entry names) is cut directly:
+ * path.relative resolves both of its arguments on each call, ~10 µs under the lint's V8 flags, 3 ms
+ * for a directory of 285 migrations. Windows paths compare without case: relative() decides there.
+ */
+function displayPath(cwd: string): (path: string) => string {
+  const base = resolve(cwd);
+  const prefix = base.endsWith(sep) ? base : base + sep;
+  return (path) => {
+    const rest = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+    if (sep === '/' && rest !== undefined && rest !== '' && !UNNORMALISED.test(rest)) return rest;
+    return relative(cwd, path) || path;
+  };
+}
+
+/** A path part that path.relative would change: an empty, `.` or `..` segment. */
+const UNNORMALISED = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 /**
  * The files to lint in the order their tools run them: each directory's in its discovery's order,

@@ -8,8 +8,7 @@
  * then Diesel sends up.sql as one simple query, which PostgreSQL still runs as one implicit
  * transaction when it holds several statements.
  */
-import { join } from 'node:path';
-import { entriesOfSubdirectory, readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
+import { entriesOfSubdirectory, entryPath, readIfPresent, refuseDuplicateVersions, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { MigrationDiscoveryError } from '../migration-file.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
@@ -50,21 +49,21 @@ export const diesel: Layout = {
   async list(listing) {
     const migrations: FoundMigration[] = [];
     for (const { dir, hasUp, hasMetadata } of await migrationDirs(listing)) {
-      const path = join(listing.dir, dir);
+      const path = entryPath(listing, dir);
       if (!hasUp) throw new MigrationDiscoveryError(`${path} has no up.sql: Diesel refuses a migrations directory with such a folder; add up.sql or move the folder out`);
       const cut = dir.indexOf('_');
       migrations.push({
-        path: join(path, 'up.sql'),
+        path: entryPath(listing, dir, 'up.sql'),
         version: (cut === -1 ? dir : dir.slice(0, cut)).replace(/-/g, ''),
         name: cut === -1 ? dir : dir.slice(cut + 1),
         // Read only where the folder lists it: a failed read costs an exception per migration.
-        runInTransaction: runInTransaction(hasMetadata ? await readIfPresent(join(path, 'metadata.toml')) : undefined),
+        runInTransaction: runInTransaction(hasMetadata ? await readIfPresent(entryPath(listing, dir, 'metadata.toml')) : undefined),
       });
     }
     // Diesel collects the migrations into a map keyed by version: of two with one version it silently runs only one.
     refuseDuplicateVersions(migrations, (version) => version, 'Diesel would run only one of them');
     migrations.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
-    return { migrations, unrecognised: listing.files.filter((file) => file.endsWith('.sql')).map((file) => join(listing.dir, file)) };
+    return { migrations, unrecognised: listing.files.filter((file) => file.endsWith('.sql')).map((file) => entryPath(listing, file)) };
   },
 
   read(text, found) {

@@ -9,16 +9,15 @@
  * migration whose `when` is not after the created_at of the last row in its table: that
  * created_at is the version the replica gate compares ('up-to'), and `when` is a migration's version.
  */
-import { join } from 'node:path';
 import { MigrationDiscoveryError } from '../migration-file.js';
-import { readIfPresent, type FoundMigration, type Layout } from './layout.js';
+import { entryPath, readIfPresent, type FoundMigration, type Layout } from './layout.js';
 import type { SqlClient } from './version-table.js';
 import { hexDigest } from '../../util/digest.js';
 
 const SCHEMA = 'drizzle';
 const TABLE_NAME = '__drizzle_migrations';
 const TABLE = `"${SCHEMA}"."${TABLE_NAME}"`;
-const JOURNAL = join('meta', '_journal.json');
+const JOURNAL = ['meta', '_journal.json'] as const;
 /** A statement end in a breakpoint's place, padded to its length so offsets still point into the file. */
 const STATEMENT_END = ';'.padEnd('--> statement-breakpoint'.length);
 
@@ -61,20 +60,20 @@ export const drizzle: Layout = {
   looksLike: 'Drizzle 0000_name.sql with meta/_journal.json',
 
   async detect(listing) {
-    return listing.dirs.includes('meta') && (await readIfPresent(join(listing.dir, JOURNAL))) !== undefined;
+    return listing.dirs.includes('meta') && (await readIfPresent(entryPath(listing, ...JOURNAL))) !== undefined;
   },
 
   async list(listing) {
-    const journalPath = join(listing.dir, JOURNAL);
+    const journalPath = entryPath(listing, ...JOURNAL);
     const text = await readIfPresent(journalPath);
     if (text === undefined) throw new MigrationDiscoveryError(`${journalPath} is missing: drizzle cannot migrate without it`);
     const migrations: FoundMigration[] = journalEntries(text, journalPath).map((entry) => {
       const file = `${entry.tag}.sql`;
       if (!listing.files.includes(file)) throw new MigrationDiscoveryError(`${journalPath} names ${file}, which is not in ${listing.dir}: drizzle refuses to migrate without it`);
-      return { path: join(listing.dir, file), version: String(entry.when), name: entry.tag };
+      return { path: entryPath(listing, file), version: String(entry.when), name: entry.tag };
     });
     const named = new Set(migrations.map((migration) => migration.path));
-    const unrecognised = listing.files.map((file) => join(listing.dir, file)).filter((path) => path.endsWith('.sql') && !named.has(path));
+    const unrecognised = listing.files.map((file) => entryPath(listing, file)).filter((path) => path.endsWith('.sql') && !named.has(path));
     return { migrations, unrecognised };
   },
 

@@ -8,8 +8,7 @@
  * Each migration runs in a transaction unless it says `-- +goose NO TRANSACTION`; then each of its
  * statements runs on its own.
  */
-import { join } from 'node:path';
-import { readIfPresent, refuseDuplicateVersions, type FoundMigration, type Layout } from './layout.js';
+import { entryPath, readIfPresent, refuseDuplicateVersions, type FoundMigration, type Layout } from './layout.js';
 import type { SqlClient } from './version-table.js';
 
 const TABLE = 'goose_db_version';
@@ -37,7 +36,7 @@ export const goose: Layout = {
   async detect(listing) {
     // goose requires the annotation in every SQL migration: the first one tells.
     const first = listing.files.find((file) => file.endsWith('.sql') && versionOf(file) !== undefined);
-    const text = first === undefined ? undefined : await readIfPresent(join(listing.dir, first));
+    const text = first === undefined ? undefined : await readIfPresent(entryPath(listing, first));
     return text?.split('\n').some((line) => annotation(line.trimEnd()) === 'up') ?? false;
   },
 
@@ -46,11 +45,11 @@ export const goose: Layout = {
     const unrecognised: string[] = [];
     for (const file of listing.files) {
       if (versionOf(file) === undefined) {
-        if (file.endsWith('.sql')) unrecognised.push(join(listing.dir, file));
+        if (file.endsWith('.sql')) unrecognised.push(entryPath(listing, file));
         continue;
       }
       const cut = file.indexOf('_');
-      all.push({ path: join(listing.dir, file), version: file.slice(0, cut), name: file.slice(cut + 1).replace(/\.(sql|go)$/, '') });
+      all.push({ path: entryPath(listing, file), version: file.slice(0, cut), name: file.slice(cut + 1).replace(/\.(sql|go)$/, '') });
     }
     // Go migrations count for goose's duplicate check, but are no SQL to lint.
     refuseDuplicateVersions(all, (version) => BigInt(version).toString(), 'goose refuses to run with both ("found duplicate migration version")');

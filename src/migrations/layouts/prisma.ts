@@ -8,9 +8,8 @@
  * statements run as one implicit transaction, a lone one outside any (which is how a Prisma
  * migration can hold a `CREATE INDEX CONCURRENTLY`, alone in its file).
  */
-import { join } from 'node:path';
 import { MigrationDiscoveryError } from '../migration-file.js';
-import { entriesOfSubdirectory, readIfPresent, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
+import { entriesOfSubdirectory, entryPath, readIfPresent, type DirectoryListing, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
 import { hexDigest, nodeCrypto } from '../../util/digest.js';
@@ -35,22 +34,22 @@ export const prisma: Layout = {
 
   async list(listing) {
     // A project for another database: its SQL would only fail to parse, file after file.
-    const provider = /^\s*provider\s*=\s*"([^"]*)"/m.exec((await readIfPresent(join(listing.dir, 'migration_lock.toml'))) ?? '')?.[1];
+    const provider = /^\s*provider\s*=\s*"([^"]*)"/m.exec((await readIfPresent(entryPath(listing, 'migration_lock.toml'))) ?? '')?.[1];
     if (provider !== undefined && provider !== 'postgresql') {
-      throw new MigrationDiscoveryError(`${join(listing.dir, 'migration_lock.toml')} says provider = "${provider}": ship checks PostgreSQL migrations only`);
+      throw new MigrationDiscoveryError(`${entryPath(listing, 'migration_lock.toml')} says provider = "${provider}": ship checks PostgreSQL migrations only`);
     }
     const migrations: FoundMigration[] = [];
     // listing.dirs is sorted by code unit, as Prisma sorts the names.
     for (const dir of listing.dirs) {
       if (dir.startsWith('.')) continue;
-      const path = join(listing.dir, dir);
+      const path = entryPath(listing, dir);
       if (!(await holdsMigrationFile(listing, dir))) {
         throw new MigrationDiscoveryError(`${path} has no ${MIGRATION_FILE}: Prisma refuses to migrate with it (P3015); restore the file or delete the folder`);
       }
       const cut = dir.indexOf('_');
-      migrations.push({ path: join(path, MIGRATION_FILE), version: dir, name: cut === -1 ? dir : dir.slice(cut + 1) });
+      migrations.push({ path: entryPath(listing, dir, MIGRATION_FILE), version: dir, name: cut === -1 ? dir : dir.slice(cut + 1) });
     }
-    return { migrations, unrecognised: listing.files.filter((file) => file.endsWith('.sql')).map((file) => join(listing.dir, file)) };
+    return { migrations, unrecognised: listing.files.filter((file) => file.endsWith('.sql')).map((file) => entryPath(listing, file)) };
   },
 
   read(text) {

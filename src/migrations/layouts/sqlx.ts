@@ -11,7 +11,7 @@
  * applied file has changed.
  */
 import { dirname, join } from 'node:path';
-import { readIfPresent, refuseDuplicateVersions, type FoundMigration, type Layout } from './layout.js';
+import { entryPath, readIfPresent, refuseDuplicateVersions, type FoundMigration, type Layout } from './layout.js';
 import { runsAsImplicitTransaction } from './simple-query.js';
 import type { SqlClient } from './version-table.js';
 import { hexDigest } from '../../util/digest.js';
@@ -54,9 +54,9 @@ export const sqlx: Layout = {
     for (const file of listing.files) {
       const parsed = parse(file);
       if (!parsed) {
-        if (file.endsWith('.sql')) unrecognised.push(join(listing.dir, file));
+        if (file.endsWith('.sql')) unrecognised.push(entryPath(listing, file));
       } else if (!parsed.down) {
-        migrations.push({ path: join(listing.dir, file), version: parsed.version, name: parsed.description });
+        migrations.push({ path: entryPath(listing, file), version: parsed.version, name: parsed.description });
       }
     }
     const key = (version: string) => BigInt(version).toString();

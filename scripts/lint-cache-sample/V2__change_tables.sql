@@ -1,0 +1,18 @@
+ALTER TABLE accounts ADD COLUMN nickname text;
+ALTER TABLE accounts ADD COLUMN score integer NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+ALTER TABLE accounts ALTER COLUMN plan SET NOT NULL;
+ALTER TABLE accounts ALTER COLUMN nickname DROP NOT NULL;
+ALTER TABLE accounts ALTER COLUMN score TYPE bigint;
+ALTER TABLE accounts RENAME COLUMN nickname TO handle;
+ALTER TABLE posts ADD CONSTRAINT posts_title_check CHECK (length(title) > 0);
+ALTER TABLE posts ADD CONSTRAINT posts_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id);
+ALTER TABLE posts ADD CONSTRAINT posts_title_key UNIQUE (title);
+ALTER TABLE posts DROP COLUMN body;
+UPDATE accounts SET plan = 'free' WHERE plan IS NULL;
+DROP INDEX posts_account_id_idx;
+ALTER TYPE mood ADD VALUE 'happy';
+ALTER TABLE posts RENAME TO articles;
+DROP TABLE IF EXISTS old_things;
+INSERT INTO accounts (email, plan) VALUES ('a@example.com', 'free');
+CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.created_at = now(); RETURN NEW; END $$;

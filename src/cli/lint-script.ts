@@ -1,0 +1,22 @@
+/**
+ * What the lint entries (lint-migrations-bundled.ts as published, lint-migrations-main.ts from the
+ * sources) need from the rest of the lint, gathered in one module: scripts/bundle-lint.mjs bundles
+ * it into one script that the published entry compiles with a V8 code cache (lint-script-cache.ts).
+ */
+import { startParseWorkerEarly } from '../lint/early-worker.js';
+import { loadParser } from '../lint/parser.js';
+import { runLintCli } from './lint-migrations.js';
+
+export { loadParser, runLintCli, startParseWorkerEarly };
+
+/** `ship lint-migrations <argv>` once the lint is loaded (the entry has set the V8 flags): the exit code. */
+export async function runLintEntry(argv: readonly string[]): Promise<number> {
+  // Compiling the parser's WebAssembly happens off the main thread: start it before anything else.
+  const parserReady = loadParser();
+  // A large file will be parsed partly on a worker thread: boot it while this thread finds the files.
+  await startParseWorkerEarly(argv);
+  // Not awaited here: the migrations are found and read while the parser compiles (the lint asks for
+  // it when it has files to parse). A parser that fails to load fails that request the same way.
+  parserReady.catch(() => {});
+  return runLintCli(argv);
+}
