@@ -317,6 +317,67 @@ const KNOWN: Benchmark[] = [
     },
   },
   {
+    name: 'scale',
+    title: 'Scale on real hosts: 32 and 64 hosts, 25% batches, under load, against Ansible serial: "25%"',
+    args: ['--runs', '3', '--sizes', '32,64'],
+    verdicts(r) {
+      const targets = r.targets as Json;
+      return (r.sizes as Json[]).flatMap((size): Verdict[] => {
+        const ship = size.ship as Json;
+        const ansible = size.ansible as Json;
+        const met = size.met as Json;
+        return [
+          {
+            figure: `${size.hosts} hosts, 25% batches, wall time of the whole command, median of ${r.runs} runs each, sides alternating`,
+            value: `ship ${ms(ship.medianMs)}, Ansible ${ms(ansible.medianMs)}: **${size.ratio}x**`,
+            target: String(targets.ratio),
+            met: met.ratio === true,
+          },
+          {
+            figure: `the same: requests that failed under ${r.rps} requests/s, ship's runs`,
+            value: list(ship.failedRequests),
+            target: String(targets.failedRequests),
+            met: met.failedRequests === true,
+          },
+          {
+            figure: "the same: ship's peak RSS, every run",
+            value: `${list(ship.peakRssMb)} MB (CPU ${list(ship.cpuMs)} ms)`,
+            target: String(targets.peakRss),
+            met: met.peakRss === true,
+          },
+        ];
+      });
+    },
+    detail(r) {
+      const lines: string[] = [];
+      for (const size of r.sizes as Json[]) {
+        const ship = size.ship as Json;
+        const ansible = size.ansible as Json;
+        const staged = size.ansibleStaged as Json;
+        lines.push(
+          `**${size.hosts} hosts** (${size.batches} batches). Runs (ms): ship ${list(ship.runsMs)} (its own duration ${list(ship.durationMs)}, start-up to first event ${list(ship.startupMs)}); ` +
+            `Ansible ${list(ansible.runsMs)} (failed requests ${list(ansible.failedRequests)}); Ansible staged first ${list(staged.runsMs)} (failed requests ${list(staged.failedRequests)}; ship is **${staged.shipRatio}x** of it). ` +
+            `1-minute load average at each run: ${list(size.load1)}.`,
+          '',
+          "Where ship's time goes per batch (median run; per-host figures are the batch's medians):",
+          '',
+          '| batch | hosts | batch duration | drain | activate (switch + restart) | /healthz | HAProxy says UP (rise 2 x inter 500ms) | slowest host out of rotation |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...(ship.medianRunBatches as Json[]).map(
+            (b) =>
+              `| ${b.index} | ${b.hosts} | ${ms(b.durationMs)} | ${ms(b.drainMs)} | ${ms(b.activateMs)} | ${ms(b.healthMs)} | ${ms(b.lbHealthyMs)} | ${ms(b.slowestOutOfRotationMs)} |`,
+          ),
+          '',
+        );
+      }
+      lines.push(
+        `Settings: HAProxy \`${r.haproxyCheck}\` (every server); ship: ${r.ship}; Ansible: ${r.ansible}; Ansible staged: ${r.ansibleStaged}; load: ${r.load}. ` +
+          'Same fleet, release, host-side commands and runtime API commands as bench/ansible.ts (see its section for what each side does); Ansible with forks 16, pipelining and ControlPersist.',
+      );
+      return lines.join('\n');
+    },
+  },
+  {
     name: 'startup',
     title: "Start-up: `ship --help`, and a deploy's first event",
     args: ['--runs', '11'],
