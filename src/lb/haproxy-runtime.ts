@@ -9,6 +9,7 @@
  */
 import { connect as connectNet } from 'node:net';
 import type { Duplex } from 'node:stream';
+import pLimit from 'p-limit';
 import type { Client as SshClient } from 'ssh2';
 import { LoadBalancerError, type ServerCounters } from './load-balancer.js';
 
@@ -271,6 +272,24 @@ function firstLine(text: string): string {
   return line === '' ? '(empty answer)' : line.slice(0, 200);
 }
 
+/**
+ * Connections one client keeps open to its node at a time. HAProxy's stats socket accepts 10 at
+ * once (`stats maxconn`, default 10) and leaves the rest to the kernel's backlog; measured on
+ * HAProxy 2.6, about 20 connections opened together are answered at once, and each one past that
+ * waits a whole second for its SYN to be sent again. A batch of 16 hosts, each polling its own
+ * server with two reads, went past it: 1 s of every drain. A few at a time costs a few
+ * milliseconds of queueing at most, and leaves room for the other tools that use the socket.
+ */
+const MAX_CONNECTIONS = 4;
+
+type Parsed<T> = { command: string; parser: (text: string) => T };
+
+/** A read in flight, and the one queued behind it that callers arriving now share. */
+interface SharedRead {
+  running?: Promise<unknown>;
+  queued?: Promise<unknown>;
+}
+
 export interface RuntimeApiClientOptions {
   /** Whole exchange: connect, send, read the answer. Default 5000 ms. */
   timeoutMs?: number;
@@ -283,6 +302,8 @@ export class RuntimeApiClient {
   readonly name: string;
   private readonly timeoutMs: number;
   private ssh?: Promise<SshClient>;
+  private readonly connections = pLimit(MAX_CONNECTIONS);
+  private readonly reads = new Map<string, SharedRead>();
 
   constructor(
     readonly endpoint: RuntimeEndpoint,
@@ -298,16 +319,55 @@ export class RuntimeApiClient {
   /** Sends one command line and returns HAProxy's raw answer. */
   async run(command: string): Promise<string> {
     if (/[\n\r]/.test(command)) throw new LoadBalancerError(`haproxy ${this.name}: a runtime API command must be one line`);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    try {
-      return await this.exchange(command, controller.signal);
-    } catch (error) {
-      const reason = controller.signal.aborted ? `no answer within ${this.timeoutMs}ms` : errorText(error);
-      throw new LoadBalancerError(`haproxy ${this.name}: '${command}' failed: ${reason}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
+    // The deadline starts with the exchange: a command queued behind others waits at most their deadlines.
+    return this.connections(async () => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+      try {
+        return await this.exchange(command, controller.signal);
+      } catch (error) {
+        const reason = controller.signal.aborted ? `no answer within ${this.timeoutMs}ms` : errorText(error);
+        throw new LoadBalancerError(`haproxy ${this.name}: '${command}' failed: ${reason}`, { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  /**
+   * A `show` read, shared by every caller that asks while it is pending. A wide batch waits on
+   * 16 or 64 servers at once, each wait polling every pollInterval: asked one by one, that was
+   * hundreds of connections a second and the same CSV of every server parsed by each. A caller is
+   * never given a reading that began before it asked (it may have just sent a command whose effect
+   * it looks for): it joins the read queued behind the one under way, which starts when that ends.
+   */
+  private shared<T>({ command, parser }: Parsed<T>): Promise<T> {
+    let slot = this.reads.get(command);
+    if (!slot) {
+      slot = {};
+      this.reads.set(command, slot);
     }
+    if (slot.queued) return slot.queued as Promise<T>;
+    const read = slot;
+    const start = (): Promise<T> => {
+      const running = this.run(command).then((answer) => this.parse(command, answer, parser));
+      read.running = running;
+      const done = () => {
+        if (read.running === running) read.running = undefined;
+      };
+      running.then(done, done);
+      return running;
+    };
+    if (!read.running) return start();
+    const queued = read.running.then(
+      () => undefined,
+      () => undefined,
+    );
+    read.queued = queued.then(() => {
+      read.queued = undefined;
+      return start();
+    });
+    return read.queued as Promise<T>;
   }
 
   /** Runs a command that answers nothing on success (`set ...`); any answer is HAProxy's error. */
@@ -316,17 +376,17 @@ export class RuntimeApiClient {
     if (answer !== '') throw new LoadBalancerError(`haproxy ${this.name}: '${command}' was refused: ${firstLine(answer)}`);
   }
 
-  async serversState(backend: string): Promise<ServerStateRow[]> {
+  /** Every server's row; shared with other callers (see shared), so not to be changed. */
+  async serversState(backend: string): Promise<readonly ServerStateRow[]> {
     assertHaproxyName('backend', backend);
-    const command = `show servers state ${backend}`;
-    return this.parse(command, await this.run(command), parseServersState);
+    return this.shared({ command: `show servers state ${backend}`, parser: parseServersState });
   }
 
-  async serverStats(backend: string): Promise<ServerStatRow[]> {
+  /** Every server's row; shared with other callers (see shared), so not to be changed. */
+  async serverStats(backend: string): Promise<readonly ServerStatRow[]> {
     assertHaproxyName('backend', backend);
     // Proxy name, type 4 (servers only), every server id.
-    const command = `show stat ${backend} 4 -1`;
-    return this.parse(command, await this.run(command), parseStatCsv);
+    return this.shared({ command: `show stat ${backend} 4 -1`, parser: parseStatCsv });
   }
 
   /** The privilege level of this socket: 'admin', 'operator' or 'user'. */
