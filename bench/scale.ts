@@ -2,7 +2,8 @@
  * Scale on real hosts (issue 17, item 4): a rolling deploy of 32 and 64 hosts on loopback (sshd
  * and app each, one HAProxy in front with `check inter 500ms fall 2 rise 2`), a quarter of them at
  * a time, under steady HTTP load, by
- *   - ship: `node bin/ship.js deploy --json` as published (npm run build), `rollout.batchSize:
+ *   - ship: `node bin/ship.js deploy --json` as package.json's bin runs it, after `npm run build`
+ *     (tsc, then the esbuild bundle bin/ship.js loads), `rollout.batchSize:
  *     '25%'`, `canary: false` (Ansible's `serial: "25%"` has no canary either);
  *   - Ansible: bench/ansible/rolling-deploy-25.yml, `serial: "25%"` (upload and unpack while each
  *     host is out: the usual layout), and rolling-deploy-staged-25.yml (upload and unpack on every
@@ -15,16 +16,14 @@
  *   node --import tsx bench/scale.ts [--runs 3] [--sizes 32,64] [--rps 200]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ShipEvent } from '../src/events.js';
 import { startFleet, type Fleet } from '../test/fleet/fleet.js';
 import { startLoad, type LoadTally } from '../test/fleet/loadgen.js';
-import { argument, median, ROOT, runCommand, runtimeApi } from './lib/common.js';
+import { argument, buildAsPublished, median, ROOT, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
 
-const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
 const ANSIBLE_DIR = join(ROOT, 'bench', 'ansible');
 const PLAYBOOKS = { ansible: join(ANSIBLE_DIR, 'rolling-deploy-25.yml'), ansibleStaged: join(ANSIBLE_DIR, 'rolling-deploy-staged-25.yml') };
 const HAPROXY_CHECK = { inter: '500ms', fall: 2, rise: 2 };
@@ -265,8 +264,7 @@ async function main(): Promise<void> {
   if (spawnSync('sh', ['-c', 'command -v ansible-playbook && command -v socat && test -x /usr/bin/time'], { stdio: 'ignore' }).status !== 0) {
     throw new Error('the scale benchmark needs ansible-playbook, socat and GNU time (/usr/bin/time); bench/ansible.ts installs the first two');
   }
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  if (build.status !== 0 || !existsSync(SHIP_BIN)) throw new Error(`npm run build exited ${build.status}`);
+  buildAsPublished();
   const results = [];
   for (const hosts of sizes) results.push(await size(hosts, runs, rps));
   console.log(
@@ -277,7 +275,7 @@ async function main(): Promise<void> {
         rps,
         haproxyCheck: `check inter ${HAPROXY_CHECK.inter} fall ${HAPROXY_CHECK.fall} rise ${HAPROXY_CHECK.rise}`,
         targets: { ratio: `ship <= ${TARGETS.ratio} x Ansible serial 25%`, failedRequests: 'zero failed requests', peakRss: `ship <= ${TARGETS.peakRssMb} MB peak RSS` },
-        ship: "node bin/ship.js deploy --json (npm run build, as published), rollout.batchSize '25%', canary false; its peak RSS and CPU from GNU time",
+        ship: `${SHIP_AS_PUBLISHED}: deploy --json, rollout.batchSize '25%', canary false; its peak RSS and CPU from GNU time`,
         ansible: 'ansible-playbook bench/ansible/rolling-deploy-25.yml (serial: "25%", upload and unpack while out)',
         ansibleStaged: 'ansible-playbook bench/ansible/rolling-deploy-staged-25.yml (stage every host first, then serial: "25%")',
         load: `${rps} requests/s through HAProxy's frontend during every run (half keep-alive, half a fresh connection each), counted by the load generator`,
