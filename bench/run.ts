@@ -380,14 +380,21 @@ const KNOWN: Benchmark[] = [
             `Ansible ${list(ansible.runsMs)} (failed requests ${list(ansible.failedRequests)}); Ansible staged first ${list(staged.runsMs)} (failed requests ${list(staged.failedRequests)}; ship is **${staged.shipRatio}x** of it). ` +
             `1-minute load average at each run: ${list(size.load1)}.`,
           '',
-          "Where ship's time goes per batch (median run; per-host figures are the batch's medians):",
+          "Where ship's time goes (median run). Before the first batch: " +
+            (ship.medianRunPhases
+              ? `start-up to first event ${ms((ship.medianRunPhases as Json).startupMs)}, pre-flight (lock, SSH to every host, load balancer) ${ms((ship.medianRunPhases as Json).preflightMs)}, ` +
+                `stage on every host while they serve ${ms((ship.medianRunPhases as Json).stageMs)}, then the batches ${ms((ship.medianRunPhases as Json).batchesMs)}.`
+              : 'not recorded.'),
           '',
-          '| batch | hosts | batch duration | drain | activate (switch + restart) | /healthz | HAProxy says UP (rise 2 x inter 500ms) | slowest host out of rotation |',
-          '| --- | --- | --- | --- | --- | --- | --- | --- |',
-          ...(ship.medianRunBatches as Json[]).map(
-            (b) =>
-              `| ${b.index} | ${b.hosts} | ${ms(b.durationMs)} | ${ms(b.drainMs)} | ${ms(b.activateMs)} | ${ms(b.healthMs)} | ${ms(b.lbHealthyMs)} | ${ms(b.slowestOutOfRotationMs)} |`,
-          ),
+          "| batch | hosts | capacity check before it | batch duration | drain (median) | activate: switch + restart (median) | /healthz (median) | HAProxy confirms, one check (median) | slowest host: drain / activate / healthz / HAProxy / ship's bookkeeping between them = out of rotation |",
+          '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...(ship.medianRunBatches as Json[]).map((b) => {
+            const slow = b.slowest as Json | undefined;
+            const slowest = slow
+              ? `${slow.host}: ${ms(slow.drainMs)} / ${ms(slow.activateMs)} / ${ms(slow.healthMs)} / ${ms(slow.lbHealthyMs)} / ${ms(slow.otherMs)} = ${ms(slow.totalMs)}`
+              : ms(b.slowestOutOfRotationMs);
+            return `| ${b.index} | ${b.hosts} | ${ms(b.beforeMs)} | ${ms(b.durationMs)} | ${ms(b.drainMs)} | ${ms(b.activateMs)} | ${ms(b.healthMs)} | ${ms(b.lbHealthyMs)} | ${slowest} |`;
+          }),
           '',
         );
       }

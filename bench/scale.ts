@@ -11,9 +11,9 @@
  * Recorded: wall time, requests that failed under the load (the load generator's own tally), ship's
  * peak RSS and CPU (GNU time), and where ship's time goes per batch (from its events). Sides
  * alternate; after every run each host serves the new version and HAProxy has every server UP.
- * Prints one JSON object.
+ * Prints one JSON object. `--sides ship` runs ship alone (no ratio then), to look at ship's time.
  *
- *   node --import tsx bench/scale.ts [--runs 3] [--sizes 32,64] [--rps 200]
+ *   node --import tsx bench/scale.ts [--runs 3] [--sizes 32,64] [--rps 200] [--sides ship,ansible,ansibleStaged]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,17 @@ const BACKEND = 'app';
 const TARGETS = { ratio: 0.12, peakRssMb: 150, failedRequests: 0 };
 
 type Side = 'ship' | 'ansible' | 'ansibleStaged';
-const SIDES: Side[] = ['ship', 'ansible', 'ansibleStaged'];
+const ALL_SIDES: Side[] = ['ship', 'ansible', 'ansibleStaged'];
+
+function sidesArgument(): Side[] {
+  const at = process.argv.indexOf('--sides');
+  if (at === -1) return ALL_SIDES;
+  const sides = process.argv[at + 1]!.split(',');
+  const unknown = sides.filter((side) => !ALL_SIDES.includes(side as Side));
+  if (unknown.length > 0 || !sides.includes('ship')) throw new Error(`--sides takes ship and any of ansible, ansibleStaged (got ${process.argv[at + 1]})`);
+  return sides as Side[];
+}
+const SIDES = sidesArgument();
 
 const round = (value: number) => Math.round(value * 10) / 10;
 
@@ -80,10 +90,30 @@ async function closeControlMasters(controlDir: string): Promise<void> {
   await rm(controlDir, { recursive: true, force: true });
 }
 
+/** One host's time out of rotation, split by the states ship went through. */
+interface HostSplit {
+  host: string;
+  /** Batch started to this host's drain: the journal write before it, and waiting for a turn. */
+  startMs: number;
+  /** Drain: sessions at 0, maintenance. */
+  drainMs: number;
+  /** activate: switch + restart on the host (two SSH commands). */
+  activateMs: number;
+  /** ship's own health check (/healthz). */
+  healthMs: number;
+  /** Put back, until HAProxy confirms it. */
+  lbHealthyMs: number;
+  /** Between those: journal writes and bookkeeping. */
+  otherMs: number;
+  totalMs: number;
+}
+
 interface BatchSplit {
   index: number;
   hosts: number;
   durationMs: number;
+  /** Previous batch finished (or stage) to this one starting: the capacity check. */
+  beforeMs: number;
   /** Medians over the batch's hosts. */
   drainMs: number;
   activateMs: number;
@@ -91,6 +121,20 @@ interface BatchSplit {
   lbHealthyMs: number;
   /** The batch's slowest host, drain to back UP. */
   slowestOutOfRotationMs: number;
+  /** The slowest host's split: it sets the batch's pace. */
+  slowest: HostSplit;
+}
+
+/** Where ship's time goes before the first batch (from its events). */
+interface RunPhases {
+  /** Spawned to its first event: node start, module and config loading. */
+  startupMs?: number;
+  /** Run started to stage started: pre-flight (lock, SSH to every host, load balancer). */
+  preflightMs: number;
+  /** Upload and unpack on every host while they serve. */
+  stageMs: number;
+  /** Every batch, first started to last finished. */
+  batchesMs: number;
 }
 
 interface ShipRun {
@@ -99,7 +143,21 @@ interface ShipRun {
   startupMs: number;
   peakRssMb: number;
   cpuMs: number;
+  phases: RunPhases;
   batches: BatchSplit[];
+}
+
+function phasesFromEvents(events: ShipEvent[]): RunPhases {
+  const time = (type: ShipEvent['type'], last = false) => {
+    const matching = events.filter((e) => e.type === type);
+    const event = last ? matching.at(-1) : matching[0];
+    return event ? Date.parse(event.time) : Number.NaN;
+  };
+  return {
+    preflightMs: time('stage.started') - time('run.started'),
+    stageMs: time('stage.finished') - time('stage.started'),
+    batchesMs: time('batch.finished', true) - time('batch.started'),
+  };
 }
 
 function batchesFromEvents(events: ShipEvent[]): BatchSplit[] {
@@ -107,25 +165,46 @@ function batchesFromEvents(events: ShipEvent[]): BatchSplit[] {
     const event = events.find((e) => e.type === 'instance.state' && e.host === host && e.to === state);
     return event ? Date.parse(event.time) : Number.NaN;
   };
-  const finished = new Map<number, number>();
-  for (const event of events) if (event.type === 'batch.finished') finished.set(event.index, event.durationMs);
+  const finished = new Map<number, { durationMs: number; time: number }>();
+  for (const event of events) if (event.type === 'batch.finished') finished.set(event.index, { durationMs: event.durationMs, time: Date.parse(event.time) });
+  const stageFinished = events.find((e) => e.type === 'stage.finished');
   return events.flatMap((event): BatchSplit[] => {
     if (event.type !== 'batch.started') return [];
-    const per = (f: (host: string) => number) => round(median(event.hosts.map(f)));
-    const lbHealthy = (host: string) => {
+    const started = Date.parse(event.time);
+    const split = (host: string): HostSplit => {
       const e = events.find((x) => x.type === 'lb.healthy' && x.host === host);
-      return e && e.type === 'lb.healthy' ? e.durationMs : at(host, 'in-service') - at(host, 'registering');
+      const lbHealthyMs = e && e.type === 'lb.healthy' ? e.durationMs : at(host, 'in-service') - at(host, 'registering');
+      const drainMs = at(host, 'out') - at(host, 'draining');
+      const activateMs = at(host, 'verifying') - at(host, 'activating');
+      const healthMs = at(host, 'registering') - at(host, 'verifying');
+      const totalMs = at(host, 'in-service') - at(host, 'draining');
+      return {
+        host,
+        startMs: at(host, 'draining') - started,
+        drainMs,
+        activateMs,
+        healthMs,
+        lbHealthyMs: round(lbHealthyMs),
+        otherMs: round(totalMs - drainMs - activateMs - healthMs - lbHealthyMs),
+        totalMs,
+      };
     };
+    const splits = event.hosts.map(split);
+    const per = (key: keyof Omit<HostSplit, 'host'>) => round(median(splits.map((s) => s[key])));
+    const slowest = splits.reduce((a, b) => (b.startMs + b.totalMs > a.startMs + a.totalMs ? b : a));
+    const previous = event.index === 1 ? (stageFinished ? Date.parse(stageFinished.time) : Number.NaN) : (finished.get(event.index - 1)?.time ?? Number.NaN);
     return [
       {
         index: event.index,
         hosts: event.hosts.length,
-        durationMs: round(finished.get(event.index) ?? Number.NaN),
-        drainMs: per((h) => at(h, 'out') - at(h, 'draining')),
-        activateMs: per((h) => at(h, 'verifying') - at(h, 'out')),
-        healthMs: per((h) => at(h, 'registering') - at(h, 'verifying')),
-        lbHealthyMs: per(lbHealthy),
-        slowestOutOfRotationMs: Math.max(...event.hosts.map((h) => at(h, 'in-service') - at(h, 'draining'))),
+        durationMs: round(finished.get(event.index)?.durationMs ?? Number.NaN),
+        beforeMs: started - previous,
+        drainMs: per('drainMs'),
+        activateMs: per('activateMs'),
+        healthMs: per('healthMs'),
+        lbHealthyMs: per('lbHealthyMs'),
+        slowestOutOfRotationMs: slowest.totalMs,
+        slowest,
       },
     ];
   });
@@ -163,6 +242,7 @@ async function shipOnce(config: string, version: string, artifact: string): Prom
     startupMs: Date.parse(events[0]!.time) - spawned,
     peakRssMb: round(Number(usage[1]) / 1024),
     cpuMs: round((Number(usage[2]) + Number(usage[3])) * 1000),
+    phases: { startupMs: Date.parse(events[0]!.time) - spawned, ...phasesFromEvents(events) },
     batches: batchesFromEvents(events),
   };
 }
@@ -239,6 +319,7 @@ async function size(hosts: number, runs: number, rps: number) {
         cpuMs: shipRuns.map((r) => r.cpuMs),
         durationMs: shipRuns.map((r) => round(r.durationMs)),
         startupMs: shipRuns.map((r) => r.startupMs),
+        medianRunPhases: medianShip.phases,
         medianRunBatches: medianShip.batches,
       },
       ansible,
