@@ -130,11 +130,48 @@ export interface ServerStateRow {
 }
 
 /**
+ * The rows parsed from the previous answer to the same command, by line. A wide batch reads every
+ * server's row many times a second, and between two reads most servers' lines are the same text
+ * (nothing about them changed): their rows are taken again instead of splitting the line into its
+ * fields once more, which was most of what a 64-host rollout allocated. Only the last answer's rows
+ * are kept; a new header (another HAProxy, other columns) starts afresh. Rows are never changed by
+ * their readers, so sharing them is safe.
+ */
+export class RowCache<Row> {
+  private header = '';
+  private rows = new Map<string, Row>();
+
+  /** The row of each line, parsed by `parse` unless the previous answer had the same line under the same header. */
+  rowsOf(header: string, lines: string[], parse: (line: string) => Row | undefined): Row[] {
+    const previous = header === this.header ? this.rows : new Map<string, Row>();
+    const next = new Map<string, Row>();
+    const rows: Row[] = [];
+    for (const line of lines) {
+      const row = previous.get(line) ?? parse(line);
+      if (row === undefined) continue;
+      next.set(line, row);
+      rows.push(row);
+    }
+    this.header = header;
+    this.rows = next;
+    return rows;
+  }
+}
+
+/** Without a cache: every line parsed. */
+function everyLine<Row>(lines: string[], parse: (line: string) => Row | undefined): Row[] {
+  return lines.flatMap((line) => {
+    const row = parse(line);
+    return row === undefined ? [] : [row];
+  });
+}
+
+/**
  * Parses `show servers state <backend>`: a format version line ("1"), a `# be_id be_name ...`
  * header naming the columns, then one space-separated line per server. Columns are looked up by
  * the header's names, so added columns in later HAProxy versions don't shift anything.
  */
-export function parseServersState(text: string): ServerStateRow[] {
+export function parseServersState(text: string, cache?: RowCache<ServerStateRow>): ServerStateRow[] {
   const lines = text
     .split('\n')
     .map((line) => line.trim())
@@ -157,7 +194,7 @@ export function parseServersState(text: string): ServerStateRow[] {
     checkHealth: index('srv_check_health'),
     checkState: index('srv_check_state'),
   };
-  return lines.slice(2).map((line) => {
+  const parse = (line: string): ServerStateRow => {
     const fields = line.split(/\s+/);
     const int = (i: number, column: string) => {
       const n = Number(fields[i]);
@@ -175,7 +212,8 @@ export function parseServersState(text: string): ServerStateRow[] {
       checkHealth: int(at.checkHealth, 'srv_check_health'),
       checkInProgress: (checkState & CHECK_IN_PROGRESS) !== 0,
     };
-  });
+  };
+  return cache ? cache.rowsOf(lines[1], lines.slice(2), parse) : everyLine(lines.slice(2), parse);
 }
 
 export interface ServerStatRow {
@@ -205,7 +243,7 @@ const RESPONSE_CLASSES = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_
  * are returned; FRONTEND and BACKEND aggregate rows are skipped. No field HAProxy puts there
  * contains a comma, so a plain split is exact.
  */
-export function parseStatCsv(text: string): ServerStatRow[] {
+export function parseStatCsv(text: string, cache?: RowCache<ServerStatRow>): ServerStatRow[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   const header = lines[0];
   if (!header?.startsWith('# pxname,')) throw new Error(`unexpected answer to 'show stat': ${firstLine(text)}`);
@@ -228,17 +266,16 @@ export function parseStatCsv(text: string): ServerStatRow[] {
     wretr: optional('wretr'),
     srvAbrt: optional('srv_abrt'),
   };
-  const rows: ServerStatRow[] = [];
-  for (const line of lines.slice(1)) {
+  const parse = (line: string): ServerStatRow | undefined => {
     const fields = line.split(',');
     const name = fields[at.name] ?? '';
-    if (name === 'FRONTEND' || name === 'BACKEND') continue;
+    if (name === 'FRONTEND' || name === 'BACKEND') return undefined;
     const count = (i: number, column: string) => {
       const n = Number(fields[i] || '0');
       if (!Number.isInteger(n) || n < 0) throw new Error(`'show stat': ${column} is '${fields[i] ?? ''}' for server ${name}`);
       return n;
     };
-    rows.push({
+    return {
       backend: fields[at.backend] ?? '',
       name,
       sessions: count(at.scur, 'scur'),
@@ -256,9 +293,9 @@ export function parseStatCsv(text: string): ServerStatRow[] {
         wretr: counterAt.wretr >= 0 ? count(counterAt.wretr, 'wretr') : 0,
         srvAbrt: counterAt.srvAbrt >= 0 ? count(counterAt.srvAbrt, 'srv_abrt') : 0,
       },
-    });
-  }
-  return rows;
+    };
+  };
+  return cache ? cache.rowsOf(header, lines.slice(1), parse) : everyLine(lines.slice(1), parse);
 }
 
 /** `{ [key]: n }` for a positive integer field, `{}` for an empty or missing one. */
@@ -304,6 +341,8 @@ export class RuntimeApiClient {
   private ssh?: Promise<SshClient>;
   private readonly connections = pLimit(MAX_CONNECTIONS);
   private readonly reads = new Map<string, SharedRead>();
+  private readonly stateRows = new RowCache<ServerStateRow>();
+  private readonly statRows = new RowCache<ServerStatRow>();
 
   constructor(
     readonly endpoint: RuntimeEndpoint,
@@ -379,14 +418,14 @@ export class RuntimeApiClient {
   /** Every server's row; shared with other callers (see shared), so not to be changed. */
   async serversState(backend: string): Promise<readonly ServerStateRow[]> {
     assertHaproxyName('backend', backend);
-    return this.shared({ command: `show servers state ${backend}`, parser: parseServersState });
+    return this.shared({ command: `show servers state ${backend}`, parser: (text) => parseServersState(text, this.stateRows) });
   }
 
   /** Every server's row; shared with other callers (see shared), so not to be changed. */
   async serverStats(backend: string): Promise<readonly ServerStatRow[]> {
     assertHaproxyName('backend', backend);
     // Proxy name, type 4 (servers only), every server id.
-    return this.shared({ command: `show stat ${backend} 4 -1`, parser: parseStatCsv });
+    return this.shared({ command: `show stat ${backend} 4 -1`, parser: (text) => parseStatCsv(text, this.statRows) });
   }
 
   /** The privilege level of this socket: 'admin', 'operator' or 'user'. */
