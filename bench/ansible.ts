@@ -96,13 +96,20 @@ async function verifyFleet(fleet: Fleet, version: string, who: string): Promise<
     const served = (await (await fetch(host.appUrl)).json()) as { version: string };
     if (served.version !== version) throw new Error(`${who}: ${host.name} serves ${served.version} after deploying ${version}`);
   }
-  const csv = await runtimeApi(fleet.haproxy.socketPath, `show stat ${BACKEND} 4 -1`);
-  const [header, ...rows] = csv.trim().split('\n');
-  const columns = (header ?? '').replace(/^# /, '').split(',');
-  const status = (fields: string[]) => fields[columns.indexOf('status')];
-  const notUp = rows.map((line) => line.split(',')).filter((fields) => status(fields) !== 'UP');
-  if (notUp.length > 0 || rows.length !== fleet.hosts.length) {
-    throw new Error(`${who}: after deploying ${version} HAProxy does not have every server UP: ${csv.slice(0, 600)}`);
+  // The stock module's enable returns before HAProxy has checked the restarted server (it is UP at
+  // once when it leaves maintenance), so its first real check may come after the playbook ended: a
+  // few checks' time (inter 500 ms) to settle, then every server must be UP.
+  const settleUntil = performance.now() + 3_000;
+  for (;;) {
+    const csv = await runtimeApi(fleet.haproxy.socketPath, `show stat ${BACKEND} 4 -1`);
+    const [header, ...rows] = csv.trim().split('\n');
+    const columns = (header ?? '').replace(/^# /, '').split(',');
+    const statuses = rows.map((line) => line.split(',')).map((fields) => `${fields[columns.indexOf('svname')]} ${fields[columns.indexOf('status')]}`);
+    const notUp = statuses.filter((line) => !line.endsWith(' UP'));
+    if (notUp.length === 0 && rows.length === fleet.hosts.length) return;
+    if (performance.now() > settleUntil)
+      throw new Error(`${who}: after deploying ${version} HAProxy does not have every server UP: ${notUp.join(', ') || `${rows.length} servers`}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
