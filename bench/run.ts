@@ -376,7 +376,8 @@ const KNOWN: Benchmark[] = [
         const ansible = size.ansible as Json;
         const staged = size.ansibleStaged as Json;
         lines.push(
-          `**${size.hosts} hosts** (${size.batches} batches). Runs (ms): ship ${list(ship.runsMs)} (its own duration ${list(ship.durationMs)}, start-up to first event ${list(ship.startupMs)}); ` +
+          `**${size.hosts} hosts** (${size.batches} batches). Runs (ms): ship ${list(ship.runsMs)} (its own duration ${list(ship.durationMs)}, start-up to first event ${list(ship.startupMs)}` +
+            `${Array.isArray(ship.warnings) ? `, Node warnings printed ${list((ship.warnings as string[][]).map((w) => w.length))}` : ''}); ` +
             `Ansible ${list(ansible.runsMs)} (failed requests ${list(ansible.failedRequests)}); Ansible staged first ${list(staged.runsMs)} (failed requests ${list(staged.failedRequests)}; ship is **${staged.shipRatio}x** of it). ` +
             `1-minute load average at each run: ${list(size.load1)}.`,
           '',

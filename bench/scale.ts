@@ -143,6 +143,8 @@ interface ShipRun {
   startupMs: number;
   peakRssMb: number;
   cpuMs: number;
+  /** Node warnings ship printed (MaxListenersExceededWarning and the like): a wide batch printed two before. */
+  warnings: string[];
   phases: RunPhases;
   batches: BatchSplit[];
 }
@@ -242,6 +244,7 @@ async function shipOnce(config: string, version: string, artifact: string): Prom
     startupMs: Date.parse(events[0]!.time) - spawned,
     peakRssMb: round(Number(usage[1]) / 1024),
     cpuMs: round((Number(usage[2]) + Number(usage[3])) * 1000),
+    warnings: result.stderr.split('\n').filter((line) => /^\(node:\d+\) \w*Warning/.test(line)),
     phases: { startupMs: Date.parse(events[0]!.time) - spawned, ...phasesFromEvents(events) },
     batches: batchesFromEvents(events),
   };
@@ -319,6 +322,7 @@ async function size(hosts: number, runs: number, rps: number) {
         cpuMs: shipRuns.map((r) => r.cpuMs),
         durationMs: shipRuns.map((r) => round(r.durationMs)),
         startupMs: shipRuns.map((r) => r.startupMs),
+        warnings: shipRuns.map((r) => r.warnings),
         medianRunPhases: medianShip.phases,
         medianRunBatches: medianShip.batches,
       },
