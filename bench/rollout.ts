@@ -9,30 +9,26 @@
  * 'one-check', the default), and so does the floor; ship with confirm 'rise' (HAProxy counts its
  * own `rise` checks, as ship did before) is measured alongside, for the trade-off.
  *
- * ship runs as users run it: the compiled CLI (`node bin/ship.js`, after `tsc`, which this script
- * runs first) with `--json`. In each run: a rollout with 'one-check', one with 'rise', then a
+ * ship runs as users run it: `node bin/ship.js` (package.json's bin) after `npm run build`, which
+ * this script runs first: tsc, then esbuild's bundle of the CLI that bin/ship.js loads; with `--json`. In each run: a rollout with 'one-check', one with 'rise', then a
  * floor round, each under its own load generator, so background noise hits all of them. Every
  * request the load sends is counted: none may fail. Prints one JSON object.
  *
  *   node --import tsx bench/rollout.ts [--runs 5] [--hosts 8]
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readlink, rename, symlink } from 'node:fs/promises';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import type { ShipEvent } from '../src/events.js';
 import { parseServersState } from '../src/lb/haproxy-runtime.js';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
 import { startLoad, type LoadHandle, type LoadTally } from '../test/fleet/loadgen.js';
-import { argument, median, runCommand, runtimeApi } from './lib/common.js';
+import { argument, buildAsPublished, median, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
-const BUILT_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const BACKEND = 'app';
 /** How often the floor asks HAProxy and the app again: as tight as is useful on loopback. */
 const FLOOR_POLL_MS = 1;
@@ -239,8 +235,7 @@ async function haproxyCheckLine(fleet: Fleet): Promise<string> {
 async function main(): Promise<void> {
   const runs = argument('runs', 5);
   const hostCount = argument('hosts', 8);
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  if (!existsSync(BUILT_MAIN)) throw new Error(`the build did not produce ${BUILT_MAIN} (tsc exited ${build.status})`);
+  buildAsPublished();
 
   const fleet = await startFleet({ hosts: hostCount, check: HAPROXY_CHECK });
   try {
@@ -304,7 +299,7 @@ async function main(): Promise<void> {
           benchmark: 'rollout',
           hosts: hostCount,
           runs,
-          ship: 'node bin/ship.js deploy --json, compiled by tsc (as published)',
+          ship: `${SHIP_AS_PUBLISHED}: deploy --json`,
           settings: {
             health: loaded.config.health,
             loadBalancerPollIntervalMs: loaded.config.loadBalancer.type === 'haproxy' ? loaded.config.loadBalancer.pollInterval : undefined,

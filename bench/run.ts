@@ -127,55 +127,76 @@ const KNOWN: Benchmark[] = [
   },
   {
     name: 'ansible',
-    title: 'Rolling deploy against Ansible: the same release over the same 8 hosts, one at a time',
+    title: 'Rolling deploy against Ansible: the same release over the same 8 hosts, one at a time, HAProxy `inter 500ms rise 2 fall 2`, under load',
     args: ['--runs', '5', '--hosts', '8'],
     verdicts(r) {
       const ship = r.ship as Json;
+      const stock = r.ansibleStock as Json;
       const ansible = r.ansible as Json;
+      const sides = (['ship', 'ansibleStock', 'ansible', 'ansibleStaged'] as const).map((side) => `${side} ${list((r[side] as Json).failedRequests)}`);
       return [
         {
           figure: `${r.hosts}-host rolling deploy, wall time of the whole command, median of ${r.runs} runs each, sides alternating`,
+          value: `ship ${ms(ship.medianMs)}, Ansible's stock rolling update (community.general.haproxy) ${ms(stock.medianMs)}: **${r.stockRatio}x**`,
+          target: String(r.stockTarget),
+          met: r.stockMet === true,
+        },
+        {
+          figure: 'the same, against Ansible driving the runtime API as ship does (socat)',
           value: `ship ${ms(ship.medianMs)}, Ansible (serial: 1) ${ms(ansible.medianMs)}: **${r.ratio}x**`,
           target: String(r.target),
           met: r.met === true,
+        },
+        {
+          figure: `requests that failed under ${r.rps} requests/s through HAProxy, every run of every side`,
+          value: sides.join('; '),
+          target: 'zero failed requests',
+          met: r.failedRequestsMet === true,
         },
       ];
     },
     detail(r) {
       const ship = r.ship as Json;
+      const stock = r.ansibleStock as Json;
       const ansible = r.ansible as Json;
       const staged = r.ansibleStaged as Json;
       const tools = r.tools as Json;
+      const row = (label: string, side: Json) =>
+        `| ${label}: \`${side.command}\` | ${ms(side.medianMs)} | ${ms(side.perHostMs)} | ${list(side.runsMs)} | ${list(side.failedRequests)} of ${list(side.requestsSent)} | ${list(side.sshConnectionsPerHost)} |`;
       return [
-        '| side | median wall time | per host (median / hosts) | runs (ms) | SSH connections per host per run |',
-        '| --- | --- | --- | --- | --- |',
-        `| ship: \`${ship.command}\` | ${ms(ship.medianMs)} | ${ms(ship.perHostMs)} | ${list(ship.runsMs)} | ${list(ship.sshConnectionsPerHost)} |`,
-        `| Ansible: \`${ansible.command}\` | ${ms(ansible.medianMs)} | ${ms(ansible.perHostMs)} | ${list(ansible.runsMs)} | ${list(ansible.sshConnectionsPerHost)} |`,
-        `| Ansible staged first (no target; ship is **${staged.shipRatio}x** of it): \`${staged.command}\` | ${ms(staged.medianMs)} | ${ms(staged.perHostMs)} | ${list(staged.runsMs)} | ${list(staged.sshConnectionsPerHost)} |`,
+        '| side | median wall time | per host (median / hosts) | runs (ms) | failed requests of sent, per run | SSH connections per host per run |',
+        '| --- | --- | --- | --- | --- | --- |',
+        row('ship', ship),
+        row(`Ansible stock (ship is **${r.stockRatio}x** of it)`, stock),
+        row(`Ansible, runtime API by socat (ship is **${r.ratio}x** of it)`, ansible),
+        row(`Ansible staged first (ship is **${staged.shipRatio}x** of it)`, staged),
         '',
-        `Tools: ${tools.ansible}; ${tools.ansibleConfig}; HAProxy driven by ${tools.haproxyVia}. Order of the sides in each run: ${(r.order as string[][]).map((o) => o.join(' > ')).join('; ')}. ` +
+        `HAProxy: \`${r.haproxyCheck}\` on every server (what users run, issue 17; this section used \`inter 100ms fall 2 rise 1\` and no load before). Load: ${r.load}. ` +
+          `Tools: ${tools.ansible}; ${tools.communityGeneral} (Debian's \`ansible\` package); ${tools.ansibleConfig}. Order of the sides in each run: ${(r.order as string[][]).map((o) => o.join(' > ')).join('; ')}. ` +
           `1-minute load average when each run started: ${list(r.load1AtEachRun)}.`,
         '',
         'What each side does (fairness):',
         '',
-        '- Same fleet (real sshd and app per host on loopback, one HAProxy with `check inter 100ms fall 2 rise 1`), same release tarball, same host-side commands ' +
-          '(upload the tgz, unpack into `releases/<v>`, prune, `ln -sfn` + `mv -T` of `current`, `sh restart.sh`), same HAProxy runtime API commands (`set server app/<host> state drain`, ' +
-          '`scur` 0 in `show stat`, `state maint`; back with `state drain; health down; state ready`, then `status` UP), /healthz asked from the controller by both. ' +
-          'After every run the benchmark checks that each host serves the new version and HAProxy has every server UP. No traffic on the fleet, so the drain waits end at once for both.',
-        "- ship (`node bin/ship.js deploy --json`, the compiled CLI with the fleet's config): node start and config loading, pre-flight (SSH to all hosts at once with host keys verified, " +
+        '- Same fleet (real sshd and app per host on loopback, one HAProxy), same release tarball, same host-side commands ' +
+          '(upload the tgz, unpack into `releases/<v>`, prune, `ln -sfn` + `mv -T` of `current`, `sh restart.sh`), /healthz asked from the controller by every side. ' +
+          'After every run the benchmark checks that each host serves the new version and HAProxy has every server UP.',
+        `- ship (${ship.command}, the fleet's config): node start and config loading, pre-flight (SSH to all hosts at once with host keys verified, ` +
           'load balancer membership, capacity, the deploy lock), then **stage on every host in parallel while they serve** (remember current, upload, unpack, prune), then a canary and one host at ' +
-          "a time: drain, maintenance, switch + restart (two SSH commands on the connection opened in pre-flight), /healthz (one pass needed, probed every 20 ms, as in the fleet's config), " +
-          'put back, wait until HAProxy says UP (runtime API polled every 10 ms, the default); every state change is fsynced to the journal first. Its wall time includes all of that, ' +
-          'and closing the connections.',
-        '- Ansible (`bench/ansible/rolling-deploy.yml`, `serial: 1`, the usual rolling-update layout the target is measured against): Python start and playbook parsing, then per host, ' +
-          'one after another, 9 tasks: drain (socat on the controller), remember current, upload (`copy`), unpack, prune, switch, restart (each a module run through the pipelined SSH ' +
-          'session), /healthz (`uri` on the controller, retried at once), put back and wait UP (socat). Upload and unpack happen while the host is out of rotation. Best realistic settings: ' +
-          '`pipelining`, `ControlPersist` (one SSH connection per host, opened when its turn comes; every run starts cold), `gather_facts: false`, no interpreter discovery, ' +
-          'HAProxy waits polled every 10 ms inside one shell task instead of Ansible retries. It keeps no journal, takes no lock, runs no pre-flight and has no rollback.',
-        '- Ansible staged first (`bench/ansible/rolling-deploy-staged.yml`): the same tasks, with remember/upload/unpack/prune moved into a first play on all hosts at once (`forks 16`, like ' +
+          "a time: drain (sessions at 0), maintenance, switch + restart (two SSH commands on the connection opened in pre-flight), /healthz (one pass needed, probed every 20 ms, as in the fleet's config), " +
+          "back with one HAProxy check that started after the restart confirming it (loadBalancer.confirm 'one-check', the default), runtime API polled every 10 ms; " +
+          'every state change is fsynced to the journal first. Its wall time includes all of that, and closing the connections.',
+        "- Ansible stock (`bench/ansible/rolling-deploy-stock.yml`, `serial: 1`): Ansible's stock rolling update behind HAProxy. Per host: `community.general.haproxy` " +
+          '`state: disabled, drain: true, wait: true` (drain, wait for DRAIN with no session, then `disable server` and wait for MAINT), remember current, upload, unpack, prune, switch, restart, ' +
+          "/healthz (`uri`, retried at once), then `community.general.haproxy` `state: enabled, wait: true` (`enable server`, wait for UP). The module's waits poll every `wait_interval` whole seconds: " +
+          "set to 1 (the default is 5). Leaving maintenance with `enable server`, HAProxy 2.6 calls the server UP before any new check, so the enable's wait ends on its first look: the stock update " +
+          'never waits for HAProxy to check the restarted app (ship does, which costs it up to one `inter`, 500 ms, per host).',
+        '- Ansible (`bench/ansible/rolling-deploy.yml`, `serial: 1`, the target of issue 7): the same tasks, with HAProxy driven by the runtime API commands ship used to send, ' +
+          'through socat: `set server app/<host> state drain`, `scur` 0 in `show stat`, `state maint`; back with `state drain; health down; state ready`, then `status` UP ' +
+          "(HAProxy's own `rise` 2 checks), polled every 10 ms inside one shell task. Upload and unpack happen while the host is out of rotation. Best realistic settings for every Ansible side: " +
+          '`pipelining`, `ControlPersist` (one SSH connection per host, opened when its turn comes; every run starts cold), `gather_facts: false`, no interpreter discovery. ' +
+          'Ansible keeps no journal, takes no lock, runs no pre-flight and has no rollback.',
+        '- Ansible staged first (`bench/ansible/rolling-deploy-staged.yml`): the socat tasks, with remember/upload/unpack/prune moved into a first play on all hosts at once (`forks 16`, like ' +
           "ship's `stageConcurrency`), so only drain, switch, restart, health and put back are serial: what an Ansible user who follows ship's design would write.",
-        '- HAProxy from Ansible goes through socat, not `community.general.haproxy`: that module leaves maintenance with `enable server` (no forced `health down`, so HAProxy can call a ' +
-          'restarted server UP before checking it) and polls in whole seconds (`wait_interval`, default 5 s).',
       ].join('\n');
     },
   },
@@ -314,6 +335,75 @@ const KNOWN: Benchmark[] = [
         '',
         `Settings: ${settings.ship}; target group ${settings.targetGroup}. Counted: ${settings.counted}. Batches of 25% of 8 hosts are a canary of one, then two at a time.`,
       ].join('\n');
+    },
+  },
+  {
+    name: 'scale',
+    title: 'Scale on real hosts: 32 and 64 hosts, 25% batches, under load, against Ansible serial: "25%"',
+    args: ['--runs', '3', '--sizes', '32,64'],
+    verdicts(r) {
+      const targets = r.targets as Json;
+      return (r.sizes as Json[]).flatMap((size): Verdict[] => {
+        const ship = size.ship as Json;
+        const ansible = size.ansible as Json;
+        const met = size.met as Json;
+        return [
+          {
+            figure: `${size.hosts} hosts, 25% batches, wall time of the whole command, median of ${r.runs} runs each, sides alternating`,
+            value: `ship ${ms(ship.medianMs)}, Ansible ${ms(ansible.medianMs)}: **${size.ratio}x**`,
+            target: String(targets.ratio),
+            met: met.ratio === true,
+          },
+          {
+            figure: `the same: requests that failed under ${r.rps} requests/s, ship's runs`,
+            value: list(ship.failedRequests),
+            target: String(targets.failedRequests),
+            met: met.failedRequests === true,
+          },
+          {
+            figure: "the same: ship's peak RSS, every run",
+            value: `${list(ship.peakRssMb)} MB (CPU ${list(ship.cpuMs)} ms)`,
+            target: String(targets.peakRss),
+            met: met.peakRss === true,
+          },
+        ];
+      });
+    },
+    detail(r) {
+      const lines: string[] = [];
+      for (const size of r.sizes as Json[]) {
+        const ship = size.ship as Json;
+        const ansible = size.ansible as Json;
+        const staged = size.ansibleStaged as Json;
+        lines.push(
+          `**${size.hosts} hosts** (${size.batches} batches). Runs (ms): ship ${list(ship.runsMs)} (its own duration ${list(ship.durationMs)}, start-up to first event ${list(ship.startupMs)}` +
+            `${Array.isArray(ship.warnings) ? `, Node warnings printed ${list((ship.warnings as string[][]).map((w) => w.length))}` : ''}); ` +
+            `Ansible ${list(ansible.runsMs)} (failed requests ${list(ansible.failedRequests)}); Ansible staged first ${list(staged.runsMs)} (failed requests ${list(staged.failedRequests)}; ship is **${staged.shipRatio}x** of it). ` +
+            `1-minute load average at each run: ${list(size.load1)}.`,
+          '',
+          "Where ship's time goes (median run). Before the first batch: " +
+            (ship.medianRunPhases
+              ? `start-up to first event ${ms((ship.medianRunPhases as Json).startupMs)}, pre-flight (lock, SSH to every host, load balancer) ${ms((ship.medianRunPhases as Json).preflightMs)}, ` +
+                `stage on every host while they serve ${ms((ship.medianRunPhases as Json).stageMs)}, then the batches ${ms((ship.medianRunPhases as Json).batchesMs)}.`
+              : 'not recorded.'),
+          '',
+          "| batch | hosts | capacity check before it | batch duration | drain (median) | activate: switch + restart (median) | /healthz (median) | HAProxy confirms, one check (median) | slowest host: drain / activate / healthz / HAProxy / ship's bookkeeping between them = out of rotation |",
+          '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...(ship.medianRunBatches as Json[]).map((b) => {
+            const slow = b.slowest as Json | undefined;
+            const slowest = slow
+              ? `${slow.host}: ${ms(slow.drainMs)} / ${ms(slow.activateMs)} / ${ms(slow.healthMs)} / ${ms(slow.lbHealthyMs)} / ${ms(slow.otherMs)} = ${ms(slow.totalMs)}`
+              : ms(b.slowestOutOfRotationMs);
+            return `| ${b.index} | ${b.hosts} | ${ms(b.beforeMs)} | ${ms(b.durationMs)} | ${ms(b.drainMs)} | ${ms(b.activateMs)} | ${ms(b.healthMs)} | ${ms(b.lbHealthyMs)} | ${slowest} |`;
+          }),
+          '',
+        );
+      }
+      lines.push(
+        `Settings: HAProxy \`${r.haproxyCheck}\` (every server); ship: ${r.ship}; Ansible: ${r.ansible}; Ansible staged: ${r.ansibleStaged}; load: ${r.load}. ` +
+          'Same fleet, release, host-side commands and runtime API commands as bench/ansible.ts (see its section for what each side does); Ansible with forks 16, pipelining and ControlPersist.',
+      );
+      return lines.join('\n');
     },
   },
   {

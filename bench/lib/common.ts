@@ -1,10 +1,34 @@
 /** What the benchmarks share: flags, medians, child commands and HAProxy's runtime API. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The CLI as package.json's `bin` names it: what `npx ship` and an installed `ship` run. */
+export const SHIP_BIN = join(ROOT, 'bin', 'ship.js');
+
+/** How the benchmarks that time `ship` say what they ran, in their JSON. */
+export const SHIP_AS_PUBLISHED = 'node bin/ship.js (package.json bin) after npm run build: tsc, then the esbuild bundle dist/cli/bundle/ship.js that bin/ship.js loads';
+
+/**
+ * Builds ship the way it is published (`npm run build`: tsc, then esbuild bundles the CLI into
+ * dist/cli/bundle) and checks that bin/ship.js will load the bundle: it falls back to the
+ * unbundled dist/src when tsc alone has rebuilt that since the bundle was made, and a benchmark
+ * would then time module loading users never pay.
+ */
+export function buildAsPublished(): void {
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build exited ${build.status}:\n${(build.stdout + build.stderr).slice(-2000)}`);
+  const modified = (path: string) => statSync(join(ROOT, path), { throwIfNoEntry: false })?.mtimeMs;
+  const bundled = modified('dist/cli/bundle/ship.js');
+  const compiled = modified('dist/src/cli/main.js');
+  if (bundled === undefined || compiled === undefined || compiled > bundled) {
+    throw new Error('npm run build did not leave a bundle newer than dist/src/cli/main.js: bin/ship.js would run the unbundled CLI');
+  }
+}
 
 /** `--name N`, a positive integer, or the fallback. */
 export function argument(name: string, fallback: number): number {

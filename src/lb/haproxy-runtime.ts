@@ -9,6 +9,7 @@
  */
 import { connect as connectNet } from 'node:net';
 import type { Duplex } from 'node:stream';
+import pLimit from 'p-limit';
 import type { Client as SshClient } from 'ssh2';
 import { LoadBalancerError, type ServerCounters } from './load-balancer.js';
 
@@ -129,11 +130,48 @@ export interface ServerStateRow {
 }
 
 /**
+ * The rows parsed from the previous answer to the same command, by line. A wide batch reads every
+ * server's row many times a second, and between two reads most servers' lines are the same text
+ * (nothing about them changed): their rows are taken again instead of splitting the line into its
+ * fields once more, which was most of what a 64-host rollout allocated. Only the last answer's rows
+ * are kept; a new header (another HAProxy, other columns) starts afresh. Rows are never changed by
+ * their readers, so sharing them is safe.
+ */
+export class RowCache<Row> {
+  private header = '';
+  private rows = new Map<string, Row>();
+
+  /** The row of each line, parsed by `parse` unless the previous answer had the same line under the same header. */
+  rowsOf(header: string, lines: string[], parse: (line: string) => Row | undefined): Row[] {
+    const previous = header === this.header ? this.rows : new Map<string, Row>();
+    const next = new Map<string, Row>();
+    const rows: Row[] = [];
+    for (const line of lines) {
+      const row = previous.get(line) ?? parse(line);
+      if (row === undefined) continue;
+      next.set(line, row);
+      rows.push(row);
+    }
+    this.header = header;
+    this.rows = next;
+    return rows;
+  }
+}
+
+/** Without a cache: every line parsed. */
+function everyLine<Row>(lines: string[], parse: (line: string) => Row | undefined): Row[] {
+  return lines.flatMap((line) => {
+    const row = parse(line);
+    return row === undefined ? [] : [row];
+  });
+}
+
+/**
  * Parses `show servers state <backend>`: a format version line ("1"), a `# be_id be_name ...`
  * header naming the columns, then one space-separated line per server. Columns are looked up by
  * the header's names, so added columns in later HAProxy versions don't shift anything.
  */
-export function parseServersState(text: string): ServerStateRow[] {
+export function parseServersState(text: string, cache?: RowCache<ServerStateRow>): ServerStateRow[] {
   const lines = text
     .split('\n')
     .map((line) => line.trim())
@@ -156,7 +194,7 @@ export function parseServersState(text: string): ServerStateRow[] {
     checkHealth: index('srv_check_health'),
     checkState: index('srv_check_state'),
   };
-  return lines.slice(2).map((line) => {
+  const parse = (line: string): ServerStateRow => {
     const fields = line.split(/\s+/);
     const int = (i: number, column: string) => {
       const n = Number(fields[i]);
@@ -174,7 +212,8 @@ export function parseServersState(text: string): ServerStateRow[] {
       checkHealth: int(at.checkHealth, 'srv_check_health'),
       checkInProgress: (checkState & CHECK_IN_PROGRESS) !== 0,
     };
-  });
+  };
+  return cache ? cache.rowsOf(lines[1], lines.slice(2), parse) : everyLine(lines.slice(2), parse);
 }
 
 export interface ServerStatRow {
@@ -204,7 +243,7 @@ const RESPONSE_CLASSES = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_
  * are returned; FRONTEND and BACKEND aggregate rows are skipped. No field HAProxy puts there
  * contains a comma, so a plain split is exact.
  */
-export function parseStatCsv(text: string): ServerStatRow[] {
+export function parseStatCsv(text: string, cache?: RowCache<ServerStatRow>): ServerStatRow[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   const header = lines[0];
   if (!header?.startsWith('# pxname,')) throw new Error(`unexpected answer to 'show stat': ${firstLine(text)}`);
@@ -227,17 +266,16 @@ export function parseStatCsv(text: string): ServerStatRow[] {
     wretr: optional('wretr'),
     srvAbrt: optional('srv_abrt'),
   };
-  const rows: ServerStatRow[] = [];
-  for (const line of lines.slice(1)) {
+  const parse = (line: string): ServerStatRow | undefined => {
     const fields = line.split(',');
     const name = fields[at.name] ?? '';
-    if (name === 'FRONTEND' || name === 'BACKEND') continue;
+    if (name === 'FRONTEND' || name === 'BACKEND') return undefined;
     const count = (i: number, column: string) => {
       const n = Number(fields[i] || '0');
       if (!Number.isInteger(n) || n < 0) throw new Error(`'show stat': ${column} is '${fields[i] ?? ''}' for server ${name}`);
       return n;
     };
-    rows.push({
+    return {
       backend: fields[at.backend] ?? '',
       name,
       sessions: count(at.scur, 'scur'),
@@ -255,9 +293,9 @@ export function parseStatCsv(text: string): ServerStatRow[] {
         wretr: counterAt.wretr >= 0 ? count(counterAt.wretr, 'wretr') : 0,
         srvAbrt: counterAt.srvAbrt >= 0 ? count(counterAt.srvAbrt, 'srv_abrt') : 0,
       },
-    });
-  }
-  return rows;
+    };
+  };
+  return cache ? cache.rowsOf(header, lines.slice(1), parse) : everyLine(lines.slice(1), parse);
 }
 
 /** `{ [key]: n }` for a positive integer field, `{}` for an empty or missing one. */
@@ -269,6 +307,24 @@ function setting(key: 'rise' | 'fall', field: string | undefined): { rise?: numb
 function firstLine(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line === '' ? '(empty answer)' : line.slice(0, 200);
+}
+
+/**
+ * Connections one client keeps open to its node at a time. HAProxy's stats socket accepts 10 at
+ * once (`stats maxconn`, default 10) and leaves the rest to the kernel's backlog; measured on
+ * HAProxy 2.6, about 20 connections opened together are answered at once, and each one past that
+ * waits a whole second for its SYN to be sent again. A batch of 16 hosts, each polling its own
+ * server with two reads, went past it: 1 s of every drain. A few at a time costs a few
+ * milliseconds of queueing at most, and leaves room for the other tools that use the socket.
+ */
+const MAX_CONNECTIONS = 4;
+
+type Parsed<T> = { command: string; parser: (text: string) => T };
+
+/** A read in flight, and the one queued behind it that callers arriving now share. */
+interface SharedRead {
+  running?: Promise<unknown>;
+  queued?: Promise<unknown>;
 }
 
 export interface RuntimeApiClientOptions {
@@ -283,6 +339,10 @@ export class RuntimeApiClient {
   readonly name: string;
   private readonly timeoutMs: number;
   private ssh?: Promise<SshClient>;
+  private readonly connections = pLimit(MAX_CONNECTIONS);
+  private readonly reads = new Map<string, SharedRead>();
+  private readonly stateRows = new RowCache<ServerStateRow>();
+  private readonly statRows = new RowCache<ServerStatRow>();
 
   constructor(
     readonly endpoint: RuntimeEndpoint,
@@ -298,16 +358,55 @@ export class RuntimeApiClient {
   /** Sends one command line and returns HAProxy's raw answer. */
   async run(command: string): Promise<string> {
     if (/[\n\r]/.test(command)) throw new LoadBalancerError(`haproxy ${this.name}: a runtime API command must be one line`);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    try {
-      return await this.exchange(command, controller.signal);
-    } catch (error) {
-      const reason = controller.signal.aborted ? `no answer within ${this.timeoutMs}ms` : errorText(error);
-      throw new LoadBalancerError(`haproxy ${this.name}: '${command}' failed: ${reason}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
+    // The deadline starts with the exchange: a command queued behind others waits at most their deadlines.
+    return this.connections(async () => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+      try {
+        return await this.exchange(command, controller.signal);
+      } catch (error) {
+        const reason = controller.signal.aborted ? `no answer within ${this.timeoutMs}ms` : errorText(error);
+        throw new LoadBalancerError(`haproxy ${this.name}: '${command}' failed: ${reason}`, { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  /**
+   * A `show` read, shared by every caller that asks while it is pending. A wide batch waits on
+   * 16 or 64 servers at once, each wait polling every pollInterval: asked one by one, that was
+   * hundreds of connections a second and the same CSV of every server parsed by each. A caller is
+   * never given a reading that began before it asked (it may have just sent a command whose effect
+   * it looks for): it joins the read queued behind the one under way, which starts when that ends.
+   */
+  private shared<T>({ command, parser }: Parsed<T>): Promise<T> {
+    let slot = this.reads.get(command);
+    if (!slot) {
+      slot = {};
+      this.reads.set(command, slot);
     }
+    if (slot.queued) return slot.queued as Promise<T>;
+    const read = slot;
+    const start = (): Promise<T> => {
+      const running = this.run(command).then((answer) => this.parse(command, answer, parser));
+      read.running = running;
+      const done = () => {
+        if (read.running === running) read.running = undefined;
+      };
+      running.then(done, done);
+      return running;
+    };
+    if (!read.running) return start();
+    const queued = read.running.then(
+      () => undefined,
+      () => undefined,
+    );
+    read.queued = queued.then(() => {
+      read.queued = undefined;
+      return start();
+    });
+    return read.queued as Promise<T>;
   }
 
   /** Runs a command that answers nothing on success (`set ...`); any answer is HAProxy's error. */
@@ -316,17 +415,17 @@ export class RuntimeApiClient {
     if (answer !== '') throw new LoadBalancerError(`haproxy ${this.name}: '${command}' was refused: ${firstLine(answer)}`);
   }
 
-  async serversState(backend: string): Promise<ServerStateRow[]> {
+  /** Every server's row; shared with other callers (see shared), so not to be changed. */
+  async serversState(backend: string): Promise<readonly ServerStateRow[]> {
     assertHaproxyName('backend', backend);
-    const command = `show servers state ${backend}`;
-    return this.parse(command, await this.run(command), parseServersState);
+    return this.shared({ command: `show servers state ${backend}`, parser: (text) => parseServersState(text, this.stateRows) });
   }
 
-  async serverStats(backend: string): Promise<ServerStatRow[]> {
+  /** Every server's row; shared with other callers (see shared), so not to be changed. */
+  async serverStats(backend: string): Promise<readonly ServerStatRow[]> {
     assertHaproxyName('backend', backend);
     // Proxy name, type 4 (servers only), every server id.
-    const command = `show stat ${backend} 4 -1`;
-    return this.parse(command, await this.run(command), parseStatCsv);
+    return this.shared({ command: `show stat ${backend} 4 -1`, parser: (text) => parseStatCsv(text, this.statRows) });
   }
 
   /** The privilege level of this socket: 'admin', 'operator' or 'user'. */

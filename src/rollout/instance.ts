@@ -33,6 +33,19 @@ export interface InstanceSignals {
   hard: AbortSignal;
 }
 
+/**
+ * The run's signals as one instance's own: they abort with the run's, and every wait, command and
+ * probe of that instance listens on them. A wide batch runs 16 or 64 instances at once, each with
+ * a command, a poll or a probe in flight; listening on the run's signals directly, that was one
+ * listener per instance on a single signal (Node's MaxListenersExceededWarning past 10), each
+ * removed when its step ended. AbortSignal.any links the instance's signal to the run's without a
+ * listener on the run's (Node keeps a weak reference), so each signal carries only its own
+ * instance's few.
+ */
+export function ownSignals(signals: InstanceSignals): InstanceSignals {
+  return { graceful: AbortSignal.any([signals.graceful]), hard: AbortSignal.any([signals.hard]) };
+}
+
 type Summarise = (outcome: HostSummary['outcome'], timeToHealthyMs: number, error?: string, coded?: Coded) => HostSummary;
 
 /** What one instance spent waiting for the load balancer while out of rotation: its drain, and its confirmation once put back. */
@@ -102,8 +115,9 @@ export async function rollInstance(
   tracker: InstanceTracker,
   bus: EventBus,
   settings: InstanceSettings,
-  signals: InstanceSignals,
+  runSignals: InstanceSignals,
 ): Promise<HostSummary> {
+  const signals = ownSignals(runSignals);
   const started = performance.now();
   const host = target.name;
   const phaseOptions = (phase: Phase) => phaseOptionsFor(target, phase, bus, settings, signals);
@@ -218,9 +232,10 @@ export async function revertInstance(
   tracker: InstanceTracker,
   bus: EventBus,
   settings: InstanceSettings,
-  signals: InstanceSignals,
+  runSignals: InstanceSignals,
   reason: string,
 ): Promise<HostSummary> {
+  const signals = ownSignals(runSignals);
   const started = performance.now();
   const host = target.name;
   const waits: LbWaits = { drainMs: 0, confirmMs: 0 };

@@ -2,7 +2,7 @@ import type { AnalysisVerdict, EventBus, HostSummary, RunStatus, RunSummary } fr
 import type { LoadBalancer } from '../lb/load-balancer.js';
 import type { Playbook } from '../playbook/define.js';
 import { runPhase } from '../playbook/runner.js';
-import { checkHealth, phaseOptionsFor, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
+import { checkHealth, ownSignals, phaseOptionsFor, rollInstance, type InstanceSettings, type InstanceSignals, type Target } from './instance.js';
 import { InstanceTracker, type TransitionRecorder } from './tracker.js';
 import { batchesBreachingFloor, capacityFloor, planBatches, type PlannedBatch } from './plan.js';
 import { codeFor, codeOf, type Coded } from '../errors/coded.js';
@@ -192,7 +192,8 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
         transport: target.transport,
         ctx: target.ctx,
         bus,
-        signal: signals.graceful,
+        // Each host's own (see ownSignals): 16 hosts staged at once.
+        signal: ownSignals(signals).graceful,
         defaultTimeoutMs: settings.commandTimeoutMs,
         sudo: settings.sudo,
       }),
@@ -302,8 +303,9 @@ async function reloadTargetInPlace(
   tracker: InstanceTracker,
   bus: EventBus,
   settings: RolloutSettings,
-  signals: InstanceSignals,
+  runSignals: InstanceSignals,
 ): Promise<HostSummary> {
+  const signals = ownSignals(runSignals);
   const started = performance.now();
   await tracker.set(target.name, 'reloading');
   try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRuntimeApi, parseServersState, parseStatCsv, describeEndpoint, assertHaproxyName } from '../../src/lb/haproxy-runtime.js';
+import { parseRuntimeApi, parseServersState, parseStatCsv, describeEndpoint, assertHaproxyName, RowCache } from '../../src/lb/haproxy-runtime.js';
 import { LoadBalancerError } from '../../src/lb/load-balancer.js';
 
 // Answers captured from HAProxy 2.6.12: web1 draining, web2 in maintenance, web3 up, web4 without checks.
@@ -177,4 +177,20 @@ test('parseStatCsv reads the response counters canary analysis compares, by colu
   assert.equal(withoutReqTot!.counters.requests, 200);
   const [none] = parseStatCsv('# pxname,svname,qcur,scur,status,check_status\napp,web1,0,0,UP,L7OK\n');
   assert.deepEqual(none!.counters, { requests: 0, http5xx: 0, eresp: 0, econ: 0, wretr: 0, srvAbrt: 0 });
+});
+
+test('with a RowCache, a line unchanged since the last answer gives the same row again; a changed line or another header is parsed anew', () => {
+  const cache = new RowCache<ReturnType<typeof parseStatCsv>[number]>();
+  const first = parseStatCsv(STAT, cache);
+  const again = parseStatCsv(STAT.replace('app,web2,1,1,0,2,', 'app,web2,1,1,0,3,'), cache);
+  assert.deepEqual(again, parseStatCsv(STAT.replace('app,web2,1,1,0,2,', 'app,web2,1,1,0,3,')), 'the same rows as without the cache');
+  assert.equal(again[0], first[0], 'web1 did not change: its row is taken again');
+  assert.notEqual(again[1], first[1], 'web2 changed: parsed anew');
+  const states = new RowCache<ReturnType<typeof parseServersState>[number]>();
+  const before = parseServersState(SERVERS_STATE, states);
+  const otherHeader = SERVERS_STATE.replace('srv_agent_port', 'srv_agent_port2');
+  const after = parseServersState(otherHeader, states);
+  assert.deepEqual(after, before);
+  assert.notEqual(after[0], before[0], 'another header: nothing is taken from the last answer');
+  assert.throws(() => parseServersState(SERVERS_STATE.replace('3 app 1 web1 127.0.0.1 2 8', '3 app 1 web1 127.0.0.1 x 8'), states), /srv_op_state is 'x'/);
 });

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventBus, type ShipEvent } from '../../src/events.js';
@@ -346,4 +347,60 @@ test('rolling a subset (--hosts) counts capacity over the whole fleet behind the
   const { result } = await roll(f, {}, playbook, { targets: subset, fleet: ['a', 'b', 'c', 'd'] });
   assert.equal(result.status, 'failed');
   assert.match(result.summary.error!, /taking out c would leave 2 healthy instance\(s\) in service, fewer than minHealthy 3; not healthy now: a/);
+});
+
+test("a wide batch hangs no listener per instance on the run's signals: each instance listens on its own, which aborts with the run's", async () => {
+  const names = Array.from({ length: 24 }, (_, i) => `h${i + 1}`);
+  const f = fleet(names);
+  const hard = new AbortController();
+  const graceful = new AbortController();
+  let mostOnRun = 0;
+  let probesSeen = 0;
+  // Every probe listens on the signal it is given while it runs, as the HTTP check does.
+  for (const target of f.targets) {
+    target.checks = [
+      {
+        name: `listening ${target.name}`,
+        successThreshold: 1,
+        intervalMs: 1,
+        probe: async (signal) => {
+          assert.ok(signal && signal !== hard.signal, 'the probe gets a signal of its own instance');
+          const onAbort = () => undefined;
+          signal.addEventListener('abort', onAbort);
+          mostOnRun = Math.max(mostOnRun, getEventListeners(hard.signal, 'abort').length, getEventListeners(graceful.signal, 'abort').length);
+          probesSeen++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          signal.removeEventListener('abort', onAbort);
+          return { ok: true, detail: 'up' };
+        },
+      },
+    ];
+  }
+  const { result } = await roll(f, { batchSize: '50%', canary: false }, playbook, { signals: { graceful: graceful.signal, hard: hard.signal } });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(probesSeen, names.length);
+  assert.equal(mostOnRun, 0, "no instance's probe listened on the run's signals");
+
+  // The instance's signal still aborts with the run's: a second Ctrl-C reaches a probe in flight.
+  const stop = new AbortController();
+  const g = fleet(['x', 'y', 'z', 'w']);
+  let reached = false;
+  g.targets[0]!.checks = [
+    {
+      name: 'hangs until aborted',
+      successThreshold: 1,
+      intervalMs: 1,
+      probe: (signal) =>
+        new Promise((resolve) => {
+          signal!.addEventListener('abort', () => {
+            reached = true;
+            resolve({ ok: false, detail: 'aborted' });
+          });
+          setTimeout(() => stop.abort(new Error('stopped by a second SIGINT')), 5);
+        }),
+    },
+  ];
+  const stopped = await roll(g, { batchSize: '50%', canary: false }, playbook, { signals: { graceful: stop.signal, hard: stop.signal } });
+  assert.ok(reached, "aborting the run's signal aborted the instance's");
+  assert.notEqual(stopped.result.status, 'succeeded');
 });
