@@ -429,7 +429,10 @@ const KNOWN: Benchmark[] = [
         `Runs (ms): first event ${list((r.deployFirstEvent as Json).runsMs)}; --help ${list((r.help as Json).runsMs)}; the whole deploy (2 hosts) ${list((r.deployWall as Json).runsMs)}. ` +
           `First event with jiti's transpile cache cold (a config never run before): ${ms(r.deployFirstEventColdCacheMs)}. 1-minute load average around the runs: ${list(r.load1)}.`,
         '',
-        `Settings: ${r.ship}; ${r.config}; ${r.fleet}.`,
+        `Settings: ${r.ship}; ${r.config}; ${r.fleet}; ${r.environment ?? 'with the environment as it was'}.` +
+          (r.withWorkplaceCaBundle
+            ? ` With this workplace's NODE_EXTRA_CA_CERTS set, which node parses at every start: first event ${ms((r.withWorkplaceCaBundle as Json).firstEventMedianMs)}, --help ${ms((r.withWorkplaceCaBundle as Json).helpMedianMs)}, \`node -e 0\` ${ms((r.withWorkplaceCaBundle as Json).nodeAloneMedianMs)}.`
+            : ''),
       ].join('\n');
     },
   },
