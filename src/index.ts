@@ -2,7 +2,7 @@
 export { defineConfig } from './config/define.js';
 export { env } from './config/env.js';
 export { ERROR_CODES } from './errors/codes.js';
-export { command, file } from './config/secrets.js';
+export { command, file } from './config/secret-ref.js';
 export type { ShipConfigInput, ShipConfig } from './config/schema.js';
 export { sh, unsafeRaw, quote } from './shell/sh.js';
 export type { ShellCommand } from './shell/sh.js';

@@ -6,32 +6,7 @@
  * missing one stops the run naming it, and `ship plan` shows their names without needing them.
  */
 import { z } from 'zod';
-import { isEnvRef } from './env.js';
-
-const SECRET_REF = Symbol.for('ship.SecretRef');
-
-export type SecretSource = { kind: 'env'; name: string } | { kind: 'command'; run: string } | { kind: 'file'; path: string } | { kind: 'value'; value: string };
-
-interface SecretRef {
-  readonly [SECRET_REF]: SecretSource;
-}
-
-/** A secret printed by a command run on the controller (e.g. `op read ...`, `aws secretsmanager get-secret-value ...`); one trailing newline is dropped. */
-export function command(run: string): SecretRef & string {
-  return { [SECRET_REF]: { kind: 'command', run } } as unknown as SecretRef & string;
-}
-
-/** A secret read from a file on the controller (`~` expands; relative to the config's folder); one trailing newline is dropped. */
-export function file(path: string): SecretRef & string {
-  return { [SECRET_REF]: { kind: 'file', path } } as unknown as SecretRef & string;
-}
-
-function sourceOf(value: unknown): SecretSource | undefined {
-  if (isEnvRef(value)) return { kind: 'env', name: value.name };
-  if (typeof value === 'object' && value !== null && SECRET_REF in value) return (value as SecretRef)[SECRET_REF];
-  if (typeof value === 'string' && value !== '') return { kind: 'value', value };
-  return undefined;
-}
+import { sourceOf, type SecretSource } from './secret-ref.js';
 
 /** A secret that the pre-flight resolves: env(), command(), file(), or a string. */
 export const secretSource = z.custom<unknown>().transform((value, ctx): SecretSource => {
@@ -50,20 +25,6 @@ export const secretSource = z.custom<unknown>().transform((value, ctx): SecretSo
   }
   return source;
 });
-
-/** Where a secret comes from, for `ship plan` and errors: never its value. */
-export function describeSource(source: SecretSource): string {
-  switch (source.kind) {
-    case 'env':
-      return `env ${source.name}`;
-    case 'command':
-      return 'command';
-    case 'file':
-      return `file ${source.path}`;
-    case 'value':
-      return 'in the config';
-  }
-}
 
 /** An env-file variable name: what `docker run --env-file` and a shell accept. */
 export const secretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'secret names are letters, digits and _ (they become environment variables)' });

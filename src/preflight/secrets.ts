@@ -7,8 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { SecretSource } from '../config/secrets.js';
-import { describeSource } from '../config/secrets.js';
+import type { SecretSource } from '../config/secret-ref.js';
+import { describeSource } from '../config/secret-ref.js';
 import { MIN_SECRET_LENGTH, registerSecret, secretTooShort } from '../util/redact.js';
 import { expandHome } from '../config/load.js';
 import { isAbsolute, resolve } from 'node:path';

@@ -10,7 +10,7 @@ import type { RunSummary } from '../../events.js';
 import { codeOf } from '../../errors/coded.js';
 import { ConfigError } from '../../config/errors.js';
 import { resolvePath } from '../../config/load.js';
-import { describeSource } from '../../config/secrets.js';
+import { describeSource } from '../../config/secret-ref.js';
 import type { loadBalancerFor as LoadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
 import { PreflightRefused, runPreflight, type PreflightCheck } from '../../preflight/preflight.js';
