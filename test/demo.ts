@@ -3,7 +3,7 @@
  * loopback, sends load through HAProxy, rolls v2 out with the real `ship deploy` and the example
  * orchestrator.config.ts, then prints the failed-request count and tears the fleet down.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describeFleet, FLEET_ROOT, startFleet } from './fleet/fleet.js';
@@ -17,13 +17,14 @@ const RPS = 400;
 async function main(): Promise<number> {
   console.log(`demo: starting ${HOSTS} hosts (sshd + app v1 each) behind HAProxy on loopback ...`);
   const fleet = await startFleet({ hosts: HOSTS });
+  const fleetFile = join(FLEET_ROOT, 'demo.json');
   const stopFleet = async () => {
     await fleet.stop();
+    await rm(fleetFile, { force: true });
     console.log('demo: fleet stopped and removed');
   };
   process.once('SIGINT', () => void stopFleet().then(() => process.exit(130)));
   try {
-    const fleetFile = join(FLEET_ROOT, 'demo.json');
     await writeFile(fleetFile, JSON.stringify(describeFleet(fleet), null, 2));
     const artifact = await fleet.artifact('v2');
     console.log(`demo: ${fleet.hosts.map((h) => `${h.name}@${h.address}`).join(', ')}; HAProxy at ${fleet.frontendUrl}`);

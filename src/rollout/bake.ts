@@ -21,6 +21,8 @@ export interface BakeContext {
   recordStage: StageRecorder;
   /** Ctrl-C, or the deploy lock lost: the bake stops unjudged. */
   signal: AbortSignal;
+  /** The app's role the batch is of: batches are numbered per role, so the journal names it. */
+  role?: string;
 }
 
 export interface BakeResult {
@@ -48,7 +50,7 @@ function codeOfVerdict(outcome: BakeOutcome): Coded {
 
 export async function bakeAndJudge(context: BakeContext, scope: BakeScope): Promise<BakeResult> {
   const { bus, bakeMs } = context;
-  const stage = `batch ${scope.index}${scope.canary ? ' (canary)' : ''}`;
+  const stage = `${context.role === undefined ? '' : `${context.role}: `}batch ${scope.index}${scope.canary ? ' (canary)' : ''}`;
   const sources = [lbHealthSource(context.lb, scope), ...(context.analysis?.(scope) ?? [])];
   await context.recordStage({ stage: 'analysis', name: stage, status: 'started', detail: `${scope.hosts.join(', ')}: bake ${formatDuration(bakeMs)}` });
   bus.emit({ type: 'analysis.started', index: scope.index, hosts: scope.hosts, canary: scope.canary, bakeMs, sources: sources.map((s) => s.name) });

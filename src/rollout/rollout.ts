@@ -269,7 +269,10 @@ export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
         members: deployed.map((t) => t.lbName),
         untouched: allNames.filter((name) => !touched.has(name)),
       };
-      const baked = await bakeAndJudge({ bakeMs: settings.bakeMs, lb, bus, recordStage, signal: signals.graceful, ...(input.analysis ? { analysis: input.analysis } : {}) }, scope);
+      const baked = await bakeAndJudge(
+        { bakeMs: settings.bakeMs, lb, bus, recordStage, signal: signals.graceful, ...(input.analysis ? { analysis: input.analysis } : {}), ...role },
+        scope,
+      );
       if (baked.verdict) lastVerdict = baked.verdict;
       if (baked.outcome.verdict === 'interrupted') return finish('interrupted', interruption());
       if (tracker.journalError) return finish('failed', tracker.journalError);

@@ -6,7 +6,7 @@
  * is torn down by the next one.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from './keys.js';
 import { installApp, makeReleaseArtifact, stopApp, type AppInstance, type ReleaseOptions } from './app/app.js';
@@ -102,6 +102,8 @@ export async function reapStaleFleets(): Promise<void> {
   const entries = await readdir(FLEET_ROOT).catch(() => [] as string[]);
   for (const entry of entries) {
     const dir = join(FLEET_ROOT, entry);
+    // Files beside the fleets (the demo's demo.json) are not fleets: tearing one down as a folder threw ENOTDIR.
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) continue;
     const owner = Number((await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => '0')).trim());
     if (owner > 0 && alive(owner)) continue;
     await teardownDir(dir);

@@ -32,11 +32,14 @@ after(async () => {
 });
 
 /** The fleet's config with its hosts split into a web role (behind HAProxy) and a workers role (none). */
-async function writeRolesConfig(name: string, overrides: { web?: Record<string, unknown>; workers?: Record<string, unknown>; order?: string[] } = {}): Promise<string> {
+async function writeRolesConfig(
+  name: string,
+  overrides: { web?: Record<string, unknown>; workers?: Record<string, unknown>; order?: string[]; rollout?: Record<string, unknown> } = {},
+): Promise<string> {
   const { hosts, ...app } = fleetConfig(fleet);
   const config = {
     ...app,
-    rollout: { ...app.rollout, ...(overrides.order ? { order: overrides.order } : {}) },
+    rollout: { ...app.rollout, ...overrides.rollout, ...(overrides.order ? { order: overrides.order } : {}) },
     roles: {
       web: { hosts: hosts.slice(0, 2), ...overrides.web },
       workers: {
@@ -88,7 +91,8 @@ test('ship plan shows each role in rollout order with its own load balancer proc
 test('ship deploy rolls web under load with zero failed requests, then quiets and restarts the workers, in one run', async () => {
   // The workers are told to stop taking work (a marker their idle check reads) before they restart.
   const quiet = { command: 'date +%s%N > "$APP_DIR/quieted"', idleCommand: 'test -s "$APP_DIR/quieted"', wait: '20s' };
-  const config = await writeRolesConfig('deploy.config.ts', { workers: { quiet } });
+  // A short bake after each batch: each role's batches are judged, and the journal tells them apart.
+  const config = await writeRolesConfig('deploy.config.ts', { workers: { quiet }, rollout: { bake: '200ms' } });
   const artifact = await fleet.artifact('v2');
   const load = await startLoad({ url: fleet.frontendUrl, rps: 300, durationMs: 120_000 });
   await sleep(300);
@@ -133,6 +137,8 @@ test('ship deploy rolls web under load with zero failed requests, then quiets an
 
   const status = await runShip(['status', '--config', config]);
   assert.match(status.stdout, /web3 \(workers\)/);
+  assert.match(status.stdout, /web: batch 1 \(canary\): /);
+  assert.match(status.stdout, /workers: batch 1 \(canary\): /);
   const releases = await runShip(['releases', '--config', config, '--roles', 'workers']);
   assert.equal(releases.code, 0, releases.stderr);
   assert.match(releases.stdout, /web3 \(workers\)\s+current v2/);
