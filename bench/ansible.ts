@@ -22,15 +22,14 @@
  *   node --import tsx bench/ansible.ts [--runs 5] [--hosts 8] [--rps 200]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ShipEvent } from '../src/events.js';
 import { startFleet, type Fleet } from '../test/fleet/fleet.js';
 import { startLoad, type LoadTally } from '../test/fleet/loadgen.js';
-import { argument, buildAsPublished, median, ROOT, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
+import { ANSIBLE_DIR, ansibleOnce, closeControlMasters, writeInventory } from './lib/ansible-fleet.js';
+import { argument, buildAsPublished, median, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
 
-const ANSIBLE_DIR = join(ROOT, 'bench', 'ansible');
 const PLAYBOOKS = {
   ansibleStock: join(ANSIBLE_DIR, 'rolling-deploy-stock.yml'),
   ansible: join(ANSIBLE_DIR, 'rolling-deploy.yml'),
@@ -128,44 +127,6 @@ async function shipOnce(config: string, version: string, artifact: string): Prom
   return wallMs;
 }
 
-/** The inventory for this fleet: group `app`, the fleet's key and known_hosts, HAProxy's socket. */
-async function writeInventory(fleet: Fleet): Promise<string> {
-  const inventory = {
-    app: {
-      hosts: Object.fromEntries(fleet.hosts.map((host) => [host.name, { ansible_host: host.address, app_dir: host.appDir }])),
-      vars: {
-        ansible_user: 'root',
-        ansible_ssh_private_key_file: fleet.privateKeyPath,
-        ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsPath} -o StrictHostKeyChecking=yes`,
-        haproxy_socket: fleet.haproxy.socketPath,
-        haproxy_backend: BACKEND,
-      },
-    },
-  };
-  // JSON is YAML: no quoting to get wrong.
-  const path = join(fleet.dir, 'ansible-inventory.yml');
-  await writeFile(path, JSON.stringify(inventory, null, 2));
-  return path;
-}
-
-/** Stops the ControlPersist masters a run left behind, so the next run starts cold and none outlives the bench. */
-async function closeControlMasters(controlDir: string): Promise<void> {
-  const sockets = await readdir(controlDir).catch(() => [] as string[]);
-  await Promise.all(sockets.map((socket) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${join(controlDir, socket)}`, '-O', 'exit', 'placeholder'])));
-  await rm(controlDir, { recursive: true, force: true });
-}
-
-async function ansibleOnce(inventory: string, playbook: string, version: string, artifact: string, controlDir: string): Promise<number> {
-  await mkdir(controlDir, { recursive: true });
-  const env = { ANSIBLE_CONFIG: join(ANSIBLE_DIR, 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_NOCOLOR: '1' };
-  const started = performance.now();
-  const result = await runCommand('ansible-playbook', ['-i', inventory, playbook, '--extra-vars', JSON.stringify({ version, artifact })], env);
-  const wallMs = performance.now() - started;
-  await closeControlMasters(controlDir);
-  if (result.code !== 0) throw new Error(`ansible-playbook ${playbook} (version ${version}) exited ${result.code}:\n${result.stderr.slice(-2000)}\n${result.stdout.slice(-4000)}`);
-  return wallMs;
-}
-
 type Side = 'ship' | 'ansibleStock' | 'ansible' | 'ansibleStaged';
 const SIDES: Side[] = ['ship', 'ansibleStock', 'ansible', 'ansibleStaged'];
 const PLAYBOOK_PATHS: Record<Exclude<Side, 'ship'>, string> = {
@@ -211,7 +172,7 @@ async function main(): Promise<void> {
   const controlDir = join(fleet.dir, 'ansible-cp');
   try {
     const config = await fleet.writeConfig();
-    const inventory = await writeInventory(fleet);
+    const inventory = await writeInventory(fleet, BACKEND);
     const deploy: Record<Side, (version: string, artifact: string) => Promise<number>> = {
       ship: (version, artifact) => shipOnce(config, version, artifact),
       ansibleStock: (version, artifact) => ansibleOnce(inventory, PLAYBOOKS.ansibleStock, version, artifact, controlDir),

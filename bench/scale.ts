@@ -16,15 +16,15 @@
  *   node --import tsx bench/scale.ts [--runs 3] [--sizes 32,64] [--rps 200] [--sides ship,ansible,ansibleStaged]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ShipEvent } from '../src/events.js';
 import { startFleet, type Fleet } from '../test/fleet/fleet.js';
 import { startLoad, type LoadTally } from '../test/fleet/loadgen.js';
-import { argument, buildAsPublished, median, ROOT, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
+import { ANSIBLE_DIR, ansibleOnce, closeControlMasters, writeInventory } from './lib/ansible-fleet.js';
+import { argument, buildAsPublished, median, runCommand, runtimeApi, SHIP_AS_PUBLISHED, SHIP_BIN } from './lib/common.js';
 
-const ANSIBLE_DIR = join(ROOT, 'bench', 'ansible');
 const PLAYBOOKS = { ansible: join(ANSIBLE_DIR, 'rolling-deploy-25.yml'), ansibleStaged: join(ANSIBLE_DIR, 'rolling-deploy-staged-25.yml') };
 const HAPROXY_CHECK = { inter: '500ms', fall: 2, rise: 2 };
 const BACKEND = 'app';
@@ -64,30 +64,6 @@ async function verifyFleet(fleet: Fleet, version: string, who: string): Promise<
   const columns = (header ?? '').replace(/^# /, '').split(',');
   const notUp = rows.map((line) => line.split(',')).filter((fields) => fields[columns.indexOf('status')] !== 'UP');
   if (notUp.length > 0 || rows.length !== fleet.hosts.length) throw new Error(`${who}: after deploying ${version} HAProxy does not have every server UP`);
-}
-
-async function writeInventory(fleet: Fleet): Promise<string> {
-  const inventory = {
-    app: {
-      hosts: Object.fromEntries(fleet.hosts.map((host) => [host.name, { ansible_host: host.address, app_dir: host.appDir }])),
-      vars: {
-        ansible_user: 'root',
-        ansible_ssh_private_key_file: fleet.privateKeyPath,
-        ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsPath} -o StrictHostKeyChecking=yes`,
-        haproxy_socket: fleet.haproxy.socketPath,
-        haproxy_backend: BACKEND,
-      },
-    },
-  };
-  const path = join(fleet.dir, 'ansible-inventory.yml');
-  await writeFile(path, JSON.stringify(inventory, null, 2));
-  return path;
-}
-
-async function closeControlMasters(controlDir: string): Promise<void> {
-  const sockets = await readdir(controlDir).catch(() => [] as string[]);
-  await Promise.all(sockets.map((socket) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${join(controlDir, socket)}`, '-O', 'exit', 'placeholder'])));
-  await rm(controlDir, { recursive: true, force: true });
 }
 
 /** One host's time out of rotation, split by the states ship went through. */
@@ -250,23 +226,12 @@ async function shipOnce(config: string, version: string, artifact: string): Prom
   };
 }
 
-async function ansibleOnce(inventory: string, playbook: string, version: string, artifact: string, controlDir: string): Promise<number> {
-  await mkdir(controlDir, { recursive: true });
-  const env = { ANSIBLE_CONFIG: join(ANSIBLE_DIR, 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_NOCOLOR: '1' };
-  const started = performance.now();
-  const result = await runCommand('ansible-playbook', ['-i', inventory, playbook, '--extra-vars', JSON.stringify({ version, artifact })], env);
-  const wallMs = performance.now() - started;
-  await closeControlMasters(controlDir);
-  if (result.code !== 0) throw new Error(`ansible-playbook ${playbook} (version ${version}) exited ${result.code}:\n${result.stderr.slice(-2000)}\n${result.stdout.slice(-4000)}`);
-  return wallMs;
-}
-
 async function size(hosts: number, runs: number, rps: number) {
   const fleet = await startFleet({ hosts, check: HAPROXY_CHECK });
   const controlDir = join(fleet.dir, 'ansible-cp');
   try {
     const config = await fleet.writeConfig({ rollout: { batchSize: '25%', canary: false } });
-    const inventory = await writeInventory(fleet);
+    const inventory = await writeInventory(fleet, BACKEND);
     const walls: Record<Side, number[]> = { ship: [], ansible: [], ansibleStaged: [] };
     const failed: Record<Side, number[]> = { ship: [], ansible: [], ansibleStaged: [] };
     const sent: Record<Side, number[]> = { ship: [], ansible: [], ansibleStaged: [] };
