@@ -33,6 +33,10 @@ function inRegions(regions: string[]): IamStatement['Condition'] {
   return { StringEquals: { 'aws:RequestedRegion': [...new Set(regions)].sort() } };
 }
 
+function callsAws(config: IamPolicyConfig): boolean {
+  return config.loadBalancer.type === 'elbv2' || config.inventory?.ec2 !== undefined;
+}
+
 /** `file` only names the config in errors. */
 export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDocument {
   const statements: IamStatement[] = [];
@@ -83,7 +87,7 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
       Condition: inRegions([ec2.region]),
     });
   }
-  if (statements.length === 0) {
+  if (!callsAws(config)) {
     throw new ConfigError(file, ['nothing in this config calls AWS (loadBalancer is not elbv2 and there is no inventory.ec2), so ship needs no IAM policy']);
   }
   return { Version: '2012-10-17', Statement: statements };
@@ -94,16 +98,11 @@ export function iamPolicy(config: IamPolicyConfig, file = 'config'): IamPolicyDo
  * each statement once, the resources and regions of its roles' versions together.
  */
 export function iamPolicyOfRoles(configs: IamPolicyConfig[], file = 'config'): IamPolicyDocument {
-  const policies = configs.flatMap((config) => {
-    try {
-      return [iamPolicy(config, file)];
-    } catch (error) {
-      // A role without AWS (workers behind no load balancer) needs nothing; the others may.
-      if (configs.length > 1 && error instanceof ConfigError && /calls AWS/.test(error.message)) return [];
-      throw error;
-    }
-  });
-  if (policies.length === 0) return iamPolicy(configs[0]!, file);
+  // A role without AWS (workers behind no load balancer) needs nothing; with none that calls AWS,
+  // iamPolicy says so for the first.
+  const callingAws = configs.filter(callsAws);
+  if (callingAws.length === 0) return iamPolicy(configs[0]!, file);
+  const policies = callingAws.map((config) => iamPolicy(config, file));
   const bySid = new Map<string, IamStatement>();
   for (const statement of policies.flatMap((policy) => policy.Statement)) {
     const seen = bySid.get(statement.Sid);
