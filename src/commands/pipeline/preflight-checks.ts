@@ -55,13 +55,19 @@ function secretsCheck(units: readonly OpenUnit[]): PreflightCheck[] {
   ];
 }
 
-/** The run's checks: the secrets once, then each role's own (named with the role, when the app has roles). */
+/**
+ * The run's checks: the secrets once, then each role's own (named with the role, when the app has
+ * roles), its canary analysis last where it has one.
+ */
 export function preflightChecks(units: readonly OpenUnit[], refusals: ReadonlyMap<ResolvedTargets, string>): PreflightCheck[] {
   return [
     ...secretsCheck(units),
     ...units.flatMap((unit) => {
-      const { targets, fleet, playbook, settings } = unit.resolved;
-      const checks = unitChecks(targets, fleet, playbook, unit.lb, refusals.get(unit.resolved), settings.drainTimeoutMs);
+      const { targets, fleet, playbook, settings, analysis } = unit.resolved;
+      const checks = [
+        ...unitChecks(targets, fleet, playbook, unit.lb, refusals.get(unit.resolved), settings.drainTimeoutMs),
+        ...(analysis.settings ? [analysis.check(unit.lb)] : []),
+      ];
       return unit.role === undefined ? checks : checks.map((check) => ({ ...check, name: `${check.name} (${unit.role})` }));
     }),
   ];

@@ -13,7 +13,7 @@ import { resolvePath } from '../../config/load.js';
 import { describeSource } from '../../config/secret-ref.js';
 import type { loadBalancerFor as LoadBalancerFor } from '../../lb/from-config.js';
 import { LoadBalancerError, type LoadBalancer } from '../../lb/load-balancer.js';
-import { PreflightRefused, runPreflight, type PreflightCheck } from '../../preflight/preflight.js';
+import { PreflightRefused, runPreflight } from '../../preflight/preflight.js';
 import { capacityRefusal } from '../../rollout/rollout.js';
 import { runOnceLabel } from '../../playbook/run-once.js';
 import { preflightChecks } from './preflight-checks.js';
@@ -185,8 +185,8 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     await runPreflight(
       [
         options.checkOnly ? journal.peekLockCheck() : journal.lockCheck(),
+        // A restore only needs the hosts and the load balancer: it runs no playbook and bakes nothing.
         ...preflightChecks(opened, refusals).filter((check) => !restoring || check.name.startsWith('connectivity') || check.name.startsWith('load balancer')),
-        ...(restoring ? [] : opened.flatMap((unit) => (unit.resolved.analysis.settings ? [named(unit, unit.resolved.analysis.check(unit.lb))] : []))),
         ...(options.checks ?? []),
         ...(database?.checks ?? []),
       ],
@@ -210,9 +210,4 @@ export async function rollingRun(options: RunOptions): Promise<RunResult> {
     await Promise.allSettled(units.map((unit) => unit.resolved.analysis.close()));
     await journal?.close().catch(() => undefined);
   }
-}
-
-/** A role's check says whose it is. */
-function named(unit: RunUnit, check: PreflightCheck): PreflightCheck {
-  return unit.role === undefined ? check : { ...check, name: `${check.name} (${unit.role})` };
 }
