@@ -26,15 +26,18 @@ export async function execute(options: RunOptions, units: readonly OpenUnit[], j
   const { signals } = options;
   const rollback = options.resume?.plan.rollback;
   if (rollback) {
-    const going = units.filter((unit) => rollback.some((l) => ownHost(unit, l.host)));
+    // Each host goes back with its role; one no role has any more goes to the first role, whose
+    // finishRollback names it as gone from the inventory.
+    const ownerOf = (host: string) => units.find((unit) => ownHost(unit, host)) ?? units[0]!;
+    const going = units.filter((unit) => rollback.some((l) => ownerOf(l.host) === unit));
     return merged(
-      await eachInTurn(going.length > 0 ? going : units.slice(0, 1), (unit) =>
+      await eachInTurn(going, (unit) =>
         finishRollback(
           unit.options,
           unit.resolved,
           unit.lb,
           journal,
-          rollback.filter((l) => ownHost(unit, l.host) || going.length === 0),
+          rollback.filter((l) => ownerOf(l.host) === unit),
         ),
       ),
     );
