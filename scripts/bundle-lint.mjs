@@ -11,7 +11,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -84,20 +84,44 @@ if (left) throw new Error(`bundle-lint: the lint script still uses ${left[0]}, w
 body = `(function (exports, require, module, __filename, __dirname, __shipImportMeta, __shipImport) {\n${body}\n})`;
 await writeFile(join(outdir, LINT_SCRIPT), body);
 
-// The code cache: the sample linted once, in a fresh node, by the code the entry runs.
-const train = `
+// Which of the parser's functions a lint calls: the sample linted once with V8 tracing what it
+// compiles (each function on its first call, lazily). Those are marked for compiling at once in a
+// copy of the parser (src/lint/compilation-hints.ts), named for this V8 (lint-script-cache.ts).
+const lintSample = (save) => `
 import { setFlagsFromString } from 'node:v8';
+import { readFileSync } from 'node:fs';
 const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
-for (const flag of cache.LINT_V8_FLAGS) setFlagsFromString(flag);
 const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
+const hinted = ${save} ? cache.readHintedParser(dir) : undefined;
+for (const flag of cache.lintV8Flags(hinted !== undefined)) setFlagsFromString(flag);
+const compiling = hinted && WebAssembly.compile(hinted);
 const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
+if (hinted) exports.useParserBinary(hinted, compiling);
 const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
 // Every output format: CI reads github's, people text, tools json.
 for (const format of ['json', 'text', 'github']) {
   const code = await exports.runLintCli(['--format', format, 'scripts/lint-cache-sample'], quiet);
   if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
 }
-cache.saveLintCache(dir, script);
+if (${save}) cache.saveLintCache(dir, script);
 `;
-const trained = spawnSync(process.execPath, ['--input-type=module', '-e', train], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+const env = { ...process.env, NODE_OPTIONS: '' };
+const traced = spawnSync(process.execPath, ['--trace-wasm-compilation-times', '--input-type=module', '-e', lintSample(false)], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env,
+  maxBuffer: 64 * 1024 * 1024,
+});
+if (traced.status !== 0) throw new Error(`bundle-lint: tracing the parser's functions failed (node exited ${traced.status})`);
+const { compiledFunctionsInTrace, withCompilationHints } = await import(pathToFileURL(join(root, 'dist/src/lint/compilation-hints.js')).href);
+const { hintedParserFile } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
+const hot = compiledFunctionsInTrace(traced.stdout.toString('latin1'));
+// A node whose V8 prints no such trace: no hints, the parser compiles as published.
+if (hot.size > 0) {
+  const wasm = await readFile(require.resolve('libpg-query/wasm/libpg-query.wasm'));
+  await writeFile(join(outdir, hintedParserFile()), withCompilationHints(wasm, hot));
+}
+
+// The code cache: the sample linted once more, in a fresh node, by the code the entry runs, with its flags.
+const trained = spawnSync(process.execPath, ['--input-type=module', '-e', lintSample(true)], { cwd: root, stdio: 'inherit', env });
 if (trained.status !== 0) throw new Error(`bundle-lint: making the lint's code cache failed (node exited ${trained.status})`);

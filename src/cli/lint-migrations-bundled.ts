@@ -7,14 +7,26 @@
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
 import { setFlagsFromString } from 'node:v8';
-import { LINT_SCRIPT, LINT_V8_FLAGS, loadLintScript } from './lint-script-cache.js';
+import { LINT_SCRIPT, lintV8Flags, loadLintScript, readHintedParser } from './lint-script-cache.js';
 
+const dir = new URL('./', import.meta.url);
+const hintedParser = readHintedParser(dir);
 // Before any of the lint's code or the parser's WebAssembly is compiled (see LINT_V8_FLAGS).
-for (const flag of LINT_V8_FLAGS) setFlagsFromString(flag);
+for (const flag of lintV8Flags(hintedParser !== undefined)) setFlagsFromString(flag);
+// The parser's hot functions compile on a background thread while the lint loads and finds the
+// migrations (see compilation-hints.ts); not for --help, which would wait for them to exit.
+const help = process.argv.includes('--help') || process.argv.includes('-h');
+const compiling = hintedParser && !help ? WebAssembly.compile(hintedParser) : undefined;
 
-const lint = loadLintScript(new URL('./', import.meta.url), (specifier) => import(specifier));
+const lint = loadLintScript(dir, (specifier) => import(specifier));
 if (!lint) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing beside ${import.meta.url}; run npm run build`);
-// A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
-void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+if (hintedParser) lint.exports.useParserBinary(hintedParser, compiling);
+// One turn of the event loop first: V8 starts compiling the functions in a task of the main
+// thread's once it has read the module, and the lint would otherwise keep that thread busy until
+// it needs the parser.
+setImmediate(() => {
+  // A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
+  void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 });

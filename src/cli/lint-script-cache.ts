@@ -36,6 +36,35 @@ export type LintExports = typeof LintScript;
 export const LINT_V8_FLAGS: readonly string[] = ['--liftoff-only', '--no-opt', '--wasm-lazy-validation'];
 
 /**
+ * With the parser's copy that carries compilation hints (src/lint/compilation-hints.ts): V8 reads
+ * the hints only under the first flag, and lazy compilation, on by default, would override them.
+ */
+const HINTED_PARSER_V8_FLAGS: readonly string[] = ['--experimental-wasm-compilation-hints', '--no-wasm-lazy-compilation'];
+
+/** The V8 flags of a lint, with or without the hinted parser: the code cache is made under the same ones. */
+export function lintV8Flags(hintedParser: boolean): readonly string[] {
+  return hintedParser ? [...LINT_V8_FLAGS, ...HINTED_PARSER_V8_FLAGS] : LINT_V8_FLAGS;
+}
+
+/**
+ * The parser with compilation hints, as the build made it beside the script. Its name carries the
+ * version of V8 that traced which functions a lint calls: another node (whose V8 may not know the
+ * flags, and rejects the code cache anyway) finds no such file and runs the parser as published.
+ */
+export function hintedParserFile(v8Version: string = process.versions.v8): string {
+  return `parser-v8-${v8Version}.wasm`;
+}
+
+/** The hinted parser's bytes beside the script in `dir`, or undefined when this node has none. */
+export function readHintedParser(dir: URL): NonSharedBuffer | undefined {
+  try {
+    return readFileSync(fileURLToPath(new URL(hintedParserFile(), dir)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * `dir`: the folder of the bundle (dist/lint); undefined when it holds no bundled script (the
  * source under tsx, or tsc's output). `importer`: an import() from a real ES module, for the
  * packages the lint loads on demand (a script compiled by node:vm has none of its own on Node 20).

@@ -4,10 +4,10 @@
  * it into one script that the published entry compiles with a V8 code cache (lint-script-cache.ts).
  */
 import { startParseWorkerEarly } from '../lint/early-worker.js';
-import { loadParser } from '../lint/parser.js';
+import { loadParser, useParserBinary } from '../lint/parser.js';
 import { runLintCli } from './lint-migrations.js';
 
-export { loadParser, runLintCli, startParseWorkerEarly };
+export { loadParser, runLintCli, startParseWorkerEarly, useParserBinary };
 
 /** `ship lint-migrations <argv>` once the lint is loaded (the entry has set the V8 flags): the exit code. */
 export async function runLintEntry(argv: readonly string[]): Promise<number> {

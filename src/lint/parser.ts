@@ -52,8 +52,21 @@ const encoder = new TextEncoder();
  */
 export function compiledParser(): Promise<WebAssembly.Module> {
   // An async function: a failed read rejects, as it did when the read was asynchronous.
-  compiled ??= (async () => WebAssembly.compile(readFileSync(require.resolve('libpg-query/wasm/libpg-query.wasm'))))();
+  compiled ??= (async () => WebAssembly.compile(binary ?? readFileSync(require.resolve('libpg-query/wasm/libpg-query.wasm'))))();
   return compiled;
+}
+
+/** The parser's WebAssembly when the published lint's entry supplies its own (see below). */
+let binary: Uint8Array<ArrayBuffer> | undefined;
+
+/**
+ * The parser as the published lint's entry has it: a copy with compilation hints, and its
+ * compilation when the entry started that before the lint's own code was loaded (see
+ * lint-migrations-bundled.ts). Before the first compiledParser() or loadParser().
+ */
+export function useParserBinary(wasm: Uint8Array<ArrayBuffer>, compiling?: Promise<WebAssembly.Module>): void {
+  binary = wasm;
+  if (compiling) compiled ??= compiling;
 }
 
 /** `module`: the compiled WebAssembly another thread handed over (see compiledParser). */
