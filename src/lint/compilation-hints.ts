@@ -91,7 +91,7 @@ function importedFunctions(reader: Reader, end: number): number {
  * compiled when the module is, every other one when first called. Throws on a module that already
  * has hints or is not laid out as the WebAssembly binary format says.
  */
-export function withCompilationHints(wasm: Uint8Array, eager: ReadonlySet<number>): Uint8Array {
+export function withCompilationHints(wasm: Uint8Array, eager: ReadonlySet<number>): Uint8Array<ArrayBuffer> {
   const reader = new Reader(wasm, 8);
   let imported = 0;
   let declared: number | undefined;
