@@ -6,13 +6,12 @@
  * It compiles the lint, one script beside it, with the code cache the build made
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
-import { setFlagsFromString } from 'node:v8';
-import { LINT_SCRIPT, lintV8Flags, loadLintScript, readHintedParser } from './lint-script-cache.js';
+import { LINT_SCRIPT, lintV8Flags, loadLintScript, readHintedParser, setV8Flags } from './lint-script-cache.js';
 
 const dir = new URL('./', import.meta.url);
 const hintedParser = readHintedParser(dir);
 // Before any of the lint's code or the parser's WebAssembly is compiled (see LINT_V8_FLAGS).
-for (const flag of lintV8Flags(hintedParser !== undefined)) setFlagsFromString(flag);
+setV8Flags(lintV8Flags(hintedParser !== undefined));
 // The parser's hot functions compile on a background thread while the lint loads and finds the
 // migrations (see compilation-hints.ts); not for --help, which would wait for them to exit.
 const help = process.argv.includes('--help') || process.argv.includes('-h');
