@@ -6,6 +6,7 @@
  * It compiles the lint, one script beside it, with the code cache the build made
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
+import { asksForHelp } from './lint-help.js';
 import { LINT_SCRIPT, lintV8Flags, loadLintScript, readHintedParser, setV8Flags } from './lint-script-cache.js';
 
 const dir = new URL('./', import.meta.url);
@@ -13,9 +14,8 @@ const hintedParser = readHintedParser(dir);
 // Before any of the lint's code or the parser's WebAssembly is compiled (see LINT_V8_FLAGS).
 setV8Flags(lintV8Flags(hintedParser !== undefined));
 // The parser's hot functions compile on a background thread while the lint loads and finds the
-// migrations (see compilation-hints.ts); not for --help, which would wait for them to exit.
-const help = process.argv.includes('--help') || process.argv.includes('-h');
-const compiling = hintedParser && !help ? WebAssembly.compile(hintedParser) : undefined;
+// migrations (see compilation-hints.ts).
+const compiling = hintedParser && !asksForHelp(process.argv.slice(2)) ? WebAssembly.compile(hintedParser) : undefined;
 
 const lint = loadLintScript(dir, (specifier) => import(specifier));
 if (!lint) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing beside ${import.meta.url}; run npm run build`);

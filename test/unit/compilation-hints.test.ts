@@ -128,3 +128,19 @@ test("the published lint's code cache was made under the V8 flags its entry sets
   assert.equal(result.status, 0, result.stderr);
   assert.deepEqual(JSON.parse(result.stdout), { hinted: true, rejected: false });
 });
+
+test('the published lint compiles the parser for a lint, and not for --help', () => {
+  const lint = (...args: string[]) =>
+    spawnSync(process.execPath, ['--trace-wasm-compilation-times', join(root, 'bin/ship.js'), 'lint-migrations', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+  const linted = lint('scripts/lint-cache-sample', '--format', 'json');
+  assert.equal(linted.status, 1, linted.stderr);
+  assert.ok(compiledFunctionsInTrace(linted.stdout).size >= 2);
+  const help = lint('--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /--base/);
+  assert.equal(compiledFunctionsInTrace(help.stdout).size, 0);
+});
