@@ -45,13 +45,19 @@
  * trained on every format, parse results decoded from one Buffer. Measured on this machine while
  * other sessions ran test suites (load 4 to 28): wall times swing twice over, so CPU time (user +
  * system of the process and its threads) decided where the wall times could not.
- * What is left, per crates.io lint (CPU, ms, load ~5): node's own start ~23 (squawk's launcher pays
- * it too), node:v8 for the flags ~2 (it loads node's stream modules), the script from its cache ~11,
- * finding and reading the 285 files ~15 (readdir of each folder and open/fstat/read/close of each
- * file), the parser made ready ~12 (Emscripten's set-up 3, instantiation 5-8 with the full
- * collection that its 128 MB of memory sets off), the lint ~43 (of which ~12 is V8 compiling the
- * parser's WebAssembly functions with Liftoff as they are first called, on the main thread) and the
- * output ~1.5. squawk's 60 is its node launcher (~25) and a native binary.
+ * Issue 15's third round (December 5, quiet machine, load ~1): kept, compilation hints for the
+ * parser's hot functions, started before the script loads with one event-loop turn so V8 starts the
+ * background compile; V8's flags set through node's v8 binding (node:v8 loads the stream modules);
+ * each migration version split into numbers once per run; no parser compile for --help.
+ * Where an ente lint's ~74 ms go now (marks inside fresh processes, ms since node started): node
+ * reaches the entry at ~17-20 (squawk's launcher pays this too); the entry reads the hinted parser
+ * (1.5), sets the flags (0.3), starts its compile (1), reads the script and its cache (1.6), compiles
+ * it from the cache (1.3) and runs it (1.4); the event-loop turn takes 0.5, or 4-5 when V8's
+ * start-of-compile task runs in it rather than later; finding and reading the 124 files ~8 while the
+ * compile runs on the other core (~13 wall for ~10 of CPU); waiting for it 0-3; instantiating ~5-7
+ * (the 128 MB memory's allocation and the garbage collection it starts are ~3-4 of that); the lint
+ * ~22 (JSON.parse of the wanted statements ~4, the rules and the context in V8's interpreter, the
+ * parser in Liftoff code); the exit ~3. squawk's ~47 are its node launcher (~22) and a native binary.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -66,6 +72,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * fresh processes; the header says more): shown in RESULTS.md under the figures.
  */
 const STARTUP_WORK: readonly string[] = [
+  "Kept (third round): compilation hints (src/lint/compilation-hints.ts): the build traces which of the parser's 526 functions linting its sample compiles (75) and writes a copy of the parser marking them eager; the entry starts compiling it before it loads the script, then turns the event loop once so V8 starts the background compile. ente 81.3 -> 73.7 ms, one small file 55.3 -> 50.9 (21 alternating runs, load ~1); without the turn, ente 79.5 and crates.io 88.0 against 75.0 and 81.8 (25 runs).",
+  "Kept (third round): V8's flags through node's v8 binding (process.binding('v8'), its deprecation warning held off for the call, node:v8 where the binding is gone): node:v8 loads node's stream modules, which the lint never uses. ente 74.7 -> 72.9 ms, one small file 52.0 -> 49.9 (31 runs).",
+  'Kept (third round): each migration version split into numbers once per run, not at every comparison of the sort: sorting ente 1.3 -> 0.35 ms. And no parser compile for `lint-migrations --help`, which node waited for before exiting: 44 -> 31 ms.',
+  'Dropped (third round): the parser memory at 45 MB again: instantiation 5.3-8 -> 2.3-3.1 ms, but the lint then ran 4-6 ms longer, the mark-compact that the 128 MB allocation starts early (incremental, ~1 ms) coming later and atomic (~4 ms): ente 81.8 against 78.6, crates.io 88.2 against 91.4, lemmy 165.2 against 168.3 (21 runs). Only the two largest functions eager instead of 75: ente 77.9 against 75.7 (25 runs).',
+  'Dropped (third round), each within noise or slower against the same build (21 to 31 alternating runs): --wasm-num-compilation-tasks=1 or 2, --no-incremental-marking (alone and with one compile task), --semi-space-growth-factor=8, --no-concurrent-marking with --no-parallel-scavenge (ente 84.7 against 80.1), --maglev, --wasm-max-initial-code-space-reservation=2 or 8 (the turn is then never 4-5 ms, but the same work comes later), process.exit() after the output (84.5 against 84.6), more event-loop turns while the script loads (76.8 against 77.6).',
   'Kept: a V8 code cache for the lint (branch lintstart: dist/lint/lint-script.cjs compiled through node:vm with dist/lint/lint-script.cache, made by npm run build). Cherry-picked first, against main 1ac555e: crates.io 160.0 -> 146.1 ms (15 alternating runs, load 2.8 to 6.6); on top of everything below, without the cache file against with it: crates.io 111.5 -> 98.1 ms (CPU 108.7 -> 96.4), ente 126.6 -> 102.5 (CPU 104.5 -> 89.8), 21 runs, load 4.3.',
   'Kept: discovery writes paths by concatenation, not path.join/relative per file (~6 and ~10 µs a call under --no-opt): crates.io 151.2 -> 133.6 ms (21 runs, load 3.5).',
   'Kept: output written with fs.writeSync, not through process.stdout (a pipe made node load its net and stream modules): crates.io 116.2 -> 113.0 ms, CPU 111.2 -> 109.1 (25 runs, load 8).',
@@ -77,9 +88,9 @@ const STARTUP_WORK: readonly string[] = [
   'Kept: the code cache trained on the text and github formats too, with more kinds of statement: ente (text) 104.0 -> 100.8 ms, crates.io (json) unchanged (21 runs, load 8).',
   'Kept: parse results decoded from one Buffer over the parser memory, the output written as a string: CPU crates.io 110.2 -> 108.9 ms, ente 98.5 -> 97.1 (21 runs, load 7).',
   'Dropped: the parser memory declared at 45 MB instead of 128 (patched before compiling; it grows itself): ready in 5.9 ms instead of 10.4 alone, but the full collection it avoided at instantiation then came later and atomic (7 to 13 ms): CPU crates.io 109.8 against 110.7, ente 96.3 against 93.0.',
-  'Dropped: V8 compilation hints (--experimental-wasm-compilation-hints, the 103 functions the corpora call compiled eagerly in the background): the first parse of crates.io 17.3 -> 5.1 ms, but the background compile then finished 27 to 80 ms after a 30 ms busy main thread at load 7 (no free core), on an experimental flag.',
+  'Dropped in the second round, kept in the third: V8 compilation hints with the compile started from within the lint: the background compile then finished 27 to 80 ms after a 30 ms busy main thread at load 7. It waited for the main thread: V8 starts compiling the functions in a task of the main thread once it has read the module, and the lint gave it no turn of the event loop until it needed the parser.',
   'Dropped: discovery and the engine without an async function per file: CPU crates.io 111.1 against 109.3 ms, ente 101.8 against 102.5 (a bare benchmark of 570 async calls had promised 2 to 10 ms).',
-  "Dropped: --always-sparkplug (CPU 124.9 against 121.4 ms), --no-lazy-feedback-allocation (120.1, no change), dropping --no-opt (132.8); process.binding('v8') for the flags (prints DEP0111); --single-threaded-gc set at run time (V8 aborts).",
+  'Dropped: --always-sparkplug (CPU 124.9 against 121.4 ms), --no-lazy-feedback-allocation (120.1, no change), dropping --no-opt (132.8); --single-threaded-gc set at run time (V8 aborts).',
   "Not done: reading each file with one readFileSync(path) (2.7 against 5 to 7 ms for the 285 files) would give up read-sql-file.ts's no FIFO, no device, size-before-read guarantee.",
   "Dropped earlier (lintstart): node's user-land startup snapshot (WebAssembly cannot be in it on Node 20; a second node from bin/ship.js took 135.9 ms against 116.3).",
 ];

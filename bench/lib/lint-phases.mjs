@@ -1,7 +1,7 @@
 /**
  * Where one `ship lint-migrations <dir>` run spends its time, measured inside a fresh process on
  * the JavaScript that tsc compiles (dist/src, as `npm run build` leaves it), with the V8 flags
- * the lint entry sets. bench/lint-corpus.ts runs it several times per corpus and takes medians.
+ * and the hinted parser the lint entry uses. bench/lint-corpus.ts runs it several times per corpus and takes medians.
  *
  *   node bench/lib/lint-phases.mjs <dir> [parse-first]
  *
@@ -16,19 +16,20 @@
  * With `parse-first`, the files are parsed alone before the lint instead: `parseCold` is what the
  * parser costs the first time, and `lint` then mostly judges.
  */
-import { setFlagsFromString } from 'node:v8';
-
 const start = performance.now();
-// As src/cli/lint-migrations-main.ts does (LINT_V8_FLAGS in src/cli/lint-script-cache.ts).
-setFlagsFromString('--liftoff-only');
-setFlagsFromString('--no-opt');
-setFlagsFromString('--wasm-lazy-validation');
+const dist = new URL('../../dist/', import.meta.url);
+// As the published entry does (src/cli/lint-migrations-bundled.ts): the V8 flags, and the parser
+// with compilation hints compiling from the start, when the build made one for this node.
+const { lintV8Flags, readHintedParser, setV8Flags } = await import(new URL('src/cli/lint-script-cache.js', dist).href);
+const hinted = readHintedParser(new URL('lint/', dist));
+setV8Flags(lintV8Flags(hinted !== undefined));
+const compiling = hinted && WebAssembly.compile(hinted);
 
 const [dir, mode] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node bench/lib/lint-phases.mjs <dir> [parse-first]');
-const dist = new URL('../../dist/', import.meta.url);
 const begin = performance.now();
-const { loadParser, parseSqlToJson } = await import(new URL('src/lint/parser.js', dist).href);
+const { loadParser, parseSqlToJson, useParserBinary } = await import(new URL('src/lint/parser.js', dist).href);
+if (hinted) useParserBinary(hinted, compiling);
 const parserReady = loadParser().then(() => performance.now());
 const [{ selectMigrations }, { lintMigrations }, { allRules }, { formatReport }] = await Promise.all([
   import(new URL('src/migrations/select.js', dist).href),
