@@ -7,7 +7,7 @@
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
 import { asksForHelp } from './lint-help.js';
-import { LINT_SCRIPT, lintV8Flags, loadLintScript, readHintedParser, setV8Flags } from './lint-script-cache.js';
+import { LINT_SCRIPT, lintV8Flags, readHintedParser, readLintScript, runLintScript, setV8Flags } from './lint-script-cache.js';
 
 const dir = new URL('./', import.meta.url);
 const hintedParser = readHintedParser(dir);
@@ -17,15 +17,19 @@ setV8Flags(lintV8Flags(hintedParser !== undefined));
 // migrations (see compilation-hints.ts).
 const compiling = hintedParser && !asksForHelp(process.argv.slice(2)) ? WebAssembly.compile(hintedParser) : undefined;
 
-const lint = loadLintScript(dir, (specifier) => import(specifier));
-if (!lint) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing beside ${import.meta.url}; run npm run build`);
-if (hintedParser) lint.exports.useParserBinary(hintedParser, compiling);
-// One turn of the event loop first: V8 starts compiling the functions in a task of the main
-// thread's once it has read the module, and the lint would otherwise keep that thread busy until
-// it needs the parser.
+const files = readLintScript(dir);
+if (!files) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing beside ${import.meta.url}; run npm run build`);
+// The event loop gets two turns, after the script is read and after it has run: V8 starts compiling
+// the parser's functions in a task of the main thread once another thread has read the module,
+// ~2 ms after WebAssembly.compile(), and the lint would keep this thread busy until it needs the
+// parser. The earlier turn lets the compile start ~2.5 ms sooner when the module is read by then.
 setImmediate(() => {
-  // A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
-  void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
+  const lint = runLintScript(files, (specifier) => import(specifier));
+  if (hintedParser) lint.exports.useParserBinary(hintedParser, compiling);
+  setImmediate(() => {
+    // A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
+    void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {
+      process.exitCode = code;
+    });
   });
 });

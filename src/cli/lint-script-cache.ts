@@ -87,16 +87,20 @@ export function readHintedParser(dir: URL): NonSharedBuffer | undefined {
   }
 }
 
+/** The lint script's text and code cache as read from `dir`, before V8 compiles them (see runLintScript). */
+export interface LintScriptFiles {
+  readonly dir: URL;
+  readonly file: string;
+  readonly source: string;
+  readonly cachedData?: Buffer;
+}
+
 /**
- * `dir`: the folder of the bundle (dist/lint); undefined when it holds no bundled script (the
- * source under tsx, or tsc's output). `importer`: an import() from a real ES module, for the
- * packages the lint loads on demand (a script compiled by node:vm has none of its own on Node 20).
+ * Reads the script in `dir`, the folder of the bundle (dist/lint), and its code cache unless
+ * `cache` is false; undefined when it holds no bundled script (the source under tsx, or tsc's
+ * output). Apart from runLintScript so that the entry can give the event loop a turn in between.
  */
-export function loadLintScript(
-  dir: URL,
-  importer: (specifier: string) => Promise<unknown>,
-  options: { cache?: boolean } = {},
-): { exports: LintExports; script: Script } | undefined {
+export function readLintScript(dir: URL, options: { cache?: boolean } = {}): LintScriptFiles | undefined {
   const file = fileURLToPath(new URL(LINT_SCRIPT, dir));
   if (!existsSync(file)) return undefined;
   let cachedData: Buffer | undefined;
@@ -107,7 +111,17 @@ export function loadLintScript(
       // No cache (a build that could not make one): compiled as usual.
     }
   }
-  const script = new Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  return { dir, file, source: readFileSync(file, 'utf8'), ...(cachedData ? { cachedData } : {}) };
+}
+
+/**
+ * Compiles the script read by readLintScript (with its code cache) and runs it. `importer`: an
+ * import() from a real ES module, for the packages the lint loads on demand (a script compiled by
+ * node:vm has none of its own on Node 20).
+ */
+export function runLintScript(files: LintScriptFiles, importer: (specifier: string) => Promise<unknown>): { exports: LintExports; script: Script } {
+  const { dir, file, source, cachedData } = files;
+  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   const module = { exports: {} as LintExports };
   const self = new URL(LINT_ENTRY, dir);
   const run = script.runInThisContext() as (
@@ -121,6 +135,16 @@ export function loadLintScript(
   ) => void;
   run(module.exports, createRequire(self), module, file, fileURLToPath(dir), { url: self.href }, importer);
   return { exports: module.exports, script };
+}
+
+/** readLintScript, then runLintScript; undefined when `dir` holds no bundled script. */
+export function loadLintScript(
+  dir: URL,
+  importer: (specifier: string) => Promise<unknown>,
+  options: { cache?: boolean } = {},
+): { exports: LintExports; script: Script } | undefined {
+  const files = readLintScript(dir, options);
+  return files && runLintScript(files, importer);
 }
 
 /** The cache of `script` as it is now (after a run, with the code compiled for that run), saved beside it. */
