@@ -51,9 +51,14 @@ const encoder = new TextEncoder();
  * only after them, and the lint then waited for it.
  */
 export function compiledParser(): Promise<WebAssembly.Module> {
-  // An async function: a failed read rejects, as it did when the read was asynchronous.
-  compiled ??= (async () => WebAssembly.compile(binary ?? readFileSync(require.resolve('libpg-query/wasm/libpg-query.wasm'))))();
+  compiled ??= binary ? WebAssembly.compile(binary).catch(compilePublishedParser) : compilePublishedParser();
   return compiled;
+}
+
+/** The parser as libpg-query publishes it. */
+async function compilePublishedParser(): Promise<WebAssembly.Module> {
+  // An async function: a failed read rejects, as it did when the read was asynchronous.
+  return WebAssembly.compile(readFileSync(require.resolve('libpg-query/wasm/libpg-query.wasm')));
 }
 
 /** The parser's WebAssembly when the published lint's entry supplies its own (see below). */
@@ -62,11 +67,12 @@ let binary: Uint8Array<ArrayBuffer> | undefined;
 /**
  * The parser as the published lint's entry has it: a copy with compilation hints, and its
  * compilation when the entry started that before the lint's own code was loaded (see
- * lint-migrations-bundled.ts). Before the first compiledParser() or loadParser().
+ * lint-migrations-bundled.ts). Before the first compiledParser() or loadParser(). A copy that V8
+ * refuses (a damaged build) gives way to the parser as published.
  */
 export function useParserBinary(wasm: Uint8Array<ArrayBuffer>, compiling?: Promise<WebAssembly.Module>): void {
   binary = wasm;
-  if (compiling) compiled ??= compiling;
+  if (compiling) compiled ??= compiling.catch(compilePublishedParser);
 }
 
 /** `module`: the compiled WebAssembly another thread handed over (see compiledParser). */
