@@ -121,17 +121,9 @@ if (hot.size > 0) {
   const wasm = await readFile(require.resolve('libpg-query/wasm/libpg-query.wasm'));
   const hinted = join(outdir, hintedParserFile());
   await writeFile(hinted, withCompilationHints(wasm, hot));
-  // Kept only where this node's V8 takes the flags and compiles exactly the hinted functions with
-  // the module: one that ignored the hints would compile all ~500 functions at once (lazy
-  // compilation is off with them), and one without the flags would print an error on every lint.
-  const check = `
-    const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
-    cache.setV8Flags([...cache.lintV8Flags(true), '--trace-wasm-compilation-times']);
-    await WebAssembly.compile(cache.readHintedParser(new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)})));
-  `;
-  const checked = spawnSync(process.execPath, ['--input-type=module', '-e', check], { cwd: root, encoding: 'latin1', env, maxBuffer: 64 * 1024 * 1024 });
-  const compiled = compiledFunctionsInTrace(checked.stdout);
-  if (checked.status !== 0 || checked.stderr.trim() !== '' || compiled.size !== hot.size || [...hot].some((index) => !compiled.has(index))) {
+  // Kept only where this node's V8 compiles exactly the hinted functions with the module (see hintsTakeEffect).
+  const { hintsTakeEffect } = await import(pathToFileURL(join(root, 'dist/src/lint/hinted-parser-check.js')).href);
+  if (!hintsTakeEffect(new URL(`${pathToFileURL(outdir).href}/`), hot)) {
     await rm(hinted, { force: true });
     console.warn(`bundle-lint: this node (V8 ${process.versions.v8}) does not compile the parser by its hints; the lint compiles it as published`);
   }

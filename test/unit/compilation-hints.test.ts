@@ -36,8 +36,10 @@ function hintBytes(wasm: Uint8Array<ArrayBuffer>): number[] {
   const sections = WebAssembly.Module.customSections(new WebAssembly.Module(wasm), 'compilationHints');
   assert.equal(sections.length, 1);
   const bytes = [...new Uint8Array(sections[0] as ArrayBuffer)];
-  // A count, then one byte per function the module declares.
-  return bytes.slice(1);
+  // A count (LEB128), then one byte per function the module declares.
+  let at = 0;
+  while ((bytes[at++] as number) & 0x80);
+  return bytes.slice(at);
 }
 
 test('eager for the functions named, counted after the imports, lazy for the others; Liftoff for both tiers', () => {
@@ -82,7 +84,8 @@ test('the functions V8 compiled, read from its trace', () => {
 });
 
 test("V8 compiles the hinted functions with the module, and the rest only when called (this node's own V8)", () => {
-  // The compiled module (npm test builds before the tests run): tsx would compile WebAssembly of its own.
+  // The compiled module (npm test builds before the tests run): tsx would compile WebAssembly of its
+  // own. No compile threads, so that V8's trace lines are not cut by one another (hinted-parser-check.ts).
   const script = `
     const { withCompilationHints } = await import(${JSON.stringify(new URL('../../dist/src/lint/compilation-hints.js', import.meta.url).href)});
     const { readFileSync } = await import('node:fs');
@@ -92,7 +95,16 @@ test("V8 compiles the hinted functions with the module, and the rest only when c
   `;
   const result = spawnSync(
     process.execPath,
-    ['--experimental-wasm-compilation-hints', '--no-wasm-lazy-compilation', '--liftoff-only', '--trace-wasm-compilation-times', '--input-type=module', '-e', script],
+    [
+      '--experimental-wasm-compilation-hints',
+      '--no-wasm-lazy-compilation',
+      '--liftoff-only',
+      '--wasm-num-compilation-tasks=0',
+      '--trace-wasm-compilation-times',
+      '--input-type=module',
+      '-e',
+      script,
+    ],
     { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
   );
   assert.equal(result.status, 0, result.stderr);
@@ -143,4 +155,19 @@ test('the published lint compiles the parser for a lint, and not for --help', ()
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /--base/);
   assert.equal(compiledFunctionsInTrace(help.stdout).size, 0);
+});
+
+test("the build's check keeps the hinted parser only where V8 compiles exactly its eager functions with the module", async () => {
+  // As the build runs it: from tsc's output (npm test builds before the tests run).
+  const { hintsTakeEffect } = (await import(new URL('../../dist/src/lint/hinted-parser-check.js', import.meta.url).href)) as typeof import('../../src/lint/hinted-parser-check.js');
+  const dir = new URL('../../dist/lint/', import.meta.url);
+  const hints = hintBytes(new Uint8Array(readFileSync(join(fileURLToPath(dir), hintedParserFile()))));
+  // Function indices count the module's 25 imports first.
+  const eager = new Set(hints.flatMap((hint, index) => ((hint & 3) === 2 ? [index + 25] : [])));
+  assert.equal(hintsTakeEffect(dir, eager), true);
+  // A V8 that ignores the hints compiles every function; one that does not know a flag says so on stderr.
+  assert.equal(hintsTakeEffect(dir, eager, ['--no-experimental-wasm-compilation-hints']), false);
+  assert.equal(hintsTakeEffect(dir, eager, ['--no-such-flag-for-ship']), false);
+  // Another set than the one the copy marks.
+  assert.equal(hintsTakeEffect(dir, new Set([...eager].slice(1))), false);
 });
