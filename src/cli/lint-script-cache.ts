@@ -35,11 +35,8 @@ export type LintExports = typeof LintScript;
  */
 export const LINT_V8_FLAGS: readonly string[] = ['--liftoff-only', '--no-opt', '--wasm-lazy-validation'];
 
-/**
- * With the parser's copy that carries compilation hints (src/lint/compilation-hints.ts): V8 reads
- * the hints only under the first flag, and lazy compilation, on by default, would override them.
- */
-const HINTED_PARSER_V8_FLAGS: readonly string[] = ['--experimental-wasm-compilation-hints', '--no-wasm-lazy-compilation'];
+/** With the parser's copy that carries compilation hints (src/lint/compilation-hints.ts): V8 reads them only under this flag. */
+const HINTED_PARSER_V8_FLAGS: readonly string[] = ['--experimental-wasm-compilation-hints'];
 
 /** The V8 flags of a lint, with or without the hinted parser: the code cache is made under the same ones. */
 export function lintV8Flags(hintedParser: boolean): readonly string[] {

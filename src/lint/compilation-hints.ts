@@ -7,7 +7,7 @@
  * reads the migrations; every other function stays lazy. The hints are a custom section
  * ("compilationHints", https://github.com/WebAssembly/compilation-hints), so any engine that does
  * not read them runs the module as it is; V8 reads them under --experimental-wasm-compilation-hints
- * with --no-wasm-lazy-compilation (lazy compilation overrides every hint).
+ * (and then follows them whether lazy compilation is on or not).
  */
 
 /** One byte per function: strategy in bits 0-1, baseline tier in bits 2-3, top tier in bits 4-5. */

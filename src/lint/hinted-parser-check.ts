@@ -4,9 +4,9 @@ import { compiledFunctionsInTrace } from './compilation-hints.js';
 /**
  * Whether this node's V8, under the lint entry's flags, compiles exactly the `eager` functions of
  * the hinted parser beside the lint script in `dir` when it compiles the module (see
- * compilation-hints.ts). One that ignored the hints would compile all ~500 functions at once
- * (lazy compilation is off with them), and one without the flags would print an error on every
- * lint. Asked of a fresh node, since V8's flags are its whole process's; `extraFlags` are set
+ * compilation-hints.ts). One that ignored the hints would gain nothing from the copy (it compiles
+ * each function when first called, as it does the published parser), and one without the flag
+ * would print an error on every lint. Asked of a fresh node, since V8's flags are its whole process's; `extraFlags` are set
  * after the entry's (tests use them to play a V8 that ignores the hints). Run from tsc's output.
  */
 export function hintsTakeEffect(dir: URL, eager: ReadonlySet<number>, extraFlags: readonly string[] = []): boolean {
