@@ -120,7 +120,11 @@ const hot = compiledFunctionsInTrace(traced.stdout.toString('latin1'));
 if (hot.size > 0) {
   const wasm = await readFile(require.resolve('libpg-query/wasm/libpg-query.wasm'));
   const hinted = join(outdir, hintedParserFile());
-  await writeFile(hinted, withCompilationHints(wasm, hot));
+  // And with a smaller initial memory (src/lint/initial-memory.ts), where the stack's place is known.
+  const { PARSER_HEAP_ROOM, stackTopOf, withInitialMemory } = await import(pathToFileURL(join(root, 'dist/src/lint/initial-memory.js')).href);
+  const stackTop = stackTopOf(wasm);
+  const withHints = withCompilationHints(wasm, hot);
+  await writeFile(hinted, stackTop === undefined ? withHints : withInitialMemory(withHints, stackTop + PARSER_HEAP_ROOM));
   // Kept only where this node's V8 compiles exactly the hinted functions with the module (see hintsTakeEffect).
   const { hintsTakeEffect } = await import(pathToFileURL(join(root, 'dist/src/lint/hinted-parser-check.js')).href);
   if (!hintsTakeEffect(new URL(`${pathToFileURL(outdir).href}/`), hot)) {

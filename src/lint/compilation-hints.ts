@@ -9,6 +9,7 @@
  * not read them runs the module as it is; V8 reads them under --experimental-wasm-compilation-hints
  * (and then follows them whether lazy compilation is on or not).
  */
+import { sectionsOf, spliced, u32Bytes, WasmReader } from './wasm-binary.js';
 
 /** One byte per function: strategy in bits 0-1, baseline tier in bits 2-3, top tier in bits 4-5. */
 const LAZY = 1;
@@ -21,43 +22,8 @@ const FUNCTION_SECTION = 3;
 const IMPORT_SECTION = 2;
 const SECTION_NAME = 'compilationHints';
 
-class Reader {
-  at: number;
-  constructor(
-    readonly bytes: Uint8Array,
-    at: number,
-  ) {
-    this.at = at;
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.bytes[this.at++];
-      if (byte === undefined) throw new Error('compilation hints: the WebAssembly module ends inside a number');
-      result |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return result >>> 0;
-      shift += 7;
-    }
-  }
-  skip(count: number): void {
-    this.at += count;
-  }
-}
-
-function u32Bytes(value: number): number[] {
-  const out: number[] = [];
-  let rest = value >>> 0;
-  do {
-    const low = rest & 0x7f;
-    rest >>>= 7;
-    out.push(rest === 0 ? low : low | 0x80);
-  } while (rest !== 0);
-  return out;
-}
-
 /** How many of the module's functions are imported (they come first in the function index space). */
-function importedFunctions(reader: Reader, end: number): number {
+function importedFunctions(reader: WasmReader, end: number): number {
   let functions = 0;
   const count = reader.u32();
   for (let index = 0; index < count && reader.at < end; index++) {
@@ -92,36 +58,25 @@ function importedFunctions(reader: Reader, end: number): number {
  * has hints or is not laid out as the WebAssembly binary format says.
  */
 export function withCompilationHints(wasm: Uint8Array, eager: ReadonlySet<number>): Uint8Array<ArrayBuffer> {
-  const reader = new Reader(wasm, 8);
   let imported = 0;
   let declared: number | undefined;
-  while (reader.at < wasm.length) {
-    const sectionStart = reader.at;
-    const id = wasm[reader.at++];
-    const size = reader.u32();
-    const body = reader.at;
-    if (id === 0) {
+  for (const section of sectionsOf(wasm)) {
+    const reader = new WasmReader(wasm, section.body);
+    if (section.id === 0) {
       const name = new TextDecoder().decode(wasm.subarray(reader.at + 1, reader.at + 1 + (wasm[reader.at] ?? 0)));
       if (name === SECTION_NAME) throw new Error('compilation hints: the module has a compilationHints section already');
-    } else if (id === IMPORT_SECTION) {
-      imported = importedFunctions(reader, body + size);
-    } else if (id === FUNCTION_SECTION) {
+    } else if (section.id === IMPORT_SECTION) {
+      imported = importedFunctions(reader, section.end);
+    } else if (section.id === FUNCTION_SECTION) {
       declared = reader.u32();
-    } else if (id === CODE_SECTION) {
+    } else if (section.id === CODE_SECTION) {
       if (declared === undefined) throw new Error('compilation hints: the module has a code section but no function section');
-      const hints = new Uint8Array(declared);
-      for (let index = 0; index < declared; index++) hints[index] = (eager.has(imported + index) ? EAGER : LAZY) | BASELINE_TIERS;
+      const hints: number[] = [];
+      for (let index = 0; index < declared; index++) hints.push((eager.has(imported + index) ? EAGER : LAZY) | BASELINE_TIERS);
       const name = new TextEncoder().encode(SECTION_NAME);
-      const payload = [...u32Bytes(name.length), ...name, ...u32Bytes(declared)];
-      const header = [0, ...u32Bytes(payload.length + declared), ...payload];
-      const out = new Uint8Array(wasm.length + header.length + declared);
-      out.set(wasm.subarray(0, sectionStart), 0);
-      out.set(header, sectionStart);
-      out.set(hints, sectionStart + header.length);
-      out.set(wasm.subarray(sectionStart), sectionStart + header.length + declared);
-      return out;
+      const payload = [...u32Bytes(name.length), ...name, ...u32Bytes(declared), ...hints];
+      return spliced(wasm, section.start, section.start, [0, ...u32Bytes(payload.length), ...payload]);
     }
-    reader.at = body + size;
   }
   throw new Error('compilation hints: the module has no code section');
 }
