@@ -48,14 +48,16 @@
  * Issue 15's third round (December 5, quiet machine, load ~1): kept, compilation hints for the
  * parser's hot functions, started before the script loads with one event-loop turn so V8 starts the
  * background compile; V8's flags set through node's v8 binding (node:v8 loads the stream modules);
- * each migration version split into numbers once per run; no parser compile for --help.
+ * each migration version split into numbers once per run; no parser compile for --help; the
+ * parser's initial memory at 43 MB instead of 128.
  * Where an ente lint's ~74 ms go now (marks inside fresh processes, ms since node started): node
  * reaches the entry at ~17-20 (squawk's launcher pays this too); the entry reads the hinted parser
  * (1.5), sets the flags (0.3), starts its compile (1), reads the script and its cache (1.6), compiles
  * it from the cache (1.3) and runs it (1.4); the event-loop turn takes 0.5, or 4-5 when V8's
  * start-of-compile task runs in it rather than later; finding and reading the 124 files ~8 while the
  * compile runs on the other core (~13 wall for ~10 of CPU); waiting for it 0-3; instantiating ~5-7
- * (the 128 MB memory's allocation and the garbage collection it starts are ~3-4 of that); the lint
+ * (the 128 MB memory's allocation and the garbage collection it started were ~3-4 of that, before
+ * the memory was lowered to 43 MB); the lint
  * ~22 (JSON.parse of the wanted statements ~4, the rules and the context in V8's interpreter, the
  * parser in Liftoff code); the exit ~3. squawk's ~47 are its node launcher (~22) and a native binary.
  */
@@ -75,7 +77,7 @@ const STARTUP_WORK: readonly string[] = [
   "Kept (third round): compilation hints (src/lint/compilation-hints.ts): the build traces which of the parser's 526 functions linting its sample compiles (75) and writes a copy of the parser marking them eager; the entry starts compiling it before it loads the script, then turns the event loop once so V8 starts the background compile. ente 81.3 -> 73.7 ms, one small file 55.3 -> 50.9 (21 alternating runs, load ~1); without the turn, ente 79.5 and crates.io 88.0 against 75.0 and 81.8 (25 runs).",
   "Kept (third round): V8's flags through node's v8 binding (process.binding('v8'), its deprecation warning held off for the call, node:v8 where the binding is gone): node:v8 loads node's stream modules, which the lint never uses. ente 74.7 -> 72.9 ms, one small file 52.0 -> 49.9 (31 runs).",
   'Kept (third round): each migration version split into numbers once per run, not at every comparison of the sort: sorting ente 1.3 -> 0.35 ms. And no parser compile for `lint-migrations --help`, which node waited for before exiting: 44 -> 31 ms.',
-  'Dropped (third round): the parser memory at 45 MB again: instantiation 5.3-8 -> 2.3-3.1 ms, but the lint then ran 4-6 ms longer, the mark-compact that the 128 MB allocation starts early (incremental, ~1 ms) coming later and atomic (~4 ms): ente 81.8 against 78.6, crates.io 88.2 against 91.4, lemmy 165.2 against 168.3 (21 runs). Only the two largest functions eager instead of 75: ente 77.9 against 75.7 (25 runs).',
+  "Kept (third round, last): the hinted parser declares 43 MB of initial memory (the top of Emscripten's stack, 34.5 MB, plus 10 MB of heap; src/lint/initial-memory.ts) instead of 128: the 128 MB allocation starts a full garbage collection, which a folder the size of ente's or crates.io's then never needs. ente 78.8 -> 74.7 and 83.7 -> 76.0 ms, crates.io 83.8 -> 81.6, the 10,000-statement file 244 -> 232, lemmy 161.6 -> 166.5 and 170.8 -> 170.9 (25 to 31 runs). Earlier in the round, before the hints, 45 MB had come out even (ente 81.8 against 78.6, crates.io 88.2 against 91.4): the mark-compact the 128 MB starts early then came later and atomic. Only the two largest functions eager instead of 75: ente 77.9 against 75.7 (25 runs).",
   'Dropped (third round), each within noise or slower against the same build (21 to 31 alternating runs): --wasm-num-compilation-tasks=1 or 2, --no-incremental-marking (alone and with one compile task), --semi-space-growth-factor=8, --no-concurrent-marking with --no-parallel-scavenge (ente 84.7 against 80.1), --maglev, --wasm-max-initial-code-space-reservation=2 or 8 (the turn is then never 4-5 ms, but the same work comes later), process.exit() after the output (84.5 against 84.6), more event-loop turns while the script loads (76.8 against 77.6).',
   'Dropped (third round): the script read in one call as Latin-1 (the build writing it in ASCII) instead of as UTF-8, which node reads 8 KB at a time: ente 74.7 against 74.8 ms (31 runs). A parse worker booted first thing, to instantiate and run the parser beside the main thread: a worker thread took 58 to 72 ms to boot on this machine, so it was not built.',
   'Kept: a V8 code cache for the lint (branch lintstart: dist/lint/lint-script.cjs compiled through node:vm with dist/lint/lint-script.cache, made by npm run build). Cherry-picked first, against main 1ac555e: crates.io 160.0 -> 146.1 ms (15 alternating runs, load 2.8 to 6.6); on top of everything below, without the cache file against with it: crates.io 111.5 -> 98.1 ms (CPU 108.7 -> 96.4), ente 126.6 -> 102.5 (CPU 104.5 -> 89.8), 21 runs, load 4.3.',
