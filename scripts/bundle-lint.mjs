@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/lint');
-const { LINT_SCRIPT } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
+const { hintedParserFile, LINT_SCRIPT } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
 
 // What an earlier build left (its files had other names).
 await rm(outdir, { recursive: true, force: true });
@@ -87,16 +87,13 @@ await writeFile(join(outdir, LINT_SCRIPT), body);
 // Which of the parser's functions a lint calls: the sample linted once with V8 tracing what it
 // compiles (each function on its first call, lazily). Those are marked for compiling at once in a
 // copy of the parser (src/lint/compilation-hints.ts), named for this V8 (lint-script-cache.ts).
+// Both runs start as the entry does (startLint): when tracing, the hinted copy is not made yet.
 const lintSample = (save) => `
-import { setFlagsFromString } from 'node:v8';
-import { readFileSync } from 'node:fs';
 const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
 const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
-const hinted = ${save} ? cache.readHintedParser(dir) : undefined;
-for (const flag of cache.lintV8Flags(hinted !== undefined)) setFlagsFromString(flag);
-const compiling = hinted && WebAssembly.compile(hinted);
+const parser = cache.startLint(dir);
 const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
-if (hinted) exports.useParserBinary(hinted, compiling);
+if (parser) exports.useCompiledParser(parser);
 const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
 // Every output format: CI reads github's, people text, tools json.
 for (const format of ['json', 'text', 'github']) {
@@ -114,7 +111,6 @@ const traced = spawnSync(process.execPath, ['--trace-wasm-compilation-times', '-
 });
 if (traced.status !== 0) throw new Error(`bundle-lint: tracing the parser's functions failed (node exited ${traced.status})`);
 const { compiledFunctionsInTrace, withCompilationHints } = await import(pathToFileURL(join(root, 'dist/src/lint/compilation-hints.js')).href);
-const { hintedParserFile } = await import(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href);
 const hot = compiledFunctionsInTrace(traced.stdout.toString('latin1'));
 // A node whose V8 prints no such trace: no hints, the parser compiles as published.
 if (hot.size > 0) {

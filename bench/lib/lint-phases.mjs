@@ -20,16 +20,14 @@ const start = performance.now();
 const dist = new URL('../../dist/', import.meta.url);
 // As the published entry does (src/cli/lint-migrations-bundled.ts): the V8 flags, and the parser
 // with compilation hints compiling from the start, when the build made one for this node.
-const { lintV8Flags, readHintedParser, setV8Flags } = await import(new URL('src/cli/lint-script-cache.js', dist).href);
-const hinted = readHintedParser(new URL('lint/', dist));
-setV8Flags(lintV8Flags(hinted !== undefined));
-const compiling = hinted && WebAssembly.compile(hinted);
+const { startLint } = await import(new URL('src/cli/lint-script-cache.js', dist).href);
+const compiling = startLint(new URL('lint/', dist));
 
 const [dir, mode] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node bench/lib/lint-phases.mjs <dir> [parse-first]');
 const begin = performance.now();
-const { loadParser, parseSqlToJson, useParserBinary } = await import(new URL('src/lint/parser.js', dist).href);
-if (hinted) useParserBinary(hinted, compiling);
+const { loadParser, parseSqlToJson, useCompiledParser } = await import(new URL('src/lint/parser.js', dist).href);
+if (compiling) useCompiledParser(compiling);
 const parserReady = loadParser().then(() => performance.now());
 const [{ selectMigrations }, { lintMigrations }, { allRules }, { formatReport }] = await Promise.all([
   import(new URL('src/migrations/select.js', dist).href),

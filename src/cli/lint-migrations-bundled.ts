@@ -7,15 +7,12 @@
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
 import { asksForHelp } from './lint-help.js';
-import { LINT_SCRIPT, lintV8Flags, readHintedParser, readLintScript, runLintScript, setV8Flags } from './lint-script-cache.js';
+import { LINT_SCRIPT, readLintScript, runLintScript, startLint } from './lint-script-cache.js';
 
 const dir = new URL('./', import.meta.url);
-const hintedParser = readHintedParser(dir);
-// Before any of the lint's code or the parser's WebAssembly is compiled (see LINT_V8_FLAGS).
-setV8Flags(lintV8Flags(hintedParser !== undefined));
-// The parser's hot functions compile on a background thread while the lint loads and finds the
-// migrations (see compilation-hints.ts).
-const compiling = hintedParser && !asksForHelp(process.argv.slice(2)) ? WebAssembly.compile(hintedParser) : undefined;
+// The V8 flags; and the parser's hot functions compile on a background thread while the lint loads
+// and finds the migrations (see compilation-hints.ts).
+const parser = startLint(dir, !asksForHelp(process.argv.slice(2)));
 
 const files = readLintScript(dir);
 if (!files) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing beside ${import.meta.url}; run npm run build`);
@@ -25,7 +22,7 @@ if (!files) throw new Error(`ship lint-migrations: ${LINT_SCRIPT} is missing bes
 // parser. The earlier turn lets the compile start ~2.5 ms sooner when the module is read by then.
 setImmediate(() => {
   const lint = runLintScript(files, (specifier) => import(specifier));
-  if (hintedParser) lint.exports.useParserBinary(hintedParser, compiling);
+  if (parser) lint.exports.useCompiledParser(parser);
   setImmediate(() => {
     // A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
     void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {

@@ -71,8 +71,8 @@ export function setV8Flags(flags: readonly string[]): void {
  * version of V8 that traced which functions a lint calls: another node (whose V8 may not know the
  * flags, and rejects the code cache anyway) finds no such file and runs the parser as published.
  */
-export function hintedParserFile(v8Version: string = process.versions.v8): string {
-  return `parser-v8-${v8Version}.wasm`;
+export function hintedParserFile(): string {
+  return `parser-v8-${process.versions.v8}.wasm`;
 }
 
 /** The hinted parser's bytes beside the script in `dir`, or undefined when this node has none. */
@@ -82,6 +82,19 @@ export function readHintedParser(dir: URL): NonSharedBuffer | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What a lint does first, before any of its code or the parser's WebAssembly is compiled: sets the
+ * V8 flags, and starts compiling the hinted parser beside `dir` (the folder of the bundle) when this
+ * node has one and `compile` (not for --help: node would wait for that compile before exiting). The
+ * compile, for useCompiledParser once the lint is loaded. The build makes the code cache in a
+ * process that starts the same way, so that V8 takes it.
+ */
+export function startLint(dir: URL, compile = true): Promise<WebAssembly.Module> | undefined {
+  const hinted = readHintedParser(dir);
+  setV8Flags(lintV8Flags(hinted !== undefined));
+  return hinted && compile ? WebAssembly.compile(hinted) : undefined;
 }
 
 /** The lint script's text and code cache as read from `dir`, before V8 compiles them (see runLintScript). */

@@ -4,11 +4,11 @@
  * it into one script that the published entry compiles with a V8 code cache (lint-script-cache.ts).
  */
 import { startParseWorkerEarly } from '../lint/early-worker.js';
-import { loadParser, useParserBinary } from '../lint/parser.js';
+import { loadParser, useCompiledParser } from '../lint/parser.js';
 import { asksForHelp } from './lint-help.js';
 import { runLintCli } from './lint-migrations.js';
 
-export { loadParser, runLintCli, startParseWorkerEarly, useParserBinary };
+export { loadParser, runLintCli, startParseWorkerEarly, useCompiledParser };
 
 /** `ship lint-migrations <argv>` once the lint is loaded (the entry has set the V8 flags): the exit code. */
 export async function runLintEntry(argv: readonly string[]): Promise<number> {

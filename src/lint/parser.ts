@@ -51,7 +51,7 @@ const encoder = new TextEncoder();
  * only after them, and the lint then waited for it.
  */
 export function compiledParser(): Promise<WebAssembly.Module> {
-  compiled ??= binary ? WebAssembly.compile(binary).catch(compilePublishedParser) : compilePublishedParser();
+  compiled ??= compilePublishedParser();
   return compiled;
 }
 
@@ -61,18 +61,14 @@ async function compilePublishedParser(): Promise<WebAssembly.Module> {
   return WebAssembly.compile(readFileSync(require.resolve('libpg-query/wasm/libpg-query.wasm')));
 }
 
-/** The parser's WebAssembly when the published lint's entry supplies its own (see below). */
-let binary: Uint8Array<ArrayBuffer> | undefined;
-
 /**
- * The parser as the published lint's entry has it: a copy with compilation hints, and its
- * compilation when the entry started that before the lint's own code was loaded (see
- * lint-migrations-bundled.ts). Before the first compiledParser() or loadParser(). A copy that V8
- * refuses (a damaged build) gives way to the parser as published.
+ * The parser as the published lint's entry compiles it: a copy with compilation hints, whose compile
+ * the entry started before the lint's own code was loaded (startLint in lint-script-cache.ts).
+ * Before the first compiledParser() or loadParser(). A copy that V8 refuses (a damaged build) gives
+ * way to the parser as published.
  */
-export function useParserBinary(wasm: Uint8Array<ArrayBuffer>, compiling?: Promise<WebAssembly.Module>): void {
-  binary = wasm;
-  if (compiling) compiled ??= compiling.catch(compilePublishedParser);
+export function useCompiledParser(compiling: Promise<WebAssembly.Module>): void {
+  compiled ??= compiling.catch(compilePublishedParser);
 }
 
 /** `module`: the compiled WebAssembly another thread handed over (see compiledParser). */

@@ -121,11 +121,11 @@ test("the published lint's code cache was made under the V8 flags its entry sets
   const script = `
     const cache = await import(${JSON.stringify(new URL('../../dist/src/cli/lint-script-cache.js', import.meta.url).href)});
     const dir = new URL(${JSON.stringify(new URL('../../dist/lint/', import.meta.url).href)});
-    const hinted = cache.readHintedParser(dir);
-    // As the entry sets them: through node's v8 binding, not node:v8.
-    cache.setV8Flags(cache.lintV8Flags(hinted !== undefined));
+    // As the entry starts: the flags set through node's v8 binding (not node:v8), the hinted parser compiling.
+    const parser = cache.startLint(dir);
     const { script } = cache.loadLintScript(dir, (specifier) => import(specifier));
-    console.log(JSON.stringify({ hinted: hinted !== undefined, rejected: script.cachedDataRejected }));
+    await parser;
+    console.log(JSON.stringify({ hinted: parser !== undefined, rejected: script.cachedDataRejected }));
   `;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   assert.equal(result.status, 0, result.stderr);
