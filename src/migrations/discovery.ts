@@ -72,7 +72,15 @@ async function readLayoutMigration(layout: Layout, found: FoundMigration): Promi
   const text = await readText(found.path);
   const base = { path: found.path, version: found.version, name: found.name, layout: layout.id };
   if (text.problem !== undefined) return { ...base, phase: 'expand', sql: '', problem: text.problem };
-  return { ...base, ...layout.read(text.sql, found), phase: readMigrationPhase(text.sql, found.path) };
+  const { checksum, ...read } = layout.read(text.sql, found);
+  const migration = { ...base, ...read, phase: readMigrationPhase(text.sql, found.path) };
+  return checksum ? withChecksumOnDemand(migration, checksum) : migration;
+}
+
+/** `migration` with a `checksum` property computed when first read, then kept. */
+function withChecksumOnDemand(migration: MigrationFile, compute: () => string): MigrationFile {
+  let checksum: string | undefined;
+  return Object.defineProperty(migration, 'checksum', { enumerable: true, get: () => (checksum ??= compute()) });
 }
 
 async function listDirectory(dir: string): Promise<DirectoryListing> {

@@ -122,8 +122,18 @@ export async function selectMigrations(paths: readonly string[], options: Select
   }
   const { files, history } = inRunOrder(located);
   const shown = displayPath(options.cwd);
-  const display = (source: MigrationSource): MigrationSource => ({ ...source, path: shown(source.path) });
+  const display = (source: MigrationSource): MigrationSource => withPath(source, shown(source.path));
   return { files: [...files, ...plain].map(display), history: history.map(display), notices };
+}
+
+/**
+ * `source` with another path. A checksum that discovery computes on demand stays so: a spread
+ * would compute it, and hashing loads node:crypto, which a lint never needs otherwise.
+ */
+function withPath(source: MigrationSource, path: string): MigrationSource {
+  if (!Object.getOwnPropertyDescriptor(source, 'checksum')?.get) return { ...source, path };
+  const properties = Object.getOwnPropertyDescriptors(source);
+  return Object.defineProperties({}, { ...properties, path: { ...properties.path, value: path } }) as MigrationSource;
 }
 
 /**

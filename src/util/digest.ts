@@ -1,7 +1,7 @@
 /**
  * Hex digests of migration text (the checksums Prisma, Drizzle and sqlx record), with node:crypto
- * loaded on first use: `ship lint-migrations` on a directory of another tool's migrations never
- * needs it, and loading it costs ~3 ms of a run that squawk finishes in ~45.
+ * loaded on first use: `ship lint-migrations` never needs it (discovery computes a checksum only
+ * when something reads it), and loading it costs ~3 ms of a run that squawk finishes in ~45.
  */
 import { createRequire } from 'node:module';
 

@@ -13,6 +13,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLintCli } from '../../src/cli/lint-migrations.js';
 import { discoverMigrations } from '../../src/migrations/discovery.js';
+import type { MigrationFile } from '../../src/migrations/migration-file.js';
+import { selectMigrations } from '../../src/migrations/select.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/layouts');
 const sha = (algorithm: string, file: string) => createHash(algorithm).update(readFileSync(file)).digest('hex');
@@ -88,6 +90,20 @@ test('Prisma: a folder per migration named by its directory, in name order; one 
   assert.deepEqual(unrecognised, []);
   const init = (await discoverMigrations(dir)).migrations[0];
   assert.equal(init?.checksum, sha('sha256', join(dir, '20240105093000_init/migration.sql')));
+});
+
+test('a checksum is computed when read, also on the selection the lint makes with paths relative to its directory', async () => {
+  // Hashing loads node:crypto, ~3 ms of a lint that never reads a checksum.
+  const project = join(FIXTURES, 'prisma');
+  const selection = await selectMigrations(['prisma/migrations'], { cwd: project });
+  // The lint's view of a file (MigrationSource) is discovery's MigrationFile.
+  const init = selection.files[0] as MigrationFile;
+  assert.equal(init.path, 'prisma/migrations/20240105093000_init/migration.sql');
+  assert.equal(typeof Object.getOwnPropertyDescriptor(init, 'checksum')?.get, 'function');
+  assert.equal(init.checksum, sha('sha256', join(project, init.path)));
+  // As a spread or a structured clone (a worker) reads it: an own enumerable property.
+  assert.equal({ ...init }.checksum, init.checksum);
+  assert.equal(structuredClone(init).checksum, init.checksum);
 });
 
 test('ship lint-migrations detects Prisma: CONCURRENTLY beside another statement runs in the implicit transaction, alone it does not', async () => {

@@ -82,7 +82,7 @@ export const drizzle: Layout = {
     // hand-written migration may leave out the semicolon before one; drizzle-kit's own files
     // have it, and keep their text.
     const sql = text.replace(/--> statement-breakpoint/g, (breakpoint, at: number) => (endsStatement(text, at) ? breakpoint : STATEMENT_END));
-    return { sql, transaction: true, checksum: hexDigest('sha256', text) };
+    return { sql, transaction: true, checksum: () => hexDigest('sha256', text) };
   },
 
   versionTable: {

@@ -42,7 +42,13 @@ export interface LayoutListing {
  * What the tool executes of one file and how: `sql` keeps the file's offsets (parts it skips are
  * blanked); `problem` when the tool would refuse the file (then `sql` is '').
  */
-export type MigrationText = Pick<MigrationFile, 'sql' | 'transaction' | 'checksum' | 'problem'>;
+export interface MigrationText extends Pick<MigrationFile, 'sql' | 'transaction' | 'problem'> {
+  /**
+   * Computes the checksum the tool records (see MigrationFile): discovery makes it a property read
+   * on first use, since hashing loads node:crypto (~3 ms), which a lint never needs.
+   */
+  readonly checksum?: () => string;
+}
 
 /** A version table's content, read the way its tool reads it. */
 export interface VersionTableState {

@@ -53,7 +53,7 @@ export const prisma: Layout = {
   },
 
   read(text) {
-    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: hexDigest('sha256', text) };
+    return { sql: text, transaction: runsAsImplicitTransaction(text), checksum: () => hexDigest('sha256', text) };
   },
 
   versionTable: {

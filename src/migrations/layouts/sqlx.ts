@@ -68,7 +68,7 @@ export const sqlx: Layout = {
 
   read(text) {
     const transaction = text.startsWith('-- no-transaction') ? runsAsImplicitTransaction(text) : true;
-    return { sql: text, transaction, checksum: hexDigest('sha384', text) };
+    return { sql: text, transaction, checksum: () => hexDigest('sha384', text) };
   },
 
   versionTable: {
