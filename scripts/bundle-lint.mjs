@@ -88,6 +88,8 @@ await writeFile(join(outdir, LINT_SCRIPT), body);
 // compiles (each function on its first call, lazily). Those are marked for compiling at once in a
 // copy of the parser (src/lint/compilation-hints.ts), named for this V8 (lint-script-cache.ts).
 // Both runs start as the entry does (startLint): when tracing, the hinted copy is not made yet.
+const sampleRoot = 'scripts/lint-cache-sample';
+const lintSampleFolders = JSON.parse(await readFile(join(root, sampleRoot, 'folders.json'), 'utf8')).map((folder) => `${sampleRoot}/${folder}`);
 const lintSample = (save) => `
 const cache = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/src/cli/lint-script-cache.js')).href)});
 const dir = new URL(${JSON.stringify(`${pathToFileURL(outdir).href}/`)});
@@ -95,10 +97,13 @@ const parser = cache.startLint(dir);
 const { exports, script } = cache.loadLintScript(dir, (specifier) => import(specifier), { cache: false });
 if (parser) exports.useCompiledParser(parser);
 const quiet = { stdout() {}, stderr() {}, cwd: process.cwd() };
-// Every output format: CI reads github's, people text, tools json.
-for (const format of ['json', 'text', 'github']) {
-  const code = await exports.runLintCli(['--format', format, 'scripts/lint-cache-sample'], quiet);
-  if (code !== 1) throw new Error('bundle-lint: linting scripts/lint-cache-sample exited ' + code + ', not 1 (findings)');
+// One folder per layout (scripts/lint-cache-sample/README.md), in every output format: CI reads
+// github's, people text, tools json.
+for (const folder of ${JSON.stringify(lintSampleFolders)}) {
+  for (const format of ['json', 'text', 'github']) {
+    const code = await exports.runLintCli(['--format', format, folder], quiet);
+    if (code !== 1) throw new Error('bundle-lint: linting ' + folder + ' exited ' + code + ', not 1 (findings)');
+  }
 }
 if (${save}) cache.saveLintCache(dir, script);
 `;

@@ -1,5 +1,3 @@
--- What scripts/bundle-lint.mjs lints once at build time so that V8 compiles the lint's code for
--- the statements most migrations hold (see src/cli/lint-script-cache.ts). Not a test: findings expected.
 CREATE TABLE accounts (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email varchar(255) NOT NULL,

@@ -1,0 +1,12 @@
+ALTER TABLE things RENAME TO items;
+ALTER VIEW thing_labels RENAME TO item_labels;
+DROP VIEW IF EXISTS item_labels CASCADE;
+DROP MATERIALIZED VIEW IF EXISTS old_totals;
+DROP SEQUENCE IF EXISTS old_seq;
+DROP TYPE IF EXISTS old_kind;
+DROP SCHEMA IF EXISTS scratch CASCADE;
+ALTER TABLE items ALTER COLUMN label DROP DEFAULT, ALTER COLUMN label SET STATISTICS 500;
+ALTER TABLE items ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+ALTER TABLE items OWNER TO app_owner;
+CREATE INDEX items_tags ON items USING gin (tags);
+ALTER TABLE items ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', label)) STORED;
