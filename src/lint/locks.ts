@@ -1,6 +1,6 @@
 import type { AlterTableCmd, AlterTableStmt, Constraint, CreateStmt, Node, ObjectType, RangeVar } from 'libpg-query';
 import { addedConstraints, columnConstraints, objectNames, optionIsOn, stringList, tableOf } from './ast.js';
-import { createTableMentions } from './statements.js';
+import { createdRelation, createTableMentions, foreignKeyTargets } from './statements.js';
 import type { Statement, TableName } from './types.js';
 
 /**
@@ -93,10 +93,16 @@ export function locksTakenBy(statement: LockingStatement, pgVersion: number): Re
   switch (statement.type) {
     case 'AlterTableStmt':
       return alterTableLocks(statement.node, pgVersion);
-    case 'CreateStmt':
-      // Most CREATE TABLEs reference no table: answer from the text before reading the whole tree.
-      if (!createTableMentions(statement, '"CONSTR_FOREIGN"') && !createTableMentions(statement, '"inhRelations"')) return [];
+    case 'CreateStmt': {
+      // Most CREATE TABLEs reference no table, or only through foreign keys: answer from the text
+      // before reading the whole tree, the largest of a typical migration's.
+      if (!createTableMentions(statement, '"inhRelations"')) {
+        if (!createTableMentions(statement, '"CONSTR_FOREIGN"')) return [];
+        const referenced = foreignKeyTargets(statement);
+        if (referenced) return foreignKeyLocks(createdRelation(statement), referenced);
+      }
       return createTableLocks(statement.node);
+    }
     case 'IndexStmt':
       return [table(statement.node.relation, statement.node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE')];
     case 'CreateTrigStmt':
@@ -317,20 +323,23 @@ function alterTableLocks(node: AlterTableStmt, pgVersion: number): RelationLock[
 }
 
 function createTableLocks(node: CreateStmt): RelationLock[] {
-  const locks: RelationLock[] = [];
   // PARTITION OF locks the parent ACCESS EXCLUSIVE; INHERITS, SHARE UPDATE EXCLUSIVE (DefineRelation).
-  for (const parent of rangeVars(node.inhRelations)) locks.push(table(parent, node.partbound ? 'ACCESS EXCLUSIVE' : 'SHARE UPDATE EXCLUSIVE'));
-  // A foreign key adds triggers to the referenced table, under SHARE ROW EXCLUSIVE.
-  const created = tableOf(node.relation);
+  const locks = rangeVars(node.inhRelations).map((parent) => table(parent, node.partbound ? 'ACCESS EXCLUSIVE' : 'SHARE UPDATE EXCLUSIVE'));
   const constraints: Constraint[] = [];
   for (const element of node.tableElts ?? []) {
     if ('ColumnDef' in element) constraints.push(...columnConstraints(element.ColumnDef));
     else if ('Constraint' in element) constraints.push(element.Constraint);
   }
-  for (const constraint of constraints) {
-    const referenced = tableOf(constraint.pktable);
-    const self = referenced && created && referenced.name === created.name && referenced.schema === created.schema;
-    if (constraint.contype === 'CONSTR_FOREIGN' && !self) locks.push(table(constraint.pktable, 'SHARE ROW EXCLUSIVE'));
-  }
-  return locks;
+  const referenced = constraints.flatMap((constraint) => (constraint.contype === 'CONSTR_FOREIGN' && constraint.pktable ? [constraint.pktable] : []));
+  return [...locks, ...foreignKeyLocks(node.relation, referenced)];
+}
+
+/** A foreign key adds triggers to the referenced table, under SHARE ROW EXCLUSIVE; one to the table being created takes nothing more. */
+function foreignKeyLocks(createdTable: RangeVar | undefined, referenced: readonly RangeVar[]): RelationLock[] {
+  const created = tableOf(createdTable);
+  return referenced.flatMap((relation) => {
+    const target = tableOf(relation);
+    const self = target && created && target.name === created.name && target.schema === created.schema;
+    return self ? [] : [table(relation, 'SHARE ROW EXCLUSIVE')];
+  });
 }

@@ -83,6 +83,34 @@ class DeferredCreateTable implements Statement<'CreateStmt'> {
       return this.node.relation;
     }
   }
+
+  /**
+   * The tables its foreign keys reference, read as `relation` is: each `"pktable"` (a key only a
+   * foreign key's Constraint has, and which a string value cannot hold unescaped) is a RangeVar
+   * holding no object. Undefined when one does not parse (a quoted name with a brace) or the tree
+   * was read already: the caller then reads the tree.
+   */
+  get foreignKeyTargets(): RangeVar[] | undefined {
+    if (this.#node) return undefined;
+    const json = this.json.slice(this.start, this.end);
+    const targets: RangeVar[] = [];
+    for (let at = json.indexOf(PKTABLE); at !== -1; at = json.indexOf(PKTABLE, at + PKTABLE.length)) {
+      const from = at + PKTABLE.length - 1;
+      try {
+        targets.push(JSON.parse(json.slice(from, json.indexOf('}', from) + 1)) as RangeVar);
+      } catch {
+        return undefined;
+      }
+    }
+    return targets;
+  }
+}
+
+const PKTABLE = '"pktable":{';
+
+/** The tables a CREATE TABLE's foreign keys reference, when known without reading its whole tree (see DeferredCreateTable). */
+export function foreignKeyTargets(statement: Statement<'CreateStmt'>): RangeVar[] | undefined {
+  return statement instanceof DeferredCreateTable ? statement.foreignKeyTargets : undefined;
 }
 
 /** The table a CREATE TABLE creates, without reading the rest of a deferred statement's tree. */

@@ -62,6 +62,10 @@ const TABLE: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['CREATE TABLE t (a int REFERENCES u, b int, FOREIGN KEY (b) REFERENCES s.v (id), c int REFERENCES t)', ['SHARE ROW EXCLUSIVE table u', 'SHARE ROW EXCLUSIVE table s.v']],
   ['CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1)', ['ACCESS EXCLUSIVE table p']],
   ['CREATE TABLE c (a int) INHERITS (p)', ['SHARE UPDATE EXCLUSIVE table p']],
+  ['CREATE TABLE c (a int REFERENCES u) INHERITS (p)', ['SHARE UPDATE EXCLUSIVE table p', 'SHARE ROW EXCLUSIVE table u']],
+  ['CREATE TABLE t (a int REFERENCES "we}ird", b int REFERENCES "s{"."u""}")', ['SHARE ROW EXCLUSIVE table we}ird', 'SHARE ROW EXCLUSIVE table s{.u"}']],
+  [`CREATE TABLE t (a text CHECK (a <> '"pktable":{"relname":"x"}') REFERENCES u)`, ['SHARE ROW EXCLUSIVE table u']],
+  ['CREATE TABLE s.t (a int REFERENCES s.t, b int REFERENCES t)', ['SHARE ROW EXCLUSIVE table t']],
   ['CREATE INDEX i ON t (a)', ['SHARE table t']],
   ['CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)', ['SHARE UPDATE EXCLUSIVE table t']],
   ['CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()', ['SHARE ROW EXCLUSIVE table t']],
@@ -115,6 +119,16 @@ const TABLE: ReadonlyArray<readonly [string, readonly string[]]> = [
 
 test('the lock each statement takes (statement → mode kind relation)', async () => {
   for (const [sql, expected] of TABLE) assert.deepEqual(await locks(sql), expected, sql);
+});
+
+test('a CREATE TABLE takes the same locks whether read from its JSON text or from its whole tree', async () => {
+  // The text is read for the tables its foreign keys reference (statements.ts, DeferredCreateTable).
+  for (const [sql, expected] of TABLE.filter(([sql]) => sql.startsWith('CREATE TABLE'))) {
+    const [statement] = readStatements(parseSqlToJson(await loadParser(), sql), Buffer.byteLength(sql), new Set(LOCKING_NODE_TYPES));
+    assert.ok(statement && statement.type === 'CreateStmt', sql);
+    void statement.node;
+    assert.deepEqual(locksTakenBy(statement as LockingStatement, 17).map((lock) => `${lock.mode} ${lock.kind} ${[lock.relation?.schema, lock.relation?.name].filter(Boolean).join('.')}`), expected, sql);
+  }
 });
 
 test('the lock depends on the PostgreSQL version where it changed: ATTACH PARTITION, ALTER INDEX RENAME (12)', async () => {
