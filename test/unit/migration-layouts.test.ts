@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLintCli } from '../../src/cli/lint-migrations.js';
 import { discoverMigrations } from '../../src/migrations/discovery.js';
@@ -104,6 +104,29 @@ test('a checksum is computed when read, also on the selection the lint makes wit
   // As a spread or a structured clone (a worker) reads it: an own enumerable property.
   assert.equal({ ...init }.checksum, init.checksum);
   assert.equal(structuredClone(init).checksum, init.checksum);
+});
+
+test('the paths of a selection are what path.relative makes of them, from any working directory', async () => {
+  const project = join(FIXTURES, 'diesel');
+  const dir = join(project, 'migrations');
+  const [first] = (await discoverMigrations(dir)).migrations;
+  const cases: Array<[cwd: string, paths: string[]]> = [
+    [project, ['migrations']],
+    [dir, ['.']],
+    [FIXTURES, [dir]],
+    [join(FIXTURES, 'goose'), ['../diesel/migrations']],
+    ['/', [dir]],
+    [join(FIXTURES, 'sqlx/migrations'), [first!.path]],
+  ];
+  for (const [cwd, paths] of cases) {
+    const selection = await selectMigrations(paths, { cwd });
+    assert.ok(selection.files.length > 0);
+    for (const file of [...selection.files, ...selection.history]) {
+      const absolute = resolve(cwd, file.path);
+      assert.ok(absolute.startsWith(`${dir}/`), `${cwd}: ${file.path}`);
+      assert.equal(file.path, relative(cwd, absolute), `${cwd}: ${file.path}`);
+    }
+  }
 });
 
 test('ship lint-migrations detects Prisma: CONCURRENTLY beside another statement runs in the implicit transaction, alone it does not', async () => {
