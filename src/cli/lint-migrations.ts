@@ -219,9 +219,11 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
     io.stdout(formatReport(report, args.format));
     return report.errorCount > 0 ? LINT_EXIT.findings : LINT_EXIT.clean;
   } catch (error) {
-    // Every error about the input (files, git base, a phase marker) carries one of these codes, whichever module threw it.
-    const code = error instanceof Error ? (error as Partial<CodedError>).shipCode : undefined;
-    const inputError = code === ERROR_CODES.migrationInputUnreadable || code === ERROR_CODES.migrationPhaseInvalid;
+    // Every error about the input (files, git base, a phase marker, the config) carries one of these
+    // codes, whichever module threw it: compared by their text, as the published lint reads a config
+    // through tsc's copy of the modules (scripts/bundle-lint.mjs).
+    const code = error instanceof Error ? (error as Partial<CodedError>).shipCode?.code : undefined;
+    const inputError = code === ERROR_CODES.migrationInputUnreadable.code || code === ERROR_CODES.migrationPhaseInvalid.code;
     if (error instanceof Error && (inputError || error.message.startsWith('migrations.pattern'))) {
       io.stderr(`ship lint-migrations: ${error.message}\n`);
       return LINT_EXIT.badInput;

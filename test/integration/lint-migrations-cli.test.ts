@@ -289,6 +289,26 @@ test('`ship lint-migrations` through the published bin: findings, lines and exit
   assert.match(help.stdout, /--base/);
 });
 
+test('`ship lint-migrations` through the published bin reads the config when given no paths, and names a bad one (exit 2)', () => {
+  // The published lint loads the config's module from tsc's output, apart from its bundled script.
+  const dir = project('bin-config', {
+    'V1__init.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\n',
+    'V2__drop.sql': 'ALTER TABLE users DROP COLUMN email;\n',
+  });
+  const bin = (args: string[], cwd: string) => spawnSync(process.execPath, [join(root, 'bin/ship.js'), 'lint-migrations', ...args], { cwd, encoding: 'utf8' });
+  writeFileSync(join(dir, 'orchestrator.config.ts'), "export default { app: 'x', database: { migrations: { dir: 'db/migrations', pgVersion: 11 } } };\n");
+  const configured = bin(['--format', 'json'], dir);
+  assert.equal(configured.status, 1, configured.stderr);
+  assert.deepEqual(JSON.parse(configured.stdout).files, ['db/migrations/V1__init.sql', 'db/migrations/V2__drop.sql']);
+  writeFileSync(join(dir, 'bad.config.ts'), "export default { database: { migrations: { dir: 'db/migrations', pgVersion: 'fifteen' } } };\n");
+  const bad = bin(['--config', 'bad.config.ts'], dir);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /^ship lint-migrations: bad\.config\.ts: invalid config: database\.migrations\.pgVersion: /);
+  const none = bin([], work);
+  assert.equal(none.status, 2, none.stderr);
+  assert.match(none.stderr, /^ship lint-migrations: name the migration files or directories to lint/);
+});
+
 test("output piped into a reader that quits early: no crash, the exit code is still the lint's", async () => {
   const dir = project('epipe', {
     'V1__drops.sql': `${Array.from({ length: 3000 }, (_, i) => `ALTER TABLE t${i} DROP COLUMN c;`).join('\n')}\n`,
