@@ -7,7 +7,7 @@
  * (lint-script-cache.ts) and runs it as lint-migrations-main.ts runs the sources.
  */
 import { asksForHelp } from './lint-help.js';
-import { LINT_SCRIPT, readLintScript, runLintScript, startLint } from './lint-script-cache.js';
+import { baselineCompilerFor, LINT_SCRIPT, readLintScript, runLintScript, startLint } from './lint-script-cache.js';
 
 const dir = new URL('./', import.meta.url);
 // The V8 flags; and the parser's hot functions compile on a background thread while the lint loads
@@ -25,7 +25,7 @@ setImmediate(() => {
   if (parser) lint.exports.useCompiledParser(parser);
   setImmediate(() => {
     // A rejection (a bug, never a finding) is unhandled, as an uncaught error: printed, exit code 1.
-    void lint.exports.runLintEntry(process.argv.slice(2)).then((code) => {
+    void lint.exports.runLintEntry(process.argv.slice(2), baselineCompilerFor).then((code) => {
       process.exitCode = code;
     });
   });

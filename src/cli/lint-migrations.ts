@@ -38,6 +38,13 @@ export interface LintIo {
   stdout(text: string): void;
   stderr(text: string): void;
   cwd: string;
+  /**
+   * Told how much SQL the lint will parse (in characters) as soon as it knows: once the migrations
+   * are found, before any is parsed (its files and the earlier migrations read for context), and
+   * before that for a named file large enough for the parse worker. The published entry tunes V8
+   * to it (lint-script-cache.ts).
+   */
+  beforeLint?(sqlLength: number): void;
 }
 
 /**
@@ -81,7 +88,7 @@ function directWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): (text: strin
   };
 }
 
-const processIo: LintIo = {
+export const processIo: LintIo = {
   stdout: directWriter(1, () => process.stdout),
   stderr: directWriter(2, () => process.stderr),
   get cwd() {
@@ -200,6 +207,11 @@ export async function runLintMigrations(args: LintMigrationsArgs, io: LintIo = p
       if (args.format === 'json')
         io.stdout(formatReport({ files: [], statementCount: 0, findings: [], suppressed: [], errorCount: 0, warningCount: 0, skippedContext: [] }, 'json'));
       return LINT_EXIT.clean;
+    }
+    if (io.beforeLint) {
+      let sqlLength = 0;
+      for (const file of [...selection.files, ...selection.history]) sqlLength += file.sql.length;
+      io.beforeLint(sqlLength);
     }
     const lockTimeoutPreset = configured.lockTimeoutPreset ?? false;
     const report = await lintMigrations(selection.files, {

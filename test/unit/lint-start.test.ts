@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,4 +39,30 @@ test('the published lint loads no node builtin after it has changed V8 flags', (
   // Each folder linted, with findings (exit 1), none refused as bad input (2).
   assert.deepEqual(codes, [1]);
   assert.deepEqual(after, [], 'load these in loadLintBuiltins (src/cli/lint-script-cache.ts)');
+});
+
+test('the published lint compiles with Sparkplug only once it knows its SQL is large', () => {
+  // V8's trace of what Sparkplug compiles goes to stdout, beside the report. Node's own start, before
+  // the lint sets its flags, compiles the same few functions whatever the command does.
+  const compiled = (...args: string[]) => {
+    const result = spawnSync(process.execPath, ['--trace-baseline', join(root, 'bin/ship.js'), 'lint-migrations', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    assert.ok(result.status === 0 || result.status === 1, `${result.status} ${result.error} ${result.stderr}`);
+    return result.stdout.split('\n').filter((line) => line.startsWith('[completed compiling') && line.includes('(target BASELINE)')).length;
+  };
+  const atStart = compiled('--help');
+  assert.equal(compiled(join(root, 'scripts/lint-cache-sample/flyway'), '--format', 'json'), atStart);
+  const dir = mkdtempSync(join(tmpdir(), 'ship-lint-start-'));
+  try {
+    // Over BASELINE_COMPILER_MIN_SQL (256 KB).
+    const statement = (i: number) => `ALTER TABLE accounts ADD COLUMN extra_${i} integer;\n`;
+    writeFileSync(join(dir, 'V1__wide.sql'), Array.from({ length: 6000 }, (_, i) => statement(i)).join(''));
+    assert.ok(compiled(join(dir, 'V1__wide.sql'), '--format', 'json') > atStart + 20);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
