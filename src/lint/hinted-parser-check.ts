@@ -14,12 +14,12 @@ export function hintsTakeEffect(dir: URL, eager: ReadonlySet<number>, extraFlags
   const cache = new URL('../cli/lint-script-cache.js', import.meta.url).href;
   const script = `
     const cache = await import(${JSON.stringify(cache)});
-    cache.setV8Flags([...cache.lintV8Flags(true), '--trace-wasm-compilation-times', ...${JSON.stringify(extraFlags)}]);
+    cache.setV8Flags([...cache.lintV8Flags(true), '--wasm-num-compilation-tasks=0', '--trace-wasm-compilation-times', ...${JSON.stringify(extraFlags)}]);
     await WebAssembly.compile(cache.readHintedParser(new URL(${JSON.stringify(dir.href)})));
   `;
-  // No compile threads: V8 then compiles on the main thread and prints each function's line whole;
-  // several compile threads printing at once cut one another's lines.
-  const args = ['--wasm-num-compilation-tasks=0', '--input-type=module', '-e', script];
+  // No compile threads (set after the lint's flags, which have one): V8 then compiles on the main
+  // thread and prints each function's line whole; compile threads printing at once cut one another's lines.
+  const args = ['--input-type=module', '-e', script];
   const checked = spawnSync(process.execPath, args, { encoding: 'latin1', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 * 1024 * 1024 });
   if (checked.status !== 0 || checked.stderr.trim() !== '') return false;
   const compiled = compiledFunctionsInTrace(checked.stdout);
