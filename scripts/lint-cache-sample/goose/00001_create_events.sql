@@ -10,14 +10,16 @@ CREATE TABLE events (
 CREATE INDEX events_kind ON events (kind);
 
 -- +goose StatementBegin
-CREATE FUNCTION events_notify() RETURNS trigger AS $$
+CREATE FUNCTION events_stamp() RETURNS trigger AS $$
 BEGIN
-    PERFORM pg_notify('events', NEW.id::text);
+    IF NEW.happened_at IS NULL THEN
+        NEW.happened_at := now();
+    END IF;
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
 -- +goose StatementEnd
-CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_notify();
+CREATE TRIGGER events_stamp BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_stamp();
 
 -- +goose Down
 DROP TABLE events;
