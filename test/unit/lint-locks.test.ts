@@ -127,7 +127,11 @@ test('a CREATE TABLE takes the same locks whether read from its JSON text or fro
     const [statement] = readStatements(parseSqlToJson(await loadParser(), sql), Buffer.byteLength(sql), new Set(LOCKING_NODE_TYPES));
     assert.ok(statement && statement.type === 'CreateStmt', sql);
     void statement.node;
-    assert.deepEqual(locksTakenBy(statement as LockingStatement, 17).map((lock) => `${lock.mode} ${lock.kind} ${[lock.relation?.schema, lock.relation?.name].filter(Boolean).join('.')}`), expected, sql);
+    assert.deepEqual(
+      locksTakenBy(statement as LockingStatement, 17).map((lock) => `${lock.mode} ${lock.kind} ${[lock.relation?.schema, lock.relation?.name].filter(Boolean).join('.')}`),
+      expected,
+      sql,
+    );
   }
 });
 
