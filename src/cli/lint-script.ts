@@ -22,5 +22,5 @@ export async function runLintEntry(argv: readonly string[], beforeLint?: LintIo[
   // Not awaited here: the migrations are found and read while the parser compiles (the lint asks for
   // it when it has files to parse). A parser that fails to load fails that request the same way.
   parserReady?.catch(() => {});
-  return runLintCli(argv, beforeLint ? { ...processIo, cwd: process.cwd(), beforeLint } : processIo);
+  return runLintCli(argv, beforeLint ? { ...processIo, beforeLint } : processIo);
 }

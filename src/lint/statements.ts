@@ -76,12 +76,7 @@ class DeferredCreateTable implements Statement<'CreateStmt'> {
    */
   get relation(): RangeVar | undefined {
     if (this.#node) return this.#node.relation;
-    const from = this.start + CREATE_TABLE_START.length - 1;
-    try {
-      return JSON.parse(this.json.slice(from, this.json.indexOf('}', from) + 1)) as RangeVar;
-    } catch {
-      return this.node.relation;
-    }
+    return rangeVarAt(this.json, this.start + CREATE_TABLE_START.length - 1) ?? this.node.relation;
   }
 
   /**
@@ -95,14 +90,24 @@ class DeferredCreateTable implements Statement<'CreateStmt'> {
     const json = this.json.slice(this.start, this.end);
     const targets: RangeVar[] = [];
     for (let at = json.indexOf(PKTABLE); at !== -1; at = json.indexOf(PKTABLE, at + PKTABLE.length)) {
-      const from = at + PKTABLE.length - 1;
-      try {
-        targets.push(JSON.parse(json.slice(from, json.indexOf('}', from) + 1)) as RangeVar);
-      } catch {
-        return undefined;
-      }
+      const target = rangeVarAt(json, at + PKTABLE.length - 1);
+      if (!target) return undefined;
+      targets.push(target);
     }
     return targets;
+  }
+}
+
+/**
+ * The RangeVar object that starts at `from` in `json`: one holding no object ends at the first
+ * closing brace. Undefined when that cut is inside a string (a quoted name with a brace) and does
+ * not parse.
+ */
+function rangeVarAt(json: string, from: number): RangeVar | undefined {
+  try {
+    return JSON.parse(json.slice(from, json.indexOf('}', from) + 1)) as RangeVar;
+  } catch {
+    return undefined;
   }
 }
 
