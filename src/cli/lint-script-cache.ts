@@ -101,10 +101,14 @@ export function hintedParserFile(): string {
   return `parser-v8-${process.versions.v8}.wasm`;
 }
 
+function hintedParserPath(dir: URL): string {
+  return fileURLToPath(new URL(hintedParserFile(), dir));
+}
+
 /** The hinted parser's bytes beside the script in `dir`, or undefined when this node has none. */
 export function readHintedParser(dir: URL): NonSharedBuffer | undefined {
   try {
-    return readFileSync(fileURLToPath(new URL(hintedParserFile(), dir)));
+    return readFileSync(hintedParserPath(dir));
   } catch {
     return undefined;
   }
@@ -132,10 +136,12 @@ function loadLintBuiltins(): void {
  * process that starts the same way, so that V8 takes it.
  */
 export function startLint(dir: URL, compile = true): Promise<WebAssembly.Module> | undefined {
-  const hinted = readHintedParser(dir);
+  // Without a compile (--help) only whether the copy is there: the flags, which the cache was made
+  // under, depend on it; its 1.7 MB need not be read.
+  const hinted = compile ? readHintedParser(dir) : undefined;
   loadLintBuiltins();
-  setV8Flags(lintV8Flags(hinted !== undefined));
-  return hinted && compile ? WebAssembly.compile(hinted) : undefined;
+  setV8Flags(lintV8Flags(hinted !== undefined || (!compile && existsSync(hintedParserPath(dir)))));
+  return hinted && WebAssembly.compile(hinted);
 }
 
 /** The lint script's text and code cache as read from `dir`, before V8 compiles them (see runLintScript). */

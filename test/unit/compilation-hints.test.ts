@@ -118,18 +118,21 @@ test('the build made the hinted parser for this node, with the functions a lint 
 
 test("the published lint's code cache was made under the V8 flags its entry sets with the hinted parser, and they are set", () => {
   // V8 rejects a code cache made under other flags, silently: the lint then compiles its ~450 KB afresh.
-  const script = `
-    const cache = await import(${JSON.stringify(new URL('../../dist/src/cli/lint-script-cache.js', import.meta.url).href)});
-    const dir = new URL(${JSON.stringify(new URL('../../dist/lint/', import.meta.url).href)});
-    // As the entry starts: the flags set through node's v8 binding (not node:v8), the hinted parser compiling.
-    const parser = cache.startLint(dir);
-    const { script } = cache.loadLintScript(dir, (specifier) => import(specifier));
-    await parser;
-    console.log(JSON.stringify({ hinted: parser !== undefined, rejected: script.cachedDataRejected }));
-  `;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout), { hinted: true, rejected: false });
+  // As the entry starts: the flags set through node's v8 binding (not node:v8), the hinted parser
+  // compiling; and for --help, without the compile, under the same flags.
+  for (const compile of [true, false]) {
+    const script = `
+      const cache = await import(${JSON.stringify(new URL('../../dist/src/cli/lint-script-cache.js', import.meta.url).href)});
+      const dir = new URL(${JSON.stringify(new URL('../../dist/lint/', import.meta.url).href)});
+      const parser = cache.startLint(dir, ${compile});
+      const { script } = cache.loadLintScript(dir, (specifier) => import(specifier));
+      await parser;
+      console.log(JSON.stringify({ hinted: parser !== undefined, rejected: script.cachedDataRejected }));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { hinted: compile, rejected: false });
+  }
 });
 
 test('the published lint compiles the parser for a lint, and not for --help', () => {
